@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { hexOrBase64Key, integer, url } from "./fields.ts";
+import { ConfigError, type EnvSource, parseEnv } from "./parse.ts";
+import { checkPartnerUrl } from "./urls.ts";
+
+export interface PartnerSettings {
+  name: string;
+  baseUrl: URL;
+  /** RFC 8414 issuer for discovery; absent when a token URL is configured directly. */
+  issuer: URL | null;
+  tokenUrl: URL | null;
+  clientId: string;
+  clientSecret: string;
+  caFile: string | null;
+  clientCertFile: string | null;
+  clientKeyFile: string | null;
+  /** Key of the subject pseudonym HMAC for this partner. */
+  subjectKey: Uint8Array;
+  /** Deadline of one partner call, retries included. */
+  timeoutMs: number;
+}
+
+function readSecretFile(variable: string, path: string): string {
+  try {
+    const text = readFileSync(path, "utf8").trim();
+    if (!text) throw new ConfigError(variable, "points at an empty file");
+    return text;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(variable, "points at a file that cannot be read");
+  }
+}
+
+function readableFile(variable: string, path: string | undefined): string | null {
+  if (path === undefined) return null;
+  readSecretFile(variable, path);
+  return path;
+}
+
+/**
+ * Reads `PARTNER_<NAME>_*` settings: _BASE_URL, _ISSUER or _TOKEN_URL, _CLIENT_ID,
+ * _CLIENT_SECRET or _CLIENT_SECRET_FILE, _SUBJECT_KEY or _SUBJECT_KEY_FILE, _CA_FILE,
+ * _CLIENT_CERT_FILE with _CLIENT_KEY_FILE, _TIMEOUT_MS.
+ */
+export function partnerSettings(
+  name: string,
+  env: EnvSource,
+  options: { allowInsecureLoopback: boolean },
+): PartnerSettings {
+  const p = `PARTNER_${name.toUpperCase()}_`;
+  const schema = z.object({
+    [`${p}BASE_URL`]: url,
+    [`${p}ISSUER`]: url.optional(),
+    [`${p}TOKEN_URL`]: url.optional(),
+    [`${p}CLIENT_ID`]: z.string().regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
+    [`${p}CLIENT_SECRET`]: z.string().optional(),
+    [`${p}CLIENT_SECRET_FILE`]: z.string().optional(),
+    [`${p}SUBJECT_KEY`]: z.string().optional(),
+    [`${p}SUBJECT_KEY_FILE`]: z.string().optional(),
+    [`${p}CA_FILE`]: z.string().optional(),
+    [`${p}CLIENT_CERT_FILE`]: z.string().optional(),
+    [`${p}CLIENT_KEY_FILE`]: z.string().optional(),
+    [`${p}TIMEOUT_MS`]: integer(100, 120_000).default(5000),
+  });
+  const raw = parseEnv(schema, env) as Record<string, unknown>;
+  const str = (key: string) => raw[`${p}${key}`] as string | undefined;
+  const link = (key: string) => raw[`${p}${key}`] as URL | undefined;
+
+  const baseUrl = link("BASE_URL") as URL;
+  const issuer = link("ISSUER") ?? null;
+  const tokenUrl = link("TOKEN_URL") ?? null;
+  if (!issuer && !tokenUrl) throw new ConfigError(`${p}ISSUER`, `is missing (or set ${p}TOKEN_URL)`);
+  for (const [key, value] of [["BASE_URL", baseUrl], ["ISSUER", issuer], ["TOKEN_URL", tokenUrl]] as const) {
+    if (!value) continue;
+    const problem = checkPartnerUrl(value, options.allowInsecureLoopback);
+    if (problem) throw new ConfigError(`${p}${key}`, `is invalid: ${problem}`);
+  }
+
+  const secretValue = str("CLIENT_SECRET");
+  const secretFile = str("CLIENT_SECRET_FILE");
+  if (secretValue && secretFile) throw new ConfigError(`${p}CLIENT_SECRET`, `and ${p}CLIENT_SECRET_FILE are both set`);
+  const clientSecret = secretValue ?? (secretFile ? readSecretFile(`${p}CLIENT_SECRET_FILE`, secretFile) : undefined);
+  if (!clientSecret) throw new ConfigError(`${p}CLIENT_SECRET`, `is missing (or set ${p}CLIENT_SECRET_FILE)`);
+
+  const keyValue = str("SUBJECT_KEY");
+  const keyFile = str("SUBJECT_KEY_FILE");
+  const keyText = keyValue ?? (keyFile ? readSecretFile(`${p}SUBJECT_KEY_FILE`, keyFile) : undefined);
+  if (!keyText) throw new ConfigError(`${p}SUBJECT_KEY`, `is missing (or set ${p}SUBJECT_KEY_FILE)`);
+  const key = hexOrBase64Key.safeParse(keyText);
+  if (!key.success) throw new ConfigError(keyValue ? `${p}SUBJECT_KEY` : `${p}SUBJECT_KEY_FILE`, `is invalid: ${key.error.issues[0]?.message}`);
+
+  const clientCertFile = readableFile(`${p}CLIENT_CERT_FILE`, str("CLIENT_CERT_FILE"));
+  const clientKeyFile = readableFile(`${p}CLIENT_KEY_FILE`, str("CLIENT_KEY_FILE"));
+  if ((clientCertFile === null) !== (clientKeyFile === null)) {
+    throw new ConfigError(clientCertFile ? `${p}CLIENT_KEY_FILE` : `${p}CLIENT_CERT_FILE`, "is missing (mTLS needs both the certificate and the key)");
+  }
+
+  return {
+    name,
+    baseUrl,
+    issuer,
+    tokenUrl,
+    clientId: str("CLIENT_ID") as string,
+    clientSecret,
+    caFile: readableFile(`${p}CA_FILE`, str("CA_FILE")),
+    clientCertFile,
+    clientKeyFile,
+    subjectKey: key.data,
+    timeoutMs: raw[`${p}TIMEOUT_MS`] as number,
+  };
+}

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * One registry per app instance (not prom-client's global), so several instances can live in
+ * one process — tests start two apis side by side.
+ */
+export function createMetrics(options: { app: string; defaultMetrics?: boolean }) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ app: options.app });
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "propgate_process_" });
+
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "propgate_http_requests_total",
+      help: "HTTP requests served, by route and status class",
+      labelNames: ["method", "route", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "propgate_http_request_duration_seconds",
+      help: "HTTP request duration",
+      labelNames: ["method", "route"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    partnerRequests: new Counter({
+      name: "propgate_partner_requests_total",
+      help: "Requests sent to partners, by outcome",
+      labelNames: ["partner", "operation", "outcome"] as const,
+      registers: [registry],
+    }),
+    partnerDuration: new Histogram({
+      name: "propgate_partner_request_duration_seconds",
+      help: "Duration of one partner request attempt",
+      labelNames: ["partner", "operation"] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    tokenRefresh: new Counter({
+      name: "propgate_token_refresh_total",
+      help: "OAuth token requests to partners, by outcome",
+      labelNames: ["partner", "outcome"] as const,
+      registers: [registry],
+    }),
+    circuitOpen: new Gauge({
+      name: "propgate_partner_circuit_open",
+      help: "1 while the circuit breaker of a partner is open",
+      labelNames: ["partner"] as const,
+      registers: [registry],
+    }),
+    accessDenied: new Counter({
+      name: "propgate_access_denied_total",
+      help: "Resident requests refused before any partner call, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

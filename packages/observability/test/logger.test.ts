@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import { Writable } from "node:stream";
+import { acceptOrCreateRequestId, createLogger, createMetrics, newId } from "../src/index.ts";
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe("logger", () => {
+  test("writes one JSON line with app, level and time", () => {
+    const { lines, stream } = capture();
+    createLogger({ name: "api", destination: stream }).info({ requestId: "req_1" }, "request");
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line).toMatchObject({ app: "api", level: "info", requestId: "req_1", msg: "request" });
+    expect(typeof line.time).toBe("string");
+  });
+
+  test("redacts credentials wherever they sit", () => {
+    const { lines, stream } = capture();
+    const logger = createLogger({ name: "api", destination: stream });
+    logger.info({
+      authorization: "Bearer eyJhbGciOi.secret.part",
+      headers: { authorization: "Basic c2VjcmV0" },
+      client: { clientSecret: "very-secret", token: "tok-123", access_token: "at-456" },
+      password: "hunter2",
+    });
+    const text = lines.join("\n");
+    for (const secret of ["eyJhbGciOi", "c2VjcmV0", "very-secret", "tok-123", "at-456", "hunter2"]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).toContain("[redacted]");
+  });
+
+  test("logs errors by allow-list: type, code, message — no stack or attached data", () => {
+    const { lines, stream } = capture();
+    const error = Object.assign(new Error("partner down"), { code: "PARTNER_UNAVAILABLE", request: { headers: { authorization: "Bearer abc" } } });
+    createLogger({ name: "api", destination: stream }).error({ err: error }, "failed");
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line.err).toEqual({ type: "Error", code: "PARTNER_UNAVAILABLE", message: "partner down" });
+    expect(lines[0]).not.toContain("Bearer abc");
+  });
+});
+
+describe("ids", () => {
+  test("prefixed ids are random and well-formed", () => {
+    const a = newId("evt");
+    expect(a).toMatch(/^evt_[0-9a-z]{20}$/);
+    expect(newId("evt")).not.toBe(a);
+  });
+  test("an incoming request id is kept only when sane", () => {
+    expect(acceptOrCreateRequestId("abc-12345")).toBe("abc-12345");
+    expect(acceptOrCreateRequestId("<script>alert(1)</script>")).toMatch(/^req_/);
+    expect(acceptOrCreateRequestId(null)).toMatch(/^req_/);
+  });
+});
+
+describe("metrics", () => {
+  test("each instance has its own registry with the partner metrics", async () => {
+    const one = createMetrics({ app: "api" });
+    const two = createMetrics({ app: "api" });
+    one.partnerRequests.inc({ partner: "intercom", operation: "intercom.open", outcome: "success" });
+    const text = await one.registry.metrics();
+    expect(text).toContain('propgate_partner_requests_total{partner="intercom",operation="intercom.open",outcome="success",app="api"} 1');
+    expect(await two.registry.metrics()).not.toContain('outcome="success"');
+  });
+});

@@ -1,0 +1,177 @@
+import type { Logger, Metrics } from "@propgate/observability";
+import * as oauth from "oauth4webapi";
+import type { PartnerScope } from "./contract.ts";
+import { PartnerUnavailableError } from "./errors.ts";
+import type { PartnerFetch } from "./transport.ts";
+
+export interface TokenSourceOptions {
+  partner: string;
+  /** RFC 8414 issuer, discovered once; or give `tokenUrl` to skip discovery. */
+  issuer: URL | null;
+  tokenUrl: URL | null;
+  clientId: string;
+  clientSecret: string;
+  authMethod?: "client_secret_basic" | "client_secret_post";
+  fetch: PartnerFetch;
+  /** Plain http to a loopback token endpoint (dev/test only; the config refuses it elsewhere). */
+  allowInsecureLoopback?: boolean;
+  /** Deadline of one token request. */
+  requestTimeoutMs?: number;
+  /** First and largest pause after a failed token request; doubled per failure, jittered. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  now?: () => number;
+  metrics?: Metrics;
+  logger?: Logger;
+}
+
+export interface TokenSource {
+  /**
+   * A valid access token for exactly these scopes. `rejected` is a token the partner answered
+   * 401 to: it is dropped and a new one fetched (unless another caller already replaced it).
+   */
+  getToken(scopes: readonly PartnerScope[], options?: { rejected?: string }): Promise<string>;
+}
+
+interface CachedToken {
+  accessToken: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+interface Entry {
+  token: CachedToken | null;
+  inflight: Promise<CachedToken> | null;
+  failures: number;
+  retryAt: number;
+}
+
+const DEFAULT_LIFETIME_S = 300;
+
+/**
+ * When to refresh: max(60 s, 10 % of the lifetime) before expiry, but never more than half the
+ * lifetime, so short-lived tokens are still reused for a while.
+ */
+export function refreshSkewMs(lifetimeMs: number): number {
+  return Math.min(Math.max(60_000, lifetimeMs * 0.1), lifetimeMs / 2);
+}
+
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const now = options.now ?? Date.now;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  const backoffInitialMs = options.backoffInitialMs ?? 1000;
+  const backoffMaxMs = options.backoffMaxMs ?? 30_000;
+  const client: oauth.Client = { client_id: options.clientId };
+  const clientAuth =
+    options.authMethod === "client_secret_post"
+      ? oauth.ClientSecretPost(options.clientSecret)
+      : oauth.ClientSecretBasic(options.clientSecret);
+  const httpOptions = {
+    [oauth.customFetch]: options.fetch,
+    [oauth.allowInsecureRequests]: options.allowInsecureLoopback === true,
+  };
+  const entries = new Map<string, Entry>();
+  let metadata: Promise<oauth.AuthorizationServer> | null = null;
+
+  function authorizationServer(): Promise<oauth.AuthorizationServer> {
+    if (options.tokenUrl) {
+      return Promise.resolve({
+        issuer: options.issuer?.href ?? options.tokenUrl.origin,
+        token_endpoint: options.tokenUrl.href,
+      });
+    }
+    const issuer = options.issuer as URL;
+    metadata ??= oauth
+      .discoveryRequest(issuer, {
+        ...httpOptions,
+        algorithm: "oauth2",
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      })
+      .then((response) => oauth.processDiscoveryResponse(issuer, response))
+      .catch((error: unknown) => {
+        metadata = null; // discover again next time
+        throw error;
+      });
+    return metadata;
+  }
+
+  async function requestToken(scope: string): Promise<CachedToken> {
+    const as = await authorizationServer();
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      clientAuth,
+      { scope },
+      { ...httpOptions, signal: AbortSignal.timeout(requestTimeoutMs) },
+    );
+    const result = await oauth.processClientCredentialsResponse(as, client, response);
+    if (result.token_type.toLowerCase() !== "bearer") {
+      throw new Error(`unexpected token_type ${result.token_type.slice(0, 20)}`);
+    }
+    const lifetimeMs = (result.expires_in ?? DEFAULT_LIFETIME_S) * 1000;
+    const issuedAt = now();
+    return {
+      accessToken: result.access_token,
+      expiresAt: issuedAt + lifetimeMs,
+      refreshAt: issuedAt + lifetimeMs - refreshSkewMs(lifetimeMs),
+    };
+  }
+
+  /** One token request in flight per scope set, however many callers wait on it. */
+  function refresh(entry: Entry, scope: string): Promise<CachedToken> {
+    if (entry.inflight) return entry.inflight;
+    const started = now();
+    entry.inflight = requestToken(scope)
+      .then((token) => {
+        entry.token = token;
+        entry.failures = 0;
+        entry.retryAt = 0;
+        options.metrics?.tokenRefresh.inc({ partner: options.partner, outcome: "success" });
+        return token;
+      })
+      .catch((error: unknown) => {
+        entry.failures += 1;
+        const ceiling = Math.min(backoffMaxMs, backoffInitialMs * 2 ** (entry.failures - 1));
+        entry.retryAt = now() + ceiling / 2 + Math.random() * (ceiling / 2);
+        options.metrics?.tokenRefresh.inc({ partner: options.partner, outcome: "failure" });
+        options.logger?.warn(
+          { partner: options.partner, err: error, failures: entry.failures, tookMs: now() - started },
+          "partner token request failed",
+        );
+        throw new PartnerUnavailableError(`token endpoint of partner ${options.partner} failed`);
+      })
+      .finally(() => {
+        entry.inflight = null;
+      });
+    return entry.inflight;
+  }
+
+  return {
+    async getToken(scopes, getOptions = {}) {
+      const scope = [...new Set(scopes)].sort().join(" ");
+      let entry = entries.get(scope);
+      if (!entry) {
+        entry = { token: null, inflight: null, failures: 0, retryAt: 0 };
+        entries.set(scope, entry);
+      }
+      if (getOptions.rejected && entry.token?.accessToken === getOptions.rejected) {
+        entry.token = null;
+      }
+      const token = entry.token;
+      const at = now();
+      if (token && at < token.refreshAt) return token.accessToken;
+      if (token && at < token.expiresAt) {
+        // In the refresh window: keep serving the current token while one caller refreshes.
+        if (!entry.inflight && at >= entry.retryAt) refresh(entry, scope).catch(() => {});
+        return token.accessToken;
+      }
+      if (!entry.inflight && at < entry.retryAt) {
+        throw new PartnerUnavailableError(
+          `token endpoint of partner ${options.partner} is failing; next try in ${Math.ceil((entry.retryAt - at) / 1000)} s`,
+          Math.ceil((entry.retryAt - at) / 1000),
+        );
+      }
+      return (await refresh(entry, scope)).accessToken;
+    },
+  };
+}
