@@ -1,0 +1,54 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import { describeZodError, type FaultController, FaultPatch } from "../faults.ts";
+import { RECORDED_OPERATIONS, type Recorder } from "../recorder.ts";
+
+const RequestsQuery = z.strictObject({ operation: z.enum(RECORDED_OPERATIONS).optional() });
+
+function badRequest(c: Context, message: string) {
+  return c.json({ error: "invalid_request", message }, 400);
+}
+
+/**
+ * The admin API, served on its own listener: fault injection and the recorder. It has no
+ * authentication, so it binds to loopback unless told otherwise.
+ */
+export function createAdminApp(deps: { faults: FaultController; recorder: Recorder }): Hono {
+  const { faults, recorder } = deps;
+  const app = new Hono();
+
+  app.get("/admin/faults", (c) => c.json(faults.get()));
+
+  app.put("/admin/faults", async (c) => {
+    const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== "application/json") return badRequest(c, "body must be application/json");
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return badRequest(c, "body is not valid JSON");
+    }
+    const patch = FaultPatch.safeParse(body);
+    if (!patch.success) return badRequest(c, describeZodError(patch.error));
+    return c.json(faults.set(patch.data));
+  });
+
+  app.post("/admin/faults/reset", (c) => c.json(faults.reset()));
+
+  app.get("/admin/requests", (c) => {
+    const query = RequestsQuery.safeParse(c.req.query());
+    if (!query.success) return badRequest(c, describeZodError(query.error));
+    const { operation } = query.data;
+    const requests = recorder.all(operation === undefined ? undefined : { operation });
+    return c.json({ requests, opens: recorder.opens().length });
+  });
+
+  app.delete("/admin/requests", (c) => {
+    recorder.clear();
+    return c.body(null, 204);
+  });
+
+  app.notFound((c) => c.json({ error: "not_found", message: "no such admin endpoint" }, 404));
+  return app;
+}

@@ -1,0 +1,50 @@
+import { createMiddleware } from "hono/factory";
+import type { SimContext, SimEnv } from "../context.ts";
+import { waitFor, waitForAbort } from "../waiting.ts";
+import { apiError } from "./answers.ts";
+
+/**
+ * Faults in front of every API call, in this order: latency, an injected error status
+ * (`failNext`, then `errorRate`), `hang`. The other response modes act on successful answers.
+ */
+export function injectedFaults(ctx: SimContext) {
+  return createMiddleware<SimEnv>(async (c, next) => {
+    const record = c.get("record");
+    const faults = ctx.faults.get();
+    c.set("responseMode", faults.responseMode);
+
+    if (faults.latencyMs > 0) {
+      ctx.holdOpen(c.req.raw);
+      await waitFor(faults.latencyMs, ctx.shutdown);
+      if (ctx.shutdown.aborted) return apiError(c, 503, "unavailable", "partner-sim is stopping");
+    }
+
+    const failure = ctx.faults.takeFailure();
+    if (failure) {
+      record.fault = failure.kind;
+      const headers: Record<string, string> = {};
+      if (
+        failure.retryAfterSeconds !== null &&
+        (failure.status === 429 || failure.status === 503)
+      ) {
+        headers["Retry-After"] = String(failure.retryAfterSeconds);
+      }
+      return failure.status === 429
+        ? apiError(c, 429, "rate_limited", "too many requests (injected)", headers)
+        : apiError(c, failure.status, "unavailable", "partner unavailable (injected)", headers);
+    }
+
+    if (faults.responseMode === "hang") {
+      record.fault = "hang";
+      // Recorded now with status 0: the sim never answers, and tests may wait for the arrival.
+      record.sent = true;
+      const { sent: _sent, ...received } = record;
+      ctx.recorder.add({ ...received, status: 0 });
+      ctx.holdOpen(c.req.raw);
+      await waitForAbort(c.req.raw.signal, ctx.shutdown);
+      return apiError(c, 503, "unavailable", "request abandoned");
+    }
+
+    await next();
+  });
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from "node:crypto";
+import { IdempotencyKey, OPERATIONS, OpenRequest } from "@propgate/partner-client/contract";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { OpenResult, SimContext, SimEnv } from "../context.ts";
+import { describeZodError } from "../faults.ts";
+import { apiError, apiSuccess } from "./answers.ts";
+import { authorize } from "./bearer-auth.ts";
+
+type DeviceKind = "intercom" | "barrier";
+
+const ROUTES = {
+  intercom: { operation: "intercom.open", path: "/v1/intercoms/:deviceId/open" },
+  barrier: { operation: "barrier.open", path: "/v1/barriers/:deviceId/open" },
+} as const;
+
+function newEventId(): string {
+  return `sim_evt_${randomBytes(12).toString("hex")}`;
+}
+
+type JsonBody = { ok: true; value: unknown } | { ok: false; response: Response };
+
+async function readJsonBody(c: Context<SimEnv>): Promise<JsonBody> {
+  const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    return {
+      ok: false,
+      response: apiError(c, 415, "unsupported_media_type", "body must be application/json"),
+    };
+  }
+  const text = await c.req.text();
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: apiError(c, 400, "invalid_request", "body is not valid JSON") };
+  }
+}
+
+/** `POST /v1/{intercoms|barriers}/{deviceId}/open`, idempotent under an `Idempotency-Key`. */
+function openDeviceRoute(ctx: SimContext, kind: DeviceKind) {
+  const { operation } = ROUTES[kind];
+  const spec = OPERATIONS[operation];
+  const devices = kind === "intercom" ? ctx.intercoms : ctx.barriers;
+
+  return async (c: Context<SimEnv>) => {
+    const record = c.get("record");
+    const auth = await authorize(c, ctx, spec.scope);
+    if (!auth.ok) return auth.response;
+
+    const deviceId = c.req.param("deviceId") ?? "";
+    record.deviceId = deviceId;
+    const idempotencyKey = c.req.header("idempotency-key");
+    if (idempotencyKey !== undefined) record.idempotencyKey = idempotencyKey;
+
+    const body = await readJsonBody(c);
+    if (!body.ok) return body.response;
+    record.body = body.value;
+    const parsed = OpenRequest.safeParse(body.value);
+    if (parsed.success) record.subject = parsed.data.subject;
+
+    if (!devices.has(deviceId)) {
+      return apiError(c, 404, "not_found", `no ${kind} ${deviceId}`);
+    }
+    if (!parsed.success) {
+      return apiError(c, 400, "invalid_request", describeZodError(parsed.error));
+    }
+    if (idempotencyKey !== undefined && !IdempotencyKey.safeParse(idempotencyKey).success) {
+      return apiError(
+        c,
+        400,
+        "invalid_request",
+        "Idempotency-Key must be 8-128 characters of [A-Za-z0-9._:-]",
+      );
+    }
+
+    const open = async (): Promise<OpenResult> => {
+      record.opened = true;
+      return { eventId: newEventId(), openedAt: new Date().toISOString() };
+    };
+
+    let result: OpenResult;
+    if (idempotencyKey === undefined) {
+      result = await open();
+    } else {
+      const key = `${auth.claims.client_id}\n${c.req.path}\n${idempotencyKey}`;
+      const outcome = await ctx.idempotency.run(key, JSON.stringify(parsed.data), open);
+      if (outcome.kind === "conflict") {
+        return apiError(
+          c,
+          422,
+          "idempotency_key_reused",
+          "this Idempotency-Key was used with a different request body",
+        );
+      }
+      if (outcome.kind === "replayed") record.replayed = true;
+      result = outcome.value;
+    }
+    record.eventId = result.eventId;
+    return apiSuccess(c, result, { openedAt: result.openedAt });
+  };
+}
+
+export function openDeviceRoutes(ctx: SimContext): Hono<SimEnv> {
+  const app = new Hono<SimEnv>();
+  for (const kind of ["intercom", "barrier"] as const) {
+    const { path } = ROUTES[kind];
+    app.post(path, openDeviceRoute(ctx, kind));
+    app.all(path, (c) => apiError(c, 405, "method_not_allowed", "use POST", { Allow: "POST" }));
+  }
+  return app;
+}

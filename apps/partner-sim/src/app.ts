@@ -1,0 +1,105 @@
+import { Hono } from "hono";
+import { createSigningKey } from "./access-tokens.ts";
+import { createAdminApp } from "./admin/admin-app.ts";
+import { apiError } from "./api/answers.ts";
+import { healthRoutes } from "./api/health.ts";
+import { injectedFaults } from "./api/injected-faults.ts";
+import { openDeviceRoutes } from "./api/open-device.ts";
+import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
+import { createFaultController, type FaultController } from "./faults.ts";
+import { createIdempotencyStore } from "./idempotency.ts";
+import { discoveryRoutes, JWKS_PATH, METADATA_PATH } from "./oauth/discovery.ts";
+import { TOKEN_PATH, tokenRoutes } from "./oauth/token.ts";
+import { type PartnerSimOptions, resolveSimOptions } from "./options.ts";
+import { createRecorder, type RecordedOperation, type Recorder } from "./recorder.ts";
+
+export interface CreatePartnerSimAppOptions extends PartnerSimOptions {
+  /** The issuer (and base URL) the sim announces; `startPartnerSim` derives it from the port. */
+  issuer: string;
+  /** Called for requests the sim holds on purpose (latency, hang), e.g. to lift idle timeouts. */
+  holdOpen?: (request: Request) => void;
+}
+
+export interface PartnerSimApp {
+  /** Partner API and OAuth authorization server. */
+  api: Hono<SimEnv>;
+  /** Admin API: faults and recorded requests. */
+  admin: Hono;
+  issuer: string;
+  audience: string;
+  recorder: Recorder;
+  faults: FaultController;
+  /** Releases every request held by latency or `hang`. */
+  close(): void;
+}
+
+function classify(path: string): RecordedOperation {
+  if (path === TOKEN_PATH) return "token";
+  if (path === METADATA_PATH) return "metadata";
+  if (path === JWKS_PATH) return "jwks";
+  if (path === "/v1/health") return "health";
+  if (/^\/v1\/intercoms\/[^/]+\/open$/.test(path)) return "intercom.open";
+  if (/^\/v1\/barriers\/[^/]+\/open$/.test(path)) return "barrier.open";
+  return "unknown";
+}
+
+/** Builds the sim's Hono apps (a fresh signing key, recorder and fault state) without listening. */
+export async function createPartnerSimApp(
+  options: CreatePartnerSimAppOptions,
+): Promise<PartnerSimApp> {
+  const resolved = resolveSimOptions(options);
+  const issuer = options.issuer.replace(/\/+$/, "");
+  const shutdown = new AbortController();
+  const recorder = createRecorder();
+  const faults = createFaultController({ tokenLifetimeSeconds: resolved.tokenLifetimeSeconds });
+  const ctx: SimContext = {
+    name: resolved.name,
+    tokens: { issuer, audience: resolved.audience, key: await createSigningKey() },
+    clients: new Map(resolved.clients.map((client) => [client.clientId, client])),
+    intercoms: new Set(resolved.intercoms),
+    barriers: new Set(resolved.barriers),
+    recorder,
+    faults,
+    idempotency: createIdempotencyStore<OpenResult>(),
+    shutdown: shutdown.signal,
+    holdOpen: options.holdOpen ?? (() => {}),
+  };
+
+  const api = new Hono<SimEnv>();
+  api.use("*", async (c, next) => {
+    const draft: RecordDraft = {
+      at: new Date().toISOString(),
+      method: c.req.method,
+      path: c.req.path,
+      operation: classify(c.req.path),
+      sent: false,
+    };
+    c.set("record", draft);
+    c.set("responseMode", "normal");
+    await next();
+    if (draft.sent) return;
+    draft.sent = true;
+    const { sent: _sent, ...received } = draft;
+    recorder.add({ ...received, status: c.res.status });
+  });
+  api.use("/v1/*", injectedFaults(ctx));
+  api.route("/", discoveryRoutes(ctx));
+  api.route("/", tokenRoutes(ctx));
+  api.route("/", openDeviceRoutes(ctx));
+  api.route("/", healthRoutes(ctx));
+  api.notFound((c) => apiError(c, 404, "not_found", `no route ${c.req.method} ${c.req.path}`));
+  api.onError((error, c) => {
+    console.error(`partner-sim ${resolved.name}: unhandled error`, error);
+    return apiError(c, 500, "internal_error", "internal error");
+  });
+
+  return {
+    api,
+    admin: createAdminApp({ faults, recorder }),
+    issuer,
+    audience: resolved.audience,
+    recorder,
+    faults,
+    close: () => shutdown.abort(),
+  };
+}

@@ -1,0 +1,101 @@
+import { z } from "zod";
+
+export const RESPONSE_MODES = ["normal", "non-json", "bad-schema", "hang"] as const;
+export type ResponseMode = (typeof RESPONSE_MODES)[number];
+
+const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
+
+/** The whole fault state; `FaultPatch` (every field optional) is what `set` and the admin PUT take. */
+export const FaultSettings = z.strictObject({
+  /** Delay added before an API call is handled. */
+  latencyMs: nonNegativeInt(600_000),
+  /** Delay added before a token request is handled. */
+  tokenLatencyMs: nonNegativeInt(600_000),
+  /** Fraction of API calls that fail with `errorStatus`. */
+  errorRate: z.number().min(0).max(1),
+  errorStatus: z.union([z.literal(429), z.literal(500), z.literal(502), z.literal(503)]),
+  /** Sent as `Retry-After` on injected 429 and 503 answers; null sends none. */
+  retryAfterSeconds: nonNegativeInt(86_400).nullable(),
+  /** The next N API calls fail with `errorStatus`. */
+  failNext: nonNegativeInt(1_000_000),
+  responseMode: z.enum(RESPONSE_MODES),
+  /** The next N API calls with a valid token answer 401 as if that token had been revoked. */
+  rejectTokensNext: nonNegativeInt(1_000_000),
+  tokenEndpointDown: z.boolean(),
+  /** Lifetime of access tokens issued from now on. */
+  tokenLifetimeSeconds: z.number().int().min(1).max(86_400),
+});
+export type FaultSettings = z.infer<typeof FaultSettings>;
+
+export const FaultPatch = FaultSettings.partial();
+export type FaultPatch = z.infer<typeof FaultPatch>;
+
+export interface InjectedFailure {
+  kind: "failNext" | "errorRate";
+  status: 429 | 500 | 502 | 503;
+  retryAfterSeconds: number | null;
+}
+
+export interface FaultController {
+  get(): FaultSettings;
+  /** Applies a partial update; throws a `z.ZodError` when it is invalid (nothing changes then). */
+  set(patch: FaultPatch): FaultSettings;
+  reset(): FaultSettings;
+  /** Decides whether this API call fails: `failNext` first (and decremented), then `errorRate`. */
+  takeFailure(): InjectedFailure | null;
+  /** Whether this valid token is to be treated as revoked (`rejectTokensNext`, decremented). */
+  takeTokenRejection(): boolean;
+}
+
+export function createFaultController(
+  defaults: { tokenLifetimeSeconds: number },
+  random: () => number = Math.random,
+): FaultController {
+  const initial: FaultSettings = FaultSettings.parse({
+    latencyMs: 0,
+    tokenLatencyMs: 0,
+    errorRate: 0,
+    errorStatus: 503,
+    retryAfterSeconds: null,
+    failNext: 0,
+    rejectTokensNext: 0,
+    responseMode: "normal",
+    tokenEndpointDown: false,
+    tokenLifetimeSeconds: defaults.tokenLifetimeSeconds,
+  });
+  let state: FaultSettings = { ...initial };
+
+  return {
+    get: () => ({ ...state }),
+    set(patch) {
+      const checked = FaultPatch.parse(patch);
+      state = { ...state, ...checked };
+      return { ...state };
+    },
+    reset() {
+      state = { ...initial };
+      return { ...state };
+    },
+    takeTokenRejection() {
+      if (state.rejectTokensNext <= 0) return false;
+      state.rejectTokensNext -= 1;
+      return true;
+    },
+    takeFailure() {
+      const base = { status: state.errorStatus, retryAfterSeconds: state.retryAfterSeconds };
+      if (state.failNext > 0) {
+        state.failNext -= 1;
+        return { kind: "failNext", ...base };
+      }
+      if (state.errorRate > 0 && random() < state.errorRate) return { kind: "errorRate", ...base };
+      return null;
+    },
+  };
+}
+
+/** One readable line out of a zod error: `field: problem; field: problem`. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "body"}: ${issue.message}`)
+    .join("; ");
+}

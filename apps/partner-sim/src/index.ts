@@ -1,0 +1,23 @@
+export type { PartnerScope } from "@propgate/partner-client/contract";
+export { createAdminApp } from "./admin/admin-app.ts";
+export {
+  type CreatePartnerSimAppOptions,
+  createPartnerSimApp,
+  type PartnerSimApp,
+} from "./app.ts";
+export {
+  type FaultController,
+  FaultPatch,
+  FaultSettings,
+  type ResponseMode,
+} from "./faults.ts";
+export type { PartnerSimOptions, SimClient } from "./options.ts";
+export type {
+  FaultKind,
+  RecordedOperation,
+  RecordedRequest,
+  RecordedTokenClaims,
+  Recorder,
+  RecordFilter,
+} from "./recorder.ts";
+export { type PartnerSim, startPartnerSim } from "./start.ts";

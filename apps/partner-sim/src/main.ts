@@ -1,0 +1,29 @@
+import { ConfigError } from "@propgate/config";
+import { loadSimEnv } from "./env.ts";
+import { startPartnerSim } from "./start.ts";
+
+let options: ReturnType<typeof loadSimEnv>;
+try {
+  options = loadSimEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const sim = await startPartnerSim(options);
+const name = options.name ?? "partner";
+console.log(`partner-sim ${name}: api ${sim.url}`);
+console.log(`partner-sim ${name}: admin ${sim.adminUrl}/admin/faults`);
+console.log(`partner-sim ${name}: issuer ${sim.issuer} audience ${sim.audience}`);
+if (!/^(127\.|localhost$|::1$)/.test(options.hostname ?? "127.0.0.1")) {
+  console.warn(
+    `partner-sim ${name}: listening beyond loopback; the admin API has no authentication`,
+  );
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    sim.stop().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,138 @@
+export const RECORDED_OPERATIONS = [
+  "token",
+  "metadata",
+  "jwks",
+  "intercom.open",
+  "barrier.open",
+  "health",
+  "unknown",
+] as const;
+export type RecordedOperation = (typeof RECORDED_OPERATIONS)[number];
+
+/** Verified claims of the access token a request carried (or, for `token`, of the one issued). */
+export interface RecordedTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  scope: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+}
+
+export type FaultKind =
+  | "failNext"
+  | "errorRate"
+  | "hang"
+  | "non-json"
+  | "bad-schema"
+  | "tokenEndpointDown";
+
+/** One request as the sim received it. Secrets and the Authorization header are never kept. */
+export interface RecordedRequest {
+  seq: number;
+  /** Arrival time, ISO 8601. */
+  at: string;
+  method: string;
+  path: string;
+  operation: RecordedOperation;
+  /** Status the sim answered; 0 for a request held by the `hang` fault. */
+  status: number;
+  clientId?: string;
+  tokenClaims?: RecordedTokenClaims;
+  /** Parsed JSON body of an API call, as received (also when it was rejected). */
+  body?: unknown;
+  idempotencyKey?: string;
+  /** An idempotent replay: answered from the stored response, the device was not opened. */
+  replayed?: boolean;
+  subject?: string;
+  deviceId?: string;
+  /** The door or gate was actually opened by this request. */
+  opened?: boolean;
+  eventId?: string;
+  /** The injected fault that shaped the answer, if any. */
+  fault?: FaultKind;
+}
+
+export type RecordFilter =
+  | Partial<
+      Pick<
+        RecordedRequest,
+        "operation" | "status" | "clientId" | "method" | "path" | "replayed" | "deviceId" | "fault"
+      >
+    >
+  | ((record: RecordedRequest) => boolean);
+
+export interface Recorder {
+  all(filter?: RecordFilter): RecordedRequest[];
+  count(filter?: RecordFilter): number;
+  /** Requests that actually opened a door or gate (idempotent replays excluded). */
+  opens(): RecordedRequest[];
+  clear(): void;
+  /**
+   * Resolves with the first record matching `predicate`, looking at the records already held
+   * first and then at new ones as they arrive; rejects after `timeoutMs`.
+   */
+  waitFor(
+    predicate: (record: RecordedRequest) => boolean,
+    timeoutMs?: number,
+  ): Promise<RecordedRequest>;
+}
+
+/** The sim's side of the recorder. */
+export interface RecordingRecorder extends Recorder {
+  add(record: Omit<RecordedRequest, "seq">): RecordedRequest;
+}
+
+const DEFAULT_CAPACITY = 100_000;
+
+function toPredicate(filter: RecordFilter | undefined): (record: RecordedRequest) => boolean {
+  if (filter === undefined) return () => true;
+  if (typeof filter === "function") return filter;
+  const entries = Object.entries(filter);
+  return (record) =>
+    entries.every(([key, value]) => record[key as keyof RecordedRequest] === value);
+}
+
+export function createRecorder(capacity = DEFAULT_CAPACITY): RecordingRecorder {
+  let records: RecordedRequest[] = [];
+  let seq = 0;
+  const slack = Math.max(1, Math.floor(capacity / 10));
+  const listeners = new Set<(record: RecordedRequest) => void>();
+
+  return {
+    all: (filter) => records.filter(toPredicate(filter)),
+    count: (filter) => records.filter(toPredicate(filter)).length,
+    opens: () => records.filter((record) => record.opened === true),
+    clear() {
+      records = [];
+    },
+    add(input) {
+      seq += 1;
+      const record: RecordedRequest = { seq, ...input };
+      records.push(record);
+      // Drop the oldest in chunks so a full buffer is not copied on every request.
+      if (records.length >= capacity + slack) records = records.slice(-capacity);
+      for (const listener of [...listeners]) listener(record);
+      return record;
+    },
+    waitFor(predicate, timeoutMs = 5000) {
+      const existing = records.find(predicate);
+      if (existing) return Promise.resolve(existing);
+      return new Promise((resolve, reject) => {
+        const listener = (record: RecordedRequest) => {
+          if (!predicate(record)) return;
+          clearTimeout(timer);
+          listeners.delete(listener);
+          resolve(record);
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(listener);
+          reject(new Error(`no matching request recorded within ${timeoutMs} ms`));
+        }, timeoutMs);
+        listeners.add(listener);
+      });
+    },
+  };
+}

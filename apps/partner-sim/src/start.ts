@@ -1,0 +1,69 @@
+import type { Server } from "bun";
+import { createPartnerSimApp } from "./app.ts";
+import type { FaultController } from "./faults.ts";
+import type { PartnerSimOptions } from "./options.ts";
+import type { Recorder } from "./recorder.ts";
+
+export interface PartnerSim {
+  /** Base URL of the partner API and OAuth server, e.g. http://127.0.0.1:34567. */
+  url: string;
+  /** Base URL of the admin listener. */
+  adminUrl: string;
+  /** The OAuth issuer; equals `url` unless `publicUrl` was given. */
+  issuer: string;
+  audience: string;
+  recorder: Recorder;
+  faults: FaultController;
+  stop(): Promise<void>;
+}
+
+function baseUrl(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host}:${port}`;
+}
+
+/** Starts the sim on two listeners: partner API + OAuth server, and the admin API. */
+export async function startPartnerSim(options: PartnerSimOptions): Promise<PartnerSim> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  let handle:
+    | ((request: Request, server: Server<undefined>) => Response | Promise<Response>)
+    | null = null;
+  const apiServer = Bun.serve({
+    hostname,
+    port: options.port ?? 0,
+    fetch: (request, server) =>
+      handle ? handle(request, server) : new Response("starting", { status: 503 }),
+  });
+  let adminServer: Server<undefined> | null = null;
+  try {
+    const url = baseUrl(hostname, apiServer.port ?? 0);
+    const sim = await createPartnerSimApp({
+      ...options,
+      issuer: options.publicUrl ?? url,
+      holdOpen: (request) => apiServer.timeout(request, 0),
+    });
+    handle = (request, server) => sim.api.fetch(request, server);
+    adminServer = Bun.serve({ hostname, port: options.adminPort ?? 0, fetch: sim.admin.fetch });
+    const admin = adminServer;
+
+    let stopped: Promise<void> | null = null;
+    return {
+      url,
+      adminUrl: baseUrl(hostname, admin.port ?? 0),
+      issuer: sim.issuer,
+      audience: sim.audience,
+      recorder: sim.recorder,
+      faults: sim.faults,
+      stop() {
+        stopped ??= (async () => {
+          sim.close();
+          await Promise.all([apiServer.stop(true), admin.stop(true)]);
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await Promise.all([apiServer.stop(true), adminServer?.stop(true)]);
+    throw error;
+  }
+}

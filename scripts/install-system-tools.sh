@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system tools the test suite uses, from Debian's packages. Run as root (CI does).
+# Tests that need a tool that is missing skip with a printed reason; in CI nothing may skip.
+set -euo pipefail
+
+PACKAGES=(
+  postgresql-client   # pg_dump / psql for database tests and operators
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "system tools: all present (${PACKAGES[*]})"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system tools: missing ${missing[*]}; run this script as root to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "system tools: installed ${missing[*]}"
