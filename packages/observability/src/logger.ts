@@ -1,12 +1,13 @@
 import pino from "pino";
 
 export type Logger = pino.Logger;
+export type LogDestination = pino.DestinationStream;
 
 export interface LoggerOptions {
   name: string;
   level?: pino.LevelWithSilent;
   /** Where lines go; stdout by default. Tests pass a stream to read every line written. */
-  destination?: pino.DestinationStream;
+  destination?: LogDestination;
   base?: Record<string, unknown>;
 }
 

@@ -136,7 +136,9 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     const hooks = request.hooks ?? NO_HOOKS;
     const url = new URL(spec.path(request.pathParam), options.baseUrl);
     const retrySafe = spec.method !== "POST" || request.idempotencyKey !== undefined;
-    const deadline = Date.now() + options.timeoutMs;
+    // The deadline covers the partner's part: it starts when the first request is sent, so
+    // time spent queueing for our own audit write does not eat into it.
+    let deadline = Number.POSITIVE_INFINITY;
     let rejectedToken: string | undefined;
     let replayedAfter401 = false;
 
@@ -153,6 +155,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
         answer = await breaker.execute(async () => {
           token = await options.tokenSource.getToken([spec.scope], { rejected: rejectedToken });
           await hooks.beforeAttempt({ attempt });
+          if (attempt === 1) deadline = Date.now() + options.timeoutMs;
           started = performance.now();
           const signals = [AbortSignal.timeout(deadline - Date.now())];
           if (request.signal) signals.push(request.signal);

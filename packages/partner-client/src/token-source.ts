@@ -47,6 +47,7 @@ interface Entry {
 }
 
 const DEFAULT_LIFETIME_S = 300;
+const EXPIRY_MARGIN_MS = 1000;
 
 /**
  * When to refresh: max(60 s, 10 % of the lifetime) before expiry, but never more than half the
@@ -97,6 +98,8 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   async function requestToken(scope: string): Promise<CachedToken> {
     const as = await authorizationServer();
+    // Lifetime counts from before the request, less a second for issuers that round `iat` down.
+    const sentAt = now() - EXPIRY_MARGIN_MS;
     const response = await oauth.clientCredentialsGrantRequest(
       as,
       client,
@@ -109,11 +112,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       throw new Error(`unexpected token_type ${result.token_type.slice(0, 20)}`);
     }
     const lifetimeMs = (result.expires_in ?? DEFAULT_LIFETIME_S) * 1000;
-    const issuedAt = now();
     return {
       accessToken: result.access_token,
-      expiresAt: issuedAt + lifetimeMs,
-      refreshAt: issuedAt + lifetimeMs - refreshSkewMs(lifetimeMs),
+      expiresAt: sentAt + lifetimeMs,
+      refreshAt: sentAt + lifetimeMs - refreshSkewMs(lifetimeMs),
     };
   }
 

@@ -1,0 +1,94 @@
+import { checkReadiness } from "@propgate/consent-audit";
+import { acceptOrCreateRequestId } from "@propgate/observability";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getConnInfo } from "hono/bun";
+import type { AppDeps } from "./deps.ts";
+import { appRouter } from "./trpc/router.ts";
+
+type Env = { Variables: { requestId: string; clientIp: string | null } };
+
+/** tRPC's error envelope, so tRPC clients read errors raised before tRPC runs. */
+function trpcStyleError(status: number, code: string, message: string, requestId: string) {
+  return {
+    error: {
+      message,
+      code: -32600,
+      data: { code, httpStatus: status, cause: { code: "INVALID_INPUT" }, requestId },
+    },
+  };
+}
+
+/** The api as a Hono app, not listening: tests call `app.request()` or serve it on port 0. */
+export function createApp(deps: AppDeps) {
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = acceptOrCreateRequestId(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    let clientIp: string | null = null;
+    try {
+      clientIp = getConnInfo(c).remote.address ?? null;
+    } catch {
+      clientIp = null; // no socket: an in-process app.request() in tests
+    }
+    c.set("clientIp", clientIp);
+    await next();
+    c.header("x-request-id", requestId);
+    const route = c.req.path.startsWith("/trpc/") ? c.req.path : (c.req.routePath ?? c.req.path);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    deps.logger.info(
+      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000), ip: clientIp },
+      "request",
+    );
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const readiness = await checkReadiness(deps.database).catch(() => ({ ok: false as const, reason: "database unreachable" }));
+    return readiness.ok ? c.json({ status: "ready" }) : c.json({ status: "not_ready", reason: readiness.reason }, 503);
+  });
+  app.get("/metrics", async (c) => {
+    c.header("content-type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+
+  app.use(
+    "/trpc/*",
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: (c) =>
+        c.json(trpcStyleError(400, "BAD_REQUEST", `request body larger than ${deps.maxBodyBytes} bytes`, c.get("requestId")), 400),
+    }),
+  );
+  app.all("/trpc/*", (c) =>
+    fetchRequestHandler({
+      endpoint: "/trpc",
+      req: c.req.raw,
+      router: appRouter,
+      allowBatching: false,
+      createContext: () => ({
+        deps,
+        requestId: c.get("requestId"),
+        clientIp: c.get("clientIp"),
+        authorization: c.req.header("authorization") ?? null,
+      }),
+      onError({ error, path }) {
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          deps.logger.error({ requestId: c.get("requestId"), path, err: error.cause ?? error }, "procedure failed");
+        }
+      },
+    }),
+  );
+
+  app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") } }, 404));
+  app.onError((error, c) => {
+    deps.logger.error({ requestId: c.get("requestId"), err: error }, "unhandled error");
+    return c.json({ error: { code: "INTERNAL", message: "internal error", requestId: c.get("requestId") } }, 500);
+  });
+  return app;
+}

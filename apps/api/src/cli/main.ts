@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "@propgate/config";
+import { DeviceRecord, migrateDatabase, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import { z } from "zod";
+import { loadCliEnv } from "./env.ts";
+
+const USAGE = `propgate — operator commands
+
+  propgate devices import <file.json>   register or update devices from a JSON array of
+                                        { id, kind, siteId, partner, partnerDeviceId, name }
+
+Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
+stack holds open.`;
+
+function fail(message: string, code = 1): never {
+  console.error(message);
+  process.exit(code);
+}
+
+async function importDevices(file: string | undefined) {
+  if (!file) fail(`missing <file.json>\n\n${USAGE}`, 2);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    fail(`devices import: ${file} is not a readable JSON file`);
+  }
+  const parsed = z.array(DeviceRecord).min(1).max(10_000).safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    fail(`devices import: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  const env = loadCliEnv();
+  if (!env.DATABASE_URL && !env.DATA_DIR) fail("devices import: set DATABASE_URL (or DATA_DIR for an embedded PGlite)");
+  const database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") });
+  try {
+    if (database.kind === "pglite") await migrateDatabase(database);
+    await upsertDevices(database.db, parsed.data, {
+      sourceApp: "cli",
+      instanceId: hostname(),
+      actor: `operator:${userInfo().username}`,
+    });
+    console.log(`devices import: ${parsed.data.length} device(s) registered`);
+  } finally {
+    await database.close();
+  }
+}
+
+try {
+  const [group, command, ...rest] = process.argv.slice(2);
+  if (group === "devices" && command === "import") await importDevices(rest[0]);
+  else fail(USAGE, group ? 2 : 0);
+} catch (error) {
+  if (error instanceof ConfigError) fail(error.message);
+  fail(`propgate: ${error instanceof Error ? error.message : "failed"}`);
+}

@@ -1,0 +1,15 @@
+import type { DatabaseHandle } from "@propgate/consent-audit";
+import type { Logger, Metrics } from "@propgate/observability";
+import type { ResidentVerifier } from "./auth.ts";
+import type { Partners } from "./partners.ts";
+
+/** Long-lived things built once at startup and passed to `createApp`. */
+export interface AppDeps {
+  database: DatabaseHandle;
+  logger: Logger;
+  metrics: Metrics;
+  verifier: ResidentVerifier;
+  partners: Partners;
+  instanceId: string;
+  maxBodyBytes: number;
+}

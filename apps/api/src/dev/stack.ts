@@ -1,0 +1,33 @@
+import { resolve } from "node:path";
+import { startEmbeddedStack } from "./embedded.ts";
+
+/** `bun run start`: the whole stack on embedded defaults, data under ./.data of the repo. */
+const dataDir = resolve(import.meta.dir, "../../../../.data");
+const stack = await startEmbeddedStack({ dataDir, apiPort: 8080, logLevel: "info" });
+
+console.log(`
+Propgate is running on embedded defaults (PGlite in ${dataDir}).
+
+  api            ${stack.api.url}        (tRPC at ${stack.api.url}/trpc, /healthz, /readyz, /metrics)
+  intercom sim   ${stack.sims.intercom.url}   (fault injection: ${stack.sims.intercom.adminUrl}/admin/faults)
+  barrier sim    ${stack.sims.barrier.url}   (fault injection: ${stack.sims.barrier.adminUrl}/admin/faults)
+  dev issuer     ${stack.issuer.url}
+
+Get a resident token (sites: site-a):
+  curl -s -X POST ${stack.issuer.url}/dev/token -H 'content-type: application/json' \\
+       -d '{"sub":"resident-1","sites":["site-a"]}'
+Then, with TOKEN set to it:
+  curl -s ${stack.api.url}/trpc/devices.list -H "authorization: Bearer $TOKEN"
+  curl -s -X POST ${stack.api.url}/trpc/consent.grant -H "authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{"purpose":"intercom","noticeVersion":1}'
+  curl -s -X POST ${stack.api.url}/trpc/intercom.openDoor -H "authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{"deviceId":"door-a1"}'
+Or run the scripted walk-through: bun run demo   (Ctrl-C stops the stack)
+`);
+
+const shutdown = async () => {
+  await stack.stop();
+  process.exit(0);
+};
+process.once("SIGINT", shutdown);
+process.once("SIGTERM", shutdown);

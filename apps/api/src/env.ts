@@ -1,0 +1,45 @@
+import {
+  type EnvSource,
+  host,
+  integer,
+  logLevel,
+  parseEnv,
+  partnerSettings,
+  port,
+  propgateEnv,
+  url,
+} from "@propgate/config";
+import { z } from "zod";
+
+const schema = z.object({
+  PROPGATE_ENV: propgateEnv.default("production"),
+  HOST: host.default("127.0.0.1"),
+  PORT: port.default(8080),
+  LOG_LEVEL: logLevel.default("info"),
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]").optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  DATA_DIR: z.string().optional(),
+  AUTH_ISSUER: z.string().min(1),
+  AUTH_AUDIENCE: z.string().min(1),
+  AUTH_JWKS_URL: url,
+  MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
+});
+
+export type ApiEnv = ReturnType<typeof loadApiEnv>;
+
+/** The api's settings. The only place that reads process.env (through `source`). */
+export function loadApiEnv(source: EnvSource = process.env) {
+  const base = parseEnv(schema, source);
+  const allowInsecureLoopback = base.PROPGATE_ENV !== "production";
+  if (!base.DATABASE_URL && base.PROPGATE_ENV === "production" && !base.DATA_DIR) {
+    // Production without PostgreSQL is a misconfiguration, not a reason to fall back silently.
+    parseEnv(z.object({ DATABASE_URL: z.string() }), source);
+  }
+  return {
+    ...base,
+    partners: {
+      intercom: partnerSettings("intercom", source, { allowInsecureLoopback }),
+      barrier: partnerSettings("barrier", source, { allowInsecureLoopback }),
+    },
+  };
+}

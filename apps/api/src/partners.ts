@@ -1,0 +1,75 @@
+import type { PartnerSettings } from "@propgate/config";
+import type { Logger, Metrics } from "@propgate/observability";
+import {
+  barrierOperations,
+  createPartnerClient,
+  createPartnerFetch,
+  createTokenSource,
+  intercomOperations,
+  type PartnerClient,
+} from "@propgate/partner-client";
+
+export interface PartnerRuntime {
+  client: PartnerClient;
+  subjectKey: Uint8Array;
+}
+
+export interface Partners {
+  intercom: PartnerRuntime & { ops: ReturnType<typeof intercomOperations> };
+  barrier: PartnerRuntime & { ops: ReturnType<typeof barrierOperations> };
+}
+
+export interface PartnerTuning {
+  maxAttempts?: number;
+  breakerThreshold?: number;
+  breakerHalfOpenAfterMs?: number;
+  maxRetryAfterMs?: number;
+  tokenBackoffInitialMs?: number;
+}
+
+/** Built once at startup: one token source, breaker and fetch per partner. */
+function createRuntime(
+  settings: PartnerSettings,
+  deps: { metrics: Metrics; logger: Logger; allowInsecureLoopback: boolean; tuning?: PartnerTuning },
+): PartnerRuntime {
+  const fetch = createPartnerFetch(settings);
+  const tokenSource = createTokenSource({
+    partner: settings.name,
+    issuer: settings.issuer,
+    tokenUrl: settings.tokenUrl,
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+    fetch,
+    allowInsecureLoopback: deps.allowInsecureLoopback,
+    requestTimeoutMs: settings.timeoutMs,
+    backoffInitialMs: deps.tuning?.tokenBackoffInitialMs,
+    metrics: deps.metrics,
+    logger: deps.logger,
+  });
+  const client = createPartnerClient({
+    name: settings.name,
+    baseUrl: settings.baseUrl,
+    tokenSource,
+    fetch,
+    timeoutMs: settings.timeoutMs,
+    maxAttempts: deps.tuning?.maxAttempts,
+    breakerThreshold: deps.tuning?.breakerThreshold,
+    breakerHalfOpenAfterMs: deps.tuning?.breakerHalfOpenAfterMs,
+    maxRetryAfterMs: deps.tuning?.maxRetryAfterMs,
+    metrics: deps.metrics,
+    logger: deps.logger,
+  });
+  return { client, subjectKey: settings.subjectKey };
+}
+
+export function createPartners(
+  settings: { intercom: PartnerSettings; barrier: PartnerSettings },
+  deps: { metrics: Metrics; logger: Logger; allowInsecureLoopback: boolean; tuning?: PartnerTuning },
+): Partners {
+  const intercom = createRuntime(settings.intercom, deps);
+  const barrier = createRuntime(settings.barrier, deps);
+  return {
+    intercom: { ...intercom, ops: intercomOperations(intercom.client) },
+    barrier: { ...barrier, ops: barrierOperations(barrier.client) },
+  };
+}

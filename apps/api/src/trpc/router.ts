@@ -1,0 +1,16 @@
+import { adminRouter } from "../admin/router.ts";
+import { barrierRouter } from "../barrier/router.ts";
+import { consentRouter } from "../consent/router.ts";
+import { devicesRouter } from "../devices/router.ts";
+import { intercomRouter } from "../intercom/router.ts";
+import { router } from "./init.ts";
+
+export const appRouter = router({
+  devices: devicesRouter,
+  intercom: intercomRouter,
+  barrier: barrierRouter,
+  consent: consentRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;
