@@ -42,15 +42,27 @@ export function createApp(deps: AppDeps) {
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     deps.logger.info(
-      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000), ip: clientIp },
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        ip: clientIp,
+      },
       "request",
     );
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
-    const readiness = await checkReadiness(deps.database).catch(() => ({ ok: false as const, reason: "database unreachable" }));
-    return readiness.ok ? c.json({ status: "ready" }) : c.json({ status: "not_ready", reason: readiness.reason }, 503);
+    const readiness = await checkReadiness(deps.database).catch(() => ({
+      ok: false as const,
+      reason: "database unreachable",
+    }));
+    return readiness.ok
+      ? c.json({ status: "ready" })
+      : c.json({ status: "not_ready", reason: readiness.reason }, 503);
   });
   app.get("/metrics", async (c) => {
     c.header("content-type", deps.metrics.registry.contentType);
@@ -62,7 +74,15 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: deps.maxBodyBytes,
       onError: (c) =>
-        c.json(trpcStyleError(400, "BAD_REQUEST", `request body larger than ${deps.maxBodyBytes} bytes`, c.get("requestId")), 400),
+        c.json(
+          trpcStyleError(
+            400,
+            "BAD_REQUEST",
+            `request body larger than ${deps.maxBodyBytes} bytes`,
+            c.get("requestId"),
+          ),
+          400,
+        ),
     }),
   );
   app.all("/trpc/*", (c) =>
@@ -79,16 +99,27 @@ export function createApp(deps: AppDeps) {
       }),
       onError({ error, path }) {
         if (error.code === "INTERNAL_SERVER_ERROR") {
-          deps.logger.error({ requestId: c.get("requestId"), path, err: error.cause ?? error }, "procedure failed");
+          deps.logger.error(
+            { requestId: c.get("requestId"), path, err: error.cause ?? error },
+            "procedure failed",
+          );
         }
       },
     }),
   );
 
-  app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") } }, 404));
+  app.notFound((c) =>
+    c.json(
+      { error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") } },
+      404,
+    ),
+  );
   app.onError((error, c) => {
     deps.logger.error({ requestId: c.get("requestId"), err: error }, "unhandled error");
-    return c.json({ error: { code: "INTERNAL", message: "internal error", requestId: c.get("requestId") } }, 500);
+    return c.json(
+      { error: { code: "INTERNAL", message: "internal error", requestId: c.get("requestId") } },
+      500,
+    );
   });
   return app;
 }

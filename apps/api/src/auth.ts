@@ -1,11 +1,14 @@
-import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import { z } from "zod";
 
 export const ADMIN_ROLE = "propgate:admin";
 
 const ResidentClaims = z.object({
   sub: z.string().regex(/^[A-Za-z0-9._:@|-]{1,128}$/, "sub must be an opaque id"),
-  sites: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/)).max(200).default([]),
+  sites: z
+    .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/))
+    .max(200)
+    .default([]),
   roles: z.array(z.string().max(64)).max(20).default([]),
 });
 
@@ -50,10 +53,15 @@ export function createResidentVerifier(options: {
           clockTolerance: 5,
         });
         const claims = ResidentClaims.parse(payload);
-        return { userId: claims.sub, sites: claims.sites, isAdmin: claims.roles.includes(ADMIN_ROLE) };
+        return {
+          userId: claims.sub,
+          sites: claims.sites,
+          isAdmin: claims.roles.includes(ADMIN_ROLE),
+        };
       } catch (error) {
         if (error instanceof joseErrors.JWKSTimeout) throw error; // our side's problem, not the token's
-        if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError("the token has expired");
+        if (error instanceof joseErrors.JWTExpired)
+          throw new UnauthorizedError("the token has expired");
         if (error instanceof joseErrors.JOSEError || error instanceof z.ZodError) {
           throw new UnauthorizedError("the token is not valid for this service");
         }

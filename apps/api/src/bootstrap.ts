@@ -1,6 +1,11 @@
 import { hostname } from "node:os";
 import { type DatabaseHandle, migrateDatabase, openDatabase } from "@propgate/consent-audit";
-import { createLogger, createMetrics, type LogDestination, type Logger } from "@propgate/observability";
+import {
+  createLogger,
+  createMetrics,
+  type LogDestination,
+  type Logger,
+} from "@propgate/observability";
 import { createResidentVerifier } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
 import type { ApiEnv } from "./env.ts";
@@ -18,17 +23,28 @@ export interface BootstrapOptions {
 
 /** Builds the long-lived parts of one api instance from its settings. */
 export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): Promise<AppDeps> {
-  const instanceId = env.INSTANCE_ID ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+  const instanceId =
+    env.INSTANCE_ID ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
   const logger =
-    options.logger ?? createLogger({ name: "api", level: env.LOG_LEVEL, destination: options.logDestination, base: { instanceId } });
+    options.logger ??
+    createLogger({
+      name: "api",
+      level: env.LOG_LEVEL,
+      destination: options.logDestination,
+      base: { instanceId },
+    });
   const metrics = createMetrics({ app: "api", defaultMetrics: options.database === undefined });
   const database =
-    options.database ?? (await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR }));
+    options.database ??
+    (await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR }));
   if (options.migrate) await migrateDatabase(database);
   const allowInsecureLoopback = env.PROPGATE_ENV !== "production";
   for (const settings of Object.values(env.partners)) {
     if (settings.baseUrl.protocol === "http:") {
-      logger.warn({ partner: settings.name }, "partner reached over plain http: allowed for loopback in development only");
+      logger.warn(
+        { partner: settings.name },
+        "partner reached over plain http: allowed for loopback in development only",
+      );
     }
   }
   return {
@@ -37,7 +53,16 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
     metrics,
     instanceId,
     maxBodyBytes: env.MAX_BODY_BYTES,
-    verifier: createResidentVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
-    partners: createPartners(env.partners, { metrics, logger, allowInsecureLoopback, tuning: options.tuning }),
+    verifier: createResidentVerifier({
+      issuer: env.AUTH_ISSUER,
+      audience: env.AUTH_AUDIENCE,
+      jwksUrl: env.AUTH_JWKS_URL,
+    }),
+    partners: createPartners(env.partners, {
+      metrics,
+      logger,
+      allowInsecureLoopback,
+      tuning: options.tuning,
+    }),
   };
 }

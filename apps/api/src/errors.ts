@@ -48,7 +48,9 @@ export class CausedTRPCError extends TRPCError {
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (error instanceof ConsentRequiredError) {
-    return new CausedTRPCError("FORBIDDEN", "consent for this purpose is required", { code: "CONSENT_REQUIRED" });
+    return new CausedTRPCError("FORBIDDEN", "consent for this purpose is required", {
+      code: "CONSENT_REQUIRED",
+    });
   }
   if (error instanceof ForbiddenDeviceError) {
     return new CausedTRPCError("FORBIDDEN", error.message, { code: "FORBIDDEN_DEVICE" });
@@ -57,13 +59,19 @@ export function toTRPCError(error: unknown): TRPCError {
     return new CausedTRPCError("BAD_REQUEST", error.message, { code: "INVALID_INPUT" });
   }
   if (error instanceof PartnerUnavailableError) {
-    return new CausedTRPCError("SERVICE_UNAVAILABLE", "the partner service is unavailable, try again later", {
-      code: "PARTNER_UNAVAILABLE",
-      ...(error.retryAfterSeconds !== null ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
-    });
+    return new CausedTRPCError(
+      "SERVICE_UNAVAILABLE",
+      "the partner service is unavailable, try again later",
+      {
+        code: "PARTNER_UNAVAILABLE",
+        ...(error.retryAfterSeconds !== null ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+      },
+    );
   }
   if (error instanceof PartnerRejectedError) {
-    return new CausedTRPCError("BAD_GATEWAY", "the partner service refused the request", { code: "PARTNER_REJECTED" });
+    return new CausedTRPCError("BAD_GATEWAY", "the partner service refused the request", {
+      code: "PARTNER_REJECTED",
+    });
   }
   if (error instanceof PartnerProtocolError) {
     return new CausedTRPCError("BAD_GATEWAY", "the partner service sent an invalid answer", {

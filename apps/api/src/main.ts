@@ -8,7 +8,10 @@ try {
   const env = loadApiEnv();
   const deps = await createDeps(env);
   const api = serveApi(deps, { hostname: env.HOST, port: env.PORT });
-  deps.logger.info({ url: api.url, instanceId: deps.instanceId, database: deps.database.kind }, "api listening");
+  deps.logger.info(
+    { url: api.url, instanceId: deps.instanceId, database: deps.database.kind },
+    "api listening",
+  );
   const shutdown = async () => {
     deps.logger.info("shutting down");
     await api.stop();

@@ -30,7 +30,12 @@ export interface PartnerTuning {
 /** Built once at startup: one token source, breaker and fetch per partner. */
 function createRuntime(
   settings: PartnerSettings,
-  deps: { metrics: Metrics; logger: Logger; allowInsecureLoopback: boolean; tuning?: PartnerTuning },
+  deps: {
+    metrics: Metrics;
+    logger: Logger;
+    allowInsecureLoopback: boolean;
+    tuning?: PartnerTuning;
+  },
 ): PartnerRuntime {
   const fetch = createPartnerFetch(settings);
   const tokenSource = createTokenSource({
@@ -64,7 +69,12 @@ function createRuntime(
 
 export function createPartners(
   settings: { intercom: PartnerSettings; barrier: PartnerSettings },
-  deps: { metrics: Metrics; logger: Logger; allowInsecureLoopback: boolean; tuning?: PartnerTuning },
+  deps: {
+    metrics: Metrics;
+    logger: Logger;
+    allowInsecureLoopback: boolean;
+    tuning?: PartnerTuning;
+  },
 ): Partners {
   const intercom = createRuntime(settings.intercom, deps);
   const barrier = createRuntime(settings.barrier, deps);

@@ -1,7 +1,11 @@
 import { Writable } from "node:stream";
 import { createTestDatabase } from "@propgate/consent-audit/testing";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
-import { type EmbeddedStack, type EmbeddedStackOptions, startEmbeddedStack } from "../src/dev/embedded.ts";
+import {
+  type EmbeddedStack,
+  type EmbeddedStackOptions,
+  startEmbeddedStack,
+} from "../src/dev/embedded.ts";
 import type { AppRouter } from "../src/trpc/router.ts";
 
 export interface TestStack extends EmbeddedStack {
@@ -19,7 +23,9 @@ export interface Resident {
 }
 
 /** The embedded stack on the test database (PostgreSQL with DATABASE_URL, else PGlite). */
-export async function startTestStack(options: Partial<EmbeddedStackOptions> = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: Partial<EmbeddedStackOptions> = {},
+): Promise<TestStack> {
   const database = await createTestDatabase();
   const logs: Array<Record<string, unknown>> = [];
   const logDestination = new Writable({
@@ -28,10 +34,21 @@ export async function startTestStack(options: Partial<EmbeddedStackOptions> = {}
       done();
     },
   });
-  const stack = await startEmbeddedStack({ dataDir: null, database, logDestination, logLevel: "debug", ...options });
+  const stack = await startEmbeddedStack({
+    dataDir: null,
+    database,
+    logDestination,
+    logLevel: "debug",
+    ...options,
+  });
   const client = (token: string | null) =>
     createTRPCClient<AppRouter>({
-      links: [httpLink({ url: `${stack.api.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+      links: [
+        httpLink({
+          url: `${stack.api.url}/trpc`,
+          headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+        }),
+      ],
     });
   return {
     ...stack,
@@ -54,8 +71,18 @@ export async function errorOf(promise: Promise<unknown>) {
     await promise;
   } catch (error) {
     if (error instanceof TRPCClientError) {
-      const data = error.data as { code: string; httpStatus: number; cause?: { code: string; retryAfterSeconds?: number } };
-      return { message: error.message, code: data.code, httpStatus: data.httpStatus, cause: data.cause?.code ?? null, data };
+      const data = error.data as {
+        code: string;
+        httpStatus: number;
+        cause?: { code: string; retryAfterSeconds?: number };
+      };
+      return {
+        message: error.message,
+        code: data.code,
+        httpStatus: data.httpStatus,
+        cause: data.cause?.code ?? null,
+        data,
+      };
     }
     throw error;
   }
@@ -68,6 +95,9 @@ export async function grant(resident: Resident, purposes: Array<"intercom" | "ba
   for (const purpose of purposes) {
     const current = consents.find((consent) => consent.purpose === purpose);
     if (!current) throw new Error(`no notice for ${purpose}`);
-    await resident.trpc.consent.grant.mutate({ purpose, noticeVersion: current.currentNoticeVersion });
+    await resident.trpc.consent.grant.mutate({
+      purpose,
+      noticeVersion: current.currentNoticeVersion,
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { countAuditEvents } from "@propgate/consent-audit";
-import { SignJWT, generateKeyPair } from "jose";
+import { generateKeyPair, SignJWT } from "jose";
 import { errorOf, grant, startTestStack, type TestStack } from "./harness.ts";
 
 let stack: TestStack;
@@ -22,10 +22,22 @@ async function post(path: string, body: string, headers: Record<string, string> 
   const resident = await stack.resident("user-raw-http");
   const response = await fetch(`${stack.api.url}/trpc/${path}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${resident.token}`, "content-type": "application/json", ...headers },
+    headers: {
+      authorization: `Bearer ${resident.token}`,
+      "content-type": "application/json",
+      ...headers,
+    },
     body,
   });
-  return { status: response.status, body: (await response.json()) as { error: { message: string; data: { code: string; cause: { code: string }; requestId: string } } } };
+  return {
+    status: response.status,
+    body: (await response.json()) as {
+      error: {
+        message: string;
+        data: { code: string; cause: { code: string }; requestId: string };
+      };
+    },
+  };
 }
 
 describe("resident authentication", () => {
@@ -49,19 +61,29 @@ describe("resident authentication", () => {
   });
 
   test("an expired token → UNAUTHORIZED", async () => {
-    const expired = await stack.issuer.mint({ sub: "user-expired", sites: ["site-a"], expiresAt: Math.floor(Date.now() / 1000) - 60 });
+    const expired = await stack.issuer.mint({
+      sub: "user-expired",
+      sites: ["site-a"],
+      expiresAt: Math.floor(Date.now() / 1000) - 60,
+    });
     const error = await errorOf(stack.client(expired).devices.list.query());
     expect(error).toMatchObject({ code: "UNAUTHORIZED", message: "the token has expired" });
   });
 
   test("a token for another audience → UNAUTHORIZED", async () => {
-    const other = await stack.issuer.mint({ sub: "user-aud", sites: ["site-a"], audience: "some-other-api" });
+    const other = await stack.issuer.mint({
+      sub: "user-aud",
+      sites: ["site-a"],
+      audience: "some-other-api",
+    });
     const error = await errorOf(stack.client(other).devices.list.query());
     expect(error.code).toBe("UNAUTHORIZED");
   });
 
   test("a malformed authorization header → UNAUTHORIZED", async () => {
-    const response = await fetch(`${stack.api.url}/trpc/devices.list`, { headers: { authorization: "Basic dXNlcjpwYXNz" } });
+    const response = await fetch(`${stack.api.url}/trpc/devices.list`, {
+      headers: { authorization: "Basic dXNlcjpwYXNz" },
+    });
     expect(response.status).toBe(401);
   });
 
@@ -80,7 +102,9 @@ describe("device access and consent", () => {
     expect(door).toMatchObject({ code: "FORBIDDEN", httpStatus: 403, cause: "FORBIDDEN_DEVICE" });
     const unknown = await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "door-zz" }));
     expect(unknown.cause).toBe("FORBIDDEN_DEVICE");
-    const gateAsDoor = await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "gate-b" }));
+    const gateAsDoor = await errorOf(
+      resident.trpc.intercom.openDoor.mutate({ deviceId: "gate-b" }),
+    );
     expect(gateAsDoor.cause).toBe("FORBIDDEN_DEVICE");
     expect(partnerTraffic()).toHaveLength(0);
   });
@@ -116,7 +140,9 @@ describe("device access and consent", () => {
 
   test("granting with a stale notice version is refused", async () => {
     const resident = await stack.resident("user-stale-notice");
-    const error = await errorOf(resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 99 }));
+    const error = await errorOf(
+      resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 99 }),
+    );
     expect(error).toMatchObject({ code: "BAD_REQUEST", cause: "INVALID_INPUT" });
     const consents = await resident.trpc.consent.list.query();
     expect(consents.find((consent) => consent.purpose === "intercom")?.state).toBe("none");
@@ -125,7 +151,10 @@ describe("device access and consent", () => {
 
 describe("bad input is a clear BAD_REQUEST, never a 500", () => {
   test("an oversized body", async () => {
-    const { status, body } = await post("intercom.openDoor", JSON.stringify({ deviceId: "door-a1", pad: "x".repeat(200_000) }));
+    const { status, body } = await post(
+      "intercom.openDoor",
+      JSON.stringify({ deviceId: "door-a1", pad: "x".repeat(200_000) }),
+    );
     expect(status).toBe(400);
     expect(body.error.data.code).toBe("BAD_REQUEST");
     expect(body.error.message).toContain("larger than");
@@ -134,11 +163,17 @@ describe("bad input is a clear BAD_REQUEST, never a 500", () => {
   test("wrong types", async () => {
     const { status, body } = await post("intercom.openDoor", JSON.stringify({ deviceId: 42 }));
     expect(status).toBe(400);
-    expect(body.error.data).toMatchObject({ code: "BAD_REQUEST", cause: { code: "INVALID_INPUT" } });
+    expect(body.error.data).toMatchObject({
+      code: "BAD_REQUEST",
+      cause: { code: "INVALID_INPUT" },
+    });
   });
 
   test("unknown fields", async () => {
-    const { status, body } = await post("intercom.openDoor", JSON.stringify({ deviceId: "door-a1", userId: "someone-else" }));
+    const { status, body } = await post(
+      "intercom.openDoor",
+      JSON.stringify({ deviceId: "door-a1", userId: "someone-else" }),
+    );
     expect(status).toBe(400);
     expect(body.error.data.code).toBe("BAD_REQUEST");
   });
@@ -151,8 +186,17 @@ describe("bad input is a clear BAD_REQUEST, never a 500", () => {
   });
 
   test("an unknown purpose or a bad idempotency key", async () => {
-    expect((await post("consent.grant", JSON.stringify({ purpose: "everything", noticeVersion: 1 }))).status).toBe(400);
-    expect((await post("intercom.openDoor", JSON.stringify({ deviceId: "door-a1", idempotencyKey: "a b" }))).status).toBe(400);
+    expect(
+      (await post("consent.grant", JSON.stringify({ purpose: "everything", noticeVersion: 1 })))
+        .status,
+    ).toBe(400);
+    expect(
+      (
+        await post(
+          "intercom.openDoor",
+          JSON.stringify({ deviceId: "door-a1", idempotencyKey: "a b" }),
+        )
+      ).status,
+    ).toBe(400);
   });
-
 });

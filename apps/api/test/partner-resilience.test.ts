@@ -22,8 +22,14 @@ beforeEach(() => {
 
 const sim = () => stack.sims.intercom;
 const openDoor = () => resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
-const apiRequests = () => sim().recorder.all().filter((r) => r.operation === "intercom.open");
-const tokenRequests = () => sim().recorder.all().filter((r) => r.operation === "token");
+const apiRequests = () =>
+  sim()
+    .recorder.all()
+    .filter((r) => r.operation === "intercom.open");
+const tokenRequests = () =>
+  sim()
+    .recorder.all()
+    .filter((r) => r.operation === "token");
 
 /** Polls `check` until it passes or the deadline ends; the last failure is rethrown. */
 async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
@@ -52,7 +58,11 @@ describe("partner errors", () => {
   test("429 with a Retry-After beyond the cap: no retry, PARTNER_UNAVAILABLE carrying it", async () => {
     sim().faults.set({ failNext: 1, errorStatus: 429, retryAfterSeconds: 30 });
     const error = await errorOf(openDoor());
-    expect(error).toMatchObject({ code: "SERVICE_UNAVAILABLE", httpStatus: 503, cause: "PARTNER_UNAVAILABLE" });
+    expect(error).toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+      httpStatus: 503,
+      cause: "PARTNER_UNAVAILABLE",
+    });
     expect(error.data.cause?.retryAfterSeconds).toBe(30);
     expect(apiRequests()).toHaveLength(1);
   });
@@ -103,18 +113,26 @@ describe("partner errors", () => {
 
 describe("circuit breaker", () => {
   test("opens after consecutive failures, fails fast without calling, closes after recovery", async () => {
-    const local = await startTestStack({ partnerTimeoutMs: TIMEOUT_MS, tuning: { breakerThreshold: 3, breakerHalfOpenAfterMs: 300, maxAttempts: 1 } });
+    const local = await startTestStack({
+      partnerTimeoutMs: TIMEOUT_MS,
+      tuning: { breakerThreshold: 3, breakerHalfOpenAfterMs: 300, maxAttempts: 1 },
+    });
     try {
       const user = await local.resident("user-breaker");
       await grant(user, ["intercom"]);
       const partner = local.sims.intercom;
       partner.faults.set({ failNext: 100, errorStatus: 500 });
-      for (let i = 0; i < 3; i++) expect((await errorOf(user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }))).cause).toBe("PARTNER_UNAVAILABLE");
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await errorOf(user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }))).cause,
+        ).toBe("PARTNER_UNAVAILABLE");
       const sent = partner.recorder.count({ operation: "intercom.open" });
       const fast = await errorOf(user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
       expect(fast.cause).toBe("PARTNER_UNAVAILABLE");
       expect(partner.recorder.count({ operation: "intercom.open" })).toBe(sent);
-      expect(await (await fetch(`${local.api.url}/metrics`)).text()).toContain('propgate_partner_circuit_open{partner="intercom",app="api"} 1');
+      expect(await (await fetch(`${local.api.url}/metrics`)).text()).toContain(
+        'propgate_partner_circuit_open{partner="intercom",app="api"} 1',
+      );
       partner.faults.reset();
       await eventually(() => user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
     } finally {
@@ -129,10 +147,20 @@ describe("tokens", () => {
     try {
       const user = await local.resident("user-thousand");
       await grant(user, ["intercom"]);
-      const burst = Bun.spawn([process.execPath, `${import.meta.dir}/fixtures/open-burst.ts`, local.api.url, user.token, "door-a1", "1000"], {
-        stdout: "pipe",
-        stderr: "inherit",
-      });
+      const burst = Bun.spawn(
+        [
+          process.execPath,
+          `${import.meta.dir}/fixtures/open-burst.ts`,
+          local.api.url,
+          user.token,
+          "door-a1",
+          "1000",
+        ],
+        {
+          stdout: "pipe",
+          stderr: "inherit",
+        },
+      );
       const tally = JSON.parse(await new Response(burst.stdout).text());
       expect(await burst.exited).toBe(0);
       expect(tally).toEqual({ opened: 1000 });
@@ -152,14 +180,20 @@ describe("tokens", () => {
       const until = Date.now() + 5000;
       let opened = 0;
       while (Date.now() < until) {
-        await Promise.all(Array.from({ length: 5 }, () => user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" })));
+        await Promise.all(
+          Array.from({ length: 5 }, () =>
+            user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }),
+          ),
+        );
         opened += 5;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const records = local.sims.intercom.recorder.all();
       expect(records.filter((r) => r.operation === "token").length).toBeGreaterThanOrEqual(3);
       expect(records.filter((r) => r.status === 401)).toHaveLength(0);
-      expect(records.filter((r) => r.operation === "intercom.open" && r.status === 200)).toHaveLength(opened);
+      expect(
+        records.filter((r) => r.operation === "intercom.open" && r.status === 200),
+      ).toHaveLength(opened);
     } finally {
       await local.close();
     }
@@ -173,10 +207,14 @@ describe("tokens", () => {
       const partner = local.sims.intercom;
       partner.faults.set({ tokenLifetimeSeconds: 2 });
       await user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }); // caches a 2 s token
-      const firstToken = partner.recorder.all().find((r) => r.operation === "intercom.open")?.tokenClaims;
+      const firstToken = partner.recorder
+        .all()
+        .find((r) => r.operation === "intercom.open")?.tokenClaims;
       partner.faults.set({ tokenEndpointDown: true });
       // still valid: served from the cache while refreshes fail
-      expect((await user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" })).status).toBe("opened");
+      expect((await user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" })).status).toBe(
+        "opened",
+      );
       const expiresAtMs = Number(firstToken?.exp) * 1000;
       await eventually(async () => {
         if (Date.now() < expiresAtMs) throw new Error("token not expired yet");
@@ -188,7 +226,9 @@ describe("tokens", () => {
       expect(performance.now() - started).toBeLessThan(1000);
       expect(partner.recorder.count({ operation: "intercom.open" })).toBe(callsBefore);
       partner.faults.set({ tokenEndpointDown: false });
-      const result = await eventually(() => user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
+      const result = await eventually(() =>
+        user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }),
+      );
       expect(result.status).toBe("opened");
     } finally {
       await local.close();

@@ -1,11 +1,22 @@
-import { DeviceRecord, listAllDevices, listAuditEvents, upsertDevices } from "@propgate/consent-audit";
+import {
+  DeviceRecord,
+  listAllDevices,
+  listAuditEvents,
+  upsertDevices,
+} from "@propgate/consent-audit";
 import { z } from "zod";
 import { adminProcedure, router } from "../trpc/init.ts";
 
 const AuditQuery = z.strictObject({
   userId: z.string().min(1).max(128).optional(),
-  operation: z.string().regex(/^[a-z.]{1,64}$/).optional(),
-  kind: z.string().regex(/^[a-z.]{1,64}$/).optional(),
+  operation: z
+    .string()
+    .regex(/^[a-z.]{1,64}$/)
+    .optional(),
+  kind: z
+    .string()
+    .regex(/^[a-z.]{1,64}$/)
+    .optional(),
   limit: z.number().int().min(1).max(500).default(100),
   beforeSeq: z.number().int().min(1).optional(),
 });
@@ -21,6 +32,8 @@ export const adminRouter = router({
       }),
   }),
   audit: router({
-    list: adminProcedure.input(AuditQuery).query(({ ctx, input }) => listAuditEvents(ctx.deps.database.db, input)),
+    list: adminProcedure
+      .input(AuditQuery)
+      .query(({ ctx, input }) => listAuditEvents(ctx.deps.database.db, input)),
   }),
 });

@@ -5,5 +5,7 @@ import { OpenInput } from "../trpc/inputs.ts";
 export const barrierRouter = router({
   open: residentProcedure
     .input(OpenInput)
-    .mutation(({ ctx, input }) => openDevice(ctx.deps, ctx.principal, ctx.audit, "barrier.open", input)),
+    .mutation(({ ctx, input }) =>
+      openDevice(ctx.deps, ctx.principal, ctx.audit, "barrier.open", input),
+    ),
 });

@@ -2,7 +2,12 @@ import { readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@propgate/config";
-import { DeviceRecord, migrateDatabase, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import {
+  DeviceRecord,
+  migrateDatabase,
+  openDatabase,
+  upsertDevices,
+} from "@propgate/consent-audit";
 import { z } from "zod";
 import { loadCliEnv } from "./env.ts";
 
@@ -33,8 +38,11 @@ async function importDevices(file: string | undefined) {
     fail(`devices import: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
   const env = loadCliEnv();
-  if (!env.DATABASE_URL && !env.DATA_DIR) fail("devices import: set DATABASE_URL (or DATA_DIR for an embedded PGlite)");
-  const database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") });
+  if (!env.DATABASE_URL && !env.DATA_DIR)
+    fail("devices import: set DATABASE_URL (or DATA_DIR for an embedded PGlite)");
+  const database = await openDatabase(
+    env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
+  );
   try {
     if (database.kind === "pglite") await migrateDatabase(database);
     await upsertDevices(database.db, parsed.data, {

@@ -5,7 +5,11 @@ import type { JWK } from "jose";
 import { z } from "zod";
 import { generateIssuerKey } from "./issuer.ts";
 
-const PartnerCredentials = z.object({ clientId: z.string(), clientSecret: z.string(), subjectKey: z.string() });
+const PartnerCredentials = z.object({
+  clientId: z.string(),
+  clientSecret: z.string(),
+  subjectKey: z.string(),
+});
 const DevCredentials = z.object({
   issuerKey: z.record(z.string(), z.unknown()),
   intercom: PartnerCredentials,

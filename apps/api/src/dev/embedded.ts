@@ -67,7 +67,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     ],
     barriers: SIM_BARRIERS,
   });
-  const issuer = await startDevIssuer({ privateJwk: credentials.issuerKey, audience: RESIDENT_AUDIENCE });
+  const issuer = await startDevIssuer({
+    privateJwk: credentials.issuerKey,
+    audience: RESIDENT_AUDIENCE,
+  });
 
   const env: Record<string, string> = {
     PROPGATE_ENV: "development",
@@ -78,21 +81,38 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     AUTH_AUDIENCE: RESIDENT_AUDIENCE,
     AUTH_JWKS_URL: issuer.jwksUrl.href,
   };
-  for (const [name, sim] of [["INTERCOM", intercom], ["BARRIER", barrier]] as const) {
+  for (const [name, sim] of [
+    ["INTERCOM", intercom],
+    ["BARRIER", barrier],
+  ] as const) {
     const own = name === "INTERCOM" ? credentials.intercom : credentials.barrier;
     env[`PARTNER_${name}_BASE_URL`] = sim.url;
     env[`PARTNER_${name}_ISSUER`] = sim.issuer;
     env[`PARTNER_${name}_CLIENT_ID`] = own.clientId;
     env[`PARTNER_${name}_CLIENT_SECRET`] = own.clientSecret;
     env[`PARTNER_${name}_SUBJECT_KEY`] = own.subjectKey;
-    if (options.partnerTimeoutMs) env[`PARTNER_${name}_TIMEOUT_MS`] = String(options.partnerTimeoutMs);
+    if (options.partnerTimeoutMs)
+      env[`PARTNER_${name}_TIMEOUT_MS`] = String(options.partnerTimeoutMs);
   }
   Object.assign(env, options.env);
   const apiEnv = loadApiEnv(env);
 
-  const database = options.database ?? (await openDatabase({ dataDir: options.dataDir ? join(options.dataDir, "pglite") : undefined }));
-  const deps = await createDeps(apiEnv, { database, migrate: true, logDestination: options.logDestination, tuning: options.tuning });
-  await upsertDevices(database.db, SEED_DEVICES, { sourceApp: "dev-stack", instanceId: deps.instanceId, actor: "seed" });
+  const database =
+    options.database ??
+    (await openDatabase({
+      dataDir: options.dataDir ? join(options.dataDir, "pglite") : undefined,
+    }));
+  const deps = await createDeps(apiEnv, {
+    database,
+    migrate: true,
+    logDestination: options.logDestination,
+    tuning: options.tuning,
+  });
+  await upsertDevices(database.db, SEED_DEVICES, {
+    sourceApp: "dev-stack",
+    instanceId: deps.instanceId,
+    actor: "seed",
+  });
   const api = serveApi(deps, { hostname: apiEnv.HOST, port: apiEnv.PORT });
 
   return {

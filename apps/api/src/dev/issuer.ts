@@ -37,7 +37,11 @@ export async function generateIssuerKey(): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: "RS256" };
 }
 
-export async function startDevIssuer(options: { privateJwk: JWK; audience: string; port?: number }): Promise<DevIssuer> {
+export async function startDevIssuer(options: {
+  privateJwk: JWK;
+  audience: string;
+  port?: number;
+}): Promise<DevIssuer> {
   const privateKey = await importJWK(options.privateJwk, "RS256");
   const { d, p, q, dp, dq, qi, ...publicJwk } = options.privateJwk;
   const kid = options.privateJwk.kid ?? "dev";
@@ -64,11 +68,22 @@ export async function startDevIssuer(options: { privateJwk: JWK; audience: strin
       if (request.method === "POST" && pathname === "/dev/token") {
         const body = MintRequest.safeParse(await request.json().catch(() => null));
         if (!body.success) {
-          return Response.json({ error: { code: "INVALID_INPUT", message: "expected {sub, sites[], admin?, expiresInSeconds?}" } }, { status: 400 });
+          return Response.json(
+            {
+              error: {
+                code: "INVALID_INPUT",
+                message: "expected {sub, sites[], admin?, expiresInSeconds?}",
+              },
+            },
+            { status: 400 },
+          );
         }
         return Response.json({ token: await mint(body.data), tokenType: "Bearer" });
       }
-      return Response.json({ error: { code: "NOT_FOUND", message: "no such route" } }, { status: 404 });
+      return Response.json(
+        { error: { code: "NOT_FOUND", message: "no such route" } },
+        { status: 404 },
+      );
     },
   });
   issuer = `http://127.0.0.1:${server.port}`;

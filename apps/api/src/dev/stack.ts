@@ -1,9 +1,17 @@
-import { resolve } from "node:path";
+import { ConfigError } from "@propgate/config";
 import { startEmbeddedStack } from "./embedded.ts";
+import { loadDevStackEnv } from "./env.ts";
 
 /** `bun run start`: the whole stack on embedded defaults, data under ./.data of the repo. */
-const dataDir = resolve(import.meta.dir, "../../../../.data");
-const stack = await startEmbeddedStack({ dataDir, apiPort: 8080, logLevel: "info" });
+let env: ReturnType<typeof loadDevStackEnv>;
+try {
+  env = loadDevStackEnv();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}
+const dataDir = env.DATA_DIR;
+const stack = await startEmbeddedStack({ dataDir, apiPort: env.PORT, logLevel: env.LOG_LEVEL });
 
 console.log(`
 Propgate is running on embedded defaults (PGlite in ${dataDir}).

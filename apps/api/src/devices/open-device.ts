@@ -47,9 +47,25 @@ export async function openDevice(
   const { kind, partner, purpose } = KINDS[operation];
   const { db } = deps.database;
   const device = await getDevice(db, input.deviceId);
-  if (!device || !principal.sites.includes(device.siteId) || device.kind !== kind || device.partner !== partner) {
+  if (
+    !device ||
+    !principal.sites.includes(device.siteId) ||
+    device.kind !== kind ||
+    device.partner !== partner
+  ) {
     deps.metrics.accessDenied.inc({ reason: "forbidden_device" });
-    await recordDenied(db, { userId: principal.userId, operation, target: input.deviceId, errorCode: "FORBIDDEN_DEVICE", purpose, partner }, audit);
+    await recordDenied(
+      db,
+      {
+        userId: principal.userId,
+        operation,
+        target: input.deviceId,
+        errorCode: "FORBIDDEN_DEVICE",
+        purpose,
+        partner,
+      },
+      audit,
+    );
     throw new ForbiddenDeviceError();
   }
   // Cheap early answer before fetching a token; the atomic check runs again per attempt.
@@ -58,7 +74,14 @@ export async function openDevice(
     deps.metrics.accessDenied.inc({ reason: "consent_required" });
     const eventId = await recordDenied(
       db,
-      { userId: principal.userId, operation, target: device.id, errorCode: "CONSENT_REQUIRED", purpose, partner },
+      {
+        userId: principal.userId,
+        operation,
+        target: device.id,
+        errorCode: "CONSENT_REQUIRED",
+        purpose,
+        partner,
+      },
       audit,
     );
     throw new ConsentRequiredError(purpose, eventId);
@@ -70,7 +93,15 @@ export async function openDevice(
     async beforeAttempt({ attempt }) {
       await recordPartnerAttempt(
         db,
-        { userId: principal.userId, purpose, operation, partner, target: device.id, attempt, callId },
+        {
+          userId: principal.userId,
+          purpose,
+          operation,
+          partner,
+          target: device.id,
+          attempt,
+          callId,
+        },
         audit,
       );
     },
@@ -96,12 +127,20 @@ export async function openDevice(
   const request = {
     partnerDeviceId: device.partnerDeviceId,
     subject: subjectFor(principal.userId, runtime.subjectKey),
-    idempotencyKey: partnerIdempotencyKey(principal.userId, device.id, input.idempotencyKey ?? callId),
+    idempotencyKey: partnerIdempotencyKey(
+      principal.userId,
+      device.id,
+      input.idempotencyKey ?? callId,
+    ),
     hooks,
   };
   const result =
     operation === "intercom.open"
       ? await deps.partners.intercom.ops.openDoor(request)
       : await deps.partners.barrier.ops.openGate(request);
-  return { status: "opened" as const, eventId: result.eventId, at: new Date(result.openedAt).toISOString() };
+  return {
+    status: "opened" as const,
+    eventId: result.eventId,
+    at: new Date(result.openedAt).toISOString(),
+  };
 }

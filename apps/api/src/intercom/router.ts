@@ -5,5 +5,7 @@ import { OpenInput } from "../trpc/inputs.ts";
 export const intercomRouter = router({
   openDoor: residentProcedure
     .input(OpenInput)
-    .mutation(({ ctx, input }) => openDevice(ctx.deps, ctx.principal, ctx.audit, "intercom.open", input)),
+    .mutation(({ ctx, input }) =>
+      openDevice(ctx.deps, ctx.principal, ctx.audit, "intercom.open", input),
+    ),
 });

@@ -24,7 +24,9 @@ const t = initTRPC.context<Context>().create({
             : { code: "INTERNAL" };
     const zodIssues =
       error.cause instanceof z.ZodError
-        ? error.cause.issues.slice(0, 10).map((issue) => ({ path: issue.path.join("."), message: issue.message }))
+        ? error.cause.issues
+            .slice(0, 10)
+            .map((issue) => ({ path: issue.path.join("."), message: issue.message }))
         : undefined;
     return {
       message: error.cause instanceof z.ZodError ? "invalid input" : shape.message,

@@ -1,0 +1,247 @@
+import { and, asc, count, desc, eq, gt, is, lt, type SQL, sql } from "drizzle-orm";
+import { PgTransaction } from "drizzle-orm/pg-core";
+import { z } from "zod";
+import { AUDIT_CHAIN_LOCK_KEY, auditRowHash, GENESIS_HASH } from "./audit-chain";
+import type { Database } from "./database";
+import { newId } from "./ids";
+import { auditEvents } from "./schema/audit-events";
+import { parseInput } from "./validation";
+
+/** Who is writing: the app and instance, and the request that caused the write. */
+export interface AuditContext {
+  sourceApp: string;
+  instanceId: string;
+  clientIp?: string | null;
+  requestId?: string | null;
+  actor?: string | null;
+}
+
+/** One row to append; the context fields say where it came from. */
+export interface AuditEventInput extends AuditContext {
+  kind: string;
+  result: string;
+  userId?: string | null;
+  operation?: string | null;
+  partner?: string | null;
+  purpose?: string | null;
+  target?: string | null;
+  attempt?: number | null;
+  errorCode?: string | null;
+  httpStatus?: number | null;
+  latencyMs?: number | null;
+  callId?: string | null;
+}
+
+export interface AuditEvent {
+  seq: number;
+  id: string;
+  /** ISO-8601 UTC. */
+  at: string;
+  kind: string;
+  sourceApp: string;
+  instanceId: string;
+  clientIp: string | null;
+  requestId: string | null;
+  userId: string | null;
+  actor: string | null;
+  operation: string | null;
+  partner: string | null;
+  purpose: string | null;
+  target: string | null;
+  attempt: number | null;
+  result: string;
+  errorCode: string | null;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  callId: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+const name = /^[a-z][a-z0-9_.-]{0,63}$/;
+const opaque = (max: number) => z.string().min(1).max(max);
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
+
+const AuditEventInputSchema = z.strictObject({
+  kind: z.string().regex(name),
+  result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
+  sourceApp: opaque(64),
+  instanceId: opaque(128),
+  clientIp: optional(z.string().max(64)),
+  requestId: optional(opaque(128)),
+  actor: optional(opaque(128)),
+  userId: optional(opaque(128)),
+  operation: optional(z.string().regex(name)),
+  partner: optional(opaque(32)),
+  purpose: optional(opaque(32)),
+  target: optional(opaque(128)),
+  attempt: optional(z.number().int().min(0).max(1000)),
+  errorCode: optional(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/)),
+  httpStatus: optional(z.number().int().min(100).max(599)),
+  latencyMs: optional(z.number().int().min(0).max(86_400_000)),
+  callId: optional(opaque(128)),
+});
+
+/** The context fields of an `AuditContext`, as stored on every row. */
+export function contextFields(audit: AuditContext): AuditContext {
+  return {
+    sourceApp: audit.sourceApp,
+    instanceId: audit.instanceId,
+    clientIp: audit.clientIp ?? null,
+    requestId: audit.requestId ?? null,
+    actor: audit.actor ?? null,
+  };
+}
+
+const chainLockHolders = new WeakSet<Database>();
+
+/**
+ * Takes the chain lock for the rest of transaction `tx`. Lock order everywhere: this lock first,
+ * then consent rows, so consent changes and partner attempts queue fairly and cannot deadlock.
+ */
+export async function lockAuditChain(tx: Database): Promise<void> {
+  if (!is(tx, PgTransaction)) throw new Error("lockAuditChain must run inside a transaction");
+  if (chainLockHolders.has(tx)) return;
+  await tx.execute(sql.raw(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
+  chainLockHolders.add(tx);
+}
+
+/**
+ * Appends one row to the hash chain inside `tx` (or in its own transaction when given a `db`).
+ * The chain lock is held until the OUTER transaction ends, so keep that transaction short.
+ * Use READ COMMITTED (the default): the lock holder must see the row committed just before it.
+ */
+export async function recordAuditEvent(tx: Database, event: AuditEventInput): Promise<AuditEvent> {
+  const input = parseInput(AuditEventInputSchema, event, "audit event");
+  const append = async (inner: Database): Promise<AuditEvent> => {
+    await lockAuditChain(inner);
+    const [last] = await inner
+      .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+      .from(auditEvents)
+      .orderBy(desc(auditEvents.seq))
+      .limit(1);
+    const content = {
+      ...input,
+      seq: (last?.seq ?? 0) + 1,
+      id: newId("evt"),
+      at: new Date(),
+    };
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const row = { ...content, prevHash, hash: auditRowHash(prevHash, content) };
+    await inner.insert(auditEvents).values(row);
+    return toAuditEvent(row);
+  };
+  // Inside a transaction already: append in place (no savepoint round trips under the lock).
+  return is(tx, PgTransaction) ? append(tx) : tx.transaction(append);
+}
+
+function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
+  return { ...row, at: row.at.toISOString() };
+}
+
+export interface ListAuditEventsQuery {
+  userId?: string;
+  kind?: string;
+  operation?: string;
+  /** 1..500, default 100. */
+  limit?: number;
+  /** Only rows with `seq` below this (for paging back). */
+  beforeSeq?: number;
+}
+
+const ListAuditEventsQuerySchema = z.strictObject({
+  userId: opaque(128).optional(),
+  kind: z.string().regex(name).optional(),
+  operation: z.string().regex(name).optional(),
+  limit: z.number().int().min(1).max(500).default(100),
+  beforeSeq: z.number().int().min(1).optional(),
+});
+
+/** Audit rows, newest first. */
+export async function listAuditEvents(
+  db: Database,
+  query: ListAuditEventsQuery = {},
+): Promise<AuditEvent[]> {
+  const q = parseInput(ListAuditEventsQuerySchema, query, "audit query");
+  const conditions: SQL[] = [];
+  if (q.userId !== undefined) conditions.push(eq(auditEvents.userId, q.userId));
+  if (q.kind !== undefined) conditions.push(eq(auditEvents.kind, q.kind));
+  if (q.operation !== undefined) conditions.push(eq(auditEvents.operation, q.operation));
+  if (q.beforeSeq !== undefined) conditions.push(lt(auditEvents.seq, q.beforeSeq));
+  const rows = await db
+    .select()
+    .from(auditEvents)
+    .where(and(...conditions))
+    .orderBy(desc(auditEvents.seq))
+    .limit(q.limit);
+  return rows.map(toAuditEvent);
+}
+
+export async function countAuditEvents(
+  db: Database,
+  query: { kind?: string } = {},
+): Promise<number> {
+  const q = parseInput(
+    z.strictObject({ kind: z.string().regex(name).optional() }),
+    query,
+    "audit query",
+  );
+  const [row] = await db
+    .select({ n: count() })
+    .from(auditEvents)
+    .where(q.kind === undefined ? undefined : eq(auditEvents.kind, q.kind));
+  return row?.n ?? 0;
+}
+
+export type AuditChainVerdict =
+  | { ok: true; count: number }
+  | { ok: false; firstBadSeq: number; reason: string };
+
+const VERIFY_PAGE = 1000;
+
+/**
+ * Walks the whole chain in `seq` order: seq must run 1, 2, 3 … without gaps, each prev_hash must
+ * equal the previous row's hash, and each hash must match the row's content. Finds edited,
+ * deleted and inserted rows; it cannot see rows cut from the tail or a chain rebuilt by someone
+ * who can rewrite the whole table (anchor the head hash elsewhere for that).
+ */
+export async function verifyAuditChain(db: Database): Promise<AuditChainVerdict> {
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let checked = 0;
+  let lastSeq: number | undefined;
+  for (;;) {
+    // No lower bound on the first page, so a forged row with seq <= 0 is seen too.
+    const rows = await db
+      .select()
+      .from(auditEvents)
+      .where(lastSeq === undefined ? undefined : gt(auditEvents.seq, lastSeq))
+      .orderBy(asc(auditEvents.seq))
+      .limit(VERIFY_PAGE);
+    for (const row of rows) {
+      lastSeq = row.seq;
+      if (row.seq !== expectedSeq) {
+        return {
+          ok: false,
+          firstBadSeq: row.seq,
+          reason: `seq ${expectedSeq} is missing (next row has seq ${row.seq})`,
+        };
+      }
+      if (row.prevHash !== prevHash) {
+        return {
+          ok: false,
+          firstBadSeq: row.seq,
+          reason: "prev_hash does not match the previous row's hash",
+        };
+      }
+      const { prevHash: _stored, hash, ...content } = row;
+      if (auditRowHash(prevHash, content) !== hash) {
+        return { ok: false, firstBadSeq: row.seq, reason: "row content does not match its hash" };
+      }
+      prevHash = hash;
+      expectedSeq++;
+      checked++;
+    }
+    if (rows.length < VERIFY_PAGE) return { ok: true, count: checked };
+  }
+}

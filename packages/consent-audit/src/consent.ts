@@ -1,0 +1,251 @@
+import { and, asc, eq, max } from "drizzle-orm";
+import { z } from "zod";
+import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
+import type { Database } from "./database";
+import { StaleNoticeError } from "./errors";
+import { newId } from "./ids";
+import { CONSENT_CHANNELS, PURPOSES, type Purpose } from "./purposes";
+import { consentCurrent, consentEvents } from "./schema/consent";
+import { notices } from "./schema/notices";
+import { parseInput } from "./validation";
+
+export interface ConsentState {
+  purpose: Purpose;
+  state: "granted" | "revoked" | "none";
+  currentNoticeVersion: number;
+  /** The notice version the resident accepted, while granted. */
+  grantedNoticeVersion: number | null;
+  /** ISO-8601 of the last grant or revoke; null when never decided. */
+  updatedAt: string | null;
+}
+
+export interface Notice {
+  purpose: Purpose;
+  version: number;
+  text: string;
+  textSha256: string;
+  publishedAt: string;
+}
+
+const UserId = z.string().min(1).max(128);
+const Method = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+
+const GrantConsentInput = z.strictObject({
+  userId: UserId,
+  purpose: z.enum(PURPOSES),
+  noticeVersion: z.number().int().min(1),
+  channel: z.enum(CONSENT_CHANNELS),
+  method: Method,
+});
+export type GrantConsentInput = z.input<typeof GrantConsentInput>;
+
+const RevokeConsentInput = z.strictObject({
+  userId: UserId,
+  purpose: z.enum(PURPOSES),
+  channel: z.enum(CONSENT_CHANNELS),
+  method: Method,
+  actor: z.string().min(1).max(128),
+  reason: z.string().min(1).max(500).nullish(),
+});
+export type RevokeConsentInput = z.input<typeof RevokeConsentInput>;
+
+/** The latest published notice of each purpose. */
+export async function listCurrentNotices(db: Database): Promise<Notice[]> {
+  const latest = db
+    .select({ purpose: notices.purpose, version: max(notices.version).as("latest_version") })
+    .from(notices)
+    .groupBy(notices.purpose)
+    .as("latest");
+  const rows = await db
+    .select({
+      purpose: notices.purpose,
+      version: notices.version,
+      text: notices.text,
+      textSha256: notices.textSha256,
+      publishedAt: notices.publishedAt,
+    })
+    .from(notices)
+    .innerJoin(
+      latest,
+      and(eq(latest.purpose, notices.purpose), eq(latest.version, notices.version)),
+    )
+    .orderBy(asc(notices.purpose));
+  return rows.map((row) => ({ ...row, publishedAt: row.publishedAt.toISOString() }));
+}
+
+async function currentNoticeVersions(db: Database): Promise<Map<Purpose, number>> {
+  const rows = await db
+    .select({ purpose: notices.purpose, version: max(notices.version) })
+    .from(notices)
+    .groupBy(notices.purpose);
+  return new Map(rows.map((row) => [row.purpose, row.version ?? 0]));
+}
+
+function requireVersion(versions: Map<Purpose, number>, purpose: Purpose): number {
+  const version = versions.get(purpose);
+  // The seed migration publishes v1 of every purpose; a gap means the schema is not migrated.
+  if (version === undefined || version < 1) throw new Error(`no notice published for ${purpose}`);
+  return version;
+}
+
+/** The resident's consent for every purpose, in `PURPOSES` order. */
+export async function listConsents(db: Database, userId: string): Promise<ConsentState[]> {
+  const id = parseInput(UserId, userId, "user id");
+  const [versions, rows] = await Promise.all([
+    currentNoticeVersions(db),
+    db.select().from(consentCurrent).where(eq(consentCurrent.userId, id)),
+  ]);
+  const byPurpose = new Map(rows.map((row) => [row.purpose, row]));
+  return PURPOSES.map((purpose) => {
+    const row = byPurpose.get(purpose);
+    return {
+      purpose,
+      state: row?.state ?? "none",
+      currentNoticeVersion: requireVersion(versions, purpose),
+      grantedNoticeVersion: row?.state === "granted" ? row.noticeVersion : null,
+      updatedAt: row ? row.updatedAt.toISOString() : null,
+    };
+  });
+}
+
+/**
+ * Records a grant of the CURRENT notice version (else `StaleNoticeError`, nothing written):
+ * history row, current state and audit row in one transaction. Granting what is already
+ * granted at that version changes nothing and writes nothing.
+ */
+export async function grantConsent(
+  db: Database,
+  input: GrantConsentInput,
+  audit: AuditContext,
+): Promise<ConsentState> {
+  const grant = parseInput(GrantConsentInput, input, "consent grant");
+  return db.transaction(async (tx) => {
+    const current = requireVersion(await currentNoticeVersions(tx), grant.purpose);
+    if (grant.noticeVersion !== current) {
+      throw new StaleNoticeError(grant.purpose, grant.noticeVersion, current);
+    }
+    await lockAuditChain(tx);
+    const [existing] = await tx
+      .select()
+      .from(consentCurrent)
+      .where(
+        and(eq(consentCurrent.userId, grant.userId), eq(consentCurrent.purpose, grant.purpose)),
+      )
+      .for("update");
+    if (existing?.state === "granted" && existing.noticeVersion === current) {
+      return stateOf(existing, current);
+    }
+    const at = new Date();
+    const actor = audit.actor ?? grant.userId;
+    await tx.insert(consentEvents).values({
+      id: newId("cns"),
+      userId: grant.userId,
+      purpose: grant.purpose,
+      action: "grant",
+      noticeVersion: current,
+      channel: grant.channel,
+      method: grant.method,
+      actor,
+      at,
+    });
+    const row = { state: "granted" as const, noticeVersion: current, updatedAt: at };
+    await tx
+      .insert(consentCurrent)
+      .values({ userId: grant.userId, purpose: grant.purpose, ...row })
+      .onConflictDoUpdate({ target: [consentCurrent.userId, consentCurrent.purpose], set: row });
+    await recordAuditEvent(tx, {
+      ...contextFields(audit),
+      actor,
+      kind: "consent.grant",
+      result: "ok",
+      userId: grant.userId,
+      purpose: grant.purpose,
+    });
+    return stateOf({ purpose: grant.purpose, ...row }, current);
+  });
+}
+
+/**
+ * Records a revoke: history row, current state and audit row in one transaction. Once this
+ * returns, `recordPartnerAttempt` denies the purpose on every instance: both take the chain lock
+ * first, so an attempt in flight commits before the revoke and later ones see "revoked".
+ * Revoking what is not granted is a no-op that returns the state.
+ */
+export async function revokeConsent(
+  db: Database,
+  input: RevokeConsentInput,
+  audit: AuditContext,
+): Promise<ConsentState> {
+  const revoke = parseInput(RevokeConsentInput, input, "consent revoke");
+  return db.transaction(async (tx) => {
+    const current = requireVersion(await currentNoticeVersions(tx), revoke.purpose);
+    await lockAuditChain(tx);
+    const [existing] = await tx
+      .select()
+      .from(consentCurrent)
+      .where(
+        and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
+      )
+      .for("update");
+    if (existing?.state !== "granted") {
+      return existing ? stateOf(existing, current) : noneState(revoke.purpose, current);
+    }
+    const at = new Date();
+    await tx.insert(consentEvents).values({
+      id: newId("cns"),
+      userId: revoke.userId,
+      purpose: revoke.purpose,
+      action: "revoke",
+      noticeVersion: null,
+      channel: revoke.channel,
+      method: revoke.method,
+      actor: revoke.actor,
+      reason: revoke.reason ?? null,
+      at,
+    });
+    const row = { state: "revoked" as const, noticeVersion: null, updatedAt: at };
+    await tx
+      .update(consentCurrent)
+      .set(row)
+      .where(
+        and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
+      );
+    await recordAuditEvent(tx, {
+      ...contextFields(audit),
+      actor: audit.actor ?? revoke.actor,
+      kind: "consent.revoke",
+      result: "ok",
+      userId: revoke.userId,
+      purpose: revoke.purpose,
+    });
+    return stateOf({ purpose: revoke.purpose, ...row }, current);
+  });
+}
+
+function stateOf(
+  row: {
+    purpose: Purpose;
+    state: "granted" | "revoked";
+    noticeVersion: number | null;
+    updatedAt: Date;
+  },
+  currentNoticeVersion: number,
+): ConsentState {
+  return {
+    purpose: row.purpose,
+    state: row.state,
+    currentNoticeVersion,
+    grantedNoticeVersion: row.state === "granted" ? row.noticeVersion : null,
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function noneState(purpose: Purpose, currentNoticeVersion: number): ConsentState {
+  return {
+    purpose,
+    state: "none",
+    currentNoticeVersion,
+    grantedNoticeVersion: null,
+    updatedAt: null,
+  };
+}

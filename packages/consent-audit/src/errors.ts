@@ -1,0 +1,42 @@
+/** Domain errors of this package; each has a stable `code` that transports map once. */
+
+export class ConsentRequiredError extends Error {
+  readonly code = "CONSENT_REQUIRED";
+  readonly purpose: string;
+  /** Id of the `access.denied` audit row written for this refusal. */
+  readonly eventId: string;
+
+  constructor(purpose: string, eventId: string) {
+    super(`consent for purpose "${purpose}" is required`);
+    this.name = "ConsentRequiredError";
+    this.purpose = purpose;
+    this.eventId = eventId;
+  }
+}
+
+export class StaleNoticeError extends Error {
+  readonly code = "INVALID_INPUT";
+  readonly purpose: string;
+  readonly currentNoticeVersion: number;
+
+  constructor(purpose: string, givenVersion: number, currentNoticeVersion: number) {
+    super(
+      `notice version ${givenVersion} for purpose "${purpose}" is not current (current is ${currentNoticeVersion})`,
+    );
+    this.name = "StaleNoticeError";
+    this.purpose = purpose;
+    this.currentNoticeVersion = currentNoticeVersion;
+  }
+}
+
+export class InvalidInputError extends Error {
+  readonly code = "INVALID_INPUT";
+  /** Human-readable problems, e.g. `records.0.kind: Invalid option`. */
+  readonly issues: readonly string[];
+
+  constructor(message: string, issues: readonly string[] = []) {
+    super(issues.length > 0 ? `${message}: ${issues.join("; ")}` : message);
+    this.name = "InvalidInputError";
+    this.issues = issues;
+  }
+}

@@ -1,0 +1,43 @@
+import { openDatabase } from "./database";
+import { checkReadiness, migrateDatabase } from "./migrations";
+import { rootMessage } from "./pg-errors";
+import { describeDatabaseUrl } from "./url";
+
+// The `migrate` entry (`bun run migrate`): applies the committed migrations to DATABASE_URL.
+const url = process.env.DATABASE_URL;
+if (url === undefined || url.trim() === "") {
+  console.error("migrate: DATABASE_URL is required (postgres://user@host:5432/database)");
+  process.exit(2);
+}
+
+let where = "the database";
+try {
+  where = describeDatabaseUrl(url);
+  const handle = await openDatabase({ url, max: 1 });
+  let outcome: string;
+  try {
+    const before = await checkReadiness(handle);
+    await migrateDatabase(handle);
+    const after = await checkReadiness(handle);
+    if (!after.ok) throw new Error(after.reason);
+    outcome = before.ok ? "already up to date" : "migrated, now up to date";
+  } finally {
+    await handle.close();
+  }
+  console.log(`migrate: ${where} ${outcome}`);
+} catch (err) {
+  const message = rootMessage(err).replace(/\s+/g, " ");
+  console.error(`migrate: failed on ${where}: ${redactPassword(message, url)}`);
+  process.exit(1);
+}
+
+function redactPassword(text: string, databaseUrl: string): string {
+  let password = "";
+  try {
+    password = decodeURIComponent(new URL(databaseUrl).password);
+  } catch {
+    return text.replaceAll(databaseUrl, "[DATABASE_URL]");
+  }
+  const redacted = text.replaceAll(databaseUrl, "[DATABASE_URL]");
+  return password === "" ? redacted : redacted.replaceAll(password, "***");
+}

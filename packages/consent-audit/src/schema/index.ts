@@ -1,0 +1,4 @@
+export { auditEvents } from "./audit-events";
+export { consentCurrent, consentEvents } from "./consent";
+export { devices } from "./devices";
+export { notices } from "./notices";

@@ -1,0 +1,6 @@
+import { type SQL, sql } from "drizzle-orm";
+
+/** `IN ('a', 'b')` list for CHECK constraints; values are our own constants, never user input. */
+export function sqlInList(values: readonly string[]): SQL {
+  return sql.raw(`(${values.map((value) => `'${value.replaceAll("'", "''")}'`).join(", ")})`);
+}

@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import {
+  auditRowHash,
+  countAuditEvents,
+  GENESIS_HASH,
+  InvalidInputError,
+  listAuditEvents,
+  recordAuditEvent,
+  recordPartnerAttempt,
+  verifyAuditChain,
+} from "../src/index";
+import { auditEvents } from "../src/schema/index";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { APP_AUDIT, attemptInput, grant, newUserId } from "./fixtures";
+
+setDefaultTimeout(30_000);
+
+const opened: TestDatabase[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((handle) => handle.close()));
+});
+
+/** A fresh database with a chain of `n` rows (1 grant + n-1 partner requests). */
+async function chainOf(n: number): Promise<TestDatabase> {
+  const handle = await createTestDatabase();
+  opened.push(handle);
+  const userId = newUserId();
+  await grant(handle.db, userId, "intercom");
+  for (let i = 1; i < n; i++) {
+    await recordPartnerAttempt(handle.db, attemptInput(userId), APP_AUDIT);
+  }
+  return handle;
+}
+
+describe("hash chain", () => {
+  test("an empty chain verifies; rows link from the genesis hash", async () => {
+    const handle = await createTestDatabase();
+    opened.push(handle);
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 0 });
+    const first = await recordAuditEvent(handle.db, {
+      ...APP_AUDIT,
+      kind: "test.event",
+      result: "ok",
+    });
+    const second = await recordAuditEvent(handle.db, {
+      ...APP_AUDIT,
+      kind: "test.event",
+      result: "ok",
+    });
+    expect(first).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
+    expect(second).toMatchObject({ seq: 2, prevHash: first.hash });
+    const { prevHash, hash, ...content } = second;
+    expect(auditRowHash(prevHash, { ...content, at: new Date(content.at) })).toBe(hash);
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 2 });
+  });
+
+  test("a rolled-back transaction leaves no gap in seq", async () => {
+    const handle = await chainOf(2);
+    await handle.db
+      .transaction(async (tx) => {
+        await recordAuditEvent(tx, { ...APP_AUDIT, kind: "test.event", result: "ok" });
+        throw new Error("roll back");
+      })
+      .catch(() => undefined);
+    await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "test.event", result: "ok" });
+    const [last] = await listAuditEvents(handle.db, { limit: 1 });
+    expect(last?.seq).toBe(3);
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 3 });
+  });
+
+  test("detects an edited row (UPDATE)", async () => {
+    const handle = await chainOf(5);
+    await handle.db.execute(sql`update audit_events set result = 'success' where seq = 3`);
+    expect(await verifyAuditChain(handle.db)).toEqual({
+      ok: false,
+      firstBadSeq: 3,
+      reason: "row content does not match its hash",
+    });
+  });
+
+  test("detects an edited timestamp", async () => {
+    const handle = await chainOf(4);
+    await handle.db.execute(sql`update audit_events set at = at - interval '1 hour' where seq = 2`);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 2 });
+  });
+
+  test("detects a deleted middle row (DELETE)", async () => {
+    const handle = await chainOf(5);
+    await handle.db.execute(sql`delete from audit_events where seq = 3`);
+    const verdict = await verifyAuditChain(handle.db);
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: 4 });
+    if (!verdict.ok) expect(verdict.reason).toContain("seq 3 is missing");
+  });
+
+  test("detects a deleted row even when later rows are renumbered to close the gap", async () => {
+    const handle = await chainOf(5);
+    await handle.db.execute(sql`delete from audit_events where seq = 3`);
+    await handle.db.execute(sql`update audit_events set seq = seq - 1 where seq > 3`);
+    const verdict = await verifyAuditChain(handle.db);
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: 3 });
+  });
+
+  test("detects an inserted forged row", async () => {
+    const handle = await chainOf(3);
+    const [last] = await listAuditEvents(handle.db, { limit: 1 });
+    await handle.db.execute(sql`
+      insert into audit_events (seq, id, at, kind, source_app, instance_id, user_id, result, prev_hash, hash)
+      values (4, 'evt_forged00000000000000', now(), 'partner.request', 'api', 'api-1', 'usr_x',
+              'pending', ${last?.hash ?? ""}, ${"f".repeat(64)})`);
+    expect(await verifyAuditChain(handle.db)).toEqual({
+      ok: false,
+      firstBadSeq: 4,
+      reason: "row content does not match its hash",
+    });
+  });
+
+  test("detects a forged row slipped in before the first row", async () => {
+    const handle = await chainOf(3);
+    await handle.db.execute(sql`
+      insert into audit_events (seq, id, at, kind, source_app, instance_id, result, prev_hash, hash)
+      values (0, 'evt_forged00000000000001', now(), 'consent.grant', 'api', 'api-1', 'ok',
+              ${GENESIS_HASH}, ${"0".repeat(64)})`);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 0 });
+  });
+
+  test("detects a forged row inserted in the middle with the chain renumbered", async () => {
+    const handle = await chainOf(4);
+    await handle.db.execute(sql`update audit_events set seq = seq + 100 where seq >= 3`);
+    await handle.db.execute(sql`update audit_events set seq = seq - 99 where seq >= 103`);
+    const [second] = await handle.db.select().from(auditEvents).where(sql`${auditEvents.seq} = 2`);
+    await handle.db.execute(sql`
+      insert into audit_events (seq, id, at, kind, source_app, instance_id, result, prev_hash, hash)
+      values (3, 'evt_forged00000000000002', now(), 'consent.grant', 'api', 'api-1', 'ok',
+              ${second?.hash ?? ""}, ${"0".repeat(64)})`);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 3 });
+  });
+});
+
+describe("listAuditEvents and countAuditEvents", () => {
+  test("filter, page newest first, and cap the limit at 500", async () => {
+    const handle = await chainOf(6);
+    expect(await countAuditEvents(handle.db)).toBe(6);
+    expect(await countAuditEvents(handle.db, { kind: "partner.request" })).toBe(5);
+    const page1 = await listAuditEvents(handle.db, { kind: "partner.request", limit: 2 });
+    expect(page1.map((e) => e.seq)).toEqual([6, 5]);
+    const page2 = await listAuditEvents(handle.db, {
+      kind: "partner.request",
+      limit: 2,
+      beforeSeq: 5,
+    });
+    expect(page2.map((e) => e.seq)).toEqual([4, 3]);
+    expect(await listAuditEvents(handle.db, { operation: "nothing.here" })).toEqual([]);
+    await expect(listAuditEvents(handle.db, { limit: 501 })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+    await expect(listAuditEvents(handle.db, { limit: 0 })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+  });
+
+  test("recordAuditEvent rejects malformed events and writes nothing", async () => {
+    const handle = await chainOf(1);
+    await expect(
+      recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "Bad Kind", result: "ok" }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(
+      recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "x.y", result: "ok", httpStatus: 42 }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    expect(await countAuditEvents(handle.db)).toBe(1);
+  });
+});
+
+describe("verifyAuditChain across pages", () => {
+  test("walks more than one page and still finds a deleted row past the first page", async () => {
+    const handle = await createTestDatabase();
+    opened.push(handle);
+    await Promise.all(
+      Array.from({ length: 1005 }, () =>
+        recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "test.event", result: "ok" }),
+      ),
+    );
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 1005 });
+    await handle.db.execute(sql`delete from audit_events where seq = 1001`);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 1002 });
+  });
+});

@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { checkReadiness, listCurrentNotices, migrateDatabase, PURPOSES } from "../src/index";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
+
+// A first PGlite in a process runs initdb (seconds); PostgreSQL creates a database per test.
+setDefaultTimeout(30_000);
+
+const opened: TestDatabase[] = [];
+async function fresh(opts?: { migrate?: boolean }): Promise<TestDatabase> {
+  const handle = await createTestDatabase(opts);
+  opened.push(handle);
+  return handle;
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((handle) => handle.close()));
+});
+
+describe("migrateDatabase", () => {
+  test("is idempotent: a second run applies nothing and the database stays ready", async () => {
+    const handle = await fresh();
+    await migrateDatabase(handle);
+    await migrateDatabase(handle);
+    const rows = await handle.db.execute(
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
+    const n = Array.isArray(rows) ? rows[0]?.n : (rows as { rows: { n: number }[] }).rows[0]?.n;
+    const journal = (await Bun.file(
+      new URL("../drizzle/meta/_journal.json", import.meta.url),
+    ).json()) as {
+      entries: unknown[];
+    };
+    expect(n).toBe(journal.entries.length);
+    expect(await checkReadiness(handle)).toEqual({ ok: true });
+  });
+
+  test("concurrent runs (two instances starting at once) both succeed", async () => {
+    const handle = await fresh({ migrate: false });
+    await Promise.all([migrateDatabase(handle), migrateDatabase(handle)]);
+    expect(await checkReadiness(handle)).toEqual({ ok: true });
+  });
+
+  test("seeds notice v1 for every purpose, with the sha256 of its text", async () => {
+    const handle = await fresh();
+    const notices = await listCurrentNotices(handle.db);
+    expect(notices.map((n) => n.purpose).sort()).toEqual([...PURPOSES].sort());
+    for (const notice of notices) {
+      expect(notice.version).toBe(1);
+      expect(notice.text).toContain("PropDevelopment");
+      expect(notice.text).toMatch(/[а-я]/);
+      expect(notice.textSha256).toBe(
+        new Bun.CryptoHasher("sha256").update(notice.text).digest("hex"),
+      );
+    }
+  });
+});
+
+describe("checkReadiness", () => {
+  test("is not ok on an empty database and ok once migrated", async () => {
+    const handle = await fresh({ migrate: false });
+    const before = await checkReadiness(handle);
+    expect(before.ok).toBe(false);
+    if (!before.ok) expect(before.reason).toContain("migrations not applied");
+    await migrateDatabase(handle);
+    expect(await checkReadiness(handle)).toEqual({ ok: true });
+  });
+
+  test("is not ok when a committed migration is missing from the database", async () => {
+    const handle = await fresh();
+    await handle.db.execute(
+      sql`delete from drizzle.__drizzle_migrations where id = (select max(id) from drizzle.__drizzle_migrations)`,
+    );
+    const result = await checkReadiness(handle);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toContain("0001_seed_notices");
+  });
+
+  test("is not ok when the database is unreachable", async () => {
+    const handle = await fresh();
+    await handle.close();
+    opened.splice(opened.indexOf(handle), 1);
+    const result = await checkReadiness(handle);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toContain("database unreachable");
+  });
+});
+
+describe("migrate CLI", () => {
+  const cli = new URL("../src/migrate-cli.ts", import.meta.url).pathname;
+
+  async function run(env: Record<string, string | undefined>) {
+    const proc = Bun.spawn([process.execPath, cli], {
+      env: { PATH: process.env.PATH, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    return { code, output: (stdout + stderr).trim() };
+  }
+
+  test("without DATABASE_URL it exits non-zero with one line naming the variable", async () => {
+    const { code, output } = await run({});
+    expect(code).not.toBe(0);
+    expect(output.split("\n")).toHaveLength(1);
+    expect(output).toContain("DATABASE_URL");
+  });
+
+  test("on failure it exits non-zero and never prints the password", async () => {
+    const { code, output } = await run({
+      DATABASE_URL: "postgres://propgate:s3cret-pw@127.0.0.1:1/nowhere",
+    });
+    expect(code).toBe(1);
+    expect(output.split("\n")).toHaveLength(1);
+    expect(output).not.toContain("s3cret-pw");
+    expect(output).toContain("127.0.0.1:1/nowhere");
+  });
+
+  test.if(process.env.DATABASE_URL !== undefined)(
+    "migrates a PostgreSQL database and prints one line",
+    async () => {
+      const handle = await fresh({ migrate: false });
+      const first = await run({ DATABASE_URL: handle.url });
+      expect(first.code).toBe(0);
+      expect(first.output.split("\n")).toHaveLength(1);
+      expect(await checkReadiness(handle)).toEqual({ ok: true });
+      const second = await run({ DATABASE_URL: handle.url });
+      expect(second.code).toBe(0);
+    },
+  );
+});
