@@ -17,11 +17,13 @@ async function startStack() {
   let output = "";
   while (!output.includes("Ctrl-C stops the stack")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`stack exited early:\n${output}\n${await new Response(child.stderr).text()}`);
+    if (done)
+      throw new Error(`stack exited early:\n${output}\n${await new Response(child.stderr).text()}`);
     output += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const url = (name: string) => new RegExp(`${name}\\s+(http://127\\.0\\.0\\.1:\\d+)`).exec(output)?.[1] ?? "";
+  const url = (name: string) =>
+    new RegExp(`${name}\\s+(http://127\\.0\\.0\\.1:\\d+)`).exec(output)?.[1] ?? "";
   return { child, output, api: url("api"), issuer: url("dev issuer") };
 }
 
@@ -41,10 +43,16 @@ describe("bun run start (embedded defaults)", () => {
           body: JSON.stringify({ sub: "resident-1", sites: ["site-a"] }),
         })
       ).json()) as { token: string };
-      const devices = await fetch(`${first.api}/trpc/devices.list`, { headers: { authorization: `Bearer ${token}` } });
+      const devices = await fetch(`${first.api}/trpc/devices.list`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(devices.status).toBe(200);
       const body = (await devices.json()) as { result: { data: Array<{ id: string }> } };
-      expect(body.result.data.map((device) => device.id).sort()).toEqual(["door-a1", "door-a2", "gate-a"]);
+      expect(body.result.data.map((device) => device.id).sort()).toEqual([
+        "door-a1",
+        "door-a2",
+        "gate-a",
+      ]);
 
       const credentials = statSync(join(dataDir, "dev-credentials.json"));
       expect(credentials.mode & 0o077).toBe(0);
@@ -65,7 +73,10 @@ describe("bun run start (embedded defaults)", () => {
 
 describe("bun run demo", () => {
   test("walks a resident through consent, devices, door and gate, and prints the audit rows", async () => {
-    const demo = Bun.spawn([process.execPath, `${import.meta.dir}/../src/dev/demo.ts`], { stdout: "pipe", stderr: "pipe" });
+    const demo = Bun.spawn([process.execPath, `${import.meta.dir}/../src/dev/demo.ts`], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const output = await new Response(demo.stdout).text();
     expect(await demo.exited).toBe(0);
     expect(output).toContain("intercom.openDoor door-a1");

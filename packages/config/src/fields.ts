@@ -37,11 +37,12 @@ export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trac
 /** A key of at least 32 bytes, given as hex (64+ chars) or base64/base64url. */
 export const hexOrBase64Key = z.string().transform((value, ctx) => {
   const trimmed = value.trim();
-  const bytes = /^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length % 2 === 0
-    ? Buffer.from(trimmed, "hex")
-    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)
-      ? Buffer.from(trimmed, "base64")
-      : null;
+  const bytes =
+    /^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length % 2 === 0
+      ? Buffer.from(trimmed, "hex")
+      : /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)
+        ? Buffer.from(trimmed, "base64")
+        : null;
   if (!bytes || bytes.length < 32) {
     ctx.addIssue({ code: "custom", message: "must be a key of at least 32 bytes (hex or base64)" });
     return z.NEVER;

@@ -1,14 +1,14 @@
-export { ConfigError, parseEnv, type EnvSource } from "./parse.ts";
 export {
   booleanFlag,
-  host,
   hexOrBase64Key,
+  host,
   integer,
   logLevel,
+  type PropgateEnv,
   port,
   propgateEnv,
-  type PropgateEnv,
   url,
 } from "./fields.ts";
-export { partnerSettings, type PartnerSettings } from "./partner.ts";
-export { isLoopbackHost, checkPartnerUrl } from "./urls.ts";
+export { ConfigError, type EnvSource, parseEnv } from "./parse.ts";
+export { type PartnerSettings, partnerSettings } from "./partner.ts";
+export { checkPartnerUrl, isLoopbackHost } from "./urls.ts";

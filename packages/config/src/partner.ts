@@ -53,7 +53,9 @@ export function partnerSettings(
     [`${p}BASE_URL`]: url,
     [`${p}ISSUER`]: url.optional(),
     [`${p}TOKEN_URL`]: url.optional(),
-    [`${p}CLIENT_ID`]: z.string().regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
+    [`${p}CLIENT_ID`]: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
     [`${p}CLIENT_SECRET`]: z.string().optional(),
     [`${p}CLIENT_SECRET_FILE`]: z.string().optional(),
     [`${p}SUBJECT_KEY`]: z.string().optional(),
@@ -70,8 +72,13 @@ export function partnerSettings(
   const baseUrl = link("BASE_URL") as URL;
   const issuer = link("ISSUER") ?? null;
   const tokenUrl = link("TOKEN_URL") ?? null;
-  if (!issuer && !tokenUrl) throw new ConfigError(`${p}ISSUER`, `is missing (or set ${p}TOKEN_URL)`);
-  for (const [key, value] of [["BASE_URL", baseUrl], ["ISSUER", issuer], ["TOKEN_URL", tokenUrl]] as const) {
+  if (!issuer && !tokenUrl)
+    throw new ConfigError(`${p}ISSUER`, `is missing (or set ${p}TOKEN_URL)`);
+  for (const [key, value] of [
+    ["BASE_URL", baseUrl],
+    ["ISSUER", issuer],
+    ["TOKEN_URL", tokenUrl],
+  ] as const) {
     if (!value) continue;
     const problem = checkPartnerUrl(value, options.allowInsecureLoopback);
     if (problem) throw new ConfigError(`${p}${key}`, `is invalid: ${problem}`);
@@ -79,21 +86,33 @@ export function partnerSettings(
 
   const secretValue = str("CLIENT_SECRET");
   const secretFile = str("CLIENT_SECRET_FILE");
-  if (secretValue && secretFile) throw new ConfigError(`${p}CLIENT_SECRET`, `and ${p}CLIENT_SECRET_FILE are both set`);
-  const clientSecret = secretValue ?? (secretFile ? readSecretFile(`${p}CLIENT_SECRET_FILE`, secretFile) : undefined);
-  if (!clientSecret) throw new ConfigError(`${p}CLIENT_SECRET`, `is missing (or set ${p}CLIENT_SECRET_FILE)`);
+  if (secretValue && secretFile)
+    throw new ConfigError(`${p}CLIENT_SECRET`, `and ${p}CLIENT_SECRET_FILE are both set`);
+  const clientSecret =
+    secretValue ?? (secretFile ? readSecretFile(`${p}CLIENT_SECRET_FILE`, secretFile) : undefined);
+  if (!clientSecret)
+    throw new ConfigError(`${p}CLIENT_SECRET`, `is missing (or set ${p}CLIENT_SECRET_FILE)`);
 
   const keyValue = str("SUBJECT_KEY");
   const keyFile = str("SUBJECT_KEY_FILE");
-  const keyText = keyValue ?? (keyFile ? readSecretFile(`${p}SUBJECT_KEY_FILE`, keyFile) : undefined);
-  if (!keyText) throw new ConfigError(`${p}SUBJECT_KEY`, `is missing (or set ${p}SUBJECT_KEY_FILE)`);
+  const keyText =
+    keyValue ?? (keyFile ? readSecretFile(`${p}SUBJECT_KEY_FILE`, keyFile) : undefined);
+  if (!keyText)
+    throw new ConfigError(`${p}SUBJECT_KEY`, `is missing (or set ${p}SUBJECT_KEY_FILE)`);
   const key = hexOrBase64Key.safeParse(keyText);
-  if (!key.success) throw new ConfigError(keyValue ? `${p}SUBJECT_KEY` : `${p}SUBJECT_KEY_FILE`, `is invalid: ${key.error.issues[0]?.message}`);
+  if (!key.success)
+    throw new ConfigError(
+      keyValue ? `${p}SUBJECT_KEY` : `${p}SUBJECT_KEY_FILE`,
+      `is invalid: ${key.error.issues[0]?.message}`,
+    );
 
   const clientCertFile = readableFile(`${p}CLIENT_CERT_FILE`, str("CLIENT_CERT_FILE"));
   const clientKeyFile = readableFile(`${p}CLIENT_KEY_FILE`, str("CLIENT_KEY_FILE"));
   if ((clientCertFile === null) !== (clientKeyFile === null)) {
-    throw new ConfigError(clientCertFile ? `${p}CLIENT_KEY_FILE` : `${p}CLIENT_CERT_FILE`, "is missing (mTLS needs both the certificate and the key)");
+    throw new ConfigError(
+      clientCertFile ? `${p}CLIENT_KEY_FILE` : `${p}CLIENT_CERT_FILE`,
+      "is missing (mTLS needs both the certificate and the key)",
+    );
   }
 
   return {

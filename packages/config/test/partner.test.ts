@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseEnv, partnerSettings, port } from "../src/index.ts";
 import { z } from "zod";
+import { ConfigError, parseEnv, partnerSettings, port } from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "propgate-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,33 +41,61 @@ describe("partner settings", () => {
   });
 
   test("each missing variable is named", () => {
-    expect(problem({ ...base, PARTNER_INTERCOM_BASE_URL: undefined })).toBe("config: PARTNER_INTERCOM_BASE_URL is missing");
-    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_ID: "" })).toBe("config: PARTNER_INTERCOM_CLIENT_ID is missing");
-    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_SECRET: undefined })).toContain("PARTNER_INTERCOM_CLIENT_SECRET is missing");
-    expect(problem({ ...base, PARTNER_INTERCOM_ISSUER: undefined })).toContain("PARTNER_INTERCOM_ISSUER is missing");
-    expect(problem({ ...base, PARTNER_INTERCOM_SUBJECT_KEY: undefined })).toContain("PARTNER_INTERCOM_SUBJECT_KEY is missing");
+    expect(problem({ ...base, PARTNER_INTERCOM_BASE_URL: undefined })).toBe(
+      "config: PARTNER_INTERCOM_BASE_URL is missing",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_ID: "" })).toBe(
+      "config: PARTNER_INTERCOM_CLIENT_ID is missing",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_SECRET: undefined })).toContain(
+      "PARTNER_INTERCOM_CLIENT_SECRET is missing",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_ISSUER: undefined })).toContain(
+      "PARTNER_INTERCOM_ISSUER is missing",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_SUBJECT_KEY: undefined })).toContain(
+      "PARTNER_INTERCOM_SUBJECT_KEY is missing",
+    );
   });
 
   test("malformed values are named without echoing them", () => {
-    expect(problem({ ...base, PARTNER_INTERCOM_BASE_URL: `not a url ${SECRET}` })).toStartWith("config: PARTNER_INTERCOM_BASE_URL is invalid");
-    expect(problem({ ...base, PARTNER_INTERCOM_SUBJECT_KEY: SECRET })).toStartWith("config: PARTNER_INTERCOM_SUBJECT_KEY is invalid");
-    expect(problem({ ...base, PARTNER_INTERCOM_TIMEOUT_MS: "soon" })).toStartWith("config: PARTNER_INTERCOM_TIMEOUT_MS is invalid");
+    expect(problem({ ...base, PARTNER_INTERCOM_BASE_URL: `not a url ${SECRET}` })).toStartWith(
+      "config: PARTNER_INTERCOM_BASE_URL is invalid",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_SUBJECT_KEY: SECRET })).toStartWith(
+      "config: PARTNER_INTERCOM_SUBJECT_KEY is invalid",
+    );
+    expect(problem({ ...base, PARTNER_INTERCOM_TIMEOUT_MS: "soon" })).toStartWith(
+      "config: PARTNER_INTERCOM_TIMEOUT_MS is invalid",
+    );
   });
 
   test("plain http is refused, except loopback in development", () => {
     const http = { ...base, PARTNER_INTERCOM_BASE_URL: "http://intercom.partner.example" };
     expect(problem(http, true)).toContain("PARTNER_INTERCOM_BASE_URL is invalid");
-    const loopback = { ...base, PARTNER_INTERCOM_BASE_URL: "http://127.0.0.1:9000", PARTNER_INTERCOM_ISSUER: "http://127.0.0.1:9000" };
+    const loopback = {
+      ...base,
+      PARTNER_INTERCOM_BASE_URL: "http://127.0.0.1:9000",
+      PARTNER_INTERCOM_ISSUER: "http://127.0.0.1:9000",
+    };
     expect(problem(loopback, false)).toContain("must be https outside development and test");
-    expect(partnerSettings("intercom", loopback, { allowInsecureLoopback: true }).baseUrl.port).toBe("9000");
+    expect(
+      partnerSettings("intercom", loopback, { allowInsecureLoopback: true }).baseUrl.port,
+    ).toBe("9000");
   });
 
   test("secrets can come from files, and unreadable files are named", () => {
     const secretFile = join(dir, "secret");
     writeFileSync(secretFile, `${SECRET}\n`);
     chmodSync(secretFile, 0o600);
-    const env = { ...base, PARTNER_INTERCOM_CLIENT_SECRET: undefined, PARTNER_INTERCOM_CLIENT_SECRET_FILE: secretFile };
-    expect(partnerSettings("intercom", env, { allowInsecureLoopback: false }).clientSecret).toBe(SECRET);
+    const env = {
+      ...base,
+      PARTNER_INTERCOM_CLIENT_SECRET: undefined,
+      PARTNER_INTERCOM_CLIENT_SECRET_FILE: secretFile,
+    };
+    expect(partnerSettings("intercom", env, { allowInsecureLoopback: false }).clientSecret).toBe(
+      SECRET,
+    );
     expect(problem({ ...env, PARTNER_INTERCOM_CLIENT_SECRET_FILE: join(dir, "absent") })).toBe(
       "config: PARTNER_INTERCOM_CLIENT_SECRET_FILE points at a file that cannot be read",
     );
@@ -77,14 +105,18 @@ describe("partner settings", () => {
   test("mTLS needs both certificate and key", () => {
     const cert = join(dir, "cert.pem");
     writeFileSync(cert, "-----BEGIN CERTIFICATE-----\n");
-    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_CERT_FILE: cert })).toContain("PARTNER_INTERCOM_CLIENT_KEY_FILE is missing");
+    expect(problem({ ...base, PARTNER_INTERCOM_CLIENT_CERT_FILE: cert })).toContain(
+      "PARTNER_INTERCOM_CLIENT_KEY_FILE is missing",
+    );
   });
 });
 
 describe("parseEnv", () => {
   test("names the variable and keeps the value out", () => {
     const schema = z.object({ PORT: port });
-    expect(() => parseEnv(schema, { PORT: "99999" })).toThrow("config: PORT is invalid: must be an integer port 0-65535");
+    expect(() => parseEnv(schema, { PORT: "99999" })).toThrow(
+      "config: PORT is invalid: must be an integer port 0-65535",
+    );
     expect(parseEnv(schema, { PORT: "8080" })).toEqual({ PORT: 8080 });
   });
 });

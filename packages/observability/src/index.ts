@@ -1,3 +1,9 @@
-export { createLogger, type LogDestination, type Logger, type LoggerOptions, REDACT_PATHS } from "./logger.ts";
-export { createMetrics, type Metrics } from "./metrics.ts";
 export { acceptOrCreateRequestId, newId } from "./ids.ts";
+export {
+  createLogger,
+  type LogDestination,
+  type Logger,
+  type LoggerOptions,
+  REDACT_PATHS,
+} from "./logger.ts";
+export { createMetrics, type Metrics } from "./metrics.ts";

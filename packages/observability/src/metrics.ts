@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * One registry per app instance (not prom-client's global), so several instances can live in
@@ -7,7 +7,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export function createMetrics(options: { app: string; defaultMetrics?: boolean }) {
   const registry = new Registry();
   registry.setDefaultLabels({ app: options.app });
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "propgate_process_" });
+  if (options.defaultMetrics)
+    collectDefaultMetrics({ register: registry, prefix: "propgate_process_" });
 
   return {
     registry,

@@ -33,7 +33,14 @@ describe("logger", () => {
       password: "hunter2",
     });
     const text = lines.join("\n");
-    for (const secret of ["eyJhbGciOi", "c2VjcmV0", "very-secret", "tok-123", "at-456", "hunter2"]) {
+    for (const secret of [
+      "eyJhbGciOi",
+      "c2VjcmV0",
+      "very-secret",
+      "tok-123",
+      "at-456",
+      "hunter2",
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(text).toContain("[redacted]");
@@ -41,10 +48,17 @@ describe("logger", () => {
 
   test("logs errors by allow-list: type, code, message — no stack or attached data", () => {
     const { lines, stream } = capture();
-    const error = Object.assign(new Error("partner down"), { code: "PARTNER_UNAVAILABLE", request: { headers: { authorization: "Bearer abc" } } });
+    const error = Object.assign(new Error("partner down"), {
+      code: "PARTNER_UNAVAILABLE",
+      request: { headers: { authorization: "Bearer abc" } },
+    });
     createLogger({ name: "api", destination: stream }).error({ err: error }, "failed");
     const line = JSON.parse(lines[0] ?? "{}");
-    expect(line.err).toEqual({ type: "Error", code: "PARTNER_UNAVAILABLE", message: "partner down" });
+    expect(line.err).toEqual({
+      type: "Error",
+      code: "PARTNER_UNAVAILABLE",
+      message: "partner down",
+    });
     expect(lines[0]).not.toContain("Bearer abc");
   });
 });
@@ -66,9 +80,15 @@ describe("metrics", () => {
   test("each instance has its own registry with the partner metrics", async () => {
     const one = createMetrics({ app: "api" });
     const two = createMetrics({ app: "api" });
-    one.partnerRequests.inc({ partner: "intercom", operation: "intercom.open", outcome: "success" });
+    one.partnerRequests.inc({
+      partner: "intercom",
+      operation: "intercom.open",
+      outcome: "success",
+    });
     const text = await one.registry.metrics();
-    expect(text).toContain('propgate_partner_requests_total{partner="intercom",operation="intercom.open",outcome="success",app="api"} 1');
+    expect(text).toContain(
+      'propgate_partner_requests_total{partner="intercom",operation="intercom.open",outcome="success",app="api"} 1',
+    );
     expect(await two.registry.metrics()).not.toContain('outcome="success"');
   });
 });

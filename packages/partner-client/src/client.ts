@@ -80,7 +80,10 @@ interface Answer {
 
 /** An answer that counts as a partner failure for the circuit breaker. */
 class CountedFailure extends Error {
-  constructor(readonly answer: Answer | null, readonly reason: "timeout" | "network" | "status" | "protocol") {
+  constructor(
+    readonly answer: Answer | null,
+    readonly reason: "timeout" | "network" | "status" | "protocol",
+  ) {
     super(reason);
   }
 }
@@ -91,6 +94,8 @@ const NO_HOOKS: CallHooks = { beforeAttempt: async () => {}, afterAttempt: async
 export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
   if (!value) return null;
   if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value.trim()))
+    return null;
   const date = Date.parse(value);
   return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
@@ -102,7 +107,8 @@ async function readBody(response: Response, limit: number): Promise<string> {
     throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
   }
   const buffer = await response.arrayBuffer();
-  if (buffer.byteLength > limit) throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
+  if (buffer.byteLength > limit)
+    throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
   return new TextDecoder().decode(buffer);
 }
 
@@ -113,10 +119,13 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
   const maxRetryAfter = options.maxRetryAfterMs ?? 2000;
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024;
   const partner = options.name;
-  const breaker = circuitBreaker(handleWhen((error) => error instanceof CountedFailure), {
-    halfOpenAfter: options.breakerHalfOpenAfterMs ?? 10_000,
-    breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5),
-  });
+  const breaker = circuitBreaker(
+    handleWhen((error) => error instanceof CountedFailure),
+    {
+      halfOpenAfter: options.breakerHalfOpenAfterMs ?? 10_000,
+      breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5),
+    },
+  );
   breaker.onBreak(() => {
     options.metrics?.circuitOpen.set({ partner }, 1);
     options.logger?.error({ partner }, "partner circuit opened");
@@ -146,7 +155,9 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         count(request.operation, "timeout");
-        throw new PartnerUnavailableError(`partner ${partner} did not answer within ${options.timeoutMs} ms`);
+        throw new PartnerUnavailableError(
+          `partner ${partner} did not answer within ${options.timeoutMs} ms`,
+        );
       }
       let token = "";
       let started = 0;
@@ -159,7 +170,10 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           started = performance.now();
           const signals = [AbortSignal.timeout(deadline - Date.now())];
           if (request.signal) signals.push(request.signal);
-          const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
+          const headers: Record<string, string> = {
+            authorization: `Bearer ${token}`,
+            accept: "application/json",
+          };
           if (request.body !== undefined) headers["content-type"] = "application/json";
           if (request.idempotencyKey) headers["idempotency-key"] = request.idempotencyKey;
           let response: Response;
@@ -173,14 +187,20 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
             });
           } catch (error) {
             if (request.signal?.aborted) throw error;
-            const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+            const timedOut =
+              error instanceof Error &&
+              (error.name === "TimeoutError" || error.name === "AbortError");
             throw new CountedFailure(null, timedOut ? "timeout" : "network");
           }
           let text: string;
           try {
             text = await readBody(response, maxBytes);
           } catch (error) {
-            if (error instanceof PartnerProtocolError) throw new CountedFailure({ status: response.status, text: "", retryAfterMs: null }, "protocol");
+            if (error instanceof PartnerProtocolError)
+              throw new CountedFailure(
+                { status: response.status, text: "", retryAfterMs: null },
+                "protocol",
+              );
             throw new CountedFailure(null, "timeout");
           }
           const result: Answer = {
@@ -197,15 +217,26 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           throw new PartnerUnavailableError(`partner ${partner} is unavailable (circuit open)`);
         }
         if (!(error instanceof CountedFailure)) {
-          if (error instanceof PartnerUnavailableError) count(request.operation, "token_unavailable");
+          if (error instanceof PartnerUnavailableError)
+            count(request.operation, "token_unavailable");
           throw error; // token source, hooks (consent, audit) or the caller's abort
         }
         const latencyMs = Math.round(performance.now() - started);
         if (!error.answer) {
-          options.metrics?.partnerDuration.observe({ partner, operation: request.operation }, latencyMs / 1000);
-          await afterAttempt(hooks, { attempt, outcome: "failure", httpStatus: null, errorCode: error.reason, latencyMs });
+          options.metrics?.partnerDuration.observe(
+            { partner, operation: request.operation },
+            latencyMs / 1000,
+          );
+          await afterAttempt(hooks, {
+            attempt,
+            outcome: "failure",
+            httpStatus: null,
+            errorCode: error.reason,
+            latencyMs,
+          });
           count(request.operation, error.reason);
-          if (retrySafe && attempt < maxAttempts && (await pause(backoff(attempt), deadline))) continue;
+          if (retrySafe && attempt < maxAttempts && (await pause(backoff(attempt), deadline)))
+            continue;
           throw new PartnerUnavailableError(
             error.reason === "timeout"
               ? `partner ${partner} did not answer within ${options.timeoutMs} ms`
@@ -213,7 +244,13 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           );
         }
         if (error.reason === "protocol") {
-          await afterAttempt(hooks, { attempt, outcome: "failure", httpStatus: error.answer.status, errorCode: "protocol", latencyMs });
+          await afterAttempt(hooks, {
+            attempt,
+            outcome: "failure",
+            httpStatus: error.answer.status,
+            errorCode: "protocol",
+            latencyMs,
+          });
           count(request.operation, "protocol_error");
           throw new PartnerProtocolError(`partner ${partner} sent an oversized response`);
         }
@@ -221,13 +258,22 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
       }
 
       const latencyMs = Math.round(performance.now() - started);
-      options.metrics?.partnerDuration.observe({ partner, operation: request.operation }, latencyMs / 1000);
+      options.metrics?.partnerDuration.observe(
+        { partner, operation: request.operation },
+        latencyMs / 1000,
+      );
       const { status } = answer;
       if (status >= 200 && status < 300) {
         const parsed = parseJson(answer.text);
         const checked = parsed === undefined ? null : request.response.safeParse(parsed);
         if (!checked?.success) {
-          await afterAttempt(hooks, { attempt, outcome: "failure", httpStatus: status, errorCode: "protocol", latencyMs });
+          await afterAttempt(hooks, {
+            attempt,
+            outcome: "failure",
+            httpStatus: status,
+            errorCode: "protocol",
+            latencyMs,
+          });
           count(request.operation, "protocol_error");
           throw new PartnerProtocolError(
             parsed === undefined
@@ -235,14 +281,28 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
               : `partner ${partner} answered ${request.operation} with a body that breaks the contract`,
           );
         }
-        await afterAttempt(hooks, { attempt, outcome: "success", httpStatus: status, errorCode: null, latencyMs });
+        await afterAttempt(hooks, {
+          attempt,
+          outcome: "success",
+          httpStatus: status,
+          errorCode: null,
+          latencyMs,
+        });
         count(request.operation, "success");
         return checked.data;
       }
 
       const partnerError = PartnerErrorBody.safeParse(parseJson(answer.text));
-      const errorCode = partnerError.success ? partnerError.data.error.slice(0, 64) : `http_${status}`;
-      await afterAttempt(hooks, { attempt, outcome: "failure", httpStatus: status, errorCode, latencyMs });
+      const errorCode = partnerError.success
+        ? partnerError.data.error.slice(0, 64)
+        : `http_${status}`;
+      await afterAttempt(hooks, {
+        attempt,
+        outcome: "failure",
+        httpStatus: status,
+        errorCode,
+        latencyMs,
+      });
 
       if (status === 401 && !replayedAfter401) {
         // One forced refresh and one replay: the partner refused the token before acting.
@@ -253,14 +313,22 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
       }
       if (status === 401) {
         count(request.operation, "unauthorized");
-        options.logger?.error({ partner, operation: request.operation }, "partner refused a fresh token");
+        options.logger?.error(
+          { partner, operation: request.operation },
+          "partner refused a fresh token",
+        );
         throw new PartnerUnavailableError(`partner ${partner} refused our credentials`);
       }
       if (status === 429 || status >= 500) {
         count(request.operation, status === 429 ? "rate_limited" : "unavailable");
         const retryAfter = answer.retryAfterMs;
         const wait = retryAfter ?? backoff(attempt);
-        if (retrySafe && attempt < maxAttempts && wait <= maxRetryAfter && (await pause(wait, deadline))) {
+        if (
+          retrySafe &&
+          attempt < maxAttempts &&
+          wait <= maxRetryAfter &&
+          (await pause(wait, deadline))
+        ) {
           continue;
         }
         throw new PartnerUnavailableError(
@@ -269,7 +337,11 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
         );
       }
       count(request.operation, "rejected");
-      throw new PartnerRejectedError(`partner ${partner} rejected ${request.operation} (HTTP ${status})`, status, partnerError.success ? errorCode : null);
+      throw new PartnerRejectedError(
+        `partner ${partner} rejected ${request.operation} (HTTP ${status})`,
+        status,
+        partnerError.success ? errorCode : null,
+      );
     }
   }
 

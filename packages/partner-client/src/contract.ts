@@ -27,7 +27,9 @@ export const PartnerDeviceId = z
   .regex(/^[A-Za-z0-9._-]{1,64}$/, "partner device id must be 1-64 of [A-Za-z0-9._-]");
 
 /** HMAC-SHA256 of the user id under the partner's key, base64url without padding. */
-export const Subject = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "subject must be a 43-char base64url pseudonym");
+export const Subject = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, "subject must be a 43-char base64url pseudonym");
 
 /** IETF idempotency-key draft: an opaque string; we keep it printable and short. */
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/);

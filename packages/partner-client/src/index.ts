@@ -1,4 +1,3 @@
-export * from "./contract.ts";
 export {
   type AttemptInfo,
   type AttemptOutcome,
@@ -9,6 +8,7 @@ export {
   type PartnerClientOptions,
   parseRetryAfter,
 } from "./client.ts";
+export * from "./contract.ts";
 export { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
 export { barrierOperations, intercomOperations, type OpenDeviceInput } from "./operations.ts";
 export { subjectFor } from "./subject.ts";

@@ -1,5 +1,5 @@
-import { type OpenRequest, OpenResponse } from "./contract.ts";
 import type { CallHooks, PartnerClient } from "./client.ts";
+import { type OpenRequest, OpenResponse } from "./contract.ts";
 
 export interface OpenDeviceInput {
   partnerDeviceId: string;
@@ -9,7 +9,11 @@ export interface OpenDeviceInput {
   signal?: AbortSignal;
 }
 
-function open(client: PartnerClient, operation: "intercom.open" | "barrier.open", input: OpenDeviceInput) {
+function open(
+  client: PartnerClient,
+  operation: "intercom.open" | "barrier.open",
+  input: OpenDeviceInput,
+) {
   const body: OpenRequest = { subject: input.subject };
   return client.call({
     operation,

@@ -137,7 +137,12 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         entry.retryAt = now() + ceiling / 2 + Math.random() * (ceiling / 2);
         options.metrics?.tokenRefresh.inc({ partner: options.partner, outcome: "failure" });
         options.logger?.warn(
-          { partner: options.partner, err: error, failures: entry.failures, tookMs: now() - started },
+          {
+            partner: options.partner,
+            err: error,
+            failures: entry.failures,
+            tookMs: now() - started,
+          },
           "partner token request failed",
         );
         throw new PartnerUnavailableError(`token endpoint of partner ${options.partner} failed`);

@@ -51,8 +51,17 @@ try {
   const rows = await admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
   say("audit rows for demo-resident (admin.audit.list, newest first)");
   for (const row of rows) {
-    const cells = [`#${row.seq}`, row.at, row.kind, row.operation ?? "", row.target ?? "", row.result];
-    console.log(`  ${cells.map((cell) => String(cell).padEnd(16)).join(" ")}${row.latencyMs === null ? "" : `${row.latencyMs} ms`}`);
+    const cells = [
+      `#${row.seq}`,
+      row.at,
+      row.kind,
+      row.operation ?? "",
+      row.target ?? "",
+      row.result,
+    ];
+    console.log(
+      `  ${cells.map((cell) => String(cell).padEnd(16)).join(" ")}${row.latencyMs === null ? "" : `${row.latencyMs} ms`}`,
+    );
   }
 } finally {
   await stack.stop();

@@ -18,7 +18,7 @@ export interface EmbeddedStackOptions {
   /** Use this database instead of PGlite (tests pass PostgreSQL when DATABASE_URL is set). */
   database?: DatabaseHandle;
   logDestination?: LogDestination;
-  logLevel?: "info" | "debug" | "warn" | "error" | "silent";
+  logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   partnerTimeoutMs?: number;
   tuning?: PartnerTuning;
   /** Extra settings layered over the generated ones (e.g. a second instance's INSTANCE_ID). */
