@@ -60,9 +60,10 @@ export function createApp(deps: AppDeps) {
       ok: false as const,
       reason: "database unreachable",
     }));
-    return readiness.ok
-      ? c.json({ status: "ready" })
-      : c.json({ status: "not_ready", reason: readiness.reason }, 503);
+    if (readiness.ok) return c.json({ status: "ready" });
+    deps.logger.warn({ reason: readiness.reason }, "not ready");
+    // The detail stays in the log; the public answer names only the kind of problem.
+    return c.json({ status: "not_ready", reason: readiness.reason.split(":")[0] }, 503);
   });
   app.get("/metrics", async (c) => {
     c.header("content-type", deps.metrics.registry.contentType);

@@ -72,6 +72,7 @@ export async function errorOf(promise: Promise<unknown>) {
   } catch (error) {
     if (error instanceof TRPCClientError) {
       const data = error.data as {
+        requestId: string | null;
         code: string;
         httpStatus: number;
         cause?: { code: string; retryAfterSeconds?: number };

@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite, type PgliteDatabase } from "drizzle-orm/pglite";
@@ -45,6 +46,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     migrationTargets.set(db, { kind: "postgres", url: opts.url });
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
   }
+  if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const client = opts.dataDir === undefined ? new PGlite() : new PGlite(opts.dataDir);
   return wrapPglite(client);
 }
