@@ -30,7 +30,8 @@ Then, with TOKEN set to it:
        -H 'content-type: application/json' -d '{"purpose":"intercom","noticeVersion":1}'
   curl -s -X POST ${stack.api.url}/trpc/intercom.openDoor -H "authorization: Bearer $TOKEN" \\
        -H 'content-type: application/json' -d '{"deviceId":"door-a1"}'
-Or run the scripted walk-through: bun run demo   (Ctrl-C stops the stack)
+Scripted walk-through on a throwaway stack: npx --yes bun@1.4.5 run demo
+(Ctrl-C stops the stack)
 `);
 
 const shutdown = async () => {
