@@ -5,6 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   postgresql-client   # pg_dump / psql for database tests and operators
+  chromium            # the real browser of the WebRTC end-to-end test (driven by playwright-core)
+  fonts-dejavu-core   # a font, so the browser renders pages
 )
 
 missing=()

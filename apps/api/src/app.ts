@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "hono/bun";
 import type { AppDeps } from "./deps.ts";
+import { mountVideoPage } from "./dev/video-page.ts";
 import { appRouter } from "./trpc/router.ts";
 
 type Env = { Variables: { requestId: string; clientIp: string | null } };
@@ -69,6 +70,8 @@ export function createApp(deps: AppDeps) {
     c.header("content-type", deps.metrics.registry.contentType);
     return c.body(await deps.metrics.registry.metrics());
   });
+
+  if (deps.devPages) mountVideoPage(app);
 
   app.use(
     "/trpc/*",

@@ -53,6 +53,8 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
     metrics,
     instanceId,
     maxBodyBytes: env.MAX_BODY_BYTES,
+    videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
+    devPages: env.PROPGATE_ENV === "development",
     verifier: createResidentVerifier({
       issuer: env.AUTH_ISSUER,
       audience: env.AUTH_AUDIENCE,

@@ -12,4 +12,7 @@ export interface AppDeps {
   partners: Partners;
   instanceId: string;
   maxBodyBytes: number;
+  videoMaxSessionsPerResident: number;
+  /** Serve the dev pages (`/dev/…`): only in development. */
+  devPages: boolean;
 }

@@ -1,4 +1,9 @@
-import { ConsentRequiredError, InvalidInputError, StaleNoticeError } from "@propgate/consent-audit";
+import {
+  ConsentRequiredError,
+  InvalidInputError,
+  SessionLimitError,
+  StaleNoticeError,
+} from "@propgate/consent-audit";
 import {
   PartnerProtocolError,
   PartnerRejectedError,
@@ -26,11 +31,21 @@ export type CauseCode =
   | "INVALID_INPUT"
   | "UNAUTHORIZED"
   | "FORBIDDEN"
+  | "NOT_FOUND"
   | "INTERNAL";
 
 export interface ErrorCause {
   code: CauseCode;
   retryAfterSeconds?: number;
+}
+
+/** No such video session for this resident (or it belongs to someone else). */
+export class SessionNotFoundError extends Error {
+  readonly code = "NOT_FOUND";
+  constructor() {
+    super("no such video session");
+    this.name = "SessionNotFoundError";
+  }
 }
 
 /** Carries the machine-readable cause to the tRPC error formatter. */
@@ -57,6 +72,12 @@ export function toTRPCError(error: unknown): TRPCError {
   }
   if (error instanceof StaleNoticeError || error instanceof InvalidInputError) {
     return new CausedTRPCError("BAD_REQUEST", error.message, { code: "INVALID_INPUT" });
+  }
+  if (error instanceof SessionLimitError) {
+    return new CausedTRPCError("TOO_MANY_REQUESTS", error.message, { code: "RATE_LIMITED" });
+  }
+  if (error instanceof SessionNotFoundError) {
+    return new CausedTRPCError("NOT_FOUND", error.message, { code: "NOT_FOUND" });
   }
   if (error instanceof PartnerUnavailableError) {
     return new CausedTRPCError(

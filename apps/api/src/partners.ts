@@ -7,11 +7,13 @@ import {
   createTokenSource,
   intercomOperations,
   type PartnerClient,
+  videoOperations,
 } from "@propgate/partner-client";
 
 export interface PartnerRuntime {
   client: PartnerClient;
   subjectKey: Uint8Array;
+  video: ReturnType<typeof videoOperations>;
 }
 
 export interface Partners {
@@ -64,7 +66,11 @@ function createRuntime(
     metrics: deps.metrics,
     logger: deps.logger,
   });
-  return { client, subjectKey: settings.subjectKey };
+  return {
+    client,
+    subjectKey: settings.subjectKey,
+    video: videoOperations(client, settings.baseUrl),
+  };
 }
 
 export function createPartners(

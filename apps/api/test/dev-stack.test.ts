@@ -49,6 +49,7 @@ describe("bun run start (embedded defaults)", () => {
       expect(devices.status).toBe(200);
       const body = (await devices.json()) as { result: { data: Array<{ id: string }> } };
       expect(body.result.data.map((device) => device.id).sort()).toEqual([
+        "cam-a1",
         "door-a1",
         "door-a2",
         "gate-a",

@@ -101,7 +101,7 @@ describe("open a door and a gate end to end", () => {
   test("devices.list shows only the devices of the resident's sites", async () => {
     const resident = await stack.resident("user-list", ["site-b"]);
     const devices = await resident.trpc.devices.list.query();
-    expect(devices.map((device) => device.id).sort()).toEqual(["door-b1", "gate-b"]);
+    expect(devices.map((device) => device.id).sort()).toEqual(["cam-b1", "door-b1", "gate-b"]);
     expect(devices[0]).toEqual({
       id: expect.any(String),
       kind: expect.any(String),

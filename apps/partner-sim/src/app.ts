@@ -5,6 +5,7 @@ import { apiError } from "./api/answers.ts";
 import { healthRoutes } from "./api/health.ts";
 import { injectedFaults } from "./api/injected-faults.ts";
 import { openDeviceRoutes } from "./api/open-device.ts";
+import { videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
@@ -12,6 +13,8 @@ import { discoveryRoutes, JWKS_PATH, METADATA_PATH } from "./oauth/discovery.ts"
 import { TOKEN_PATH, tokenRoutes } from "./oauth/token.ts";
 import { type PartnerSimOptions, resolveSimOptions } from "./options.ts";
 import { createRecorder, type RecordedOperation, type Recorder } from "./recorder.ts";
+import { loadVideoClip, type VideoClip } from "./video/clip.ts";
+import { createVideoSessions, mediaAddressFor, type VideoSessions } from "./video/sessions.ts";
 
 export interface CreatePartnerSimAppOptions extends PartnerSimOptions {
   /** The issuer (and base URL) the sim announces; `startPartnerSim` derives it from the port. */
@@ -29,8 +32,9 @@ export interface PartnerSimApp {
   audience: string;
   recorder: Recorder;
   faults: FaultController;
-  /** Releases every request held by latency or `hang`. */
-  close(): void;
+  video: VideoSessions;
+  /** Releases every request held by latency or `hang` and closes every video session. */
+  close(): Promise<void>;
 }
 
 function classify(path: string): RecordedOperation {
@@ -40,6 +44,8 @@ function classify(path: string): RecordedOperation {
   if (path === "/v1/health") return "health";
   if (/^\/v1\/intercoms\/[^/]+\/open$/.test(path)) return "intercom.open";
   if (/^\/v1\/barriers\/[^/]+\/open$/.test(path)) return "barrier.open";
+  if (/^\/v1\/cameras\/[^/]+\/webrtc$/.test(path)) return "video.create";
+  if (/^\/v1\/sessions\/[^/]+$/.test(path)) return "video.delete";
   return "unknown";
 }
 
@@ -51,7 +57,21 @@ export async function createPartnerSimApp(
   const issuer = options.issuer.replace(/\/+$/, "");
   const shutdown = new AbortController();
   const recorder = createRecorder();
-  const faults = createFaultController({ tokenLifetimeSeconds: resolved.tokenLifetimeSeconds });
+  const faults = createFaultController({
+    tokenLifetimeSeconds: resolved.tokenLifetimeSeconds,
+    videoSessionTtlSeconds: resolved.videoSessionTtlSeconds,
+  });
+  // Loaded at startup when there are cameras, so a broken clip stops the sim right away.
+  let clip: VideoClip | null =
+    resolved.cameras.length > 0 ? loadVideoClip(options.videoClipPath) : null;
+  const video = createVideoSessions({
+    cameras: resolved.cameras,
+    mediaAddress: mediaAddressFor(options.hostname ?? "127.0.0.1"),
+    clip: () => {
+      clip ??= loadVideoClip(options.videoClipPath);
+      return clip;
+    },
+  });
   const ctx: SimContext = {
     name: resolved.name,
     tokens: { issuer, audience: resolved.audience, key: await createSigningKey() },
@@ -61,6 +81,7 @@ export async function createPartnerSimApp(
     recorder,
     faults,
     idempotency: createIdempotencyStore<OpenResult>(),
+    video,
     shutdown: shutdown.signal,
     holdOpen: options.holdOpen ?? (() => {}),
   };
@@ -86,6 +107,7 @@ export async function createPartnerSimApp(
   api.route("/", discoveryRoutes(ctx));
   api.route("/", tokenRoutes(ctx));
   api.route("/", openDeviceRoutes(ctx));
+  api.route("/", videoRoutes(ctx));
   api.route("/", healthRoutes(ctx));
   api.notFound((c) => apiError(c, 404, "not_found", `no route ${c.req.method} ${c.req.path}`));
   api.onError((error, c) => {
@@ -95,11 +117,15 @@ export async function createPartnerSimApp(
 
   return {
     api,
-    admin: createAdminApp({ faults, recorder }),
+    admin: createAdminApp({ faults, recorder, video }),
     issuer,
     audience: resolved.audience,
     recorder,
     faults,
-    close: () => shutdown.abort(),
+    video: { sessions: video.sessions, waitForSessionState: video.waitForSessionState },
+    close: async () => {
+      shutdown.abort();
+      await video.closeAll();
+    },
   };
 }

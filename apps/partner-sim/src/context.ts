@@ -3,6 +3,7 @@ import type { FaultController, ResponseMode } from "./faults.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { SimClient } from "./options.ts";
 import type { RecordedRequest, RecordingRecorder } from "./recorder.ts";
+import type { VideoSessionManager } from "./video/sessions.ts";
 
 export interface OpenResult {
   eventId: string;
@@ -19,6 +20,7 @@ export interface SimContext {
   recorder: RecordingRecorder;
   faults: FaultController;
   idempotency: IdempotencyStore<OpenResult>;
+  video: VideoSessionManager;
   /** Aborted when the sim stops: releases delayed and hung requests. */
   shutdown: AbortSignal;
   /** Lifts the server's idle timeout for a request the sim deliberately holds. */

@@ -38,6 +38,8 @@ const SimEnvSchema = z.object({
   SIM_CLIENTS_FILE: z.string().optional(),
   SIM_INTERCOMS: deviceList.default([]),
   SIM_BARRIERS: deviceList.default([]),
+  SIM_CAMERAS: deviceList.default([]),
+  SIM_VIDEO_TTL_SECONDS: integer(1, 86_400).default(300),
   SIM_TOKEN_LIFETIME_SECONDS: integer(1, 86_400).default(300),
   SIM_AUDIENCE: z.string().max(512).optional(),
   SIM_PUBLIC_URL: url.optional(),
@@ -83,6 +85,8 @@ export function loadSimEnv(env: EnvSource = process.env): PartnerSimOptions {
     tokenLifetimeSeconds: parsed.SIM_TOKEN_LIFETIME_SECONDS,
     intercoms: parsed.SIM_INTERCOMS,
     barriers: parsed.SIM_BARRIERS,
+    cameras: parsed.SIM_CAMERAS,
+    videoSessionTtlSeconds: parsed.SIM_VIDEO_TTL_SECONDS,
     ...(parsed.SIM_AUDIENCE === undefined ? {} : { audience: parsed.SIM_AUDIENCE }),
     ...(parsed.SIM_PUBLIC_URL === undefined
       ? {}

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const RESPONSE_MODES = ["normal", "non-json", "bad-schema", "hang"] as const;
+export const RESPONSE_MODES = ["normal", "non-json", "bad-schema", "bad-sdp", "hang"] as const;
 export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
@@ -24,6 +24,8 @@ export const FaultSettings = z.strictObject({
   tokenEndpointDown: z.boolean(),
   /** Lifetime of access tokens issued from now on. */
   tokenLifetimeSeconds: z.number().int().min(1).max(86_400),
+  /** Lifetime of video sessions created from now on. */
+  videoSessionTtlSeconds: z.number().int().min(1).max(86_400),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
 
@@ -48,7 +50,7 @@ export interface FaultController {
 }
 
 export function createFaultController(
-  defaults: { tokenLifetimeSeconds: number },
+  defaults: { tokenLifetimeSeconds: number; videoSessionTtlSeconds?: number },
   random: () => number = Math.random,
 ): FaultController {
   const initial: FaultSettings = FaultSettings.parse({
@@ -62,6 +64,7 @@ export function createFaultController(
     responseMode: "normal",
     tokenEndpointDown: false,
     tokenLifetimeSeconds: defaults.tokenLifetimeSeconds,
+    videoSessionTtlSeconds: defaults.videoSessionTtlSeconds ?? 300,
   });
   let state: FaultSettings = { ...initial };
 

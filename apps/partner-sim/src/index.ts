@@ -21,3 +21,9 @@ export type {
   RecordFilter,
 } from "./recorder.ts";
 export { type PartnerSim, startPartnerSim } from "./start.ts";
+export type {
+  VideoSessionClosedReason,
+  VideoSessionInfo,
+  VideoSessionState,
+  VideoSessions,
+} from "./video/sessions.ts";

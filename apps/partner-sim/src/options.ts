@@ -37,6 +37,12 @@ export interface PartnerSimOptions {
   intercoms?: string[];
   /** Known device ids for /v1/barriers/{id}/open; others answer 404. */
   barriers?: string[];
+  /** Known camera ids for /v1/cameras/{id}/webrtc; others answer 404. */
+  cameras?: string[];
+  /** How long a video session lives before the sim ends it; default 300. */
+  videoSessionTtlSeconds?: number;
+  /** The VP8 IVF clip every camera streams, looped; default `fixtures/clip.ivf`. */
+  videoClipPath?: string;
   /**
    * The URL clients reach the sim at, used as issuer (default `http://{hostname}:{port}`).
    * Needed when binding to 0.0.0.0 or behind a proxy.
@@ -46,6 +52,7 @@ export interface PartnerSimOptions {
 
 export const DEFAULT_NAME = "partner";
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 300;
+export const DEFAULT_VIDEO_SESSION_TTL_SECONDS = 300;
 
 export interface ResolvedSimOptions {
   name: string;
@@ -54,6 +61,8 @@ export interface ResolvedSimOptions {
   tokenLifetimeSeconds: number;
   intercoms: string[];
   barriers: string[];
+  cameras: string[];
+  videoSessionTtlSeconds: number;
 }
 
 const Resolved = z.object({
@@ -63,6 +72,8 @@ const Resolved = z.object({
   tokenLifetimeSeconds: z.number().int().min(1).max(86_400),
   intercoms: z.array(PartnerDeviceId),
   barriers: z.array(PartnerDeviceId),
+  cameras: z.array(PartnerDeviceId),
+  videoSessionTtlSeconds: z.number().int().min(1).max(86_400),
 });
 
 /** Fills defaults and validates; throws a `z.ZodError` on bad options. */
@@ -75,5 +86,7 @@ export function resolveSimOptions(options: PartnerSimOptions): ResolvedSimOption
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS,
     intercoms: options.intercoms ?? [],
     barriers: options.barriers ?? [],
+    cameras: options.cameras ?? [],
+    videoSessionTtlSeconds: options.videoSessionTtlSeconds ?? DEFAULT_VIDEO_SESSION_TTL_SECONDS,
   });
 }

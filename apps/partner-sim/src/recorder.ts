@@ -4,6 +4,8 @@ export const RECORDED_OPERATIONS = [
   "jwks",
   "intercom.open",
   "barrier.open",
+  "video.create",
+  "video.delete",
   "health",
   "unknown",
 ] as const;
@@ -27,6 +29,7 @@ export type FaultKind =
   | "hang"
   | "non-json"
   | "bad-schema"
+  | "bad-sdp"
   | "tokenEndpointDown";
 
 /** One request as the sim received it. Secrets and the Authorization header are never kept. */
@@ -51,6 +54,11 @@ export interface RecordedRequest {
   /** The door or gate was actually opened by this request. */
   opened?: boolean;
   eventId?: string;
+  cameraId?: string;
+  /** The video session created (`video.create`) or ended (`video.delete`). */
+  sessionId?: string;
+  /** Size of the SDP offer received; the SDP itself is never recorded. */
+  sdpBytes?: number;
   /** The injected fault that shaped the answer, if any. */
   fault?: FaultKind;
 }
@@ -59,7 +67,16 @@ export type RecordFilter =
   | Partial<
       Pick<
         RecordedRequest,
-        "operation" | "status" | "clientId" | "method" | "path" | "replayed" | "deviceId" | "fault"
+        | "operation"
+        | "status"
+        | "clientId"
+        | "method"
+        | "path"
+        | "replayed"
+        | "deviceId"
+        | "cameraId"
+        | "sessionId"
+        | "fault"
       >
     >
   | ((record: RecordedRequest) => boolean);

@@ -3,6 +3,7 @@ import { createPartnerSimApp } from "./app.ts";
 import type { FaultController } from "./faults.ts";
 import type { PartnerSimOptions } from "./options.ts";
 import type { Recorder } from "./recorder.ts";
+import type { VideoSessions } from "./video/sessions.ts";
 
 export interface PartnerSim {
   /** Base URL of the partner API and OAuth server, e.g. http://127.0.0.1:34567. */
@@ -14,6 +15,9 @@ export interface PartnerSim {
   audience: string;
   recorder: Recorder;
   faults: FaultController;
+  /** Video sessions (WebRTC) of this sim, for tests. */
+  video: VideoSessions;
+  /** Closes every video session and both listeners. */
   stop(): Promise<void>;
 }
 
@@ -54,9 +58,10 @@ export async function startPartnerSim(options: PartnerSimOptions): Promise<Partn
       audience: sim.audience,
       recorder: sim.recorder,
       faults: sim.faults,
+      video: sim.video,
       stop() {
         stopped ??= (async () => {
-          sim.close();
+          await sim.close();
           await Promise.all([apiServer.stop(true), admin.stop(true)]);
         })();
         return stopped;

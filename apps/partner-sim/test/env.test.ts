@@ -33,6 +33,8 @@ describe("loadSimEnv", () => {
         SIM_INTERCOMS: "door-1, door-2,,",
         SIM_BARRIERS: "gate-1",
         SIM_TOKEN_LIFETIME_SECONDS: "60",
+        SIM_CAMERAS: "cam-1,cam-2",
+        SIM_VIDEO_TTL_SECONDS: "30",
       }),
     ).toEqual({
       name: "intercom",
@@ -43,6 +45,8 @@ describe("loadSimEnv", () => {
       tokenLifetimeSeconds: 60,
       intercoms: ["door-1", "door-2"],
       barriers: ["gate-1"],
+      cameras: ["cam-1", "cam-2"],
+      videoSessionTtlSeconds: 30,
     });
   });
 
@@ -53,7 +57,9 @@ describe("loadSimEnv", () => {
       adminPort: 0,
       intercoms: [],
       barriers: [],
+      cameras: [],
       tokenLifetimeSeconds: 300,
+      videoSessionTtlSeconds: 300,
     });
   });
 
@@ -77,6 +83,8 @@ describe("loadSimEnv", () => {
       [{ SIM_CLIENTS: CLIENTS, PORT: "http" }, "PORT"],
       [{ SIM_CLIENTS: CLIENTS, SIM_INTERCOMS: "door/1" }, "SIM_INTERCOMS"],
       [{ SIM_CLIENTS: CLIENTS, SIM_TOKEN_LIFETIME_SECONDS: "0" }, "SIM_TOKEN_LIFETIME_SECONDS"],
+      [{ SIM_CLIENTS: CLIENTS, SIM_CAMERAS: "cam 1" }, "SIM_CAMERAS"],
+      [{ SIM_CLIENTS: CLIENTS, SIM_VIDEO_TTL_SECONDS: "0" }, "SIM_VIDEO_TTL_SECONDS"],
       [{ SIM_CLIENTS: CLIENTS, SIM_NAME: "Intercom!" }, "SIM_NAME"],
     ];
     for (const [env, variable] of cases) {

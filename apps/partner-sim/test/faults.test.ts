@@ -49,6 +49,7 @@ describe("admin API", () => {
       responseMode: "normal",
       tokenEndpointDown: false,
       tokenLifetimeSeconds: 300,
+      videoSessionTtlSeconds: 300,
     });
     expect(await expectFaultsSet({ latencyMs: 5 })).toMatchObject({
       latencyMs: 5,

@@ -37,3 +37,12 @@ export type {
   Purpose,
 } from "./purposes";
 export { CONSENT_CHANNELS, DEVICE_KINDS, PARTNERS, PURPOSES } from "./purposes";
+export type { VideoSession } from "./video-sessions";
+export {
+  activateVideoSession,
+  endVideoSession,
+  getVideoSession,
+  listLiveVideoSessions,
+  reserveVideoSession,
+  SessionLimitError,
+} from "./video-sessions";

@@ -18,6 +18,11 @@ const PartnerAttemptInput = z.strictObject({
   target: Opaque.nullish(),
   attempt: z.number().int().min(0).max(1000),
   callId: Opaque,
+  /**
+   * The request stops processing (ends a video session, erases data): it must reach the partner
+   * even after consent is withdrawn, so it is audited without the consent gate.
+   */
+  endsProcessing: z.boolean().optional(),
 });
 export type PartnerAttemptInput = z.input<typeof PartnerAttemptInput>;
 
@@ -59,7 +64,7 @@ export async function recordPartnerAttempt(
         and(eq(consentCurrent.userId, attempt.userId), eq(consentCurrent.purpose, attempt.purpose)),
       )
       .for("share");
-    const granted = consent?.state === "granted";
+    const granted = consent?.state === "granted" || attempt.endsProcessing === true;
     const event = await recordAuditEvent(tx, {
       ...contextFields(audit),
       kind: granted ? "partner.request" : "access.denied",

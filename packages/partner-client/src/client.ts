@@ -54,13 +54,24 @@ export interface PartnerClientOptions {
   logger?: Logger;
 }
 
+/** A partner's 2xx answer, for operations whose answer is not a JSON body. */
+export interface RawAnswer {
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
 export interface CallRequest<T> {
   operation: OperationName;
   pathParam: string;
+  /** A JSON body, or `sdp` for an `application/sdp` body. */
   body?: unknown;
+  sdp?: string;
   /** Makes a POST safe to retry; the partner answers a replay with the stored result. */
   idempotencyKey?: string;
-  response: z.ZodType<T>;
+  /** The answer's JSON schema, or `decode` for anything else (throwing means a protocol error). */
+  response?: z.ZodType<T>;
+  decode?: (answer: RawAnswer) => T;
   hooks?: CallHooks;
   signal?: AbortSignal;
 }
@@ -75,6 +86,7 @@ export interface PartnerClient {
 interface Answer {
   status: number;
   text: string;
+  headers: Headers;
   retryAfterMs: number | null;
 }
 
@@ -172,16 +184,20 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           if (request.signal) signals.push(request.signal);
           const headers: Record<string, string> = {
             authorization: `Bearer ${token}`,
-            accept: "application/json",
+            accept:
+              request.sdp === undefined ? "application/json" : "application/sdp, application/json",
           };
           if (request.body !== undefined) headers["content-type"] = "application/json";
+          if (request.sdp !== undefined) headers["content-type"] = "application/sdp";
           if (request.idempotencyKey) headers["idempotency-key"] = request.idempotencyKey;
           let response: Response;
           try {
             response = await options.fetch(url, {
               method: spec.method,
               headers,
-              body: request.body === undefined ? undefined : JSON.stringify(request.body),
+              body:
+                request.sdp ??
+                (request.body === undefined ? undefined : JSON.stringify(request.body)),
               signal: AbortSignal.any(signals),
               redirect: "error",
             });
@@ -198,7 +214,12 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           } catch (error) {
             if (error instanceof PartnerProtocolError)
               throw new CountedFailure(
-                { status: response.status, text: "", retryAfterMs: null },
+                {
+                  status: response.status,
+                  text: "",
+                  headers: response.headers,
+                  retryAfterMs: null,
+                },
                 "protocol",
               );
             throw new CountedFailure(null, "timeout");
@@ -206,6 +227,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           const result: Answer = {
             status: response.status,
             text,
+            headers: response.headers,
             retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
           };
           if (response.status >= 500) throw new CountedFailure(result, "status");
@@ -264,9 +286,8 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
       );
       const { status } = answer;
       if (status >= 200 && status < 300) {
-        const parsed = parseJson(answer.text);
-        const checked = parsed === undefined ? null : request.response.safeParse(parsed);
-        if (!checked?.success) {
+        const decoded = decodeAnswer(request, answer);
+        if (!decoded.ok) {
           await afterAttempt(hooks, {
             attempt,
             outcome: "failure",
@@ -276,9 +297,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           });
           count(request.operation, "protocol_error");
           throw new PartnerProtocolError(
-            parsed === undefined
-              ? `partner ${partner} answered ${request.operation} with a body that is not JSON`
-              : `partner ${partner} answered ${request.operation} with a body that breaks the contract`,
+            `partner ${partner} answered ${request.operation} with ${decoded.problem}`,
           );
         }
         await afterAttempt(hooks, {
@@ -289,7 +308,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           latencyMs,
         });
         count(request.operation, "success");
-        return checked.data;
+        return decoded.data;
       }
 
       const partnerError = PartnerErrorBody.safeParse(parseJson(answer.text));
@@ -364,6 +383,26 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     call,
     isAvailable: () => breaker.state !== CircuitState.Open,
   };
+}
+
+function decodeAnswer<T>(
+  request: CallRequest<T>,
+  answer: Answer,
+): { ok: true; data: T } | { ok: false; problem: string } {
+  if (request.decode) {
+    try {
+      return { ok: true, data: request.decode(answer) };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.slice(0, 200) : "an unusable answer";
+      return { ok: false, problem: `an answer that breaks the contract: ${reason}` };
+    }
+  }
+  const parsed = parseJson(answer.text);
+  if (parsed === undefined) return { ok: false, problem: "a body that is not JSON" };
+  const checked = request.response?.safeParse(parsed);
+  return checked?.success
+    ? { ok: true, data: checked.data }
+    : { ok: false, problem: "a body that breaks the contract" };
 }
 
 function parseJson(text: string): unknown {

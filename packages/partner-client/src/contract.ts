@@ -59,6 +59,32 @@ export const OAuthErrorBody = z.object({
   error_description: z.string().optional(),
 });
 
+/** Partner-side camera ids and video session ids travel in URL paths too. */
+export const PartnerSessionId = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,128}$/, "session id must be 1-128 of [A-Za-z0-9._-]");
+
+/**
+ * WHEP-shaped video session (POST /v1/cameras/{id}/webrtc, body = SDP offer): the partner
+ * answers 201 with the SDP answer as body, `Location: /v1/sessions/{sessionId}`, ICE servers in
+ * `Link: <turn:…>; rel="ice-server"; username="…"; credential="…"` headers, and the time it will
+ * end the session in `X-Session-Expires-At` (RFC 3339). `DELETE` on the Location ends it.
+ */
+export const VIDEO_SESSION_EXPIRES_HEADER = "x-session-expires-at";
+export const SDP_CONTENT_TYPE = "application/sdp";
+/** Largest SDP we accept in either direction; real offers are a few KiB. */
+export const MAX_SDP_BYTES = 16 * 1024;
+
+export const IceServer = z.strictObject({
+  urls: z
+    .array(z.string().regex(/^(stun|stuns|turn|turns):[^\s<>"]{1,250}$/))
+    .min(1)
+    .max(4),
+  username: z.string().max(256).optional(),
+  credential: z.string().max(256).optional(),
+});
+export type IceServer = z.infer<typeof IceServer>;
+
 /** The operations of the contract, with the one scope each needs and whether a retry is safe. */
 export const OPERATIONS = {
   "intercom.open": {
@@ -72,6 +98,18 @@ export const OPERATIONS = {
     method: "POST",
     scope: "barrier.open",
     path: (deviceId: string) => `/v1/barriers/${encodeURIComponent(deviceId)}/open`,
+  },
+  "video.create_session": {
+    partner: "intercom",
+    method: "POST",
+    scope: "video.view",
+    path: (cameraId: string) => `/v1/cameras/${encodeURIComponent(cameraId)}/webrtc`,
+  },
+  "video.end_session": {
+    partner: "intercom",
+    method: "DELETE",
+    scope: "video.view",
+    path: (sessionId: string) => `/v1/sessions/${encodeURIComponent(sessionId)}`,
   },
   health: { partner: null, method: "GET", scope: "health.read", path: () => "/v1/health" },
 } as const satisfies Record<

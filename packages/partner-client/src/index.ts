@@ -7,10 +7,19 @@ export {
   type PartnerClient,
   type PartnerClientOptions,
   parseRetryAfter,
+  type RawAnswer,
 } from "./client.ts";
 export * from "./contract.ts";
 export { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
-export { barrierOperations, intercomOperations, type OpenDeviceInput } from "./operations.ts";
+export { iceServersFromLinks } from "./link-header.ts";
+export {
+  barrierOperations,
+  intercomOperations,
+  type OpenDeviceInput,
+  type VideoSessionAnswer,
+  videoOperations,
+} from "./operations.ts";
+export { checkAnswer, checkOffer, SdpError, type SdpSummary } from "./sdp.ts";
 export { subjectFor } from "./subject.ts";
 export {
   createTokenSource,

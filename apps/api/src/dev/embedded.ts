@@ -9,7 +9,7 @@ import type { PartnerTuning } from "../partners.ts";
 import { type RunningApi, serveApi } from "../server.ts";
 import { loadOrCreateDevCredentials } from "./credentials.ts";
 import { type DevIssuer, startDevIssuer } from "./issuer.ts";
-import { SEED_DEVICES, SIM_BARRIERS, SIM_INTERCOMS } from "./seed.ts";
+import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
 
 export interface EmbeddedStackOptions {
   /** Where PGlite and the dev credentials live; null keeps everything in memory. */
@@ -55,6 +55,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       },
     ],
     intercoms: SIM_INTERCOMS,
+    cameras: SIM_CAMERAS,
   });
   const barrier = await startPartnerSim({
     name: "barrier",

@@ -42,9 +42,28 @@ export const SEED_DEVICES: DeviceRecord[] = [
     partnerDeviceId: "bar-b",
     name: "Site B, car park gate",
   },
+  {
+    id: "cam-a1",
+    kind: "camera",
+    siteId: "site-a",
+    partner: "intercom",
+    partnerDeviceId: "cam-a1",
+    name: "Building A, entrance camera",
+  },
+  {
+    id: "cam-b1",
+    kind: "camera",
+    siteId: "site-b",
+    partner: "intercom",
+    partnerDeviceId: "cam-b1",
+    name: "Building B, entrance camera",
+  },
 ];
 
-export const SIM_INTERCOMS = SEED_DEVICES.filter((d) => d.partner === "intercom").map(
+export const SIM_INTERCOMS = SEED_DEVICES.filter((d) => d.kind === "door").map(
+  (d) => d.partnerDeviceId,
+);
+export const SIM_CAMERAS = SEED_DEVICES.filter((d) => d.kind === "camera").map(
   (d) => d.partnerDeviceId,
 );
 export const SIM_BARRIERS = SEED_DEVICES.filter((d) => d.partner === "barrier").map(

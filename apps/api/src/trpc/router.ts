@@ -3,6 +3,7 @@ import { barrierRouter } from "../barrier/router.ts";
 import { consentRouter } from "../consent/router.ts";
 import { devicesRouter } from "../devices/router.ts";
 import { intercomRouter } from "../intercom/router.ts";
+import { videoRouter } from "../video/router.ts";
 import { router } from "./init.ts";
 
 export const appRouter = router({
@@ -10,6 +11,7 @@ export const appRouter = router({
   intercom: intercomRouter,
   barrier: barrierRouter,
   consent: consentRouter,
+  video: videoRouter,
   admin: adminRouter,
 });
 

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { describeZodError, type FaultController, FaultPatch } from "../faults.ts";
 import { RECORDED_OPERATIONS, type Recorder } from "../recorder.ts";
+import type { VideoSessions } from "../video/sessions.ts";
 
 const RequestsQuery = z.strictObject({ operation: z.enum(RECORDED_OPERATIONS).optional() });
 
@@ -14,8 +15,12 @@ function badRequest(c: Context, message: string) {
  * The admin API, served on its own listener: fault injection and the recorder. It has no
  * authentication, so it binds to loopback unless told otherwise.
  */
-export function createAdminApp(deps: { faults: FaultController; recorder: Recorder }): Hono {
-  const { faults, recorder } = deps;
+export function createAdminApp(deps: {
+  faults: FaultController;
+  recorder: Recorder;
+  video?: VideoSessions;
+}): Hono {
+  const { faults, recorder, video } = deps;
   const app = new Hono();
 
   app.get("/admin/faults", (c) => c.json(faults.get()));
@@ -48,6 +53,8 @@ export function createAdminApp(deps: { faults: FaultController; recorder: Record
     recorder.clear();
     return c.body(null, 204);
   });
+
+  app.get("/admin/video/sessions", (c) => c.json(video?.sessions() ?? []));
 
   app.notFound((c) => c.json({ error: "not_found", message: "no such admin endpoint" }, 404));
   return app;

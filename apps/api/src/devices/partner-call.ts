@@ -1,0 +1,125 @@
+import {
+  type AuditContext,
+  ConsentRequiredError,
+  type Device,
+  getDevice,
+  listConsents,
+  type Purpose,
+  recordDenied,
+  recordPartnerAttempt,
+  recordPartnerResult,
+} from "@propgate/consent-audit";
+import type { CallHooks } from "@propgate/partner-client";
+import type { Principal } from "../auth.ts";
+import type { AppDeps } from "../deps.ts";
+import { ForbiddenDeviceError } from "../errors.ts";
+
+/** What every resident call that reaches a partner shares: who, which operation, what for. */
+export interface PartnerCallScope {
+  deps: AppDeps;
+  principal: Principal;
+  audit: AuditContext;
+  operation: string;
+  purpose: Purpose;
+}
+
+/**
+ * The device, if it is on one of the resident's sites and of the expected kind. Anything else
+ * — unknown, another site, another kind — is the same FORBIDDEN_DEVICE, audited.
+ */
+export async function authorizeDevice(
+  scope: PartnerCallScope,
+  deviceId: string,
+  expected: { kind: Device["kind"]; partner?: Device["partner"] },
+): Promise<Device> {
+  const device = await getDevice(scope.deps.database.db, deviceId);
+  const fits =
+    device &&
+    scope.principal.sites.includes(device.siteId) &&
+    device.kind === expected.kind &&
+    (expected.partner === undefined || device.partner === expected.partner);
+  if (!device || !fits) {
+    scope.deps.metrics.accessDenied.inc({ reason: "forbidden_device" });
+    await recordDenied(
+      scope.deps.database.db,
+      {
+        userId: scope.principal.userId,
+        operation: scope.operation,
+        target: deviceId,
+        errorCode: "FORBIDDEN_DEVICE",
+        purpose: scope.purpose,
+      },
+      scope.audit,
+    );
+    throw new ForbiddenDeviceError();
+  }
+  return device;
+}
+
+/** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
+export async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
+  const consents = await listConsents(scope.deps.database.db, scope.principal.userId);
+  if (consents.find((consent) => consent.purpose === scope.purpose)?.state === "granted") return;
+  scope.deps.metrics.accessDenied.inc({ reason: "consent_required" });
+  const eventId = await recordDenied(
+    scope.deps.database.db,
+    {
+      userId: scope.principal.userId,
+      operation: scope.operation,
+      target,
+      errorCode: "CONSENT_REQUIRED",
+      purpose: scope.purpose,
+    },
+    scope.audit,
+  );
+  throw new ConsentRequiredError(scope.purpose, eventId);
+}
+
+/**
+ * Hooks that give every request sent to the partner its audit row first — written together
+ * with a consent re-check, so nothing is sent without both — and record each answer.
+ */
+export function auditedAttempts(
+  scope: PartnerCallScope,
+  call: { partner: Device["partner"]; target: string; callId: string; endsProcessing?: boolean },
+): CallHooks {
+  const { db } = scope.deps.database;
+  const userId = scope.principal.userId;
+  return {
+    async beforeAttempt({ attempt }) {
+      await recordPartnerAttempt(
+        db,
+        {
+          userId,
+          purpose: scope.purpose,
+          operation: scope.operation,
+          partner: call.partner,
+          target: call.target,
+          attempt,
+          callId: call.callId,
+          endsProcessing: call.endsProcessing,
+        },
+        scope.audit,
+      );
+    },
+    async afterAttempt(outcome) {
+      await recordPartnerResult(
+        db,
+        {
+          callId: call.callId,
+          operation: scope.operation,
+          partner: call.partner,
+          target: call.target,
+          userId,
+          purpose: scope.purpose,
+          attempt: outcome.attempt,
+          result: outcome.outcome === "success" ? "success" : "error",
+          errorCode: outcome.errorCode,
+          httpStatus: outcome.httpStatus,
+          latencyMs: outcome.latencyMs,
+        },
+        scope.audit,
+      );
+    },
+  };
+}
