@@ -12,6 +12,11 @@ try {
 }
 const dataDir = env.DATA_DIR;
 const stack = await startEmbeddedStack({ dataDir, apiPort: env.PORT, logLevel: env.LOG_LEVEL });
+const watchToken = await stack.issuer.mint({
+  sub: "resident-1",
+  sites: ["site-a"],
+  expiresInSeconds: 8 * 3600,
+});
 
 console.log(`
 Propgate is running on embedded defaults (PGlite in ${dataDir}).
@@ -30,6 +35,8 @@ Then, with TOKEN set to it:
        -H 'content-type: application/json' -d '{"purpose":"intercom","noticeVersion":1}'
   curl -s -X POST ${stack.api.url}/trpc/intercom.openDoor -H "authorization: Bearer $TOKEN" \\
        -H 'content-type: application/json' -d '{"deviceId":"door-a1"}'
+Watch a camera in a browser (resident-1, token valid 8 h; press "Grant video consent" once):
+  ${stack.api.url}/dev/video#token=${watchToken}&camera=cam-a1
 Scripted walk-through on a throwaway stack: npx --yes bun@1.4.5 run demo
 (Ctrl-C stops the stack)
 `);

@@ -12,6 +12,7 @@ const video = element<HTMLVideoElement>("video");
 const status = element<HTMLParagraphElement>("status");
 const watchButton = element<HTMLButtonElement>("watch");
 const stopButton = element<HTMLButtonElement>("stop");
+const consentButton = element<HTMLButtonElement>("consent");
 
 const fromHash = new URLSearchParams(location.hash.slice(1));
 tokenInput.value = fromHash.get("token") ?? "";
@@ -111,6 +112,18 @@ async function run(action: () => Promise<unknown>) {
   }
 }
 
+/** Grants the `video` purpose, naming the notice version the api says is current. */
+async function grantConsent(): Promise<void> {
+  const consents = await client().consent.list.query();
+  const video = consents.find((consent) => consent.purpose === "video");
+  await client().consent.grant.mutate({
+    purpose: "video",
+    noticeVersion: video?.currentNoticeVersion ?? 1,
+  });
+  show(`video consent granted (notice v${video?.currentNoticeVersion ?? 1})`);
+}
+
+consentButton.addEventListener("click", () => run(grantConsent));
 watchButton.addEventListener("click", () => run(watch));
 stopButton.addEventListener("click", () => run(stop));
 Object.assign(window, { propgate: { watch, stop, stats } });
