@@ -84,7 +84,7 @@ describe("checkOffer", () => {
     rejects("", /empty/);
     rejects("hello, not sdp", /does not start with v=0/);
     rejects(`${OFFER}<script>\u0000</script>\r\n`, /not an SDP line/);
-    rejects(OFFER + `a=x-pad:${"x".repeat(MAX_SDP_BYTES)}\r\n`, /larger than/);
+    rejects(`${OFFER}a=x-pad:${"x".repeat(MAX_SDP_BYTES)}\r\n`, /larger than/);
     rejects("v=0\r\n", /no origin or no media/);
   });
 });
