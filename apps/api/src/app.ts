@@ -73,21 +73,25 @@ export function createApp(deps: AppDeps) {
 
   if (deps.devPages) mountVideoPage(app);
 
-  app.use(
-    "/trpc/*",
+  // Face photos are the one large input; everything else stays small.
+  const limitBodies = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.maxBodyBytes,
+      maxSize,
       onError: (c) =>
         c.json(
           trpcStyleError(
             400,
             "BAD_REQUEST",
-            `request body larger than ${deps.maxBodyBytes} bytes`,
+            `request body larger than ${maxSize} bytes`,
             c.get("requestId"),
           ),
           400,
         ),
-    }),
+    });
+  const faceBodies = limitBodies(Math.ceil((deps.faceMaxImageBytes * 4) / 3) + 1024);
+  const smallBodies = limitBodies(deps.maxBodyBytes);
+  app.use("/trpc/*", (c, next) =>
+    (c.req.path === "/trpc/faces.enroll" ? faceBodies : smallBodies)(c, next),
   );
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({

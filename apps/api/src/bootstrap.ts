@@ -54,6 +54,7 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
     instanceId,
     maxBodyBytes: env.MAX_BODY_BYTES,
     videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
+    faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
     devPages: env.PROPGATE_ENV === "development",
     verifier: createResidentVerifier({
       issuer: env.AUTH_ISSUER,

@@ -13,6 +13,8 @@ export interface AppDeps {
   instanceId: string;
   maxBodyBytes: number;
   videoMaxSessionsPerResident: number;
+  /** Largest face image accepted (decoded bytes). */
+  faceMaxImageBytes: number;
   /** Serve the dev pages (`/dev/…`): only in development. */
   devPages: boolean;
 }

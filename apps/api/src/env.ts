@@ -30,6 +30,7 @@ const schema = z.object({
   AUTH_JWKS_URL: url,
   MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
   VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20).default(2),
+  FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024).default(1024 * 1024),
 });
 
 export type ApiEnv = ReturnType<typeof loadApiEnv>;

@@ -39,6 +39,15 @@ export interface ErrorCause {
   retryAfterSeconds?: number;
 }
 
+/** A resident may act only on the sites in their token. */
+export class ForbiddenSiteError extends Error {
+  readonly code = "FORBIDDEN";
+  constructor() {
+    super("this site is not available to you");
+    this.name = "ForbiddenSiteError";
+  }
+}
+
 /** No such video session for this resident (or it belongs to someone else). */
 export class SessionNotFoundError extends Error {
   readonly code = "NOT_FOUND";
@@ -75,6 +84,9 @@ export function toTRPCError(error: unknown): TRPCError {
   }
   if (error instanceof SessionLimitError) {
     return new CausedTRPCError("TOO_MANY_REQUESTS", error.message, { code: "RATE_LIMITED" });
+  }
+  if (error instanceof ForbiddenSiteError) {
+    return new CausedTRPCError("FORBIDDEN", error.message, { code: "FORBIDDEN" });
   }
   if (error instanceof SessionNotFoundError) {
     return new CausedTRPCError("NOT_FOUND", error.message, { code: "NOT_FOUND" });

@@ -5,8 +5,11 @@ import {
   createPartnerClient,
   createPartnerFetch,
   createTokenSource,
+  facesOperations,
   intercomOperations,
   type PartnerClient,
+  platesOperations,
+  subjectOperations,
   videoOperations,
 } from "@propgate/partner-client";
 
@@ -14,6 +17,9 @@ export interface PartnerRuntime {
   client: PartnerClient;
   subjectKey: Uint8Array;
   video: ReturnType<typeof videoOperations>;
+  plates: ReturnType<typeof platesOperations>;
+  faces: ReturnType<typeof facesOperations>;
+  subjects: ReturnType<typeof subjectOperations>;
 }
 
 export interface Partners {
@@ -70,6 +76,9 @@ function createRuntime(
     client,
     subjectKey: settings.subjectKey,
     video: videoOperations(client, settings.baseUrl),
+    plates: platesOperations(client),
+    faces: facesOperations(client),
+    subjects: subjectOperations(client),
   };
 }
 

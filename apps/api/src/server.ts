@@ -13,7 +13,7 @@ export function serveApi(deps: AppDeps, options: { hostname: string; port: numbe
     hostname: options.hostname,
     port: options.port,
     // Bun's own cap is a backstop; the app answers oversized bodies itself with a clear error.
-    maxRequestBodySize: Math.max(deps.maxBodyBytes * 4, 1024 * 1024),
+    maxRequestBodySize: Math.max(deps.maxBodyBytes, deps.faceMaxImageBytes * 2) * 2,
     fetch: app.fetch,
   });
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;

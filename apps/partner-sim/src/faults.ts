@@ -26,6 +26,8 @@ export const FaultSettings = z.strictObject({
   tokenLifetimeSeconds: z.number().int().min(1).max(86_400),
   /** Lifetime of video sessions created from now on. */
   videoSessionTtlSeconds: z.number().int().min(1).max(86_400),
+  /** The next N `subjects.erase` calls answer 503 with `Retry-After: 1`, before any other fault. */
+  failErasures: nonNegativeInt(1_000_000),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
 
@@ -47,6 +49,8 @@ export interface FaultController {
   takeFailure(): InjectedFailure | null;
   /** Whether this valid token is to be treated as revoked (`rejectTokensNext`, decremented). */
   takeTokenRejection(): boolean;
+  /** Whether this erasure call fails (`failErasures`, decremented). */
+  takeErasureFailure(): boolean;
 }
 
 export function createFaultController(
@@ -65,6 +69,7 @@ export function createFaultController(
     tokenEndpointDown: false,
     tokenLifetimeSeconds: defaults.tokenLifetimeSeconds,
     videoSessionTtlSeconds: defaults.videoSessionTtlSeconds ?? 300,
+    failErasures: 0,
   });
   let state: FaultSettings = { ...initial };
 
@@ -82,6 +87,11 @@ export function createFaultController(
     takeTokenRejection() {
       if (state.rejectTokensNext <= 0) return false;
       state.rejectTokensNext -= 1;
+      return true;
+    },
+    takeErasureFailure() {
+      if (state.failErasures <= 0) return false;
+      state.failErasures -= 1;
       return true;
     },
     takeFailure() {

@@ -1,3 +1,5 @@
+import type { ErasureCategory } from "@propgate/partner-client/contract";
+
 export const RECORDED_OPERATIONS = [
   "token",
   "metadata",
@@ -6,6 +8,13 @@ export const RECORDED_OPERATIONS = [
   "barrier.open",
   "video.create",
   "video.delete",
+  "plates.list",
+  "plates.add",
+  "plates.remove",
+  "faces.list",
+  "faces.enroll",
+  "faces.remove",
+  "subjects.erase",
   "health",
   "unknown",
 ] as const;
@@ -30,7 +39,8 @@ export type FaultKind =
   | "non-json"
   | "bad-schema"
   | "bad-sdp"
-  | "tokenEndpointDown";
+  | "tokenEndpointDown"
+  | "failErasures";
 
 /** One request as the sim received it. Secrets and the Authorization header are never kept. */
 export interface RecordedRequest {
@@ -44,8 +54,13 @@ export interface RecordedRequest {
   status: number;
   clientId?: string;
   tokenClaims?: RecordedTokenClaims;
-  /** Parsed JSON body of an API call, as received (also when it was rejected). */
+  /**
+   * Parsed JSON body of an open call, as received (also when it was rejected). Plate, face and
+   * erasure calls never record their body, only `bodyFields` and the fields below.
+   */
   body?: unknown;
+  /** Field names of a plate or face body (sorted), never their values. */
+  bodyFields?: string[];
   idempotencyKey?: string;
   /** An idempotent replay: answered from the stored response, the device was not opened. */
   replayed?: boolean;
@@ -59,6 +74,17 @@ export interface RecordedRequest {
   sessionId?: string;
   /** Size of the SDP offer received; the SDP itself is never recorded. */
   sdpBytes?: number;
+  siteId?: string;
+  /** The plate as `plates.add` received it (to check the sender normalized it). */
+  plate?: string;
+  /** The plate record created (`plates.add`) or asked to remove (`plates.remove`). */
+  plateId?: string;
+  /** The face created (`faces.enroll`) or asked to remove (`faces.remove`). */
+  faceId?: string;
+  /** Decoded size of the image `faces.enroll` received; the image itself is never recorded. */
+  imageBytes?: number;
+  /** The categories a `subjects.erase` call asked for (all of them when it named none). */
+  categories?: ErasureCategory[];
   /** The injected fault that shaped the answer, if any. */
   fault?: FaultKind;
 }
@@ -76,6 +102,11 @@ export type RecordFilter =
         | "deviceId"
         | "cameraId"
         | "sessionId"
+        | "subject"
+        | "siteId"
+        | "plate"
+        | "plateId"
+        | "faceId"
         | "fault"
       >
     >

@@ -50,6 +50,7 @@ describe("admin API", () => {
       tokenEndpointDown: false,
       tokenLifetimeSeconds: 300,
       videoSessionTtlSeconds: 300,
+      failErasures: 0,
     });
     expect(await expectFaultsSet({ latencyMs: 5 })).toMatchObject({
       latencyMs: 5,

@@ -7,3 +7,4 @@ export {
   REDACT_PATHS,
 } from "./logger.ts";
 export { createMetrics, type Metrics } from "./metrics.ts";
+export { scrubText, scrubValue } from "./scrub.ts";

@@ -1,4 +1,5 @@
 import pino from "pino";
+import { scrubText, scrubValue } from "./scrub.ts";
 
 export type Logger = pino.Logger;
 export type LogDestination = pino.DestinationStream;
@@ -47,7 +48,7 @@ function serializeError(err: unknown): Record<string, unknown> {
   return {
     type: err.name,
     ...(typeof code === "string" ? { code } : {}),
-    message: err.message.slice(0, 500),
+    message: scrubText(err.message.slice(0, 500)),
   };
 }
 
@@ -60,7 +61,20 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       serializers: { err: serializeError, error: serializeError },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (record) => scrubValue(record) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((arg) => (typeof arg === "string" ? scrubText(arg) : arg)) as Parameters<
+              typeof method
+            >,
+          );
+        },
+      },
     },
     options.destination,
   );

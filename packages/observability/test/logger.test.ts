@@ -92,3 +92,35 @@ describe("metrics", () => {
     expect(await two.registry.metrics()).not.toContain('outcome="success"');
   });
 });
+
+describe("free-text scrubbing", () => {
+  test("JWTs, bearer credentials and plates are scrubbed from messages and fields", () => {
+    const { lines, stream } = capture();
+    const logger = createLogger({ name: "api", destination: stream });
+    const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX3BhcnQ";
+    logger.warn(
+      { detail: `partner said: token ${jwt} rejected`, list: ["А 123 ВС 77", "x"] },
+      `car A123BC777 and Bearer abcdefghijkl`,
+    );
+    logger.info("taxi ав12377 left");
+    const text = lines.join("\n");
+    for (const secret of [jwt, "А 123 ВС 77", "A123BC777", "abcdefghijkl", "ав12377"])
+      expect(text).not.toContain(secret);
+    expect(text).toContain("[jwt]");
+    expect(text).toContain("[plate]");
+    expect(text).toContain("Bearer [redacted]");
+  });
+
+  test("ordinary ids and numbers are left alone", () => {
+    const { lines, stream } = capture();
+    createLogger({ name: "api", destination: stream }).info(
+      { requestId: "req_abc123", deviceId: "door-a1", status: 200 },
+      "request",
+    );
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({
+      requestId: "req_abc123",
+      deviceId: "door-a1",
+      status: 200,
+    });
+  });
+});

@@ -63,7 +63,10 @@ export interface RawAnswer {
 
 export interface CallRequest<T> {
   operation: OperationName;
-  pathParam: string;
+  /** The id (or the two ids) the operation's path names. */
+  pathParam: string | readonly [string, string];
+  /** Query parameters, e.g. the subject a list is for. */
+  query?: Record<string, string>;
   /** A JSON body, or `sdp` for an `application/sdp` body. */
   body?: unknown;
   sdp?: string;
@@ -155,7 +158,12 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
   async function call<T>(request: CallRequest<T>): Promise<T> {
     const spec = OPERATIONS[request.operation];
     const hooks = request.hooks ?? NO_HOOKS;
-    const url = new URL(spec.path(request.pathParam), options.baseUrl);
+    const [first, second] =
+      typeof request.pathParam === "string" ? [request.pathParam] : request.pathParam;
+    // Paths append to the base URL, so a base with a path prefix (`https://p.example/api`) keeps it.
+    const url = new URL(`${options.baseUrl.href.replace(/\/+$/, "")}${spec.path(first, second)}`);
+    for (const [key, value] of Object.entries(request.query ?? {}))
+      url.searchParams.set(key, value);
     const retrySafe = spec.method !== "POST" || request.idempotencyKey !== undefined;
     // The deadline covers the partner's part: it starts when the first request is sent, so
     // time spent queueing for our own audit write does not eat into it.

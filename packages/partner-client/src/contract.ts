@@ -85,6 +85,67 @@ export const IceServer = z.strictObject({
 });
 export type IceServer = z.infer<typeof IceServer>;
 
+/**
+ * A Russian registration plate as partners receive it: normalized to Latin look-alike letters
+ * (А→A, В→B, Е→E, К→K, М→M, Н→H, О→O, Р→P, С→C, Т→T, У→Y, Х→X), no spaces. Private cars
+ * `A123BC77`/`A123BC777`, taxis `AB12377`/`AB123777`.
+ */
+export const Plate = z
+  .string()
+  .regex(
+    /^(?:[ABEKMHOPCTYX]\d{3}[ABEKMHOPCTYX]{2}|[ABEKMHOPCTYX]{2}\d{3})\d{2,3}$/,
+    "not a normalized plate",
+  );
+export const SiteId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+export const PartnerRecordId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/);
+
+/** `POST /v1/sites/{siteId}/plates` (scope plates.manage). */
+export const AddPlateRequest = z.strictObject({
+  subject: Subject,
+  plate: Plate,
+  validUntil: z.iso.datetime({ offset: true }).optional(),
+});
+export type AddPlateRequest = z.infer<typeof AddPlateRequest>;
+export const PlateRecord = z.object({
+  id: PartnerRecordId,
+  plate: Plate,
+  validUntil: z.iso.datetime({ offset: true }).nullable(),
+  createdAt: z.iso.datetime({ offset: true }),
+});
+export type PlateRecord = z.infer<typeof PlateRecord>;
+/** `GET /v1/sites/{siteId}/plates?subject=…`: the subject's plates at that site. */
+export const PlateList = z.object({ plates: z.array(PlateRecord).max(1000) });
+
+/** `POST /v1/faces` (scope faces.manage): a JPEG, base64, at most 5 MiB decoded. */
+export const EnrollFaceRequest = z.strictObject({
+  subject: Subject,
+  image: z.base64().max(7 * 1024 * 1024),
+});
+export type EnrollFaceRequest = z.infer<typeof EnrollFaceRequest>;
+export const FaceRecord = z.object({
+  faceId: PartnerRecordId,
+  createdAt: z.iso.datetime({ offset: true }),
+});
+export type FaceRecord = z.infer<typeof FaceRecord>;
+/** `GET /v1/faces?subject=…`. */
+export const FaceList = z.object({ faces: z.array(FaceRecord).max(100) });
+
+/**
+ * `DELETE /v1/subjects/{subject}?categories=faces,plates` (scope subjects.erase): erase what the
+ * partner holds for the subject in those categories → 200 with what was erased. Idempotent.
+ */
+export const ERASURE_CATEGORIES = ["faces", "plates"] as const;
+export const ErasureCategory = z.enum(ERASURE_CATEGORIES);
+export type ErasureCategory = z.infer<typeof ErasureCategory>;
+export const ErasureResponse = z.object({
+  subject: Subject,
+  erased: z.object({
+    faces: z.number().int().min(0).optional(),
+    plates: z.number().int().min(0).optional(),
+  }),
+});
+export type ErasureResponse = z.infer<typeof ErasureResponse>;
+
 /** The operations of the contract, with the one scope each needs and whether a retry is safe. */
 export const OPERATIONS = {
   "intercom.open": {
@@ -111,6 +172,49 @@ export const OPERATIONS = {
     scope: "video.view",
     path: (sessionId: string) => `/v1/sessions/${encodeURIComponent(sessionId)}`,
   },
+  "plates.list": {
+    partner: "barrier",
+    method: "GET",
+    scope: "plates.manage",
+    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+  },
+  "plates.add": {
+    partner: "barrier",
+    method: "POST",
+    scope: "plates.manage",
+    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+  },
+  "plates.remove": {
+    partner: "barrier",
+    method: "DELETE",
+    scope: "plates.manage",
+    path: (siteId: string, plateId = "") =>
+      `/v1/sites/${encodeURIComponent(siteId)}/plates/${encodeURIComponent(plateId)}`,
+  },
+  "faces.list": {
+    partner: "intercom",
+    method: "GET",
+    scope: "faces.manage",
+    path: () => "/v1/faces",
+  },
+  "faces.enroll": {
+    partner: "intercom",
+    method: "POST",
+    scope: "faces.manage",
+    path: () => "/v1/faces",
+  },
+  "faces.remove": {
+    partner: "intercom",
+    method: "DELETE",
+    scope: "faces.manage",
+    path: (faceId: string) => `/v1/faces/${encodeURIComponent(faceId)}`,
+  },
+  "subjects.erase": {
+    partner: null,
+    method: "DELETE",
+    scope: "subjects.erase",
+    path: (subject: string) => `/v1/subjects/${encodeURIComponent(subject)}`,
+  },
   health: { partner: null, method: "GET", scope: "health.read", path: () => "/v1/health" },
 } as const satisfies Record<
   string,
@@ -118,7 +222,7 @@ export const OPERATIONS = {
     partner: PartnerName | null;
     method: "GET" | "POST" | "DELETE";
     scope: PartnerScope;
-    path: (id: string) => string;
+    path: (id: string, second?: string) => string;
   }
 >;
 export type OperationName = keyof typeof OPERATIONS;

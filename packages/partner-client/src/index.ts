@@ -14,8 +14,11 @@ export { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } f
 export { iceServersFromLinks } from "./link-header.ts";
 export {
   barrierOperations,
+  facesOperations,
   intercomOperations,
   type OpenDeviceInput,
+  platesOperations,
+  subjectOperations,
   type VideoSessionAnswer,
   videoOperations,
 } from "./operations.ts";

@@ -1,9 +1,17 @@
 import type { CallHooks, PartnerClient, RawAnswer } from "./client.ts";
 import {
+  AddPlateRequest,
+  EnrollFaceRequest,
+  type ErasureCategory,
+  ErasureResponse,
+  FaceList,
+  FaceRecord,
   type IceServer,
-  type OpenRequest,
+  OpenRequest,
   OpenResponse,
   PartnerSessionId,
+  PlateList,
+  PlateRecord,
   SDP_CONTENT_TYPE,
   VIDEO_SESSION_EXPIRES_HEADER,
 } from "./contract.ts";
@@ -24,7 +32,7 @@ function open(
   operation: "intercom.open" | "barrier.open",
   input: OpenDeviceInput,
 ) {
-  const body: OpenRequest = { subject: input.subject };
+  const body = OpenRequest.parse({ subject: input.subject });
   return client.call({
     operation,
     pathParam: input.partnerDeviceId,
@@ -123,6 +131,99 @@ export function videoOperations(client: PartnerClient, baseUrl: URL) {
         if (error instanceof PartnerRejectedError && error.status === 404) return { ended: true };
         throw error;
       }
+    },
+  };
+}
+
+/** Plates adapter (barrier partner). The plate is already normalized; it only passes through. */
+export function platesOperations(client: PartnerClient) {
+  return {
+    list(input: { siteId: string; subject: string; hooks?: CallHooks }) {
+      return client.call({
+        operation: "plates.list",
+        pathParam: input.siteId,
+        query: { subject: input.subject },
+        response: PlateList,
+        hooks: input.hooks,
+      });
+    },
+    add(input: {
+      siteId: string;
+      subject: string;
+      plate: string;
+      validUntil?: string;
+      hooks?: CallHooks;
+    }) {
+      const body = AddPlateRequest.parse({
+        subject: input.subject,
+        plate: input.plate,
+        validUntil: input.validUntil,
+      });
+      return client.call({
+        operation: "plates.add",
+        pathParam: input.siteId,
+        body,
+        response: PlateRecord,
+        hooks: input.hooks,
+      });
+    },
+    async remove(input: { siteId: string; plateId: string; subject: string; hooks?: CallHooks }) {
+      return client.call({
+        operation: "plates.remove",
+        pathParam: [input.siteId, input.plateId],
+        query: { subject: input.subject },
+        decode: () => ({ removed: true as const }),
+        hooks: input.hooks,
+      });
+    },
+  };
+}
+
+/** Faces adapter (intercom partner). The image exists only in memory for the call. */
+export function facesOperations(client: PartnerClient) {
+  return {
+    list(input: { subject: string; hooks?: CallHooks }) {
+      return client.call({
+        operation: "faces.list",
+        pathParam: "",
+        query: { subject: input.subject },
+        response: FaceList,
+        hooks: input.hooks,
+      });
+    },
+    enroll(input: { subject: string; imageBase64: string; hooks?: CallHooks }) {
+      const body = EnrollFaceRequest.parse({ subject: input.subject, image: input.imageBase64 });
+      return client.call({
+        operation: "faces.enroll",
+        pathParam: "",
+        body,
+        response: FaceRecord,
+        hooks: input.hooks,
+      });
+    },
+    remove(input: { faceId: string; subject: string; hooks?: CallHooks }) {
+      return client.call({
+        operation: "faces.remove",
+        pathParam: input.faceId,
+        query: { subject: input.subject },
+        decode: () => ({ removed: true as const }),
+        hooks: input.hooks,
+      });
+    },
+  };
+}
+
+/** Erasure at the partner: what it holds for a subject, in the given categories. Idempotent. */
+export function subjectOperations(client: PartnerClient) {
+  return {
+    erase(input: { subject: string; categories: readonly ErasureCategory[]; hooks?: CallHooks }) {
+      return client.call({
+        operation: "subjects.erase",
+        pathParam: input.subject,
+        query: { categories: [...input.categories].sort().join(",") },
+        response: ErasureResponse,
+        hooks: input.hooks,
+      });
     },
   };
 }

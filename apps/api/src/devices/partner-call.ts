@@ -12,7 +12,7 @@ import {
 import type { CallHooks } from "@propgate/partner-client";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { ForbiddenDeviceError } from "../errors.ts";
+import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
 
 /** What every resident call that reaches a partner shares: who, which operation, what for. */
 export interface PartnerCallScope {
@@ -54,6 +54,24 @@ export async function authorizeDevice(
     throw new ForbiddenDeviceError();
   }
   return device;
+}
+
+/** The site, if it is one of the resident's; otherwise an audited refusal. */
+export async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<string> {
+  if (scope.principal.sites.includes(siteId)) return siteId;
+  scope.deps.metrics.accessDenied.inc({ reason: "forbidden_site" });
+  await recordDenied(
+    scope.deps.database.db,
+    {
+      userId: scope.principal.userId,
+      operation: scope.operation,
+      target: siteId,
+      errorCode: "FORBIDDEN_SITE",
+      purpose: scope.purpose,
+    },
+    scope.audit,
+  );
+  throw new ForbiddenSiteError();
 }
 
 /** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */

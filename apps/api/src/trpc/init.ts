@@ -43,6 +43,9 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
+/** What a resident procedure sees: the request context plus who is calling. */
+export type ResidentContext = Context & { principal: Principal; audit: AuditContext };
+
 export const router = t.router;
 
 /** Maps every error leaving a procedure through the one domain → tRPC mapping. */

@@ -2,7 +2,9 @@ import { adminRouter } from "../admin/router.ts";
 import { barrierRouter } from "../barrier/router.ts";
 import { consentRouter } from "../consent/router.ts";
 import { devicesRouter } from "../devices/router.ts";
+import { facesRouter } from "../faces/router.ts";
 import { intercomRouter } from "../intercom/router.ts";
+import { platesRouter } from "../plates/router.ts";
 import { videoRouter } from "../video/router.ts";
 import { router } from "./init.ts";
 
@@ -12,6 +14,8 @@ export const appRouter = router({
   barrier: barrierRouter,
   consent: consentRouter,
   video: videoRouter,
+  plates: platesRouter,
+  faces: facesRouter,
   admin: adminRouter,
 });
 
