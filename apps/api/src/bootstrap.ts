@@ -7,6 +7,7 @@ import {
   type Logger,
 } from "@propgate/observability";
 import { createResidentVerifier } from "./auth.ts";
+import { createInflightCalls } from "./consent/inflight.ts";
 import type { AppDeps } from "./deps.ts";
 import type { ApiEnv } from "./env.ts";
 import { createPartners, type PartnerTuning } from "./partners.ts";
@@ -56,6 +57,7 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
     videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
     faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
     devPages: env.PROPGATE_ENV === "development",
+    inflight: createInflightCalls(),
     verifier: createResidentVerifier({
       issuer: env.AUTH_ISSUER,
       audience: env.AUTH_AUDIENCE,

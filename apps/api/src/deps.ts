@@ -1,6 +1,7 @@
 import type { DatabaseHandle } from "@propgate/consent-audit";
 import type { Logger, Metrics } from "@propgate/observability";
 import type { ResidentVerifier } from "./auth.ts";
+import type { InflightCalls } from "./consent/inflight.ts";
 import type { Partners } from "./partners.ts";
 
 /** Long-lived things built once at startup and passed to `createApp`. */
@@ -10,6 +11,8 @@ export interface AppDeps {
   metrics: Metrics;
   verifier: ResidentVerifier;
   partners: Partners;
+  /** Partner calls in flight, abandoned when the consent bus reports a revocation. */
+  inflight: InflightCalls;
   instanceId: string;
   maxBodyBytes: number;
   videoMaxSessionsPerResident: number;

@@ -172,6 +172,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     let replayedAfter401 = false;
 
     for (let attempt = 1; ; attempt++) {
+      request.signal?.throwIfAborted();
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         count(request.operation, "timeout");
@@ -265,7 +266,11 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
             latencyMs,
           });
           count(request.operation, error.reason);
-          if (retrySafe && attempt < maxAttempts && (await pause(backoff(attempt), deadline)))
+          if (
+            retrySafe &&
+            attempt < maxAttempts &&
+            (await pause(backoff(attempt), deadline, request.signal))
+          )
             continue;
           throw new PartnerUnavailableError(
             error.reason === "timeout"
@@ -354,7 +359,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           retrySafe &&
           attempt < maxAttempts &&
           wait <= maxRetryAfter &&
-          (await pause(wait, deadline))
+          (await pause(wait, deadline, request.signal))
         ) {
           continue;
         }
@@ -421,9 +426,21 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Waits `ms` unless that would pass the deadline; says whether it waited. */
-async function pause(ms: number, deadline: number): Promise<boolean> {
+/** Waits `ms` unless that would pass the deadline; says whether it waited. An abort ends the wait. */
+async function pause(ms: number, deadline: number, signal?: AbortSignal): Promise<boolean> {
   if (Date.now() + ms >= deadline) return false;
-  await new Promise((resolve) => setTimeout(resolve, ms));
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+  });
   return true;
 }

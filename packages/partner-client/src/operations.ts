@@ -138,13 +138,14 @@ export function videoOperations(client: PartnerClient, baseUrl: URL) {
 /** Plates adapter (barrier partner). The plate is already normalized; it only passes through. */
 export function platesOperations(client: PartnerClient) {
   return {
-    list(input: { siteId: string; subject: string; hooks?: CallHooks }) {
+    list(input: { siteId: string; subject: string; hooks?: CallHooks; signal?: AbortSignal }) {
       return client.call({
         operation: "plates.list",
         pathParam: input.siteId,
         query: { subject: input.subject },
         response: PlateList,
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
     add(input: {
@@ -153,6 +154,7 @@ export function platesOperations(client: PartnerClient) {
       plate: string;
       validUntil?: string;
       hooks?: CallHooks;
+      signal?: AbortSignal;
     }) {
       const body = AddPlateRequest.parse({
         subject: input.subject,
@@ -165,15 +167,23 @@ export function platesOperations(client: PartnerClient) {
         body,
         response: PlateRecord,
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
-    async remove(input: { siteId: string; plateId: string; subject: string; hooks?: CallHooks }) {
+    async remove(input: {
+      siteId: string;
+      plateId: string;
+      subject: string;
+      hooks?: CallHooks;
+      signal?: AbortSignal;
+    }) {
       return client.call({
         operation: "plates.remove",
         pathParam: [input.siteId, input.plateId],
         query: { subject: input.subject },
         decode: () => ({ removed: true as const }),
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
   };
@@ -182,16 +192,22 @@ export function platesOperations(client: PartnerClient) {
 /** Faces adapter (intercom partner). The image exists only in memory for the call. */
 export function facesOperations(client: PartnerClient) {
   return {
-    list(input: { subject: string; hooks?: CallHooks }) {
+    list(input: { subject: string; hooks?: CallHooks; signal?: AbortSignal }) {
       return client.call({
         operation: "faces.list",
         pathParam: "",
         query: { subject: input.subject },
         response: FaceList,
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
-    enroll(input: { subject: string; imageBase64: string; hooks?: CallHooks }) {
+    enroll(input: {
+      subject: string;
+      imageBase64: string;
+      hooks?: CallHooks;
+      signal?: AbortSignal;
+    }) {
       const body = EnrollFaceRequest.parse({ subject: input.subject, image: input.imageBase64 });
       return client.call({
         operation: "faces.enroll",
@@ -199,15 +215,17 @@ export function facesOperations(client: PartnerClient) {
         body,
         response: FaceRecord,
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
-    remove(input: { faceId: string; subject: string; hooks?: CallHooks }) {
+    remove(input: { faceId: string; subject: string; hooks?: CallHooks; signal?: AbortSignal }) {
       return client.call({
         operation: "faces.remove",
         pathParam: input.faceId,
         query: { subject: input.subject },
         decode: () => ({ removed: true as const }),
         hooks: input.hooks,
+        signal: input.signal,
       });
     },
   };

@@ -4,7 +4,7 @@ import { newId } from "@propgate/observability";
 import { subjectFor } from "@propgate/partner-client";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { auditedAttempts, authorizeDevice, requireConsent } from "./partner-call.ts";
+import { authorizeDevice, partnerCall, requireConsent } from "./partner-call.ts";
 
 const KINDS = {
   "intercom.open": { kind: "door", partner: "intercom", purpose: "intercom" },
@@ -38,21 +38,23 @@ export async function openDevice(
   await requireConsent(scope, device.id);
 
   const runtime = deps.partners[device.partner];
-  const callId = newId("call");
-  const request = {
-    partnerDeviceId: device.partnerDeviceId,
-    subject: subjectFor(principal.userId, runtime.subjectKey),
-    idempotencyKey: partnerIdempotencyKey(
-      principal.userId,
-      device.id,
-      input.idempotencyKey ?? callId,
-    ),
-    hooks: auditedAttempts(scope, { partner: device.partner, target: device.id, callId }),
-  };
-  const result =
-    operation === "intercom.open"
-      ? await deps.partners.intercom.ops.openDoor(request)
-      : await deps.partners.barrier.ops.openGate(request);
+  const callKey = input.idempotencyKey ?? newId("tap");
+  const result = await partnerCall(
+    scope,
+    { partner: device.partner, target: device.id },
+    ({ hooks, signal }) => {
+      const request = {
+        partnerDeviceId: device.partnerDeviceId,
+        subject: subjectFor(principal.userId, runtime.subjectKey),
+        idempotencyKey: partnerIdempotencyKey(principal.userId, device.id, callKey),
+        hooks,
+        signal,
+      };
+      return operation === "intercom.open"
+        ? deps.partners.intercom.ops.openDoor(request)
+        : deps.partners.barrier.ops.openGate(request);
+    },
+  );
   return {
     status: "opened" as const,
     eventId: result.eventId,

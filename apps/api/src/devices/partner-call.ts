@@ -9,6 +9,7 @@ import {
   recordPartnerAttempt,
   recordPartnerResult,
 } from "@propgate/consent-audit";
+import { newId } from "@propgate/observability";
 import type { CallHooks } from "@propgate/partner-client";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
@@ -94,10 +95,34 @@ export async function requireConsent(scope: PartnerCallScope, target: string): P
 }
 
 /**
+ * Runs one partner call for a resident: every request sent gets its audit row first (with a
+ * consent re-check), and a revocation seen on the consent bus abandons it at once. Calls that
+ * stop processing (end a session, erase data) are neither gated by consent nor abandoned.
+ */
+export async function partnerCall<T>(
+  scope: PartnerCallScope,
+  call: { partner: Device["partner"]; target: string; endsProcessing?: boolean },
+  run: (io: { hooks: CallHooks; signal?: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  const hooks = auditedAttempts(scope, { ...call, callId: newId("call") });
+  if (call.endsProcessing) return run({ hooks });
+  const ticket = scope.deps.inflight.track(scope.principal.userId, scope.purpose);
+  try {
+    return await run({ hooks, signal: ticket.signal });
+  } catch (error) {
+    if (ticket.signal.aborted && ticket.signal.reason instanceof ConsentRequiredError)
+      throw ticket.signal.reason;
+    throw error;
+  } finally {
+    ticket.release();
+  }
+}
+
+/**
  * Hooks that give every request sent to the partner its audit row first — written together
  * with a consent re-check, so nothing is sent without both — and record each answer.
  */
-export function auditedAttempts(
+function auditedAttempts(
   scope: PartnerCallScope,
   call: { partner: Device["partner"]; target: string; callId: string; endsProcessing?: boolean },
 ): CallHooks {

@@ -1,7 +1,6 @@
-import { newId } from "@propgate/observability";
 import { subjectFor } from "@propgate/partner-client";
 import { z } from "zod";
-import { auditedAttempts, requireConsent } from "../devices/partner-call.ts";
+import { partnerCall, requireConsent } from "../devices/partner-call.ts";
 import { type ResidentContext, residentProcedure, router } from "../trpc/init.ts";
 import { checkedJpegBase64 } from "./jpeg.ts";
 
@@ -11,7 +10,18 @@ import { checkedJpegBase64 } from "./jpeg.ts";
  */
 const FaceId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "faceId must be a face id");
 
-async function prepare(ctx: ResidentContext, operation: string, target: string) {
+type FacesOps = ResidentContext["deps"]["partners"]["intercom"]["faces"];
+
+/** Consent check, then one audited call to the intercom partner as this resident. */
+async function callIntercom<T>(
+  ctx: ResidentContext,
+  operation: string,
+  target: string,
+  run: (
+    faces: FacesOps,
+    io: { subject: string; hooks: Parameters<FacesOps["list"]>[0]["hooks"]; signal?: AbortSignal },
+  ) => Promise<T>,
+): Promise<T> {
   const scope = {
     deps: ctx.deps,
     principal: ctx.principal,
@@ -21,29 +31,30 @@ async function prepare(ctx: ResidentContext, operation: string, target: string) 
   };
   await requireConsent(scope, target);
   const runtime = ctx.deps.partners.intercom;
-  return {
-    runtime,
-    subject: subjectFor(ctx.principal.userId, runtime.subjectKey),
-    hooks: auditedAttempts(scope, { partner: "intercom", target, callId: newId("call") }),
-  };
+  const subject = subjectFor(ctx.principal.userId, runtime.subjectKey);
+  return partnerCall(scope, { partner: "intercom", target }, (io) =>
+    run(runtime.faces, { subject, ...io }),
+  );
 }
 
 export const facesRouter = router({
   list: residentProcedure.query(async ({ ctx }) => {
-    const { runtime, subject, hooks } = await prepare(ctx, "faces.list", "faces");
-    return (await runtime.faces.list({ subject, hooks })).faces;
+    const answer = await callIntercom(ctx, "faces.list", "faces", (faces, io) => faces.list(io));
+    return answer.faces;
   }),
   enroll: residentProcedure
     .input(z.strictObject({ image: z.string().min(1) }))
-    .mutation(async ({ ctx, input }) => {
+    .mutation(({ ctx, input }) => {
       const imageBase64 = checkedJpegBase64(input.image, ctx.deps.faceMaxImageBytes);
-      const { runtime, subject, hooks } = await prepare(ctx, "faces.enroll", "faces");
-      return runtime.faces.enroll({ subject, imageBase64, hooks });
+      return callIntercom(ctx, "faces.enroll", "faces", (faces, io) =>
+        faces.enroll({ imageBase64, ...io }),
+      );
     }),
   remove: residentProcedure
     .input(z.strictObject({ faceId: FaceId }))
-    .mutation(async ({ ctx, input }) => {
-      const { runtime, subject, hooks } = await prepare(ctx, "faces.remove", input.faceId);
-      return runtime.faces.remove({ faceId: input.faceId, subject, hooks });
-    }),
+    .mutation(({ ctx, input }) =>
+      callIntercom(ctx, "faces.remove", input.faceId, (faces, io) =>
+        faces.remove({ faceId: input.faceId, ...io }),
+      ),
+    ),
 });

@@ -1,8 +1,7 @@
 import { InvalidInputError } from "@propgate/consent-audit";
-import { newId } from "@propgate/observability";
 import { subjectFor } from "@propgate/partner-client";
 import { z } from "zod";
-import { auditedAttempts, authorizeSite, requireConsent } from "../devices/partner-call.ts";
+import { authorizeSite, partnerCall, requireConsent } from "../devices/partner-call.ts";
 import { type ResidentContext, residentProcedure, router } from "../trpc/init.ts";
 import { normalizePlate } from "./normalize.ts";
 
@@ -14,7 +13,18 @@ const SiteId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "siteId must be a site
 const PlateId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "plateId must be a plate id");
 const PlateInput = z.string().min(1).max(32);
 
-async function prepare(ctx: ResidentContext, operation: string, siteId: string) {
+type PlatesOps = ResidentContext["deps"]["partners"]["barrier"]["plates"];
+
+/** Site and consent checks, then one audited call to the barrier partner as this resident. */
+async function callBarrier<T>(
+  ctx: ResidentContext,
+  operation: string,
+  siteId: string,
+  run: (
+    plates: PlatesOps,
+    io: { subject: string; hooks: Parameters<PlatesOps["list"]>[0]["hooks"]; signal?: AbortSignal },
+  ) => Promise<T>,
+): Promise<T> {
   const scope = {
     deps: ctx.deps,
     principal: ctx.principal,
@@ -25,19 +35,20 @@ async function prepare(ctx: ResidentContext, operation: string, siteId: string) 
   await authorizeSite(scope, siteId);
   await requireConsent(scope, siteId);
   const runtime = ctx.deps.partners.barrier;
-  return {
-    runtime,
-    subject: subjectFor(ctx.principal.userId, runtime.subjectKey),
-    hooks: auditedAttempts(scope, { partner: "barrier", target: siteId, callId: newId("call") }),
-  };
+  const subject = subjectFor(ctx.principal.userId, runtime.subjectKey);
+  return partnerCall(scope, { partner: "barrier", target: siteId }, (io) =>
+    run(runtime.plates, { subject, ...io }),
+  );
 }
 
 export const platesRouter = router({
   list: residentProcedure
     .input(z.strictObject({ siteId: SiteId }))
     .query(async ({ ctx, input }) => {
-      const { runtime, subject, hooks } = await prepare(ctx, "plates.list", input.siteId);
-      return (await runtime.plates.list({ siteId: input.siteId, subject, hooks })).plates;
+      const answer = await callBarrier(ctx, "plates.list", input.siteId, (plates, io) =>
+        plates.list({ siteId: input.siteId, ...io }),
+      );
+      return answer.plates;
     }),
   add: residentProcedure
     .input(
@@ -47,30 +58,21 @@ export const platesRouter = router({
         validUntil: z.iso.datetime({ offset: true }).optional(),
       }),
     )
-    .mutation(async ({ ctx, input }) => {
+    .mutation(({ ctx, input }) => {
       const plate = normalizePlate(input.plate);
       if (!plate) throw new InvalidInputError("plate is not a valid Russian registration plate");
       if (input.validUntil && Date.parse(input.validUntil) <= Date.now()) {
         throw new InvalidInputError("validUntil must be in the future");
       }
-      const { runtime, subject, hooks } = await prepare(ctx, "plates.add", input.siteId);
-      return runtime.plates.add({
-        siteId: input.siteId,
-        subject,
-        plate,
-        validUntil: input.validUntil,
-        hooks,
-      });
+      return callBarrier(ctx, "plates.add", input.siteId, (plates, io) =>
+        plates.add({ siteId: input.siteId, plate, validUntil: input.validUntil, ...io }),
+      );
     }),
   remove: residentProcedure
     .input(z.strictObject({ siteId: SiteId, plateId: PlateId }))
-    .mutation(async ({ ctx, input }) => {
-      const { runtime, subject, hooks } = await prepare(ctx, "plates.remove", input.siteId);
-      return runtime.plates.remove({
-        siteId: input.siteId,
-        plateId: input.plateId,
-        subject,
-        hooks,
-      });
-    }),
+    .mutation(({ ctx, input }) =>
+      callBarrier(ctx, "plates.remove", input.siteId, (plates, io) =>
+        plates.remove({ siteId: input.siteId, plateId: input.plateId, ...io }),
+      ),
+    ),
 });

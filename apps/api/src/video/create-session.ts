@@ -5,11 +5,10 @@ import {
   InvalidInputError,
   reserveVideoSession,
 } from "@propgate/consent-audit";
-import { newId } from "@propgate/observability";
 import { checkOffer, SdpError } from "@propgate/partner-client";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { auditedAttempts, authorizeDevice, requireConsent } from "../devices/partner-call.ts";
+import { authorizeDevice, partnerCall, requireConsent } from "../devices/partner-call.ts";
 
 /** How long a reserved slot waits for the partner's answer before it stops counting. */
 const PENDING_SECONDS = 60;
@@ -50,15 +49,17 @@ export async function createVideoSession(
     pendingSeconds: PENDING_SECONDS,
   });
   try {
-    const answer = await deps.partners[camera.partner].video.createSession({
-      cameraId: camera.partnerDeviceId,
-      offerSdp: input.offerSdp,
-      hooks: auditedAttempts(scope, {
-        partner: camera.partner,
-        target: camera.id,
-        callId: newId("call"),
-      }),
-    });
+    const answer = await partnerCall(
+      scope,
+      { partner: camera.partner, target: camera.id },
+      ({ hooks, signal }) =>
+        deps.partners[camera.partner].video.createSession({
+          cameraId: camera.partnerDeviceId,
+          offerSdp: input.offerSdp,
+          hooks,
+          signal,
+        }),
+    );
     await activateVideoSession(db, sessionId, answer);
     return {
       sessionId,

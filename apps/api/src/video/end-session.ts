@@ -1,8 +1,7 @@
 import { type AuditContext, endVideoSession, getVideoSession } from "@propgate/consent-audit";
-import { newId } from "@propgate/observability";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { auditedAttempts } from "../devices/partner-call.ts";
+import { partnerCall } from "../devices/partner-call.ts";
 import { SessionNotFoundError } from "../errors.ts";
 
 /**
@@ -31,15 +30,12 @@ export async function endSession(
     purpose: "video" as const,
   };
   const partner = session.partner === "barrier" ? "barrier" : "intercom";
-  await deps.partners[partner].video.endSession({
-    partnerSessionId: session.partnerSessionId,
-    hooks: auditedAttempts(scope, {
-      partner,
-      target: session.cameraId,
-      callId: newId("call"),
-      endsProcessing: true,
-    }),
-  });
+  const partnerSessionId = session.partnerSessionId;
+  await partnerCall(
+    scope,
+    { partner, target: session.cameraId, endsProcessing: true },
+    ({ hooks }) => deps.partners[partner].video.endSession({ partnerSessionId, hooks }),
+  );
   await endVideoSession(db, session.id, "ended");
   return { ended: true as const };
 }
