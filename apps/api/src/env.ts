@@ -30,6 +30,11 @@ const schema = z.object({
   AUTH_JWKS_URL: url,
   MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
   VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20).default(2),
+  ERASURE_INTERVAL_MS: integer(100, 3_600_000).default(5000),
+  ERASURE_RETRY_BASE_SECONDS: integer(1, 3600).default(5),
+  ERASURE_RETRY_MAX_SECONDS: integer(1, 86_400).default(3600),
+  /** 72 h: well inside the 30 days 152-FZ allows for destroying data after consent is withdrawn. */
+  ERASURE_OVERDUE_SECONDS: integer(60, 30 * 86_400).default(72 * 3600),
   FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024).default(1024 * 1024),
 });
 

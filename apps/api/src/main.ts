@@ -1,4 +1,5 @@
 import { ConfigError } from "@propgate/config";
+import { startBackground } from "./background.ts";
 import { createDeps } from "./bootstrap.ts";
 import { loadApiEnv } from "./env.ts";
 import { serveApi } from "./server.ts";
@@ -7,6 +8,7 @@ import { serveApi } from "./server.ts";
 try {
   const env = loadApiEnv();
   const deps = await createDeps(env);
+  const background = await startBackground(deps, env);
   const api = serveApi(deps, { hostname: env.HOST, port: env.PORT });
   deps.logger.info(
     { url: api.url, instanceId: deps.instanceId, database: deps.database.kind },
@@ -15,6 +17,7 @@ try {
   const shutdown = async () => {
     deps.logger.info("shutting down");
     await api.stop();
+    await background.stop();
     await deps.database.close();
     process.exit(0);
   };

@@ -2,9 +2,13 @@ import { Hono } from "hono";
 import { createSigningKey } from "./access-tokens.ts";
 import { createAdminApp } from "./admin/admin-app.ts";
 import { apiError } from "./api/answers.ts";
+import { faceRoutes } from "./api/faces.ts";
 import { healthRoutes } from "./api/health.ts";
 import { injectedFaults } from "./api/injected-faults.ts";
 import { openDeviceRoutes } from "./api/open-device.ts";
+import { plateRoutes } from "./api/plates.ts";
+import { subjectErasureRoutes } from "./api/subject-erasure.ts";
+import { noteUrl } from "./api/subject-requests.ts";
 import { videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
@@ -13,6 +17,7 @@ import { discoveryRoutes, JWKS_PATH, METADATA_PATH } from "./oauth/discovery.ts"
 import { TOKEN_PATH, tokenRoutes } from "./oauth/token.ts";
 import { type PartnerSimOptions, resolveSimOptions } from "./options.ts";
 import { createRecorder, type RecordedOperation, type Recorder } from "./recorder.ts";
+import { createSubjectDataStore, type SubjectData } from "./subject-data.ts";
 import { loadVideoClip, type VideoClip } from "./video/clip.ts";
 import { createVideoSessions, mediaAddressFor, type VideoSessions } from "./video/sessions.ts";
 
@@ -33,11 +38,13 @@ export interface PartnerSimApp {
   recorder: Recorder;
   faults: FaultController;
   video: VideoSessions;
+  /** Plates, faces and erasures the sim holds, for tests. */
+  data: SubjectData;
   /** Releases every request held by latency or `hang` and closes every video session. */
   close(): Promise<void>;
 }
 
-function classify(path: string): RecordedOperation {
+function classify(method: string, path: string): RecordedOperation {
   if (path === TOKEN_PATH) return "token";
   if (path === METADATA_PATH) return "metadata";
   if (path === JWKS_PATH) return "jwks";
@@ -46,6 +53,16 @@ function classify(path: string): RecordedOperation {
   if (/^\/v1\/barriers\/[^/]+\/open$/.test(path)) return "barrier.open";
   if (/^\/v1\/cameras\/[^/]+\/webrtc$/.test(path)) return "video.create";
   if (/^\/v1\/sessions\/[^/]+$/.test(path)) return "video.delete";
+  const read = method === "GET" || method === "HEAD";
+  if (/^\/v1\/sites\/[^/]+\/plates$/.test(path)) {
+    return read ? "plates.list" : method === "POST" ? "plates.add" : "unknown";
+  }
+  if (/^\/v1\/sites\/[^/]+\/plates\/[^/]+$/.test(path)) return "plates.remove";
+  if (path === "/v1/faces") {
+    return read ? "faces.list" : method === "POST" ? "faces.enroll" : "unknown";
+  }
+  if (/^\/v1\/faces\/[^/]+$/.test(path)) return "faces.remove";
+  if (/^\/v1\/subjects\/[^/]+$/.test(path)) return "subjects.erase";
   return "unknown";
 }
 
@@ -83,6 +100,7 @@ export async function createPartnerSimApp(
     idempotency: createIdempotencyStore<OpenResult>(),
     video,
     shutdown: shutdown.signal,
+    data: createSubjectDataStore(),
     holdOpen: options.holdOpen ?? (() => {}),
   };
 
@@ -92,9 +110,10 @@ export async function createPartnerSimApp(
       at: new Date().toISOString(),
       method: c.req.method,
       path: c.req.path,
-      operation: classify(c.req.path),
+      operation: classify(c.req.method, c.req.path),
       sent: false,
     };
+    noteUrl(draft, new URL(c.req.url));
     c.set("record", draft);
     c.set("responseMode", "normal");
     await next();
@@ -108,6 +127,9 @@ export async function createPartnerSimApp(
   api.route("/", tokenRoutes(ctx));
   api.route("/", openDeviceRoutes(ctx));
   api.route("/", videoRoutes(ctx));
+  api.route("/", plateRoutes(ctx));
+  api.route("/", faceRoutes(ctx));
+  api.route("/", subjectErasureRoutes(ctx));
   api.route("/", healthRoutes(ctx));
   api.notFound((c) => apiError(c, 404, "not_found", `no route ${c.req.method} ${c.req.path}`));
   api.onError((error, c) => {
@@ -117,12 +139,13 @@ export async function createPartnerSimApp(
 
   return {
     api,
-    admin: createAdminApp({ faults, recorder, video }),
+    admin: createAdminApp({ faults, recorder, video, data: ctx.data }),
     issuer,
     audience: resolved.audience,
     recorder,
     faults,
     video: { sessions: video.sessions, waitForSessionState: video.waitForSessionState },
+    data: { plates: ctx.data.plates, faces: ctx.data.faces, erasures: ctx.data.erasures },
     close: async () => {
       shutdown.abort();
       await video.closeAll();

@@ -3,6 +3,7 @@ import type { FaultController, ResponseMode } from "./faults.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { SimClient } from "./options.ts";
 import type { RecordedRequest, RecordingRecorder } from "./recorder.ts";
+import type { SubjectDataStore } from "./subject-data.ts";
 import type { VideoSessionManager } from "./video/sessions.ts";
 
 export interface OpenResult {
@@ -21,6 +22,8 @@ export interface SimContext {
   faults: FaultController;
   idempotency: IdempotencyStore<OpenResult>;
   video: VideoSessionManager;
+  /** Plates and faces per client and subject, and the erasures done. */
+  data: SubjectDataStore;
   /** Aborted when the sim stops: releases delayed and hung requests. */
   shutdown: AbortSignal;
   /** Lifts the server's idle timeout for a request the sim deliberately holds. */

@@ -21,6 +21,15 @@ export type {
   RecordFilter,
 } from "./recorder.ts";
 export { type PartnerSim, startPartnerSim } from "./start.ts";
+export {
+  type ErasureInfo,
+  MAX_FACE_IMAGE_BYTES,
+  MAX_FACES_PER_SUBJECT,
+  MAX_PLATES_PER_SUBJECT_SITE,
+  type StoredFaceInfo,
+  type StoredPlateInfo,
+  type SubjectData,
+} from "./subject-data.ts";
 export type {
   VideoSessionClosedReason,
   VideoSessionInfo,

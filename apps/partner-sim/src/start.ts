@@ -3,6 +3,7 @@ import { createPartnerSimApp } from "./app.ts";
 import type { FaultController } from "./faults.ts";
 import type { PartnerSimOptions } from "./options.ts";
 import type { Recorder } from "./recorder.ts";
+import type { SubjectData } from "./subject-data.ts";
 import type { VideoSessions } from "./video/sessions.ts";
 
 export interface PartnerSim {
@@ -17,6 +18,8 @@ export interface PartnerSim {
   faults: FaultController;
   /** Video sessions (WebRTC) of this sim, for tests. */
   video: VideoSessions;
+  /** Plates, faces and erasures this sim holds, for tests. */
+  data: SubjectData;
   /** Closes every video session and both listeners. */
   stop(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function startPartnerSim(options: PartnerSimOptions): Promise<Partn
       recorder: sim.recorder,
       faults: sim.faults,
       video: sim.video,
+      data: sim.data,
       stop() {
         stopped ??= (async () => {
           await sim.close();

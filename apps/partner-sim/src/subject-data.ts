@@ -49,10 +49,13 @@ export interface SubjectData {
 }
 
 interface StoredPlate extends StoredPlateInfo {
+  /** Order of creation across all subjects. */
+  seq: number;
   record: PlateRecord;
 }
 
 interface StoredFace extends StoredFaceInfo {
+  seq: number;
   createdAt: string;
 }
 
@@ -89,25 +92,33 @@ export function createSubjectDataStore(): SubjectDataStore {
   const plates = new Map<string, StoredPlate[]>();
   const faces = new Map<string, StoredFace[]>();
   let erasures: ErasureInfo[] = [];
+  let seq = 0;
   const owner = (clientId: string, subject: string) => `${clientId}\n${subject}`;
 
-  const all = <T extends { subject: string }>(held: Map<string, T[]>, subject?: string) =>
-    [...held.values()].flat().filter((entry) => subject === undefined || entry.subject === subject);
+  const all = <T extends { subject: string; seq: number }>(
+    held: Map<string, T[]>,
+    subject?: string,
+  ) =>
+    [...held.values()]
+      .flat()
+      .filter((entry) => subject === undefined || entry.subject === subject)
+      .sort((a, b) => a.seq - b.seq);
 
   return {
     plates: (subject) =>
-      all(plates, subject)
-        .sort((a, b) => a.record.createdAt.localeCompare(b.record.createdAt))
-        .map(({ siteId, plate, subject, clientId }) => ({ siteId, plate, subject, clientId })),
+      all(plates, subject).map(({ siteId, plate, subject, clientId }) => ({
+        siteId,
+        plate,
+        subject,
+        clientId,
+      })),
     faces: (subject) =>
-      all(faces, subject)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-        .map(({ faceId, subject, imageSha256, clientId }) => ({
-          faceId,
-          subject,
-          imageSha256,
-          clientId,
-        })),
+      all(faces, subject).map(({ faceId, subject, imageSha256, clientId }) => ({
+        faceId,
+        subject,
+        imageSha256,
+        clientId,
+      })),
     erasures: () => erasures.map((entry) => ({ ...entry, categories: [...entry.categories] })),
 
     listPlates(clientId, subject, siteId) {
@@ -131,7 +142,8 @@ export function createSubjectDataStore(): SubjectDataStore {
         validUntil: request.validUntil ?? null,
         createdAt: new Date().toISOString(),
       };
-      held.push({ siteId, plate: request.plate, subject: request.subject, clientId, record });
+      seq += 1;
+      held.push({ seq, siteId, plate: request.plate, subject: request.subject, clientId, record });
       plates.set(key, held);
       return { ok: true, record: { ...record } };
     },
@@ -157,7 +169,9 @@ export function createSubjectDataStore(): SubjectDataStore {
       const key = owner(clientId, subject);
       const held = faces.get(key) ?? [];
       if (held.length >= MAX_FACES_PER_SUBJECT) return { ok: false, error: "limit_exceeded" };
+      seq += 1;
       const face: StoredFace = {
+        seq,
         faceId: newId("fc"),
         subject,
         imageSha256,

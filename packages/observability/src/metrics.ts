@@ -50,6 +50,33 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       labelNames: ["partner"] as const,
       registers: [registry],
     }),
+    erasures: new Counter({
+      name: "propgate_erasures_total",
+      help: "Erasure requests sent to partners, by outcome (done, retry)",
+      labelNames: ["partner", "outcome"] as const,
+      registers: [registry],
+    }),
+    erasuresPending: new Gauge({
+      name: "propgate_erasures_pending",
+      help: "Erasure requests not yet acknowledged by the partner",
+      registers: [registry],
+    }),
+    erasuresOverdue: new Gauge({
+      name: "propgate_erasures_overdue",
+      help: "Erasure requests pending longer than the configured limit (alert when > 0)",
+      registers: [registry],
+    }),
+    consentRevocations: new Counter({
+      name: "propgate_consent_revocations_total",
+      help: "Consent revocations seen on the consent bus, by purpose",
+      labelNames: ["purpose"] as const,
+      registers: [registry],
+    }),
+    consentBusReconnects: new Counter({
+      name: "propgate_consent_bus_reconnects_total",
+      help: "Times the consent bus lost and re-established its LISTEN connection",
+      registers: [registry],
+    }),
     accessDenied: new Counter({
       name: "propgate_access_denied_total",
       help: "Resident requests refused before any partner call, by reason",

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { type DatabaseHandle, openDatabase, upsertDevices } from "@propgate/consent-audit";
 import type { LogDestination } from "@propgate/observability";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
+import { type Background, startBackground } from "../background.ts";
 import { createDeps } from "../bootstrap.ts";
 import type { AppDeps } from "../deps.ts";
 import { loadApiEnv } from "../env.ts";
@@ -29,6 +30,7 @@ export interface EmbeddedStack {
   api: RunningApi;
   deps: AppDeps;
   database: DatabaseHandle;
+  background: Background;
   issuer: DevIssuer;
   sims: { intercom: PartnerSim; barrier: PartnerSim };
   /** The settings the api was started with, as env variables (secrets included: dev only). */
@@ -114,17 +116,20 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     instanceId: deps.instanceId,
     actor: "seed",
   });
+  const background = await startBackground(deps, apiEnv);
   const api = serveApi(deps, { hostname: apiEnv.HOST, port: apiEnv.PORT });
 
   return {
     api,
     deps,
     database,
+    background,
     issuer,
     sims: { intercom, barrier },
     env,
     async stop() {
       await api.stop();
+      await background.stop();
       await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
       if (!options.database) await database.close();
     },

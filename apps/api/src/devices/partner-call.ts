@@ -118,31 +118,42 @@ export async function partnerCall<T>(
   }
 }
 
+/** One partner call as the audit log sees it. */
+export interface AuditedCall {
+  userId: string;
+  purpose: Purpose;
+  operation: string;
+  partner: Device["partner"];
+  target: string;
+  callId: string;
+  endsProcessing?: boolean;
+}
+
 /**
  * Hooks that give every request sent to the partner its audit row first — written together
- * with a consent re-check, so nothing is sent without both — and record each answer.
+ * with a consent re-check (unless the call ends processing), so nothing is sent without both —
+ * and record each answer.
  */
-function auditedAttempts(
-  scope: PartnerCallScope,
-  call: { partner: Device["partner"]; target: string; callId: string; endsProcessing?: boolean },
+export function auditHooks(
+  db: AppDeps["database"]["db"],
+  audit: AuditContext,
+  call: AuditedCall,
 ): CallHooks {
-  const { db } = scope.deps.database;
-  const userId = scope.principal.userId;
   return {
     async beforeAttempt({ attempt }) {
       await recordPartnerAttempt(
         db,
         {
-          userId,
-          purpose: scope.purpose,
-          operation: scope.operation,
+          userId: call.userId,
+          purpose: call.purpose,
+          operation: call.operation,
           partner: call.partner,
           target: call.target,
           attempt,
           callId: call.callId,
           endsProcessing: call.endsProcessing,
         },
-        scope.audit,
+        audit,
       );
     },
     async afterAttempt(outcome) {
@@ -150,19 +161,31 @@ function auditedAttempts(
         db,
         {
           callId: call.callId,
-          operation: scope.operation,
+          operation: call.operation,
           partner: call.partner,
           target: call.target,
-          userId,
-          purpose: scope.purpose,
+          userId: call.userId,
+          purpose: call.purpose,
           attempt: outcome.attempt,
           result: outcome.outcome === "success" ? "success" : "error",
           errorCode: outcome.errorCode,
           httpStatus: outcome.httpStatus,
           latencyMs: outcome.latencyMs,
         },
-        scope.audit,
+        audit,
       );
     },
   };
+}
+
+function auditedAttempts(
+  scope: PartnerCallScope,
+  call: { partner: Device["partner"]; target: string; callId: string; endsProcessing?: boolean },
+): CallHooks {
+  return auditHooks(scope.deps.database.db, scope.audit, {
+    ...call,
+    userId: scope.principal.userId,
+    purpose: scope.purpose,
+    operation: scope.operation,
+  });
 }

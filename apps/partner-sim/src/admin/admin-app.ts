@@ -3,9 +3,14 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { describeZodError, type FaultController, FaultPatch } from "../faults.ts";
 import { RECORDED_OPERATIONS, type Recorder } from "../recorder.ts";
+import type { SubjectData } from "../subject-data.ts";
 import type { VideoSessions } from "../video/sessions.ts";
 
-const RequestsQuery = z.strictObject({ operation: z.enum(RECORDED_OPERATIONS).optional() });
+const RequestsQuery = z.strictObject({
+  operation: z.enum(RECORDED_OPERATIONS).optional(),
+  subject: z.string().max(128).optional(),
+});
+const DataQuery = z.strictObject({ subject: z.string().max(128).optional() });
 
 function badRequest(c: Context, message: string) {
   return c.json({ error: "invalid_request", message }, 400);
@@ -19,8 +24,9 @@ export function createAdminApp(deps: {
   faults: FaultController;
   recorder: Recorder;
   video?: VideoSessions;
+  data?: SubjectData;
 }): Hono {
-  const { faults, recorder, video } = deps;
+  const { faults, recorder, video, data } = deps;
   const app = new Hono();
 
   app.get("/admin/faults", (c) => c.json(faults.get()));
@@ -44,8 +50,12 @@ export function createAdminApp(deps: {
   app.get("/admin/requests", (c) => {
     const query = RequestsQuery.safeParse(c.req.query());
     if (!query.success) return badRequest(c, describeZodError(query.error));
-    const { operation } = query.data;
-    const requests = recorder.all(operation === undefined ? undefined : { operation });
+    const { operation, subject } = query.data;
+    const requests = recorder.all(
+      (record) =>
+        (operation === undefined || record.operation === operation) &&
+        (subject === undefined || record.subject === subject),
+    );
     return c.json({ requests, opens: recorder.opens().length });
   });
 
@@ -55,6 +65,17 @@ export function createAdminApp(deps: {
   });
 
   app.get("/admin/video/sessions", (c) => c.json(video?.sessions() ?? []));
+
+  app.get("/admin/data", (c) => {
+    const query = DataQuery.safeParse(c.req.query());
+    if (!query.success) return badRequest(c, describeZodError(query.error));
+    const { subject } = query.data;
+    return c.json({
+      plates: data?.plates(subject) ?? [],
+      faces: data?.faces(subject) ?? [],
+      erasures: data?.erasures() ?? [],
+    });
+  });
 
   app.notFound((c) => c.json({ error: "not_found", message: "no such admin endpoint" }, 404));
   return app;

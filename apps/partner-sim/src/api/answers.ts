@@ -17,15 +17,32 @@ export function apiError(
  * A successful answer, unless a response-mode fault garbles it: the partner did the work, only
  * its answer is broken (HTML instead of JSON, or JSON that breaks the contract).
  */
-export function apiSuccess(c: Context<SimEnv>, body: object, brokenBody: object) {
+export function apiSuccess(
+  c: Context<SimEnv>,
+  body: object,
+  brokenBody: object,
+  status: 200 | 201 = 200,
+) {
   const mode = c.get("responseMode");
   if (mode === "non-json") {
     c.get("record").fault = "non-json";
-    return c.html("<html>oops</html>", 200);
+    return c.html("<html>oops</html>", status);
   }
   if (mode === "bad-schema") {
     c.get("record").fault = "bad-schema";
-    return c.json(brokenBody, 200);
+    return c.json(brokenBody, status);
   }
-  return c.json(body, 200);
+  return c.json(body, status);
+}
+
+/**
+ * `204 No Content` for a successful delete. `non-json` turns it into 200 `text/html`; a 204 has
+ * no body to break, so `bad-schema` leaves it alone.
+ */
+export function apiNoContent(c: Context<SimEnv>) {
+  if (c.get("responseMode") === "non-json") {
+    c.get("record").fault = "non-json";
+    return c.html("<html>oops</html>", 200);
+  }
+  return c.body(null, 204);
 }

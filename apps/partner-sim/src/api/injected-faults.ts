@@ -2,14 +2,26 @@ import { createMiddleware } from "hono/factory";
 import type { SimContext, SimEnv } from "../context.ts";
 import { waitFor, waitForAbort } from "../waiting.ts";
 import { apiError } from "./answers.ts";
+import { noteBodyOfUnhandledCall } from "./subject-requests.ts";
 
 /**
- * Faults in front of every API call, in this order: latency, an injected error status
- * (`failNext`, then `errorRate`), `hang`. The other response modes act on successful answers.
+ * Faults in front of every API call, in this order: `failErasures` (erasures only, ahead of
+ * everything else), latency, an injected error status (`failNext`, then `errorRate`), `hang`.
+ * The other response modes act on successful answers.
  */
 export function injectedFaults(ctx: SimContext) {
   return createMiddleware<SimEnv>(async (c, next) => {
     const record = c.get("record");
+    if (
+      record.operation === "subjects.erase" &&
+      c.req.method === "DELETE" &&
+      ctx.faults.takeErasureFailure()
+    ) {
+      record.fault = "failErasures";
+      return apiError(c, 503, "unavailable", "erasure unavailable (injected)", {
+        "Retry-After": "1",
+      });
+    }
     const faults = ctx.faults.get();
     c.set("responseMode", faults.responseMode);
 
@@ -22,6 +34,7 @@ export function injectedFaults(ctx: SimContext) {
     const failure = ctx.faults.takeFailure();
     if (failure) {
       record.fault = failure.kind;
+      await noteBodyOfUnhandledCall(c);
       const headers: Record<string, string> = {};
       if (
         failure.retryAfterSeconds !== null &&
@@ -36,6 +49,7 @@ export function injectedFaults(ctx: SimContext) {
 
     if (faults.responseMode === "hang") {
       record.fault = "hang";
+      await noteBodyOfUnhandledCall(c);
       // Recorded now with status 0: the sim never answers, and tests may wait for the arrival.
       record.sent = true;
       const { sent: _sent, ...received } = record;

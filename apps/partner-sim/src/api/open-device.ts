@@ -6,6 +6,7 @@ import type { OpenResult, SimContext, SimEnv } from "../context.ts";
 import { describeZodError } from "../faults.ts";
 import { apiError, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { readJsonBody } from "./request-body.ts";
 
 type DeviceKind = "intercom" | "barrier";
 
@@ -16,24 +17,6 @@ const ROUTES = {
 
 function newEventId(): string {
   return `sim_evt_${randomBytes(12).toString("hex")}`;
-}
-
-type JsonBody = { ok: true; value: unknown } | { ok: false; response: Response };
-
-async function readJsonBody(c: Context<SimEnv>): Promise<JsonBody> {
-  const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/json") {
-    return {
-      ok: false,
-      response: apiError(c, 415, "unsupported_media_type", "body must be application/json"),
-    };
-  }
-  const text = await c.req.text();
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, response: apiError(c, 400, "invalid_request", "body is not valid JSON") };
-  }
 }
 
 /** `POST /v1/{intercoms|barriers}/{deviceId}/open`, idempotent under an `Idempotency-Key`. */

@@ -11,43 +11,12 @@ import type { SimContext, SimEnv } from "../context.ts";
 import { iceServerLinks } from "../video/turn-credentials.ts";
 import { apiError } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { readLimitedText } from "./request-body.ts";
 
 export const CREATE_SESSION_PATH = "/v1/cameras/:cameraId/webrtc";
 export const SESSION_PATH = "/v1/sessions/:sessionId";
 /** What the `bad-sdp` fault answers instead of an SDP answer. */
 export const BAD_SDP_BODY = "hello, not sdp";
-
-type LimitedText =
-  | { ok: true; text: string; bytes: number }
-  | { ok: false; reason: "too_large" | "not_utf8"; bytes: number };
-
-/** Reads at most `limit` bytes of the body; stops reading as soon as it is over. */
-async function readLimitedText(request: Request, limit: number): Promise<LimitedText> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) return { ok: false, reason: "too_large", bytes: declared };
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  const reader = request.body?.getReader();
-  while (reader) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes += value.byteLength;
-    if (bytes > limit) {
-      await reader.cancel();
-      return { ok: false, reason: "too_large", bytes };
-    }
-    chunks.push(value);
-  }
-  try {
-    return {
-      ok: true,
-      text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
-      bytes,
-    };
-  } catch {
-    return { ok: false, reason: "not_utf8", bytes };
-  }
-}
 
 function mediaType(header: string | undefined): string {
   return (header ?? "").split(";")[0]?.trim().toLowerCase() ?? "";

@@ -1,0 +1,49 @@
+import { OPERATIONS, Subject } from "@propgate/partner-client/contract";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import type { SimContext, SimEnv } from "../context.ts";
+import { apiError, apiSuccess } from "./answers.ts";
+import { authorize } from "./bearer-auth.ts";
+import { parseErasureCategories, validate } from "./subject-requests.ts";
+
+export const SUBJECT_PATH = "/v1/subjects/:subject";
+
+const SubjectPath = z.object({ subject: Subject });
+const ErasureQuery = z.strictObject({ categories: z.string().optional() });
+
+/**
+ * `DELETE /v1/subjects/{subject}?categories=faces,plates`: erases what this client's data holds
+ * for the subject (all categories when none are named) → 200 with counts. Idempotent.
+ */
+function eraseSubjectRoute(ctx: SimContext) {
+  return async (c: Context<SimEnv>) => {
+    const auth = await authorize(c, ctx, OPERATIONS["subjects.erase"].scope);
+    if (!auth.ok) return auth.response;
+    const path = validate(c, SubjectPath, { subject: c.req.param("subject") });
+    if (!path.ok) return path.response;
+    const query = validate(c, ErasureQuery, c.req.query());
+    if (!query.ok) return query.response;
+    const categories = parseErasureCategories(query.data.categories);
+    if (categories === null) {
+      return apiError(
+        c,
+        400,
+        "invalid_request",
+        "categories: must be a comma-separated list of faces, plates",
+      );
+    }
+
+    const { subject } = path.data;
+    const erased = ctx.data.erase(auth.claims.client_id, subject, categories);
+    return apiSuccess(c, { subject, erased }, { subject });
+  };
+}
+
+export function subjectErasureRoutes(ctx: SimContext): Hono<SimEnv> {
+  return new Hono<SimEnv>()
+    .delete(SUBJECT_PATH, eraseSubjectRoute(ctx))
+    .all(SUBJECT_PATH, (c) =>
+      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
+    );
+}
