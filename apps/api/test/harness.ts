@@ -1,14 +1,21 @@
 import { Writable } from "node:stream";
-import { createTestDatabase } from "@propgate/consent-audit/testing";
+import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
+import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { type Background, startBackground } from "../src/background.ts";
+import { createDeps } from "../src/bootstrap.ts";
+import type { AppDeps } from "../src/deps.ts";
 import {
   type EmbeddedStack,
   type EmbeddedStackOptions,
   startEmbeddedStack,
 } from "../src/dev/embedded.ts";
+import { loadApiEnv } from "../src/env.ts";
+import { type RunningApi, serveApi } from "../src/server.ts";
 import type { AppRouter } from "../src/trpc/router.ts";
 
 export interface TestStack extends EmbeddedStack {
+  testDatabase: TestDatabase;
   /** Every log line the api wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   resident(sub: string, sites?: string[]): Promise<Resident>;
@@ -52,6 +59,7 @@ export async function startTestStack(
     });
   return {
     ...stack,
+    testDatabase: database,
     logs,
     client,
     async resident(sub, sites = ["site-a"]) {
@@ -101,4 +109,63 @@ export async function grant(resident: Resident, purposes: Array<"intercom" | "ba
       noticeVersion: current.currentNoticeVersion,
     });
   }
+}
+
+export interface Instance {
+  api: RunningApi;
+  deps: AppDeps;
+  background: Background;
+  logs: Array<Record<string, unknown>>;
+  client(token: string | null): ReturnType<typeof createTRPCClient<AppRouter>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Another api instance beside the stack's, configured the same way, on the same database: its
+ * own PostgreSQL pool when the tests run on PostgreSQL, else the same embedded PGlite.
+ */
+export async function startInstance(
+  stack: TestStack,
+  instanceId: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Instance> {
+  const database: DatabaseHandle = stack.testDatabase.url
+    ? await openDatabase({ url: stack.testDatabase.url })
+    : stack.testDatabase;
+  const logs: Array<Record<string, unknown>> = [];
+  const logDestination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n")) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const env = loadApiEnv({
+    ...stack.env,
+    ...extraEnv,
+    INSTANCE_ID: instanceId,
+    LOG_LEVEL: "debug",
+  });
+  const deps = await createDeps(env, { database, logDestination });
+  const background = await startBackground(deps, env);
+  const api = serveApi(deps, { hostname: "127.0.0.1", port: 0 });
+  return {
+    api,
+    deps,
+    background,
+    logs,
+    client: (token) =>
+      createTRPCClient<AppRouter>({
+        links: [
+          httpLink({
+            url: `${api.url}/trpc`,
+            headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+          }),
+        ],
+      }),
+    async stop() {
+      await api.stop();
+      await background.stop();
+      if (database !== stack.testDatabase) await database.close();
+    },
+  };
 }
