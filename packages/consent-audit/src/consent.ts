@@ -1,10 +1,19 @@
 import { and, asc, eq, max } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
+import { notifyConsentChange } from "./consent-bus";
 import type { Database } from "./database";
+import { enqueueErasure } from "./erasure";
 import { StaleNoticeError } from "./errors";
 import { newId } from "./ids";
-import { CONSENT_CHANNELS, PURPOSES, type Purpose } from "./purposes";
+import {
+  CONSENT_CHANNELS,
+  ERASURE_CATEGORIES,
+  ERASURE_PARTNER,
+  type ErasureCategory,
+  PURPOSES,
+  type Purpose,
+} from "./purposes";
 import { consentCurrent, consentEvents } from "./schema/consent";
 import { notices } from "./schema/notices";
 import { parseInput } from "./validation";
@@ -110,8 +119,8 @@ export async function listConsents(db: Database, userId: string): Promise<Consen
 
 /**
  * Records a grant of the CURRENT notice version (else `StaleNoticeError`, nothing written):
- * history row, current state and audit row in one transaction. Granting what is already
- * granted at that version changes nothing and writes nothing.
+ * history row, current state and audit row in one transaction, announced on the consent bus at
+ * commit. Granting what is already granted at that version changes nothing and writes nothing.
  */
 export async function grantConsent(
   db: Database,
@@ -161,15 +170,26 @@ export async function grantConsent(
       userId: grant.userId,
       purpose: grant.purpose,
     });
+    await notifyConsentChange(tx, {
+      userId: grant.userId,
+      purpose: grant.purpose,
+      state: "granted",
+    });
     return stateOf({ purpose: grant.purpose, ...row }, current);
   });
+}
+
+function isErasureCategory(purpose: Purpose): purpose is ErasureCategory {
+  return (ERASURE_CATEGORIES as readonly string[]).includes(purpose);
 }
 
 /**
  * Records a revoke: history row, current state and audit row in one transaction. Once this
  * returns, `recordPartnerAttempt` denies the purpose on every instance: both take the chain lock
  * first, so an attempt in flight commits before the revoke and later ones see "revoked".
- * Revoking what is not granted is a no-op that returns the state.
+ * Revoking faces or plates also queues the erasure at the partner (`erasure_requests`), and
+ * every change is announced on the consent bus at commit. Revoking what is not granted is a
+ * no-op that returns the state.
  */
 export async function revokeConsent(
   db: Database,
@@ -217,6 +237,24 @@ export async function revokeConsent(
       result: "ok",
       userId: revoke.userId,
       purpose: revoke.purpose,
+    });
+    if (isErasureCategory(revoke.purpose)) {
+      await enqueueErasure(
+        tx,
+        {
+          userId: revoke.userId,
+          partner: ERASURE_PARTNER[revoke.purpose],
+          categories: [revoke.purpose],
+          reason: "consent_revoked",
+          requestedBy: revoke.actor,
+        },
+        audit,
+      );
+    }
+    await notifyConsentChange(tx, {
+      userId: revoke.userId,
+      purpose: revoke.purpose,
+      state: "revoked",
     });
     return stateOf({ purpose: revoke.purpose, ...row }, current);
   });

@@ -35,6 +35,77 @@ export function registeredMigrator(db: Database): MigrationTarget | undefined {
   return migrationTargets.get(db);
 }
 
+/**
+ * Subscribes to a NOTIFY channel on the handle's own connection(s). Resolves once LISTEN is in
+ * place, with a function that unsubscribes; `onReconnect` runs each time a lost listening
+ * connection is re-established (notifications sent meanwhile are lost). Kept out of the public handle.
+ */
+export type ChannelListener = (
+  channel: string,
+  onNotify: (payload: string) => void,
+  onReconnect: () => void,
+) => Promise<() => Promise<void>>;
+
+const channelListeners = new WeakMap<Database, ChannelListener>();
+
+export function registeredListener(db: Database): ChannelListener | undefined {
+  return channelListeners.get(db);
+}
+
+interface ChannelSubscriber {
+  onNotify(payload: string): void;
+  onReconnect(): void;
+}
+
+/**
+ * postgres.js keeps one LISTEN connection per pool and re-listens after it is lost, calling
+ * `onlisten` again. Its `unlisten()` no longer matches after such a reconnect, so we listen
+ * once per channel and fan out ourselves; the LISTEN stays until the pool ends.
+ */
+function postgresListener(client: postgres.Sql): ChannelListener {
+  const hubs = new Map<string, Promise<Set<ChannelSubscriber>>>();
+  const hubFor = (channel: string): Promise<Set<ChannelSubscriber>> => {
+    const existing = hubs.get(channel);
+    if (existing) return existing;
+    const subscribers = new Set<ChannelSubscriber>();
+    let connects = 0;
+    const hub = client
+      .listen(
+        channel,
+        (payload) => {
+          for (const subscriber of subscribers) subscriber.onNotify(payload);
+        },
+        () => {
+          connects++;
+          if (connects === 1) return;
+          for (const subscriber of subscribers) subscriber.onReconnect();
+        },
+      )
+      .then(() => subscribers);
+    hubs.set(channel, hub);
+    hub.catch(() => hubs.delete(channel));
+    return hub;
+  };
+  return async (channel, onNotify, onReconnect) => {
+    const subscribers = await hubFor(channel);
+    const subscriber: ChannelSubscriber = { onNotify, onReconnect };
+    subscribers.add(subscriber);
+    return async () => {
+      subscribers.delete(subscriber);
+    };
+  };
+}
+
+/** PGlite is one in-process backend: notifications are local and it never reconnects. */
+function pgliteListener(client: PGlite): ChannelListener {
+  return async (channel, onNotify) => {
+    const unsubscribe = await client.listen(channel, onNotify);
+    return async () => {
+      if (!client.closed) await unsubscribe();
+    };
+  };
+}
+
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (opts.url !== undefined) {
     const client = postgres(opts.url, {
@@ -44,6 +115,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
     migrationTargets.set(db, { kind: "postgres", url: opts.url });
+    channelListeners.set(db, postgresListener(client));
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
   }
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -57,5 +129,6 @@ export async function wrapPglite(client: PGlite): Promise<DatabaseHandle> {
   const pglite = drizzlePglite({ client, schema, casing: "snake_case" });
   const db: Database = pglite;
   migrationTargets.set(db, { kind: "pglite", db: pglite });
+  channelListeners.set(db, pgliteListener(client));
   return { db, kind: "pglite", close: () => client.close() };
 }

@@ -40,3 +40,14 @@ export class InvalidInputError extends Error {
     this.issues = issues;
   }
 }
+
+export class ErasureNotFoundError extends Error {
+  readonly code = "NOT_FOUND";
+  readonly erasureId: string;
+
+  constructor(erasureId: string) {
+    super(`erasure request ${erasureId} does not exist`);
+    this.name = "ErasureNotFoundError";
+    this.erasureId = erasureId;
+  }
+}

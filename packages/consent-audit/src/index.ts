@@ -15,6 +15,8 @@ export {
 export { auditRowHash, canonicalAuditContent, GENESIS_HASH } from "./audit-chain";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export { grantConsent, listConsents, listCurrentNotices, revokeConsent } from "./consent";
+export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";
+export { CONSENT_CHANNEL, createConsentBus } from "./consent-bus";
 export type { Database, DatabaseHandle, OpenDatabaseOptions } from "./database";
 export { openDatabase } from "./database";
 export type { Device } from "./devices";
@@ -25,7 +27,28 @@ export {
   listDevicesForSites,
   upsertDevices,
 } from "./devices";
-export { ConsentRequiredError, InvalidInputError, StaleNoticeError } from "./errors";
+export type {
+  EnqueueErasureInput,
+  ErasedCounts,
+  ErasureRequest,
+  ListErasuresQuery,
+} from "./erasure";
+export {
+  claimDueErasures,
+  completeErasure,
+  countOverdueErasures,
+  countPendingErasures,
+  ERASURE_OPERATION,
+  enqueueErasure,
+  failErasureAttempt,
+  listErasures,
+} from "./erasure";
+export {
+  ConsentRequiredError,
+  ErasureNotFoundError,
+  InvalidInputError,
+  StaleNoticeError,
+} from "./errors";
 export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";
@@ -33,10 +56,22 @@ export { recordDenied, recordPartnerAttempt, recordPartnerResult } from "./partn
 export type {
   ConsentChannel,
   DeviceKind,
+  ErasureCategory,
+  ErasureReason,
+  ErasureStatus,
   Partner,
   Purpose,
 } from "./purposes";
-export { CONSENT_CHANNELS, DEVICE_KINDS, PARTNERS, PURPOSES } from "./purposes";
+export {
+  CONSENT_CHANNELS,
+  DEVICE_KINDS,
+  ERASURE_CATEGORIES,
+  ERASURE_PARTNER,
+  ERASURE_REASONS,
+  ERASURE_STATUSES,
+  PARTNERS,
+  PURPOSES,
+} from "./purposes";
 export type { VideoSession } from "./video-sessions";
 export {
   activateVideoSession,

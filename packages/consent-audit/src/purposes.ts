@@ -16,3 +16,19 @@ export type ConsentStoredState = (typeof CONSENT_STATES)[number];
 
 export const CONSENT_CHANNELS = ["app", "web", "admin"] as const;
 export type ConsentChannel = (typeof CONSENT_CHANNELS)[number];
+
+/** What a partner can be told to erase; each is also the consent purpose whose revoke erases it. */
+export const ERASURE_CATEGORIES = ["faces", "plates"] as const;
+export type ErasureCategory = (typeof ERASURE_CATEGORIES)[number];
+
+/** The partner that holds each category: faces at the intercom, plates at the barrier. */
+export const ERASURE_PARTNER: Readonly<Record<ErasureCategory, Partner>> = {
+  faces: "intercom",
+  plates: "barrier",
+};
+
+export const ERASURE_REASONS = ["consent_revoked", "admin_request"] as const;
+export type ErasureReason = (typeof ERASURE_REASONS)[number];
+
+export const ERASURE_STATUSES = ["pending", "done"] as const;
+export type ErasureStatus = (typeof ERASURE_STATUSES)[number];

@@ -35,10 +35,15 @@ export function attemptInput(userId: string, purpose: Purpose = "intercom", atte
   } as const;
 }
 
-/** First row of `db.execute()`: postgres.js returns an array, PGlite `{ rows }`. */
-export function firstRow(result: unknown): Record<string, unknown> | undefined {
+/** Rows of `db.execute()`: postgres.js returns an array, PGlite `{ rows }`. */
+export function rowsOf(result: unknown): Record<string, unknown>[] {
   const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-  return rows[0] as Record<string, unknown> | undefined;
+  return [...rows] as Record<string, unknown>[];
+}
+
+/** First row of `db.execute()`. */
+export function firstRow(result: unknown): Record<string, unknown> | undefined {
+  return rowsOf(result)[0];
 }
 
 /** Polls `check` until it holds; fails after `timeoutMs`. */
@@ -52,4 +57,43 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }
+}
+
+/** Collects values pushed by callbacks; `take` awaits the first one that matches. */
+export class Inbox<T> {
+  readonly items: T[] = [];
+  private readonly waiters = new Set<{ match: (item: T) => boolean; resolve: (item: T) => void }>();
+
+  push = (item: T): void => {
+    this.items.push(item);
+    for (const waiter of this.waiters) {
+      if (waiter.match(item)) {
+        this.waiters.delete(waiter);
+        waiter.resolve(item);
+      }
+    }
+  };
+
+  take(what: string, match: (item: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
+    const seen = this.items.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const waiter = {
+        match,
+        resolve: (item: T) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+}
+
+export function revokeInput(userId: string, purpose: Purpose, actor = userId) {
+  return { userId, purpose, channel: "app", method: "in_app_toggle", actor } as const;
 }

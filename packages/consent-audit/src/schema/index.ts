@@ -1,5 +1,6 @@
 export { auditEvents } from "./audit-events";
 export { consentCurrent, consentEvents } from "./consent";
 export { devices } from "./devices";
+export { type ErasedCounts, erasureRequests } from "./erasure-requests";
 export { notices } from "./notices";
 export { videoSessions } from "./video-sessions";
