@@ -145,3 +145,31 @@ describe("erasure at the partner after revocation", () => {
     expect(await admin.admin.erasures.list.query({ userId: "user-erase-none" })).toEqual([]);
   });
 });
+
+describe("overdue erasures", () => {
+  test("an erasure pending longer than the limit raises the overdue metric", async () => {
+    const resident = await stack.resident("user-erase-overdue");
+    await resident.trpc.consent.grant.mutate({ purpose: "faces", noticeVersion: 1 });
+    stack.sims.intercom.faults.set({ failErasures: 100 });
+    try {
+      await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+      // as if the partner had been refusing for four days
+      await stack.database.db.execute(
+        "update erasure_requests set requested_at = now() - interval '4 days' where user_id = 'user-erase-overdue'",
+      );
+      const instance = await startInstance(stack, "api-overdue", {
+        ERASURE_INTERVAL_MS: "3600000",
+      });
+      try {
+        await instance.background.runErasuresOnce();
+        const metrics = await (await fetch(`${instance.api.url}/metrics`)).text();
+        expect(metrics).toMatch(/propgate_erasures_overdue\{app="api"\} [1-9]/);
+        expect(metrics).toMatch(/propgate_erasures_pending\{app="api"\} [1-9]/);
+      } finally {
+        await instance.stop();
+      }
+    } finally {
+      stack.sims.intercom.faults.reset();
+    }
+  });
+});
