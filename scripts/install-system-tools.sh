@@ -7,6 +7,11 @@ PACKAGES=(
   postgresql-client   # pg_dump / psql for database tests and operators
   chromium            # the real browser of the WebRTC end-to-end test (driven by playwright-core)
   fonts-dejavu-core   # a font, so the browser renders pages
+  wireguard-go        # userspace WireGuard for the VPN test bed (no kernel module here)
+  wireguard-tools     # wg: keys, peers, `wg show dump` for the VPN connection log
+  nftables            # nft: the partner-surface firewall, loaded into test namespaces
+  iproute2            # ip netns / veth for the test bed
+  openssl             # throwaway CA and certificates made at test time
 )
 
 missing=()
