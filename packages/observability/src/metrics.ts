@@ -77,6 +77,18 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       help: "Times the consent bus lost and re-established its LISTEN connection",
       registers: [registry],
     }),
+    vpnPeerUp: new Gauge({
+      name: "propgate_vpn_peer_up",
+      help: "1 while a WireGuard peer's latest handshake is recent",
+      labelNames: ["iface", "peer"] as const,
+      registers: [registry],
+    }),
+    vpnHandshakeAge: new Gauge({
+      name: "propgate_vpn_last_handshake_age_seconds",
+      help: "Seconds since a WireGuard peer's latest handshake",
+      labelNames: ["iface", "peer"] as const,
+      registers: [registry],
+    }),
     accessDenied: new Counter({
       name: "propgate_access_denied_total",
       help: "Resident requests refused before any partner call, by reason",
