@@ -81,3 +81,5 @@ export {
   reserveVideoSession,
   SessionLimitError,
 } from "./video-sessions";
+export type { VpnEvent, VpnEventInput } from "./vpn-events";
+export { listVpnEvents, recordVpnEvent } from "./vpn-events";

@@ -4,3 +4,4 @@ export { devices } from "./devices";
 export { type ErasedCounts, erasureRequests } from "./erasure-requests";
 export { notices } from "./notices";
 export { videoSessions } from "./video-sessions";
+export { vpnEvents } from "./vpn-events";
