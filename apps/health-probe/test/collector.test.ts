@@ -125,3 +125,37 @@ describe("the collector", () => {
     await expect(collector.pollOnce()).rejects.toThrow(/exited with 1/);
   });
 });
+
+describe("the VPN connection log", () => {
+  test("events land in vpn_events with fingerprint, endpoint IP, time and bytes", async () => {
+    const { createTestDatabase } = await import("@propgate/consent-audit/testing");
+    const { listVpnEvents, recordVpnEvent } = await import("@propgate/consent-audit");
+    const database = await createTestDatabase();
+    try {
+      const file = join(dir, "dump-db.txt");
+      writeFileSync(
+        file,
+        `${INTERFACE_LINE}\n${peerLine(PARTNER_KEY, "192.168.50.2:51820", Math.floor(Date.now() / 1000), 10, 20)}\n`,
+      );
+      const collector = createVpnCollector({
+        iface: "wg0",
+        command: ["cat", file],
+        handshakeTimeoutSeconds: 180,
+        record: (event) => recordVpnEvent(database.db, event),
+      });
+      await collector.pollOnce();
+      const [row] = await listVpnEvents(database.db);
+      expect(row).toMatchObject({
+        iface: "wg0",
+        kind: "connected",
+        endpointIp: "192.168.50.2",
+        peerFingerprint: peerFingerprint(PARTNER_KEY),
+        rxBytes: 10,
+        txBytes: 20,
+      });
+      expect(JSON.stringify(row)).not.toContain(PARTNER_KEY);
+    } finally {
+      await database.close();
+    }
+  });
+});
