@@ -31,11 +31,16 @@ export async function recordVpnEvent(db: Database, input: VpnEventInput): Promis
   const event = parseInput(VpnEventInput, input, "vpn event");
   // byte counters can exceed 2^31 on long-lived tunnels; the log keeps them saturated
   const clamp = (value: number) => Math.min(value, 2_147_483_647);
-  await db.insert(vpnEvents).values({ ...event, rxBytes: clamp(event.rxBytes), txBytes: clamp(event.txBytes) });
+  await db
+    .insert(vpnEvents)
+    .values({ ...event, rxBytes: clamp(event.rxBytes), txBytes: clamp(event.txBytes) });
 }
 
 /** Newest first. */
-export async function listVpnEvents(db: Database, query: { peerFingerprint?: string; limit?: number } = {}): Promise<VpnEvent[]> {
+export async function listVpnEvents(
+  db: Database,
+  query: { peerFingerprint?: string; limit?: number } = {},
+): Promise<VpnEvent[]> {
   const rows = await db
     .select()
     .from(vpnEvents)
