@@ -1,4 +1,4 @@
-import { errorOf, startInstance, startTestStack } from "../test/harness.ts";
+import { errorOf, HIGH_RATE_LIMITS, startInstance, startTestStack } from "../test/harness.ts";
 
 /**
  * `bun run bench`: how fast a revocation on instance A stops instance B, against a baseline
@@ -14,7 +14,7 @@ function percentile(values: number[], p: number): number {
   );
 }
 
-const stack = await startTestStack({ logLevel: "warn" });
+const stack = await startTestStack({ logLevel: "warn", env: HIGH_RATE_LIMITS });
 const b = await startInstance(stack, "bench-b");
 try {
   // baseline: door opens through B

@@ -6,6 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "hono/bun";
 import type { AppDeps } from "./deps.ts";
 import { mountVideoPage } from "./dev/video-page.ts";
+import { rateLimitMiddleware, trpcRefusal } from "./rate-limit/middleware.ts";
 import { appRouter } from "./trpc/router.ts";
 
 type Env = { Variables: { requestId: string; clientIp: string | null } };
@@ -88,13 +89,24 @@ export function createApp(deps: AppDeps) {
           400,
         ),
     });
+  // Per client IP, before authentication and before a body is read.
+  app.use(
+    "/trpc/*",
+    rateLimitMiddleware<Env>({
+      rateLimits: deps.rateLimits,
+      limit: "ip",
+      key: (c) => deps.rateLimitAddress(c.get("clientIp"), c.req.header("x-forwarded-for")),
+      refusal: (c, decision) => trpcRefusal(c.get("requestId"), decision),
+    }),
+  );
   const faceBodies = limitBodies(Math.ceil((deps.faceMaxImageBytes * 4) / 3) + 1024);
   const smallBodies = limitBodies(deps.maxBodyBytes);
   app.use("/trpc/*", (c, next) =>
     (c.req.path === "/trpc/faces.enroll" ? faceBodies : smallBodies)(c, next),
   );
-  app.all("/trpc/*", (c) =>
-    fetchRequestHandler({
+  app.all("/trpc/*", (c) => {
+    const responseHeaders = new Headers();
+    return fetchRequestHandler({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
@@ -104,7 +116,9 @@ export function createApp(deps: AppDeps) {
         requestId: c.get("requestId"),
         clientIp: c.get("clientIp"),
         authorization: c.req.header("authorization") ?? null,
+        responseHeaders,
       }),
+      responseMeta: () => ({ headers: responseHeaders }),
       onError({ error, path }) {
         if (error.code === "INTERNAL_SERVER_ERROR") {
           deps.logger.error(
@@ -113,8 +127,8 @@ export function createApp(deps: AppDeps) {
           );
         }
       },
-    }),
-  );
+    });
+  });
 
   app.notFound((c) =>
     c.json(

@@ -11,6 +11,9 @@ import { createInflightCalls } from "./consent/inflight.ts";
 import type { AppDeps } from "./deps.ts";
 import type { ApiEnv } from "./env.ts";
 import { createPartners, type PartnerTuning } from "./partners.ts";
+import { createClientAddressResolver } from "./rate-limit/client-address.ts";
+import { createRateLimits } from "./rate-limit/limits.ts";
+import { outboundRateLimit } from "./rate-limit/outbound.ts";
 
 export interface BootstrapOptions {
   /** An already open database (tests); otherwise DATABASE_URL or PGlite under DATA_DIR. */
@@ -48,11 +51,28 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
       );
     }
   }
+  const perMinute = (quota: number) => ({ quota, windowSeconds: 60 });
+  const rateLimits = createRateLimits(
+    {
+      policies: {
+        ip: perMinute(env.RATE_LIMIT_IP_PER_MINUTE),
+        resident: perMinute(env.RATE_LIMIT_RESIDENT_PER_MINUTE),
+        open: perMinute(env.RATE_LIMIT_OPEN_PER_MINUTE),
+        partner_client: perMinute(env.RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE),
+        outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
+      },
+      redisUrl: env.REDIS_URL,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+    },
+    { metrics, logger },
+  );
   return {
     database,
     logger,
     metrics,
     instanceId,
+    rateLimits,
+    rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
     maxBodyBytes: env.MAX_BODY_BYTES,
     videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
     faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
@@ -68,6 +88,7 @@ export async function createDeps(env: ApiEnv, options: BootstrapOptions = {}): P
       logger,
       allowInsecureLoopback,
       tuning: options.tuning,
+      beforeSend: outboundRateLimit(rateLimits),
     }),
   };
 }

@@ -3,6 +3,8 @@ import type { Logger, Metrics } from "@propgate/observability";
 import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./consent/inflight.ts";
 import type { Partners } from "./partners.ts";
+import type { ClientAddressResolver } from "./rate-limit/client-address.ts";
+import type { RateLimits } from "./rate-limit/limits.ts";
 
 /** Long-lived things built once at startup and passed to `createApp`. */
 export interface AppDeps {
@@ -20,4 +22,8 @@ export interface AppDeps {
   faceMaxImageBytes: number;
   /** Serve the dev pages (`/dev/…`): only in development. */
   devPages: boolean;
+  /** Per IP, resident, door/gate open, partner client and outbound partner (DESIGN inv. 7). */
+  rateLimits: RateLimits;
+  /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
+  rateLimitAddress: ClientAddressResolver;
 }

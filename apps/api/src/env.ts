@@ -1,4 +1,5 @@
 import {
+  certificateFiles,
   type EnvSource,
   host,
   integer,
@@ -10,6 +11,8 @@ import {
   url,
 } from "@propgate/config";
 import { z } from "zod";
+import { loadPartnerSurfaceConfig } from "./partner-surface/config.ts";
+import { cidrList } from "./rate-limit/client-address.ts";
 
 const schema = z.object({
   PROPGATE_ENV: propgateEnv.default("production"),
@@ -36,6 +39,23 @@ const schema = z.object({
   /** 72 h: well inside the 30 days 152-FZ allows for destroying data after consent is withdrawn. */
   ERASURE_OVERDUE_SECONDS: integer(60, 30 * 86_400).default(72 * 3600),
   FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024).default(1024 * 1024),
+  /** Shared rate-limit counters across instances; in-memory per instance when unset. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9:._-]")
+    .default("propgate:"),
+  RATE_LIMIT_IP_PER_MINUTE: integer(1, 1_000_000).default(600),
+  RATE_LIMIT_RESIDENT_PER_MINUTE: integer(1, 100_000).default(60),
+  /** A resident opens a door a few times a minute; hundreds a minute is abuse. */
+  RATE_LIMIT_OPEN_PER_MINUTE: integer(1, 10_000).default(20),
+  RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: integer(1, 1_000_000).default(600),
+  RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
+  /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
+  TRUST_PROXY_CIDRS: cidrList.default([]),
 });
 
 export type ApiEnv = ReturnType<typeof loadApiEnv>;
@@ -50,6 +70,10 @@ export function loadApiEnv(source: EnvSource = process.env) {
   }
   return {
     ...base,
+    /** HTTPS when both TLS_CERT_FILE and TLS_KEY_FILE are set; plain http when neither is. */
+    tls: certificateFiles(source, "TLS_CERT_FILE", "TLS_KEY_FILE"),
+    /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */
+    partnerSurface: loadPartnerSurfaceConfig(source),
     partners: {
       intercom: partnerSettings("intercom", source, { allowInsecureLoopback }),
       barrier: partnerSettings("barrier", source, { allowInsecureLoopback }),

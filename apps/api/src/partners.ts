@@ -43,8 +43,11 @@ function createRuntime(
     logger: Logger;
     allowInsecureLoopback: boolean;
     tuning?: PartnerTuning;
+    /** Runs before every request to the partner; throwing stops it (the outbound rate limit). */
+    beforeSend?: (partner: string) => Promise<void>;
   },
 ): PartnerRuntime {
+  const { beforeSend } = deps;
   const fetch = createPartnerFetch(settings);
   const tokenSource = createTokenSource({
     partner: settings.name,
@@ -69,6 +72,7 @@ function createRuntime(
     breakerThreshold: deps.tuning?.breakerThreshold,
     breakerHalfOpenAfterMs: deps.tuning?.breakerHalfOpenAfterMs,
     maxRetryAfterMs: deps.tuning?.maxRetryAfterMs,
+    beforeSend: beforeSend && (() => beforeSend(settings.name)),
     metrics: deps.metrics,
     logger: deps.logger,
   });
@@ -89,6 +93,7 @@ export function createPartners(
     logger: Logger;
     allowInsecureLoopback: boolean;
     tuning?: PartnerTuning;
+    beforeSend?: (partner: string) => Promise<void>;
   },
 ): Partners {
   const intercom = createRuntime(settings.intercom, deps);

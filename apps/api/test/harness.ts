@@ -29,6 +29,15 @@ export interface Resident {
   trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
 }
 
+/** Rate limits far above what a load test sends, for tests (and the bench) about other things. */
+export const HIGH_RATE_LIMITS: Record<string, string> = {
+  RATE_LIMIT_IP_PER_MINUTE: "1000000",
+  RATE_LIMIT_RESIDENT_PER_MINUTE: "100000",
+  RATE_LIMIT_OPEN_PER_MINUTE: "10000",
+  RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: "1000000",
+  RATE_LIMIT_OUTBOUND_PER_SECOND: "100000",
+};
+
 /** The embedded stack on the test database (PostgreSQL with DATABASE_URL, else PGlite). */
 export async function startTestStack(
   options: Partial<EmbeddedStackOptions> = {},
@@ -165,6 +174,7 @@ export async function startInstance(
     async stop() {
       await api.stop();
       await background.stop();
+      await deps.rateLimits.close();
       if (database !== stack.testDatabase) await database.close();
     },
   };

@@ -113,6 +113,70 @@ describe("startup configuration", () => {
       "config: PARTNER_INTERCOM_BASE_URL is invalid: must be https outside development and test",
     );
   });
+
+  test("PARTNER_LISTEN without its allow-list stops startup naming the missing variable", async () => {
+    const { code, output } = await runToExit({ ...baseEnv(), PARTNER_LISTEN: "127.0.0.1:0" });
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "config: PARTNER_ALLOWED_CIDRS is missing (required with PARTNER_LISTEN)",
+    );
+  });
+});
+
+describe("the partner surface", () => {
+  test("with PARTNER_LISTEN the instance also serves the partner surface, and stops it on SIGTERM", async () => {
+    const clientsFile = join(dir, "partner-clients.json");
+    writeFileSync(
+      clientsFile,
+      JSON.stringify([
+        {
+          clientId: "ic-gateway",
+          secretHash: await Bun.password.hash(SECRET, { algorithm: "bcrypt", cost: 4 }),
+          partner: "intercom",
+          scopes: ["events.write"],
+        },
+      ]),
+      { mode: 0o600 },
+    );
+    const child = Bun.spawn([process.execPath, MAIN], {
+      env: {
+        ...baseEnv(),
+        PARTNER_LISTEN: "127.0.0.1:0",
+        PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
+        PARTNER_CLIENTS_FILE: clientsFile,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const reader = child.stdout.getReader();
+      let output = "";
+      let url: string | undefined;
+      while (!url) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`api exited:\n${output}`);
+        output += new TextDecoder().decode(value);
+        for (const line of output.split("\n")) {
+          if (line.includes('"partner surface listening"')) url = JSON.parse(line).url;
+        }
+      }
+      reader.releaseLock();
+      const token = await fetch(`${url}/oauth/token`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: `Basic ${btoa(`ic-gateway:${SECRET}`)}`,
+        },
+        body: "grant_type=client_credentials",
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(token.status).toBe(200);
+      expect(((await token.json()) as { scope: string }).scope).toBe("events.write");
+    } finally {
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    }
+  });
 });
 
 describe("a configured instance", () => {

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { errorOf, grant, type Resident, startTestStack, type TestStack } from "./harness.ts";
+import {
+  errorOf,
+  grant,
+  HIGH_RATE_LIMITS,
+  type Resident,
+  startTestStack,
+  type TestStack,
+} from "./harness.ts";
 
 const TIMEOUT_MS = 1500;
 let stack: TestStack;
@@ -143,7 +150,7 @@ describe("circuit breaker", () => {
 
 describe("tokens", () => {
   test("1,000 concurrent opens with a cold token cache cause exactly one token request", async () => {
-    const local = await startTestStack();
+    const local = await startTestStack({ env: HIGH_RATE_LIMITS });
     try {
       const user = await local.resident("user-thousand");
       await grant(user, ["intercom"]);
@@ -172,7 +179,7 @@ describe("tokens", () => {
   }, 120_000);
 
   test("a token that expires mid-run is refreshed before expiry: no 401 reaches anyone", async () => {
-    const local = await startTestStack();
+    const local = await startTestStack({ env: HIGH_RATE_LIMITS });
     try {
       const user = await local.resident("user-refresh");
       await grant(user, ["intercom"]);

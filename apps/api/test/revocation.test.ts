@@ -3,6 +3,7 @@ import { listAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
 import {
   errorOf,
+  HIGH_RATE_LIMITS,
   type Instance,
   startInstance,
   startTestStack,
@@ -25,7 +26,8 @@ let stack: TestStack;
 let b: Instance;
 beforeAll(async () => {
   if (!onPostgres) return;
-  stack = await startTestStack();
+  // Load loops open doors far faster than a resident may: limits are not what is tested here.
+  stack = await startTestStack({ env: HIGH_RATE_LIMITS });
   b = await startInstance(stack, "api-b");
 });
 afterAll(async () => {

@@ -18,6 +18,7 @@ import { TOKEN_PATH, tokenRoutes } from "./oauth/token.ts";
 import { type PartnerSimOptions, resolveSimOptions } from "./options.ts";
 import { createRecorder, type RecordedOperation, type Recorder } from "./recorder.ts";
 import { createSubjectDataStore, type SubjectData } from "./subject-data.ts";
+import { clientCertRequired, type SimTlsMode } from "./tls.ts";
 import { loadVideoClip, type VideoClip } from "./video/clip.ts";
 import { createVideoSessions, mediaAddressFor, type VideoSessions } from "./video/sessions.ts";
 
@@ -104,16 +105,19 @@ export async function createPartnerSimApp(
     holdOpen: options.holdOpen ?? (() => {}),
   };
 
+  const tlsMode: SimTlsMode = options.tls && clientCertRequired(options.tls) ? "mutual" : "server";
   const api = new Hono<SimEnv>();
   api.use("*", async (c, next) => {
+    const requestUrl = new URL(c.req.url);
     const draft: RecordDraft = {
       at: new Date().toISOString(),
       method: c.req.method,
       path: c.req.path,
       operation: classify(c.req.method, c.req.path),
+      ...(requestUrl.protocol === "https:" ? { tls: tlsMode } : {}),
       sent: false,
     };
-    noteUrl(draft, new URL(c.req.url));
+    noteUrl(draft, requestUrl);
     c.set("record", draft);
     c.set("responseMode", "normal");
     await next();

@@ -1,5 +1,15 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, type EnvSource, host, integer, parseEnv, port, url } from "@propgate/config";
+import {
+  ConfigError,
+  certificateFiles,
+  type EnvSource,
+  host,
+  integer,
+  parseEnv,
+  pemFile,
+  port,
+  url,
+} from "@propgate/config";
 import { PartnerDeviceId } from "@propgate/partner-client/contract";
 import { z } from "zod";
 import { DEFAULT_NAME, type PartnerSimOptions, SimClients, SimName } from "./options.ts";
@@ -43,7 +53,33 @@ const SimEnvSchema = z.object({
   SIM_TOKEN_LIFETIME_SECONDS: integer(1, 86_400).default(300),
   SIM_AUDIENCE: z.string().max(512).optional(),
   SIM_PUBLIC_URL: url.optional(),
+  SIM_TLS_CERT_FILE: z.string().optional(),
+  SIM_TLS_KEY_FILE: z.string().optional(),
+  SIM_TLS_CLIENT_CA_FILE: z.string().optional(),
 });
+
+/** HTTPS from SIM_TLS_CERT_FILE + SIM_TLS_KEY_FILE; client certificates when SIM_TLS_CLIENT_CA_FILE is set. */
+function tlsFromEnv(parsed: z.infer<typeof SimEnvSchema>): PartnerSimOptions["tls"] {
+  const files = certificateFiles(
+    { SIM_TLS_CERT_FILE: parsed.SIM_TLS_CERT_FILE, SIM_TLS_KEY_FILE: parsed.SIM_TLS_KEY_FILE },
+    "SIM_TLS_CERT_FILE",
+    "SIM_TLS_KEY_FILE",
+  );
+  const caFile = parsed.SIM_TLS_CLIENT_CA_FILE;
+  if (files === null) {
+    if (caFile === undefined) return undefined;
+    throw new ConfigError(
+      "SIM_TLS_CLIENT_CA_FILE",
+      "needs SIM_TLS_CERT_FILE and SIM_TLS_KEY_FILE (client certificates need HTTPS)",
+    );
+  }
+  if (caFile === undefined) return { ...files, requireClientCert: false };
+  return {
+    ...files,
+    caFile: pemFile("SIM_TLS_CLIENT_CA_FILE", caFile, "certificate"),
+    requireClientCert: true,
+  };
+}
 
 function parseClients(variable: string, text: string): PartnerSimOptions["clients"] {
   const result = clientsJson.safeParse(text);
@@ -76,6 +112,7 @@ export function loadSimEnv(env: EnvSource = process.env): PartnerSimOptions {
   } else {
     throw new ConfigError("SIM_CLIENTS", "is missing (or set SIM_CLIENTS_FILE)");
   }
+  const tls = tlsFromEnv(parsed);
   return {
     name: parsed.SIM_NAME,
     hostname: parsed.HOST,
@@ -91,5 +128,6 @@ export function loadSimEnv(env: EnvSource = process.env): PartnerSimOptions {
     ...(parsed.SIM_PUBLIC_URL === undefined
       ? {}
       : { publicUrl: parsed.SIM_PUBLIC_URL.href.replace(/\/+$/, "") }),
+    ...(tls === undefined ? {} : { tls }),
   };
 }

@@ -30,6 +30,7 @@ export {
   type StoredPlateInfo,
   type SubjectData,
 } from "./subject-data.ts";
+export type { SimTlsMode, SimTlsOptions } from "./tls.ts";
 export type {
   VideoSessionClosedReason,
   VideoSessionInfo,

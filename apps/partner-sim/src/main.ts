@@ -25,6 +25,15 @@ const name = options.name ?? "partner";
 console.log(`partner-sim ${name}: api ${sim.url}`);
 console.log(`partner-sim ${name}: admin ${sim.adminUrl}/admin/faults`);
 console.log(`partner-sim ${name}: issuer ${sim.issuer} audience ${sim.audience}`);
+console.log(
+  `partner-sim ${name}: ${
+    options.tls === undefined
+      ? "TLS off (plain http)"
+      : options.tls.requireClientCert
+        ? "TLS on, client certificates required (signed by SIM_TLS_CLIENT_CA_FILE)"
+        : "TLS on, no client certificates asked"
+  }`,
+);
 if ((options.cameras ?? []).length > 0) {
   const address = mediaAddressFor(options.hostname ?? "127.0.0.1");
   console.log(`partner-sim ${name}: video for ${options.cameras?.join(", ")}, ICE on ${address}`);

@@ -1,5 +1,6 @@
 import { PartnerDeviceId, PartnerScope } from "@propgate/partner-client/contract";
 import { z } from "zod";
+import type { SimTlsOptions } from "./tls.ts";
 
 export const SimClient = z.strictObject({
   clientId: z.string().min(1).max(256),
@@ -48,6 +49,8 @@ export interface PartnerSimOptions {
    * Needed when binding to 0.0.0.0 or behind a proxy.
    */
   publicUrl?: string;
+  /** Serve HTTPS (URLs and issuer become https://), with client certificates when a CA is given. */
+  tls?: SimTlsOptions;
 }
 
 export const DEFAULT_NAME = "partner";

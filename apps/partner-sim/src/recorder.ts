@@ -1,4 +1,5 @@
 import type { ErasureCategory } from "@propgate/partner-client/contract";
+import type { SimTlsMode } from "./tls.ts";
 
 export const RECORDED_OPERATIONS = [
   "token",
@@ -50,6 +51,12 @@ export interface RecordedRequest {
   method: string;
   path: string;
   operation: RecordedOperation;
+  /**
+   * Absent over plain http. `server`: HTTPS. `mutual`: HTTPS on a listener that admits only
+   * connections whose client certificate verified against the sim's CA (Bun does not expose the
+   * certificate itself, so its subject is not recorded).
+   */
+  tls?: SimTlsMode;
   /** Status the sim answered; 0 for a request held by the `hang` fault. */
   status: number;
   clientId?: string;
@@ -94,6 +101,7 @@ export type RecordFilter =
       Pick<
         RecordedRequest,
         | "operation"
+        | "tls"
         | "status"
         | "clientId"
         | "method"

@@ -4,10 +4,11 @@ import type { FaultController } from "./faults.ts";
 import type { PartnerSimOptions } from "./options.ts";
 import type { Recorder } from "./recorder.ts";
 import type { SubjectData } from "./subject-data.ts";
+import { resolveSimTls } from "./tls.ts";
 import type { VideoSessions } from "./video/sessions.ts";
 
 export interface PartnerSim {
-  /** Base URL of the partner API and OAuth server, e.g. http://127.0.0.1:34567. */
+  /** Base URL of the partner API and OAuth server, e.g. http://127.0.0.1:34567 (https with `tls`). */
   url: string;
   /** Base URL of the admin listener. */
   adminUrl: string;
@@ -24,39 +25,49 @@ export interface PartnerSim {
   stop(): Promise<void>;
 }
 
-function baseUrl(hostname: string, port: number): string {
+function baseUrl(hostname: string, port: number, secure: boolean): string {
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}`;
+  return `${secure ? "https" : "http"}://${host}:${port}`;
 }
 
-/** Starts the sim on two listeners: partner API + OAuth server, and the admin API. */
+/**
+ * Starts the sim on two listeners: partner API + OAuth server, and the admin API. With `tls`
+ * both serve HTTPS; the API one also demands client certificates when a CA is given.
+ */
 export async function startPartnerSim(options: PartnerSimOptions): Promise<PartnerSim> {
   const hostname = options.hostname ?? "127.0.0.1";
+  const tls = options.tls ? resolveSimTls(options.tls) : null;
   let handle:
     | ((request: Request, server: Server<undefined>) => Response | Promise<Response>)
     | null = null;
   const apiServer = Bun.serve({
     hostname,
     port: options.port ?? 0,
+    tls: tls?.api,
     fetch: (request, server) =>
       handle ? handle(request, server) : new Response("starting", { status: 503 }),
   });
   let adminServer: Server<undefined> | null = null;
   try {
-    const url = baseUrl(hostname, apiServer.port ?? 0);
+    const url = baseUrl(hostname, apiServer.port ?? 0, tls !== null);
     const sim = await createPartnerSimApp({
       ...options,
       issuer: options.publicUrl ?? url,
       holdOpen: (request) => apiServer.timeout(request, 0),
     });
     handle = (request, server) => sim.api.fetch(request, server);
-    adminServer = Bun.serve({ hostname, port: options.adminPort ?? 0, fetch: sim.admin.fetch });
+    adminServer = Bun.serve({
+      hostname,
+      port: options.adminPort ?? 0,
+      tls: tls?.admin,
+      fetch: sim.admin.fetch,
+    });
     const admin = adminServer;
 
     let stopped: Promise<void> | null = null;
     return {
       url,
-      adminUrl: baseUrl(hostname, admin.port ?? 0),
+      adminUrl: baseUrl(hostname, admin.port ?? 0, tls !== null),
       issuer: sim.issuer,
       audience: sim.audience,
       recorder: sim.recorder,

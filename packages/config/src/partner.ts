@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { hexOrBase64Key, integer, url } from "./fields.ts";
 import { ConfigError, type EnvSource, parseEnv } from "./parse.ts";
+import { pemFile } from "./tls.ts";
 import { checkPartnerUrl } from "./urls.ts";
 
 export interface PartnerSettings {
@@ -30,12 +31,6 @@ function readSecretFile(variable: string, path: string): string {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(variable, "points at a file that cannot be read");
   }
-}
-
-function readableFile(variable: string, path: string | undefined): string | null {
-  if (path === undefined) return null;
-  readSecretFile(variable, path);
-  return path;
 }
 
 /**
@@ -106,8 +101,12 @@ export function partnerSettings(
       `is invalid: ${key.error.issues[0]?.message}`,
     );
 
-  const clientCertFile = readableFile(`${p}CLIENT_CERT_FILE`, str("CLIENT_CERT_FILE"));
-  const clientKeyFile = readableFile(`${p}CLIENT_KEY_FILE`, str("CLIENT_KEY_FILE"));
+  const pem = (key: string, holds: "certificate" | "key") => {
+    const path = str(key);
+    return path === undefined ? null : pemFile(`${p}${key}`, path, holds);
+  };
+  const clientCertFile = pem("CLIENT_CERT_FILE", "certificate");
+  const clientKeyFile = pem("CLIENT_KEY_FILE", "key");
   if ((clientCertFile === null) !== (clientKeyFile === null)) {
     throw new ConfigError(
       clientCertFile ? `${p}CLIENT_KEY_FILE` : `${p}CLIENT_CERT_FILE`,
@@ -122,7 +121,7 @@ export function partnerSettings(
     tokenUrl,
     clientId: str("CLIENT_ID") as string,
     clientSecret,
-    caFile: readableFile(`${p}CA_FILE`, str("CA_FILE")),
+    caFile: pem("CA_FILE", "certificate"),
     clientCertFile,
     clientKeyFile,
     subjectKey: key.data,

@@ -1,4 +1,4 @@
-import { asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
@@ -141,5 +141,19 @@ export async function listAllDevices(db: Database): Promise<Device[]> {
 
 export async function getDevice(db: Database, id: string): Promise<Device | null> {
   const [row] = await db.select().from(devices).where(eq(devices.id, id)).limit(1);
+  return row ? toDevice(row) : null;
+}
+
+/** Our device behind a partner's own device id (what partners name when they call us). */
+export async function getDeviceByPartnerId(
+  db: Database,
+  partner: Partner,
+  partnerDeviceId: string,
+): Promise<Device | null> {
+  const [row] = await db
+    .select()
+    .from(devices)
+    .where(and(eq(devices.partner, partner), eq(devices.partnerDeviceId, partnerDeviceId)))
+    .limit(1);
   return row ? toDevice(row) : null;
 }

@@ -23,6 +23,7 @@ export type { Device } from "./devices";
 export {
   DeviceRecord,
   getDevice,
+  getDeviceByPartnerId,
   listAllDevices,
   listDevicesForSites,
   upsertDevices,
@@ -53,6 +54,8 @@ export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";
 export { recordDenied, recordPartnerAttempt, recordPartnerResult } from "./partner-gate";
+export type { PartnerSubject, RememberSubjectInput } from "./partner-subjects";
+export { findSubject, rememberSubject } from "./partner-subjects";
 export type {
   ConsentChannel,
   DeviceKind,

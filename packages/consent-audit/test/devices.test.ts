@@ -3,6 +3,7 @@ import {
   countAuditEvents,
   type DeviceRecord,
   getDevice,
+  getDeviceByPartnerId,
   InvalidInputError,
   listAllDevices,
   listAuditEvents,
@@ -90,6 +91,13 @@ describe("upsertDevices", () => {
     expect(await listDevicesForSites(handle.db, ["site_unknown"])).toEqual([]);
     expect((await listAllDevices(handle.db)).length).toBe(3);
     expect(await getDevice(handle.db, "dev_nope")).toBeNull();
+  });
+
+  test("finds a device by its partner's own id, within that partner only", async () => {
+    expect((await getDeviceByPartnerId(handle.db, "intercom", "IC-100.1"))?.id).toBe("dev_door_1");
+    expect((await getDeviceByPartnerId(handle.db, "barrier", "BR_7"))?.id).toBe("dev_gate_1");
+    expect(await getDeviceByPartnerId(handle.db, "barrier", "IC-100.1")).toBeNull();
+    expect(await getDeviceByPartnerId(handle.db, "intercom", "ic-100.1")).toBeNull();
   });
 
   test("rejects a bad kind and writes nothing", async () => {

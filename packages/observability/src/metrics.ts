@@ -95,6 +95,48 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    partnerSurfaceRefused: new Counter({
+      name: "propgate_partner_surface_refused_total",
+      help: "Partner-surface requests refused before authentication, by reason (outside_allowlist)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    anomalies: new Counter({
+      name: "propgate_anomalies_total",
+      help: "Anomaly signals, by kind (e.g. partner_surface_outside_vpn)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    accessChecks: new Counter({
+      name: "propgate_access_checks_total",
+      help: "Access checks answered to partners, by partner and decision (allow, deny)",
+      labelNames: ["partner", "decision"] as const,
+      registers: [registry],
+    }),
+    partnerEvents: new Counter({
+      name: "propgate_partner_events_total",
+      help: "Device events reported by partners, by partner and type",
+      labelNames: ["partner", "type"] as const,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "propgate_rate_limited_total",
+      help: "Requests refused by a rate limit, by limit (ip, resident, open, partner_client, outbound)",
+      labelNames: ["limit"] as const,
+      registers: [registry],
+    }),
+    rateLimitRedisFallback: new Counter({
+      name: "propgate_rate_limit_redis_fallback_total",
+      help: "Rate-limit decisions taken by the local insurance limiter because Redis failed",
+      labelNames: ["limit"] as const,
+      registers: [registry],
+    }),
+    rateLimitBackendUp: new Gauge({
+      name: "propgate_rate_limit_backend_up",
+      help: "1 while the rate-limit store (memory, or Redis when configured) is usable, else 0",
+      labelNames: ["backend"] as const,
+      registers: [registry],
+    }),
   };
 }
 

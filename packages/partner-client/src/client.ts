@@ -50,6 +50,11 @@ export interface PartnerClientOptions {
   breakerHalfOpenAfterMs?: number;
   /** Largest response body accepted. */
   maxResponseBytes?: number;
+  /**
+   * Runs before each request is sent (every attempt), ahead of the token and the hooks; when it
+   * throws, the call ends with that error and nothing is sent (the api's outbound rate limit).
+   */
+  beforeSend?: (info: { operation: OperationName; attempt: number }) => Promise<void>;
   metrics?: Metrics;
   logger?: Logger;
 }
@@ -179,6 +184,14 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
         throw new PartnerUnavailableError(
           `partner ${partner} did not answer within ${options.timeoutMs} ms`,
         );
+      }
+      if (options.beforeSend) {
+        try {
+          await options.beforeSend({ operation: request.operation, attempt });
+        } catch (error) {
+          count(request.operation, "not_sent");
+          throw error;
+        }
       }
       let token = "";
       let started = 0;

@@ -1,9 +1,9 @@
 import { openDevice } from "../devices/open-device.ts";
-import { residentProcedure, router } from "../trpc/init.ts";
+import { openProcedure, router } from "../trpc/init.ts";
 import { OpenInput } from "../trpc/inputs.ts";
 
 export const barrierRouter = router({
-  open: residentProcedure
+  open: openProcedure
     .input(OpenInput)
     .mutation(({ ctx, input }) =>
       openDevice(ctx.deps, ctx.principal, ctx.audit, "barrier.open", input),

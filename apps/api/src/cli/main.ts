@@ -10,11 +10,14 @@ import {
 } from "@propgate/consent-audit";
 import { z } from "zod";
 import { loadCliEnv } from "./env.ts";
+import { securityCheckCli } from "./security-check/command.ts";
 
 const USAGE = `propgate — operator commands
 
   propgate devices import <file.json>   register or update devices from a JSON array of
                                         { id, kind, siteId, partner, partnerDeviceId, name }
+  propgate security-check [--help]      audit the deployment's WireGuard, nftables, TLS, secret
+                                        and env files; exits 1 on high or critical findings
 
 Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
 stack holds open.`;
@@ -59,6 +62,7 @@ async function importDevices(file: string | undefined) {
 try {
   const [group, command, ...rest] = process.argv.slice(2);
   if (group === "devices" && command === "import") await importDevices(rest[0]);
+  else if (group === "security-check") process.exit(await securityCheckCli(process.argv.slice(3)));
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);

@@ -6,6 +6,7 @@ import { type Background, startBackground } from "../background.ts";
 import { createDeps } from "../bootstrap.ts";
 import type { AppDeps } from "../deps.ts";
 import { loadApiEnv } from "../env.ts";
+import { type RunningPartnerSurface, servePartnerSurface } from "../partner-surface/surface.ts";
 import type { PartnerTuning } from "../partners.ts";
 import { type RunningApi, serveApi } from "../server.ts";
 import { loadOrCreateDevCredentials } from "./credentials.ts";
@@ -28,6 +29,8 @@ export interface EmbeddedStackOptions {
 
 export interface EmbeddedStack {
   api: RunningApi;
+  /** The partner surface, when the settings have PARTNER_LISTEN. */
+  partnerSurface: RunningPartnerSurface | null;
   deps: AppDeps;
   database: DatabaseHandle;
   background: Background;
@@ -117,10 +120,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     actor: "seed",
   });
   const background = await startBackground(deps, apiEnv);
-  const api = serveApi(deps, { hostname: apiEnv.HOST, port: apiEnv.PORT });
+  const api = serveApi(deps, { hostname: apiEnv.HOST, port: apiEnv.PORT, tls: apiEnv.tls });
+  const partnerSurface = apiEnv.partnerSurface
+    ? servePartnerSurface(deps, apiEnv.partnerSurface)
+    : null;
 
   return {
     api,
+    partnerSurface,
     deps,
     database,
     background,
@@ -128,8 +135,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     sims: { intercom, barrier },
     env,
     async stop() {
+      await partnerSurface?.stop();
       await api.stop();
       await background.stop();
+      await deps.rateLimits.close();
       await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
       if (!options.database) await database.close();
     },

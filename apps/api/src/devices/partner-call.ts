@@ -8,9 +8,10 @@ import {
   recordDenied,
   recordPartnerAttempt,
   recordPartnerResult,
+  rememberSubject,
 } from "@propgate/consent-audit";
 import { newId } from "@propgate/observability";
-import type { CallHooks } from "@propgate/partner-client";
+import { type CallHooks, subjectFor } from "@propgate/partner-client";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
@@ -104,6 +105,13 @@ export async function partnerCall<T>(
   call: { partner: Device["partner"]; target: string; endsProcessing?: boolean },
   run: (io: { hooks: CallHooks; signal?: AbortSignal }) => Promise<T>,
 ): Promise<T> {
+  // The partner may later ask about this subject (access checks): record whom it stands for.
+  await rememberSubject(scope.deps.database.db, {
+    partner: call.partner,
+    subject: subjectFor(scope.principal.userId, scope.deps.partners[call.partner].subjectKey),
+    userId: scope.principal.userId,
+    sites: scope.principal.sites,
+  });
   const hooks = auditedAttempts(scope, { ...call, callId: newId("call") });
   if (call.endsProcessing) return run({ hooks });
   const ticket = scope.deps.inflight.track(scope.principal.userId, scope.purpose);

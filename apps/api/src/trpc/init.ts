@@ -4,12 +4,15 @@ import { z } from "zod";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { CausedTRPCError, type ErrorCause, toTRPCError } from "../errors.ts";
+import { enforceRateLimit } from "../rate-limit/procedure.ts";
 
 export interface Context {
   deps: AppDeps;
   requestId: string;
   clientIp: string | null;
   authorization: string | null;
+  /** Headers the procedures add to the HTTP response (the RateLimit fields). */
+  responseHeaders: Headers;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -68,6 +71,7 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
     }
     throw error;
   }
+  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
   const audit: AuditContext = {
     sourceApp: "api",
     instanceId: ctx.deps.instanceId,
@@ -76,6 +80,12 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
     actor: principal.userId,
   };
   return next({ ctx: { principal, audit } });
+});
+
+/** A resident procedure that opens a door or a gate: it also counts against the open limit. */
+export const openProcedure = residentProcedure.use(async ({ ctx, next }) => {
+  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "open", ctx.principal.userId);
+  return next();
 });
 
 export const adminProcedure = residentProcedure.use(({ ctx, next }) => {

@@ -1,0 +1,160 @@
+-- Propgate's PostgreSQL roles and grants: least privilege (DESIGN.md invariant 5).
+--
+--   psql -v ON_ERROR_STOP=1 -f infra/postgres/roles.sql "postgres://<superuser>@<host>/<propgate db>"
+--   (role names are psql variables: -v owner_role=… -v api_role=… -v admin_role=… -v readonly_role=…)
+--
+-- Run it once before the first migration (roles, database and schema privileges) and again
+-- after every migration (table grants). It converges: table privileges of the three app roles
+-- are revoked and granted again in one transaction, so what is granted below is all they have.
+-- A table that is not named here gets nothing for api and admin (readonly may read every table).
+-- No role may UPDATE, DELETE or TRUNCATE anything audited; nothing is DELETEd by the code at all.
+
+\set ON_ERROR_STOP on
+
+\if :{?owner_role}
+\else
+  \set owner_role propgate_owner
+\endif
+\if :{?api_role}
+\else
+  \set api_role propgate_api
+\endif
+\if :{?admin_role}
+\else
+  \set admin_role propgate_admin
+\endif
+\if :{?readonly_role}
+\else
+  \set readonly_role propgate_readonly
+\endif
+
+BEGIN;
+
+-- Refuse names that would demote or reuse something that is not ours.
+SELECT format('DO $refuse$ BEGIN RAISE EXCEPTION %L; END $refuse$', problem)
+FROM (
+  SELECT 'roles.sql: the four role names must be distinct' AS problem
+  WHERE (SELECT count(DISTINCT r) FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r) <> 4
+  UNION ALL
+  SELECT format('roles.sql: role %s exists with superuser, createrole, replication or bypassrls; pick another name', rolname)
+  FROM pg_roles
+  WHERE rolname IN (:'owner_role', :'api_role', :'admin_role', :'readonly_role')
+    AND (rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls)
+  UNION ALL
+  SELECT format('roles.sql: %s is a reserved role name', r)
+  FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+  WHERE r LIKE 'pg\_%' OR r = 'public'
+) AS problems
+\gexec
+
+-- 1. Roles. LOGIN without a password: set one (\password) or use certificate auth; until then
+--    only trust/peer rules in pg_hba.conf could let them in.
+SELECT format('CREATE ROLE %I LOGIN', r)
+FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r)
+\gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT', r)
+FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+\gexec
+
+COMMENT ON ROLE :"owner_role" IS 'Propgate: owns the schema objects; only `bun run migrate` connects as it';
+COMMENT ON ROLE :"api_role" IS 'Propgate: the api service; audit and VPN log are INSERT-only';
+COMMENT ON ROLE :"admin_role" IS 'Propgate: operators and the devices CLI; reads audit, manages devices and consents';
+COMMENT ON ROLE :"readonly_role" IS 'Propgate: reporting and auditors; SELECT only';
+
+-- 2. The database: nobody connects or makes temp tables by default; the owner may create the
+--    drizzle schema (migrations' bookkeeping).
+REVOKE ALL ON DATABASE :"DBNAME" FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+GRANT CONNECT ON DATABASE :"DBNAME" TO :"api_role", :"admin_role", :"readonly_role";
+GRANT CONNECT, CREATE ON DATABASE :"DBNAME" TO :"owner_role";
+
+-- 3. Schema public: only the owner creates objects in it.
+REVOKE ALL ON SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+GRANT USAGE, CREATE ON SCHEMA public TO :"owner_role";
+GRANT USAGE ON SCHEMA public TO :"api_role", :"admin_role", :"readonly_role";
+-- Functions the owner creates later are not executable by everyone.
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner_role" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
+-- 4. Tables, once the migrations have created them.
+SELECT
+  to_regclass('public.audit_events') IS NOT NULL AS propgate_migrated,
+  to_regclass('public.vpn_events') IS NOT NULL AS has_vpn_events,
+  to_regclass('public.partner_subjects') IS NOT NULL AS has_partner_subjects,
+  to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
+\gset
+
+\if :propgate_migrated
+  REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+
+  -- api: the service. Audit is INSERT-only (plus SELECT: each append reads the chain's last row,
+  -- and admin.audit.list). FOR SHARE / FOR UPDATE locks need UPDATE, hence UPDATE where rows are
+  -- locked. devices: the api serves admin.devices.upsert (admin token, audited); revoke
+  -- INSERT/UPDATE on devices if those procedures move to a process connecting as admin_role.
+  GRANT SELECT ON notices TO :"api_role";
+  GRANT SELECT, INSERT, UPDATE ON devices TO :"api_role";
+  GRANT SELECT, INSERT, UPDATE ON consent_current TO :"api_role";
+  GRANT INSERT ON consent_events TO :"api_role";
+  GRANT SELECT, INSERT ON audit_events TO :"api_role";
+  GRANT SELECT, INSERT, UPDATE ON video_sessions TO :"api_role";
+  GRANT SELECT, INSERT, UPDATE ON erasure_requests TO :"api_role";
+
+  -- admin: reads everything, manages devices and consents; its changes are audited (INSERT only).
+  GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"admin_role";
+  GRANT INSERT, UPDATE ON devices TO :"admin_role";
+  GRANT INSERT, UPDATE ON consent_current TO :"admin_role";
+  GRANT INSERT ON consent_events TO :"admin_role";
+  GRANT INSERT ON audit_events TO :"admin_role";
+  GRANT INSERT ON erasure_requests TO :"admin_role";
+
+  -- readonly: reporting and auditors.
+  GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"readonly_role";
+
+  \if :has_vpn_events
+    -- The VPN connection log is append-only like the audit (written by the health-probe's collector).
+    GRANT SELECT, INSERT ON vpn_events TO :"api_role";
+  \endif
+  \if :has_partner_subjects
+    GRANT SELECT, INSERT, UPDATE ON partner_subjects TO :"api_role";
+  \endif
+
+  -- Sequences behind the columns a role may INSERT into (bigserial ids). Not audit_events: its
+  -- seq is set by the chain (last + 1), never by nextval.
+  SELECT format('GRANT USAGE ON SEQUENCE %s TO %I', s.oid::regclass, r.role)
+  FROM pg_class s
+  JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+                  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+  JOIN pg_class t ON t.oid = d.refobjid
+  CROSS JOIN (VALUES (:'api_role'), (:'admin_role')) AS r(role)
+  WHERE s.relkind = 'S'
+    AND t.relnamespace = 'public'::regnamespace
+    AND t.relname <> 'audit_events'
+    AND has_table_privilege(r.role, t.oid, 'INSERT')
+  \gexec
+
+  -- Objects someone other than the owner created (e.g. migrated as a superuser before this file
+  -- existed): say so; `REASSIGN OWNED BY <that role> TO <owner_role>` in this database fixes it.
+  SELECT count(*) > 0 AS has_foreign_owned, string_agg(c.oid::regclass::text, ', ') AS foreign_owned
+  FROM pg_class c
+  WHERE c.relnamespace IN ('public'::regnamespace, coalesce(to_regnamespace('drizzle'), 'public'::regnamespace))
+    AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
+    AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = :'owner_role')
+  \gset
+  \if :has_foreign_owned
+    \warn 'roles.sql: not owned by ' :owner_role ': ' :foreign_owned
+  \endif
+\else
+  \echo 'roles.sql: no Propgate tables yet; run the migrations as the owner role, then this file again'
+\endif
+
+-- 5. drizzle's bookkeeping: the api reads it for /readyz, nobody but the owner writes it.
+\if :has_drizzle_schema
+  REVOKE ALL ON SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON ALL TABLES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON ALL SEQUENCES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  GRANT USAGE ON SCHEMA drizzle TO :"api_role", :"readonly_role";
+  GRANT SELECT ON ALL TABLES IN SCHEMA drizzle TO :"api_role", :"readonly_role";
+\endif
+
+COMMIT;

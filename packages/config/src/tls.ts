@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, type EnvSource } from "./parse.ts";
+
+export interface CertificateFiles {
+  /** PEM certificate (chain), leaf first. */
+  certFile: string;
+  /** PEM private key of that certificate. */
+  keyFile: string;
+}
+
+const PEM_MARKERS = {
+  certificate: /-----BEGIN CERTIFICATE-----/,
+  key: /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+} as const;
+
+/**
+ * Checks that `path` is a readable PEM file holding a certificate or a private key, and returns
+ * it. Problems name `variable`, never the file's content.
+ */
+export function pemFile(variable: string, path: string, holds: "certificate" | "key"): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(variable, "points at a file that cannot be read");
+  }
+  if (!PEM_MARKERS[holds].test(text)) {
+    throw new ConfigError(
+      variable,
+      `points at a file without a PEM ${holds === "key" ? "private key" : "certificate"}`,
+    );
+  }
+  return path;
+}
+
+/**
+ * A certificate and its key from two file variables: both or neither. When only one is set the
+ * error names the one that is missing.
+ */
+export function certificateFiles(
+  env: EnvSource,
+  certVariable: string,
+  keyVariable: string,
+): CertificateFiles | null {
+  const cert = env[certVariable] || undefined;
+  const key = env[keyVariable] || undefined;
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined)
+    throw new ConfigError(certVariable, `is missing (${keyVariable} is set; TLS needs both)`);
+  if (key === undefined)
+    throw new ConfigError(keyVariable, `is missing (${certVariable} is set; TLS needs both)`);
+  return {
+    certFile: pemFile(certVariable, cert, "certificate"),
+    keyFile: pemFile(keyVariable, key, "key"),
+  };
+}

@@ -1,0 +1,55 @@
+import { and, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Database } from "./database";
+import { PARTNERS, type Partner } from "./purposes";
+import { partnerSubjects } from "./schema/partner-subjects";
+import { parseInput } from "./validation";
+
+/** A partner's subject pseudonym and the resident it stands for, with their sites when last sent. */
+export interface PartnerSubject {
+  partner: Partner;
+  subject: string;
+  userId: string;
+  sites: string[];
+  /** ISO-8601 UTC of the last time the api sent this subject to the partner. */
+  updatedAt: string;
+}
+
+const RememberSubjectInput = z.strictObject({
+  partner: z.enum(PARTNERS),
+  subject: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "subject must be a 43-char base64url pseudonym"),
+  userId: z.string().min(1).max(128),
+  sites: z.array(z.string().min(1).max(128)).max(200),
+});
+export type RememberSubjectInput = z.input<typeof RememberSubjectInput>;
+
+/**
+ * Records (or refreshes) which resident a subject stands for at a partner, and the resident's
+ * sites as of now: the sites are replaced, not merged, so a site taken away is forgotten on the
+ * next call.
+ */
+export async function rememberSubject(db: Database, input: RememberSubjectInput): Promise<void> {
+  const row = parseInput(RememberSubjectInput, input, "partner subject");
+  const sites = [...new Set(row.sites)].sort();
+  await db
+    .insert(partnerSubjects)
+    .values({ ...row, sites, updatedAt: sql`now()` })
+    .onConflictDoUpdate({
+      target: [partnerSubjects.partner, partnerSubjects.subject],
+      set: { userId: row.userId, sites, updatedAt: sql`now()` },
+    });
+}
+
+/** The resident behind a partner's subject, or null when the api never sent it to that partner. */
+export async function findSubject(
+  db: Database,
+  partner: Partner,
+  subject: string,
+): Promise<PartnerSubject | null> {
+  const [row] = await db
+    .select()
+    .from(partnerSubjects)
+    .where(and(eq(partnerSubjects.partner, partner), eq(partnerSubjects.subject, subject)))
+    .limit(1);
+  return row ? { ...row, updatedAt: row.updatedAt.toISOString() } : null;
+}

@@ -1,0 +1,482 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { fileURLToPath } from "node:url";
+import { type SQL, sql } from "drizzle-orm";
+import postgres from "postgres";
+import {
+  activateVideoSession,
+  type ConsentChange,
+  ConsentRequiredError,
+  checkReadiness,
+  claimDueErasures,
+  completeErasure,
+  createConsentBus,
+  type Database,
+  type DatabaseHandle,
+  endVideoSession,
+  grantConsent,
+  listAuditEvents,
+  listConsents,
+  migrateDatabase,
+  openDatabase,
+  recordAuditEvent,
+  recordPartnerAttempt,
+  recordPartnerResult,
+  reserveVideoSession,
+  revokeConsent,
+  upsertDevices,
+  verifyAuditChain,
+} from "../src/index";
+import { errorCode } from "../src/pg-errors";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
+import {
+  ADMIN_AUDIT,
+  APP_AUDIT,
+  attemptInput,
+  firstRow,
+  grant,
+  Inbox,
+  newUserId,
+  revokeInput,
+  rowsOf,
+} from "./fixtures";
+
+setDefaultTimeout(60_000);
+
+/** infra/postgres/roles.sql, applied with psql exactly as an operator does. */
+const ROLES_SQL = fileURLToPath(new URL("../../../infra/postgres/roles.sql", import.meta.url));
+const PSQL = Bun.which("psql");
+const onPostgres = process.env.DATABASE_URL !== undefined;
+
+if (!onPostgres || PSQL === null) {
+  const missing = onPostgres
+    ? "psql is not installed (scripts/install-system-tools.sh installs postgresql-client)"
+    : "needs PostgreSQL (set DATABASE_URL); PGlite has no roles or grants";
+  if (process.env.CI) throw new Error(`database roles test cannot run in CI: ${missing}`);
+  console.log(`[skip] database roles (infra/postgres/roles.sql): ${missing}`);
+}
+
+const PERMISSION_DENIED = "42501";
+
+/** Roles are cluster-wide: every run makes its own, and drops them however it ends. */
+const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
+const ROLES = {
+  owner_role: `propgate_t_${suffix}_owner`,
+  api_role: `propgate_t_${suffix}_api`,
+  admin_role: `propgate_t_${suffix}_admin`,
+  readonly_role: `propgate_t_${suffix}_ro`,
+} as const;
+
+let database: TestDatabase | undefined;
+const handles: DatabaseHandle[] = [];
+let api: DatabaseHandle;
+let admin: DatabaseHandle;
+let readonly: DatabaseHandle;
+
+/** Each role logs in with a throwaway password, so the test works under trust and scram alike. */
+const PASSWORD = crypto.randomUUID().replaceAll("-", "");
+
+function urlAs(role: string): string {
+  const url = new URL(database?.url ?? "");
+  url.username = role;
+  url.password = PASSWORD;
+  return url.toString();
+}
+
+async function openAs(role: string): Promise<DatabaseHandle> {
+  const handle = await openDatabase({ url: urlAs(role), max: 3 });
+  handles.push(handle);
+  return handle;
+}
+
+/** `psql -f roles.sql` as the superuser of DATABASE_URL, on the test database. */
+async function psqlRoles(roles: Record<string, string>) {
+  const vars = Object.entries(roles).flatMap(([name, value]) => ["-v", `${name}=${value}`]);
+  const child = Bun.spawn(
+    [
+      PSQL ?? "psql",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      ...vars,
+      "-f",
+      ROLES_SQL,
+      database?.url ?? "",
+    ],
+    { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } },
+  );
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, output: stdout + stderr };
+}
+
+async function applyRoles(): Promise<string> {
+  const { code, output } = await psqlRoles(ROLES);
+  if (code !== 0) throw new Error(`psql -f roles.sql exited ${code}: ${output}`);
+  return output;
+}
+
+/** Drops the database (with every grant in it), then the roles; collects failures, loses none. */
+async function cleanUp(): Promise<void> {
+  const failures: unknown[] = [];
+  for (const handle of handles.splice(0)) await handle.close().catch((e) => failures.push(e));
+  await database?.close().catch((e) => failures.push(e));
+  database = undefined;
+  const server = postgres(process.env.DATABASE_URL ?? "", { max: 1, onnotice: () => {} });
+  try {
+    for (const role of Object.values(ROLES)) {
+      await server.unsafe(`drop role if exists "${role}"`).catch((e) => failures.push(e));
+    }
+  } finally {
+    await server.end({ timeout: 5 });
+  }
+  if (failures.length > 0) throw new AggregateError(failures, "roles test clean-up failed");
+}
+
+/** The production order: roles first, migrations as the owner, then the grants. */
+async function setUp(): Promise<void> {
+  database = await createTestDatabase({ migrate: false });
+  const first = await applyRoles();
+  expect(first).toContain("no Propgate tables yet");
+  for (const role of Object.values(ROLES)) {
+    await database.db.execute(sql.raw(`alter role "${role}" password '${PASSWORD}'`));
+  }
+  const owner = await openAs(ROLES.owner_role);
+  await migrateDatabase(owner);
+  const second = await applyRoles();
+  expect(second).not.toContain("not owned by");
+  api = await openAs(ROLES.api_role);
+  admin = await openAs(ROLES.admin_role);
+  readonly = await openAs(ROLES.readonly_role);
+}
+
+async function expectDenied(db: Database, statement: SQL): Promise<void> {
+  let code: string | undefined = "(no error)";
+  try {
+    await db.execute(statement);
+  } catch (err) {
+    code = errorCode(err);
+  }
+  expect(code).toBe(PERMISSION_DENIED);
+}
+
+async function tableExists(name: string): Promise<boolean> {
+  const row = firstRow(
+    await api.db.execute(sql`select to_regclass(${`public.${name}`}) is not null as present`),
+  );
+  return row?.present === true;
+}
+
+const ALL_PRIVILEGES = [
+  "SELECT",
+  "INSERT",
+  "UPDATE",
+  "DELETE",
+  "TRUNCATE",
+  "REFERENCES",
+  "TRIGGER",
+] as const;
+
+/** What roles.sql means to grant (role → table → privileges); tables not listed get nothing. */
+const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> = {
+  api: {
+    notices: ["SELECT"],
+    devices: ["SELECT", "INSERT", "UPDATE"],
+    consent_current: ["SELECT", "INSERT", "UPDATE"],
+    consent_events: ["INSERT"],
+    audit_events: ["SELECT", "INSERT"],
+    video_sessions: ["SELECT", "INSERT", "UPDATE"],
+    erasure_requests: ["SELECT", "INSERT", "UPDATE"],
+    vpn_events: ["SELECT", "INSERT"],
+    partner_subjects: ["SELECT", "INSERT", "UPDATE"],
+    "drizzle.__drizzle_migrations": ["SELECT"],
+  },
+  admin: {
+    notices: ["SELECT"],
+    devices: ["SELECT", "INSERT", "UPDATE"],
+    consent_current: ["SELECT", "INSERT", "UPDATE"],
+    consent_events: ["SELECT", "INSERT"],
+    audit_events: ["SELECT", "INSERT"],
+    video_sessions: ["SELECT"],
+    erasure_requests: ["SELECT", "INSERT"],
+    vpn_events: ["SELECT"],
+    partner_subjects: ["SELECT"],
+  },
+  readonly: {
+    "*": ["SELECT"],
+    "drizzle.__drizzle_migrations": ["SELECT"],
+  },
+};
+
+describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.sql)", () => {
+  beforeAll(async () => {
+    try {
+      await setUp();
+    } catch (err) {
+      await cleanUp().catch(() => undefined);
+      throw err;
+    }
+  });
+  afterAll(cleanUp);
+
+  test("every table has exactly the privileges roles.sql intends, and nothing is left to PUBLIC", async () => {
+    const tables = rowsOf(
+      await database?.db.execute(sql`
+        select case when n.nspname = 'public' then c.relname else n.nspname || '.' || c.relname end as name,
+               c.oid::regclass::text as reg
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname in ('public', 'drizzle') and c.relkind in ('r', 'p', 'v', 'm')
+        order by 1`),
+    ).map((row) => ({ name: String(row.name), reg: String(row.reg) }));
+    expect(tables.map((t) => t.name)).toContain("audit_events");
+    // A new table must be decided on (in roles.sql and here), not left to the default.
+    const undecided = tables.filter(
+      (t) => !(t.name in INTENDED.api) && !(t.name in INTENDED.admin),
+    );
+    expect(undecided.map((t) => `${t.name}: not named in infra/postgres/roles.sql`)).toEqual([]);
+    const roleOf = { api: ROLES.api_role, admin: ROLES.admin_role, readonly: ROLES.readonly_role };
+    const mismatches: string[] = [];
+    for (const [who, intended] of Object.entries(INTENDED) as [
+      keyof typeof INTENDED,
+      Record<string, string[]>,
+    ][]) {
+      for (const table of tables) {
+        const wanted =
+          intended[table.name] ?? (table.name.includes(".") ? [] : (intended["*"] ?? []));
+        const held: string[] = [];
+        for (const privilege of ALL_PRIVILEGES) {
+          const row = firstRow(
+            await database?.db.execute(
+              sql`select has_table_privilege(${roleOf[who]}, ${table.reg}::regclass, ${privilege}) as ok`,
+            ),
+          );
+          if (row?.ok === true) held.push(privilege);
+        }
+        if (held.join(",") !== wanted.join(",")) {
+          mismatches.push(`${who} on ${table.name}: has [${held}], roles.sql intends [${wanted}]`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    const publicGrants = rowsOf(
+      await database?.db.execute(sql`
+        select c.relname from pg_class c, aclexplode(c.relacl) a
+        where c.relnamespace in ('public'::regnamespace, 'drizzle'::regnamespace) and a.grantee = 0`),
+    );
+    expect(publicGrants).toEqual([]);
+  });
+
+  test("no role but the owner may UPDATE, DELETE or TRUNCATE audit_events (or vpn_events)", async () => {
+    const rows = rowsOf(
+      await database?.db.execute(sql`
+        select c.relname, r.rolname, a.privilege_type
+        from pg_class c, aclexplode(c.relacl) a, pg_roles r
+        where c.relname in ('audit_events', 'vpn_events') and c.relnamespace = 'public'::regnamespace
+          and r.oid = a.grantee and a.privilege_type in ('UPDATE', 'DELETE', 'TRUNCATE')`),
+    );
+    expect(new Set(rows.map((row) => row.rolname))).toEqual(new Set([ROLES.owner_role]));
+  });
+
+  test("the api role appends to the audit chain, and cannot UPDATE, DELETE or TRUNCATE it", async () => {
+    const event = await recordAuditEvent(api.db, {
+      ...APP_AUDIT,
+      kind: "roles.test",
+      result: "ok",
+      userId: newUserId(),
+    });
+    expect(event.seq).toBeGreaterThan(0);
+    await expectDenied(
+      api.db,
+      sql`update audit_events set result = 'forged' where id = ${event.id}`,
+    );
+    await expectDenied(api.db, sql`delete from audit_events where id = ${event.id}`);
+    await expectDenied(api.db, sql`truncate audit_events`);
+    await expectDenied(api.db, sql`alter table audit_events disable trigger all`);
+    await expectDenied(api.db, sql`drop table audit_events`);
+    const [stored] = await listAuditEvents(readonly.db, { kind: "roles.test" });
+    expect(stored?.result).toBe("ok");
+    expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true });
+  });
+
+  test("the VPN connection log is INSERT-only for the api role too", async () => {
+    if (!(await tableExists("vpn_events"))) {
+      console.log("[skip] vpn_events: no such table in this schema yet");
+      return;
+    }
+    await expectDenied(api.db, sql`update vpn_events set kind = 'connected'`);
+    await expectDenied(api.db, sql`delete from vpn_events`);
+    await expectDenied(api.db, sql`truncate vpn_events`);
+  });
+
+  test("the api role does its real work: devices, consent, the partner gate, erasure, video, readiness", async () => {
+    expect(await checkReadiness(api)).toEqual({ ok: true });
+    await upsertDevices(
+      api.db,
+      [
+        {
+          id: `door-${suffix}`,
+          kind: "door",
+          siteId: "site-roles",
+          partner: "intercom",
+          partnerDeviceId: `ic-${suffix}`,
+          name: "Roles test door",
+        },
+      ],
+      { ...ADMIN_AUDIT, sourceApp: "api" },
+    );
+
+    const userId = newUserId();
+    const changes = new Inbox<ConsentChange>();
+    const bus = await createConsentBus(api, { onChange: changes.push, onReconnect: () => {} });
+    try {
+      await grant(api.db, userId, "intercom");
+      await grant(api.db, userId, "faces");
+      await changes.take("the api role hears its grant", (c) => c.userId === userId);
+    } finally {
+      await bus.close();
+    }
+    const input = attemptInput(userId, "intercom");
+    await recordPartnerAttempt(api.db, input, APP_AUDIT);
+    await recordPartnerResult(
+      api.db,
+      { ...input, result: "ok", httpStatus: 200, latencyMs: 12 },
+      APP_AUDIT,
+    );
+
+    await revokeConsent(api.db, revokeInput(userId, "intercom"), APP_AUDIT);
+    await revokeConsent(api.db, revokeInput(userId, "faces"), APP_AUDIT);
+    await expect(
+      recordPartnerAttempt(api.db, attemptInput(userId, "intercom"), APP_AUDIT),
+    ).rejects.toBeInstanceOf(ConsentRequiredError);
+    const states = await listConsents(api.db, userId);
+    expect(states.find((s) => s.purpose === "faces")?.state).toBe("revoked");
+
+    const claimed = await claimDueErasures(api.db, { limit: 10, leaseSeconds: 60 });
+    const mine = claimed.find((request) => request.userId === userId);
+    expect(mine?.categories).toEqual(["faces"]);
+    await completeErasure(api.db, mine?.id ?? "", { erased: { faces: 1 }, audit: APP_AUDIT });
+
+    const sessionId = await reserveVideoSession(api.db, {
+      userId,
+      cameraId: "cam-roles",
+      partner: "intercom",
+      maxLive: 2,
+      pendingSeconds: 30,
+    });
+    await activateVideoSession(api.db, sessionId, {
+      partnerSessionId: "ps-1",
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await endVideoSession(api.db, sessionId, "ended_by_user");
+
+    const kinds = (await listAuditEvents(api.db, { userId })).map((e) => e.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        "consent.grant",
+        "partner.request",
+        "partner.response",
+        "consent.revoke",
+        "access.denied",
+        "erasure.requested",
+        "erasure.completed",
+      ]),
+    );
+    expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true });
+  });
+
+  test("the api role cannot rewrite consent history, notices or the schema", async () => {
+    await expectDenied(api.db, sql`select * from consent_events limit 1`);
+    await expectDenied(api.db, sql`update consent_events set actor = 'someone else'`);
+    await expectDenied(api.db, sql`delete from consent_events`);
+    await expectDenied(api.db, sql`delete from consent_current`);
+    await expectDenied(api.db, sql`delete from erasure_requests`);
+    await expectDenied(api.db, sql`delete from devices`);
+    await expectDenied(api.db, sql`update notices set text = 'changed'`);
+    await expectDenied(
+      api.db,
+      sql`insert into notices (purpose, version, text, text_sha256)
+                                   values ('video', 99, 't', 'h')`,
+    );
+    await expectDenied(api.db, sql`create table public.roles_test_intruder (id int)`);
+    await expectDenied(api.db, sql`create schema roles_test_intruder`);
+    await expectDenied(api.db, sql`delete from drizzle.__drizzle_migrations`);
+    await expectDenied(
+      api.db,
+      sql`insert into drizzle.__drizzle_migrations (hash, created_at)
+                                   values ('forged', 0)`,
+    );
+  });
+
+  test("the read-only role reads audit and consent but cannot write anything", async () => {
+    expect((await listAuditEvents(readonly.db, { limit: 5 })).length).toBeGreaterThan(0);
+    expect(await verifyAuditChain(readonly.db)).toMatchObject({ ok: true });
+    let code: string | undefined;
+    try {
+      await recordAuditEvent(readonly.db, { ...APP_AUDIT, kind: "roles.test", result: "ok" });
+    } catch (err) {
+      code = errorCode(err);
+    }
+    expect(code).toBe(PERMISSION_DENIED);
+    await expectDenied(
+      readonly.db,
+      sql`insert into devices (id, kind, site_id, partner, partner_device_id, name)
+          values ('door-ro', 'door', 's', 'intercom', 'ic-ro', 'n')`,
+    );
+    await expectDenied(readonly.db, sql`update consent_current set state = 'granted'`);
+    await expectDenied(readonly.db, sql`delete from audit_events`);
+  });
+
+  test("the admin role manages devices and consents and reads audit, but cannot alter audit", async () => {
+    const userId = newUserId();
+    await grant(api.db, userId, "plates");
+    await upsertDevices(
+      admin.db,
+      [
+        {
+          id: `gate-${suffix}`,
+          kind: "gate",
+          siteId: "site-roles",
+          partner: "barrier",
+          partnerDeviceId: `bar-${suffix}`,
+          name: "Roles test gate",
+        },
+      ],
+      ADMIN_AUDIT,
+    );
+    await revokeConsent(
+      admin.db,
+      {
+        ...revokeInput(userId, "plates", "admin:adm_1"),
+        channel: "admin",
+        reason: "resident asked",
+      },
+      ADMIN_AUDIT,
+    );
+    await grantConsent(
+      admin.db,
+      { userId, purpose: "barrier", noticeVersion: 1, channel: "admin", method: "paper_form" },
+      ADMIN_AUDIT,
+    );
+    const kinds = (await listAuditEvents(admin.db, { userId })).map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(["consent.revoke", "erasure.requested"]));
+    await expectDenied(admin.db, sql`update audit_events set actor = 'nobody'`);
+    await expectDenied(admin.db, sql`delete from audit_events`);
+    await expectDenied(admin.db, sql`truncate audit_events`);
+    await expectDenied(admin.db, sql`delete from devices`);
+    expect(await verifyAuditChain(admin.db)).toMatchObject({ ok: true });
+  });
+
+  test("roles.sql refuses to take over a privileged role", async () => {
+    const superuser = decodeURIComponent(new URL(database?.url ?? "").username);
+    const { code, output } = await psqlRoles({ ...ROLES, api_role: superuser });
+    expect(code).not.toBe(0);
+    expect(output).toContain(`role ${superuser} exists with superuser`);
+    const row = firstRow(
+      await database?.db.execute(sql`select rolsuper from pg_roles where rolname = ${superuser}`),
+    );
+    expect(row?.rolsuper).toBe(true);
+  });
+});
