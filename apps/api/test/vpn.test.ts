@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createVpnCollector, type VpnConnectionEvent } from "@propgate/health-probe";
 import { subjectFor } from "@propgate/partner-client";
 import { type Child, spawnChild } from "./processes.ts";
 
@@ -171,6 +172,8 @@ function rulesetForBed(): string {
 }
 
 let dir = "";
+const vpnLog: VpnConnectionEvent[] = [];
+let vpnCollector: ReturnType<typeof createVpnCollector>;
 const wireguards: Array<ReturnType<typeof Bun.spawn>> = [];
 let surface: Child | undefined;
 const CLIENT = { clientId: "ic-gateway", secret: `vpn-secret-${crypto.randomUUID()}` };
@@ -373,6 +376,16 @@ if (missing && process.env.CI) {
   beforeAll(async () => {
     try {
       await buildBed();
+      vpnCollector = createVpnCollector({
+        iface: WG.api,
+        command: ["ip", "netns", "exec", NS.api, "wg", "show", WG.api, "dump"],
+        handshakeTimeoutSeconds: 3,
+        record: async (event) => {
+          vpnLog.push(event);
+        },
+      });
+      // before any handshake the log is empty
+      expect(await vpnCollector.pollOnce()).toEqual([]);
     } catch (error) {
       await tearDown();
       throw error;
@@ -405,6 +418,13 @@ if (missing && process.env.CI) {
     ]);
     const handshakes = await inNs(NS.api, "wg", "show", WG.api, "latest-handshakes");
     expect(Number(handshakes.stdout.trim().split(/\s+/)[1])).toBeGreaterThan(0);
+    // the connection log records the connect from the handshake
+    const [connected] = await vpnCollector.pollOnce();
+    expect(connected).toMatchObject({
+      kind: "connected",
+      iface: WG.api,
+      endpointIp: ADDR.partnerUnderlay,
+    });
   });
 
   test("2. from outside the tunnel: the firewall drops the connection and counts it", async () => {
@@ -440,5 +460,29 @@ if (missing && process.env.CI) {
     // The partner, meanwhile, still gets through.
     const partner = await requestFrom(NS.partner, { ...tokenRequest, timeoutMs: 5000 });
     expect(partner.status).toBe(200);
+  });
+
+  test("4. the VPN connection log: a disconnect once the partner is gone, not while it talks", async () => {
+    // alive: requests through the tunnel for over twice the threshold — no disconnect
+    const aliveUntil = Date.now() + 7000;
+    while (Date.now() < aliveUntil) {
+      expect((await requestFrom(NS.partner, { ...tokenRequest, timeoutMs: 5000 })).status).toBe(
+        200,
+      );
+      await vpnCollector.pollOnce();
+    }
+    expect(vpnLog.map((event) => event.kind)).toEqual(["connected"]);
+
+    // the partner goes away
+    const partnerWg = wireguards[1];
+    if (partnerWg) await stopProcess(partnerWg);
+    const deadline = Date.now() + 15_000;
+    while (!vpnLog.some((event) => event.kind === "disconnected")) {
+      if (Date.now() > deadline) throw new Error("no disconnect event within 15 s");
+      await vpnCollector.pollOnce();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(vpnLog.map((event) => event.kind)).toEqual(["connected", "disconnected"]);
+    expect(vpnLog[1]).toMatchObject({ iface: WG.api, endpointIp: ADDR.partnerUnderlay });
   });
 });
