@@ -197,3 +197,21 @@ function auditedAttempts(
     operation: scope.operation,
   });
 }
+
+/**
+ * One audited call to a partner on behalf of the calling resident, for the pass-through
+ * operations (plates, faces): optional site check, consent check, then `run` with the
+ * resident's subject pseudonym for that partner.
+ */
+export async function callPartnerAsResident<T>(
+  scope: PartnerCallScope,
+  call: { partner: Device["partner"]; target: string; siteId?: string },
+  run: (io: { subject: string; hooks: CallHooks; signal?: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  if (call.siteId !== undefined) await authorizeSite(scope, call.siteId);
+  await requireConsent(scope, call.target);
+  const subject = subjectFor(scope.principal.userId, scope.deps.partners[call.partner].subjectKey);
+  return partnerCall(scope, { partner: call.partner, target: call.target }, (io) =>
+    run({ subject, ...io }),
+  );
+}

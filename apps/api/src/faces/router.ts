@@ -1,6 +1,5 @@
-import { subjectFor } from "@propgate/partner-client";
 import { z } from "zod";
-import { partnerCall, requireConsent } from "../devices/partner-call.ts";
+import { callPartnerAsResident } from "../devices/partner-call.ts";
 import { type ResidentContext, residentProcedure, router } from "../trpc/init.ts";
 import { checkedJpegBase64 } from "./jpeg.ts";
 
@@ -10,17 +9,12 @@ import { checkedJpegBase64 } from "./jpeg.ts";
  */
 const FaceId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "faceId must be a face id");
 
-type FacesOps = ResidentContext["deps"]["partners"]["intercom"]["faces"];
-
 /** Consent check, then one audited call to the intercom partner as this resident. */
-async function callIntercom<T>(
+function callIntercom<T>(
   ctx: ResidentContext,
   operation: string,
   target: string,
-  run: (
-    faces: FacesOps,
-    io: { subject: string; hooks: Parameters<FacesOps["list"]>[0]["hooks"]; signal?: AbortSignal },
-  ) => Promise<T>,
+  run: Parameters<typeof callPartnerAsResident<T>>[2],
 ): Promise<T> {
   const scope = {
     deps: ctx.deps,
@@ -29,32 +23,29 @@ async function callIntercom<T>(
     operation,
     purpose: "faces" as const,
   };
-  await requireConsent(scope, target);
-  const runtime = ctx.deps.partners.intercom;
-  const subject = subjectFor(ctx.principal.userId, runtime.subjectKey);
-  return partnerCall(scope, { partner: "intercom", target }, (io) =>
-    run(runtime.faces, { subject, ...io }),
-  );
+  return callPartnerAsResident(scope, { partner: "intercom", target }, run);
 }
 
 export const facesRouter = router({
   list: residentProcedure.query(async ({ ctx }) => {
-    const answer = await callIntercom(ctx, "faces.list", "faces", (faces, io) => faces.list(io));
+    const answer = await callIntercom(ctx, "faces.list", "faces", (io) =>
+      ctx.deps.partners.intercom.faces.list(io),
+    );
     return answer.faces;
   }),
   enroll: residentProcedure
     .input(z.strictObject({ image: z.string().min(1) }))
     .mutation(({ ctx, input }) => {
       const imageBase64 = checkedJpegBase64(input.image, ctx.deps.faceMaxImageBytes);
-      return callIntercom(ctx, "faces.enroll", "faces", (faces, io) =>
-        faces.enroll({ imageBase64, ...io }),
+      return callIntercom(ctx, "faces.enroll", "faces", (io) =>
+        ctx.deps.partners.intercom.faces.enroll({ imageBase64, ...io }),
       );
     }),
   remove: residentProcedure
     .input(z.strictObject({ faceId: FaceId }))
     .mutation(({ ctx, input }) =>
-      callIntercom(ctx, "faces.remove", input.faceId, (faces, io) =>
-        faces.remove({ faceId: input.faceId, ...io }),
+      callIntercom(ctx, "faces.remove", input.faceId, (io) =>
+        ctx.deps.partners.intercom.faces.remove({ faceId: input.faceId, ...io }),
       ),
     ),
 });

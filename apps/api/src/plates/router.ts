@@ -1,7 +1,6 @@
 import { InvalidInputError } from "@propgate/consent-audit";
-import { subjectFor } from "@propgate/partner-client";
 import { z } from "zod";
-import { authorizeSite, partnerCall, requireConsent } from "../devices/partner-call.ts";
+import { callPartnerAsResident } from "../devices/partner-call.ts";
 import { type ResidentContext, residentProcedure, router } from "../trpc/init.ts";
 import { normalizePlate } from "./normalize.ts";
 
@@ -13,17 +12,12 @@ const SiteId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "siteId must be a site
 const PlateId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "plateId must be a plate id");
 const PlateInput = z.string().min(1).max(32);
 
-type PlatesOps = ResidentContext["deps"]["partners"]["barrier"]["plates"];
-
 /** Site and consent checks, then one audited call to the barrier partner as this resident. */
-async function callBarrier<T>(
+function callBarrier<T>(
   ctx: ResidentContext,
   operation: string,
   siteId: string,
-  run: (
-    plates: PlatesOps,
-    io: { subject: string; hooks: Parameters<PlatesOps["list"]>[0]["hooks"]; signal?: AbortSignal },
-  ) => Promise<T>,
+  run: Parameters<typeof callPartnerAsResident<T>>[2],
 ): Promise<T> {
   const scope = {
     deps: ctx.deps,
@@ -32,21 +26,15 @@ async function callBarrier<T>(
     operation,
     purpose: "plates" as const,
   };
-  await authorizeSite(scope, siteId);
-  await requireConsent(scope, siteId);
-  const runtime = ctx.deps.partners.barrier;
-  const subject = subjectFor(ctx.principal.userId, runtime.subjectKey);
-  return partnerCall(scope, { partner: "barrier", target: siteId }, (io) =>
-    run(runtime.plates, { subject, ...io }),
-  );
+  return callPartnerAsResident(scope, { partner: "barrier", target: siteId, siteId }, run);
 }
 
 export const platesRouter = router({
   list: residentProcedure
     .input(z.strictObject({ siteId: SiteId }))
     .query(async ({ ctx, input }) => {
-      const answer = await callBarrier(ctx, "plates.list", input.siteId, (plates, io) =>
-        plates.list({ siteId: input.siteId, ...io }),
+      const answer = await callBarrier(ctx, "plates.list", input.siteId, (io) =>
+        ctx.deps.partners.barrier.plates.list({ siteId: input.siteId, ...io }),
       );
       return answer.plates;
     }),
@@ -64,15 +52,24 @@ export const platesRouter = router({
       if (input.validUntil && Date.parse(input.validUntil) <= Date.now()) {
         throw new InvalidInputError("validUntil must be in the future");
       }
-      return callBarrier(ctx, "plates.add", input.siteId, (plates, io) =>
-        plates.add({ siteId: input.siteId, plate, validUntil: input.validUntil, ...io }),
+      return callBarrier(ctx, "plates.add", input.siteId, (io) =>
+        ctx.deps.partners.barrier.plates.add({
+          siteId: input.siteId,
+          plate,
+          validUntil: input.validUntil,
+          ...io,
+        }),
       );
     }),
   remove: residentProcedure
     .input(z.strictObject({ siteId: SiteId, plateId: PlateId }))
     .mutation(({ ctx, input }) =>
-      callBarrier(ctx, "plates.remove", input.siteId, (plates, io) =>
-        plates.remove({ siteId: input.siteId, plateId: input.plateId, ...io }),
+      callBarrier(ctx, "plates.remove", input.siteId, (io) =>
+        ctx.deps.partners.barrier.plates.remove({
+          siteId: input.siteId,
+          plateId: input.plateId,
+          ...io,
+        }),
       ),
     ),
 });
