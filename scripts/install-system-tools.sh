@@ -12,6 +12,7 @@ PACKAGES=(
   nftables            # nft: the partner-surface firewall, loaded into test namespaces
   iproute2            # ip netns / veth for the test bed
   openssl             # throwaway CA and certificates made at test time
+  prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
 )
 
 missing=()
@@ -27,6 +28,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a daemon (prometheus) must not start one here: only the tools are wanted.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "system tools: installed ${missing[*]}"
