@@ -16,6 +16,37 @@ import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
 
+/** Subjects recorded lately, per api instance: the mapping is written once per 5 minutes, not per call. */
+const remembered = new WeakMap<AppDeps, Map<string, number>>();
+const REMEMBER_FOR_MS = 5 * 60_000;
+
+/**
+ * The partner may later ask about this subject (access checks): record whom it stands for and
+ * the resident's sites. Skipped while the same mapping was written by this instance recently.
+ */
+async function rememberSubjectOnce(
+  scope: PartnerCallScope,
+  partner: Device["partner"],
+): Promise<void> {
+  let seen = remembered.get(scope.deps);
+  if (!seen) {
+    seen = new Map();
+    remembered.set(scope.deps, seen);
+  }
+  const subject = subjectFor(scope.principal.userId, scope.deps.partners[partner].subjectKey);
+  const key = `${partner}\u0000${subject}\u0000${[...scope.principal.sites].sort().join(",")}`;
+  const now = Date.now();
+  if ((seen.get(key) ?? 0) > now - REMEMBER_FOR_MS) return;
+  await rememberSubject(scope.deps.database.db, {
+    partner,
+    subject,
+    userId: scope.principal.userId,
+    sites: scope.principal.sites,
+  });
+  if (seen.size > 50_000) seen.clear();
+  seen.set(key, now);
+}
+
 /** What every resident call that reaches a partner shares: who, which operation, what for. */
 export interface PartnerCallScope {
   deps: AppDeps;
@@ -105,13 +136,7 @@ export async function partnerCall<T>(
   call: { partner: Device["partner"]; target: string; endsProcessing?: boolean },
   run: (io: { hooks: CallHooks; signal?: AbortSignal }) => Promise<T>,
 ): Promise<T> {
-  // The partner may later ask about this subject (access checks): record whom it stands for.
-  await rememberSubject(scope.deps.database.db, {
-    partner: call.partner,
-    subject: subjectFor(scope.principal.userId, scope.deps.partners[call.partner].subjectKey),
-    userId: scope.principal.userId,
-    sites: scope.principal.sites,
-  });
+  await rememberSubjectOnce(scope, call.partner);
   const hooks = auditedAttempts(scope, { ...call, callId: newId("call") });
   if (call.endsProcessing) return run({ hooks });
   const ticket = scope.deps.inflight.track(scope.principal.userId, scope.purpose);
