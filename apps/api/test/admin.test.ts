@@ -76,3 +76,15 @@ describe("admin.devices", () => {
     expect((await errorOf(resident.trpc.admin.audit.list.query({}))).code).toBe("FORBIDDEN");
   });
 });
+
+describe("admin.audit.verify", () => {
+  test("reports an intact chain, and a tampered row once someone edits one", async () => {
+    const client = await admin();
+    expect(await client.admin.audit.verify.query()).toMatchObject({ ok: true });
+    await stack.database.db.execute(
+      "update audit_events set result = 'tampered' where seq = (select min(seq) from audit_events)",
+    );
+    const verdict = await client.admin.audit.verify.query();
+    expect(verdict.ok).toBe(false);
+  });
+});

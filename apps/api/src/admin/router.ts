@@ -7,6 +7,7 @@ import {
   PURPOSES,
   revokeConsent,
   upsertDevices,
+  verifyAuditChain,
 } from "@propgate/consent-audit";
 import { z } from "zod";
 import { adminProcedure, router } from "../trpc/init.ts";
@@ -81,5 +82,7 @@ export const adminRouter = router({
     list: adminProcedure
       .input(AuditQuery)
       .query(({ ctx, input }) => listAuditEvents(ctx.deps.database.db, input)),
+    /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
+    verify: adminProcedure.query(({ ctx }) => verifyAuditChain(ctx.deps.database.db)),
   }),
 });
