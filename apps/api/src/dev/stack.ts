@@ -1,4 +1,5 @@
 import { ConfigError } from "@propgate/config";
+import { PinoPretty } from "pino-pretty";
 import { startEmbeddedStack } from "./embedded.ts";
 import { loadDevStackEnv } from "./env.ts";
 
@@ -11,7 +12,16 @@ try {
   process.exit(1);
 }
 const dataDir = env.DATA_DIR;
-const stack = await startEmbeddedStack({ dataDir, apiPort: env.PORT, logLevel: env.LOG_LEVEL });
+// Pretty logs for a person at a terminal; one JSON line per event otherwise (as in production).
+const logDestination = process.stdout.isTTY
+  ? PinoPretty({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" })
+  : undefined;
+const stack = await startEmbeddedStack({
+  dataDir,
+  apiPort: env.PORT,
+  logLevel: env.LOG_LEVEL,
+  logDestination,
+});
 const watchToken = await stack.issuer.mint({
   sub: "resident-1",
   sites: ["site-a"],
