@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ConfigError } from "@propgate/config";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { createLogger, createMetrics } from "@propgate/observability";
-import { createCidrMatcher, parseCidr, parseCidrList } from "../src/partner-surface/cidr.ts";
+import { createCidrMatcher, parseCidr, parseCidrList } from "../src/net/cidr.ts";
 import { loadPartnerSurfaceConfig } from "../src/partner-surface/config.ts";
 import type { PartnerSurfaceDeps } from "../src/partner-surface/context.ts";
 import { createPartnerSurface } from "../src/partner-surface/surface.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type AuditEvent, listAuditEvents, verifyAuditChain } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
-import { parseCidrList } from "../src/partner-surface/cidr.ts";
+import { parseCidrList } from "../src/net/cidr.ts";
 import type { PartnerSurfaceConfig } from "../src/partner-surface/config.ts";
 import { type RunningPartnerSurface, servePartnerSurface } from "../src/partner-surface/surface.ts";
 import { PARTNER_SURFACE_AUDIENCE, PARTNER_SURFACE_ISSUER } from "../src/partner-surface/tokens.ts";

@@ -5,11 +5,8 @@ import { subjectFor } from "@propgate/partner-client";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
 import { loadApiEnv } from "../src/env.ts";
-import {
-  type Cidr,
-  cidrList,
-  createClientAddressResolver,
-} from "../src/rate-limit/client-address.ts";
+import type { Cidr } from "../src/net/cidr.ts";
+import { cidrList, createClientAddressResolver } from "../src/rate-limit/client-address.ts";
 import { rateLimitHeaders } from "../src/rate-limit/headers.ts";
 import { partnerClientRateLimit } from "../src/rate-limit/middleware.ts";
 import {

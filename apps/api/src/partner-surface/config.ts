@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type EnvSource, integer, parseEnv } from "@propgate/config";
 import { PARTNERS } from "@propgate/consent-audit";
 import { z } from "zod";
-import { type Cidr, InvalidCidrError, parseCidrList } from "./cidr.ts";
+import { type Cidr, InvalidCidrError, parseCidrList } from "../net/cidr.ts";
 
 /** One scope per partner-surface endpoint. */
 export const PARTNER_SCOPES = ["access.check", "events.write"] as const;

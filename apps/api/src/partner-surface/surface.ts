@@ -1,8 +1,8 @@
 import { acceptOrCreateRequestId } from "@propgate/observability";
 import { Hono } from "hono";
+import { createCidrMatcher } from "../net/cidr.ts";
 import { partnerClientRateLimit } from "../rate-limit/middleware.ts";
 import { accessCheckRoutes } from "./access-checks.ts";
-import { createCidrMatcher } from "./cidr.ts";
 import type { PartnerSurfaceConfig, PartnerSurfaceSettings } from "./config.ts";
 import type { PartnerSurface, PartnerSurfaceDeps, SurfaceEnv } from "./context.ts";
 import { OAuthError, PartnerSurfaceError } from "./errors.ts";

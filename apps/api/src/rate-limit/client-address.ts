@@ -1,13 +1,11 @@
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 import { z } from "zod";
+import { type Cidr, createCidrMatcher } from "../net/cidr.ts";
 
-export interface Cidr {
-  address: string;
-  prefix: number;
-  family: "ipv4" | "ipv6";
-}
-
-/** A comma-separated list of CIDRs (`10.0.0.0/8, fd00::/8`); a bare address is a /32 or /128. */
+/**
+ * A comma-separated list of CIDRs (`10.0.0.0/8, fd00::/8`); a bare address is a /32 or /128.
+ * Lenient where the partner surface's `parseCidrList` is strict: proxies are often given as hosts.
+ */
 export const cidrList = z.string().transform((value, ctx): Cidr[] => {
   const cidrs: Cidr[] = [];
   for (const part of value.split(",")) {
@@ -33,12 +31,7 @@ export const cidrList = z.string().transform((value, ctx): Cidr[] => {
  */
 export function createClientAddressResolver(trusted: Cidr[]): ClientAddressResolver {
   if (trusted.length === 0) return (peer) => peer;
-  const proxies = new BlockList();
-  for (const cidr of trusted) proxies.addSubnet(cidr.address, cidr.prefix, cidr.family);
-  const isTrusted = (address: string) => {
-    const version = isIP(address);
-    return version !== 0 && proxies.check(address, version === 4 ? "ipv4" : "ipv6");
-  };
+  const isTrusted = createCidrMatcher(trusted);
   return (peer, forwardedFor) => {
     if (!peer || !isTrusted(peer) || !forwardedFor) return peer;
     let client = peer;
