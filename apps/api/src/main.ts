@@ -1,16 +1,11 @@
 import { ConfigError } from "@propgate/config";
-import { startBackground } from "./background.ts";
-import { createDeps } from "./bootstrap.ts";
-import { loadApiEnv } from "./env.ts";
-import { servePartnerSurface } from "./partner-surface/surface.ts";
-import { serveApi } from "./server.ts";
+import { loadApiEnv, startInstance } from "@propgate/server";
 
 /** Runs one api instance from the environment, as in production. */
 try {
   const env = loadApiEnv();
-  const deps = await createDeps(env);
-  const background = await startBackground(deps, env);
-  const api = serveApi(deps, { hostname: env.HOST, port: env.PORT, tls: env.tls });
+  const instance = await startInstance(env);
+  const { deps, api, partnerSurface } = instance;
   deps.logger.info(
     { url: api.url, tls: api.tls, instanceId: deps.instanceId, database: deps.database.kind },
     "api listening",
@@ -20,15 +15,10 @@ try {
       "api serves plain http: set TLS_CERT_FILE and TLS_KEY_FILE unless TLS ends in front of it",
     );
   }
-  const partnerSurface = env.partnerSurface ? servePartnerSurface(deps, env.partnerSurface) : null;
   if (partnerSurface) deps.logger.info({ url: partnerSurface.url }, "partner surface listening");
   const shutdown = async () => {
     deps.logger.info("shutting down");
-    await partnerSurface?.stop();
-    await api.stop();
-    await background.stop();
-    await deps.rateLimits.close();
-    await deps.database.close();
+    await instance.stop();
     process.exit(0);
   };
   process.once("SIGTERM", shutdown);

@@ -1,9 +1,17 @@
+import {
+  AUDIT_KINDS,
+  AUDIT_OPERATIONS,
+  type AuditKind,
+  type AuditOperation,
+  newId,
+  PARTNERS,
+  PURPOSES,
+} from "@propgate/domain";
 import { and, asc, count, desc, eq, gt, is, lt, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { AUDIT_CHAIN_LOCK_KEY, auditRowHash, GENESIS_HASH } from "./audit-chain";
 import type { Database } from "./database";
-import { newId } from "./ids";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
 
@@ -18,10 +26,10 @@ export interface AuditContext {
 
 /** One row to append; the context fields say where it came from. */
 export interface AuditEventInput extends AuditContext {
-  kind: string;
+  kind: AuditKind;
   result: string;
   userId?: string | null;
-  operation?: string | null;
+  operation?: AuditOperation | null;
   partner?: string | null;
   purpose?: string | null;
   target?: string | null;
@@ -58,12 +66,13 @@ export interface AuditEvent {
   hash: string;
 }
 
-const name = /^[a-z][a-z0-9_.-]{0,63}$/;
+const Kind = z.enum(AUDIT_KINDS);
+const Operation = z.enum(AUDIT_OPERATIONS);
 const opaque = (max: number) => z.string().min(1).max(max);
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
 const AuditEventInputSchema = z.strictObject({
-  kind: z.string().regex(name),
+  kind: Kind,
   result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
   sourceApp: opaque(64),
   instanceId: opaque(128),
@@ -71,9 +80,9 @@ const AuditEventInputSchema = z.strictObject({
   requestId: optional(opaque(128)),
   actor: optional(opaque(128)),
   userId: optional(opaque(128)),
-  operation: optional(z.string().regex(name)),
-  partner: optional(opaque(32)),
-  purpose: optional(opaque(32)),
+  operation: optional(Operation),
+  partner: optional(z.enum(PARTNERS)),
+  purpose: optional(z.enum(PURPOSES)),
   target: optional(opaque(128)),
   attempt: optional(z.number().int().min(0).max(1000)),
   errorCode: optional(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/)),
@@ -141,8 +150,8 @@ function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
 
 export interface ListAuditEventsQuery {
   userId?: string;
-  kind?: string;
-  operation?: string;
+  kind?: AuditKind;
+  operation?: AuditOperation;
   /** 1..500, default 100. */
   limit?: number;
   /** Only rows with `seq` below this (for paging back). */
@@ -151,8 +160,8 @@ export interface ListAuditEventsQuery {
 
 const ListAuditEventsQuerySchema = z.strictObject({
   userId: opaque(128).optional(),
-  kind: z.string().regex(name).optional(),
-  operation: z.string().regex(name).optional(),
+  kind: Kind.optional(),
+  operation: Operation.optional(),
   limit: z.number().int().min(1).max(500).default(100),
   beforeSeq: z.number().int().min(1).optional(),
 });
@@ -179,13 +188,9 @@ export async function listAuditEvents(
 
 export async function countAuditEvents(
   db: Database,
-  query: { kind?: string } = {},
+  query: { kind?: AuditKind } = {},
 ): Promise<number> {
-  const q = parseInput(
-    z.strictObject({ kind: z.string().regex(name).optional() }),
-    query,
-    "audit query",
-  );
+  const q = parseInput(z.strictObject({ kind: Kind.optional() }), query, "audit query");
   const [row] = await db
     .select({ n: count() })
     .from(auditEvents)

@@ -1,3 +1,4 @@
+import { newId } from "@propgate/domain";
 import { and, asc, eq, max } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
@@ -5,7 +6,6 @@ import { notifyConsentChange } from "./consent-bus";
 import type { Database } from "./database";
 import { enqueueErasure } from "./erasure";
 import { StaleNoticeError } from "./errors";
-import { newId } from "./ids";
 import {
   CONSENT_CHANNELS,
   ERASURE_CATEGORIES,

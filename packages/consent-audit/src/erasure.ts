@@ -1,10 +1,10 @@
+import { newId, type PartnerOperation, TypedId } from "@propgate/domain";
 import { and, asc, count, desc, eq, inArray, is, lt, lte, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { ErasureNotFoundError, InvalidInputError } from "./errors";
-import { newId } from "./ids";
 import {
   ERASURE_CATEGORIES,
   ERASURE_PARTNER,
@@ -22,7 +22,7 @@ import { parseInput } from "./validation";
 export type { ErasedCounts };
 
 /** The partner operation (and OAuth scope) an erasure is carried out with. */
-export const ERASURE_OPERATION = "subjects.erase";
+export const ERASURE_OPERATION: PartnerOperation = "subjects.erase";
 
 export interface ErasureRequest {
   id: string;
@@ -45,7 +45,7 @@ export interface ErasureRequest {
 }
 
 const Opaque = z.string().min(1).max(128);
-const ErasureId = z.string().regex(/^ers_[0-9a-z]{20}$/);
+const ErasureId = TypedId("ers");
 
 const Categories = z
   .array(z.enum(ERASURE_CATEGORIES))

@@ -1,7 +1,9 @@
+import { DomainError } from "@propgate/domain";
+
 /** Domain errors of this package; each has a stable `code` that transports map once. */
 
-export class ConsentRequiredError extends Error {
-  readonly code = "CONSENT_REQUIRED";
+export class ConsentRequiredError extends DomainError {
+  readonly code = "CONSENT_REQUIRED" as const;
   readonly purpose: string;
   /** Id of the `access.denied` audit row written for this refusal. */
   readonly eventId: string;
@@ -14,8 +16,8 @@ export class ConsentRequiredError extends Error {
   }
 }
 
-export class StaleNoticeError extends Error {
-  readonly code = "INVALID_INPUT";
+export class StaleNoticeError extends DomainError {
+  readonly code = "INVALID_INPUT" as const;
   readonly purpose: string;
   readonly currentNoticeVersion: number;
 
@@ -29,8 +31,8 @@ export class StaleNoticeError extends Error {
   }
 }
 
-export class InvalidInputError extends Error {
-  readonly code = "INVALID_INPUT";
+export class InvalidInputError extends DomainError {
+  readonly code = "INVALID_INPUT" as const;
   /** Human-readable problems, e.g. `records.0.kind: Invalid option`. */
   readonly issues: readonly string[];
 
@@ -41,8 +43,8 @@ export class InvalidInputError extends Error {
   }
 }
 
-export class ErasureNotFoundError extends Error {
-  readonly code = "NOT_FOUND";
+export class ErasureNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND" as const;
   readonly erasureId: string;
 
   constructor(erasureId: string) {

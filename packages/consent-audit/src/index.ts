@@ -54,8 +54,13 @@ export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";
 export { recordDenied, recordPartnerAttempt, recordPartnerResult } from "./partner-gate";
-export type { PartnerSubject, RememberSubjectInput } from "./partner-subjects";
-export { findSubject, rememberSubject } from "./partner-subjects";
+export type {
+  PartnerSubject,
+  RememberSubjectInput,
+  SubjectOwner,
+  SubjectRegistry,
+} from "./partner-subjects";
+export { createSubjectRegistry, findSubject, rememberSubject } from "./partner-subjects";
 export type {
   ConsentChannel,
   DeviceKind,

@@ -1,13 +1,13 @@
+import { PARTNER_OPERATIONS, PARTNERS, PURPOSES } from "@propgate/domain";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { ConsentRequiredError } from "./errors";
-import { PARTNERS, PURPOSES } from "./purposes";
 import { consentCurrent } from "./schema/consent";
 import { parseInput } from "./validation";
 
-const Operation = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/);
+const Operation = z.enum(PARTNER_OPERATIONS);
 const Opaque = z.string().min(1).max(128);
 
 const PartnerAttemptInput = z.strictObject({

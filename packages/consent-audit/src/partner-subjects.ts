@@ -1,7 +1,7 @@
+import { PARTNERS, type Partner } from "@propgate/domain";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "./database";
-import { PARTNERS, type Partner } from "./purposes";
 import { partnerSubjects } from "./schema/partner-subjects";
 import { parseInput } from "./validation";
 
@@ -52,4 +52,52 @@ export async function findSubject(
     .where(and(eq(partnerSubjects.partner, partner), eq(partnerSubjects.subject, subject)))
     .limit(1);
   return row ? { ...row, updatedAt: row.updatedAt.toISOString() } : null;
+}
+
+/** A resident as the registry sees them: the opaque id and the sites of their token. */
+export interface SubjectOwner {
+  userId: string;
+  sites: readonly string[];
+}
+
+export interface SubjectRegistry {
+  /** The resident's pseudonym at `partner`, without recording anything (erasure). */
+  pseudonym(partner: Partner, userId: string): string;
+  /**
+   * The pseudonym, with the mapping recorded so that the partner's later access checks can be
+   * answered. Written once per `rememberForMs` per instance for the same resident and sites.
+   */
+  subjectOf(partner: Partner, owner: SubjectOwner): Promise<string>;
+}
+
+/**
+ * Built once per api instance at startup. `pseudonym` computes the per-partner HMAC (the
+ * partner client's `subjectFor` under that partner's key); this module never sees the keys.
+ */
+export function createSubjectRegistry(
+  db: Database,
+  pseudonym: (partner: Partner, userId: string) => string,
+  options: { rememberForMs?: number; maxEntries?: number } = {},
+): SubjectRegistry {
+  const rememberForMs = options.rememberForMs ?? 5 * 60_000;
+  const maxEntries = options.maxEntries ?? 50_000;
+  const written = new Map<string, number>();
+  return {
+    pseudonym,
+    async subjectOf(partner, owner) {
+      const subject = pseudonym(partner, owner.userId);
+      const key = `${partner}\u0000${subject}\u0000${[...owner.sites].sort().join(",")}`;
+      const now = Date.now();
+      if ((written.get(key) ?? 0) > now - rememberForMs) return subject;
+      await rememberSubject(db, {
+        partner,
+        subject,
+        userId: owner.userId,
+        sites: [...owner.sites],
+      });
+      if (written.size > maxEntries) written.clear();
+      written.set(key, now);
+      return subject;
+    },
+  };
 }

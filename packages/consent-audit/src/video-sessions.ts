@@ -1,11 +1,11 @@
+import { DomainError, newId } from "@propgate/domain";
 import { and, count, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Database } from "./database";
-import { newId } from "./ids";
 import { videoSessions } from "./schema/video-sessions";
 
 /** A resident already has as many live sessions as allowed. */
-export class SessionLimitError extends Error {
-  readonly code = "RATE_LIMITED";
+export class SessionLimitError extends DomainError {
+  readonly code = "RATE_LIMITED" as const;
   constructor(readonly limit: number) {
     super(`at most ${limit} live video sessions at once`);
     this.name = "SessionLimitError";

@@ -1,3 +1,4 @@
+import type { PartnerOperation } from "@propgate/domain";
 import type { AuditContext, Database, Purpose } from "../src/index";
 import { grantConsent } from "../src/index";
 
@@ -23,11 +24,20 @@ export function grant(db: Database, userId: string, purpose: Purpose) {
   );
 }
 
+/** A real partner operation for each purpose (the audit accepts only the vocabulary's). */
+const OPERATION_OF = {
+  intercom: "intercom.open",
+  barrier: "barrier.open",
+  video: "video.create_session",
+  faces: "faces.enroll",
+  plates: "plates.add",
+} as const satisfies Record<Purpose, PartnerOperation>;
+
 export function attemptInput(userId: string, purpose: Purpose = "intercom", attempt = 0) {
   return {
     userId,
     purpose,
-    operation: `${purpose}.open`,
+    operation: OPERATION_OF[purpose],
     partner: purpose === "barrier" || purpose === "plates" ? "barrier" : "intercom",
     target: "dev_door_1",
     attempt,

@@ -283,7 +283,7 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
   test("the api role appends to the audit chain, and cannot UPDATE, DELETE or TRUNCATE it", async () => {
     const event = await recordAuditEvent(api.db, {
       ...APP_AUDIT,
-      kind: "roles.test",
+      kind: "partner.event",
       result: "ok",
       userId: newUserId(),
     });
@@ -296,7 +296,7 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     await expectDenied(api.db, sql`truncate audit_events`);
     await expectDenied(api.db, sql`alter table audit_events disable trigger all`);
     await expectDenied(api.db, sql`drop table audit_events`);
-    const [stored] = await listAuditEvents(readonly.db, { kind: "roles.test" });
+    const [stored] = await listAuditEvents(readonly.db, { kind: "partner.event" });
     expect(stored?.result).toBe("ok");
     expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true });
   });
@@ -415,7 +415,7 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     expect(await verifyAuditChain(readonly.db)).toMatchObject({ ok: true });
     let code: string | undefined;
     try {
-      await recordAuditEvent(readonly.db, { ...APP_AUDIT, kind: "roles.test", result: "ok" });
+      await recordAuditEvent(readonly.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
     } catch (err) {
       code = errorCode(err);
     }

@@ -1,4 +1,4 @@
-export { acceptOrCreateRequestId, newId } from "./ids.ts";
+export { acceptOrCreateRequestId } from "./ids.ts";
 export {
   createLogger,
   type LogDestination,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
-import { acceptOrCreateRequestId, createLogger, createMetrics, newId } from "../src/index.ts";
+import { newId } from "@propgate/domain";
+import { acceptOrCreateRequestId, createLogger, createMetrics } from "../src/index.ts";
 
 function capture() {
   const lines: string[] = [];

@@ -1,3 +1,13 @@
+import {
+  ERASURE_CATEGORIES,
+  PARTNER_SCOPES,
+  PARTNERS,
+  type Partner,
+  PartnerDeviceId,
+  type PartnerOperation,
+  type Purpose,
+  SiteId,
+} from "@propgate/domain";
 import { z } from "zod";
 
 /**
@@ -5,26 +15,15 @@ import { z } from "zod";
  * what it accepts back. Requests are strict objects, so nothing beyond the contract leaves us.
  */
 
-export const PARTNER_SCOPES = [
-  "intercom.open",
-  "barrier.open",
-  "plates.manage",
-  "faces.manage",
-  "video.view",
-  "subjects.erase",
-  "health.read",
-] as const;
+export { ERASURE_CATEGORIES, PARTNER_SCOPES };
 export const PartnerScope = z.enum(PARTNER_SCOPES);
 export type PartnerScope = z.infer<typeof PartnerScope>;
 
-export const PARTNER_NAMES = ["intercom", "barrier"] as const;
-export const PartnerName = z.enum(PARTNER_NAMES);
-export type PartnerName = z.infer<typeof PartnerName>;
+export const PartnerName = z.enum(PARTNERS);
+export type PartnerName = Partner;
 
 /** Partner-side device ids travel in URL paths, so they are kept to a safe alphabet. */
-export const PartnerDeviceId = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, "partner device id must be 1-64 of [A-Za-z0-9._-]");
+export { PartnerDeviceId };
 
 /** HMAC-SHA256 of the user id under the partner's key, base64url without padding. */
 export const Subject = z
@@ -96,7 +95,7 @@ export const Plate = z
     /^(?:[ABEKMHOPCTYX]\d{3}[ABEKMHOPCTYX]{2}|[ABEKMHOPCTYX]{2}\d{3})\d{2,3}$/,
     "not a normalized plate",
   );
-export const SiteId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+export { SiteId };
 export const PartnerRecordId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/);
 
 /** `POST /v1/sites/{siteId}/plates` (scope plates.manage). */
@@ -134,7 +133,6 @@ export const FaceList = z.object({ faces: z.array(FaceRecord).max(100) });
  * `DELETE /v1/subjects/{subject}?categories=faces,plates` (scope subjects.erase): erase what the
  * partner holds for the subject in those categories → 200 with what was erased. Idempotent.
  */
-export const ERASURE_CATEGORIES = ["faces", "plates"] as const;
 export const ErasureCategory = z.enum(ERASURE_CATEGORIES);
 export type ErasureCategory = z.infer<typeof ErasureCategory>;
 export const ErasureResponse = z.object({
@@ -149,42 +147,49 @@ export type ErasureResponse = z.infer<typeof ErasureResponse>;
 /** The operations of the contract, with the one scope each needs and whether a retry is safe. */
 export const OPERATIONS = {
   "intercom.open": {
+    purpose: "intercom",
     partner: "intercom",
     method: "POST",
     scope: "intercom.open",
     path: (deviceId: string) => `/v1/intercoms/${encodeURIComponent(deviceId)}/open`,
   },
   "barrier.open": {
+    purpose: "barrier",
     partner: "barrier",
     method: "POST",
     scope: "barrier.open",
     path: (deviceId: string) => `/v1/barriers/${encodeURIComponent(deviceId)}/open`,
   },
   "video.create_session": {
-    partner: "intercom",
+    purpose: "video",
+    partner: null,
     method: "POST",
     scope: "video.view",
     path: (cameraId: string) => `/v1/cameras/${encodeURIComponent(cameraId)}/webrtc`,
   },
   "video.end_session": {
-    partner: "intercom",
+    purpose: "video",
+    partner: null,
     method: "DELETE",
     scope: "video.view",
     path: (sessionId: string) => `/v1/sessions/${encodeURIComponent(sessionId)}`,
   },
   "plates.list": {
+    purpose: "plates",
     partner: "barrier",
     method: "GET",
     scope: "plates.manage",
     path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
   },
   "plates.add": {
+    purpose: "plates",
     partner: "barrier",
     method: "POST",
     scope: "plates.manage",
     path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
   },
   "plates.remove": {
+    purpose: "plates",
     partner: "barrier",
     method: "DELETE",
     scope: "plates.manage",
@@ -192,37 +197,50 @@ export const OPERATIONS = {
       `/v1/sites/${encodeURIComponent(siteId)}/plates/${encodeURIComponent(plateId)}`,
   },
   "faces.list": {
+    purpose: "faces",
     partner: "intercom",
     method: "GET",
     scope: "faces.manage",
     path: () => "/v1/faces",
   },
   "faces.enroll": {
+    purpose: "faces",
     partner: "intercom",
     method: "POST",
     scope: "faces.manage",
     path: () => "/v1/faces",
   },
   "faces.remove": {
+    purpose: "faces",
     partner: "intercom",
     method: "DELETE",
     scope: "faces.manage",
     path: (faceId: string) => `/v1/faces/${encodeURIComponent(faceId)}`,
   },
   "subjects.erase": {
+    purpose: null,
     partner: null,
     method: "DELETE",
     scope: "subjects.erase",
     path: (subject: string) => `/v1/subjects/${encodeURIComponent(subject)}`,
   },
-  health: { partner: null, method: "GET", scope: "health.read", path: () => "/v1/health" },
+  health: {
+    purpose: null,
+    partner: null,
+    method: "GET",
+    scope: "health.read",
+    path: () => "/v1/health",
+  },
 } as const satisfies Record<
-  string,
+  PartnerOperation,
   {
-    partner: PartnerName | null;
+    /** The consent that gates the call; null: processing-free (health) or by category (erase). */
+    purpose: Purpose | null;
+    /** The partner that serves it; null: whichever holds the device or the data. */
+    partner: Partner | null;
     method: "GET" | "POST" | "DELETE";
     scope: PartnerScope;
     path: (id: string, second?: string) => string;
   }
 >;
-export type OperationName = keyof typeof OPERATIONS;
+export type OperationName = PartnerOperation;

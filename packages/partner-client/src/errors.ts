@@ -1,19 +1,20 @@
+import { DomainError } from "@propgate/domain";
+
 /** Errors of a partner call. Each has a stable `code` the transports map once. */
 
-export class PartnerUnavailableError extends Error {
-  readonly code = "PARTNER_UNAVAILABLE";
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number | null = null,
-  ) {
+export class PartnerUnavailableError extends DomainError {
+  readonly code = "PARTNER_UNAVAILABLE" as const;
+  override readonly retryAfterSeconds: number | null;
+  constructor(message: string, retryAfterSeconds: number | null = null) {
     super(message);
     this.name = "PartnerUnavailableError";
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
 /** The partner understood the request and refused it (4xx other than 401/429). */
-export class PartnerRejectedError extends Error {
-  readonly code = "PARTNER_REJECTED";
+export class PartnerRejectedError extends DomainError {
+  readonly code = "PARTNER_REJECTED" as const;
   constructor(
     message: string,
     readonly status: number,
@@ -25,8 +26,8 @@ export class PartnerRejectedError extends Error {
 }
 
 /** The partner answered something that is not the contract: not JSON, or the wrong shape. */
-export class PartnerProtocolError extends Error {
-  readonly code = "PARTNER_PROTOCOL_ERROR";
+export class PartnerProtocolError extends DomainError {
+  readonly code = "PARTNER_PROTOCOL_ERROR" as const;
   constructor(message: string) {
     super(message);
     this.name = "PartnerProtocolError";

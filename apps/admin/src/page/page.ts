@@ -1,4 +1,5 @@
-import type { AppRouter } from "@propgate/api/router";
+import type { AppRouter } from "@propgate/api";
+import { AUDIT_KINDS, type AuditKind } from "@propgate/domain";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 
 /** The admin page: a typed tRPC client of the api's admin procedures, via this app's proxy. */
@@ -48,6 +49,7 @@ const ui = {
   auditForm: element("audit-form", HTMLFormElement),
   auditUser: element("audit-user", HTMLInputElement),
   auditKind: element("audit-kind", HTMLInputElement),
+  auditKinds: element("audit-kinds", HTMLDataListElement),
   verify: element("verify", HTMLButtonElement),
   verifyResult: element("verify-result", HTMLParagraphElement),
   audit: element("audit", HTMLTableElement),
@@ -188,6 +190,21 @@ function renderErasures(erasures: Erasure[]) {
 
 const optional = (value: string) => (value.trim() === "" ? undefined : value.trim());
 
+/** The kind filter: one of the kinds the api writes, or none. */
+function auditKind(value: string): AuditKind | undefined {
+  const typed = optional(value);
+  if (typed === undefined) return undefined;
+  const kind = AUDIT_KINDS.find((known) => known === typed);
+  if (!kind) throw new Error(`unknown audit kind "${typed}"; pick one of the list`);
+  return kind;
+}
+
+for (const kind of AUDIT_KINDS) {
+  const option = document.createElement("option");
+  option.value = kind;
+  ui.auditKinds.append(option);
+}
+
 async function loadConsents(userId: string) {
   const consents = await client.admin.consents.list.query({ userId });
   shownUserId = userId;
@@ -198,7 +215,7 @@ async function loadAudit() {
   renderAudit(
     await client.admin.audit.list.query({
       userId: optional(ui.auditUser.value),
-      kind: optional(ui.auditKind.value),
+      kind: auditKind(ui.auditKind.value),
       limit: 100,
     }),
   );

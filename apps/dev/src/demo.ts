@@ -1,0 +1,68 @@
+import type { AppRouter } from "@propgate/api";
+import { createTRPCClient, httpLink } from "@trpc/client";
+import { startEmbeddedStack } from "./embedded.ts";
+
+/**
+ * `bun run demo`: a resident's walk through the api, over HTTP, on a throwaway in-memory stack:
+ * get a dev token, grant consent, list devices, open a door and a gate, then read the audit rows.
+ */
+const stack = await startEmbeddedStack({ dataDir: null, logLevel: "warn" });
+const say = (step: string, value?: unknown) =>
+  console.log(`\n▶ ${step}${value === undefined ? "" : `\n${JSON.stringify(value, null, 2)}`}`);
+
+try {
+  const tokenResponse = await fetch(`${stack.issuer.url}/dev/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sub: "demo-resident", sites: ["site-a"] }),
+  });
+  const { token } = (await tokenResponse.json()) as { token: string };
+  say(`got a resident token from the dev issuer (${token.slice(0, 16)}…)`);
+  const resident = createTRPCClient<AppRouter>({
+    links: [
+      httpLink({ url: `${stack.api.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+    ],
+  });
+
+  const consents = await resident.consent.list.query();
+  say("consent.list", consents);
+  for (const purpose of ["intercom", "barrier"] as const) {
+    const notice =
+      consents.find((consent) => consent.purpose === purpose)?.currentNoticeVersion ?? 1;
+    await resident.consent.grant.mutate({ purpose, noticeVersion: notice });
+  }
+  say("consent.grant intercom + barrier (current notice versions)");
+  say("devices.list", await resident.devices.list.query());
+  say(
+    "intercom.openDoor door-a1",
+    await resident.intercom.openDoor.mutate({ deviceId: "door-a1" }),
+  );
+  say("barrier.open gate-a", await resident.barrier.open.mutate({ deviceId: "gate-a" }));
+
+  const adminToken = await stack.issuer.mint({ sub: "demo-admin", sites: [], admin: true });
+  const admin = createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: `${stack.api.url}/trpc`,
+        headers: { authorization: `Bearer ${adminToken}` },
+      }),
+    ],
+  });
+  const rows = await admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
+  say("audit rows for demo-resident (admin.audit.list, newest first)");
+  for (const row of rows) {
+    const cells = [
+      `#${row.seq}`,
+      row.at,
+      row.kind,
+      row.operation ?? "",
+      row.target ?? "",
+      row.result,
+    ];
+    console.log(
+      `  ${cells.map((cell) => String(cell).padEnd(16)).join(" ")}${row.latencyMs === null ? "" : `${row.latencyMs} ms`}`,
+    );
+  }
+} finally {
+  await stack.stop();
+}

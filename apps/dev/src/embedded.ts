@@ -1,0 +1,130 @@
+import { join } from "node:path";
+import type { PartnerTuning } from "@propgate/api";
+import { type DatabaseHandle, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import type { LogDestination } from "@propgate/observability";
+import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
+import { type Instance, loadApiEnv, startInstance } from "@propgate/server";
+import { loadOrCreateDevCredentials } from "./credentials.ts";
+import { type DevIssuer, startDevIssuer } from "./issuer.ts";
+import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
+import { mountVideoPage } from "./video-page.ts";
+
+export interface EmbeddedStackOptions {
+  /** Where PGlite and the dev credentials live; null keeps everything in memory. */
+  dataDir: string | null;
+  apiPort?: number;
+  /** Use this database instead of PGlite (tests pass PostgreSQL when DATABASE_URL is set). */
+  database?: DatabaseHandle;
+  logDestination?: LogDestination;
+  logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  partnerTimeoutMs?: number;
+  tuning?: PartnerTuning;
+  /** Extra settings layered over the generated ones (e.g. a second instance's INSTANCE_ID). */
+  env?: Record<string, string>;
+}
+
+export interface EmbeddedStack extends Omit<Instance, "stop"> {
+  database: DatabaseHandle;
+  issuer: DevIssuer;
+  sims: { intercom: PartnerSim; barrier: PartnerSim };
+  /** The settings the api was started with, as env variables (secrets included: dev only). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const RESIDENT_AUDIENCE = "propgate-api";
+
+/**
+ * The whole stack on embedded defaults: two partner simulators (intercom, barrier), a dev
+ * identity issuer, PGlite and one api instance — all on loopback. The api is configured through
+ * the same env parsing as production.
+ */
+export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  const credentials = await loadOrCreateDevCredentials(options.dataDir);
+  const intercom = await startPartnerSim({
+    name: "intercom",
+    clients: [
+      {
+        clientId: credentials.intercom.clientId,
+        clientSecret: credentials.intercom.clientSecret,
+        scopes: ["intercom.open", "faces.manage", "video.view", "subjects.erase", "health.read"],
+      },
+    ],
+    intercoms: SIM_INTERCOMS,
+    cameras: SIM_CAMERAS,
+  });
+  const barrier = await startPartnerSim({
+    name: "barrier",
+    clients: [
+      {
+        clientId: credentials.barrier.clientId,
+        clientSecret: credentials.barrier.clientSecret,
+        scopes: ["barrier.open", "plates.manage", "subjects.erase", "health.read"],
+      },
+    ],
+    barriers: SIM_BARRIERS,
+  });
+  const issuer = await startDevIssuer({
+    privateJwk: credentials.issuerKey,
+    audience: RESIDENT_AUDIENCE,
+  });
+
+  const env: Record<string, string> = {
+    PROPGATE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: String(options.apiPort ?? 0),
+    LOG_LEVEL: options.logLevel ?? "info",
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: RESIDENT_AUDIENCE,
+    AUTH_JWKS_URL: issuer.jwksUrl.href,
+  };
+  for (const [name, sim] of [
+    ["INTERCOM", intercom],
+    ["BARRIER", barrier],
+  ] as const) {
+    const own = name === "INTERCOM" ? credentials.intercom : credentials.barrier;
+    env[`PARTNER_${name}_BASE_URL`] = sim.url;
+    env[`PARTNER_${name}_ISSUER`] = sim.issuer;
+    env[`PARTNER_${name}_CLIENT_ID`] = own.clientId;
+    env[`PARTNER_${name}_CLIENT_SECRET`] = own.clientSecret;
+    env[`PARTNER_${name}_SUBJECT_KEY`] = own.subjectKey;
+    if (options.partnerTimeoutMs)
+      env[`PARTNER_${name}_TIMEOUT_MS`] = String(options.partnerTimeoutMs);
+  }
+  Object.assign(env, options.env);
+  const apiEnv = loadApiEnv(env);
+
+  const database =
+    options.database ??
+    (await openDatabase({
+      dataDir: options.dataDir ? join(options.dataDir, "pglite") : undefined,
+    }));
+  const instance = await startInstance(apiEnv, {
+    database,
+    migrate: true,
+    logDestination: options.logDestination,
+    tuning: options.tuning,
+    mount: mountVideoPage,
+  });
+  await upsertDevices(database.db, SEED_DEVICES, {
+    sourceApp: "dev-stack",
+    instanceId: instance.deps.instanceId,
+    actor: "seed",
+  });
+
+  return {
+    api: instance.api,
+    partnerSurface: instance.partnerSurface,
+    deps: instance.deps,
+    background: instance.background,
+    database,
+    issuer,
+    sims: { intercom, barrier },
+    env,
+    async stop() {
+      await instance.stop();
+      await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
+      if (!options.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import { resolve } from "node:path";
+import { type EnvSource, logLevel, parseEnv, port } from "@propgate/config";
+import { z } from "zod";
+
+const REPO_DATA_DIR = resolve(import.meta.dir, "../../../.data");
+
+/** Settings of the embedded dev stack (`bun run start`); all optional. */
+export function loadDevStackEnv(source: EnvSource = process.env) {
+  const env = parseEnv(
+    z.object({
+      DATA_DIR: z.string().default(REPO_DATA_DIR),
+      PORT: port.default(8080),
+      LOG_LEVEL: logLevel.default("info"),
+    }),
+    source,
+  );
+  return { ...env, DATA_DIR: resolve(env.DATA_DIR) };
+}

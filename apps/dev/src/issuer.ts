@@ -1,0 +1,98 @@
+import { ADMIN_ROLE } from "@propgate/api";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { z } from "zod";
+
+/**
+ * A development identity issuer standing in for tenant-core's identity provider: serves a JWKS
+ * and mints resident/admin tokens. Loopback only; never part of a production deployment.
+ */
+export interface DevIssuer {
+  url: string;
+  issuer: string;
+  audience: string;
+  jwksUrl: URL;
+  mint(claims: MintClaims): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface MintClaims {
+  sub: string;
+  sites: string[];
+  admin?: boolean;
+  expiresInSeconds?: number;
+  /** Tests only: an absolute expiry (seconds since epoch, may be past) and another audience. */
+  expiresAt?: number;
+  audience?: string;
+}
+
+const MintRequest = z.strictObject({
+  sub: z.string().regex(/^[A-Za-z0-9._:@|-]{1,128}$/),
+  sites: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/)).max(200),
+  admin: z.boolean().optional(),
+  expiresInSeconds: z.number().int().min(1).max(86_400).optional(),
+});
+
+export async function generateIssuerKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  return { ...(await exportJWK(privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: "RS256" };
+}
+
+export async function startDevIssuer(options: {
+  privateJwk: JWK;
+  audience: string;
+  port?: number;
+}): Promise<DevIssuer> {
+  const privateKey = await importJWK(options.privateJwk, "RS256");
+  const { d, p, q, dp, dq, qi, ...publicJwk } = options.privateJwk;
+  const kid = options.privateJwk.kid ?? "dev";
+  let issuer = "";
+
+  const mint: DevIssuer["mint"] = (claims) =>
+    new SignJWT({ sites: claims.sites, roles: claims.admin ? [ADMIN_ROLE] : [] })
+      .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+      .setIssuer(issuer)
+      .setAudience(claims.audience ?? options.audience)
+      .setSubject(claims.sub)
+      .setIssuedAt()
+      .setExpirationTime(claims.expiresAt ?? `${claims.expiresInSeconds ?? 3600}s`)
+      .sign(privateKey);
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    async fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (request.method === "GET" && pathname === "/.well-known/jwks.json") {
+        return Response.json({ keys: [{ ...publicJwk, kid, use: "sig", alg: "RS256" }] });
+      }
+      if (request.method === "POST" && pathname === "/dev/token") {
+        const body = MintRequest.safeParse(await request.json().catch(() => null));
+        if (!body.success) {
+          return Response.json(
+            {
+              error: {
+                code: "INVALID_INPUT",
+                message: "expected {sub, sites[], admin?, expiresInSeconds?}",
+              },
+            },
+            { status: 400 },
+          );
+        }
+        return Response.json({ token: await mint(body.data), tokenType: "Bearer" });
+      }
+      return Response.json(
+        { error: { code: "NOT_FOUND", message: "no such route" } },
+        { status: 404 },
+      );
+    },
+  });
+  issuer = `http://127.0.0.1:${server.port}`;
+  return {
+    url: issuer,
+    issuer,
+    audience: options.audience,
+    jwksUrl: new URL("/.well-known/jwks.json", issuer),
+    mint,
+    stop: () => server.stop(true),
+  };
+}

@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrateDatabase, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
+import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
+import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
+
+/** `bun run --cwd apps/api start`: one api instance from the environment, as in production. */
+const MAIN = `${import.meta.dir}/../../api/src/main.ts`;
+const SECRET = "client-secret-for-main-test-0123456789";
+const dir = mkdtempSync(join(tmpdir(), "propgate-main-"));
+let sim: PartnerSim;
+let issuer: DevIssuer;
+let database: TestDatabase;
+let databaseEnv: Record<string, string>;
+
+beforeAll(async () => {
+  sim = await startPartnerSim({
+    name: "intercom",
+    clients: [
+      { clientId: "propgate", clientSecret: SECRET, scopes: ["intercom.open", "barrier.open"] },
+    ],
+    intercoms: SIM_INTERCOMS,
+    barriers: ["bar-a"],
+  });
+  issuer = await startDevIssuer({
+    privateJwk: await generateIssuerKey(),
+    audience: "propgate-api",
+  });
+  database = await createTestDatabase();
+  if (database.url) {
+    databaseEnv = { DATABASE_URL: database.url };
+  } else {
+    // PGlite allows one process at a time: prepare a data dir, close it, hand it to the api.
+    const dataDir = join(dir, "pglite");
+    const handle = await openDatabase({ dataDir });
+    await migrateDatabase(handle);
+    await upsertDevices(handle.db, SEED_DEVICES, { sourceApp: "test", instanceId: "test" });
+    await handle.close();
+    databaseEnv = { DATA_DIR: dataDir };
+  }
+  if (database.url)
+    await upsertDevices(database.db, SEED_DEVICES, { sourceApp: "test", instanceId: "test" });
+});
+afterAll(async () => {
+  await Promise.all([sim.stop(), issuer.stop()]);
+  await database.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function baseEnv(): Record<string, string> {
+  writeFileSync(join(dir, "secret"), SECRET, { mode: 0o600 });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    PROPGATE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: "propgate-api",
+    AUTH_JWKS_URL: issuer.jwksUrl.href,
+    ...databaseEnv,
+  };
+  for (const partner of ["INTERCOM", "BARRIER"]) {
+    env[`PARTNER_${partner}_BASE_URL`] = sim.url;
+    env[`PARTNER_${partner}_ISSUER`] = sim.issuer;
+    env[`PARTNER_${partner}_CLIENT_ID`] = "propgate";
+    env[`PARTNER_${partner}_CLIENT_SECRET_FILE`] = join(dir, "secret");
+    env[`PARTNER_${partner}_SUBJECT_KEY`] = "cd".repeat(32);
+  }
+  return env;
+}
+
+async function runToExit(env: Record<string, string>) {
+  const child = Bun.spawn([process.execPath, MAIN], { env, stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, output: `${stdout}${stderr}` };
+}
+
+describe("startup configuration", () => {
+  test("a missing variable stops startup with one line naming it", async () => {
+    const env = baseEnv();
+    delete env.AUTH_ISSUER;
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toBe("config: AUTH_ISSUER is missing");
+  });
+
+  test("a malformed value is named, and no secret is printed", async () => {
+    const env = baseEnv();
+    delete env.PARTNER_BARRIER_CLIENT_SECRET_FILE;
+    env.PARTNER_BARRIER_CLIENT_SECRET = SECRET;
+    env.PARTNER_BARRIER_SUBJECT_KEY = `${SECRET}!`;
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "config: PARTNER_BARRIER_SUBJECT_KEY is invalid: must be a key of at least 32 bytes (hex or base64)",
+    );
+    expect(output).not.toContain(SECRET);
+  });
+
+  test("plain-http partner URLs are refused in production", async () => {
+    const env = { ...baseEnv(), PROPGATE_ENV: "production" };
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toStartWith(
+      "config: PARTNER_INTERCOM_BASE_URL is invalid: must be https outside development and test",
+    );
+  });
+
+  test("PARTNER_LISTEN without its allow-list stops startup naming the missing variable", async () => {
+    const { code, output } = await runToExit({ ...baseEnv(), PARTNER_LISTEN: "127.0.0.1:0" });
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "config: PARTNER_ALLOWED_CIDRS is missing (required with PARTNER_LISTEN)",
+    );
+  });
+});
+
+describe("the partner surface", () => {
+  test("with PARTNER_LISTEN the instance also serves the partner surface, and stops it on SIGTERM", async () => {
+    const clientsFile = join(dir, "partner-clients.json");
+    writeFileSync(
+      clientsFile,
+      JSON.stringify([
+        {
+          clientId: "ic-gateway",
+          secretHash: await Bun.password.hash(SECRET, { algorithm: "bcrypt", cost: 4 }),
+          partner: "intercom",
+          scopes: ["events.write"],
+        },
+      ]),
+      { mode: 0o600 },
+    );
+    const child = Bun.spawn([process.execPath, MAIN], {
+      env: {
+        ...baseEnv(),
+        PARTNER_LISTEN: "127.0.0.1:0",
+        PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
+        PARTNER_CLIENTS_FILE: clientsFile,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const reader = child.stdout.getReader();
+      let output = "";
+      let url: string | undefined;
+      while (!url) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`api exited:\n${output}`);
+        output += new TextDecoder().decode(value);
+        for (const line of output.split("\n")) {
+          if (line.includes('"partner surface listening"')) url = JSON.parse(line).url;
+        }
+      }
+      reader.releaseLock();
+      const token = await fetch(`${url}/oauth/token`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: `Basic ${btoa(`ic-gateway:${SECRET}`)}`,
+        },
+        body: "grant_type=client_credentials",
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(token.status).toBe(200);
+      expect(((await token.json()) as { scope: string }).scope).toBe("events.write");
+    } finally {
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    }
+  });
+});
+
+describe("a configured instance", () => {
+  test("listens, is ready, and opens a door end to end", async () => {
+    const child = Bun.spawn([process.execPath, MAIN], {
+      env: baseEnv(),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const reader = child.stdout.getReader();
+      let output = "";
+      let url: string | undefined;
+      while (!url) {
+        const { value, done } = await reader.read();
+        if (done)
+          throw new Error(`api exited:\n${output}${await new Response(child.stderr).text()}`);
+        output += new TextDecoder().decode(value);
+        for (const line of output.split("\n")) {
+          if (line.includes('"api listening"')) url = JSON.parse(line).url;
+        }
+      }
+      reader.releaseLock();
+      expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: "ready" });
+      const token = await issuer.mint({ sub: "user-main", sites: ["site-a"] });
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      const grant = await fetch(`${url}/trpc/consent.grant`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ purpose: "intercom", noticeVersion: 1 }),
+      });
+      expect(grant.status).toBe(200);
+      const open = await fetch(`${url}/trpc/intercom.openDoor`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ deviceId: "door-a1" }),
+      });
+      expect(
+        ((await open.json()) as { result: { data: { status: string } } }).result.data.status,
+      ).toBe("opened");
+      expect(sim.recorder.count({ operation: "intercom.open" })).toBe(1);
+    } finally {
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTestDatabase } from "@propgate/consent-audit/testing";
+import { createApp } from "@propgate/server";
+import { errorOf, grant, startTestStack, type TestStack } from "./harness.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack.close());
+
+describe("request logs", () => {
+  test("one JSON line per request, with the request id the caller sees", async () => {
+    const response = await fetch(`${stack.api.url}/healthz`, {
+      headers: { "x-request-id": "probe-0001-abc" },
+    });
+    expect(response.headers.get("x-request-id")).toBe("probe-0001-abc");
+    const lines = stack.logs.filter(
+      (line) => line.msg === "request" && line.requestId === "probe-0001-abc",
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      method: "GET",
+      path: "/healthz",
+      status: 200,
+      ip: "127.0.0.1",
+    });
+  });
+
+  test("an error's request id is in the body, the header and the log line", async () => {
+    const resident = await stack.resident("user-log-error");
+    const error = await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
+    const requestId = error.data.requestId;
+    expect(requestId).toMatch(/^req_/);
+    expect(stack.logs.some((line) => line.requestId === requestId && line.status === 403)).toBe(
+      true,
+    );
+  });
+
+  test("tokens, secrets and authorization headers never appear in any log line", async () => {
+    const resident = await stack.resident("user-log-hygiene");
+    await grant(resident, ["intercom", "barrier"]);
+    await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    await resident.trpc.barrier.open.mutate({ deviceId: "gate-a" });
+    stack.sims.intercom.faults.set({ rejectTokensNext: 1 });
+    await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    stack.sims.intercom.faults.reset();
+    await errorOf(stack.client("garbage.token.value").devices.list.query());
+
+    const text = stack.logs.map((line) => JSON.stringify(line)).join("\n");
+    expect(stack.logs.length).toBeGreaterThan(5);
+    const secrets = [
+      resident.token,
+      stack.env.PARTNER_INTERCOM_CLIENT_SECRET,
+      stack.env.PARTNER_BARRIER_CLIENT_SECRET,
+      stack.env.PARTNER_INTERCOM_SUBJECT_KEY,
+      "garbage.token.value",
+    ];
+    for (const secret of secrets) expect(text).not.toContain(String(secret));
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // no JWT of any kind
+    expect(text.toLowerCase()).not.toContain("bearer");
+    expect(text).not.toContain("user-log-hygiene-subject");
+  });
+});
+
+describe("health, readiness, metrics", () => {
+  test("/healthz and /readyz answer on a migrated database", async () => {
+    expect(await (await fetch(`${stack.api.url}/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${stack.api.url}/readyz`)).json()).toEqual({ status: "ready" });
+  });
+
+  test("/readyz is 503 while migrations are not applied", async () => {
+    const empty = await createTestDatabase({ migrate: false });
+    try {
+      const app = createApp({ ...stack.deps, database: empty });
+      const response = await app.request("/readyz");
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        status: "not_ready",
+        reason: "migrations not applied (no drizzle.__drizzle_migrations table)",
+      });
+    } finally {
+      await empty.close();
+    }
+  });
+
+  test("/metrics counts partner calls by outcome", async () => {
+    const text = await (await fetch(`${stack.api.url}/metrics`)).text();
+    expect(text).toMatch(
+      /propgate_partner_requests_total\{partner="intercom",operation="intercom.open",outcome="success",app="api"\} \d+/,
+    );
+    expect(text).toContain("propgate_token_refresh_total");
+    expect(text).toContain('propgate_access_denied_total{reason="consent_required",app="api"}');
+  });
+
+  test("unknown routes get the one error shape", async () => {
+    const response = await fetch(`${stack.api.url}/nope`);
+    expect(response.status).toBe(404);
+    const body = (await response.json()) as { error: { code: string; requestId: string } };
+    expect(body.error.code).toBe("NOT_FOUND");
+    expect(body.error.requestId).toBe(response.headers.get("x-request-id") ?? "");
+  });
+});

@@ -1,0 +1,25 @@
+import type { DatabaseHandle, SubjectRegistry } from "@propgate/consent-audit";
+import type { Logger, Metrics } from "@propgate/observability";
+import type { ResidentVerifier } from "./auth.ts";
+import type { InflightCalls } from "./partner-call/inflight.ts";
+import type { Partners } from "./partners.ts";
+import type { RateLimits } from "./rate-limit.ts";
+
+/** Long-lived things a procedure uses, built once at startup (`startInstance`). */
+export interface AppDeps {
+  database: DatabaseHandle;
+  logger: Logger;
+  metrics: Metrics;
+  verifier: ResidentVerifier;
+  partners: Partners;
+  /** Subject pseudonyms per partner, and the record of whom each stands for. */
+  subjects: SubjectRegistry;
+  /** Partner calls in flight, abandoned when the consent bus reports a revocation. */
+  inflight: InflightCalls;
+  /** Per IP, resident, door/gate open, partner client and outbound partner (invariant 7). */
+  rateLimits: RateLimits;
+  instanceId: string;
+  videoMaxSessionsPerResident: number;
+  /** Largest face image accepted (decoded bytes). */
+  faceMaxImageBytes: number;
+}

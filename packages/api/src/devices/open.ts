@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import { DeviceId, newId } from "@propgate/domain";
+import { z } from "zod";
+import { callPartner, type PartnerCallScope } from "../partner-call/call-partner.ts";
+import { partnerProcedure, router } from "../trpc.ts";
+
+const ClientIdempotencyKey = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{8,128}$/, "idempotencyKey must be 8-128 of [A-Za-z0-9._:-]");
+const OpenInput = z.strictObject({
+  deviceId: DeviceId,
+  idempotencyKey: ClientIdempotencyKey.optional(),
+});
+type OpenInput = z.infer<typeof OpenInput>;
+
+/**
+ * The key the partner sees: derived from the resident's key, the resident and the device, so
+ * two residents who happen to pick the same key never share a partner-side result.
+ */
+function partnerIdempotencyKey(userId: string, deviceId: string, key: string): string {
+  return `pg_${createHash("sha256").update(`${userId}\0${deviceId}\0${key}`).digest("base64url")}`;
+}
+
+/** Opens a door (intercom partner) or a gate (barrier partner) for a resident. */
+async function openDevice(call: PartnerCallScope, input: OpenInput) {
+  const { deps, principal } = call;
+  const kind = call.operation === "intercom.open" ? "door" : "gate";
+  const callKey = input.idempotencyKey ?? newId("tap");
+  const result = await callPartner(call, { device: input.deviceId, kind }, (io) => {
+    const device = io.device;
+    if (!device) throw new Error("an open without its device");
+    const request = {
+      partnerDeviceId: device.partnerDeviceId,
+      subject: io.subject,
+      idempotencyKey: partnerIdempotencyKey(principal.userId, device.id, callKey),
+      hooks: io.hooks,
+      signal: io.signal,
+    };
+    return kind === "door"
+      ? deps.partners.intercom.ops.openDoor(request)
+      : deps.partners.barrier.ops.openGate(request);
+  });
+  return {
+    status: "opened" as const,
+    eventId: result.eventId,
+    at: new Date(result.openedAt).toISOString(),
+  };
+}
+
+export const intercomRouter = router({
+  openDoor: partnerProcedure("intercom.open", { limit: "open" })
+    .input(OpenInput)
+    .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
+});
+
+export const barrierRouter = router({
+  open: partnerProcedure("barrier.open", { limit: "open" })
+    .input(OpenInput)
+    .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
+});

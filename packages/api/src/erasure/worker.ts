@@ -1,0 +1,120 @@
+import {
+  type AuditContext,
+  claimDueErasures,
+  completeErasure,
+  countOverdueErasures,
+  countPendingErasures,
+  type ErasureRequest,
+  failErasureAttempt,
+} from "@propgate/consent-audit";
+import { newId } from "@propgate/domain";
+import { PartnerRejectedError } from "@propgate/partner-client";
+import type { AppDeps } from "../deps.ts";
+import { auditHooks } from "../partner-call/audit-hooks.ts";
+
+export interface ErasureWorkerOptions {
+  /** How often the outbox is looked at. */
+  intervalMs: number;
+  /** Requests sent per tick. */
+  batch: number;
+  /** First retry delay; doubled per failed attempt up to `maxRetrySeconds`. */
+  baseRetrySeconds: number;
+  maxRetrySeconds: number;
+  /** A pending erasure older than this raises the overdue alert metric. */
+  overdueSeconds: number;
+}
+
+export interface ErasureWorker {
+  /** Runs one pass now (tests and shutdown use it); resolves when the pass is done. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sends queued erasures (`DELETE /v1/subjects/{subject}`) until each partner acknowledges,
+ * with back-off between attempts. Rows are leased, so several api instances share the outbox
+ * without sending the same request twice at once; a crash only delays a request until its lease
+ * ends. Completion is audited as a record fit to back an act of destruction.
+ */
+export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions): ErasureWorker {
+  const { db } = deps.database;
+  const audit: AuditContext = {
+    sourceApp: "api",
+    instanceId: deps.instanceId,
+    actor: "erasure-worker",
+  };
+  let running: Promise<number> | null = null;
+  let stopped = false;
+
+  async function send(request: ErasureRequest): Promise<void> {
+    const runtime = deps.partners[request.partner];
+    const target = request.categories.join(",");
+    try {
+      const answer = await runtime.subjects.erase({
+        subject: deps.subjects.pseudonym(request.partner, request.userId),
+        categories: request.categories,
+        hooks: auditHooks(db, audit, {
+          userId: request.userId,
+          purpose: request.categories[0] ?? "faces",
+          operation: "subjects.erase",
+          partner: request.partner,
+          target,
+          callId: newId("call"),
+          endsProcessing: true,
+        }),
+      });
+      await completeErasure(db, request.id, { erased: answer.erased, audit });
+      deps.metrics.erasures.inc({ partner: request.partner, outcome: "done" });
+      deps.logger.info(
+        { erasureId: request.id, partner: request.partner, categories: target },
+        "erasure acknowledged",
+      );
+    } catch (error) {
+      const code =
+        error instanceof PartnerRejectedError
+          ? `http_${error.status}`
+          : ((error as { code?: string }).code ?? "error").toLowerCase();
+      const retryInSeconds = Math.min(
+        options.maxRetrySeconds,
+        options.baseRetrySeconds * 2 ** request.attempts,
+      );
+      await failErasureAttempt(db, request.id, { errorCode: code.slice(0, 64), retryInSeconds });
+      deps.metrics.erasures.inc({ partner: request.partner, outcome: "retry" });
+      deps.logger.warn(
+        { erasureId: request.id, partner: request.partner, err: error, retryInSeconds },
+        "erasure failed, will retry",
+      );
+    }
+  }
+
+  async function pass(): Promise<number> {
+    const due = await claimDueErasures(db, { limit: options.batch, leaseSeconds: 60 });
+    for (const request of due) await send(request);
+    deps.metrics.erasuresPending.set(await countPendingErasures(db));
+    deps.metrics.erasuresOverdue.set(
+      await countOverdueErasures(db, { olderThanSeconds: options.overdueSeconds }),
+    );
+    return due.length;
+  }
+
+  function runOnce(): Promise<number> {
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  const timer = setInterval(() => {
+    if (stopped) return;
+    runOnce().catch((error) => deps.logger.error({ err: error }, "erasure pass failed"));
+  }, options.intervalMs);
+
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
+}

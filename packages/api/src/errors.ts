@@ -1,0 +1,156 @@
+import { DomainError, type ErrorCode } from "@propgate/domain";
+import { TRPCError } from "@trpc/server";
+import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+
+/** No valid bearer token: missing, malformed, expired or not for this service. */
+export class UnauthorizedError extends DomainError {
+  readonly code = "UNAUTHORIZED" as const;
+  constructor(message: string) {
+    super(message);
+    this.name = "UnauthorizedError";
+  }
+}
+
+/** The caller lacks the role the procedure needs. */
+export class ForbiddenError extends DomainError {
+  readonly code = "FORBIDDEN" as const;
+  constructor(message: string) {
+    super(message);
+    this.name = "ForbiddenError";
+  }
+}
+
+/** A resident may not use this device: unknown, of another site, or of the wrong kind. */
+export class ForbiddenDeviceError extends DomainError {
+  readonly code = "FORBIDDEN_DEVICE" as const;
+  constructor() {
+    super("this device is not available to you");
+    this.name = "ForbiddenDeviceError";
+  }
+}
+
+/**
+ * A resident may act only on the sites in their token. The audit row says FORBIDDEN_SITE; the
+ * client has always been told FORBIDDEN, and keeps being told so.
+ */
+export class ForbiddenSiteError extends DomainError {
+  readonly code = "FORBIDDEN" as const;
+  constructor() {
+    super("this site is not available to you");
+    this.name = "ForbiddenSiteError";
+  }
+}
+
+/** No such video session for this resident (or it belongs to someone else). */
+export class SessionNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND" as const;
+  constructor() {
+    super("no such video session");
+    this.name = "SessionNotFoundError";
+  }
+}
+
+/** Over one of the rate limits of invariant 7. */
+export class RateLimitedError extends DomainError {
+  readonly code = "RATE_LIMITED" as const;
+  override readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.name = "RateLimitedError";
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** `error.data.cause`: the stable reason a client acts on. */
+export interface ErrorCause {
+  code: ErrorCode;
+  retryAfterSeconds?: number;
+}
+
+/** The tRPC code (and so the HTTP status) and the public message of each cause. */
+function describe(error: DomainError): { trpc: TRPC_ERROR_CODE_KEY; message: string } {
+  switch (error.code) {
+    case "UNAUTHORIZED":
+      return { trpc: "UNAUTHORIZED", message: error.message };
+    case "FORBIDDEN":
+    case "FORBIDDEN_DEVICE":
+    case "FORBIDDEN_SITE":
+    case "BLOCKED":
+      return { trpc: "FORBIDDEN", message: error.message };
+    case "CONSENT_REQUIRED":
+      return { trpc: "FORBIDDEN", message: "consent for this purpose is required" };
+    case "INVALID_INPUT":
+      return { trpc: "BAD_REQUEST", message: error.message };
+    case "RATE_LIMITED":
+      return { trpc: "TOO_MANY_REQUESTS", message: error.message };
+    case "NOT_FOUND":
+      return { trpc: "NOT_FOUND", message: error.message };
+    case "PARTNER_UNAVAILABLE":
+      return {
+        trpc: "SERVICE_UNAVAILABLE",
+        message: "the partner service is unavailable, try again later",
+      };
+    case "PARTNER_REJECTED":
+      return { trpc: "BAD_GATEWAY", message: "the partner service refused the request" };
+    case "PARTNER_PROTOCOL_ERROR":
+      return { trpc: "BAD_GATEWAY", message: "the partner service sent an invalid answer" };
+    case "INTERNAL":
+      return { trpc: "INTERNAL_SERVER_ERROR", message: "internal error" };
+    default: {
+      const unhandled: never = error.code;
+      throw new Error(`unmapped error code ${String(unhandled)}`);
+    }
+  }
+}
+
+/** A tRPC error that carries its cause to the error formatter. */
+export class CausedTRPCError extends TRPCError {
+  constructor(
+    code: TRPC_ERROR_CODE_KEY,
+    message: string,
+    readonly propgate: ErrorCause,
+  ) {
+    super({ code, message });
+  }
+}
+
+function causeOf(error: DomainError): ErrorCause {
+  return error.retryAfterSeconds === null
+    ? { code: error.code }
+    : { code: error.code, retryAfterSeconds: error.retryAfterSeconds };
+}
+
+/** The one mapping from domain errors to tRPC errors. Unknown errors never leak their message. */
+export function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  if (!(error instanceof DomainError)) {
+    return new CausedTRPCError("INTERNAL_SERVER_ERROR", "internal error", { code: "INTERNAL" });
+  }
+  const { trpc, message } = describe(error);
+  return new CausedTRPCError(trpc, message, causeOf(error));
+}
+
+/**
+ * tRPC's error envelope for a refusal made before tRPC runs (rate limit, body size), built from
+ * tRPC's own code constants so a tRPC client reads it like any other error.
+ */
+export function trpcErrorEnvelope(input: {
+  code: TRPC_ERROR_CODE_KEY;
+  httpStatus: number;
+  message: string;
+  cause: ErrorCause;
+  requestId: string;
+}) {
+  return {
+    error: {
+      message: input.message,
+      code: TRPC_ERROR_CODES_BY_KEY[input.code],
+      data: {
+        code: input.code,
+        httpStatus: input.httpStatus,
+        cause: input.cause,
+        requestId: input.requestId,
+      },
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { callPartner } from "../partner-call/call-partner.ts";
+import { partnerProcedure, router } from "../trpc.ts";
+import { checkedJpegBase64 } from "./jpeg.ts";
+
+/**
+ * Face recognition: the photo goes to the intercom partner in memory only; Propgate keeps no
+ * image and no biometric template, only the audit of the calls.
+ */
+const FaceId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "faceId must be a face id");
+
+export const facesRouter = router({
+  list: partnerProcedure("faces.list").query(async ({ ctx }) => {
+    const answer = await callPartner(ctx.call, { own: "faces" }, (io) =>
+      ctx.deps.partners.intercom.faces.list(io),
+    );
+    return answer.faces;
+  }),
+  enroll: partnerProcedure("faces.enroll")
+    .input(z.strictObject({ image: z.string().min(1) }))
+    .mutation(({ ctx, input }) => {
+      const imageBase64 = checkedJpegBase64(input.image, ctx.deps.faceMaxImageBytes);
+      return callPartner(ctx.call, { own: "faces" }, (io) =>
+        ctx.deps.partners.intercom.faces.enroll({ imageBase64, ...io }),
+      );
+    }),
+  remove: partnerProcedure("faces.remove")
+    .input(z.strictObject({ faceId: FaceId }))
+    .mutation(({ ctx, input }) =>
+      callPartner(ctx.call, { own: input.faceId }, (io) =>
+        ctx.deps.partners.intercom.faces.remove({ faceId: input.faceId, ...io }),
+      ),
+    ),
+});

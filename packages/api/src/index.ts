@@ -1,0 +1,23 @@
+export {
+  ADMIN_ROLE,
+  createResidentVerifier,
+  type Principal,
+  type ResidentVerifier,
+} from "./auth.ts";
+export type { AppDeps } from "./deps.ts";
+export { startErasureWorker } from "./erasure/worker.ts";
+export { type ErrorCause, trpcErrorEnvelope } from "./errors.ts";
+export { createInflightCalls } from "./partner-call/inflight.ts";
+export { createPartners, type Partners, type PartnerTuning } from "./partners.ts";
+export {
+  createRateLimits,
+  type LimitDecision,
+  type LimitName,
+  outboundRateLimit,
+  type RateLimits,
+  rateLimitHeaders,
+  rateLimitMiddleware,
+  refusalMessage,
+} from "./rate-limit.ts";
+export { type AppRouter, appRouter } from "./root.ts";
+export type { Context } from "./trpc.ts";

@@ -1,0 +1,66 @@
+import {
+  type AuditContext,
+  type Database,
+  recordPartnerAttempt,
+  recordPartnerResult,
+} from "@propgate/consent-audit";
+import type { Partner, PartnerOperation, Purpose } from "@propgate/domain";
+import type { CallHooks } from "@propgate/partner-client";
+
+/** One partner call as the audit log sees it. */
+export interface AuditedCall {
+  userId: string;
+  purpose: Purpose;
+  operation: PartnerOperation;
+  partner: Partner;
+  target: string;
+  callId: string;
+  /** Ends processing (ends a session, erases data): sent even after consent is withdrawn. */
+  endsProcessing?: boolean;
+}
+
+/**
+ * Invariant 1: every request sent to the partner gets its audit row first — written together
+ * with a consent re-check (unless the call ends processing), so nothing is sent without both —
+ * and each answer gets its row after.
+ */
+export function auditHooks(db: Database, audit: AuditContext, call: AuditedCall): CallHooks {
+  const { userId, purpose, operation, partner, target, callId } = call;
+  return {
+    async beforeAttempt({ attempt }) {
+      await recordPartnerAttempt(
+        db,
+        {
+          userId,
+          purpose,
+          operation,
+          partner,
+          target,
+          attempt,
+          callId,
+          endsProcessing: call.endsProcessing,
+        },
+        audit,
+      );
+    },
+    async afterAttempt(outcome) {
+      await recordPartnerResult(
+        db,
+        {
+          callId,
+          operation,
+          partner,
+          target,
+          userId,
+          purpose,
+          attempt: outcome.attempt,
+          result: outcome.outcome === "success" ? "success" : "error",
+          errorCode: outcome.errorCode,
+          httpStatus: outcome.httpStatus,
+          latencyMs: outcome.latencyMs,
+        },
+        audit,
+      );
+    },
+  };
+}

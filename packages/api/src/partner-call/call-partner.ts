@@ -1,0 +1,149 @@
+import {
+  type AuditContext,
+  ConsentRequiredError,
+  type Device,
+  getDevice,
+  listConsents,
+  recordDenied,
+} from "@propgate/consent-audit";
+import {
+  type DeviceKind,
+  newId,
+  type Partner,
+  type PartnerOperation,
+  type Purpose,
+} from "@propgate/domain";
+import type { CallHooks } from "@propgate/partner-client";
+import { OPERATIONS } from "@propgate/partner-client/contract";
+import type { Principal } from "../auth.ts";
+import type { AppDeps } from "../deps.ts";
+import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
+import { auditHooks } from "./audit-hooks.ts";
+
+/** The partner operations a resident's call can make (erasure and health are Propgate's own). */
+export type ResidentOperation = Exclude<PartnerOperation, "subjects.erase" | "health">;
+
+/** Who calls, which operation, what for: built once per request by `partnerProcedure`. */
+export interface PartnerCallScope {
+  deps: AppDeps;
+  principal: Principal;
+  audit: AuditContext;
+  operation: ResidentOperation;
+  purpose: Purpose;
+}
+
+/** What a call acts on, which decides how it is authorized and which partner serves it. */
+export type CallTarget =
+  /** A device on one of the resident's sites, of this kind; its partner serves the call. */
+  | { device: string; kind: DeviceKind }
+  /** One of the resident's sites; the operation's partner serves the call. */
+  | { site: string }
+  /** The resident's own data at the partner (a face, a video session), named for the audit. */
+  | { own: string; partner?: Partner };
+
+/** What the adapter call gets: the partner, the device, the resident's pseudonym, the hooks. */
+export interface CallIo {
+  partner: Partner;
+  device: Device | null;
+  subject: string;
+  hooks: CallHooks;
+  signal?: AbortSignal;
+}
+
+/**
+ * One partner call for a resident, in one pass: authorize the device or site → consent →
+ * subject pseudonym → audited attempts (a row before every request, invariant 1) → in-flight
+ * tracking (a revocation abandons it, invariant 2) → `run`, the adapter call. Calls that stop
+ * processing (`endsProcessing`: end a session) are neither gated by consent nor abandoned.
+ */
+export async function callPartner<T>(
+  scope: PartnerCallScope,
+  target: CallTarget,
+  run: (io: CallIo) => Promise<T>,
+  options: { endsProcessing?: boolean } = {},
+): Promise<T> {
+  const { deps, principal, purpose, operation } = scope;
+  let device: Device | null = null;
+  let targetId: string;
+  let partner: Partner | null = OPERATIONS[operation].partner;
+  if ("device" in target) {
+    device = await authorizeDevice(scope, target.device, target.kind, partner);
+    targetId = device.id;
+    partner = device.partner;
+  } else if ("site" in target) {
+    targetId = await authorizeSite(scope, target.site);
+  } else {
+    targetId = target.own;
+    partner = target.partner ?? partner;
+  }
+  if (!partner) throw new Error(`no partner serves ${operation} for this target`);
+  if (!options.endsProcessing) await requireConsent(scope, targetId);
+
+  const subject = await deps.subjects.subjectOf(partner, principal);
+  const hooks = auditHooks(deps.database.db, scope.audit, {
+    userId: principal.userId,
+    purpose,
+    operation,
+    partner,
+    target: targetId,
+    callId: newId("call"),
+    endsProcessing: options.endsProcessing,
+  });
+  const io = { partner, device, subject, hooks };
+  if (options.endsProcessing) return run(io);
+  return deps.inflight.run(principal.userId, purpose, (signal) => run({ ...io, signal }));
+}
+
+/** A refusal before any partner request: counted, audited, then thrown. */
+async function deny(scope: PartnerCallScope, target: string, errorCode: string) {
+  scope.deps.metrics.accessDenied.inc({ reason: errorCode.toLowerCase() });
+  return recordDenied(
+    scope.deps.database.db,
+    {
+      userId: scope.principal.userId,
+      operation: scope.operation,
+      target,
+      errorCode,
+      purpose: scope.purpose,
+    },
+    scope.audit,
+  );
+}
+
+/**
+ * The device, if it is on one of the resident's sites, of the expected kind and (when the
+ * operation names one) partner. Anything else — unknown, another site, another kind — is the
+ * same FORBIDDEN_DEVICE.
+ */
+async function authorizeDevice(
+  scope: PartnerCallScope,
+  deviceId: string,
+  kind: DeviceKind,
+  partner: Partner | null,
+): Promise<Device> {
+  const device = await getDevice(scope.deps.database.db, deviceId);
+  if (
+    device &&
+    scope.principal.sites.includes(device.siteId) &&
+    device.kind === kind &&
+    (partner === null || device.partner === partner)
+  ) {
+    return device;
+  }
+  await deny(scope, deviceId, "FORBIDDEN_DEVICE");
+  throw new ForbiddenDeviceError();
+}
+
+async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<string> {
+  if (scope.principal.sites.includes(siteId)) return siteId;
+  await deny(scope, siteId, "FORBIDDEN_SITE");
+  throw new ForbiddenSiteError();
+}
+
+/** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
+async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
+  const consents = await listConsents(scope.deps.database.db, scope.principal.userId);
+  if (consents.find((consent) => consent.purpose === scope.purpose)?.state === "granted") return;
+  const eventId = await deny(scope, target, "CONSENT_REQUIRED");
+  throw new ConsentRequiredError(scope.purpose, eventId);
+}

@@ -1,0 +1,49 @@
+import { ConsentRequiredError } from "@propgate/consent-audit";
+import type { Purpose } from "@propgate/domain";
+
+/**
+ * Partner calls in flight, by resident and purpose, so that a revocation seen on the consent bus
+ * abandons their retries and waits at once (invariant 2; the per-attempt consent check in the
+ * database stops anything that would start later).
+ */
+export function createInflightCalls() {
+  const calls = new Map<string, Set<AbortController>>();
+  const key = (userId: string, purpose: string) => `${purpose}\u0000${userId}`;
+
+  return {
+    /**
+     * Runs `call` with a signal that a revocation of `purpose` for `userId` aborts; the call then
+     * fails with ConsentRequiredError whatever it was doing.
+     */
+    async run<T>(userId: string, purpose: Purpose, call: (signal: AbortSignal) => Promise<T>) {
+      const controller = new AbortController();
+      const k = key(userId, purpose);
+      const set = calls.get(k) ?? new Set<AbortController>();
+      calls.set(k, set);
+      set.add(controller);
+      try {
+        return await call(controller.signal);
+      } catch (error) {
+        const reason: unknown = controller.signal.reason;
+        if (controller.signal.aborted && reason instanceof ConsentRequiredError) throw reason;
+        throw error;
+      } finally {
+        set.delete(controller);
+        // Only our own set: after revoke → re-grant a newer call may own the key now.
+        if (set.size === 0 && calls.get(k) === set) calls.delete(k);
+      }
+    },
+    /** Aborts the resident's calls for the purpose; returns how many were in flight. */
+    abort(userId: string, purpose: string): number {
+      const set = calls.get(key(userId, purpose));
+      if (!set) return 0;
+      calls.delete(key(userId, purpose));
+      for (const controller of set)
+        controller.abort(new ConsentRequiredError(purpose, "revoked-in-flight"));
+      return set.size;
+    },
+    size: () => [...calls.values()].reduce((sum, set) => sum + set.size, 0),
+  };
+}
+
+export type InflightCalls = ReturnType<typeof createInflightCalls>;

@@ -1,0 +1,58 @@
+import { InvalidInputError } from "@propgate/consent-audit";
+import { SiteId } from "@propgate/domain";
+import { z } from "zod";
+import { callPartner } from "../partner-call/call-partner.ts";
+import { partnerProcedure, router } from "../trpc.ts";
+import { normalizePlate } from "./normalize.ts";
+
+/**
+ * Guest and own car plates, kept only at the barrier partner: validated and normalized here,
+ * passed through in memory, never written to the database, logs, metrics or error messages.
+ */
+const PlateId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "plateId must be a plate id");
+const PlateInput = z.string().min(1).max(32);
+
+export const platesRouter = router({
+  list: partnerProcedure("plates.list")
+    .input(z.strictObject({ siteId: SiteId }))
+    .query(async ({ ctx, input }) => {
+      const answer = await callPartner(ctx.call, { site: input.siteId }, (io) =>
+        ctx.deps.partners.barrier.plates.list({ siteId: input.siteId, ...io }),
+      );
+      return answer.plates;
+    }),
+  add: partnerProcedure("plates.add")
+    .input(
+      z.strictObject({
+        siteId: SiteId,
+        plate: PlateInput,
+        validUntil: z.iso.datetime({ offset: true }).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => {
+      const plate = normalizePlate(input.plate);
+      if (!plate) throw new InvalidInputError("plate is not a valid Russian registration plate");
+      if (input.validUntil && Date.parse(input.validUntil) <= Date.now()) {
+        throw new InvalidInputError("validUntil must be in the future");
+      }
+      return callPartner(ctx.call, { site: input.siteId }, (io) =>
+        ctx.deps.partners.barrier.plates.add({
+          siteId: input.siteId,
+          plate,
+          validUntil: input.validUntil,
+          ...io,
+        }),
+      );
+    }),
+  remove: partnerProcedure("plates.remove")
+    .input(z.strictObject({ siteId: SiteId, plateId: PlateId }))
+    .mutation(({ ctx, input }) =>
+      callPartner(ctx.call, { site: input.siteId }, (io) =>
+        ctx.deps.partners.barrier.plates.remove({
+          siteId: input.siteId,
+          plateId: input.plateId,
+          ...io,
+        }),
+      ),
+    ),
+});

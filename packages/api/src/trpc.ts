@@ -1,0 +1,116 @@
+import type { AuditContext } from "@propgate/consent-audit";
+import { OPERATIONS } from "@propgate/partner-client/contract";
+import { initTRPC } from "@trpc/server";
+import { z } from "zod";
+import type { AppDeps } from "./deps.ts";
+import { CausedTRPCError, type ErrorCause, ForbiddenError, toTRPCError } from "./errors.ts";
+import type { PartnerCallScope, ResidentOperation } from "./partner-call/call-partner.ts";
+import { enforceRateLimit, type LimitName } from "./rate-limit.ts";
+
+/** What the HTTP layer hands every procedure. */
+export interface Context {
+  deps: AppDeps;
+  requestId: string;
+  clientIp: string | null;
+  authorization: string | null;
+  /** Headers the procedures add to the HTTP response (the RateLimit fields). */
+  responseHeaders: Headers;
+}
+
+/** The cause of tRPC's own errors (no procedure, unparsable input) that no domain error made. */
+function ownCause(code: string): ErrorCause {
+  switch (code) {
+    case "UNAUTHORIZED":
+      return { code: "UNAUTHORIZED" };
+    case "BAD_REQUEST":
+    case "PARSE_ERROR":
+      return { code: "INVALID_INPUT" };
+    default:
+      return { code: "INTERNAL" };
+  }
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error instanceof CausedTRPCError ? error.propgate : ownCause(error.code);
+    const zodIssues =
+      error.cause instanceof z.ZodError
+        ? error.cause.issues
+            .slice(0, 10)
+            .map((issue) => ({ path: issue.path.join("."), message: issue.message }))
+        : undefined;
+    return {
+      message: error.cause instanceof z.ZodError ? "invalid input" : shape.message,
+      code: shape.code,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        cause,
+        requestId: ctx?.requestId ?? null,
+        ...(zodIssues ? { issues: zodIssues } : {}),
+      },
+    };
+  },
+});
+
+export const router = t.router;
+
+/** Every error leaving a procedure goes through the one domain → tRPC mapping. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const error = result.error;
+  throw error.code === "INTERNAL_SERVER_ERROR" && error.cause ? toTRPCError(error.cause) : error;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** A signed-in resident (or admin), counted against the per-resident limit. */
+export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal = await ctx.deps.verifier.verify(ctx.authorization);
+  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
+  const audit: AuditContext = {
+    sourceApp: "api",
+    instanceId: ctx.deps.instanceId,
+    clientIp: ctx.clientIp,
+    requestId: ctx.requestId,
+    actor: principal.userId,
+  };
+  return next({ ctx: { principal, audit } });
+});
+
+export const adminProcedure = residentProcedure.use(({ ctx, next }) => {
+  if (!ctx.principal.isAdmin) throw new ForbiddenError("an admin role is required");
+  return next();
+});
+
+/**
+ * A resident procedure that calls a partner for `operation`: the call scope (who, what for,
+ * which operation) is built here once and handed to `callPartner` as `ctx.call`. `limit: "open"`
+ * also counts the call against the door/gate open limit.
+ */
+export function partnerProcedure(
+  operation: ResidentOperation,
+  options: { limit?: LimitName } = {},
+) {
+  const purpose = OPERATIONS[operation].purpose;
+  return residentProcedure.use(async ({ ctx, next }) => {
+    if (options.limit) {
+      await enforceRateLimit(
+        ctx.deps.rateLimits,
+        ctx.responseHeaders,
+        options.limit,
+        ctx.principal.userId,
+      );
+    }
+    const call: PartnerCallScope = {
+      deps: ctx.deps,
+      principal: ctx.principal,
+      audit: ctx.audit,
+      operation,
+      purpose,
+    };
+    return next({ ctx: { call } });
+  });
+}

@@ -1,0 +1,24 @@
+import { listLiveVideoSessions } from "@propgate/consent-audit";
+import { DeviceId, TypedId } from "@propgate/domain";
+import { MAX_SDP_BYTES } from "@propgate/partner-client";
+import { z } from "zod";
+import { partnerProcedure, residentProcedure, router } from "../trpc.ts";
+import { createVideoSession } from "./create-session.ts";
+import { endSession } from "./end-session.ts";
+
+export const videoRouter = router({
+  createSession: partnerProcedure("video.create_session")
+    .input(z.strictObject({ cameraId: DeviceId, offerSdp: z.string().min(1).max(MAX_SDP_BYTES) }))
+    .mutation(({ ctx, input }) => createVideoSession(ctx.call, input)),
+  endSession: partnerProcedure("video.end_session")
+    .input(z.strictObject({ sessionId: TypedId("vss") }))
+    .mutation(({ ctx, input }) => endSession(ctx.call, input)),
+  listSessions: residentProcedure.query(async ({ ctx }) => {
+    const sessions = await listLiveVideoSessions(ctx.deps.database.db, ctx.principal.userId);
+    return sessions.map((session) => ({
+      sessionId: session.id,
+      cameraId: session.cameraId,
+      expiresAt: session.expiresAt,
+    }));
+  }),
+});

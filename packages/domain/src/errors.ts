@@ -1,0 +1,31 @@
+/**
+ * The one error model (docs/architecture.md, "Errors"): every domain error extends
+ * `DomainError` with a stable `code`; each transport maps the codes once, with an exhaustive
+ * `switch`. The codes are what clients read in `error.data.cause.code`.
+ */
+export const ERROR_CODES = [
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "FORBIDDEN_DEVICE",
+  "FORBIDDEN_SITE",
+  "CONSENT_REQUIRED",
+  "INVALID_INPUT",
+  "RATE_LIMITED",
+  "BLOCKED",
+  "NOT_FOUND",
+  "PARTNER_UNAVAILABLE",
+  "PARTNER_REJECTED",
+  "PARTNER_PROTOCOL_ERROR",
+  "INTERNAL",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  /** When the caller may try again, if known (rate limits, a partner's Retry-After). */
+  readonly retryAfterSeconds: number | null = null;
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}

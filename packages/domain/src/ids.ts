@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+/** Opaque user id of tenant-core's identity provider (the token's `sub`). */
+export const USER_ID_PATTERN = /^[A-Za-z0-9._:@|-]{1,128}$/;
+/** A site (estate, building) as tenant-core names it. */
+export const SITE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Our device ids: lower case, they appear in URLs and logs. */
+export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Ids partners give their own devices; they travel in URL paths. */
+export const PARTNER_DEVICE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export const UserId = z.string().regex(USER_ID_PATTERN, "must be an opaque user id");
+export const SiteId = z
+  .string()
+  .regex(SITE_ID_PATTERN, "must be a site id (1-64 of [A-Za-z0-9._-])");
+export const DeviceId = z
+  .string()
+  .regex(DEVICE_ID_PATTERN, "must be a device id (1-64 of [a-z0-9_-], starting alnum)");
+export const PartnerDeviceId = z
+  .string()
+  .regex(PARTNER_DEVICE_ID_PATTERN, "partner device id must be 1-64 of [A-Za-z0-9._-]");
+
+/** The prefixes of ids Propgate makes, one per kind of thing. */
+export type IdPrefix =
+  | "evt" // audit event
+  | "cns" // consent event
+  | "vss" // video session
+  | "ers" // erasure request
+  | "call" // one partner call (its attempts share it)
+  | "tap" // a resident's open without an idempotency key of its own
+  | "req" // request id
+  | "ptk"; // partner-surface token
+
+// Crockford base32, lower case: 32 symbols, so `byte & 31` is unbiased.
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** `prefix_` + 20 random base32 characters (100 bits), e.g. `evt_5k2m…`. */
+export function newId(prefix: IdPrefix): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(20));
+  let out = `${prefix}_`;
+  for (const byte of bytes) out += ALPHABET[byte & 31];
+  return out;
+}
+
+/** The zod schema of one of our ids, e.g. `TypedId("vss")` for a video session id. */
+export function TypedId(prefix: IdPrefix) {
+  return z.string().regex(new RegExp(`^${prefix}_[${ALPHABET}]{20}$`), `must be a ${prefix}_ id`);
+}

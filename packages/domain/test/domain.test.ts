@@ -1,0 +1,83 @@
+import { describe, expect, test } from "bun:test";
+import {
+  ACCESS_CHECK_OPERATIONS,
+  ACCESS_METHODS,
+  AUDIT_KINDS,
+  AUDIT_OPERATIONS,
+  DomainError,
+  ERASURE_CATEGORIES,
+  ERASURE_PARTNER,
+  ERROR_CODES,
+  isDomainError,
+  newId,
+  PARTNER_OPERATIONS,
+  PARTNERS,
+  PURPOSES,
+  SiteId,
+  TypedId,
+  UserId,
+} from "../src/index.ts";
+
+describe("vocabulary", () => {
+  test("no list repeats a value", () => {
+    for (const list of [
+      PARTNERS,
+      PURPOSES,
+      ERASURE_CATEGORIES,
+      PARTNER_OPERATIONS,
+      AUDIT_KINDS,
+      AUDIT_OPERATIONS,
+      ERROR_CODES,
+    ]) {
+      expect(new Set(list).size).toBe(list.length);
+    }
+  });
+
+  test("each erasure category is a purpose held by a known partner", () => {
+    for (const category of ERASURE_CATEGORIES) {
+      expect(PURPOSES).toContain(category);
+      expect(PARTNERS).toContain(ERASURE_PARTNER[category]);
+    }
+  });
+
+  test("audit operations cover every partner operation and one access check per method", () => {
+    for (const operation of PARTNER_OPERATIONS) expect(AUDIT_OPERATIONS).toContain(operation);
+    expect(ACCESS_CHECK_OPERATIONS.map((op) => op.replace("access_check.", ""))).toEqual([
+      ...ACCESS_METHODS,
+    ]);
+  });
+});
+
+describe("ids", () => {
+  test("newId makes prefixed ids that TypedId accepts, and only of its prefix", () => {
+    const id = newId("vss");
+    expect(id).toMatch(/^vss_[0-9a-z]{20}$/);
+    expect(TypedId("vss").safeParse(id).success).toBe(true);
+    expect(TypedId("evt").safeParse(id).success).toBe(false);
+    expect(TypedId("vss").safeParse(`${id}x`).success).toBe(false);
+    expect(newId("vss")).not.toBe(id);
+  });
+
+  test("user and site ids keep to their alphabets", () => {
+    expect(UserId.safeParse("user-1@tenant|core").success).toBe(true);
+    expect(UserId.safeParse("a b").success).toBe(false);
+    expect(UserId.safeParse("x".repeat(129)).success).toBe(false);
+    expect(SiteId.safeParse("site-a").success).toBe(true);
+    expect(SiteId.safeParse("site/a").success).toBe(false);
+  });
+});
+
+describe("DomainError", () => {
+  class Example extends DomainError {
+    readonly code = "NOT_FOUND" as const;
+  }
+
+  test("carries its code; retryAfterSeconds is null unless a subclass knows it", () => {
+    const error = new Example("nothing here");
+    expect(isDomainError(error)).toBe(true);
+    expect(isDomainError(new Error("plain"))).toBe(false);
+    expect(error.code).toBe("NOT_FOUND");
+    expect(error.retryAfterSeconds).toBeNull();
+    expect(error.message).toBe("nothing here");
+  });
+});

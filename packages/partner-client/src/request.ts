@@ -1,0 +1,43 @@
+import type { CallRequest } from "./client.ts";
+import { OPERATIONS, type PartnerScope } from "./contract.ts";
+
+/** What one call sends, ready for each attempt. */
+export interface PreparedRequest {
+  url: URL;
+  method: "GET" | "POST" | "DELETE";
+  scope: PartnerScope;
+  /** A POST is only replayed when an idempotency key makes the partner answer it once. */
+  retrySafe: boolean;
+  /** The fetch options of one attempt, under that attempt's token and signal. */
+  init(token: string, signal: AbortSignal): RequestInit;
+}
+
+export function buildRequest<T>(baseUrl: URL, request: CallRequest<T>): PreparedRequest {
+  const spec = OPERATIONS[request.operation];
+  const [first, second] =
+    typeof request.pathParam === "string" ? [request.pathParam] : request.pathParam;
+  // Paths append to the base URL, so a base with a path prefix (`https://p.example/api`) keeps it.
+  const url = new URL(`${baseUrl.href.replace(/\/+$/, "")}${spec.path(first, second)}`);
+  for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, value);
+
+  const headers: Record<string, string> = {
+    accept: request.sdp === undefined ? "application/json" : "application/sdp, application/json",
+  };
+  if (request.body !== undefined) headers["content-type"] = "application/json";
+  if (request.sdp !== undefined) headers["content-type"] = "application/sdp";
+  if (request.idempotencyKey) headers["idempotency-key"] = request.idempotencyKey;
+
+  return {
+    url,
+    method: spec.method,
+    scope: spec.scope,
+    retrySafe: spec.method !== "POST" || request.idempotencyKey !== undefined,
+    init: (token, signal) => ({
+      method: spec.method,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      body: request.sdp ?? (request.body === undefined ? undefined : JSON.stringify(request.body)),
+      signal,
+      redirect: "error",
+    }),
+  };
+}

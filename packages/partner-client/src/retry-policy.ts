@@ -1,0 +1,189 @@
+import type { Answer, RequestOutcome, SentAttempt } from "./attempt.ts";
+import type { AttemptOutcome, CallRequest } from "./client.ts";
+import { PartnerErrorBody } from "./contract.ts";
+import { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
+
+export interface RetryPolicy {
+  partner: string;
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  maxRetryAfterMs: number;
+}
+
+export interface CallProgress {
+  attempt: number;
+  retrySafe: boolean;
+  replayedAfter401: boolean;
+}
+
+/** What is recorded about one answer: the `afterAttempt` row and the metric label. */
+export interface AttemptRecord
+  extends Pick<AttemptOutcome, "outcome" | "httpStatus" | "errorCode"> {
+  metric: RequestOutcome;
+}
+
+export type Verdict<T> = { record: AttemptRecord } & (
+  | { next: "return"; value: T }
+  | { next: "fail"; error: Error; alert?: string }
+  | { next: "replay"; rejectedToken: string }
+  /** Wait, then try again; `otherwise` ends the call when the wait would pass the deadline. */
+  | { next: "retry"; waitMs: number; otherwise: PartnerUnavailableError }
+);
+
+/** What to do with the outcome of one attempt. */
+export function decide<T>(
+  policy: RetryPolicy,
+  request: CallRequest<T>,
+  sent: SentAttempt,
+  progress: CallProgress,
+): Verdict<T> {
+  const { partner } = policy;
+  const mayRetry = progress.retrySafe && progress.attempt < policy.maxAttempts;
+
+  if (sent.kind === "no_answer") {
+    const record = failure(null, sent.reason, sent.reason);
+    const error = new PartnerUnavailableError(
+      sent.reason === "timeout"
+        ? `partner ${partner} did not answer within ${policy.timeoutMs} ms`
+        : `partner ${partner} could not be reached`,
+    );
+    return mayRetry
+      ? { record, next: "retry", waitMs: backoff(policy, progress.attempt), otherwise: error }
+      : { record, next: "fail", error };
+  }
+  if (sent.kind === "oversize") {
+    return {
+      record: failure(sent.status, "protocol", "protocol_error"),
+      next: "fail",
+      error: new PartnerProtocolError(`partner ${partner} sent an oversized response`),
+    };
+  }
+
+  const { answer } = sent;
+  const { status } = answer;
+  if (status >= 200 && status < 300) {
+    const decoded = decodeAnswer(request, answer);
+    if (!decoded.ok) {
+      return {
+        record: failure(status, "protocol", "protocol_error"),
+        next: "fail",
+        error: new PartnerProtocolError(
+          `partner ${partner} answered ${request.operation} with ${decoded.problem}`,
+        ),
+      };
+    }
+    return {
+      record: { outcome: "success", httpStatus: status, errorCode: null, metric: "success" },
+      next: "return",
+      value: decoded.data,
+    };
+  }
+
+  const partnerError = PartnerErrorBody.safeParse(parseJson(answer.text));
+  const errorCode = partnerError.success ? partnerError.data.error.slice(0, 64) : `http_${status}`;
+  if (status === 401) {
+    const record = failure(status, errorCode, "unauthorized");
+    // One forced refresh and one replay: the partner refused the token before acting.
+    if (!progress.replayedAfter401) return { record, next: "replay", rejectedToken: sent.token };
+    return {
+      record,
+      next: "fail",
+      error: new PartnerUnavailableError(`partner ${partner} refused our credentials`),
+      alert: "partner refused a fresh token",
+    };
+  }
+  if (status === 429 || status >= 500) {
+    const record = failure(status, errorCode, status === 429 ? "rate_limited" : "unavailable");
+    const retryAfter = answer.retryAfterMs;
+    const wait = retryAfter ?? backoff(policy, progress.attempt);
+    const error = new PartnerUnavailableError(
+      `partner ${partner} is ${status === 429 ? "rate limiting us" : `unavailable (HTTP ${status})`}`,
+      retryAfter === null ? null : Math.ceil(retryAfter / 1000),
+    );
+    return mayRetry && wait <= policy.maxRetryAfterMs
+      ? { record, next: "retry", waitMs: wait, otherwise: error }
+      : { record, next: "fail", error };
+  }
+  return {
+    record: failure(status, errorCode, "rejected"),
+    next: "fail",
+    error: new PartnerRejectedError(
+      `partner ${partner} rejected ${request.operation} (HTTP ${status})`,
+      status,
+      partnerError.success ? errorCode : null,
+    ),
+  };
+}
+
+function failure(
+  httpStatus: number | null,
+  errorCode: string,
+  metric: RequestOutcome,
+): AttemptRecord {
+  return { outcome: "failure", httpStatus, errorCode, metric };
+}
+
+/** Full jitter under an exponential ceiling. */
+function backoff(policy: RetryPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** (attempt - 1));
+  return Math.random() * ceiling;
+}
+
+/** Waits `ms` unless that would pass the deadline; says whether it waited. An abort ends the wait. */
+export async function pause(ms: number, deadline: number, signal?: AbortSignal): Promise<boolean> {
+  if (Date.now() + ms >= deadline) return false;
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+  return true;
+}
+
+/** Seconds or an HTTP date, per RFC 9110 §10.2.3. */
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value.trim()))
+    return null;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
+}
+
+function decodeAnswer<T>(
+  request: CallRequest<T>,
+  answer: Answer,
+): { ok: true; data: T } | { ok: false; problem: string } {
+  if (request.decode) {
+    try {
+      return { ok: true, data: request.decode(answer) };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.slice(0, 200) : "an unusable answer";
+      return { ok: false, problem: `an answer that breaks the contract: ${reason}` };
+    }
+  }
+  const parsed = parseJson(answer.text);
+  if (parsed === undefined) return { ok: false, problem: "a body that is not JSON" };
+  const checked = request.response?.safeParse(parsed);
+  return checked?.success
+    ? { ok: true, data: checked.data }
+    : { ok: false, problem: "a body that breaks the contract" };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

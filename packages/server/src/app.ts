@@ -1,0 +1,160 @@
+import {
+  type AppDeps,
+  appRouter,
+  rateLimitMiddleware,
+  refusalMessage,
+  trpcErrorEnvelope,
+} from "@propgate/api";
+import { checkReadiness } from "@propgate/consent-audit";
+import { acceptOrCreateRequestId } from "@propgate/observability";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getConnInfo } from "hono/bun";
+import type { ClientAddressResolver } from "./client-address.ts";
+
+/** What the HTTP layer needs beyond what the procedures need. */
+export interface ServerDeps extends AppDeps {
+  maxBodyBytes: number;
+  /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
+  rateLimitAddress: ClientAddressResolver;
+}
+
+export type HttpEnv = { Variables: { requestId: string; clientIp: string | null } };
+
+export interface CreateAppOptions {
+  /** Extra routes mounted before tRPC (the embedded default's dev pages). */
+  mount?: (app: Hono<HttpEnv>) => void;
+}
+
+/** The api as a Hono app, not listening: tests call `app.request()` or serve it on port 0. */
+export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
+  const app = new Hono<HttpEnv>();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = acceptOrCreateRequestId(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    let clientIp: string | null = null;
+    try {
+      clientIp = getConnInfo(c).remote.address ?? null;
+    } catch {
+      clientIp = null; // no socket: an in-process app.request() in tests
+    }
+    c.set("clientIp", clientIp);
+    await next();
+    c.header("x-request-id", requestId);
+    const route = c.req.path.startsWith("/trpc/") ? c.req.path : (c.req.routePath ?? c.req.path);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    deps.logger.info(
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        ip: clientIp,
+      },
+      "request",
+    );
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const readiness = await checkReadiness(deps.database).catch(() => ({
+      ok: false as const,
+      reason: "database unreachable",
+    }));
+    if (readiness.ok) return c.json({ status: "ready" });
+    deps.logger.warn({ reason: readiness.reason }, "not ready");
+    // The detail stays in the log; the public answer names only the kind of problem.
+    return c.json({ status: "not_ready", reason: readiness.reason.split(":")[0] }, 503);
+  });
+  app.get("/metrics", async (c) => {
+    c.header("content-type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+
+  options.mount?.(app);
+
+  // Per client IP, before authentication and before a body is read.
+  app.use(
+    "/trpc/*",
+    rateLimitMiddleware<HttpEnv>({
+      rateLimits: deps.rateLimits,
+      limit: "ip",
+      key: (c) => deps.rateLimitAddress(c.get("clientIp"), c.req.header("x-forwarded-for")),
+      refusal: (c, decision) =>
+        trpcErrorEnvelope({
+          code: "TOO_MANY_REQUESTS",
+          httpStatus: 429,
+          message: refusalMessage(decision),
+          cause: { code: "RATE_LIMITED", retryAfterSeconds: decision.resetSeconds },
+          requestId: c.get("requestId"),
+        }),
+    }),
+  );
+  // Face photos are the one large input; everything else stays small.
+  const limitBodies = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: (c) =>
+        c.json(
+          trpcErrorEnvelope({
+            code: "BAD_REQUEST",
+            httpStatus: 400,
+            message: `request body larger than ${maxSize} bytes`,
+            cause: { code: "INVALID_INPUT" },
+            requestId: c.get("requestId"),
+          }),
+          400,
+        ),
+    });
+  const faceBodies = limitBodies(Math.ceil((deps.faceMaxImageBytes * 4) / 3) + 1024);
+  const smallBodies = limitBodies(deps.maxBodyBytes);
+  app.use("/trpc/*", (c, next) =>
+    (c.req.path === "/trpc/faces.enroll" ? faceBodies : smallBodies)(c, next),
+  );
+  app.all("/trpc/*", (c) => {
+    const responseHeaders = new Headers();
+    return fetchRequestHandler({
+      endpoint: "/trpc",
+      req: c.req.raw,
+      router: appRouter,
+      allowBatching: false,
+      createContext: () => ({
+        deps,
+        requestId: c.get("requestId"),
+        clientIp: c.get("clientIp"),
+        authorization: c.req.header("authorization") ?? null,
+        responseHeaders,
+      }),
+      responseMeta: () => ({ headers: responseHeaders }),
+      onError({ error, path }) {
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          deps.logger.error(
+            { requestId: c.get("requestId"), path, err: error.cause ?? error },
+            "procedure failed",
+          );
+        }
+      },
+    });
+  });
+
+  app.notFound((c) =>
+    c.json(
+      { error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") } },
+      404,
+    ),
+  );
+  app.onError((error, c) => {
+    deps.logger.error({ requestId: c.get("requestId"), err: error }, "unhandled error");
+    return c.json(
+      { error: { code: "INTERNAL", message: "internal error", requestId: c.get("requestId") } },
+      500,
+    );
+  });
+  return app;
+}

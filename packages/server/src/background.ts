@@ -1,0 +1,51 @@
+import { type AppDeps, startErasureWorker } from "@propgate/api";
+import { createConsentBus } from "@propgate/consent-audit";
+import type { ApiEnv } from "./env.ts";
+
+export interface Background {
+  /** One outbox pass now; tests use it instead of waiting for the timer. */
+  runErasuresOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * What an api instance runs besides serving requests: the consent bus (a revocation anywhere
+ * abandons this instance's calls for that resident and purpose at once) and the erasure worker.
+ */
+export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Background> {
+  const bus = await createConsentBus(deps.database, {
+    onChange(change) {
+      if (change.state === "granted") return;
+      deps.metrics.consentRevocations.inc({ purpose: change.purpose });
+      const abandoned = deps.inflight.abort(change.userId, change.purpose);
+      if (abandoned > 0)
+        deps.logger.info(
+          { purpose: change.purpose, abandoned },
+          "revocation abandoned calls in flight",
+        );
+    },
+    onReconnect() {
+      // Nothing is cached across requests (consent is read in the attempt's transaction), so a
+      // missed notification costs only the early abandonment of calls already in flight.
+      deps.metrics.consentBusReconnects.inc();
+      deps.logger.warn("consent bus reconnected; notifications in between were missed");
+    },
+    onError(error) {
+      deps.logger.warn({ err: error }, "consent bus problem");
+    },
+  });
+  const worker = startErasureWorker(deps, {
+    intervalMs: env.ERASURE_INTERVAL_MS,
+    batch: 20,
+    baseRetrySeconds: env.ERASURE_RETRY_BASE_SECONDS,
+    maxRetrySeconds: env.ERASURE_RETRY_MAX_SECONDS,
+    overdueSeconds: env.ERASURE_OVERDUE_SECONDS,
+  });
+  return {
+    runErasuresOnce: () => worker.runOnce(),
+    async stop() {
+      await worker.stop();
+      await bus.close();
+    },
+  };
+}

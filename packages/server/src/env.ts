@@ -1,0 +1,82 @@
+import {
+  certificateFiles,
+  type EnvSource,
+  host,
+  integer,
+  logLevel,
+  parseEnv,
+  partnerSettings,
+  port,
+  propgateEnv,
+  url,
+} from "@propgate/config";
+import { z } from "zod";
+import { cidrList } from "./client-address.ts";
+import { loadPartnerSurfaceConfig } from "./partner-surface/config.ts";
+
+const schema = z.object({
+  PROPGATE_ENV: propgateEnv.default("production"),
+  HOST: host.default("127.0.0.1"),
+  PORT: port.default(8080),
+  LOG_LEVEL: logLevel.default("info"),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]")
+    .optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  DATA_DIR: z.string().optional(),
+  AUTH_ISSUER: z.string().min(1),
+  AUTH_AUDIENCE: z.string().min(1),
+  AUTH_JWKS_URL: url,
+  MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
+  VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20).default(2),
+  ERASURE_INTERVAL_MS: integer(100, 3_600_000).default(5000),
+  ERASURE_RETRY_BASE_SECONDS: integer(1, 3600).default(5),
+  ERASURE_RETRY_MAX_SECONDS: integer(1, 86_400).default(3600),
+  /** 72 h: well inside the 30 days 152-FZ allows for destroying data after consent is withdrawn. */
+  ERASURE_OVERDUE_SECONDS: integer(60, 30 * 86_400).default(72 * 3600),
+  FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024).default(1024 * 1024),
+  /** Shared rate-limit counters across instances; in-memory per instance when unset. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9:._-]")
+    .default("propgate:"),
+  RATE_LIMIT_IP_PER_MINUTE: integer(1, 1_000_000).default(600),
+  RATE_LIMIT_RESIDENT_PER_MINUTE: integer(1, 100_000).default(60),
+  /** A resident opens a door a few times a minute; hundreds a minute is abuse. */
+  RATE_LIMIT_OPEN_PER_MINUTE: integer(1, 10_000).default(20),
+  RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: integer(1, 1_000_000).default(600),
+  RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
+  /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
+  TRUST_PROXY_CIDRS: cidrList.default([]),
+});
+
+export type ApiEnv = ReturnType<typeof loadApiEnv>;
+
+/** The api's settings. The only place that reads process.env (through `source`). */
+export function loadApiEnv(source: EnvSource = process.env) {
+  const base = parseEnv(schema, source);
+  const allowInsecureLoopback = base.PROPGATE_ENV !== "production";
+  if (!base.DATABASE_URL && base.PROPGATE_ENV === "production" && !base.DATA_DIR) {
+    // Production without PostgreSQL is a misconfiguration, not a reason to fall back silently.
+    parseEnv(z.object({ DATABASE_URL: z.string() }), source);
+  }
+  return {
+    ...base,
+    /** HTTPS when both TLS_CERT_FILE and TLS_KEY_FILE are set; plain http when neither is. */
+    tls: certificateFiles(source, "TLS_CERT_FILE", "TLS_KEY_FILE"),
+    /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */
+    partnerSurface: loadPartnerSurfaceConfig(source),
+    partners: {
+      intercom: partnerSettings("intercom", source, { allowInsecureLoopback }),
+      barrier: partnerSettings("barrier", source, { allowInsecureLoopback }),
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { hostname } from "node:os";
+import {
+  createInflightCalls,
+  createPartners,
+  createRateLimits,
+  createResidentVerifier,
+  outboundRateLimit,
+  type PartnerTuning,
+} from "@propgate/api";
+import {
+  createSubjectRegistry,
+  type DatabaseHandle,
+  migrateDatabase,
+  openDatabase,
+} from "@propgate/consent-audit";
+import {
+  createLogger,
+  createMetrics,
+  type LogDestination,
+  type Logger,
+} from "@propgate/observability";
+import { subjectFor } from "@propgate/partner-client";
+import type { CreateAppOptions, ServerDeps } from "./app.ts";
+import { type Background, startBackground } from "./background.ts";
+import { createClientAddressResolver } from "./client-address.ts";
+import type { ApiEnv } from "./env.ts";
+import { type RunningPartnerSurface, servePartnerSurface } from "./partner-surface/surface.ts";
+import { type RunningApi, serveApi } from "./serve.ts";
+
+export interface InstanceOptions extends CreateAppOptions {
+  /** An already open database (tests); otherwise DATABASE_URL or PGlite under DATA_DIR. */
+  database?: DatabaseHandle;
+  /** Apply migrations at start (the embedded default does; production runs `migrate`). */
+  migrate?: boolean;
+  logDestination?: LogDestination;
+  logger?: Logger;
+  tuning?: PartnerTuning;
+}
+
+/** One running api instance: its listeners, its long-lived parts and its background work. */
+export interface Instance {
+  api: RunningApi;
+  /** The partner surface, when the settings have PARTNER_LISTEN. */
+  partnerSurface: RunningPartnerSurface | null;
+  deps: ServerDeps;
+  background: Background;
+  /** Stops the listeners, the background work and the pools, in that order. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one startup path (docs/architecture.md): production `main.ts`, the embedded default and
+ * the test harness all start an instance here, from parsed settings.
+ */
+export async function startInstance(env: ApiEnv, options: InstanceOptions = {}): Promise<Instance> {
+  const deps = await createDeps(env, options);
+  const background = await startBackground(deps, env);
+  const api = serveApi(deps, {
+    hostname: env.HOST,
+    port: env.PORT,
+    tls: env.tls,
+    mount: options.mount,
+  });
+  const partnerSurface = env.partnerSurface ? servePartnerSurface(deps, env.partnerSurface) : null;
+  return {
+    api,
+    partnerSurface,
+    deps,
+    background,
+    async stop() {
+      await partnerSurface?.stop();
+      await api.stop();
+      await background.stop();
+      await deps.rateLimits.close();
+      // A database handed in belongs to the caller.
+      if (!options.database) await deps.database.close();
+    },
+  };
+}
+
+/** Builds the long-lived parts of one api instance from its settings. */
+async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<ServerDeps> {
+  const instanceId =
+    env.INSTANCE_ID ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+  const logger =
+    options.logger ??
+    createLogger({
+      name: "api",
+      level: env.LOG_LEVEL,
+      destination: options.logDestination,
+      base: { instanceId },
+    });
+  const metrics = createMetrics({ app: "api", defaultMetrics: options.database === undefined });
+  const database =
+    options.database ??
+    (await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR }));
+  if (options.migrate) await migrateDatabase(database);
+  for (const settings of Object.values(env.partners)) {
+    if (settings.baseUrl.protocol === "http:") {
+      logger.warn(
+        { partner: settings.name },
+        "partner reached over plain http: allowed for loopback in development only",
+      );
+    }
+  }
+  const perMinute = (quota: number) => ({ quota, windowSeconds: 60 });
+  const rateLimits = createRateLimits(
+    {
+      policies: {
+        ip: perMinute(env.RATE_LIMIT_IP_PER_MINUTE),
+        resident: perMinute(env.RATE_LIMIT_RESIDENT_PER_MINUTE),
+        open: perMinute(env.RATE_LIMIT_OPEN_PER_MINUTE),
+        partner_client: perMinute(env.RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE),
+        outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
+      },
+      redisUrl: env.REDIS_URL,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+    },
+    { metrics, logger },
+  );
+  const partners = createPartners(env.partners, {
+    metrics,
+    logger,
+    allowInsecureLoopback: env.PROPGATE_ENV !== "production",
+    tuning: options.tuning,
+    beforeSend: outboundRateLimit(rateLimits),
+  });
+  return {
+    database,
+    logger,
+    metrics,
+    instanceId,
+    rateLimits,
+    rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
+    faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
+    inflight: createInflightCalls(),
+    subjects: createSubjectRegistry(database.db, (partner, userId) =>
+      subjectFor(userId, partners[partner].subjectKey),
+    ),
+    verifier: createResidentVerifier({
+      issuer: env.AUTH_ISSUER,
+      audience: env.AUTH_AUDIENCE,
+      jwksUrl: env.AUTH_JWKS_URL,
+    }),
+    partners,
+  };
+}

@@ -1,0 +1,162 @@
+import { createPrivateKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { ConfigError, type EnvSource, integer, parseEnv } from "@propgate/config";
+import { PARTNERS, SURFACE_SCOPES } from "@propgate/domain";
+import { z } from "zod";
+import { type Cidr, InvalidCidrError, parseCidrList } from "../net/cidr.ts";
+
+const ARGON2ID_HASH =
+  /^\$argon2id\$v=19\$m=\d{1,8},t=\d{1,4},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/** A partner's client as the operator registers it: the secret only as a Bun.password hash. */
+export const PartnerClientRecord = z.strictObject({
+  clientId: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "clientId must be 3-64 of [A-Za-z0-9._-]"),
+  secretHash: z.string().refine((hash) => ARGON2ID_HASH.test(hash) || BCRYPT_HASH.test(hash), {
+    message: "secretHash must be an argon2id or bcrypt hash (Bun.password.hash), never a secret",
+  }),
+  partner: z.enum(PARTNERS),
+  scopes: z
+    .array(z.enum(SURFACE_SCOPES))
+    .min(1)
+    .refine((scopes) => new Set(scopes).size === scopes.length, { message: "duplicate scope" }),
+});
+export type PartnerClientRecord = z.infer<typeof PartnerClientRecord>;
+
+const ClientsFile = z
+  .array(PartnerClientRecord)
+  .min(1)
+  .max(100)
+  .superRefine((clients, ctx) => {
+    const seen = new Set<string>();
+    clients.forEach((client, i) => {
+      if (seen.has(client.clientId)) {
+        ctx.addIssue({ code: "custom", path: [i, "clientId"], message: "duplicate clientId" });
+      }
+      seen.add(client.clientId);
+    });
+  });
+
+/** The key partner tokens are signed with: Ed25519 (EdDSA) or P-256 (ES256). */
+export interface SigningKey {
+  key: KeyObject;
+  alg: "EdDSA" | "ES256";
+}
+
+export interface PartnerSurfaceSettings {
+  /** Peer addresses (of the socket, never a forwarded header) that may reach the surface at all. */
+  allowedCidrs: readonly Cidr[];
+  clients: readonly PartnerClientRecord[];
+  tokenTtlSeconds: number;
+  /**
+   * Null: an Ed25519 key is generated when the surface is created and kept in memory, so tokens
+   * are valid on this instance only. Several instances need the same PARTNER_TOKEN_KEY_FILE.
+   */
+  signingKey: SigningKey | null;
+  /** Largest request body; default 16 KiB (the bodies are a few short fields). */
+  maxBodyBytes?: number;
+}
+
+export interface PartnerSurfaceConfig extends PartnerSurfaceSettings {
+  listen: { hostname: string; port: number };
+}
+
+/** `host:port`, or `[v6]:port`. */
+const listenAddress = z.string().transform((value, ctx) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]{1,253})):([0-9]{1,5})$/.exec(value);
+  const hostname = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (!hostname || !Number.isInteger(port) || port > 65535) {
+    ctx.addIssue({ code: "custom", message: "must be host:port (IPv6 as [addr]:port)" });
+    return z.NEVER;
+  }
+  return { hostname, port };
+});
+
+const cidrs = z.string().transform((value, ctx) => {
+  try {
+    return parseCidrList(value);
+  } catch (error) {
+    if (!(error instanceof InvalidCidrError)) throw error;
+    ctx.addIssue({ code: "custom", message: `must be a comma list of CIDRs: ${error.message}` });
+    return z.NEVER;
+  }
+});
+
+const schema = z.object({
+  PARTNER_LISTEN: listenAddress.optional(),
+  PARTNER_ALLOWED_CIDRS: cidrs.optional(),
+  PARTNER_CLIENTS_FILE: z.string().optional(),
+  PARTNER_TOKEN_TTL_SECONDS: integer(30, 3600).default(300),
+  PARTNER_TOKEN_KEY_FILE: z.string().optional(),
+});
+
+function readConfigFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(variable, "points at a file that cannot be read");
+  }
+}
+
+/** Reads and checks the partner clients file; problems name the entry, never a value. */
+export function parseClientsFile(text: string): PartnerClientRecord[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError("PARTNER_CLIENTS_FILE", "is invalid: not JSON");
+  }
+  const result = ClientsFile.safeParse(json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `[${issue.path.join("].[")}] ` : "";
+  throw new ConfigError("PARTNER_CLIENTS_FILE", `is invalid: ${where}${issue?.message}`);
+}
+
+/** Turns a PEM (PKCS#8) or JWK private key into a signing key, if it is Ed25519 or P-256. */
+export function parseSigningKey(text: string): SigningKey {
+  const problem = "must hold an Ed25519 or P-256 private key (PEM or JWK)";
+  let key: KeyObject;
+  try {
+    const trimmed = text.trim();
+    key = trimmed.startsWith("{")
+      ? createPrivateKey({ key: JSON.parse(trimmed), format: "jwk" })
+      : createPrivateKey(trimmed);
+  } catch {
+    throw new ConfigError("PARTNER_TOKEN_KEY_FILE", problem);
+  }
+  if (key.asymmetricKeyType === "ed25519") return { key, alg: "EdDSA" };
+  if (key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") {
+    return { key, alg: "ES256" };
+  }
+  throw new ConfigError("PARTNER_TOKEN_KEY_FILE", problem);
+}
+
+/**
+ * The partner surface's settings, or null when PARTNER_LISTEN is unset (the surface is off).
+ * With PARTNER_LISTEN, PARTNER_ALLOWED_CIDRS and PARTNER_CLIENTS_FILE are required.
+ */
+export function loadPartnerSurfaceConfig(source: EnvSource): PartnerSurfaceConfig | null {
+  const env = parseEnv(schema, source);
+  if (!env.PARTNER_LISTEN) return null;
+  if (!env.PARTNER_ALLOWED_CIDRS) {
+    throw new ConfigError("PARTNER_ALLOWED_CIDRS", "is missing (required with PARTNER_LISTEN)");
+  }
+  if (!env.PARTNER_CLIENTS_FILE) {
+    throw new ConfigError("PARTNER_CLIENTS_FILE", "is missing (required with PARTNER_LISTEN)");
+  }
+  const clients = parseClientsFile(
+    readConfigFile("PARTNER_CLIENTS_FILE", env.PARTNER_CLIENTS_FILE),
+  );
+  const signingKey = env.PARTNER_TOKEN_KEY_FILE
+    ? parseSigningKey(readConfigFile("PARTNER_TOKEN_KEY_FILE", env.PARTNER_TOKEN_KEY_FILE))
+    : null;
+  return {
+    listen: env.PARTNER_LISTEN,
+    allowedCidrs: env.PARTNER_ALLOWED_CIDRS,
+    clients,
+    tokenTtlSeconds: env.PARTNER_TOKEN_TTL_SECONDS,
+    signingKey,
+  };
+}

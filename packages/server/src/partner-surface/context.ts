@@ -1,0 +1,54 @@
+import type { AppDeps } from "@propgate/api";
+import type { AuditContext } from "@propgate/consent-audit";
+import type { Context, MiddlewareHandler } from "hono";
+import type { PartnerClientRecord } from "./config.ts";
+import type { PartnerTokenClaims, PartnerTokens } from "./tokens.ts";
+
+/**
+ * What the partner surface needs of an api instance: no resident verifier, no partner clients.
+ * With `rateLimits`, each partner client is limited (RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE).
+ */
+export type PartnerSurfaceDeps = Pick<AppDeps, "database" | "logger" | "metrics" | "instanceId"> &
+  Partial<Pick<AppDeps, "rateLimits">>;
+
+/** Per-request values the server hands to the app (`app.fetch(req, bindings)`). */
+export interface PartnerSurfaceBindings {
+  /** The socket's peer address (`server.requestIP(req)`); absent → the request is refused. */
+  peerAddress?: string | null;
+}
+
+export type SurfaceEnv = {
+  Bindings: PartnerSurfaceBindings;
+  Variables: {
+    requestId: string;
+    peer: string | null;
+    /** The authenticated partner client, for logs and audit. */
+    client: Pick<PartnerTokenClaims, "clientId" | "partner" | "scopes"> | undefined;
+    /** Extra fields for the request's log line (no personal data). */
+    logDetail: Record<string, string> | undefined;
+  };
+};
+
+export type SurfaceContext = Context<SurfaceEnv>;
+
+/** Long-lived parts of one partner surface, built by `createPartnerSurface`. */
+export interface PartnerSurface {
+  deps: PartnerSurfaceDeps;
+  tokens: PartnerTokens;
+  clients: ReadonlyMap<string, PartnerClientRecord>;
+  maxBodyBytes: number;
+  /** The per-partner-client rate limit, mounted after the token check. */
+  limitClient: MiddlewareHandler<SurfaceEnv>;
+}
+
+/** Audit rows written on behalf of a partner client carry its id as the actor. */
+export function partnerAudit(surface: PartnerSurface, c: SurfaceContext): AuditContext {
+  const client = c.get("client");
+  return {
+    sourceApp: "api",
+    instanceId: surface.deps.instanceId,
+    clientIp: c.get("peer"),
+    requestId: c.get("requestId"),
+    actor: client ? `partner:${client.clientId}` : null,
+  };
+}

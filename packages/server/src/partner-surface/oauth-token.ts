@@ -1,0 +1,136 @@
+import { SURFACE_SCOPES, type SurfaceScope } from "@propgate/domain";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { PartnerClientRecord } from "./config.ts";
+import type { PartnerSurface, SurfaceEnv } from "./context.ts";
+import { OAuthError } from "./errors.ts";
+
+const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replaceAll("+", " "));
+}
+
+function basicCredentials(header: string): { clientId: string; secret: string } {
+  const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/.exec(header);
+  const decoded = match?.[1] ? Buffer.from(match[1], "base64").toString("utf8") : "";
+  const colon = decoded.indexOf(":");
+  if (colon < 1) throw new OAuthError(401, "invalid_client", "malformed Basic credentials");
+  try {
+    return {
+      clientId: formDecode(decoded.slice(0, colon)),
+      secret: formDecode(decoded.slice(colon + 1)),
+    };
+  } catch {
+    throw new OAuthError(401, "invalid_client", "malformed Basic credentials");
+  }
+}
+
+/** The one value of a form parameter; RFC 6749 §3.2 forbids repeating one. */
+function single(form: URLSearchParams, name: string): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new OAuthError(400, "invalid_request", `${name} is repeated`);
+  return values[0];
+}
+
+function grantedScopes(client: PartnerClientRecord, requested: string | undefined): SurfaceScope[] {
+  if (requested === undefined) return [...client.scopes];
+  const names = requested.split(" ");
+  if (names.some((name) => name === "")) {
+    throw new OAuthError(400, "invalid_scope", "scope must be space-separated scope names");
+  }
+  const scopes: SurfaceScope[] = [];
+  for (const name of new Set(names)) {
+    const known = SURFACE_SCOPES.find((scope) => scope === name);
+    if (!known || !client.scopes.includes(known)) {
+      throw new OAuthError(400, "invalid_scope", "a requested scope is not granted to this client");
+    }
+    scopes.push(known);
+  }
+  return scopes;
+}
+
+/**
+ * `POST /oauth/token`: OAuth 2.0 client credentials (RFC 6749 §4.4) with client_secret_basic or
+ * client_secret_post. Secrets are checked with `Bun.password.verify` against the registered hash;
+ * an unknown client is checked against a throwaway hash so both cost the same time.
+ */
+export function tokenRoutes(surface: PartnerSurface) {
+  const app = new Hono<SurfaceEnv>();
+  let decoy: Promise<string> | undefined;
+
+  app.use(
+    bodyLimit({
+      maxSize: surface.maxBodyBytes,
+      onError: () => {
+        throw new OAuthError(400, "invalid_request", "body too large");
+      },
+    }),
+  );
+
+  app.post("/token", async (c) => {
+    c.header("cache-control", NO_STORE["cache-control"]);
+    c.header("pragma", NO_STORE.pragma);
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
+      throw new OAuthError(400, "invalid_request", "the body must be form-urlencoded");
+    }
+    const form = new URLSearchParams(await c.req.text());
+    const grantType = single(form, "grant_type");
+    if (!grantType) throw new OAuthError(400, "invalid_request", "grant_type is missing");
+    if (grantType !== "client_credentials") {
+      throw new OAuthError(400, "unsupported_grant_type", "only client_credentials is supported");
+    }
+
+    const authorization = c.req.header("authorization");
+    const postedId = single(form, "client_id");
+    const postedSecret = single(form, "client_secret");
+    if (authorization && postedSecret !== undefined) {
+      throw new OAuthError(400, "invalid_request", "use one client authentication method");
+    }
+    const credentials = authorization
+      ? basicCredentials(authorization)
+      : postedId && postedSecret !== undefined
+        ? { clientId: postedId, secret: postedSecret }
+        : null;
+    // Some clients repeat client_id in the body next to Basic; it must then name the same client.
+    if (authorization && postedId !== undefined && postedId !== credentials?.clientId) {
+      throw new OAuthError(400, "invalid_request", "client_id differs from the Basic credentials");
+    }
+    if (!credentials) throw new OAuthError(401, "invalid_client", "client authentication failed");
+
+    const client = CLIENT_ID.test(credentials.clientId)
+      ? surface.clients.get(credentials.clientId)
+      : undefined;
+    decoy ??= Bun.password.hash(crypto.randomUUID());
+    const hash = client?.secretHash ?? (await decoy);
+    const valid = await Bun.password.verify(credentials.secret, hash).catch(() => false);
+    if (!client || !valid) {
+      surface.deps.logger.warn(
+        {
+          requestId: c.get("requestId"),
+          ip: c.get("peer"),
+          clientId: CLIENT_ID.test(credentials.clientId) ? credentials.clientId : "(malformed)",
+        },
+        "partner client authentication failed",
+      );
+      throw new OAuthError(401, "invalid_client", "client authentication failed");
+    }
+
+    const scopes = grantedScopes(client, single(form, "scope"));
+    const { accessToken, expiresIn } = await surface.tokens.issue({
+      clientId: client.clientId,
+      partner: client.partner,
+      scopes,
+    });
+    c.set("client", { clientId: client.clientId, partner: client.partner, scopes });
+    return c.json({
+      access_token: accessToken,
+      token_type: "Bearer",
+      expires_in: expiresIn,
+      scope: scopes.join(" "),
+    });
+  });
+  return app;
+}

@@ -1,0 +1,55 @@
+import { constants as cryptoConstants } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { CertificateFiles } from "@propgate/config";
+import type { TLSOptions } from "bun";
+import { type CreateAppOptions, createApp, type ServerDeps } from "./app.ts";
+
+export interface RunningApi {
+  url: string;
+  /** Whether the api serves HTTPS. */
+  tls: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * TLS 1.2 at least. Bun (BoringSSL) already refuses TLS 1.0 and 1.1; saying so here keeps it
+ * true should a default ever change. Bun.serve has no `minVersion`, but honours these options.
+ */
+const NO_TLS_BELOW_1_2 = cryptoConstants.SSL_OP_NO_TLSv1 | cryptoConstants.SSL_OP_NO_TLSv1_1;
+
+/** Bun.serve `tls` for a listener of ours: the certificate and key (read now), TLS ≥ 1.2. */
+export function serverTlsOptions(files: CertificateFiles): TLSOptions {
+  return {
+    cert: readFileSync(files.certFile, "utf8"),
+    key: readFileSync(files.keyFile, "utf8"),
+    secureOptions: NO_TLS_BELOW_1_2,
+  };
+}
+
+/**
+ * Serves the api with Bun on `hostname:port` (port 0 picks a free one), over HTTPS when given a
+ * certificate and key.
+ */
+export function serveApi(
+  deps: ServerDeps,
+  options: { hostname: string; port: number; tls?: CertificateFiles | null } & CreateAppOptions,
+): RunningApi {
+  const app = createApp(deps, options);
+  const tls = options.tls ? serverTlsOptions(options.tls) : undefined;
+  const server = Bun.serve({
+    hostname: options.hostname,
+    port: options.port,
+    tls,
+    // Bun's own cap is a backstop; the app answers oversized bodies itself with a clear error.
+    maxRequestBodySize: Math.max(deps.maxBodyBytes, deps.faceMaxImageBytes * 2) * 2,
+    fetch: app.fetch,
+  });
+  const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  return {
+    url: `${tls ? "https" : "http"}://${host}:${server.port}`,
+    tls: tls !== undefined,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
