@@ -1,4 +1,4 @@
--- Propgate's PostgreSQL roles and grants: least privilege (DESIGN.md invariant 5).
+-- Propgate's PostgreSQL roles and grants: least privilege (invariant 5, docs/architecture.md).
 --
 --   psql -v ON_ERROR_STOP=1 -f infra/postgres/roles.sql "postgres://<superuser>@<host>/<propgate db>"
 --   (role names are psql variables: -v owner_role=… -v api_role=… -v admin_role=… -v readonly_role=…)

@@ -11,7 +11,7 @@ import { type EmbeddedStack, startEmbeddedStack } from "../src/embedded.ts";
 import { errorOf } from "./harness.ts";
 
 /**
- * Canaries (DESIGN invariant 3): a distinctive plate and a distinctive JPEG go through every
+ * Canaries (invariant 3, docs/architecture.md): a distinctive plate and a distinctive JPEG go through every
  * flow that touches them; afterwards the whole database, every log line and the data directory
  * are searched — the canaries must be nowhere. Client secrets and access tokens likewise stay
  * out of the database and the logs (the embedded default keeps its generated dev secrets in

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import type { AppRouter } from "@propgate/api";
+import type { AppRouter, PartnerTuning } from "@propgate/api";
 import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import {
@@ -133,6 +133,7 @@ export async function startInstance(
   stack: TestStack,
   instanceId: string,
   extraEnv: Record<string, string> = {},
+  options: { tuning?: PartnerTuning } = {},
 ): Promise<Instance> {
   const database: DatabaseHandle = stack.testDatabase.url
     ? await openDatabase({ url: stack.testDatabase.url })
@@ -152,7 +153,7 @@ export async function startInstance(
     HOST: "127.0.0.1",
     PORT: "0",
   });
-  const instance = await startApi(env, { database, logDestination });
+  const instance = await startApi(env, { database, logDestination, tuning: options.tuning });
   const { api } = instance;
   return {
     ...instance,

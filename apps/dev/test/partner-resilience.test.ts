@@ -3,7 +3,9 @@ import {
   errorOf,
   grant,
   HIGH_RATE_LIMITS,
+  type Instance,
   type Resident,
+  startInstance,
   startTestStack,
   type TestStack,
 } from "./harness.ts";
@@ -37,6 +39,13 @@ const tokenRequests = () =>
   sim()
     .recorder.all()
     .filter((r) => r.operation === "token");
+
+/** A resident with intercom consent, calling `instance` (a fresh api beside the stack's). */
+async function residentOn(instance: Instance, sub: string) {
+  const resident = await stack.resident(sub);
+  await grant(resident, ["intercom"]);
+  return { ...resident, trpc: instance.client(resident.token) };
+}
 
 /** Polls `check` until it passes or the deadline ends; the last failure is rethrown. */
 async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
@@ -120,14 +129,16 @@ describe("partner errors", () => {
 
 describe("circuit breaker", () => {
   test("opens after consecutive failures, fails fast without calling, closes after recovery", async () => {
-    const local = await startTestStack({
-      partnerTimeoutMs: TIMEOUT_MS,
-      tuning: { breakerThreshold: 3, breakerHalfOpenAfterMs: 300, maxAttempts: 1 },
-    });
+    // A fresh instance: its own breaker, tripping after 3 failures.
+    const local = await startInstance(
+      stack,
+      "api-breaker",
+      {},
+      { tuning: { breakerThreshold: 3, breakerHalfOpenAfterMs: 300, maxAttempts: 1 } },
+    );
     try {
-      const user = await local.resident("user-breaker");
-      await grant(user, ["intercom"]);
-      const partner = local.sims.intercom;
+      const user = await residentOn(local, "user-breaker");
+      const partner = sim();
       partner.faults.set({ failNext: 100, errorStatus: 500 });
       for (let i = 0; i < 3; i++)
         expect(
@@ -143,17 +154,17 @@ describe("circuit breaker", () => {
       partner.faults.reset();
       await eventually(() => user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
     } finally {
-      await local.close();
+      await local.stop();
     }
   });
 });
 
 describe("tokens", () => {
   test("1,000 concurrent opens with a cold token cache cause exactly one token request", async () => {
-    const local = await startTestStack({ env: HIGH_RATE_LIMITS });
+    // A fresh instance: a cold token cache.
+    const local = await startInstance(stack, "api-thousand", HIGH_RATE_LIMITS);
     try {
-      const user = await local.resident("user-thousand");
-      await grant(user, ["intercom"]);
+      const user = await residentOn(local, "user-thousand");
       const burst = Bun.spawn(
         [
           process.execPath,
@@ -171,19 +182,18 @@ describe("tokens", () => {
       const tally = JSON.parse(await new Response(burst.stdout).text());
       expect(await burst.exited).toBe(0);
       expect(tally).toEqual({ opened: 1000 });
-      expect(local.sims.intercom.recorder.count({ operation: "token" })).toBe(1);
-      expect(local.sims.intercom.recorder.count({ operation: "intercom.open" })).toBe(1000);
+      expect(sim().recorder.count({ operation: "token" })).toBe(1);
+      expect(sim().recorder.count({ operation: "intercom.open" })).toBe(1000);
     } finally {
-      await local.close();
+      await local.stop();
     }
   }, 120_000);
 
   test("a token that expires mid-run is refreshed before expiry: no 401 reaches anyone", async () => {
-    const local = await startTestStack({ env: HIGH_RATE_LIMITS });
+    const local = await startInstance(stack, "api-refresh", HIGH_RATE_LIMITS);
     try {
-      const user = await local.resident("user-refresh");
-      await grant(user, ["intercom"]);
-      local.sims.intercom.faults.set({ tokenLifetimeSeconds: 3 });
+      const user = await residentOn(local, "user-refresh");
+      sim().faults.set({ tokenLifetimeSeconds: 3 });
       const until = Date.now() + 5000;
       let opened = 0;
       while (Date.now() < until) {
@@ -195,23 +205,27 @@ describe("tokens", () => {
         opened += 5;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      const records = local.sims.intercom.recorder.all();
+      const records = sim().recorder.all();
       expect(records.filter((r) => r.operation === "token").length).toBeGreaterThanOrEqual(3);
       expect(records.filter((r) => r.status === 401)).toHaveLength(0);
       expect(
         records.filter((r) => r.operation === "intercom.open" && r.status === 200),
       ).toHaveLength(opened);
     } finally {
-      await local.close();
+      await local.stop();
     }
   }, 30_000);
 
   test("token endpoint down: the cached token is used until expiry, then PARTNER_UNAVAILABLE fast; recovery needs no restart", async () => {
-    const local = await startTestStack({ tuning: { tokenBackoffInitialMs: 200 } });
+    const local = await startInstance(
+      stack,
+      "api-token-down",
+      {},
+      { tuning: { tokenBackoffInitialMs: 200 } },
+    );
     try {
-      const user = await local.resident("user-token-down");
-      await grant(user, ["intercom"]);
-      const partner = local.sims.intercom;
+      const user = await residentOn(local, "user-token-down");
+      const partner = sim();
       partner.faults.set({ tokenLifetimeSeconds: 2 });
       await user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }); // caches a 2 s token
       const firstToken = partner.recorder
@@ -238,7 +252,7 @@ describe("tokens", () => {
       );
       expect(result.status).toBe("opened");
     } finally {
-      await local.close();
+      await local.stop();
     }
   }, 30_000);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRateLimits, type LimitName } from "@propgate/api";
 import { type AuditEvent, listAuditEvents, verifyAuditChain } from "@propgate/consent-audit";
+import { AUDIT_KINDS } from "@propgate/domain";
 import { subjectFor } from "@propgate/partner-client";
 import type { PartnerSurfaceConfig } from "@propgate/server";
 import {
@@ -14,7 +15,8 @@ import {
   servePartnerSurface,
 } from "@propgate/server";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
-import { grant, type Resident, startTestStack, type TestStack } from "./harness.ts";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
+import { errorOf, grant, type Resident, startTestStack, type TestStack } from "./harness.ts";
 
 const TIMEOUT_MS = 5000;
 
@@ -743,6 +745,96 @@ describe("rate limit per partner client", () => {
     } finally {
       await limited.stop();
       await rateLimits.close();
+    }
+  });
+});
+
+describe("the audit trail as an admin filters it", () => {
+  const offers = createOfferMaker();
+  afterAll(() => offers.close());
+
+  test("admin.audit.list filters by every kind the code writes, and by operation", async () => {
+    // Produce one row of every kind through the real paths.
+    const resident = await stack.resident("user-audit-kinds");
+    await grant(resident, ["intercom"]); // consent.grant
+    await resident.trpc.consent.grant.mutate({ purpose: "video", noticeVersion: 1 });
+    await grantPurpose(resident, "faces");
+    await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }); // partner.request/.response
+    await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "door-unknown" })); // access.denied
+    const video = await resident.trpc.video.createSession.mutate({
+      cameraId: "cam-a1",
+      offerSdp: await offers.makeOffer(),
+    });
+    await resident.trpc.video.endSession.mutate({ sessionId: video.sessionId });
+    await resident.trpc.consent.revoke.mutate({ purpose: "faces" }); // consent.revoke, erasure.requested
+    await stack.background.runErasuresOnce(); // erasure.completed
+    const adminToken = await stack.issuer.mint({ sub: "admin-audit", sites: [], admin: true });
+    const admin = stack.client(adminToken);
+    await admin.admin.devices.upsert.mutate({
+      devices: [
+        {
+          id: "door-audit",
+          kind: "door",
+          siteId: "site-z",
+          partner: "intercom",
+          partnerDeviceId: "ic-audit",
+          name: "Audit door",
+        },
+      ],
+    }); // admin.devices.upsert
+    const token = await tokenFor(CLIENTS.intercom);
+    expect(
+      (
+        await accessCheck(token, {
+          subject: subjectAt("intercom", resident),
+          deviceId: "ic-a1",
+          method: "key",
+        })
+      ).status,
+    ).toBe(200); // partner.access_check
+    expect(
+      (
+        await postJson("/partner/v1/events", token, {
+          type: "door.opened",
+          deviceId: "ic-a1",
+          at: new Date().toISOString(),
+        })
+      ).status,
+    ).toBe(202); // partner.event
+
+    for (const kind of AUDIT_KINDS) {
+      const rows = await admin.admin.audit.list.query({ kind, limit: 500 });
+      expect({ kind, found: rows.length > 0 }).toEqual({ kind, found: true });
+      expect(rows.filter((row) => row.kind !== kind)).toEqual([]);
+    }
+    for (const operation of [
+      "intercom.open",
+      "video.create_session",
+      "video.end_session",
+      "subjects.erase",
+      "access_check.key",
+      "door.opened",
+    ] as const) {
+      const rows = await admin.admin.audit.list.query({ operation, limit: 500 });
+      expect({ operation, found: rows.length > 0 }).toEqual({ operation, found: true });
+      expect(rows.filter((row) => row.operation !== operation)).toEqual([]);
+    }
+    const created = await admin.admin.audit.list.query({
+      userId: resident.userId,
+      kind: "partner.request",
+      operation: "video.create_session",
+    });
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ target: "cam-a1", partner: "intercom" });
+  });
+
+  test("a kind or an operation outside the vocabulary is a clear INVALID_INPUT", async () => {
+    const admin = stack.client(
+      await stack.issuer.mint({ sub: "admin-audit", sites: [], admin: true }),
+    );
+    for (const query of [{ kind: "nothing.here" }, { operation: "drop table" }]) {
+      const error = await errorOf(admin.admin.audit.list.query(query as never));
+      expect(error).toMatchObject({ code: "BAD_REQUEST", cause: "INVALID_INPUT" });
     }
   });
 });

@@ -23,7 +23,7 @@ import {
 } from "./harness.ts";
 
 /**
- * DESIGN invariant 7 end to end: per IP, per resident, per door/gate open, per partner client
+ * Invariant 7 (docs/architecture.md) end to end: per IP, per resident, per door/gate open, per partner client
  * and outbound per partner; 429 with Retry-After and the IETF RateLimit fields; one combined
  * count across instances sharing Redis, and a local insurance limit when Redis is gone.
  */

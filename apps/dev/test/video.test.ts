@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
 import { MAX_SDP_BYTES } from "@propgate/partner-client";
-import { RTCPeerConnection } from "werift";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import { errorOf, type Resident, startTestStack, type TestStack } from "./harness.ts";
 
 let stack: TestStack;
@@ -14,27 +14,9 @@ beforeEach(() => {
   stack.sims.intercom.recorder.clear();
 });
 
-const peers: RTCPeerConnection[] = [];
-afterAll(async () => {
-  await Promise.all(peers.map((peer) => peer.close()));
-});
-
-/** A real receive-only offer, made by a werift peer as an app would. */
-async function makeOffer(): Promise<string> {
-  const peer = new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceUseIpv4: false,
-  });
-  peers.push(peer);
-  peer.addTransceiver("video", { direction: "recvonly" });
-  await peer.setLocalDescription(await peer.createOffer());
-  if (peer.iceGatheringState !== "complete") {
-    await peer.iceGatheringStateChange.watch((state) => state === "complete", 5000);
-  }
-  return peer.localDescription?.sdp ?? "";
-}
+const offers = createOfferMaker();
+const makeOffer = offers.makeOffer;
+afterAll(() => offers.close());
 
 async function viewer(userId: string, sites = ["site-a"]): Promise<Resident> {
   const resident = await stack.resident(userId, sites);

@@ -11,7 +11,7 @@ import {
 import { z } from "zod";
 
 /**
- * The partner contract (DESIGN.md "Partner contract"): what Propgate sends to a partner and
+ * The partner contract (docs/architecture.md, "Partner contract"): what Propgate sends to a partner and
  * what it accepts back. Requests are strict objects, so nothing beyond the contract leaves us.
  */
 
