@@ -175,6 +175,37 @@ describe("listAuditEvents and countAuditEvents", () => {
     ).rejects.toBeInstanceOf(InvalidInputError);
     expect(await countAuditEvents(handle.db)).toBe(1);
   });
+
+  test("the database refuses a kind, operation, partner or purpose outside the vocabulary", async () => {
+    const handle = await chainOf(1);
+    /** The constraint that refused a hand-written row (the driver's message), or "accepted". */
+    const refusal = async (column: "kind" | "operation" | "partner" | "purpose", value: string) => {
+      const row: Record<typeof column, string | null> = {
+        kind: "partner.event",
+        operation: null,
+        partner: null,
+        purpose: null,
+      };
+      row[column] = value;
+      const { kind, operation, partner, purpose } = row;
+      try {
+        await handle.db.execute(sql`
+          insert into audit_events (seq, id, at, kind, operation, partner, purpose, source_app,
+                                    instance_id, result, prev_hash, hash)
+          values (2, ${`evt_check_${column}`}, now(), ${kind}, ${operation}, ${partner}, ${purpose},
+                  'api', 'api-1', 'ok', ${GENESIS_HASH}, ${"0".repeat(64)})`);
+        return "accepted";
+      } catch (error) {
+        const cause = error instanceof Error ? error.cause : undefined;
+        return cause instanceof Error ? cause.message : String(error);
+      }
+    };
+    expect(await refusal("kind", "test.event")).toContain("audit_events_kind_ck");
+    expect(await refusal("operation", "drop.everything")).toContain("audit_events_operation_ck");
+    expect(await refusal("partner", "acme")).toContain("audit_events_partner_ck");
+    expect(await refusal("purpose", "marketing")).toContain("audit_events_purpose_ck");
+    expect(await countAuditEvents(handle.db)).toBe(1);
+  });
 });
 
 describe("verifyAuditChain across pages", () => {
