@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { errorOf, startTestStack, type TestStack } from "./harness.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { errorOf, startTestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
 
 async function admin() {

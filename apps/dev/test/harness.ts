@@ -173,3 +173,9 @@ export async function startInstance(
     },
   };
 }
+
+/** Forgets what both simulators recorded, so each test counts only its own requests. */
+export function clearRecorders(stack: TestStack): void {
+  stack.sims.intercom.recorder.clear();
+  stack.sims.barrier.recorder.clear();
+}

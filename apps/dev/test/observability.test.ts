@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createTestDatabase } from "@propgate/consent-audit/testing";
 import { createApp } from "@propgate/server";
-import { errorOf, grant, startTestStack, type TestStack } from "./harness.ts";
+import { errorOf, grant, startTestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
 
 describe("request logs", () => {

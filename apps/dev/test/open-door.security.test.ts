@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { countAuditEvents } from "@propgate/consent-audit";
 import { generateKeyPair, SignJWT } from "jose";
-import { errorOf, grant, startTestStack, type TestStack } from "./harness.ts";
+import { clearRecorders, errorOf, grant, startTestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.sims.intercom.recorder.clear();
-  stack.sims.barrier.recorder.clear();
-});
+beforeEach(() => clearRecorders(stack));
 
 function partnerTraffic() {
   // everything, token and discovery requests included: none may happen

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { countAuditEvents, listAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
-import { grant, startTestStack, type TestStack } from "./harness.ts";
+import { clearRecorders, grant, startTestStack, type TestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.sims.intercom.recorder.clear();
-  stack.sims.barrier.recorder.clear();
-});
+beforeEach(() => clearRecorders(stack));
 
 function apiCalls(sim: TestStack["sims"]["intercom"]) {
   return sim.recorder

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { subjectFor } from "@propgate/partner-client";
-import { errorOf, type Resident, startTestStack, type TestStack } from "./harness.ts";
+import { clearRecorders, errorOf, type Resident, startTestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.sims.intercom.recorder.clear();
-  stack.sims.barrier.recorder.clear();
-});
+beforeEach(() => clearRecorders(stack));
 
 /** A tiny but well-formed JPEG (SOI … EOI) with a distinctive payload. */
 function jpeg(marker: string, size = 64): string {

@@ -1,13 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
 import { MAX_SDP_BYTES } from "@propgate/partner-client";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { errorOf, type Resident, startTestStack, type TestStack } from "./harness.ts";
+import { errorOf, type Resident, startTestStack } from "./harness.ts";
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
+const stack = await startTestStack();
 afterAll(() => stack.close());
 beforeEach(() => {
   stack.sims.intercom.faults.reset();

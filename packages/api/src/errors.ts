@@ -5,19 +5,11 @@ import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/
 /** No valid bearer token: missing, malformed, expired or not for this service. */
 export class UnauthorizedError extends DomainError {
   readonly code = "UNAUTHORIZED" as const;
-  constructor(message: string) {
-    super(message);
-    this.name = "UnauthorizedError";
-  }
 }
 
 /** The caller lacks the role the procedure needs. */
 export class ForbiddenError extends DomainError {
   readonly code = "FORBIDDEN" as const;
-  constructor(message: string) {
-    super(message);
-    this.name = "ForbiddenError";
-  }
 }
 
 /** A resident may not use this device: unknown, of another site, or of the wrong kind. */
@@ -25,7 +17,6 @@ export class ForbiddenDeviceError extends DomainError {
   readonly code = "FORBIDDEN_DEVICE" as const;
   constructor() {
     super("this device is not available to you");
-    this.name = "ForbiddenDeviceError";
   }
 }
 
@@ -37,7 +28,6 @@ export class ForbiddenSiteError extends DomainError {
   readonly code = "FORBIDDEN" as const;
   constructor() {
     super("this site is not available to you");
-    this.name = "ForbiddenSiteError";
   }
 }
 
@@ -46,7 +36,6 @@ export class SessionNotFoundError extends DomainError {
   readonly code = "NOT_FOUND" as const;
   constructor() {
     super("no such video session");
-    this.name = "SessionNotFoundError";
   }
 }
 
@@ -56,7 +45,6 @@ export class RateLimitedError extends DomainError {
   override readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number) {
     super(message);
-    this.name = "RateLimitedError";
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

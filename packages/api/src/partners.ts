@@ -35,18 +35,17 @@ export interface PartnerTuning {
   tokenBackoffInitialMs?: number;
 }
 
+interface PartnersDeps {
+  metrics: Metrics;
+  logger: Logger;
+  allowInsecureLoopback: boolean;
+  tuning?: PartnerTuning;
+  /** Runs before every request to the partner; throwing stops it (the outbound rate limit). */
+  beforeSend?: (partner: string) => Promise<void>;
+}
+
 /** Built once at startup: one token source, breaker and fetch per partner. */
-function createRuntime(
-  settings: PartnerSettings,
-  deps: {
-    metrics: Metrics;
-    logger: Logger;
-    allowInsecureLoopback: boolean;
-    tuning?: PartnerTuning;
-    /** Runs before every request to the partner; throwing stops it (the outbound rate limit). */
-    beforeSend?: (partner: string) => Promise<void>;
-  },
-): PartnerRuntime {
+function createRuntime(settings: PartnerSettings, deps: PartnersDeps): PartnerRuntime {
   const { beforeSend } = deps;
   const fetch = createPartnerFetch(settings);
   const tokenSource = createTokenSource({
@@ -88,13 +87,7 @@ function createRuntime(
 
 export function createPartners(
   settings: { intercom: PartnerSettings; barrier: PartnerSettings },
-  deps: {
-    metrics: Metrics;
-    logger: Logger;
-    allowInsecureLoopback: boolean;
-    tuning?: PartnerTuning;
-    beforeSend?: (partner: string) => Promise<void>;
-  },
+  deps: PartnersDeps,
 ): Partners {
   const intercom = createRuntime(settings.intercom, deps);
   const barrier = createRuntime(settings.barrier, deps);

@@ -250,7 +250,6 @@ export async function enforceRateLimit(
 export class OutboundRateLimitedError extends PartnerUnavailableError {
   constructor(partner: string, retryAfterSeconds: number) {
     super(`requests to partner ${partner} are over the local rate limit`, retryAfterSeconds);
-    this.name = "OutboundRateLimitedError";
   }
 }
 

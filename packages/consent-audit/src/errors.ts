@@ -10,7 +10,6 @@ export class ConsentRequiredError extends DomainError {
 
   constructor(purpose: string, eventId: string) {
     super(`consent for purpose "${purpose}" is required`);
-    this.name = "ConsentRequiredError";
     this.purpose = purpose;
     this.eventId = eventId;
   }
@@ -25,7 +24,6 @@ export class StaleNoticeError extends DomainError {
     super(
       `notice version ${givenVersion} for purpose "${purpose}" is not current (current is ${currentNoticeVersion})`,
     );
-    this.name = "StaleNoticeError";
     this.purpose = purpose;
     this.currentNoticeVersion = currentNoticeVersion;
   }
@@ -38,7 +36,6 @@ export class InvalidInputError extends DomainError {
 
   constructor(message: string, issues: readonly string[] = []) {
     super(issues.length > 0 ? `${message}: ${issues.join("; ")}` : message);
-    this.name = "InvalidInputError";
     this.issues = issues;
   }
 }
@@ -49,7 +46,6 @@ export class ErasureNotFoundError extends DomainError {
 
   constructor(erasureId: string) {
     super(`erasure request ${erasureId} does not exist`);
-    this.name = "ErasureNotFoundError";
     this.erasureId = erasureId;
   }
 }

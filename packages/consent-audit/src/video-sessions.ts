@@ -8,7 +8,6 @@ export class SessionLimitError extends DomainError {
   readonly code = "RATE_LIMITED" as const;
   constructor(readonly limit: number) {
     super(`at most ${limit} live video sessions at once`);
-    this.name = "SessionLimitError";
   }
 }
 

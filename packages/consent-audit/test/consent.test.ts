@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import {
   countAuditEvents,
@@ -12,18 +12,13 @@ import {
   verifyAuditChain,
 } from "../src/index";
 import { consentEvents } from "../src/schema/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
 import { ADMIN_AUDIT, APP_AUDIT, grant, newUserId } from "./fixtures";
 
 setDefaultTimeout(30_000);
 
-let handle: TestDatabase;
-beforeAll(async () => {
-  handle = await createTestDatabase();
-});
-afterAll(async () => {
-  await handle.close();
-});
+const handle = await createTestDatabase();
+afterAll(() => handle.close());
 
 async function consentEventsOf(userId: string) {
   return handle.db.select().from(consentEvents).where(eq(consentEvents.userId, userId));

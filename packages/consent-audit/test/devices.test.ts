@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   countAuditEvents,
   type DeviceRecord,
@@ -11,18 +11,13 @@ import {
   upsertDevices,
   verifyAuditChain,
 } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
 import { ADMIN_AUDIT } from "./fixtures";
 
 setDefaultTimeout(30_000);
 
-let handle: TestDatabase;
-beforeAll(async () => {
-  handle = await createTestDatabase();
-});
-afterAll(async () => {
-  await handle.close();
-});
+const handle = await createTestDatabase();
+afterAll(() => handle.close());
 
 const door: DeviceRecord = {
   id: "dev_door_1",

@@ -1,12 +1,4 @@
-import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  describe,
-  expect,
-  setDefaultTimeout,
-  test,
-} from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import {
   claimDueErasures,
@@ -34,13 +26,8 @@ setDefaultTimeout(60_000);
 
 const onPostgres = process.env.DATABASE_URL !== undefined;
 
-let handle: TestDatabase;
-beforeAll(async () => {
-  handle = await createTestDatabase();
-});
-afterAll(async () => {
-  await handle.close();
-});
+const handle = await createTestDatabase();
+afterAll(() => handle.close());
 
 // Claims take every due request of a database, so claim tests get a database of their own.
 const extraHandles: DatabaseHandle[] = [];

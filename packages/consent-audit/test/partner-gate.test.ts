@@ -1,12 +1,4 @@
-import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  describe,
-  expect,
-  setDefaultTimeout,
-  test,
-} from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import {
   ConsentRequiredError,
@@ -23,18 +15,13 @@ import {
   revokeConsent,
   verifyAuditChain,
 } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
 import { APP_AUDIT, attemptInput, firstRow, grant, newUserId, waitFor } from "./fixtures";
 
 setDefaultTimeout(60_000);
 
-let handle: TestDatabase;
-beforeAll(async () => {
-  handle = await createTestDatabase();
-});
-afterAll(async () => {
-  await handle.close();
-});
+const handle = await createTestDatabase();
+afterAll(() => handle.close());
 
 const extraHandles: DatabaseHandle[] = [];
 afterEach(async () => {

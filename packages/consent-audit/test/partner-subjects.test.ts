@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { findSubject, InvalidInputError, rememberSubject } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
 import { newUserId } from "./fixtures";
 
 setDefaultTimeout(30_000);
 
-let handle: TestDatabase;
-beforeAll(async () => {
-  handle = await createTestDatabase();
-});
-afterAll(async () => {
-  await handle.close();
-});
+const handle = await createTestDatabase();
+afterAll(() => handle.close());
 
 /** A subject-shaped pseudonym (43 base64url chars) no other test uses. */
 function newSubject(): string {

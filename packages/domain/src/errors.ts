@@ -24,6 +24,12 @@ export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
   /** When the caller may try again, if known (rate limits, a partner's Retry-After). */
   readonly retryAfterSeconds: number | null = null;
+
+  constructor(message: string) {
+    super(message);
+    // Logs and stack traces name the subclass (`ForbiddenDeviceError`), not `Error`.
+    this.name = new.target.name;
+  }
 }
 
 export function isDomainError(error: unknown): error is DomainError {

@@ -79,5 +79,6 @@ describe("DomainError", () => {
     expect(error.code).toBe("NOT_FOUND");
     expect(error.retryAfterSeconds).toBeNull();
     expect(error.message).toBe("nothing here");
+    expect(error.name).toBe("Example");
   });
 });

@@ -1,4 +1,5 @@
 import {
+  type DeviceKind,
   ERASURE_CATEGORIES,
   PARTNER_SCOPES,
   PARTNERS,
@@ -148,6 +149,7 @@ export type ErasureResponse = z.infer<typeof ErasureResponse>;
 export const OPERATIONS = {
   "intercom.open": {
     purpose: "intercom",
+    deviceKind: "door",
     partner: "intercom",
     method: "POST",
     scope: "intercom.open",
@@ -155,6 +157,7 @@ export const OPERATIONS = {
   },
   "barrier.open": {
     purpose: "barrier",
+    deviceKind: "gate",
     partner: "barrier",
     method: "POST",
     scope: "barrier.open",
@@ -162,6 +165,7 @@ export const OPERATIONS = {
   },
   "video.create_session": {
     purpose: "video",
+    deviceKind: "camera",
     partner: null,
     method: "POST",
     scope: "video.view",
@@ -169,6 +173,7 @@ export const OPERATIONS = {
   },
   "video.end_session": {
     purpose: "video",
+    deviceKind: null,
     partner: null,
     method: "DELETE",
     scope: "video.view",
@@ -176,6 +181,7 @@ export const OPERATIONS = {
   },
   "plates.list": {
     purpose: "plates",
+    deviceKind: null,
     partner: "barrier",
     method: "GET",
     scope: "plates.manage",
@@ -183,6 +189,7 @@ export const OPERATIONS = {
   },
   "plates.add": {
     purpose: "plates",
+    deviceKind: null,
     partner: "barrier",
     method: "POST",
     scope: "plates.manage",
@@ -190,6 +197,7 @@ export const OPERATIONS = {
   },
   "plates.remove": {
     purpose: "plates",
+    deviceKind: null,
     partner: "barrier",
     method: "DELETE",
     scope: "plates.manage",
@@ -198,6 +206,7 @@ export const OPERATIONS = {
   },
   "faces.list": {
     purpose: "faces",
+    deviceKind: null,
     partner: "intercom",
     method: "GET",
     scope: "faces.manage",
@@ -205,6 +214,7 @@ export const OPERATIONS = {
   },
   "faces.enroll": {
     purpose: "faces",
+    deviceKind: null,
     partner: "intercom",
     method: "POST",
     scope: "faces.manage",
@@ -212,6 +222,7 @@ export const OPERATIONS = {
   },
   "faces.remove": {
     purpose: "faces",
+    deviceKind: null,
     partner: "intercom",
     method: "DELETE",
     scope: "faces.manage",
@@ -219,6 +230,7 @@ export const OPERATIONS = {
   },
   "subjects.erase": {
     purpose: null,
+    deviceKind: null,
     partner: null,
     method: "DELETE",
     scope: "subjects.erase",
@@ -226,6 +238,7 @@ export const OPERATIONS = {
   },
   health: {
     purpose: null,
+    deviceKind: null,
     partner: null,
     method: "GET",
     scope: "health.read",
@@ -236,6 +249,8 @@ export const OPERATIONS = {
   {
     /** The consent that gates the call; null: processing-free (health) or by category (erase). */
     purpose: Purpose | null;
+    /** The kind of device the call acts on, if it acts on one of ours. */
+    deviceKind: DeviceKind | null;
     /** The partner that serves it; null: whichever holds the device or the data. */
     partner: Partner | null;
     method: "GET" | "POST" | "DELETE";

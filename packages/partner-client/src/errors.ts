@@ -7,7 +7,6 @@ export class PartnerUnavailableError extends DomainError {
   override readonly retryAfterSeconds: number | null;
   constructor(message: string, retryAfterSeconds: number | null = null) {
     super(message);
-    this.name = "PartnerUnavailableError";
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -21,15 +20,10 @@ export class PartnerRejectedError extends DomainError {
     readonly partnerError: string | null,
   ) {
     super(message);
-    this.name = "PartnerRejectedError";
   }
 }
 
 /** The partner answered something that is not the contract: not JSON, or the wrong shape. */
 export class PartnerProtocolError extends DomainError {
   readonly code = "PARTNER_PROTOCOL_ERROR" as const;
-  constructor(message: string) {
-    super(message);
-    this.name = "PartnerProtocolError";
-  }
 }

@@ -20,4 +20,5 @@ export {
   PARTNER_SURFACE_AUDIENCE,
   PARTNER_SURFACE_ISSUER,
 } from "./partner-surface/tokens.ts";
+export { runInstance } from "./run.ts";
 export { type RunningApi, serveApi } from "./serve.ts";

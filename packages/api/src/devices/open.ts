@@ -24,9 +24,8 @@ function partnerIdempotencyKey(userId: string, deviceId: string, key: string): s
 /** Opens a door (intercom partner) or a gate (barrier partner) for a resident. */
 async function openDevice(call: PartnerCallScope, input: OpenInput) {
   const { deps, principal } = call;
-  const kind = call.operation === "intercom.open" ? "door" : "gate";
   const callKey = input.idempotencyKey ?? newId("tap");
-  const result = await callPartner(call, { device: input.deviceId, kind }, (io) => {
+  const result = await callPartner(call, { device: input.deviceId }, (io) => {
     const device = io.device;
     if (!device) throw new Error("an open without its device");
     const request = {
@@ -36,7 +35,7 @@ async function openDevice(call: PartnerCallScope, input: OpenInput) {
       hooks: io.hooks,
       signal: io.signal,
     };
-    return kind === "door"
+    return io.partner === "intercom"
       ? deps.partners.intercom.ops.openDoor(request)
       : deps.partners.barrier.ops.openGate(request);
   });

@@ -34,8 +34,8 @@ export interface PartnerCallScope {
 
 /** What a call acts on, which decides how it is authorized and which partner serves it. */
 export type CallTarget =
-  /** A device on one of the resident's sites, of this kind; its partner serves the call. */
-  | { device: string; kind: DeviceKind }
+  /** A device on one of the resident's sites, of the operation's kind; its partner serves it. */
+  | { device: string }
   /** One of the resident's sites; the operation's partner serves the call. */
   | { site: string }
   /** The resident's own data at the partner (a face, a video session), named for the audit. */
@@ -65,9 +65,11 @@ export async function callPartner<T>(
   const { deps, principal, purpose, operation } = scope;
   let device: Device | null = null;
   let targetId: string;
-  let partner: Partner | null = OPERATIONS[operation].partner;
+  const spec = OPERATIONS[operation];
+  let partner: Partner | null = spec.partner;
   if ("device" in target) {
-    device = await authorizeDevice(scope, target.device, target.kind, partner);
+    if (!spec.deviceKind) throw new Error(`${operation} acts on no device`);
+    device = await authorizeDevice(scope, target.device, spec.deviceKind, partner);
     targetId = device.id;
     partner = device.partner;
   } else if ("site" in target) {

@@ -27,7 +27,7 @@ export async function createVideoSession(
   }
   const { deps, principal } = call;
   const { db } = deps.database;
-  return callPartner(call, { device: input.cameraId, kind: "camera" }, async (io) => {
+  return callPartner(call, { device: input.cameraId }, async (io) => {
     const camera = io.device;
     if (!camera) throw new Error("a video session without its camera");
     const sessionId = await reserveVideoSession(db, {

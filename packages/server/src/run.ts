@@ -1,0 +1,46 @@
+import { ConfigError } from "@propgate/config";
+import { type ApiEnv, loadApiEnv } from "./env.ts";
+import { type Instance, type InstanceOptions, startInstance } from "./instance.ts";
+
+/**
+ * A process that is one api instance: settings from the environment (a bad one stops it with
+ * one line naming the variable, exit 1), then serve until SIGTERM or SIGINT, then stop in order.
+ * `check` may refuse settings an entry point does not accept.
+ */
+export async function runInstance(
+  options: InstanceOptions & { check?: (env: ApiEnv) => string | null } = {},
+): Promise<Instance> {
+  let env: ApiEnv;
+  try {
+    env = loadApiEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+  const refusal = options.check?.(env) ?? null;
+  if (refusal) {
+    console.error(refusal);
+    process.exit(1);
+  }
+  const instance = await startInstance(env, options);
+  const { deps, api, partnerSurface } = instance;
+  deps.logger.info(
+    { url: api.url, tls: api.tls, instanceId: deps.instanceId, database: deps.database.kind },
+    "api listening",
+  );
+  if (!api.tls) {
+    deps.logger.warn(
+      "api serves plain http: set TLS_CERT_FILE and TLS_KEY_FILE unless TLS ends in front of it",
+    );
+  }
+  if (partnerSurface) deps.logger.info({ url: partnerSurface.url }, "partner surface listening");
+  const shutdown = async () => {
+    deps.logger.info("shutting down");
+    await instance.stop();
+    process.exit(0);
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+  return instance;
+}
