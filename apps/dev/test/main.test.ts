@@ -7,6 +7,13 @@ import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/t
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
+import { type Child, spawnChild } from "./processes.ts";
+
+/** The `url` of the first JSON log line with this message. */
+async function listeningUrl(child: Child, message: string): Promise<string> {
+  const [line] = await child.waitFor(new RegExp(`^\\{.*"${message}".*\\}$`));
+  return JSON.parse(line).url;
+}
 
 /** `bun run --cwd apps/api start`: one api instance from the environment, as in production. */
 const MAIN = `${import.meta.dir}/../../api/src/main.ts`;
@@ -138,29 +145,14 @@ describe("the partner surface", () => {
       ]),
       { mode: 0o600 },
     );
-    const child = Bun.spawn([process.execPath, MAIN], {
-      env: {
-        ...baseEnv(),
-        PARTNER_LISTEN: "127.0.0.1:0",
-        PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
-        PARTNER_CLIENTS_FILE: clientsFile,
-      },
-      stdout: "pipe",
-      stderr: "pipe",
+    const child = spawnChild([process.execPath, MAIN], {
+      ...baseEnv(),
+      PARTNER_LISTEN: "127.0.0.1:0",
+      PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
+      PARTNER_CLIENTS_FILE: clientsFile,
     });
     try {
-      const reader = child.stdout.getReader();
-      let output = "";
-      let url: string | undefined;
-      while (!url) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`api exited:\n${output}`);
-        output += new TextDecoder().decode(value);
-        for (const line of output.split("\n")) {
-          if (line.includes('"partner surface listening"')) url = JSON.parse(line).url;
-        }
-      }
-      reader.releaseLock();
+      const url = await listeningUrl(child, "partner surface listening");
       const token = await fetch(`${url}/oauth/token`, {
         method: "POST",
         headers: {
@@ -173,33 +165,16 @@ describe("the partner surface", () => {
       expect(token.status).toBe(200);
       expect(((await token.json()) as { scope: string }).scope).toBe("events.write");
     } finally {
-      child.kill("SIGTERM");
-      expect(await child.exited).toBe(0);
+      expect(await child.stop()).toBe(0);
     }
   });
 });
 
 describe("a configured instance", () => {
   test("listens, is ready, and opens a door end to end", async () => {
-    const child = Bun.spawn([process.execPath, MAIN], {
-      env: baseEnv(),
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = spawnChild([process.execPath, MAIN], baseEnv());
     try {
-      const reader = child.stdout.getReader();
-      let output = "";
-      let url: string | undefined;
-      while (!url) {
-        const { value, done } = await reader.read();
-        if (done)
-          throw new Error(`api exited:\n${output}${await new Response(child.stderr).text()}`);
-        output += new TextDecoder().decode(value);
-        for (const line of output.split("\n")) {
-          if (line.includes('"api listening"')) url = JSON.parse(line).url;
-        }
-      }
-      reader.releaseLock();
+      const url = await listeningUrl(child, "api listening");
       expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: "ready" });
       const token = await issuer.mint({ sub: "user-main", sites: ["site-a"] });
       const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
@@ -219,8 +194,7 @@ describe("a configured instance", () => {
       ).toBe("opened");
       expect(sim.recorder.count({ operation: "intercom.open" })).toBe(1);
     } finally {
-      child.kill("SIGTERM");
-      expect(await child.exited).toBe(0);
+      expect(await child.stop()).toBe(0);
     }
   });
 });

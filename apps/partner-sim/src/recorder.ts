@@ -1,22 +1,23 @@
-import type { ErasureCategory } from "@propgate/partner-client/contract";
+import {
+  type ErasureCategory,
+  type OperationName,
+  PARTNER_OPERATIONS,
+} from "@propgate/partner-client/contract";
 import type { SimTlsMode } from "./tls.ts";
+
+/** The contract's operations, as the simulator records them (video under its WHEP verbs below). */
+type ContractOperation = Exclude<OperationName, "video.create_session" | "video.end_session">;
+const CONTRACT_OPERATIONS = PARTNER_OPERATIONS.filter(
+  (operation): operation is ContractOperation => !operation.startsWith("video."),
+);
 
 export const RECORDED_OPERATIONS = [
   "token",
   "metadata",
   "jwks",
-  "intercom.open",
-  "barrier.open",
+  ...CONTRACT_OPERATIONS,
   "video.create",
   "video.delete",
-  "plates.list",
-  "plates.add",
-  "plates.remove",
-  "faces.list",
-  "faces.enroll",
-  "faces.remove",
-  "subjects.erase",
-  "health",
   "unknown",
 ] as const;
 export type RecordedOperation = (typeof RECORDED_OPERATIONS)[number];

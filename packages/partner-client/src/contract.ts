@@ -1,6 +1,7 @@
 import {
   type DeviceKind,
   ERASURE_CATEGORIES,
+  PARTNER_OPERATIONS,
   PARTNER_SCOPES,
   PARTNERS,
   type Partner,
@@ -16,7 +17,7 @@ import { z } from "zod";
  * what it accepts back. Requests are strict objects, so nothing beyond the contract leaves us.
  */
 
-export { ERASURE_CATEGORIES, PARTNER_SCOPES };
+export { ERASURE_CATEGORIES, PARTNER_OPERATIONS, PARTNER_SCOPES };
 export const PartnerScope = z.enum(PARTNER_SCOPES);
 export type PartnerScope = z.infer<typeof PartnerScope>;
 
