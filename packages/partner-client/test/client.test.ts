@@ -186,6 +186,17 @@ test("the operations used here have the methods the retry rules assume", () => {
   expect(OPERATIONS["intercom.open"].method).toBe("POST");
 });
 
+/** A door open with an idempotency key: a POST that is safe to retry. */
+function openWithKey() {
+  return {
+    operation: "intercom.open",
+    pathParam: "door-1",
+    body: { subject: "s" },
+    idempotencyKey: "key-00000001",
+    response: z.object({ eventId: z.string() }),
+  } as const;
+}
+
 describe("request", () => {
   test("GET: base path kept, query, bearer token, JSON accepted, no body", async () => {
     const t = setup([ok], { baseUrl: new URL("https://partner.test/api//") });
@@ -215,13 +226,7 @@ describe("request", () => {
 
   test("POST: JSON body and the idempotency key", async () => {
     const t = setup([() => json({ eventId: "e1" })]);
-    const answer = await t.client.call({
-      operation: "intercom.open",
-      pathParam: "door-1",
-      body: { subject: "s" },
-      idempotencyKey: "key-00000001",
-      response: z.object({ eventId: z.string() }),
-    });
+    const answer = await t.client.call(openWithKey());
     expect(answer).toEqual({ eventId: "e1" });
     const [request] = t.requests;
     expect(request?.url).toBe("https://partner.test/api/v1/intercoms/door-1/open");
@@ -463,13 +468,7 @@ describe("retries", () => {
 
   test("POST with an idempotency key is retried with the same key", async () => {
     const t = setup([status(503), () => json({ eventId: "e1" })]);
-    const answer = await t.client.call({
-      operation: "intercom.open",
-      pathParam: "door-1",
-      body: { subject: "s" },
-      idempotencyKey: "key-00000001",
-      response: z.object({ eventId: z.string() }),
-    });
+    const answer = await t.client.call(openWithKey());
     expect(answer).toEqual({ eventId: "e1" });
     expect(t.requests.map((request) => request.headers.get("idempotency-key"))).toEqual([
       "key-00000001",
