@@ -1,4 +1,5 @@
 import { ADMIN_ROLE } from "@propgate/api";
+import { SiteId, UserId } from "@propgate/domain";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { z } from "zod";
 
@@ -26,8 +27,8 @@ export interface MintClaims {
 }
 
 const MintRequest = z.strictObject({
-  sub: z.string().regex(/^[A-Za-z0-9._:@|-]{1,128}$/),
-  sites: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/)).max(200),
+  sub: UserId,
+  sites: z.array(SiteId).max(200),
   admin: z.boolean().optional(),
   expiresInSeconds: z.number().int().min(1).max(86_400).optional(),
 });

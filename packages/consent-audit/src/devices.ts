@@ -1,26 +1,29 @@
+import {
+  DEVICE_KINDS,
+  DeviceId,
+  type DeviceKind,
+  PARTNERS,
+  type Partner,
+  PartnerDeviceId,
+  SiteId,
+} from "@propgate/domain";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { InvalidInputError } from "./errors";
 import { errorCode } from "./pg-errors";
-import { DEVICE_KINDS, type DeviceKind, PARTNERS, type Partner } from "./purposes";
 import { devices } from "./schema/devices";
 import { parseInput } from "./validation";
 
 /** A device as an operator configures it; unknown fields are rejected. */
 export const DeviceRecord = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "device id must be 1-64 of [a-z0-9_-], starting alnum"),
+  id: DeviceId,
   kind: z.enum(DEVICE_KINDS),
-  siteId: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "site id must be 1-128 of [A-Za-z0-9._:-]"),
+  // The same format as the sites in residents' tokens: a device on any other site is unreachable.
+  siteId: SiteId,
   partner: z.enum(PARTNERS),
-  partnerDeviceId: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, "partner device id must be 1-64 of [A-Za-z0-9._-]"),
+  partnerDeviceId: PartnerDeviceId,
   name: z.string().min(1).max(100),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;

@@ -1,4 +1,4 @@
-import { PARTNERS, type Partner } from "@propgate/domain";
+import { PARTNERS, type Partner, Subject } from "@propgate/domain";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "./database";
@@ -17,7 +17,7 @@ export interface PartnerSubject {
 
 const RememberSubjectInput = z.strictObject({
   partner: z.enum(PARTNERS),
-  subject: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "subject must be a 43-char base64url pseudonym"),
+  subject: Subject,
   userId: z.string().min(1).max(128),
   sites: z.array(z.string().min(1).max(128)).max(200),
 });

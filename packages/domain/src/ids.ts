@@ -6,6 +6,8 @@ export const USER_ID_PATTERN = /^[A-Za-z0-9._:@|-]{1,128}$/;
 export const SITE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** Our device ids: lower case, they appear in URLs and logs. */
 export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** A resident's pseudonym at one partner: HMAC-SHA256 of the user id, base64url, no padding. */
+export const SUBJECT_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** Ids partners give their own devices; they travel in URL paths. */
 export const PARTNER_DEVICE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -16,6 +18,9 @@ export const SiteId = z
 export const DeviceId = z
   .string()
   .regex(DEVICE_ID_PATTERN, "must be a device id (1-64 of [a-z0-9_-], starting alnum)");
+export const Subject = z
+  .string()
+  .regex(SUBJECT_PATTERN, "subject must be a 43-char base64url pseudonym");
 export const PartnerDeviceId = z
   .string()
   .regex(PARTNER_DEVICE_ID_PATTERN, "partner device id must be 1-64 of [A-Za-z0-9._-]");

@@ -8,6 +8,8 @@ export {
   PartnerDeviceId,
   SITE_ID_PATTERN,
   SiteId,
+  SUBJECT_PATTERN,
+  Subject,
   TypedId,
   USER_ID_PATTERN,
   UserId,

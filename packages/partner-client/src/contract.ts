@@ -9,6 +9,7 @@ import {
   type PartnerOperation,
   type Purpose,
   SiteId,
+  Subject,
 } from "@propgate/domain";
 import { z } from "zod";
 
@@ -25,12 +26,8 @@ export const PartnerName = z.enum(PARTNERS);
 export type PartnerName = Partner;
 
 /** Partner-side device ids travel in URL paths, so they are kept to a safe alphabet. */
-export { PartnerDeviceId };
-
 /** HMAC-SHA256 of the user id under the partner's key, base64url without padding. */
-export const Subject = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{43}$/, "subject must be a 43-char base64url pseudonym");
+export { PartnerDeviceId, Subject };
 
 /** IETF idempotency-key draft: an opaque string; we keep it printable and short. */
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/);
@@ -60,10 +57,13 @@ export const OAuthErrorBody = z.object({
   error_description: z.string().optional(),
 });
 
+/** Ids a partner gives its records and sessions; they travel in URL paths. */
+const PARTNER_RECORD_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
 /** Partner-side camera ids and video session ids travel in URL paths too. */
 export const PartnerSessionId = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,128}$/, "session id must be 1-128 of [A-Za-z0-9._-]");
+  .regex(PARTNER_RECORD_ID, "session id must be 1-128 of [A-Za-z0-9._-]");
 
 /**
  * WHEP-shaped video session (POST /v1/cameras/{id}/webrtc, body = SDP offer): the partner
@@ -98,7 +98,10 @@ export const Plate = z
     "not a normalized plate",
   );
 export { SiteId };
-export const PartnerRecordId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/);
+/** Ids of what a partner keeps for a subject (a plate, a face). */
+export const PartnerRecordId = z
+  .string()
+  .regex(PARTNER_RECORD_ID, "must be a partner's record id (1-128 of [A-Za-z0-9._-])");
 
 /** `POST /v1/sites/{siteId}/plates` (scope plates.manage). */
 export const AddPlateRequest = z.strictObject({

@@ -1,3 +1,4 @@
+import { PartnerRecordId } from "@propgate/partner-client/contract";
 import { z } from "zod";
 import { callPartner } from "../partner-call/call-partner.ts";
 import { partnerProcedure, router } from "../trpc.ts";
@@ -7,7 +8,6 @@ import { checkedJpegBase64 } from "./jpeg.ts";
  * Face recognition: the photo goes to the intercom partner in memory only; Propgate keeps no
  * image and no biometric template, only the audit of the calls.
  */
-const FaceId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "faceId must be a face id");
 
 export const facesRouter = router({
   list: partnerProcedure("faces.list").query(async ({ ctx }) => {
@@ -25,7 +25,7 @@ export const facesRouter = router({
       );
     }),
   remove: partnerProcedure("faces.remove")
-    .input(z.strictObject({ faceId: FaceId }))
+    .input(z.strictObject({ faceId: PartnerRecordId }))
     .mutation(({ ctx, input }) =>
       callPartner(ctx.call, { own: input.faceId }, (io) =>
         ctx.deps.partners.intercom.faces.remove({ faceId: input.faceId, ...io }),

@@ -1,5 +1,6 @@
 import { InvalidInputError } from "@propgate/consent-audit";
 import { SiteId } from "@propgate/domain";
+import { PartnerRecordId } from "@propgate/partner-client/contract";
 import { z } from "zod";
 import { callPartner } from "../partner-call/call-partner.ts";
 import { partnerProcedure, router } from "../trpc.ts";
@@ -9,7 +10,6 @@ import { normalizePlate } from "./normalize.ts";
  * Guest and own car plates, kept only at the barrier partner: validated and normalized here,
  * passed through in memory, never written to the database, logs, metrics or error messages.
  */
-const PlateId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "plateId must be a plate id");
 const PlateInput = z.string().min(1).max(32);
 
 export const platesRouter = router({
@@ -45,7 +45,7 @@ export const platesRouter = router({
       );
     }),
   remove: partnerProcedure("plates.remove")
-    .input(z.strictObject({ siteId: SiteId, plateId: PlateId }))
+    .input(z.strictObject({ siteId: SiteId, plateId: PartnerRecordId }))
     .mutation(({ ctx, input }) =>
       callPartner(ctx.call, { site: input.siteId }, (io) =>
         ctx.deps.partners.barrier.plates.remove({
