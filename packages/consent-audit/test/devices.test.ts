@@ -116,6 +116,11 @@ describe("upsertDevices", () => {
     await expectInvalid([{ ...door, id: "dev_x", name: "x".repeat(101) }], /name/);
   });
 
+  test("rejects a site no resident's token can name (the token's site format)", async () => {
+    await expectInvalid([{ ...door, id: "dev_x", siteId: "estate:block-1" }], /siteId/);
+    await expectInvalid([{ ...door, id: "dev_x", siteId: "s".repeat(65) }], /siteId/);
+  });
+
   test("rejects duplicates in a batch and a partner device mapped to another id", async () => {
     await expectInvalid([door, { ...door, name: "again" }], /duplicate device id/);
     await expectInvalid([{ ...door, id: "dev_door_2" }], /already mapped/);
