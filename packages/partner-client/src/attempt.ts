@@ -1,9 +1,8 @@
 import { BrokenCircuitError, type CircuitBreakerPolicy } from "cockatiel";
-import type { CallHooks, PartnerClientOptions, RawAnswer } from "./client.ts";
+import type { CallHooks, PartnerClientOptions, RawAnswer } from "./call.ts";
 import type { OperationName } from "./contract.ts";
 import { PartnerProtocolError, PartnerUnavailableError } from "./errors.ts";
 import type { PreparedRequest } from "./request.ts";
-import { parseRetryAfter } from "./retry-policy.ts";
 import type { TokenSource } from "./token-source.ts";
 import type { PartnerFetch } from "./transport.ts";
 
@@ -170,4 +169,14 @@ async function readBody(response: Response, limit: number): Promise<string> {
   if (buffer.byteLength > limit)
     throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
   return new TextDecoder().decode(buffer);
+}
+
+/** Seconds or an HTTP date, per RFC 9110 §10.2.3. */
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value.trim()))
+    return null;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }

@@ -1,6 +1,4 @@
-import type { Logger, Metrics } from "@propgate/observability";
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
-import type { z } from "zod";
 import {
   type AttemptDeps,
   isCountedFailure,
@@ -8,92 +6,21 @@ import {
   type SentAttempt,
   sendAttempt,
 } from "./attempt.ts";
+import type { CallHooks, CallRequest, PartnerClient, PartnerClientOptions } from "./call.ts";
 import type { OperationName } from "./contract.ts";
 import { buildRequest } from "./request.ts";
 import { type AttemptRecord, decide, pause, type RetryPolicy } from "./retry-policy.ts";
-import type { TokenSource } from "./token-source.ts";
-import type { PartnerFetch } from "./transport.ts";
 
-export { parseRetryAfter } from "./retry-policy.ts";
-
-export interface AttemptInfo {
-  attempt: number;
-}
-
-export interface AttemptOutcome extends AttemptInfo {
-  outcome: "success" | "failure";
-  httpStatus: number | null;
-  errorCode: string | null;
-  latencyMs: number;
-}
-
-/**
- * Hooks around every request actually sent. `beforeAttempt` runs right before the request and
- * must succeed for it to be sent (the api writes the audit row and re-checks consent there);
- * when it throws, the call stops with that error and no request leaves.
- */
-export interface CallHooks {
-  beforeAttempt(info: AttemptInfo): Promise<void>;
-  afterAttempt(outcome: AttemptOutcome): Promise<void>;
-}
-
-export interface PartnerClientOptions {
-  name: string;
-  baseUrl: URL;
-  tokenSource: TokenSource;
-  fetch: PartnerFetch;
-  /** Deadline of one call, retries and waits included. */
-  timeoutMs: number;
-  maxAttempts?: number;
-  retryBaseDelayMs?: number;
-  retryMaxDelayMs?: number;
-  /** Longest `Retry-After` we wait for; a longer one ends the call as unavailable. */
-  maxRetryAfterMs?: number;
-  /** Consecutive failures that open the breaker, and how long it stays open. */
-  breakerThreshold?: number;
-  breakerHalfOpenAfterMs?: number;
-  /** Largest response body accepted. */
-  maxResponseBytes?: number;
-  /**
-   * Runs before each request is sent (every attempt), ahead of the token and the hooks; when it
-   * throws, the call ends with that error and nothing is sent (the api's outbound rate limit).
-   */
-  beforeSend?: (info: { operation: OperationName; attempt: number }) => Promise<void>;
-  metrics?: Metrics;
-  logger?: Logger;
-}
-
-/** A partner's 2xx answer, for operations whose answer is not a JSON body. */
-export interface RawAnswer {
-  status: number;
-  text: string;
-  headers: Headers;
-}
-
-export interface CallRequest<T> {
-  operation: OperationName;
-  /** The id (or the two ids) the operation's path names. */
-  pathParam: string | readonly [string, string];
-  /** Query parameters, e.g. the subject a list is for. */
-  query?: Record<string, string>;
-  /** A JSON body, or `sdp` for an `application/sdp` body. */
-  body?: unknown;
-  sdp?: string;
-  /** Makes a POST safe to retry; the partner answers a replay with the stored result. */
-  idempotencyKey?: string;
-  /** The answer's JSON schema, or `decode` for anything else (throwing means a protocol error). */
-  response?: z.ZodType<T>;
-  decode?: (answer: RawAnswer) => T;
-  hooks?: CallHooks;
-  signal?: AbortSignal;
-}
-
-export interface PartnerClient {
-  readonly name: string;
-  call<T>(request: CallRequest<T>): Promise<T>;
-  /** Whether the breaker currently lets calls through. */
-  isAvailable(): boolean;
-}
+export { parseRetryAfter } from "./attempt.ts";
+export type {
+  AttemptInfo,
+  AttemptOutcome,
+  CallHooks,
+  CallRequest,
+  PartnerClient,
+  PartnerClientOptions,
+  RawAnswer,
+} from "./call.ts";
 
 const NO_HOOKS: CallHooks = { beforeAttempt: async () => {}, afterAttempt: async () => {} };
 

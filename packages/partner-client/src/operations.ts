@@ -1,4 +1,4 @@
-import type { CallHooks, PartnerClient, RawAnswer } from "./client.ts";
+import type { CallHooks, PartnerClient, RawAnswer } from "./call.ts";
 import {
   AddPlateRequest,
   EnrollFaceRequest,

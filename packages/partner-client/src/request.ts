@@ -1,4 +1,4 @@
-import type { CallRequest } from "./client.ts";
+import type { CallRequest } from "./call.ts";
 import { OPERATIONS, type PartnerScope } from "./contract.ts";
 
 /** What one call sends, ready for each attempt. */

@@ -1,5 +1,5 @@
 import type { Answer, RequestOutcome, SentAttempt } from "./attempt.ts";
-import type { AttemptOutcome, CallRequest } from "./client.ts";
+import type { AttemptOutcome, CallRequest } from "./call.ts";
 import { PartnerErrorBody } from "./contract.ts";
 import { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
 
@@ -148,16 +148,6 @@ export async function pause(ms: number, deadline: number, signal?: AbortSignal):
     signal?.addEventListener("abort", abort, { once: true });
   });
   return true;
-}
-
-/** Seconds or an HTTP date, per RFC 9110 §10.2.3. */
-export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
-  if (!value) return null;
-  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value.trim()))
-    return null;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
 
 function decodeAnswer<T>(
