@@ -1,4 +1,5 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { listAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
 import { clearRecorders, errorOf, type Resident, startTestStack } from "./harness.ts";
 
@@ -88,6 +89,31 @@ describe("plates", () => {
       resident.trpc.plates.add.mutate({ siteId: "site-a", plate: "а123вс77" }),
     );
     expect(duplicate.cause).toBe("PARTNER_REJECTED");
+  });
+
+  test("a refusal in the partner's own prose still gets its audit row, without the prose", async () => {
+    const resident = await withConsent("user-plates-prose", ["plates"]);
+    const prose = "plate A777AA77 exists, owner Ivanov";
+    stack.sims.barrier.faults.set({ failNext: 1, errorStatus: 409, errorCode: prose });
+    try {
+      const refused = await errorOf(
+        resident.trpc.plates.add.mutate({ siteId: "site-a", plate: "A777AA77" }),
+      );
+      expect(refused.cause).toBe("PARTNER_REJECTED");
+      expect(refused.message).not.toContain("Ivanov");
+    } finally {
+      stack.sims.barrier.faults.reset();
+    }
+    const rows = await listAuditEvents(stack.database.db, { userId: resident.userId });
+    const response = rows.find((row) => row.kind === "partner.response");
+    expect(response).toMatchObject({
+      operation: "plates.add",
+      result: "error",
+      httpStatus: 409,
+      errorCode: "http_409",
+    });
+    expect(rows.filter((row) => row.kind === "partner.request")).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain("Ivanov");
   });
 });
 

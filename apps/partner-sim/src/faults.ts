@@ -13,7 +13,21 @@ export const FaultSettings = z.strictObject({
   tokenLatencyMs: nonNegativeInt(600_000),
   /** Fraction of API calls that fail with `errorStatus`. */
   errorRate: z.number().min(0).max(1),
-  errorStatus: z.union([z.literal(429), z.literal(500), z.literal(502), z.literal(503)]),
+  errorStatus: z.union([
+    z.literal(400),
+    z.literal(404),
+    z.literal(409),
+    z.literal(422),
+    z.literal(429),
+    z.literal(500),
+    z.literal(502),
+    z.literal(503),
+  ]),
+  /**
+   * The `error` field of injected failures; null: the contract's word for the status. Real
+   * partners write prose here too (`"plate exists"`), which Propgate must survive.
+   */
+  errorCode: z.string().min(1).max(200).nullable(),
   /** Sent as `Retry-After` on injected 429 and 503 answers; null sends none. */
   retryAfterSeconds: nonNegativeInt(86_400).nullable(),
   /** The next N API calls fail with `errorStatus`. */
@@ -36,8 +50,9 @@ export type FaultPatch = z.infer<typeof FaultPatch>;
 
 export interface InjectedFailure {
   kind: "failNext" | "errorRate";
-  status: 429 | 500 | 502 | 503;
+  status: FaultSettings["errorStatus"];
   retryAfterSeconds: number | null;
+  errorCode: string | null;
 }
 
 export interface FaultController {
@@ -62,6 +77,7 @@ export function createFaultController(
     tokenLatencyMs: 0,
     errorRate: 0,
     errorStatus: 503,
+    errorCode: null,
     retryAfterSeconds: null,
     failNext: 0,
     rejectTokensNext: 0,
@@ -95,7 +111,11 @@ export function createFaultController(
       return true;
     },
     takeFailure() {
-      const base = { status: state.errorStatus, retryAfterSeconds: state.retryAfterSeconds };
+      const base = {
+        status: state.errorStatus,
+        retryAfterSeconds: state.retryAfterSeconds,
+        errorCode: state.errorCode,
+      };
       if (state.failNext > 0) {
         state.failNext -= 1;
         return { kind: "failNext", ...base };

@@ -43,6 +43,7 @@ describe("admin API", () => {
       tokenLatencyMs: 0,
       errorRate: 0,
       errorStatus: 503,
+      errorCode: null,
       rejectTokensNext: 0,
       retryAfterSeconds: null,
       failNext: 0,
@@ -68,7 +69,8 @@ describe("admin API", () => {
     const cases: [unknown, string][] = [
       [{ explode: true }, "explode"],
       [{ errorRate: 2 }, "errorRate"],
-      [{ errorStatus: 404 }, "errorStatus"],
+      [{ errorStatus: 418 }, "errorStatus"],
+      [{ errorCode: "" }, "errorCode"],
       [{ responseMode: "explode" }, "responseMode"],
       [{ failNext: -1 }, "failNext"],
       [{ latencyMs: 1, failNext: 1.5 }, "failNext"],
@@ -160,6 +162,18 @@ describe("faults", () => {
       expect(response.status).toBe(errorStatus);
       expect(response.headers.get("retry-after")).toBeNull();
     }
+  });
+
+  test("a refusal in the partner's own words: 409 with that error text, nothing done", async () => {
+    await expectFaultsSet({ failNext: 1, errorStatus: 409, errorCode: "plate exists" });
+    const response = await open();
+    expect(response.status).toBe(409);
+    expect(await response.json()).toEqual({
+      error: "plate exists",
+      message: "request refused (injected)",
+    });
+    expect(response.headers.get("retry-after")).toBeNull();
+    expect(sim.recorder.opens()).toHaveLength(0);
   });
 
   test("non-json answers 200 text/html; the door still opens", async () => {

@@ -84,7 +84,13 @@ export async function recordPartnerAttempt(
   return outcome.eventId;
 }
 
-/** Appends the `partner.response` row that closes a `partner.request` (same `callId`). */
+/** The audit's code format; anything else a partner sent becomes `http_<status>`. */
+const AUDIT_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Appends the `partner.response` row that closes a `partner.request` (same `callId`). The
+ * partner's answer can never stop its row: a code outside the audit's format is normalised.
+ */
 export async function recordPartnerResult(
   db: Database,
   input: PartnerResultInput,
@@ -95,7 +101,10 @@ export async function recordPartnerResult(
     ...contextFields(audit),
     kind: "partner.response",
     result: result.result,
-    errorCode: result.errorCode ?? null,
+    errorCode:
+      result.errorCode == null || AUDIT_CODE.test(result.errorCode)
+        ? (result.errorCode ?? null)
+        : `http_${result.httpStatus ?? "unknown"}`,
     httpStatus: result.httpStatus ?? null,
     latencyMs: result.latencyMs,
     userId: result.userId ?? null,

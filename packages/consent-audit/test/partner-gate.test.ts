@@ -248,6 +248,30 @@ describe("recordPartnerResult and recordDenied", () => {
     expect(rows[0]).toMatchObject({ result: "error", httpStatus: 503, latencyMs: 1234 });
   });
 
+  test("a partner's answer in prose still gets its row, with the code normalised", async () => {
+    const userId = newUserId();
+    const callId = `call_${crypto.randomUUID()}`;
+    await recordPartnerResult(
+      handle.db,
+      {
+        callId,
+        operation: "plates.add",
+        partner: "barrier",
+        target: "site-a",
+        userId,
+        purpose: "plates",
+        attempt: 1,
+        result: "error",
+        errorCode: "plate A123BC77 exists for this site",
+        httpStatus: 409,
+        latencyMs: 3,
+      },
+      APP_AUDIT,
+    );
+    const [row] = await listAuditEvents(handle.db, { userId });
+    expect(row).toMatchObject({ kind: "partner.response", errorCode: "http_409", callId });
+  });
+
   test("recordDenied writes an access.denied row", async () => {
     const userId = newUserId();
     const id = await recordDenied(

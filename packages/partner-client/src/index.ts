@@ -22,6 +22,7 @@ export {
   type VideoSessionAnswer,
   videoOperations,
 } from "./operations.ts";
+export { auditErrorCode } from "./retry-policy.ts";
 export { checkAnswer, checkOffer, SdpError, type SdpSummary } from "./sdp.ts";
 export { subjectFor } from "./subject.ts";
 export {

@@ -82,7 +82,7 @@ export function decide<T>(
   }
 
   const partnerError = PartnerErrorBody.safeParse(parseJson(answer.text));
-  const errorCode = partnerError.success ? partnerError.data.error.slice(0, 64) : `http_${status}`;
+  const errorCode = auditErrorCode(status, partnerError.success ? partnerError.data.error : null);
   if (status === 401) {
     const record = failure(status, errorCode, "unauthorized");
     // One forced refresh and one replay: the partner refused the token before acting.
@@ -112,9 +112,21 @@ export function decide<T>(
     error: new PartnerRejectedError(
       `partner ${partner} rejected ${request.operation} (HTTP ${status})`,
       status,
-      partnerError.success ? errorCode : null,
+      partnerError.success ? partnerError.data.error.slice(0, 64) : null,
     ),
   };
+}
+
+/** A partner's own error code, when it is a plain snake_case word (no digits, nothing else). */
+const PLAIN_CODE = /^[a-z]{1,32}(?:_[a-z]{1,32}){0,3}$/;
+
+/**
+ * The code an answer's audit row keeps: the partner's own when it is a plain word
+ * (`conflict`, `rate_limited`), otherwise `http_<status>`. Partner text can hold anything — a
+ * plate, a name — so it never reaches the audit as it is, and never stops the row.
+ */
+export function auditErrorCode(status: number, partnerCode: string | null): string {
+  return partnerCode !== null && PLAIN_CODE.test(partnerCode) ? partnerCode : `http_${status}`;
 }
 
 function failure(

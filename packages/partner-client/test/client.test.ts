@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   type AttemptInfo,
   type AttemptOutcome,
+  auditErrorCode,
   type CallRequest,
   createPartnerClient,
   OPERATIONS,
@@ -274,7 +275,7 @@ describe("answers", () => {
     expect(await t.timedAttempts()).toBe(1);
   });
 
-  test("4xx with a partner error: rejected, not retried, the partner's code recorded", async () => {
+  test("4xx with a partner error in prose: rejected, not retried, audited as http_<status>", async () => {
     const t = setup([status(409, {}, { error: "plate exists", message: "already there" })]);
     const error = await rejection(
       t.client.call({
@@ -293,19 +294,17 @@ describe("answers", () => {
       message: "partner intercom rejected plates.add (HTTP 409)",
     });
     expect(t.requests).toHaveLength(1);
-    expect(t.after).toMatchObject([
-      { outcome: "failure", httpStatus: 409, errorCode: "plate exists" },
-    ]);
+    expect(t.after).toMatchObject([{ outcome: "failure", httpStatus: 409, errorCode: "http_409" }]);
     expect(await t.outcomes()).toEqual({ rejected: 1 });
   });
 
-  test("4xx without a partner error body: http_<status>; a long code is cut to 64", async () => {
+  test("4xx without a partner error body, or with an overlong code: http_<status>", async () => {
     const t = setup([status(404, {}, "not found"), status(400, {}, { error: "x".repeat(100) })]);
     const first = await rejection(t.client.call(listPlates({ hooks: t.hooks })));
     expect(first).toMatchObject({ status: 404, partnerError: null });
     const second = await rejection(t.client.call(listPlates({ hooks: t.hooks })));
     expect(second).toMatchObject({ status: 400, partnerError: "x".repeat(64) });
-    expect(t.after.map((row) => row.errorCode)).toEqual(["http_404", "x".repeat(64)]);
+    expect(t.after.map((row) => row.errorCode)).toEqual(["http_404", "http_400"]);
   });
 
   const malformed: [string, Reply, Partial<CallRequest<unknown>>, string][] = [
@@ -800,5 +799,24 @@ describe("caller abort", () => {
     expect(error).toBe(reason);
     expect(t.requests).toEqual([]);
     expect(t.tokens.calls).toEqual([]);
+  });
+});
+
+describe("auditErrorCode", () => {
+  test("keeps a partner's plain snake_case code and turns anything else into http_<status>", () => {
+    expect(auditErrorCode(409, "conflict")).toBe("conflict");
+    expect(auditErrorCode(429, "slow_down")).toBe("slow_down");
+    for (const text of [
+      "plate exists",
+      "A123BC77",
+      "a123bc77_exists",
+      "Conflict",
+      "x".repeat(65),
+      "user ivan@example.com",
+      "",
+    ]) {
+      expect(auditErrorCode(409, text)).toBe("http_409");
+    }
+    expect(auditErrorCode(503, null)).toBe("http_503");
   });
 });

@@ -42,9 +42,30 @@ export function injectedFaults(ctx: SimContext) {
       ) {
         headers["Retry-After"] = String(failure.retryAfterSeconds);
       }
-      return failure.status === 429
-        ? apiError(c, 429, "rate_limited", "too many requests (injected)", headers)
-        : apiError(c, failure.status, "unavailable", "partner unavailable (injected)", headers);
+      if (failure.status === 429) {
+        return apiError(
+          c,
+          429,
+          failure.errorCode ?? "rate_limited",
+          "too many requests (injected)",
+          headers,
+        );
+      }
+      if (failure.status < 500) {
+        return apiError(
+          c,
+          failure.status,
+          failure.errorCode ?? "rejected",
+          "request refused (injected)",
+        );
+      }
+      return apiError(
+        c,
+        failure.status,
+        failure.errorCode ?? "unavailable",
+        "partner unavailable (injected)",
+        headers,
+      );
     }
 
     if (faults.responseMode === "hang") {
