@@ -119,8 +119,8 @@ SELECT
     GRANT SELECT, INSERT, UPDATE ON partner_subjects TO :"api_role";
   \endif
 
-  -- Sequences behind the columns a role may INSERT into (bigserial ids). Not audit_events: its
-  -- seq is set by the chain (last + 1), never by nextval.
+  -- Sequences behind the columns a role may INSERT into (bigserial ids, audit_events.seq: the
+  -- global reading order; a row's place in its chain is chain_seq, set by the writer).
   SELECT format('GRANT USAGE ON SEQUENCE %s TO %I', s.oid::regclass, r.role)
   FROM pg_class s
   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
@@ -129,7 +129,6 @@ SELECT
   CROSS JOIN (VALUES (:'api_role'), (:'admin_role')) AS r(role)
   WHERE s.relkind = 'S'
     AND t.relnamespace = 'public'::regnamespace
-    AND t.relname <> 'audit_events'
     AND has_table_privilege(r.role, t.oid, 'INSERT')
   \gexec
 

@@ -1,19 +1,35 @@
 import { createHash } from "node:crypto";
 import type { auditEvents } from "./schema/audit-events";
 
-/** `prev_hash` of the first row. */
+/** `prev_hash` of the first row of the `legacy` chain (the rows written before chains). */
 export const GENESIS_HASH = "0".repeat(64);
 
-/** Transaction-level advisory lock key that serializes appends to the chain. */
-export const AUDIT_CHAIN_LOCK_KEY = 7_402_113_002;
+/** The chain of the rows written before there was one chain per writer. */
+export const LEGACY_CHAIN = "legacy";
 
-type AuditRow = typeof auditEvents.$inferSelect;
+/** Namespace of the per-chain advisory locks (`pg_advisory_xact_lock(ns, hash(chain))`). */
+export const AUDIT_CHAIN_LOCK_NAMESPACE = 740_211;
+
+/**
+ * `prev_hash` of a chain's first row: bound to the chain's id, so a row moved to another chain,
+ * or a chain renamed, no longer links.
+ */
+export function chainGenesis(chainId: string): string {
+  if (chainId === LEGACY_CHAIN) return GENESIS_HASH;
+  return createHash("sha256").update(`propgate-audit-chain:${chainId}`, "utf8").digest("hex");
+}
+
+type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq">;
 
 /**
  * The row's content as canonical JSON: snake_case column names in sorted order, absent values
- * as null, `at` as ISO-8601 UTC with milliseconds. Anyone can recompute it from the table alone.
+ * as null, `at` as ISO-8601 UTC with milliseconds; `seq` is the row's place in its chain
+ * (`chain_seq`), the chain itself is bound by its genesis hash. Anyone can recompute it from the
+ * table alone.
  */
-export function canonicalAuditContent(row: Omit<AuditRow, "prevHash" | "hash">): string {
+export function canonicalAuditContent(
+  row: Omit<AuditRow, "prevHash" | "hash" | "chainId">,
+): string {
   const content = {
     actor: row.actor,
     at: row.at.toISOString(),
@@ -31,7 +47,7 @@ export function canonicalAuditContent(row: Omit<AuditRow, "prevHash" | "hash">):
     purpose: row.purpose,
     request_id: row.requestId,
     result: row.result,
-    seq: row.seq,
+    seq: row.chainSeq,
     source_app: row.sourceApp,
     target: row.target,
     user_id: row.userId,
@@ -40,7 +56,10 @@ export function canonicalAuditContent(row: Omit<AuditRow, "prevHash" | "hash">):
 }
 
 /** hash = sha256 hex of (prev_hash + canonical JSON of the row's content). */
-export function auditRowHash(prevHash: string, row: Omit<AuditRow, "prevHash" | "hash">): string {
+export function auditRowHash(
+  prevHash: string,
+  row: Omit<AuditRow, "prevHash" | "hash" | "chainId">,
+): string {
   return createHash("sha256")
     .update(prevHash + canonicalAuditContent(row), "utf8")
     .digest("hex");

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import {
   AUDIT_KINDS,
   AUDIT_OPERATIONS,
@@ -7,10 +8,10 @@ import {
   PARTNERS,
   PURPOSES,
 } from "@propgate/domain";
-import { and, asc, count, desc, eq, gt, is, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, is, lt, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import { AUDIT_CHAIN_LOCK_KEY, auditRowHash, GENESIS_HASH } from "./audit-chain";
+import { AUDIT_CHAIN_LOCK_NAMESPACE, auditRowHash, chainGenesis } from "./audit-chain";
 import type { Database } from "./database";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
@@ -42,6 +43,9 @@ export interface AuditEventInput extends AuditContext {
 
 export interface AuditEvent {
   seq: number;
+  /** The writer's chain, and the row's place in it (1, 2, 3 … without gaps). */
+  chainId: string;
+  chainSeq: number;
   id: string;
   /** ISO-8601 UTC. */
   at: string;
@@ -102,46 +106,79 @@ export function contextFields(audit: AuditContext): AuditContext {
   };
 }
 
+/**
+ * This process's chain: one writer per api process from its start, so appends never wait for
+ * another instance (docs/architecture.md, invariant 1).
+ */
+const PROCESS_CHAIN_ID = `${hostname().slice(0, 64)}/${process.pid}/${Date.now().toString(36)}`;
+
+/** The id of the chain this process appends to. */
+export function auditChainId(): string {
+  return PROCESS_CHAIN_ID;
+}
+
 const chainLockHolders = new WeakSet<Database>();
 
 /**
- * Takes the chain lock for the rest of transaction `tx`. Lock order everywhere: this lock first,
- * then consent rows, so consent changes and partner attempts queue fairly and cannot deadlock.
+ * Takes this process's chain lock for the rest of transaction `tx`: appends of one process
+ * queue, other instances never wait for it. Lock order everywhere: this lock first, then
+ * consent rows, so consent changes and partner attempts cannot deadlock.
  */
 export async function lockAuditChain(tx: Database): Promise<void> {
   if (!is(tx, PgTransaction)) throw new Error("lockAuditChain must run inside a transaction");
   if (chainLockHolders.has(tx)) return;
-  await tx.execute(sql.raw(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_NAMESPACE}, hashtext(${PROCESS_CHAIN_ID}))`,
+  );
   chainLockHolders.add(tx);
 }
 
 /**
- * Appends one row to the hash chain inside `tx` (or in its own transaction when given a `db`).
+ * Appends rows to this process's chain inside `tx`, in order, with one INSERT (group commit).
  * The chain lock is held until the OUTER transaction ends, so keep that transaction short.
  * Use READ COMMITTED (the default): the lock holder must see the row committed just before it.
  */
-export async function recordAuditEvent(tx: Database, event: AuditEventInput): Promise<AuditEvent> {
-  const input = parseInput(AuditEventInputSchema, event, "audit event");
-  const append = async (inner: Database): Promise<AuditEvent> => {
+export async function appendAuditEvents(
+  tx: Database,
+  events: readonly AuditEventInput[],
+): Promise<AuditEvent[]> {
+  if (events.length === 0) return [];
+  const inputs = events.map((event) => parseInput(AuditEventInputSchema, event, "audit event"));
+  const append = async (inner: Database): Promise<AuditEvent[]> => {
     await lockAuditChain(inner);
     const [last] = await inner
-      .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+      .select({ chainSeq: auditEvents.chainSeq, hash: auditEvents.hash })
       .from(auditEvents)
-      .orderBy(desc(auditEvents.seq))
+      .where(eq(auditEvents.chainId, PROCESS_CHAIN_ID))
+      .orderBy(desc(auditEvents.chainSeq))
       .limit(1);
-    const content = {
-      ...input,
-      seq: (last?.seq ?? 0) + 1,
-      id: newId("evt"),
-      at: new Date(),
-    };
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const row = { ...content, prevHash, hash: auditRowHash(prevHash, content) };
-    await inner.insert(auditEvents).values(row);
-    return toAuditEvent(row);
+    let chainSeq = last?.chainSeq ?? 0;
+    let prevHash = last?.hash ?? chainGenesis(PROCESS_CHAIN_ID);
+    const at = new Date();
+    const rows = inputs.map((input) => {
+      chainSeq += 1;
+      const content = { ...input, chainSeq, id: newId("evt"), at };
+      const row = {
+        ...content,
+        chainId: PROCESS_CHAIN_ID,
+        prevHash,
+        hash: auditRowHash(prevHash, content),
+      };
+      prevHash = row.hash;
+      return row;
+    });
+    const stored = await inner.insert(auditEvents).values(rows).returning();
+    return stored.sort((a, b) => a.chainSeq - b.chainSeq).map(toAuditEvent);
   };
   // Inside a transaction already: append in place (no savepoint round trips under the lock).
   return is(tx, PgTransaction) ? append(tx) : tx.transaction(append);
+}
+
+/** Appends one row to this process's chain (see `appendAuditEvents`). */
+export async function recordAuditEvent(tx: Database, event: AuditEventInput): Promise<AuditEvent> {
+  const [stored] = await appendAuditEvents(tx, [event]);
+  if (!stored) throw new Error("the audit row was not written");
+  return stored;
 }
 
 function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
@@ -205,31 +242,42 @@ export type AuditChainVerdict =
 const VERIFY_PAGE = 1000;
 
 /**
- * Walks the whole chain in `seq` order: seq must run 1, 2, 3 … without gaps, each prev_hash must
- * equal the previous row's hash, and each hash must match the row's content. Finds edited,
- * deleted and inserted rows; it cannot see rows cut from the tail or a chain rebuilt by someone
- * who can rewrite the whole table (anchor the head hash elsewhere for that).
+ * Walks every chain in `chain_seq` order: within a chain `chain_seq` must run 1, 2, 3 … without
+ * gaps, the first row must link to the chain's genesis, each `prev_hash` must equal the
+ * previous row's hash, and each hash must match the row's content. Finds edited, deleted and
+ * inserted rows and rows moved between chains. Rows cut from a chain's tail, or a chain rebuilt
+ * by someone who can rewrite the table, need the signed checkpoints (not built yet).
  */
 export async function verifyAuditChain(db: Database): Promise<AuditChainVerdict> {
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
   let checked = 0;
-  let lastSeq: number | undefined;
+  let chain: string | null = null;
+  let expected = 1;
+  let prevHash = "";
+  let after: { chainId: string; chainSeq: number } | null = null;
   for (;;) {
-    // No lower bound on the first page, so a forged row with seq <= 0 is seen too.
+    // No lower bound on the first page, so a forged row with chain_seq <= 0 is seen too.
     const rows = await db
       .select()
       .from(auditEvents)
-      .where(lastSeq === undefined ? undefined : gt(auditEvents.seq, lastSeq))
-      .orderBy(asc(auditEvents.seq))
+      .where(
+        after === null
+          ? undefined
+          : sql`(${auditEvents.chainId}, ${auditEvents.chainSeq}) > (${after.chainId}, ${after.chainSeq})`,
+      )
+      .orderBy(asc(auditEvents.chainId), asc(auditEvents.chainSeq))
       .limit(VERIFY_PAGE);
     for (const row of rows) {
-      lastSeq = row.seq;
-      if (row.seq !== expectedSeq) {
+      after = { chainId: row.chainId, chainSeq: row.chainSeq };
+      if (row.chainId !== chain) {
+        chain = row.chainId;
+        expected = 1;
+        prevHash = chainGenesis(row.chainId);
+      }
+      if (row.chainSeq !== expected) {
         return {
           ok: false,
           firstBadSeq: row.seq,
-          reason: `seq ${expectedSeq} is missing (next row has seq ${row.seq})`,
+          reason: `chain ${row.chainId}: seq ${expected} is missing (next row has seq ${row.chainSeq})`,
         };
       }
       if (row.prevHash !== prevHash) {
@@ -239,12 +287,12 @@ export async function verifyAuditChain(db: Database): Promise<AuditChainVerdict>
           reason: "prev_hash does not match the previous row's hash",
         };
       }
-      const { prevHash: _stored, hash, ...content } = row;
+      const { seq: _global, chainId: _chain, prevHash: _stored, hash, ...content } = row;
       if (auditRowHash(prevHash, content) !== hash) {
         return { ok: false, firstBadSeq: row.seq, reason: "row content does not match its hash" };
       }
       prevHash = hash;
-      expectedSeq++;
+      expected++;
       checked++;
     }
     if (rows.length < VERIFY_PAGE) return { ok: true, count: checked };

@@ -6,13 +6,21 @@ export type {
   ListAuditEventsQuery,
 } from "./audit";
 export {
+  appendAuditEvents,
+  auditChainId,
   countAuditEvents,
   listAuditEvents,
   lockAuditChain,
   recordAuditEvent,
   verifyAuditChain,
 } from "./audit";
-export { auditRowHash, canonicalAuditContent, GENESIS_HASH } from "./audit-chain";
+export {
+  auditRowHash,
+  canonicalAuditContent,
+  chainGenesis,
+  GENESIS_HASH,
+  LEGACY_CHAIN,
+} from "./audit-chain";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export { grantConsent, listConsents, listCurrentNotices, revokeConsent } from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";

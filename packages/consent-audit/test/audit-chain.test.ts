@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import {
+  auditChainId,
   auditRowHash,
+  chainGenesis,
   countAuditEvents,
   GENESIS_HASH,
   InvalidInputError,
@@ -48,14 +50,21 @@ describe("hash chain", () => {
       kind: "partner.event",
       result: "ok",
     });
-    expect(first).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
-    expect(second).toMatchObject({ seq: 2, prevHash: first.hash });
-    const { prevHash, hash, ...content } = second;
+    // Rows of this process's chain, linked from the chain's own genesis.
+    expect(first).toMatchObject({
+      chainId: auditChainId(),
+      chainSeq: 1,
+      prevHash: chainGenesis(auditChainId()),
+    });
+    expect(first.prevHash).not.toBe(GENESIS_HASH);
+    expect(second).toMatchObject({ chainSeq: 2, prevHash: first.hash });
+    expect(second.seq).toBeGreaterThan(first.seq);
+    const { prevHash, hash, seq: _seq, chainId: _chain, ...content } = second;
     expect(auditRowHash(prevHash, { ...content, at: new Date(content.at) })).toBe(hash);
     expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 2 });
   });
 
-  test("a rolled-back transaction leaves no gap in seq", async () => {
+  test("a rolled-back transaction leaves no gap in the chain", async () => {
     const handle = await chainOf(2);
     await handle.db
       .transaction(async (tx) => {
@@ -65,7 +74,7 @@ describe("hash chain", () => {
       .catch(() => undefined);
     await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
     const [last] = await listAuditEvents(handle.db, { limit: 1 });
-    expect(last?.seq).toBe(3);
+    expect(last?.chainSeq).toBe(3);
     expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 3 });
   });
 
@@ -96,18 +105,20 @@ describe("hash chain", () => {
   test("detects a deleted row even when later rows are renumbered to close the gap", async () => {
     const handle = await chainOf(5);
     await handle.db.execute(sql`delete from audit_events where seq = 3`);
-    await handle.db.execute(sql`update audit_events set seq = seq - 1 where seq > 3`);
+    await handle.db.execute(sql`update audit_events set chain_seq = chain_seq - 1 where seq > 3`);
     const verdict = await verifyAuditChain(handle.db);
-    expect(verdict).toMatchObject({ ok: false, firstBadSeq: 3 });
+    // The row that now sits in the gap (seq 4) does not link to the one before it.
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: 4 });
   });
 
   test("detects an inserted forged row", async () => {
     const handle = await chainOf(3);
     const [last] = await listAuditEvents(handle.db, { limit: 1 });
     await handle.db.execute(sql`
-      insert into audit_events (seq, id, at, kind, source_app, instance_id, user_id, result, prev_hash, hash)
-      values (4, 'evt_forged00000000000000', now(), 'partner.request', 'api', 'api-1', 'usr_x',
-              'pending', ${last?.hash ?? ""}, ${"f".repeat(64)})`);
+      insert into audit_events (seq, chain_id, chain_seq, id, at, kind, source_app, instance_id,
+                                user_id, result, prev_hash, hash)
+      values (4, ${auditChainId()}, 4, 'evt_forged00000000000000', now(), 'partner.request',
+              'api', 'api-1', 'usr_x', 'pending', ${last?.hash ?? ""}, ${"f".repeat(64)})`);
     expect(await verifyAuditChain(handle.db)).toEqual({
       ok: false,
       firstBadSeq: 4,
@@ -118,22 +129,28 @@ describe("hash chain", () => {
   test("detects a forged row slipped in before the first row", async () => {
     const handle = await chainOf(3);
     await handle.db.execute(sql`
-      insert into audit_events (seq, id, at, kind, source_app, instance_id, result, prev_hash, hash)
-      values (0, 'evt_forged00000000000001', now(), 'consent.grant', 'api', 'api-1', 'ok',
-              ${GENESIS_HASH}, ${"0".repeat(64)})`);
+      insert into audit_events (seq, chain_id, chain_seq, id, at, kind, source_app, instance_id,
+                                result, prev_hash, hash)
+      values (0, ${auditChainId()}, 0, 'evt_forged00000000000001', now(), 'consent.grant', 'api',
+              'api-1', 'ok', ${chainGenesis(auditChainId())}, ${"0".repeat(64)})`);
     expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 0 });
   });
 
   test("detects a forged row inserted in the middle with the chain renumbered", async () => {
     const handle = await chainOf(4);
-    await handle.db.execute(sql`update audit_events set seq = seq + 100 where seq >= 3`);
-    await handle.db.execute(sql`update audit_events set seq = seq - 99 where seq >= 103`);
+    await handle.db.execute(
+      sql`update audit_events set chain_seq = chain_seq + 100 where chain_seq >= 3`,
+    );
+    await handle.db.execute(
+      sql`update audit_events set chain_seq = chain_seq - 99 where chain_seq >= 103`,
+    );
     const [second] = await handle.db.select().from(auditEvents).where(sql`${auditEvents.seq} = 2`);
     await handle.db.execute(sql`
-      insert into audit_events (seq, id, at, kind, source_app, instance_id, result, prev_hash, hash)
-      values (3, 'evt_forged00000000000002', now(), 'consent.grant', 'api', 'api-1', 'ok',
-              ${second?.hash ?? ""}, ${"0".repeat(64)})`);
-    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 3 });
+      insert into audit_events (seq, chain_id, chain_seq, id, at, kind, source_app, instance_id,
+                                result, prev_hash, hash)
+      values (103, ${auditChainId()}, 3, 'evt_forged00000000000002', now(), 'consent.grant', 'api',
+              'api-1', 'ok', ${second?.hash ?? ""}, ${"0".repeat(64)})`);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 103 });
   });
 });
 
@@ -190,10 +207,10 @@ describe("listAuditEvents and countAuditEvents", () => {
       const { kind, operation, partner, purpose } = row;
       try {
         await handle.db.execute(sql`
-          insert into audit_events (seq, id, at, kind, operation, partner, purpose, source_app,
-                                    instance_id, result, prev_hash, hash)
-          values (2, ${`evt_check_${column}`}, now(), ${kind}, ${operation}, ${partner}, ${purpose},
-                  'api', 'api-1', 'ok', ${GENESIS_HASH}, ${"0".repeat(64)})`);
+          insert into audit_events (seq, chain_id, chain_seq, id, at, kind, operation, partner,
+                                    purpose, source_app, instance_id, result, prev_hash, hash)
+          values (2, 'forged', 1, ${`evt_check_${column}`}, now(), ${kind}, ${operation},
+                  ${partner}, ${purpose}, 'api', 'api-1', 'ok', ${GENESIS_HASH}, ${"0".repeat(64)})`);
         return "accepted";
       } catch (error) {
         const cause = error instanceof Error ? error.cause : undefined;

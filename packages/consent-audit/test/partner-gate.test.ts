@@ -143,6 +143,47 @@ describe("concurrency", () => {
     });
   });
 
+  test.if(handle.url !== undefined)(
+    "instances share no lock: an attempt meeting another instance's uncommitted revoke waits on the consent row only, then is denied",
+    async () => {
+      const userId = newUserId();
+      await grant(handle.db, userId, "intercom");
+      // The other instance is another process: it holds its own chain lock and the row.
+      const holder = Bun.spawn(
+        [
+          process.execPath,
+          `${import.meta.dir}/fixtures/revoke-holder.ts`,
+          handle.url ?? "",
+          userId,
+        ],
+        { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+      );
+      const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      expect((await lines.read()).value?.trim()).toBe("holding");
+      const attempt = recordPartnerAttempt(handle.db, attemptInput(userId), APP_AUDIT).then(
+        () => "sent",
+        (err: unknown) => (err instanceof ConsentRequiredError ? "denied" : Promise.reject(err)),
+      );
+      const waiting = async (locktype: string) =>
+        Number(
+          firstRow(
+            await handle.db.execute(
+              sql`select count(*)::int as n from pg_locks where not granted and locktype = ${locktype}`,
+            ),
+          )?.n,
+        );
+      await waitFor("the attempt to wait on the consent row", async () => {
+        return (await waiting("transactionid")) + (await waiting("tuple")) > 0;
+      });
+      // Not on a lock of the audit chain: the other instance's chain is not this one's.
+      expect(await waiting("advisory")).toBe(0);
+      holder.stdin.write("commit\n");
+      holder.stdin.end();
+      expect(await holder.exited).toBe(0);
+      expect(await attempt).toBe("denied");
+    },
+  );
+
   test("attempts queued before a revoke are sent, those after it are denied", async () => {
     const userId = newUserId();
     await grant(handle.db, userId, "intercom");

@@ -1,17 +1,30 @@
 import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS, PURPOSES } from "@propgate/domain";
 import { sql } from "drizzle-orm";
-import { bigserial, check, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+} from "drizzle-orm/pg-core";
 import { sqlInList } from "./sql-lists";
 
 /**
- * Append-only, hash-chained audit log. `seq` is assigned by the writer under an advisory lock
- * (previous seq + 1), so the chain has no gaps even when a transaction rolls back; the
- * bigserial default only serves hand-written inserts.
+ * Append-only, hash-chained audit log: one chain per writer (an api process from its start,
+ * `chain_id`), so no lock spans the cluster. `chain_seq` runs 1, 2, 3 … within a chain without
+ * gaps (the writer takes its chain's own advisory lock); `seq` is the global order for reading,
+ * from the sequence, and may have gaps.
  */
 export const auditEvents = pgTable(
   "audit_events",
   {
     seq: bigserial({ mode: "number" }).notNull().unique("audit_events_seq_uq"),
+    chainId: text().notNull(),
+    chainSeq: bigint({ mode: "number" }).notNull(),
     id: text().primaryKey(),
     at: timestamp({ withTimezone: true }).notNull(),
     kind: text().notNull(),
@@ -35,6 +48,7 @@ export const auditEvents = pgTable(
     hash: text().notNull(),
   },
   (t) => [
+    unique("audit_events_chain_uq").on(t.chainId, t.chainSeq),
     index("audit_events_user_idx").on(t.userId, t.seq),
     index("audit_events_kind_idx").on(t.kind, t.seq),
     index("audit_events_operation_idx").on(t.operation, t.seq),
