@@ -1,4 +1,4 @@
-import type { DatabaseHandle, SubjectRegistry } from "@propgate/consent-audit";
+import type { AuditWriter, DatabaseHandle, SubjectRegistry } from "@propgate/consent-audit";
 import type { Logger, Metrics } from "@propgate/observability";
 import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
@@ -8,6 +8,8 @@ import type { RateLimits } from "./rate-limit.ts";
 /** Long-lived things a procedure uses, built once at startup (`startInstance`). */
 export interface AppDeps {
   database: DatabaseHandle;
+  /** Group commit of the partner calls' audit rows (one transaction for concurrent calls). */
+  auditWriter: AuditWriter;
   logger: Logger;
   metrics: Metrics;
   verifier: ResidentVerifier;

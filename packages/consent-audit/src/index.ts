@@ -21,6 +21,7 @@ export {
   GENESIS_HASH,
   LEGACY_CHAIN,
 } from "./audit-chain";
+export { type AuditWriter, createAuditWriter } from "./audit-writer";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export { grantConsent, listConsents, listCurrentNotices, revokeConsent } from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";

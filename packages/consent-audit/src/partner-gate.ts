@@ -1,7 +1,13 @@
 import { PARTNER_OPERATIONS, PARTNERS, PURPOSES } from "@propgate/domain";
-import { and, eq } from "drizzle-orm";
+import { and, eq, or } from "drizzle-orm";
 import { z } from "zod";
-import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
+import {
+  type AuditContext,
+  type AuditEventInput,
+  contextFields,
+  lockAuditChain,
+  recordAuditEvent,
+} from "./audit";
 import type { Database } from "./database";
 import { ConsentRequiredError } from "./errors";
 import { consentCurrent } from "./schema/consent";
@@ -42,12 +48,12 @@ const PartnerResultInput = z.strictObject({
 export type PartnerResultInput = z.input<typeof PartnerResultInput>;
 
 /**
- * The gate before every partner request. In ONE transaction: takes the chain lock (the one
- * `revokeConsent` takes before touching the row, so the two queue in order instead of a stream
- * of readers starving the revoke), reads the consent row FOR SHARE, then appends either the
- * `partner.request` row (result "pending") or, without consent, an `access.denied` row. The
- * denial is committed, then `ConsentRequiredError` is thrown, so refusals are audited too.
- * Returns the audit event id; any database error propagates: do not call the partner.
+ * The gate before every partner request. In ONE transaction: takes this process's chain lock,
+ * reads the consent row FOR SHARE (so a revoke on any instance is ordered against it by the row
+ * itself), then appends either the `partner.request` row (result "pending") or, without
+ * consent, an `access.denied` row. The denial is committed, then `ConsentRequiredError` is
+ * thrown, so refusals are audited too. Returns the audit event id; any database error
+ * propagates: do not call the partner. `createAuditWriter` does the same for many at once.
  */
 export async function recordPartnerAttempt(
   db: Database,
@@ -57,50 +63,81 @@ export async function recordPartnerAttempt(
   const attempt = parseInput(PartnerAttemptInput, input, "partner attempt");
   const outcome = await db.transaction(async (tx) => {
     await lockAuditChain(tx);
-    const [consent] = await tx
-      .select({ state: consentCurrent.state })
-      .from(consentCurrent)
-      .where(
-        and(eq(consentCurrent.userId, attempt.userId), eq(consentCurrent.purpose, attempt.purpose)),
-      )
-      .for("share");
-    const granted = consent?.state === "granted" || attempt.endsProcessing === true;
-    const event = await recordAuditEvent(tx, {
-      ...contextFields(audit),
-      kind: granted ? "partner.request" : "access.denied",
-      result: granted ? "pending" : "denied",
-      errorCode: granted ? null : "CONSENT_REQUIRED",
-      userId: attempt.userId,
-      purpose: attempt.purpose,
-      operation: attempt.operation,
-      partner: attempt.partner,
-      target: attempt.target ?? null,
-      attempt: attempt.attempt,
-      callId: attempt.callId,
-    });
+    const granted = attempt.endsProcessing === true || (await grantedPairs(tx, [attempt])).size > 0;
+    const event = await recordAuditEvent(tx, attemptRow(attempt, audit, granted));
     return { granted, eventId: event.id };
   });
   if (!outcome.granted) throw new ConsentRequiredError(attempt.purpose, outcome.eventId);
   return outcome.eventId;
 }
 
+type ParsedAttempt = z.output<typeof PartnerAttemptInput>;
+type ParsedResult = z.output<typeof PartnerResultInput>;
+
+/**
+ * Which of these residents' purposes are granted now, reading their consent rows FOR SHARE (in
+ * one order, so concurrent gates and revokes cannot deadlock): a revoke's UPDATE waits for this
+ * transaction, and this read waits for a revoke in progress.
+ */
+export async function grantedPairs(
+  tx: Database,
+  attempts: readonly Pick<ParsedAttempt, "userId" | "purpose">[],
+): Promise<Set<string>> {
+  if (attempts.length === 0) return new Set();
+  const rows = await tx
+    .select({
+      userId: consentCurrent.userId,
+      purpose: consentCurrent.purpose,
+      state: consentCurrent.state,
+    })
+    .from(consentCurrent)
+    .where(
+      or(
+        ...attempts.map((a) =>
+          and(eq(consentCurrent.userId, a.userId), eq(consentCurrent.purpose, a.purpose)),
+        ),
+      ),
+    )
+    .orderBy(consentCurrent.userId, consentCurrent.purpose)
+    .for("share");
+  return new Set(rows.filter((row) => row.state === "granted").map((row) => pairKey(row)));
+}
+
+export function pairKey(attempt: Pick<ParsedAttempt, "userId" | "purpose">): string {
+  return `${attempt.purpose}\u0000${attempt.userId}`;
+}
+
+/** The `partner.request` row of an attempt, or its `access.denied` row without consent. */
+export function attemptRow(
+  attempt: ParsedAttempt,
+  audit: AuditContext,
+  granted: boolean,
+): AuditEventInput {
+  return {
+    ...contextFields(audit),
+    kind: granted ? "partner.request" : "access.denied",
+    result: granted ? "pending" : "denied",
+    errorCode: granted ? null : "CONSENT_REQUIRED",
+    userId: attempt.userId,
+    purpose: attempt.purpose,
+    operation: attempt.operation,
+    partner: attempt.partner,
+    target: attempt.target ?? null,
+    attempt: attempt.attempt,
+    callId: attempt.callId,
+  };
+}
+
 /** The audit's code format; anything else a partner sent becomes `http_<status>`. */
 const AUDIT_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-/**
- * Appends the `partner.response` row that closes a `partner.request` (same `callId`). The
- * partner's answer can never stop its row: a code outside the audit's format is normalised.
- */
-export async function recordPartnerResult(
-  db: Database,
-  input: PartnerResultInput,
-  audit: AuditContext,
-): Promise<string> {
-  const result = parseInput(PartnerResultInput, input, "partner result");
-  const event = await recordAuditEvent(db, {
+/** The `partner.response` row that closes a `partner.request` (same `callId`). */
+export function resultRow(result: ParsedResult, audit: AuditContext): AuditEventInput {
+  return {
     ...contextFields(audit),
     kind: "partner.response",
     result: result.result,
+    // The partner's answer can never stop its row: a code outside the format is normalised.
     errorCode:
       result.errorCode == null || AUDIT_CODE.test(result.errorCode)
         ? (result.errorCode ?? null)
@@ -114,9 +151,21 @@ export async function recordPartnerResult(
     target: result.target ?? null,
     attempt: result.attempt,
     callId: result.callId,
-  });
+  };
+}
+
+/** Appends the `partner.response` row that closes a `partner.request` (same `callId`). */
+export async function recordPartnerResult(
+  db: Database,
+  input: PartnerResultInput,
+  audit: AuditContext,
+): Promise<string> {
+  const result = parseInput(PartnerResultInput, input, "partner result");
+  const event = await recordAuditEvent(db, resultRow(result, audit));
   return event.id;
 }
+
+export { PartnerAttemptInput as PartnerAttemptSchema, PartnerResultInput as PartnerResultSchema };
 
 const DeniedInput = z.strictObject({
   errorCode: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),

@@ -8,6 +8,7 @@ import {
   type PartnerTuning,
 } from "@propgate/api";
 import {
+  createAuditWriter,
   createSubjectRegistry,
   type DatabaseHandle,
   migrateDatabase,
@@ -71,6 +72,7 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       await partnerSurface?.stop();
       await api.stop();
       await background.stop();
+      await deps.auditWriter.flush();
       await deps.rateLimits.close();
       // A database handed in belongs to the caller.
       if (!options.database) await deps.database.close();
@@ -127,6 +129,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   });
   return {
     database,
+    auditWriter: createAuditWriter(database.db),
     logger,
     metrics,
     instanceId,

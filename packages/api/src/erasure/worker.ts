@@ -53,7 +53,7 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
       const answer = await runtime.subjects.erase({
         subject: deps.subjects.pseudonym(request.partner, request.userId),
         categories: request.categories,
-        hooks: auditHooks(db, audit, {
+        hooks: auditHooks(deps.auditWriter, audit, {
           userId: request.userId,
           purpose: request.categories[0] ?? "faces",
           operation: "subjects.erase",

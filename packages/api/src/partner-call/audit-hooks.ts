@@ -1,9 +1,4 @@
-import {
-  type AuditContext,
-  type Database,
-  recordPartnerAttempt,
-  recordPartnerResult,
-} from "@propgate/consent-audit";
+import type { AuditContext, AuditWriter } from "@propgate/consent-audit";
 import type { Partner, PartnerOperation, Purpose } from "@propgate/domain";
 import type { CallHooks } from "@propgate/partner-client";
 
@@ -22,14 +17,14 @@ export interface AuditedCall {
 /**
  * Invariant 1: every request sent to the partner gets its audit row first — written together
  * with a consent re-check (unless the call ends processing), so nothing is sent without both —
- * and each answer gets its row after.
+ * and each answer gets its row after. The writer groups the rows of concurrent calls into one
+ * transaction (group commit); each hook resumes when its own row is committed.
  */
-export function auditHooks(db: Database, audit: AuditContext, call: AuditedCall): CallHooks {
+export function auditHooks(writer: AuditWriter, audit: AuditContext, call: AuditedCall): CallHooks {
   const { userId, purpose, operation, partner, target, callId } = call;
   return {
     async beforeAttempt({ attempt }) {
-      await recordPartnerAttempt(
-        db,
+      await writer.attempt(
         {
           userId,
           purpose,
@@ -44,8 +39,7 @@ export function auditHooks(db: Database, audit: AuditContext, call: AuditedCall)
       );
     },
     async afterAttempt(outcome) {
-      await recordPartnerResult(
-        db,
+      await writer.result(
         {
           callId,
           operation,

@@ -82,7 +82,7 @@ export async function callPartner<T>(
   if (!options.endsProcessing) await requireConsent(scope, targetId);
 
   const subject = await deps.subjects.subjectOf(partner, principal);
-  const hooks = auditHooks(deps.database.db, scope.audit, {
+  const hooks = auditHooks(deps.auditWriter, scope.audit, {
     userId: principal.userId,
     purpose,
     operation,
