@@ -7,6 +7,7 @@ import {
   migrateDatabase,
   openDatabase,
   upsertDevices,
+  verifyAuditChain,
 } from "@propgate/consent-audit";
 import { z } from "zod";
 import { loadCliEnv } from "./env.ts";
@@ -18,6 +19,8 @@ const USAGE = `propgate — operator commands
                                         { id, kind, siteId, partner, partnerDeviceId, name }
   propgate security-check [--help]      audit the deployment's WireGuard, nftables, TLS, secret
                                         and env files; exits 1 on high or critical findings
+  propgate audit verify [--json]        recompute every audit chain: exit 0 intact, 1 tampered
+                                        (naming the first bad row and why)
 
 Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
 stack holds open.`;
@@ -25,6 +28,37 @@ stack holds open.`;
 function fail(message: string, code = 1): never {
   console.error(message);
   process.exit(code);
+}
+
+/** Opens the database the CLI works on: PostgreSQL, or the PGlite of a stopped embedded stack. */
+async function openCliDatabase(command: string) {
+  const env = loadCliEnv();
+  if (!env.DATABASE_URL && !env.DATA_DIR)
+    fail(`${command}: set DATABASE_URL (or DATA_DIR for an embedded PGlite)`);
+  const database = await openDatabase(
+    env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
+  );
+  if (database.kind === "pglite") await migrateDatabase(database);
+  return database;
+}
+
+async function verifyAudit(args: string[]) {
+  const json = args.includes("--json");
+  const unknown = args.filter((arg) => arg !== "--json");
+  if (unknown.length > 0) fail(`audit verify: unknown argument ${unknown[0]}\n\n${USAGE}`, 2);
+  const database = await openCliDatabase("audit verify");
+  const started = performance.now();
+  try {
+    const verdict = await verifyAuditChain(database.db);
+    const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+    if (json) console.log(JSON.stringify({ ...verdict, seconds }));
+    else if (verdict.ok)
+      console.log(`audit verify: intact, ${verdict.count} row(s) in ${seconds} s`);
+    else console.log(`audit verify: TAMPERED at row seq ${verdict.firstBadSeq}: ${verdict.reason}`);
+    return verdict.ok ? 0 : 1;
+  } finally {
+    await database.close();
+  }
 }
 
 async function importDevices(file: string | undefined) {
@@ -40,14 +74,8 @@ async function importDevices(file: string | undefined) {
     const issue = parsed.error.issues[0];
     fail(`devices import: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
-  const env = loadCliEnv();
-  if (!env.DATABASE_URL && !env.DATA_DIR)
-    fail("devices import: set DATABASE_URL (or DATA_DIR for an embedded PGlite)");
-  const database = await openDatabase(
-    env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
-  );
+  const database = await openCliDatabase("devices import");
   try {
-    if (database.kind === "pglite") await migrateDatabase(database);
     await upsertDevices(database.db, parsed.data, {
       sourceApp: "cli",
       instanceId: hostname(),
@@ -63,6 +91,7 @@ try {
   const [group, command, ...rest] = process.argv.slice(2);
   if (group === "devices" && command === "import") await importDevices(rest[0]);
   else if (group === "security-check") process.exit(await securityCheckCli(process.argv.slice(3)));
+  else if (group === "audit" && command === "verify") process.exit(await verifyAudit(rest));
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listAllDevices, listAuditEvents, openDatabase } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { sql } from "drizzle-orm";
 
 /** `bun run propgate devices import <file.json>`, the operator CLI. */
 const CLI = `${import.meta.dir}/../src/main.ts`;
@@ -119,5 +120,42 @@ describe("propgate devices import", () => {
     const unknown = await cli(["devices", "remove"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("propgate devices import <file.json>");
+  });
+});
+
+describe("propgate audit verify", () => {
+  test("an intact log exits 0; an edited row exits 1 naming it; --json for machines", async () => {
+    // The device import above wrote audit rows; add one more through the real writer.
+    const file = join(dir, "verify.json");
+    writeFileSync(
+      file,
+      JSON.stringify([{ ...devices[0], id: "door-v1", partnerDeviceId: "ic-v1" }]),
+    );
+    expect((await cli(["devices", "import", file])).code).toBe(0);
+    const intact = await cli(["audit", "verify"]);
+    expect(intact.code).toBe(0);
+    expect(intact.stdout).toMatch(/^audit verify: intact, \d+ row\(s\) in [\d.]+ s\n$/);
+    const asJson = await cli(["audit", "verify", "--json"]);
+    expect(asJson.code).toBe(0);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, count: expect.any(Number) });
+
+    const edited = await withDb(async (db) => {
+      const [row] = await listAuditEvents(db, { limit: 1 });
+      await db.execute(
+        sql`update audit_events set target = 'door-forged' where seq = ${row?.seq ?? 0}`,
+      );
+      return row?.seq;
+    });
+    const tampered = await cli(["audit", "verify", "--json"]);
+    expect(tampered.code).toBe(1);
+    expect(JSON.parse(tampered.stdout)).toMatchObject({
+      ok: false,
+      firstBadSeq: edited,
+      reason: "row content does not match its hash",
+    });
+    const human = await cli(["audit", "verify"]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain(`TAMPERED at row seq ${edited}`);
+    expect((await cli(["audit", "verify", "--yaml"])).code).toBe(2);
   });
 });
