@@ -2,11 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { migrateDatabase, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import {
+  listAuditEvents,
+  migrateDatabase,
+  openDatabase,
+  upsertDevices,
+  verifyAuditChain,
+} from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
+import { HIGH_RATE_LIMITS } from "./harness.ts";
 import { type Child, spawnChild } from "./processes.ts";
 
 /** The `url` of the first JSON log line with this message. */
@@ -197,4 +204,49 @@ describe("a configured instance", () => {
       expect(await child.stop()).toBe(0);
     }
   });
+});
+
+if (!process.env.DATABASE_URL) {
+  console.log(
+    "[skip] SIGKILL during a burst: needs PostgreSQL (set DATABASE_URL); a killed PGlite holder is not reopened safely",
+  );
+}
+
+describe.if(process.env.DATABASE_URL !== undefined)("a crash in the middle of a burst", () => {
+  test("after SIGKILL, every request the partner received has its committed attempt row", async () => {
+    const child = spawnChild([process.execPath, MAIN], { ...baseEnv(), ...HIGH_RATE_LIMITS });
+    const url = await listeningUrl(child, "api listening");
+    const userId = "user-crash";
+    const token = await issuer.mint({ sub: userId, sites: ["site-a"] });
+    const grant = await fetch(`${url}/trpc/consent.grant`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ purpose: "intercom", noticeVersion: 1 }),
+    });
+    expect(grant.status).toBe(200);
+    sim.recorder.clear();
+    const burst = Bun.spawn(
+      [process.execPath, `${import.meta.dir}/fixtures/open-burst.ts`, url, token, "door-a1", "400"],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    const received = () => sim.recorder.count({ operation: "intercom.open" });
+    const deadline = Date.now() + 20_000;
+    while (received() < 25) {
+      if (Date.now() > deadline) throw new Error("the burst never reached the partner");
+      await Bun.sleep(2);
+    }
+    child.process.kill("SIGKILL");
+    await child.process.exited;
+    await burst.exited;
+    const sent = received();
+    const attempts = await listAuditEvents(database.db, {
+      userId,
+      kind: "partner.request",
+      limit: 500,
+    });
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(400); // the kill came mid-burst
+    expect(attempts.length).toBeGreaterThanOrEqual(sent);
+    expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true });
+  }, 60_000);
 });
