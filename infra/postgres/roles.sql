@@ -80,6 +80,7 @@ SELECT
   to_regclass('public.audit_events') IS NOT NULL AS propgate_migrated,
   to_regclass('public.vpn_events') IS NOT NULL AS has_vpn_events,
   to_regclass('public.partner_subjects') IS NOT NULL AS has_partner_subjects,
+  to_regclass('public.audit_checkpoints') IS NOT NULL AS has_audit_checkpoints,
   to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
 \gset
 
@@ -117,6 +118,10 @@ SELECT
   \endif
   \if :has_partner_subjects
     GRANT SELECT, INSERT, UPDATE ON partner_subjects TO :"api_role";
+  \endif
+  \if :has_audit_checkpoints
+    -- Signed checkpoints of the audit chains: append-only like the chains they sign.
+    GRANT SELECT, INSERT ON audit_checkpoints TO :"api_role";
   \endif
 
   -- Sequences behind the columns a role may INSERT into (bigserial ids, audit_events.seq: the

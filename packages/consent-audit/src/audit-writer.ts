@@ -4,6 +4,8 @@ import {
   appendAuditEvents,
   lockAuditChain,
 } from "./audit";
+import { type AuditCheckpoint, checkpointAuditChain } from "./audit-checkpoints";
+import type { AuditSigner } from "./audit-signing";
 import type { Database } from "./database";
 import { ConsentRequiredError } from "./errors";
 import {
@@ -33,6 +35,15 @@ type Queued =
       reject: (error: unknown) => void;
     };
 
+export interface AuditWriterOptions {
+  maxBatch?: number;
+  /** Signs the chain's head (a checkpoint) at most this often while rows are written. */
+  signer?: AuditSigner;
+  checkpointEveryMs?: number;
+  /** Each checkpoint written, for the log stream (a copy outside the database). */
+  onCheckpoint?: (checkpoint: AuditCheckpoint) => void;
+}
+
 export interface AuditWriter {
   /** `recordPartnerAttempt`, written together with whatever else is queued (group commit). */
   attempt(input: PartnerAttemptInput, audit: AuditContext): Promise<string>;
@@ -40,6 +51,8 @@ export interface AuditWriter {
   result(input: PartnerResultInput, audit: AuditContext): Promise<string>;
   /** Resolves once everything queued so far is committed (or has failed). */
   flush(): Promise<void>;
+  /** Signs the head of this process's chain now, if it moved since the last checkpoint. */
+  checkpoint(): Promise<AuditCheckpoint | null>;
   /** Batches and rows written so far. */
   readonly stats: { batches: number; rows: number };
 }
@@ -51,8 +64,11 @@ export interface AuditWriter {
  * when its own row is committed, so an attempt row is still durable before its request leaves.
  * Built once per api instance (`startInstance`).
  */
-export function createAuditWriter(db: Database, options: { maxBatch?: number } = {}): AuditWriter {
+export function createAuditWriter(db: Database, options: AuditWriterOptions = {}): AuditWriter {
   const maxBatch = options.maxBatch ?? 256;
+  const { signer } = options;
+  const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
+  let lastCheckpointAt = 0;
   const queue: Queued[] = [];
   let writing: Promise<void> | null = null;
   const stats = { batches: 0, rows: 0 };
@@ -60,6 +76,7 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
   async function write(batch: Queued[]): Promise<void> {
     let events: Awaited<ReturnType<typeof appendAuditEvents>>;
     let granted = new Set<string>();
+    let checkpoint: AuditCheckpoint | null = null;
     try {
       events = await db.transaction(async (tx) => {
         await lockAuditChain(tx);
@@ -67,7 +84,7 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
           item.type === "attempt" && item.attempt.endsProcessing !== true ? [item.attempt] : [],
         );
         granted = await grantedPairs(tx, gated);
-        return appendAuditEvents(
+        const appended = await appendAuditEvents(
           tx,
           batch.map((item) =>
             item.type === "result"
@@ -75,6 +92,11 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
               : attemptRow(item.attempt, item.audit, isGranted(item)),
           ),
         );
+        // The batch's last row is the head: sign it, at most once per checkpointEveryMs.
+        if (signer && Date.now() - lastCheckpointAt >= checkpointEveryMs) {
+          checkpoint = await checkpointAuditChain(tx, signer);
+        }
+        return appended;
       });
     } catch (error) {
       for (const item of batch) item.reject(error);
@@ -82,6 +104,7 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
     }
     stats.batches += 1;
     stats.rows += events.length;
+    if (checkpoint) noteCheckpoint(checkpoint);
     batch.forEach((item, i) => {
       const eventId = events[i]?.id ?? "";
       if (item.type === "attempt" && !isGranted(item)) {
@@ -94,12 +117,29 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
     }
   }
 
+  function noteCheckpoint(checkpoint: AuditCheckpoint) {
+    lastCheckpointAt = Date.now();
+    try {
+      options.onCheckpoint?.(checkpoint);
+    } catch {
+      // The checkpoint is committed; a failing log copy must not hold up the callers.
+    }
+  }
+
   function drain(): Promise<void> {
-    writing ??= (async () => {
-      while (queue.length > 0) await write(queue.splice(0, maxBatch));
-    })().finally(() => {
-      writing = null;
-    });
+    if (!writing) {
+      let current: Promise<void> | undefined;
+      current = (async () => {
+        await Promise.resolve(); // let `current` be assigned before the loop can end
+        try {
+          while (queue.length > 0) await write(queue.splice(0, maxBatch));
+        } finally {
+          // In the same step as the last look at the queue: a row queued after it starts anew.
+          if (writing === current) writing = null;
+        }
+      })();
+      writing = current;
+    }
     return writing;
   }
 
@@ -123,6 +163,15 @@ export function createAuditWriter(db: Database, options: { maxBatch?: number } =
     },
     async flush() {
       while (writing) await writing;
+    },
+    async checkpoint() {
+      if (!signer) return null;
+      const checkpoint = await db.transaction(async (tx) => {
+        await lockAuditChain(tx);
+        return checkpointAuditChain(tx, signer);
+      });
+      if (checkpoint) noteCheckpoint(checkpoint);
+      return checkpoint;
     },
     stats,
   };

@@ -21,7 +21,16 @@ export {
   GENESIS_HASH,
   LEGACY_CHAIN,
 } from "./audit-chain";
-export { type AuditWriter, createAuditWriter } from "./audit-writer";
+export { type AuditCheckpoint, checkpointAuditChain } from "./audit-checkpoints";
+export {
+  AuditKeyError,
+  type AuditSigner,
+  auditKeyId,
+  auditVerifyKey,
+  createAuditSigner,
+  generateAuditSigningKey,
+} from "./audit-signing";
+export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export { grantConsent, listConsents, listCurrentNotices, revokeConsent } from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";

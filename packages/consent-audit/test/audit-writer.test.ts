@@ -59,6 +59,17 @@ describe("group commit of partner-call audit rows", () => {
     expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
   });
 
+  test("a caller queueing as the previous batch ends is never left waiting", async () => {
+    const writer = createAuditWriter(handle.db);
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    // Each call queues right when the one before resolves: the moment a writer loop ends.
+    for (let i = 0; i < 30; i++) {
+      await writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT);
+    }
+    expect(writer.stats).toEqual({ batches: 30, rows: 30 });
+  });
+
   test("results are batched too, and an attempt after a revoke is denied", async () => {
     const writer = createAuditWriter(handle.db);
     const userId = newUserId();

@@ -192,6 +192,7 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     erasure_requests: ["SELECT", "INSERT", "UPDATE"],
     vpn_events: ["SELECT", "INSERT"],
     partner_subjects: ["SELECT", "INSERT", "UPDATE"],
+    audit_checkpoints: ["SELECT", "INSERT"],
     "drizzle.__drizzle_migrations": ["SELECT"],
   },
   admin: {
@@ -204,6 +205,7 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     erasure_requests: ["SELECT", "INSERT"],
     vpn_events: ["SELECT"],
     partner_subjects: ["SELECT"],
+    audit_checkpoints: ["SELECT"],
   },
   readonly: {
     "*": ["SELECT"],
@@ -274,7 +276,8 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
       await database?.db.execute(sql`
         select c.relname, r.rolname, a.privilege_type
         from pg_class c, aclexplode(c.relacl) a, pg_roles r
-        where c.relname in ('audit_events', 'vpn_events') and c.relnamespace = 'public'::regnamespace
+        where c.relname in ('audit_events', 'vpn_events', 'audit_checkpoints')
+          and c.relnamespace = 'public'::regnamespace
           and r.oid = a.grantee and a.privilege_type in ('UPDATE', 'DELETE', 'TRUNCATE')`),
     );
     expect(new Set(rows.map((row) => row.rolname))).toEqual(new Set([ROLES.owner_role]));

@@ -34,7 +34,8 @@ export type IdPrefix =
   | "call" // one partner call (its attempts share it)
   | "tap" // a resident's open without an idempotency key of its own
   | "req" // request id
-  | "ptk"; // partner-surface token
+  | "ptk" // partner-surface token
+  | "ckp"; // signed audit checkpoint
 
 // Crockford base32, lower case: 32 symbols, so `byte & 31` is unbiased.
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";

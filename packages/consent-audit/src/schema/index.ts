@@ -1,3 +1,4 @@
+export { auditCheckpoints } from "./audit-checkpoints";
 export { auditEvents } from "./audit-events";
 export { consentCurrent, consentEvents } from "./consent";
 export { devices } from "./devices";
