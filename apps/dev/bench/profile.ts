@@ -1,0 +1,121 @@
+import { readFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
+
+interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }>;
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileFrame {
+  functionName: string;
+  /** Repository-relative file (or `node_modules/<package>/…`) and 1-based line. */
+  location: string;
+  /** The nearest caller in application or package code, for native and runtime frames. */
+  via: string | null;
+  samples: number;
+  /** Share of all samples. */
+  percent: number;
+}
+
+export interface ProfileSummary {
+  wallMs: number;
+  samples: number;
+  frames: ProfileFrame[];
+}
+
+const REPO = resolve(import.meta.dir, "../../..");
+
+function location(url: string, lineNumber: number): string | null {
+  if (!url) return null;
+  const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+  const shown = path.includes("/node_modules/")
+    ? `node_modules/${path.slice(path.lastIndexOf("/node_modules/") + 14)}`
+    : path.startsWith(REPO)
+      ? relative(REPO, path)
+      : path;
+  return `${shown}:${lineNumber + 1}`;
+}
+
+/**
+ * The top frames of a `.cpuprofile` by self samples. Bun's sampler records only while the
+ * thread runs JavaScript or native code called from it; an idle wait shows up as one long time
+ * delta before the next sample, so time deltas would charge the wait to whatever ran next:
+ * samples are counted instead.
+ */
+export function topFrames(
+  file: string,
+  options: { limit?: number; window?: { fromEndMs: number; toEndMs: number } } = {},
+): ProfileSummary {
+  const limit = options.limit ?? 15;
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  // The window counts back from the profile's end (the process's exit), in µs like the profile.
+  const from = options.window ? profile.endTime - options.window.fromEndMs * 1000 : -Infinity;
+  const to = options.window ? profile.endTime - options.window.toEndMs * 1000 : Infinity;
+  const parent = new Map<number, number>();
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+
+  const ownCode = (id: number) => {
+    const url = byId.get(id)?.callFrame.url ?? "";
+    return url.startsWith("file://") || url.startsWith("/");
+  };
+  const viaOf = (id: number): string | null => {
+    for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+      if (!ownCode(up)) continue;
+      const frame = byId.get(up)?.callFrame;
+      return frame
+        ? `${frame.functionName || "(anonymous)"} ${location(frame.url, frame.lineNumber)}`
+        : null;
+    }
+    return null;
+  };
+
+  const frames = new Map<string, ProfileFrame & { vias: Map<string, number> }>();
+  let at = profile.startTime;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < from || at > to) return;
+    total += 1;
+    const frame = byId.get(id)?.callFrame;
+    if (!frame) return;
+    const functionName = frame.functionName || "(anonymous)";
+    const where = location(frame.url, frame.lineNumber) ?? "(native)";
+    const key = `${functionName}\0${where}`;
+    const entry = frames.get(key) ?? {
+      functionName,
+      location: where,
+      via: null,
+      samples: 0,
+      percent: 0,
+      vias: new Map<string, number>(),
+    };
+    entry.samples += 1;
+    if (!ownCode(id)) {
+      const via = viaOf(id);
+      if (via) entry.vias.set(via, (entry.vias.get(via) ?? 0) + 1);
+    }
+    frames.set(key, entry);
+  });
+  const top = [...frames.values()]
+    .sort((a, b) => b.samples - a.samples)
+    .slice(0, limit)
+    .map(({ vias, ...frame }) => ({
+      ...frame,
+      via: [...vias.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null,
+      percent: total > 0 ? (100 * frame.samples) / total : 0,
+    }));
+  return {
+    wallMs: (Math.min(to, profile.endTime) - Math.max(from, profile.startTime)) / 1000,
+    samples: total,
+    frames: top,
+  };
+}

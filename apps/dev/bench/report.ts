@@ -1,0 +1,341 @@
+import type { LoadResult } from "./load.ts";
+import type { Activity } from "./pg-activity.ts";
+import type { ProfileSummary } from "./profile.ts";
+import { fmt } from "./stats.ts";
+
+export type TargetName = "direct" | "bare" | "propgate";
+
+export const TARGET_LABELS: Record<TargetName, string> = {
+  direct: "direct → partner-sim",
+  bare: "bare Bun.serve proxy",
+  propgate: "propgate `intercom.openDoor`",
+};
+
+/** One load run of one target, with what was sampled around it. */
+export interface RunRecord {
+  target: TargetName;
+  kind: "closed" | "paced";
+  rep: number;
+  load: LoadResult;
+  /** CPU seconds of the target's own process during the run (child processes only). */
+  cpuSeconds: number | null;
+  /** CPU seconds of the PostgreSQL backends of the bench database during the run. */
+  dbCpuSeconds: number | null;
+  /** PostgreSQL backends of the bench database, sampled during the run (propgate only). */
+  activity: Activity | null;
+  /** Highest RSS sampled during the run, bytes. */
+  rssMaxBytes: number | null;
+  auditRows: number | null;
+  wallSeconds: number;
+  tokenRequests: number | null;
+}
+
+/** Medians over repetitions of one (target, connections or rate). */
+export interface Cell {
+  target: TargetName;
+  kind: "closed" | "paced";
+  connections: number;
+  rate: number | null;
+  reps: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  cpuMsPer1000: number | null;
+  dbCpuMsPer1000: number | null;
+  advisoryWaiting: number | null;
+  active: number | null;
+  rssMaxBytes: number | null;
+  auditRowsPerSecond: number | null;
+  auditRowsPerRequest: number | null;
+}
+
+export interface Goal {
+  goal: string;
+  measured: string;
+  verdict: "met" | "MISSED" | "not measured" | "n/a";
+  detail: string;
+}
+
+export interface Measure {
+  measure: string;
+  value: string;
+  note: string;
+}
+
+export interface Summary {
+  startedAt: string;
+  quick: boolean;
+  elapsedSeconds: number;
+  machine: {
+    nproc: number;
+    memoryGiB: number;
+    cpuModel: string;
+    bun: string;
+    kernel: string;
+    loadAverageAtStart: number[];
+  };
+  database: string;
+  /** Commit measured, e.g. `4bebbb9 + uncommitted changes in 3 tracked files`. */
+  revision: string;
+  apiPlacement: "child process" | "in the bench process";
+  config: {
+    reps: number;
+    closedSeconds: number;
+    pacedSeconds: number;
+    warmSeconds: number;
+    connections: number[];
+    rates: number[];
+    tokenSeconds: number;
+    tokenLifetimeSeconds: number;
+    revokeRounds: number;
+    baselineOpens: number;
+    profileSeconds: number;
+    residents: number;
+    pacedPerConnection: number;
+  };
+  closed: Cell[];
+  paced: Cell[];
+  measures: Measure[];
+  goals: Goal[];
+  profile: (ProfileSummary & { seconds: number }) | null;
+  profileNote: string;
+  /** A few sentences derived from the figures. */
+  findings: string[];
+  notes: string[];
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function errorsOf(cell: Cell): string {
+  return cell.non2xx + cell.errors === 0 ? "0" : `${cell.non2xx} non-2xx, ${cell.errors} errors`;
+}
+
+function closedTable(summary: Summary): string {
+  const bareAt = (c: number) =>
+    summary.closed.find((cell) => cell.target === "bare" && cell.connections === c)?.rps;
+  return table(
+    ["target", "c", "req/s", "p50 ms", "p90 ms", "p99 ms", "req/s vs bare proxy", "failed"],
+    summary.closed.map((cell) => {
+      const bare = bareAt(cell.connections);
+      return [
+        TARGET_LABELS[cell.target],
+        String(cell.connections),
+        fmt(cell.rps, 0),
+        fmt(cell.p50, 2),
+        fmt(cell.p90, 2),
+        fmt(cell.p99, 2),
+        bare ? `${fmt((100 * cell.rps) / bare, 1)} %` : "–",
+        errorsOf(cell),
+      ];
+    }),
+  );
+}
+
+function pacedTable(summary: Summary): string {
+  const directAt = (rate: number | null) =>
+    summary.paced.find((cell) => cell.target === "direct" && cell.rate === rate);
+  return table(
+    [
+      "target",
+      "offered req/s",
+      "connections",
+      "achieved req/s",
+      "p50 ms",
+      "p99 ms",
+      "added p50 vs direct",
+      "added p99 vs direct",
+      "failed",
+    ],
+    summary.paced.map((cell) => {
+      const direct = directAt(cell.rate);
+      const added = (mine: number, theirs: number | undefined) =>
+        cell.target === "direct" || theirs === undefined ? "–" : `${fmt(mine - theirs, 2)} ms`;
+      return [
+        TARGET_LABELS[cell.target],
+        String(cell.rate),
+        String(cell.connections),
+        cell.rate !== null && cell.rps < 0.9 * cell.rate
+          ? `${fmt(cell.rps, 0)} (saturated)`
+          : fmt(cell.rps, 0),
+        fmt(cell.p50, 2),
+        fmt(cell.p99, 2),
+        added(cell.p50, direct?.p50),
+        added(cell.p99, direct?.p99),
+        errorsOf(cell),
+      ];
+    }),
+  );
+}
+
+function measuresTable(summary: Summary): string {
+  return table(
+    ["measure", "value", "how"],
+    summary.measures.map((m) => [m.measure, m.value, m.note]),
+  );
+}
+
+function goalsTable(summary: Summary): string {
+  return table(
+    ["goal", "measured", "verdict", "by how much"],
+    summary.goals.map((g) => [g.goal, g.measured, g.verdict, g.detail]),
+  );
+}
+
+function profileTable(summary: Summary): string {
+  const profile = summary.profile;
+  if (!profile) return summary.profileNote;
+  return [
+    `${summary.profileNote} ${profile.samples} samples over ${fmt(profile.wallMs / 1000, 1)} s ` +
+      "of the api's main thread (Bun samples only while it runs, so waits on the database or " +
+      "the partner are not in it). Self samples, top frames; `via` is the nearest caller in " +
+      "application or package code of a native or runtime frame:",
+    "",
+    table(
+      ["#", "samples", "%", "function", "where", "via"],
+      profile.frames.map((frame, i) => [
+        String(i + 1),
+        String(frame.samples),
+        fmt(frame.percent, 1),
+        `\`${frame.functionName.replaceAll("|", "\\|")}\``,
+        `\`${frame.location}\``,
+        frame.via ? `\`${frame.via.replaceAll("|", "\\|")}\`` : "",
+      ]),
+    ),
+  ].join("\n");
+}
+
+/** The tables printed on stdout. */
+export function stdoutReport(summary: Summary): string {
+  return [
+    `# Propgate bench — ${summary.quick ? "QUICK (figures are rough)" : "full"} run, ${summary.startedAt}`,
+    "",
+    `${summary.database}; code ${summary.revision}; api ${summary.apiPlacement}; ` +
+      `${summary.machine.nproc} cores, ` +
+      `${summary.machine.cpuModel}, Bun ${summary.machine.bun}; took ${fmt(summary.elapsedSeconds, 0)} s.`,
+    "",
+    "## Closed loop (medians of repetitions)",
+    "",
+    closedTable(summary),
+    "",
+    "## Paced (autocannon overallRate)",
+    "",
+    pacedTable(summary),
+    "",
+    "## Other measures",
+    "",
+    measuresTable(summary),
+    "",
+    "## Goals",
+    "",
+    goalsTable(summary),
+    "",
+    ...summary.findings.map((line) => `- ${line}`),
+    "",
+    "## CPU profile of the api",
+    "",
+    profileTable(summary),
+    "",
+    "## Notes",
+    "",
+    ...summary.notes.map((note) => `- ${note}`),
+    "",
+  ].join("\n");
+}
+
+function settings(config: Summary["config"]): string {
+  return [
+    `${config.reps} repetitions`,
+    `closed loop ${config.closedSeconds} s at c = ${config.connections.join(", ")}`,
+    `paced ${config.pacedSeconds} s at ${config.rates.join(", ")} req/s`,
+    `warm-up ${config.warmSeconds} s per target`,
+    `token phase ${config.tokenSeconds} s at a ${config.tokenLifetimeSeconds} s lifetime`,
+    `${config.revokeRounds} revocation rounds`,
+    `profile ${config.profileSeconds} s`,
+    `${config.residents} residents`,
+  ].join("; ");
+}
+
+/** BENCHMARKS.md at the repository root, from a full run. */
+export function benchmarksMarkdown(summary: Summary): string {
+  const m = summary.machine;
+  return [
+    "# Benchmarks",
+    "",
+    "Written by `npx --yes bun@1.4.5 run bench` (a full run; `--quick` runs never touch this",
+    "file). The figures below are those of the latest full run; its JSON is",
+    "`apps/dev/bench/results/latest.json`. Every baseline is measured in the same run, on the same",
+    "machine, interleaved with the Propgate runs: compare ratios and differences, not absolute",
+    "numbers from another machine.",
+    "",
+    "## How to reproduce",
+    "",
+    "```sh",
+    "npx --yes bun@1.4.5 install",
+    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx --yes bun@1.4.5 run bench",
+    "npx --yes bun@1.4.5 run bench --quick   # about a minute, rough figures, BENCHMARKS.md untouched",
+    "```",
+    "",
+    "With `DATABASE_URL` the bench creates a throwaway database on that server (dropped at the",
+    "end) and runs the measured api instance as a child process (`apps/dev/src/dev-api.ts`), so",
+    "its RSS and CPU time are its own; without it everything runs in the bench process on",
+    "embedded PGlite and the api's RSS and CPU cannot be separated from the load generator's.",
+    "The source is `apps/dev/bench/` (`main.ts` is the entry).",
+    "",
+    "## Machine and run",
+    "",
+    table(
+      ["", "value"],
+      [
+        ["run", `${summary.startedAt}, ${fmt(summary.elapsedSeconds, 0)} s`],
+        ["code", summary.revision],
+        ["cores (`nproc`)", String(m.nproc)],
+        ["memory", `${fmt(m.memoryGiB, 1)} GiB`],
+        ["CPU", m.cpuModel],
+        ["Bun", m.bun],
+        ["kernel", m.kernel],
+        ["load average at start", m.loadAverageAtStart.map((l) => fmt(l, 2)).join(", ")],
+        ["database", summary.database],
+        ["measured api", summary.apiPlacement],
+        ["settings", settings(summary.config)],
+      ],
+    ),
+    "",
+    "## Goals",
+    "",
+    goalsTable(summary),
+    "",
+    "## What the figures say",
+    "",
+    ...summary.findings.map((line) => `- ${line}`),
+    "",
+    "## Closed loop",
+    "",
+    "c connections, each sending its next request when the previous answer arrives; medians of",
+    "the repetitions (req/s, and each repetition's latency percentiles).",
+    "",
+    closedTable(summary),
+    "",
+    "## Paced",
+    "",
+    pacedTable(summary),
+    "",
+    "## Other measures",
+    "",
+    measuresTable(summary),
+    "",
+    "## Where the api spends its time",
+    "",
+    profileTable(summary),
+    "",
+    "## Method and caveats",
+    "",
+    ...summary.notes.map((note) => `- ${note}`),
+    "",
+  ].join("\n");
+}
