@@ -3,6 +3,7 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@propgate/config";
 import {
+  auditVerifyKey,
   DeviceRecord,
   migrateDatabase,
   openDatabase,
@@ -19,7 +20,8 @@ const USAGE = `propgate — operator commands
                                         { id, kind, siteId, partner, partnerDeviceId, name }
   propgate security-check [--help]      audit the deployment's WireGuard, nftables, TLS, secret
                                         and env files; exits 1 on high or critical findings
-  propgate audit verify [--json]        recompute every audit chain: exit 0 intact, 1 tampered
+  propgate audit verify [--json]        recompute every audit chain and its signed checkpoints
+                                        (AUDIT_VERIFY_KEY_FILE): exit 0 intact, 1 tampered
                                         (naming the first bad row and why)
 
 Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
@@ -46,10 +48,20 @@ async function verifyAudit(args: string[]) {
   const json = args.includes("--json");
   const unknown = args.filter((arg) => arg !== "--json");
   if (unknown.length > 0) fail(`audit verify: unknown argument ${unknown[0]}\n\n${USAGE}`, 2);
+  const env = loadCliEnv();
+  const keyFile = env.AUDIT_VERIFY_KEY_FILE ?? env.AUDIT_SIGNING_KEY_FILE;
+  let publicKey: ReturnType<typeof auditVerifyKey> | undefined;
+  if (keyFile) {
+    try {
+      publicKey = auditVerifyKey(readFileSync(keyFile, "utf8"));
+    } catch {
+      fail(`audit verify: ${keyFile} does not hold an Ed25519 key (PEM or JWK)`);
+    }
+  }
   const database = await openCliDatabase("audit verify");
   const started = performance.now();
   try {
-    const verdict = await verifyAuditChain(database.db);
+    const verdict = await verifyAuditChain(database.db, { publicKey });
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
     if (json) console.log(JSON.stringify({ ...verdict, seconds }));
     else if (verdict.ok)

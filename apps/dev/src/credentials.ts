@@ -1,6 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateAuditSigningKey } from "@propgate/consent-audit";
 import type { JWK } from "jose";
 import { z } from "zod";
 import { generateIssuerKey } from "./issuer.ts";
@@ -46,4 +56,25 @@ export async function loadOrCreateDevCredentials(dataDir: string | null): Promis
     chmodSync(file, 0o600);
   }
   return created;
+}
+
+/**
+ * The audit signing key of the embedded default (Ed25519 PEM, mode 0600): made on first start
+ * under `<dataDir>/audit-signing-key.pem`; without a dataDir, in a temporary folder that
+ * `cleanup` removes. A real deployment keeps this key away from the database's host.
+ */
+export function ensureAuditSigningKey(dataDir: string | null): { file: string; cleanup(): void } {
+  const folder = dataDir ?? mkdtempSync(join(tmpdir(), "propgate-audit-key-"));
+  const file = join(folder, "audit-signing-key.pem");
+  if (!existsSync(file)) {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    writeFileSync(file, generateAuditSigningKey(), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return {
+    file,
+    cleanup: () => {
+      if (!dataDir) rmSync(folder, { recursive: true, force: true });
+    },
+  };
 }

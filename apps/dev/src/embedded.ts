@@ -4,7 +4,7 @@ import { type DatabaseHandle, openDatabase, upsertDevices } from "@propgate/cons
 import type { LogDestination } from "@propgate/observability";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type Instance, loadApiEnv, startInstance } from "@propgate/server";
-import { loadOrCreateDevCredentials } from "./credentials.ts";
+import { ensureAuditSigningKey, loadOrCreateDevCredentials } from "./credentials.ts";
 import { type DevIssuer, startDevIssuer } from "./issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
 import { mountVideoPage } from "./video-page.ts";
@@ -69,8 +69,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     audience: RESIDENT_AUDIENCE,
   });
 
+  const auditKey = ensureAuditSigningKey(options.dataDir);
   const env: Record<string, string> = {
     PROPGATE_ENV: "development",
+    AUDIT_SIGNING_KEY_FILE: auditKey.file,
     HOST: "127.0.0.1",
     PORT: String(options.apiPort ?? 0),
     LOG_LEVEL: options.logLevel ?? "info",
@@ -125,6 +127,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       await instance.stop();
       await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
       if (!options.database) await database.close();
+      auditKey.cleanup();
     },
   };
 }

@@ -75,9 +75,30 @@ describe("admin.devices", () => {
 });
 
 describe("admin.audit.verify", () => {
-  test("reports an intact chain, and a tampered row once someone edits one", async () => {
+  test("partner calls get signed checkpoints, logged too; a cut tail is reported", async () => {
     const client = await admin();
-    expect(await client.admin.audit.verify.query()).toMatchObject({ ok: true });
+    const resident = await stack.resident("user-checkpoints");
+    await resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });
+    await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    const verdict = await client.admin.audit.verify.query();
+    expect(verdict).toMatchObject({ ok: true, checkpoints: expect.any(Number) });
+    const logged = stack.logs.filter((line) => line.msg === "audit checkpoint");
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged[0]).toMatchObject({
+      chainSeq: expect.any(Number),
+      signature: expect.any(String),
+    });
+    // Cut the newest rows (and keep their checkpoint): verify names the cut.
+    await stack.database.db.execute(
+      "delete from audit_events where seq >= (select max(seq) - 1 from audit_events)",
+    );
+    const cut = await client.admin.audit.verify.query();
+    expect(cut).toMatchObject({ ok: false, firstBadSeq: null });
+    expect(cut.ok ? "" : cut.reason).toContain("ends before its signed checkpoint");
+  });
+
+  test("reports a tampered row once someone edits one", async () => {
+    const client = await admin();
     await stack.database.db.execute(
       "update audit_events set result = 'tampered' where seq = (select min(seq) from audit_events)",
     );

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { AuditWriter, DatabaseHandle, SubjectRegistry } from "@propgate/consent-audit";
 import type { Logger, Metrics } from "@propgate/observability";
 import type { ResidentVerifier } from "./auth.ts";
@@ -10,6 +11,8 @@ export interface AppDeps {
   database: DatabaseHandle;
   /** Group commit of the partner calls' audit rows (one transaction for concurrent calls). */
   auditWriter: AuditWriter;
+  /** Checks checkpoint signatures in `admin.audit.verify`; null without a signing key. */
+  auditVerifyKey: KeyObject | null;
   logger: Logger;
   metrics: Metrics;
   verifier: ResidentVerifier;

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import {
+  ConfigError,
   certificateFiles,
   type EnvSource,
   host,
@@ -10,6 +12,7 @@ import {
   propgateEnv,
   url,
 } from "@propgate/config";
+import { type AuditSigner, createAuditSigner } from "@propgate/consent-audit";
 import { z } from "zod";
 import { cidrList } from "./client-address.ts";
 import { loadPartnerSurfaceConfig } from "./partner-surface/config.ts";
@@ -56,9 +59,28 @@ const schema = z.object({
   RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
   /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
   TRUST_PROXY_CIDRS: cidrList.default([]),
+  /** Ed25519 private key that signs the audit chains' checkpoints; kept off the database host. */
+  AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
 });
 
 export type ApiEnv = ReturnType<typeof loadApiEnv>;
+
+function loadAuditSigner(file: string): AuditSigner {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new ConfigError("AUDIT_SIGNING_KEY_FILE", "points at a file that cannot be read");
+  }
+  try {
+    return createAuditSigner(text);
+  } catch {
+    throw new ConfigError(
+      "AUDIT_SIGNING_KEY_FILE",
+      "must hold an Ed25519 private key (PEM or JWK)",
+    );
+  }
+}
 
 /** The api's settings. The only place that reads process.env (through `source`). */
 export function loadApiEnv(source: EnvSource = process.env) {
@@ -74,6 +96,8 @@ export function loadApiEnv(source: EnvSource = process.env) {
     tls: certificateFiles(source, "TLS_CERT_FILE", "TLS_KEY_FILE"),
     /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */
     partnerSurface: loadPartnerSurfaceConfig(source),
+    /** Signs audit checkpoints; null when AUDIT_SIGNING_KEY_FILE is unset (a warning at start). */
+    auditSigner: base.AUDIT_SIGNING_KEY_FILE ? loadAuditSigner(base.AUDIT_SIGNING_KEY_FILE) : null,
     partners: {
       intercom: partnerSettings("intercom", source, { allowInsecureLoopback }),
       barrier: partnerSettings("barrier", source, { allowInsecureLoopback }),

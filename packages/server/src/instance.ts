@@ -56,6 +56,17 @@ export interface Instance {
 export async function startInstance(env: ApiEnv, options: InstanceOptions = {}): Promise<Instance> {
   const deps = await createDeps(env, options);
   const background = await startBackground(deps, env);
+  if (!env.auditSigner) {
+    deps.logger.warn(
+      "AUDIT_SIGNING_KEY_FILE is unset: the audit chains get no signed checkpoints, so a cut tail or a rebuilt chain goes unseen",
+    );
+  }
+  // Sign the chain's head now and then even when no partner call writes a batch.
+  const checkpoints = setInterval(() => {
+    deps.auditWriter
+      .checkpoint()
+      .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
+  }, 10_000);
   const api = serveApi(deps, {
     hostname: env.HOST,
     port: env.PORT,
@@ -71,8 +82,12 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     async stop() {
       await partnerSurface?.stop();
       await api.stop();
+      clearInterval(checkpoints);
       await background.stop();
       await deps.auditWriter.flush();
+      await deps.auditWriter
+        .checkpoint()
+        .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
       await deps.rateLimits.close();
       // A database handed in belongs to the caller.
       if (!options.database) await deps.database.close();
@@ -129,7 +144,23 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   });
   return {
     database,
-    auditWriter: createAuditWriter(database.db),
+    auditWriter: createAuditWriter(database.db, {
+      signer: env.auditSigner ?? undefined,
+      // A copy of every checkpoint outside the database: the log stream.
+      onCheckpoint: (checkpoint) =>
+        logger.info(
+          {
+            chainId: checkpoint.chainId,
+            chainSeq: checkpoint.chainSeq,
+            headHash: checkpoint.headHash,
+            keyId: checkpoint.keyId,
+            signature: checkpoint.signature,
+            at: checkpoint.at.toISOString(),
+          },
+          "audit checkpoint",
+        ),
+    }),
+    auditVerifyKey: env.auditSigner?.publicKey ?? null,
     logger,
     metrics,
     instanceId,

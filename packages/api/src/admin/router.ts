@@ -76,6 +76,8 @@ export const adminRouter = router({
       .input(AuditQuery)
       .query(({ ctx, input }) => listAuditEvents(ctx.deps.database.db, input)),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
-    verify: adminProcedure.query(({ ctx }) => verifyAuditChain(ctx.deps.database.db)),
+    verify: adminProcedure.query(({ ctx }) =>
+      verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
+    ),
   }),
 });
