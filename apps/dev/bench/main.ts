@@ -450,7 +450,7 @@ try {
       goal: "`audit verify` duration",
       measured: "not measured yet",
       verdict: "not measured",
-      detail: "being built by another engineer; no timing until it lands",
+      detail: "`propgate audit verify` exists; the bench does not yet generate 1 M rows to time it",
     },
   ];
   const missed = goals.some((g) => g.verdict === "MISSED");
