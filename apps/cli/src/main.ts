@@ -63,9 +63,13 @@ async function verifyAudit(args: string[]) {
   try {
     const verdict = await verifyAuditChain(database.db, { publicKey });
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
-    if (json) console.log(JSON.stringify({ ...verdict, seconds }));
+    const signatures = publicKey ? "checked" : "not checked (set AUDIT_VERIFY_KEY_FILE)";
+    if (json)
+      console.log(JSON.stringify({ ...verdict, signaturesChecked: Boolean(publicKey), seconds }));
     else if (verdict.ok)
-      console.log(`audit verify: intact, ${verdict.count} row(s) in ${seconds} s`);
+      console.log(
+        `audit verify: intact, ${verdict.count} row(s), ${verdict.checkpoints ?? 0} checkpoint(s), signatures ${signatures}, in ${seconds} s`,
+      );
     else console.log(`audit verify: TAMPERED at row seq ${verdict.firstBadSeq}: ${verdict.reason}`);
     return verdict.ok ? 0 : 1;
   } finally {

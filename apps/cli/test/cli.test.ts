@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listAllDevices, listAuditEvents, openDatabase } from "@propgate/consent-audit";
+import {
+  generateAuditSigningKey,
+  listAllDevices,
+  listAuditEvents,
+  openDatabase,
+} from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { sql } from "drizzle-orm";
 
@@ -28,8 +33,12 @@ afterAll(async () => {
 });
 
 async function cli(args: string[]) {
+  return cliWith({}, args);
+}
+
+async function cliWith(extraEnv: Record<string, string>, args: string[]) {
   const child = Bun.spawn([process.execPath, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -137,6 +146,18 @@ describe("propgate audit verify", () => {
     expect(intact.stdout).toMatch(
       /^audit verify: intact, \d+ row\(s\), 0 checkpoint\(s\), signatures not checked \(set AUDIT_VERIFY_KEY_FILE\), in [\d.]+ s\n$/,
     );
+    const keyFile = join(dir, "audit-verify.pem");
+    writeFileSync(keyFile, generateAuditSigningKey());
+    const withKey = await cliWith({ AUDIT_VERIFY_KEY_FILE: keyFile }, ["audit", "verify"]);
+    expect(withKey.code).toBe(0);
+    expect(withKey.stdout).toContain("signatures checked");
+    writeFileSync(join(dir, "not-a-key.pem"), "hello");
+    const badKey = await cliWith({ AUDIT_VERIFY_KEY_FILE: join(dir, "not-a-key.pem") }, [
+      "audit",
+      "verify",
+    ]);
+    expect(badKey.code).toBe(1);
+    expect(badKey.stderr).toContain("does not hold an Ed25519 key");
     const asJson = await cli(["audit", "verify", "--json"]);
     expect(asJson.code).toBe(0);
     expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, count: expect.any(Number) });
