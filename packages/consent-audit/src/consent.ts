@@ -117,6 +117,20 @@ export async function listConsents(db: Database, userId: string): Promise<Consen
   });
 }
 
+/** Whether the resident's consent for `purpose` is granted now: one row read, for hot paths. */
+export async function isConsentGranted(
+  db: Database,
+  userId: string,
+  purpose: Purpose,
+): Promise<boolean> {
+  const [row] = await db
+    .select({ state: consentCurrent.state })
+    .from(consentCurrent)
+    .where(and(eq(consentCurrent.userId, userId), eq(consentCurrent.purpose, purpose)))
+    .limit(1);
+  return row?.state === "granted";
+}
+
 /**
  * Records a grant of the CURRENT notice version (else `StaleNoticeError`, nothing written):
  * history row, current state and audit row in one transaction, announced on the consent bus at

@@ -32,7 +32,13 @@ export {
 } from "./audit-signing";
 export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
-export { grantConsent, listConsents, listCurrentNotices, revokeConsent } from "./consent";
+export {
+  grantConsent,
+  isConsentGranted,
+  listConsents,
+  listCurrentNotices,
+  revokeConsent,
+} from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";
 export { CONSENT_CHANNEL, createConsentBus } from "./consent-bus";
 export type { Database, DatabaseHandle, OpenDatabaseOptions } from "./database";

@@ -4,6 +4,7 @@ import {
   countAuditEvents,
   grantConsent,
   InvalidInputError,
+  isConsentGranted,
   listAuditEvents,
   listConsents,
   PURPOSES,
@@ -179,5 +180,21 @@ describe("revokeConsent", () => {
 
   test("the chain verifies after all of it", async () => {
     expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+});
+
+describe("isConsentGranted", () => {
+  test("true only while granted, for that purpose", async () => {
+    const userId = newUserId();
+    expect(await isConsentGranted(handle.db, userId, "intercom")).toBe(false);
+    await grant(handle.db, userId, "intercom");
+    expect(await isConsentGranted(handle.db, userId, "intercom")).toBe(true);
+    expect(await isConsentGranted(handle.db, userId, "barrier")).toBe(false);
+    await revokeConsent(
+      handle.db,
+      { userId, purpose: "intercom", channel: "app", method: "in_app_toggle", actor: userId },
+      APP_AUDIT,
+    );
+    expect(await isConsentGranted(handle.db, userId, "intercom")).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import {
   ConsentRequiredError,
   type Device,
   getDevice,
-  listConsents,
+  isConsentGranted,
   recordDenied,
 } from "@propgate/consent-audit";
 import {
@@ -144,8 +144,7 @@ async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<s
 
 /** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
 async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
-  const consents = await listConsents(scope.deps.database.db, scope.principal.userId);
-  if (consents.find((consent) => consent.purpose === scope.purpose)?.state === "granted") return;
+  if (await isConsentGranted(scope.deps.database.db, scope.principal.userId, scope.purpose)) return;
   const eventId = await deny(scope, target, "CONSENT_REQUIRED");
   throw new ConsentRequiredError(scope.purpose, eventId);
 }
