@@ -297,8 +297,10 @@ ui.verify.addEventListener("click", () => {
     const verdict = await client.admin.audit.verify.query();
     ui.verifyResult.className = verdict.ok ? "ok" : "bad";
     ui.verifyResult.textContent = verdict.ok
-      ? `Chain ok: ${verdict.count} events checked`
-      : `Chain broken: first bad seq ${verdict.firstBadSeq} (${verdict.reason})`;
+      ? `Chain ok: ${verdict.count} events checked, ${verdict.checkpoints ?? 0} signed checkpoints matched`
+      : verdict.firstBadSeq === null
+        ? `Chain broken: ${verdict.reason}`
+        : `Chain broken: first bad seq ${verdict.firstBadSeq} (${verdict.reason})`;
   });
 });
 
