@@ -33,8 +33,7 @@ function fail(message: string, code = 1): never {
 }
 
 /** Opens the database the CLI works on: PostgreSQL, or the PGlite of a stopped embedded stack. */
-async function openCliDatabase(command: string) {
-  const env = loadCliEnv();
+async function openCliDatabase(command: string, env = loadCliEnv()) {
   if (!env.DATABASE_URL && !env.DATA_DIR)
     fail(`${command}: set DATABASE_URL (or DATA_DIR for an embedded PGlite)`);
   const database = await openDatabase(
@@ -58,7 +57,7 @@ async function verifyAudit(args: string[]) {
       fail(`audit verify: ${keyFile} does not hold an Ed25519 key (PEM or JWK)`);
     }
   }
-  const database = await openCliDatabase("audit verify");
+  const database = await openCliDatabase("audit verify", env);
   const started = performance.now();
   try {
     const verdict = await verifyAuditChain(database.db, { publicKey });

@@ -10,9 +10,9 @@ import {
 } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { sql } from "drizzle-orm";
+import { runCli } from "./run-cli.ts";
 
 /** `bun run propgate devices import <file.json>`, the operator CLI. */
-const CLI = `${import.meta.dir}/../src/main.ts`;
 const dir = mkdtempSync(join(tmpdir(), "propgate-cli-"));
 let database: TestDatabase | null = null;
 let env: Record<string, string>;
@@ -32,22 +32,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[]) {
+function cli(args: string[]) {
   return cliWith({}, args);
 }
 
-async function cliWith(extraEnv: Record<string, string>, args: string[]) {
-  const child = Bun.spawn([process.execPath, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, stdout, stderr };
+function cliWith(extraEnv: Record<string, string>, args: string[]) {
+  return runCli(args, { env: { ...env, ...extraEnv } });
 }
 
 async function withDb<T>(use: (db: TestDatabase["db"]) => Promise<T>): Promise<T> {

@@ -7,10 +7,10 @@ import { createServer } from "node:tls";
 import { runSecurityCheck } from "../src/security-check/command.ts";
 import type { Finding, Severity } from "../src/security-check/findings.ts";
 import type { Report } from "../src/security-check/report.ts";
+import { runCli } from "./run-cli.ts";
 
 /** `propgate security-check`: planted weaknesses are flagged, sound files and infra/ pass. */
 const FIXTURES = `${import.meta.dir}/fixtures/security-check`;
-const CLI = `${import.meta.dir}/../src/main.ts`;
 const REPO = `${import.meta.dir}/../../..`;
 const DAY_MS = 86_400_000;
 const OPENSSL = Bun.which("openssl");
@@ -619,20 +619,7 @@ describe("env files and secrets", () => {
 });
 
 describe("propgate security-check (the CLI)", () => {
-  async function cli(args: string[]) {
-    const child = Bun.spawn([process.execPath, CLI, "security-check", ...args], {
-      cwd: REPO,
-      env: { PATH: process.env.PATH ?? "" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stdout, stderr] = await Promise.all([
-      child.exited,
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[]) => runCli(["security-check", ...args], { cwd: REPO });
 
   test("the repo's own infra/ files pass: no finding above info", async () => {
     const { code, stdout } = await cli(["--json"]);

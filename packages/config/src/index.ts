@@ -9,7 +9,7 @@ export {
   propgateEnv,
   url,
 } from "./fields.ts";
-export { ConfigError, type EnvSource, parseEnv } from "./parse.ts";
+export { ConfigError, type EnvSource, parseEnv, readConfigFile } from "./parse.ts";
 export { type PartnerSettings, partnerSettings } from "./partner.ts";
 export { type CertificateFiles, certificateFiles, pemFile } from "./tls.ts";
 export { checkPartnerUrl, isLoopbackHost } from "./urls.ts";

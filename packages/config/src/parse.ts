@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { z } from "zod";
 
 export type EnvSource = Record<string, string | undefined>;
@@ -36,4 +37,13 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: EnvSource): z.in
       ? "is missing"
       : `is invalid: ${issue?.message ?? "bad value"}`;
   throw new ConfigError(variable, problem);
+}
+
+/** The text of the file a `*_FILE` variable names; unreadable is a ConfigError naming it. */
+export function readConfigFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(variable, "points at a file that cannot be read");
+  }
 }

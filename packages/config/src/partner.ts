@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { hexOrBase64Key, integer, url } from "./fields.ts";
-import { ConfigError, type EnvSource, parseEnv } from "./parse.ts";
+import { ConfigError, type EnvSource, parseEnv, readConfigFile } from "./parse.ts";
 import { pemFile } from "./tls.ts";
 import { checkPartnerUrl } from "./urls.ts";
 
@@ -23,14 +22,9 @@ export interface PartnerSettings {
 }
 
 function readSecretFile(variable: string, path: string): string {
-  try {
-    const text = readFileSync(path, "utf8").trim();
-    if (!text) throw new ConfigError(variable, "points at an empty file");
-    return text;
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(variable, "points at a file that cannot be read");
-  }
+  const text = readConfigFile(variable, path).trim();
+  if (!text) throw new ConfigError(variable, "points at an empty file");
+  return text;
 }
 
 /**

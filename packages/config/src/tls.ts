@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { ConfigError, type EnvSource } from "./parse.ts";
+import { ConfigError, type EnvSource, readConfigFile } from "./parse.ts";
 
 export interface CertificateFiles {
   /** PEM certificate (chain), leaf first. */
@@ -18,12 +17,7 @@ const PEM_MARKERS = {
  * it. Problems name `variable`, never the file's content.
  */
 export function pemFile(variable: string, path: string, holds: "certificate" | "key"): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    throw new ConfigError(variable, "points at a file that cannot be read");
-  }
+  const text = readConfigFile(variable, path);
   if (!PEM_MARKERS[holds].test(text)) {
     throw new ConfigError(
       variable,

@@ -260,10 +260,11 @@ export async function verifyAuditChain(
   options: { publicKey?: KeyObject } = {},
 ): Promise<AuditChainVerdict> {
   const checkpoints = new Map<string, AuditCheckpointRow>();
+  const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
   for (const checkpoint of await db.select().from(auditCheckpoints)) {
     if (options.publicKey) {
       const message = checkpointMessage(checkpoint);
-      const keyMatches = checkpoint.keyId === auditKeyId(options.publicKey);
+      const keyMatches = checkpoint.keyId === keyId;
       if (
         !keyMatches ||
         !checkpointSignatureValid(options.publicKey, message, checkpoint.signature)

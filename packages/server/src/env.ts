@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import {
   ConfigError,
   certificateFiles,
@@ -10,6 +9,7 @@ import {
   partnerSettings,
   port,
   propgateEnv,
+  readConfigFile,
   url,
 } from "@propgate/config";
 import { type AuditSigner, createAuditSigner } from "@propgate/consent-audit";
@@ -66,12 +66,7 @@ const schema = z.object({
 export type ApiEnv = ReturnType<typeof loadApiEnv>;
 
 function loadAuditSigner(file: string): AuditSigner {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new ConfigError("AUDIT_SIGNING_KEY_FILE", "points at a file that cannot be read");
-  }
+  const text = readConfigFile("AUDIT_SIGNING_KEY_FILE", file);
   try {
     return createAuditSigner(text);
   } catch {

@@ -62,11 +62,13 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     );
   }
   // Sign the chain's head now and then even when no partner call writes a batch.
-  const checkpoints = setInterval(() => {
-    deps.auditWriter
-      .checkpoint()
-      .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
-  }, 10_000);
+  const checkpoints = env.auditSigner
+    ? setInterval(() => {
+        deps.auditWriter
+          .checkpoint()
+          .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
+      }, 10_000)
+    : undefined;
   const api = serveApi(deps, {
     hostname: env.HOST,
     port: env.PORT,

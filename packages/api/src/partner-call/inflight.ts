@@ -42,7 +42,6 @@ export function createInflightCalls() {
         controller.abort(new ConsentRequiredError(purpose, "revoked-in-flight"));
       return set.size;
     },
-    size: () => [...calls.values()].reduce((sum, set) => sum + set.size, 0),
   };
 }
 

@@ -1,6 +1,5 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { ConfigError, type EnvSource, integer, parseEnv } from "@propgate/config";
+import { ConfigError, type EnvSource, integer, parseEnv, readConfigFile } from "@propgate/config";
 import { PARTNERS, SURFACE_SCOPES } from "@propgate/domain";
 import { z } from "zod";
 import { type Cidr, InvalidCidrError, parseCidrList } from "../net/cidr.ts";
@@ -90,14 +89,6 @@ const schema = z.object({
   PARTNER_TOKEN_TTL_SECONDS: integer(30, 3600).default(300),
   PARTNER_TOKEN_KEY_FILE: z.string().optional(),
 });
-
-function readConfigFile(variable: string, path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    throw new ConfigError(variable, "points at a file that cannot be read");
-  }
-}
 
 /** Reads and checks the partner clients file; problems name the entry, never a value. */
 export function parseClientsFile(text: string): PartnerClientRecord[] {
