@@ -104,6 +104,8 @@ describe("plates", () => {
     } finally {
       stack.sims.barrier.faults.reset();
     }
+    // The answer's row is written after the answer, in the writer's next batch.
+    await stack.deps.auditWriter.flush();
     const rows = await listAuditEvents(stack.database.db, { userId: resident.userId });
     const response = rows.find((row) => row.kind === "partner.response");
     expect(response).toMatchObject({

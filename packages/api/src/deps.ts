@@ -1,5 +1,11 @@
 import type { KeyObject } from "node:crypto";
-import type { AuditWriter, DatabaseHandle, SubjectRegistry } from "@propgate/consent-audit";
+import type {
+  AuditWriter,
+  ConsentCache,
+  DatabaseHandle,
+  DeviceCache,
+  SubjectRegistry,
+} from "@propgate/consent-audit";
 import type { Logger, Metrics } from "@propgate/observability";
 import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
@@ -17,6 +23,10 @@ export interface AppDeps {
   metrics: Metrics;
   verifier: ResidentVerifier;
   partners: Partners;
+  /** Devices by id for authorizing calls, refreshed when the registry changes. */
+  devices: DeviceCache;
+  /** The early consent answer (grants only; the attempt's gate re-checks). */
+  consents: ConsentCache;
   /** Subject pseudonyms per partner, and the record of whom each stands for. */
   subjects: SubjectRegistry;
   /** Partner calls in flight, abandoned when the consent bus reports a revocation. */

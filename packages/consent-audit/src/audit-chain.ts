@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { newId } from "@propgate/domain";
 import type { auditEvents } from "./schema/audit-events";
 
 /** `prev_hash` of the first row of the `legacy` chain (the rows written before chains). */
@@ -63,4 +64,36 @@ export function auditRowHash(
   return createHash("sha256")
     .update(prevHash + canonicalAuditContent(row), "utf8")
     .digest("hex");
+}
+
+/** Where a chain ends: the next row gets `chainSeq + 1` and links to `hash`. */
+export interface ChainHead {
+  chainId: string;
+  chainSeq: number;
+  hash: string;
+}
+
+/** A fresh chain's head: nothing in it yet, so its first row links to the genesis hash. */
+export function emptyChain(chainId: string): ChainHead {
+  return { chainId, chainSeq: 0, hash: chainGenesis(chainId) };
+}
+
+type RowContent = Omit<AuditRow, "prevHash" | "hash" | "chainId" | "chainSeq" | "id" | "at">;
+
+/** `contents` appended after `head` in order, each with its id, time and hashes; and the new head. */
+export function chainRows<T extends RowContent>(
+  head: ChainHead,
+  contents: readonly T[],
+  at: Date,
+): { rows: (T & Omit<AuditRow, keyof RowContent>)[]; head: ChainHead } {
+  let { chainSeq, hash: prevHash } = head;
+  const rows = contents.map((input) => {
+    chainSeq += 1;
+    const content = { ...input, chainSeq, id: newId("evt"), at };
+    const hash = auditRowHash(prevHash, content);
+    const row = { ...content, chainId: head.chainId, prevHash, hash };
+    prevHash = hash;
+    return row;
+  });
+  return { rows, head: { chainId: head.chainId, chainSeq, hash: prevHash } };
 }

@@ -1,6 +1,7 @@
 import { newId } from "@propgate/domain";
 import { desc, eq } from "drizzle-orm";
 import { auditChainId } from "./audit";
+import type { ChainHead } from "./audit-chain";
 import { type AuditSigner, checkpointMessage } from "./audit-signing";
 import type { Database } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
@@ -31,18 +32,29 @@ export async function checkpointAuditChain(
     .orderBy(desc(auditCheckpoints.chainSeq))
     .limit(1);
   if (last && last.chainSeq >= head.chainSeq) return null;
+  return writeCheckpoint(tx, signer, { chainId, ...head });
+}
+
+/**
+ * Signs and stores `head`, a committed head of a chain whose only writer is the caller (the
+ * audit writer's own chain, whose head it keeps in memory).
+ */
+export async function writeCheckpoint(
+  db: Database,
+  signer: AuditSigner,
+  head: ChainHead,
+): Promise<AuditCheckpoint> {
   const at = new Date();
+  const { chainId, chainSeq, hash: headHash } = head;
   const checkpoint: AuditCheckpoint = {
     id: newId("ckp"),
     chainId,
-    chainSeq: head.chainSeq,
-    headHash: head.hash,
+    chainSeq,
+    headHash,
     at,
     keyId: signer.keyId,
-    signature: signer.sign(
-      checkpointMessage({ chainId, chainSeq: head.chainSeq, headHash: head.hash, at }),
-    ),
+    signature: signer.sign(checkpointMessage({ chainId, chainSeq, headHash, at })),
   };
-  await tx.insert(auditCheckpoints).values(checkpoint);
+  await db.insert(auditCheckpoints).values(checkpoint);
   return checkpoint;
 }

@@ -1,15 +1,19 @@
 import {
   type AuditContext,
-  type AuditEventInput,
-  appendAuditEvents,
+  auditChainId,
   lockAuditChain,
+  type ParsedAuditEvent,
+  parseAuditEvent,
 } from "./audit";
-import { type AuditCheckpoint, checkpointAuditChain } from "./audit-checkpoints";
+import { type ChainHead, chainRows, emptyChain } from "./audit-chain";
+import { type AuditCheckpoint, checkpointAuditChain, writeCheckpoint } from "./audit-checkpoints";
 import type { AuditSigner } from "./audit-signing";
-import type { Database } from "./database";
+import { type Database, registeredRawQuery } from "./database";
 import { ConsentRequiredError } from "./errors";
 import {
   attemptRow,
+  type DeniedInput,
+  deniedRow,
   grantedPairs,
   type PartnerAttemptInput,
   PartnerAttemptSchema,
@@ -18,19 +22,31 @@ import {
   pairKey,
   resultRow,
 } from "./partner-gate";
+import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
+
+type ParsedAttempt = ReturnType<typeof PartnerAttemptSchema.parse>;
 
 type Queued =
   | {
       type: "attempt";
-      attempt: ReturnType<typeof PartnerAttemptSchema.parse>;
+      attempt: ParsedAttempt;
       audit: AuditContext;
+      /** The `partner.request` row, checked when queued (the `access.denied` one is made if needed). */
+      row: ParsedAuditEvent;
       resolve: (eventId: string) => void;
       reject: (error: unknown) => void;
     }
   | {
+      /** A row nobody waits for (a `partner.response`): retried when a batch fails. */
       type: "result";
-      row: AuditEventInput;
+      row: ParsedAuditEvent;
+      tries: number;
+    }
+  | {
+      /** A row its caller waits for (an `access.denied`). */
+      type: "row";
+      row: ParsedAuditEvent;
       resolve: (eventId: string) => void;
       reject: (error: unknown) => void;
     };
@@ -42,79 +58,283 @@ export interface AuditWriterOptions {
   checkpointEveryMs?: number;
   /** Each checkpoint written, for the log stream (a copy outside the database). */
   onCheckpoint?: (checkpoint: AuditCheckpoint) => void;
+  /** A batch failed to commit (its result rows are retried; its waiting callers get the error). */
+  onWriteError?: (error: unknown, rows: number) => void;
+  /** Result rows given up on after `resultTries` failed batches (counted and alerted on). */
+  onRowsLost?: (rows: readonly ParsedAuditEvent[], error: unknown) => void;
+  /** How many batches a result row may fail in before it is given up; default 8. */
+  resultTries?: number;
+  /** First wait before result rows of a failed batch are retried (doubling, to 5 s); default 100. */
+  retryDelayMs?: number;
 }
 
 export interface AuditWriter {
-  /** `recordPartnerAttempt`, written together with whatever else is queued (group commit). */
+  /**
+   * The `partner.request` row of an attempt, with the consent re-check, committed before this
+   * resolves (invariant 1); without consent an `access.denied` row and `ConsentRequiredError`.
+   */
   attempt(input: PartnerAttemptInput, audit: AuditContext): Promise<string>;
-  /** `recordPartnerResult`, likewise. */
-  result(input: PartnerResultInput, audit: AuditContext): Promise<string>;
-  /** Resolves once everything queued so far is committed (or has failed). */
+  /**
+   * Queues the `partner.response` row of an answer and returns at once: the answer is not held
+   * for it. A failed write is retried; rows still failing are reported to `onRowsLost`.
+   */
+  result(input: PartnerResultInput, audit: AuditContext): void;
+  /** An `access.denied` row (a refusal before any request), committed before this resolves. */
+  denied(input: DeniedInput, audit: AuditContext): Promise<string>;
+  /** Resolves once everything queued so far is committed, retried now, or given up. */
   flush(): Promise<void>;
-  /** Signs the head of this process's chain now, if it moved since the last checkpoint. */
-  checkpoint(): Promise<AuditCheckpoint | null>;
-  /** Batches and rows written so far. */
-  readonly stats: { batches: number; rows: number };
+  /** Signs the heads of this process's chains now, where they moved since the last checkpoint. */
+  checkpoint(): Promise<AuditCheckpoint[]>;
+  /** The chain this writer appends to now (a new one after a failed batch). */
+  readonly chainId: string;
+  /** Batches and rows written so far; `gateRechecks`: batches a revocation sent the slow way. */
+  readonly stats: { batches: number; rows: number; gateRechecks: number; pending: number };
 }
 
+const COLUMNS = [
+  "chain_id",
+  "chain_seq",
+  "id",
+  "at",
+  "kind",
+  "source_app",
+  "instance_id",
+  "client_ip",
+  "request_id",
+  "user_id",
+  "actor",
+  "operation",
+  "partner",
+  "purpose",
+  "target",
+  "attempt",
+  "result",
+  "error_code",
+  "http_status",
+  "latency_ms",
+  "call_id",
+  "prev_hash",
+  "hash",
+].join(", ");
+
+const INSERT_ROWS = `insert into audit_events (${COLUMNS})
+select ${COLUMNS} from json_populate_recordset(null::audit_events, $1::json)`;
+
 /**
- * Group commit for the audit rows of partner calls: callers queue their rows; while one
- * transaction is being written the next batch gathers, then goes in ONE transaction (this
- * process's chain lock, the consent rows FOR SHARE, one multi-row INSERT). Each caller resumes
- * when its own row is committed, so an attempt row is still durable before its request leaves.
+ * The batch in one statement, so one round trip and its own commit: the consent rows of its
+ * attempts are read FOR SHARE (in key order, as `grantedPairs`), and the rows go in only if every
+ * one of them is granted. A revoke's UPDATE waits for this statement's commit; a revoke already
+ * committed makes the count fall short, nothing is written, and the batch takes the slow way.
+ */
+const INSERT_ROWS_IF_GRANTED = `with gate as (
+  select 1 from consent_current c
+  where c.state = 'granted'
+    and (c.user_id, c.purpose) in (select g.user_id, g.purpose from json_to_recordset($2::json) as g(user_id text, purpose text))
+  order by c.user_id, c.purpose
+  for share of c
+)
+${INSERT_ROWS}
+where (select count(*) from gate) = $3::int
+returning 1 as ok`;
+
+type Row = ReturnType<typeof chainRows<ParsedAuditEvent>>["rows"][number];
+
+function jsonRow(row: Row): Record<string, string | number | null> {
+  return {
+    chain_id: row.chainId,
+    chain_seq: row.chainSeq,
+    id: row.id,
+    at: row.at.toISOString(),
+    kind: row.kind,
+    source_app: row.sourceApp,
+    instance_id: row.instanceId,
+    client_ip: row.clientIp,
+    request_id: row.requestId,
+    user_id: row.userId,
+    actor: row.actor,
+    operation: row.operation,
+    partner: row.partner,
+    purpose: row.purpose,
+    target: row.target,
+    attempt: row.attempt,
+    result: row.result,
+    error_code: row.errorCode,
+    http_status: row.httpStatus,
+    latency_ms: row.latencyMs,
+    call_id: row.callId,
+    prev_hash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+let writersStarted = 0;
+
+/**
+ * Group commit for the audit rows of partner calls. Callers queue their rows; while one batch is
+ * being written the next gathers, then goes in as ONE statement (one round trip). The writer has
+ * a chain of its own and keeps its head in memory, so nothing else ever waits for it, and no
+ * lock spans the cluster: instances are ordered by the consent rows alone. After a failed batch
+ * it starts a new chain (the failed one's outcome may be unknown) and retries the result rows.
  * Built once per api instance (`startInstance`).
  */
 export function createAuditWriter(db: Database, options: AuditWriterOptions = {}): AuditWriter {
   const maxBatch = options.maxBatch ?? 256;
   const { signer } = options;
   const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
+  const resultTries = options.resultTries ?? 8;
+  const retryDelayMs = options.retryDelayMs ?? 100;
+  const raw = registeredRawQuery(db);
+  if (!raw) throw new Error("createAuditWriter needs a database from openDatabase");
+  // Several writers may share a process (tests start instances side by side): each its own chains.
+  const writer = ++writersStarted;
+  let generation = 0;
+  const chainName = () => `${auditChainId()}/w${writer}.${generation}`;
+  let head: ChainHead = emptyChain(chainName());
+  let checkpointed = { chainId: head.chainId, chainSeq: 0 };
   let lastCheckpointAt = 0;
   const queue: Queued[] = [];
+  const retrying: Extract<Queued, { type: "result" }>[] = [];
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let failuresInARow = 0;
   let writing: Promise<void> | null = null;
-  const stats = { batches: 0, rows: 0 };
+  let inBatch = 0;
+  const stats = {
+    batches: 0,
+    rows: 0,
+    gateRechecks: 0,
+    get pending() {
+      return queue.length + retrying.length + inBatch;
+    },
+  };
+
+  /** Rows for `batch` after `head`; an attempt's row is its denial when `granted` says so. */
+  function build(batch: readonly Queued[], granted: (item: ParsedAttempt) => boolean) {
+    const contents = batch.map((item) =>
+      item.type === "attempt" && !granted(item.attempt)
+        ? parseAuditEvent(attemptRow(item.attempt, item.audit, false))
+        : item.row,
+    );
+    return chainRows(head, contents, new Date());
+  }
+
+  /** Fast way: one statement, every attempt taken as granted; false when the gate said no. */
+  async function writeIfGranted(batch: readonly Queued[]) {
+    const built = build(batch, () => true);
+    const rowsJson = JSON.stringify(built.rows.map(jsonRow));
+    const pairs = new Map<string, { user_id: string; purpose: string }>();
+    for (const item of batch) {
+      if (item.type !== "attempt" || item.attempt.endsProcessing === true) continue;
+      const { userId, purpose } = item.attempt;
+      pairs.set(pairKey(item.attempt), { user_id: userId, purpose });
+    }
+    if (pairs.size === 0) {
+      await raw?.(INSERT_ROWS, [rowsJson]);
+      return built;
+    }
+    const inserted = await raw?.(INSERT_ROWS_IF_GRANTED, [
+      rowsJson,
+      JSON.stringify([...pairs.values()]),
+      pairs.size,
+    ]);
+    return inserted?.length === built.rows.length ? built : null;
+  }
+
+  /** Slow way, after a revocation: which pairs are granted (FOR SHARE), then the rows to match. */
+  async function writeChecked(batch: readonly Queued[]) {
+    stats.gateRechecks += 1;
+    return db.transaction(async (tx) => {
+      const gated = batch.flatMap((item) =>
+        item.type === "attempt" && item.attempt.endsProcessing !== true ? [item.attempt] : [],
+      );
+      const granted = await grantedPairs(tx, gated);
+      const isGranted = (attempt: ParsedAttempt) =>
+        attempt.endsProcessing === true || granted.has(pairKey(attempt));
+      const built = build(batch, isGranted);
+      await tx.insert(auditEvents).values(built.rows);
+      return { ...built, isGranted };
+    });
+  }
 
   async function write(batch: Queued[]): Promise<void> {
-    let events: Awaited<ReturnType<typeof appendAuditEvents>>;
-    let granted = new Set<string>();
-    let checkpoint: AuditCheckpoint | null = null;
+    inBatch = batch.length;
+    let outcome: Awaited<ReturnType<typeof writeChecked>>;
     try {
-      events = await db.transaction(async (tx) => {
-        await lockAuditChain(tx);
-        const gated = batch.flatMap((item) =>
-          item.type === "attempt" && item.attempt.endsProcessing !== true ? [item.attempt] : [],
-        );
-        granted = await grantedPairs(tx, gated);
-        const appended = await appendAuditEvents(
-          tx,
-          batch.map((item) =>
-            item.type === "result"
-              ? item.row
-              : attemptRow(item.attempt, item.audit, isGranted(item)),
-          ),
-        );
-        // The batch's last row is the head: sign it, at most once per checkpointEveryMs.
-        if (signer && Date.now() - lastCheckpointAt >= checkpointEveryMs) {
-          checkpoint = await checkpointAuditChain(tx, signer);
-        }
-        return appended;
-      });
+      const fast = await writeIfGranted(batch);
+      outcome = fast ? { ...fast, isGranted: () => true } : await writeChecked(batch);
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      inBatch = 0;
+      failed(batch, error);
       return;
     }
+    inBatch = 0;
+    failuresInARow = 0;
+    head = outcome.head;
     stats.batches += 1;
-    stats.rows += events.length;
-    if (checkpoint) noteCheckpoint(checkpoint);
+    stats.rows += outcome.rows.length;
     batch.forEach((item, i) => {
-      const eventId = events[i]?.id ?? "";
-      if (item.type === "attempt" && !isGranted(item)) {
+      const eventId = outcome.rows[i]?.id ?? "";
+      if (item.type === "result") return;
+      if (item.type === "attempt" && !outcome.isGranted(item.attempt)) {
         item.reject(new ConsentRequiredError(item.attempt.purpose, eventId));
       } else item.resolve(eventId);
     });
-
-    function isGranted(item: Extract<Queued, { type: "attempt" }>): boolean {
-      return item.attempt.endsProcessing === true || granted.has(pairKey(item.attempt));
+    // The head is committed: sign it, at most once per checkpointEveryMs.
+    if (signer && Date.now() - lastCheckpointAt >= checkpointEveryMs) {
+      await checkpointOwnChain().catch((error) => options.onWriteError?.(error, 0));
     }
+  }
+
+  /**
+   * A failed batch: its waiting callers get the error (an attempt is then not sent); its result
+   * rows are retried later, up to `resultTries` batches. The chain may or may not hold the
+   * batch (a lost connection leaves that unknown), so the writer goes on with a new chain.
+   */
+  function failed(batch: readonly Queued[], error: unknown) {
+    generation += 1;
+    head = emptyChain(chainName());
+    failuresInARow += 1;
+    try {
+      options.onWriteError?.(error, batch.length);
+    } catch {
+      // Reporting must not stop the callers from hearing of the failure.
+    }
+    const lost: ParsedAuditEvent[] = [];
+    for (const item of batch) {
+      if (item.type !== "result") item.reject(error);
+      else if (item.tries + 1 >= resultTries) lost.push(item.row);
+      else retrying.push({ ...item, tries: item.tries + 1 });
+    }
+    if (lost.length > 0) {
+      try {
+        options.onRowsLost?.(lost, error);
+      } catch {
+        // As above.
+      }
+    }
+    if (retrying.length > 0 && !retryTimer) {
+      const delay = Math.min(5_000, retryDelayMs * 2 ** (failuresInARow - 1));
+      retryTimer = setTimeout(retryNow, delay);
+    }
+  }
+
+  function retryNow() {
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    if (retrying.length === 0) return;
+    queue.unshift(...retrying.splice(0));
+    void drain();
+  }
+
+  async function checkpointOwnChain(): Promise<AuditCheckpoint | null> {
+    if (!signer) return null;
+    const current = head;
+    if (current.chainSeq === 0) return null;
+    if (checkpointed.chainId === current.chainId && checkpointed.chainSeq >= current.chainSeq)
+      return null;
+    const checkpoint = await writeCheckpoint(db, signer, current);
+    checkpointed = { chainId: current.chainId, chainSeq: current.chainSeq };
+    noteCheckpoint(checkpoint);
+    return checkpoint;
   }
 
   function noteCheckpoint(checkpoint: AuditCheckpoint) {
@@ -143,8 +363,8 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     return writing;
   }
 
-  function enqueue(
-    make: (done: { resolve: (id: string) => void; reject: (e: unknown) => void }) => Queued,
+  function waitFor(
+    make: (done: Pick<Extract<Queued, { type: "row" }>, "resolve" | "reject">) => Queued,
   ) {
     return new Promise<string>((resolve, reject) => {
       queue.push(make({ resolve, reject }));
@@ -155,23 +375,45 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   return {
     async attempt(input, audit) {
       const attempt = parseInput(PartnerAttemptSchema, input, "partner attempt");
-      return enqueue((done) => ({ type: "attempt", attempt, audit, ...done }));
+      const row = parseAuditEvent(attemptRow(attempt, audit, true));
+      return waitFor((done) => ({ type: "attempt", attempt, audit, row, ...done }));
     },
-    async result(input, audit) {
-      const row = resultRow(parseInput(PartnerResultSchema, input, "partner result"), audit);
-      return enqueue((done) => ({ type: "result", row, ...done }));
+    result(input, audit) {
+      const row = parseAuditEvent(
+        resultRow(parseInput(PartnerResultSchema, input, "partner result"), audit),
+      );
+      queue.push({ type: "result", row, tries: 0 });
+      void drain();
+    },
+    async denied(input, audit) {
+      const row = parseAuditEvent(deniedRow(input, audit));
+      return waitFor((done) => ({ type: "row", row, ...done }));
     },
     async flush() {
-      while (writing) await writing;
+      for (;;) {
+        if (retrying.length > 0) retryNow();
+        if (!writing) return;
+        await writing;
+      }
     },
     async checkpoint() {
-      if (!signer) return null;
-      const checkpoint = await db.transaction(async (tx) => {
+      if (!signer) return [];
+      const written: AuditCheckpoint[] = [];
+      const own = await checkpointOwnChain();
+      if (own) written.push(own);
+      // The process chain: the rows other writes append under this process's chain lock.
+      const processChain = await db.transaction(async (tx) => {
         await lockAuditChain(tx);
         return checkpointAuditChain(tx, signer);
       });
-      if (checkpoint) noteCheckpoint(checkpoint);
-      return checkpoint;
+      if (processChain) {
+        noteCheckpoint(processChain);
+        written.push(processChain);
+      }
+      return written;
+    },
+    get chainId() {
+      return head.chainId;
     },
     stats,
   };

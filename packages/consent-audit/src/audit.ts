@@ -5,14 +5,19 @@ import {
   AUDIT_OPERATIONS,
   type AuditKind,
   type AuditOperation,
-  newId,
   PARTNERS,
   PURPOSES,
 } from "@propgate/domain";
 import { and, asc, count, desc, eq, is, lt, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import { AUDIT_CHAIN_LOCK_NAMESPACE, auditRowHash, chainGenesis } from "./audit-chain";
+import {
+  AUDIT_CHAIN_LOCK_NAMESPACE,
+  auditRowHash,
+  chainGenesis,
+  chainRows,
+  emptyChain,
+} from "./audit-chain";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
 import type { Database } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
@@ -98,6 +103,14 @@ const AuditEventInputSchema = z.strictObject({
   callId: optional(opaque(128)),
 });
 
+/** An audit row's content, checked and with every absent field null. */
+export type ParsedAuditEvent = z.output<typeof AuditEventInputSchema>;
+
+/** Checks one row to append; `InvalidInputError` names what is wrong. */
+export function parseAuditEvent(event: AuditEventInput): ParsedAuditEvent {
+  return parseInput(AuditEventInputSchema, event, "audit event");
+}
+
 /** The context fields of an `AuditContext`, as stored on every row. */
 export function contextFields(audit: AuditContext): AuditContext {
   return {
@@ -146,7 +159,7 @@ export async function appendAuditEvents(
   events: readonly AuditEventInput[],
 ): Promise<AuditEvent[]> {
   if (events.length === 0) return [];
-  const inputs = events.map((event) => parseInput(AuditEventInputSchema, event, "audit event"));
+  const inputs = events.map(parseAuditEvent);
   const append = async (inner: Database): Promise<AuditEvent[]> => {
     await lockAuditChain(inner);
     const [last] = await inner
@@ -155,21 +168,8 @@ export async function appendAuditEvents(
       .where(eq(auditEvents.chainId, PROCESS_CHAIN_ID))
       .orderBy(desc(auditEvents.chainSeq))
       .limit(1);
-    let chainSeq = last?.chainSeq ?? 0;
-    let prevHash = last?.hash ?? chainGenesis(PROCESS_CHAIN_ID);
-    const at = new Date();
-    const rows = inputs.map((input) => {
-      chainSeq += 1;
-      const content = { ...input, chainSeq, id: newId("evt"), at };
-      const row = {
-        ...content,
-        chainId: PROCESS_CHAIN_ID,
-        prevHash,
-        hash: auditRowHash(prevHash, content),
-      };
-      prevHash = row.hash;
-      return row;
-    });
+    const head = last ? { chainId: PROCESS_CHAIN_ID, ...last } : emptyChain(PROCESS_CHAIN_ID);
+    const { rows } = chainRows(head, inputs, new Date());
     const stored = await inner.insert(auditEvents).values(rows).returning();
     return stored.sort((a, b) => a.chainSeq - b.chainSeq).map(toAuditEvent);
   };

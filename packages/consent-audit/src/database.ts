@@ -48,6 +48,22 @@ export type ChannelListener = (
 
 const channelListeners = new WeakMap<Database, ChannelListener>();
 
+/**
+ * One parameterised statement straight to the driver, without the query builder, for the few
+ * statements on a request's hot path (the audit writer's batch insert). Autocommit: never use
+ * it for a statement that must share a transaction. Kept out of the public handle.
+ */
+export type RawQuery = <R extends Record<string, unknown>>(
+  text: string,
+  params: readonly (string | number | null)[],
+) => Promise<R[]>;
+
+const rawQueries = new WeakMap<Database, RawQuery>();
+
+export function registeredRawQuery(db: Database): RawQuery | undefined {
+  return rawQueries.get(db);
+}
+
 export function registeredListener(db: Database): ChannelListener | undefined {
   return channelListeners.get(db);
 }
@@ -116,6 +132,19 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
     migrationTargets.set(db, { kind: "postgres", url: opts.url });
     channelListeners.set(db, postgresListener(client));
+    rawQueries.set(
+      db,
+      async <R extends Record<string, unknown>>(
+        text: string,
+        params: readonly (string | number | null)[],
+      ) => {
+        // Prepared once per connection (the text is fixed), so later runs skip parse and plan.
+        const rows = await client.unsafe(text, params as (string | number | null)[], {
+          prepare: true,
+        });
+        return rows as unknown as R[];
+      },
+    );
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
   }
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -130,5 +159,12 @@ export async function wrapPglite(client: PGlite): Promise<DatabaseHandle> {
   const db: Database = pglite;
   migrationTargets.set(db, { kind: "pglite", db: pglite });
   channelListeners.set(db, pgliteListener(client));
+  rawQueries.set(
+    db,
+    async <R extends Record<string, unknown>>(
+      text: string,
+      params: readonly (string | number | null)[],
+    ) => (await client.query<R>(text, [...params])).rows,
+  );
   return { db, kind: "pglite", close: () => client.close() };
 }

@@ -107,6 +107,8 @@ export async function upsertDevices(
           target: record.id,
         });
       }
+      // Every instance's device cache drops what it holds when this commits.
+      await tx.execute(sql`select pg_notify(${DEVICES_CHANNEL}, '')`);
       const byId = new Map(rows.map((row) => [row.id, toDevice(row)]));
       return batch.flatMap((record) => byId.get(record.id) ?? []);
     });
@@ -146,6 +148,9 @@ export async function getDevice(db: Database, id: string): Promise<Device | null
   const [row] = await db.select().from(devices).where(eq(devices.id, id)).limit(1);
   return row ? toDevice(row) : null;
 }
+
+/** The NOTIFY channel on which a change to the device registry is announced. */
+export const DEVICES_CHANNEL = "propgate_devices";
 
 /** Our device behind a partner's own device id (what partners name when they call us). */
 export async function getDeviceByPartnerId(

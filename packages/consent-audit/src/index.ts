@@ -74,6 +74,12 @@ export {
   InvalidInputError,
   StaleNoticeError,
 } from "./errors";
+export {
+  type ConsentCache,
+  createConsentCache,
+  createDeviceCache,
+  type DeviceCache,
+} from "./hot-caches";
 export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";

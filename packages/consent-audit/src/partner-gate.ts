@@ -177,14 +177,10 @@ const DeniedInput = z.strictObject({
 });
 export type DeniedInput = z.input<typeof DeniedInput>;
 
-/** Appends an `access.denied` row (e.g. `FORBIDDEN_DEVICE`, `RATE_LIMITED`, `BLOCKED`). */
-export async function recordDenied(
-  db: Database,
-  input: DeniedInput,
-  audit: AuditContext,
-): Promise<string> {
+/** The `access.denied` row of a refusal (e.g. `FORBIDDEN_DEVICE`, `RATE_LIMITED`, `BLOCKED`). */
+export function deniedRow(input: DeniedInput, audit: AuditContext): AuditEventInput {
   const denied = parseInput(DeniedInput, input, "access denial");
-  const event = await recordAuditEvent(db, {
+  return {
     ...contextFields(audit),
     kind: "access.denied",
     result: "denied",
@@ -194,6 +190,15 @@ export async function recordDenied(
     partner: denied.partner ?? null,
     purpose: denied.purpose ?? null,
     target: denied.target ?? null,
-  });
+  };
+}
+
+/** Appends an `access.denied` row (e.g. `FORBIDDEN_DEVICE`, `RATE_LIMITED`, `BLOCKED`). */
+export async function recordDenied(
+  db: Database,
+  input: DeniedInput,
+  audit: AuditContext,
+): Promise<string> {
+  const event = await recordAuditEvent(db, deniedRow(input, audit));
   return event.id;
 }

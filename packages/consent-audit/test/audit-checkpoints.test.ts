@@ -43,29 +43,40 @@ const verify = (handle: TestDatabase) =>
 describe("signed checkpoints", () => {
   test("an untouched log verifies against its checkpoints; each one also goes to the log stream", async () => {
     const { handle, writer, logged } = await signedChain(5);
+    // The grant is on the process chain; the writer's batches on its own chain, each signed.
     expect(await verify(handle)).toEqual({ ok: true, count: 6, checkpoints: 5 });
-    expect(logged.map((checkpoint) => checkpoint.chainSeq)).toEqual([2, 3, 4, 5, 6]);
-    expect(logged.every((checkpoint) => checkpoint.chainId === auditChainId())).toBe(true);
-    // Nothing new since the last one: no checkpoint.
-    expect(await writer.checkpoint()).toBeNull();
+    expect(logged.map((checkpoint) => checkpoint.chainSeq)).toEqual([1, 2, 3, 4, 5]);
+    expect(logged.every((checkpoint) => checkpoint.chainId === writer.chainId)).toBe(true);
+    expect(writer.chainId.startsWith(`${auditChainId()}/`)).toBe(true);
+    // Now the process chain's head too; then nothing new anywhere: no checkpoint.
+    const now = await writer.checkpoint();
+    expect(now.map((checkpoint) => [checkpoint.chainId, checkpoint.chainSeq])).toEqual([
+      [auditChainId(), 1],
+    ]);
+    expect(await writer.checkpoint()).toEqual([]);
+    expect(await verify(handle)).toEqual({ ok: true, count: 6, checkpoints: 6 });
   });
 
   test("cutting the newest rows is detected", async () => {
-    const { handle } = await signedChain(5);
-    await handle.db.execute(sql`delete from audit_events where chain_seq > 4`);
+    const { handle, writer } = await signedChain(5);
+    await handle.db.execute(
+      sql`delete from audit_events where chain_id = ${writer.chainId} and chain_seq > 3`,
+    );
     const verdict = await verify(handle);
     expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
     if (!verdict.ok) expect(verdict.reason).toContain("ends before its signed checkpoint");
   });
 
   test("a chain rebuilt with fresh hashes (without the key) is detected", async () => {
-    const { handle } = await signedChain(5);
+    const { handle, writer } = await signedChain(5);
     // Edit row 3, then recompute every hash from it on so the chain links again.
-    await handle.db.execute(sql`update audit_events set target = 'dev_forged' where chain_seq = 3`);
+    await handle.db.execute(
+      sql`update audit_events set target = 'dev_forged' where chain_id = ${writer.chainId} and chain_seq = 3`,
+    );
     const rows = await handle.db
       .select()
       .from(auditEvents)
-      .where(eq(auditEvents.chainId, auditChainId()))
+      .where(eq(auditEvents.chainId, writer.chainId))
       .orderBy(asc(auditEvents.chainSeq));
     let prev = rows[1]?.hash ?? "";
     for (const row of rows.slice(2)) {

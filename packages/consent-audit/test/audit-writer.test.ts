@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import {
   ConsentRequiredError,
   countAuditEvents,
@@ -67,7 +68,7 @@ describe("group commit of partner-call audit rows", () => {
     for (let i = 0; i < 30; i++) {
       await writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT);
     }
-    expect(writer.stats).toEqual({ batches: 30, rows: 30 });
+    expect(writer.stats).toMatchObject({ batches: 30, rows: 30, gateRechecks: 0, pending: 0 });
   });
 
   test("results are batched too, and an attempt after a revoke is denied", async () => {
@@ -76,26 +77,25 @@ describe("group commit of partner-call audit rows", () => {
     await grant(handle.db, userId, "intercom");
     const first = attemptInput(userId, "intercom", 1);
     expect(await outcome(writer.attempt(first, APP_AUDIT))).toHaveProperty("sent");
-    await Promise.all(
-      [1, 2, 3].map((attempt) =>
-        writer.result(
-          {
-            callId: first.callId,
-            operation: first.operation,
-            partner: first.partner,
-            target: first.target,
-            userId,
-            purpose: "intercom",
-            attempt,
-            result: "error",
-            errorCode: "http_503",
-            httpStatus: 503,
-            latencyMs: 2,
-          },
-          APP_AUDIT,
-        ),
-      ),
-    );
+    for (const attempt of [1, 2, 3]) {
+      writer.result(
+        {
+          callId: first.callId,
+          operation: first.operation,
+          partner: first.partner,
+          target: first.target,
+          userId,
+          purpose: "intercom",
+          attempt,
+          result: "error",
+          errorCode: "http_503",
+          httpStatus: 503,
+          latencyMs: 2,
+        },
+        APP_AUDIT,
+      );
+    }
+    await writer.flush();
     await revokeConsent(
       handle.db,
       { userId, purpose: "intercom", channel: "app", method: "in_app_toggle", actor: userId },
@@ -124,5 +124,130 @@ describe("group commit of partner-call audit rows", () => {
     );
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     expect(failing.stats.rows).toBe(0);
+  });
+
+  test("a batch whose consents all hold is one statement; one revoked consent sends it the slow way", async () => {
+    const writer = createAuditWriter(handle.db);
+    const [a, b] = [newUserId(), newUserId()];
+    await grant(handle.db, a, "intercom");
+    await grant(handle.db, b, "intercom");
+    await Promise.all(
+      [a, b, a, b].map((userId, i) =>
+        writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT),
+      ),
+    );
+    expect(writer.stats).toMatchObject({ rows: 4, gateRechecks: 0 });
+    await revokeConsent(
+      handle.db,
+      { userId: b, purpose: "intercom", channel: "app", method: "in_app_toggle", actor: b },
+      APP_AUDIT,
+    );
+    const outcomes = await Promise.all(
+      [a, b].map((userId, i) =>
+        outcome(writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT)),
+      ),
+    );
+    expect(outcomes[0]).toHaveProperty("sent");
+    expect(outcomes[1]).toHaveProperty("denied");
+    expect(writer.stats).toMatchObject({ rows: 6, gateRechecks: 1 });
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+
+  test("an answer's row is not waited for; a failed batch is retried on a new chain, and rows still failing are reported lost", async () => {
+    const errors: unknown[] = [];
+    const lost: unknown[][] = [];
+    const { promise: firstFailure, resolve: failedOnce } = Promise.withResolvers<void>();
+    const writer = createAuditWriter(handle.db, {
+      retryDelayMs: 5,
+      resultTries: 3,
+      onWriteError: (error) => {
+        errors.push(error);
+        failedOnce();
+      },
+      onRowsLost: (rows) => lost.push([...rows]),
+    });
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    const first = attemptInput(userId, "intercom", 1);
+    await writer.attempt(first, APP_AUDIT);
+    const chainBefore = writer.chainId;
+    const result = (attempt: number) =>
+      writer.result(
+        {
+          callId: first.callId,
+          operation: first.operation,
+          partner: first.partner,
+          target: first.target,
+          userId,
+          purpose: "intercom",
+          attempt,
+          result: "success",
+          httpStatus: 200,
+          latencyMs: 1,
+        },
+        APP_AUDIT,
+      );
+    const responses = async () =>
+      (await listAuditEvents(handle.db, { userId })).filter(
+        (row) => row.callId === first.callId && row.kind === "partner.response",
+      );
+
+    // The table refuses answers' rows for a while (as an outage would): the row waits in memory.
+    await handle.db.execute(
+      sql.raw(
+        `alter table audit_events add constraint test_refuse_responses check (kind <> 'partner.response') not valid`,
+      ),
+    );
+    result(1);
+    expect(writer.stats.pending).toBe(1);
+    await firstFailure;
+    expect(writer.stats.pending).toBe(1);
+    expect(writer.chainId).not.toBe(chainBefore);
+    expect(await responses()).toHaveLength(0);
+    await handle.db.execute(
+      sql.raw("alter table audit_events drop constraint test_refuse_responses"),
+    );
+    await writer.flush();
+    expect((await responses()).map((row) => row.attempt)).toEqual([1]);
+    expect(lost).toEqual([]);
+
+    // Failing for good: given up after `resultTries` batches, and reported with the row.
+    await handle.db.execute(
+      sql.raw(
+        `alter table audit_events add constraint test_refuse_responses check (kind <> 'partner.response') not valid`,
+      ),
+    );
+    result(2);
+    await writer.flush();
+    await handle.db.execute(
+      sql.raw("alter table audit_events drop constraint test_refuse_responses"),
+    );
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject([{ kind: "partner.response", callId: first.callId, attempt: 2 }]);
+    expect(writer.stats.pending).toBe(0);
+    expect((await responses()).map((row) => row.attempt)).toEqual([1]);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+
+  test("a refusal's row is written with the batch and its id returned", async () => {
+    const writer = createAuditWriter(handle.db);
+    const userId = newUserId();
+    const eventId = await writer.denied(
+      {
+        userId,
+        errorCode: "FORBIDDEN_DEVICE",
+        operation: "intercom.open",
+        target: "dev_x",
+        purpose: "intercom",
+      },
+      APP_AUDIT,
+    );
+    const [row] = await listAuditEvents(handle.db, { userId });
+    expect(row).toMatchObject({
+      id: eventId,
+      kind: "access.denied",
+      errorCode: "FORBIDDEN_DEVICE",
+      chainId: writer.chainId,
+    });
   });
 });

@@ -9,6 +9,8 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
   registry.setDefaultLabels({ app: options.app });
   if (options.defaultMetrics)
     collectDefaultMetrics({ register: registry, prefix: "propgate_process_" });
+  // Read at scrape time from whoever owns the queue (the audit writer, set at startup).
+  let auditPending: () => number = () => 0;
 
   return {
     registry,
@@ -131,12 +133,34 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       labelNames: ["limit"] as const,
       registers: [registry],
     }),
+    auditWriteFailures: new Counter({
+      name: "propgate_audit_write_failures_total",
+      help: "Audit batches that failed to commit (waiting callers got the error; answers' rows are retried)",
+      registers: [registry],
+    }),
+    auditRowsLost: new Counter({
+      name: "propgate_audit_rows_lost_total",
+      help: "Audit rows of partner answers given up on after repeated failed batches (each is logged)",
+      registers: [registry],
+    }),
+    auditRowsPending: new Gauge({
+      name: "propgate_audit_rows_pending",
+      help: "Audit rows queued in this process and not yet committed",
+      registers: [registry],
+      collect() {
+        this.set(auditPending());
+      },
+    }),
     rateLimitBackendUp: new Gauge({
       name: "propgate_rate_limit_backend_up",
       help: "1 while the rate-limit store (memory, or Redis when configured) is usable, else 0",
       labelNames: ["backend"] as const,
       registers: [registry],
     }),
+    /** Where `propgate_audit_rows_pending` is read from. */
+    observeAuditPending(read: () => number) {
+      auditPending = read;
+    },
   };
 }
 

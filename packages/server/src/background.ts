@@ -15,6 +15,7 @@ export interface Background {
 export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Background> {
   const bus = await createConsentBus(deps.database, {
     onChange(change) {
+      deps.consents.changed(change);
       if (change.state === "granted") return;
       deps.metrics.consentRevocations.inc({ purpose: change.purpose });
       const abandoned = deps.inflight.abort(change.userId, change.purpose);
@@ -25,8 +26,9 @@ export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Backg
         );
     },
     onReconnect() {
-      // Nothing is cached across requests (consent is read in the attempt's transaction), so a
-      // missed notification costs only the early abandonment of calls already in flight.
+      // Only the early consent answer is cached (the attempt's gate reads the row itself), so
+      // a missed notification costs that cache and the early abandonment of calls in flight.
+      deps.consents.clear();
       deps.metrics.consentBusReconnects.inc();
       deps.logger.warn("consent bus reconnected; notifications in between were missed");
     },

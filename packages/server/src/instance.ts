@@ -9,6 +9,8 @@ import {
 } from "@propgate/api";
 import {
   createAuditWriter,
+  createConsentCache,
+  createDeviceCache,
   createSubjectRegistry,
   type DatabaseHandle,
   migrateDatabase,
@@ -91,6 +93,7 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
         .checkpoint()
         .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
       await deps.rateLimits.close();
+      await deps.devices.close();
       // A database handed in belongs to the caller.
       if (!options.database) await deps.database.close();
     },
@@ -144,24 +147,38 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     tuning: options.tuning,
     beforeSend: outboundRateLimit(rateLimits),
   });
+  const auditWriter = createAuditWriter(database.db, {
+    signer: env.auditSigner ?? undefined,
+    // A copy of every checkpoint outside the database: the log stream.
+    onCheckpoint: (checkpoint) =>
+      logger.info(
+        {
+          chainId: checkpoint.chainId,
+          chainSeq: checkpoint.chainSeq,
+          headHash: checkpoint.headHash,
+          keyId: checkpoint.keyId,
+          signature: checkpoint.signature,
+          at: checkpoint.at.toISOString(),
+        },
+        "audit checkpoint",
+      ),
+    onWriteError: (error, rows) => {
+      metrics.auditWriteFailures.inc();
+      logger.error({ err: error, rows }, "audit batch failed");
+    },
+    // Rows of answers only (an attempt's caller gets the error and sends nothing): logged whole
+    // (opaque ids, no personal data), so they can be re-entered from the log.
+    onRowsLost: (rows, error) => {
+      metrics.auditRowsLost.inc(rows.length);
+      logger.error({ err: error, rows }, "audit rows lost");
+    },
+  });
+  metrics.observeAuditPending(() => auditWriter.stats.pending);
   return {
     database,
-    auditWriter: createAuditWriter(database.db, {
-      signer: env.auditSigner ?? undefined,
-      // A copy of every checkpoint outside the database: the log stream.
-      onCheckpoint: (checkpoint) =>
-        logger.info(
-          {
-            chainId: checkpoint.chainId,
-            chainSeq: checkpoint.chainSeq,
-            headHash: checkpoint.headHash,
-            keyId: checkpoint.keyId,
-            signature: checkpoint.signature,
-            at: checkpoint.at.toISOString(),
-          },
-          "audit checkpoint",
-        ),
-    }),
+    auditWriter,
+    devices: await createDeviceCache(database),
+    consents: createConsentCache(database),
     auditVerifyKey: env.auditSigner?.publicKey ?? null,
     logger,
     metrics,

@@ -18,7 +18,8 @@ export interface AuditedCall {
  * Invariant 1: every request sent to the partner gets its audit row first — written together
  * with a consent re-check (unless the call ends processing), so nothing is sent without both —
  * and each answer gets its row after. The writer groups the rows of concurrent calls into one
- * transaction (group commit); each hook resumes when its own row is committed.
+ * statement (group commit); `beforeAttempt` resumes when its row is committed, `afterAttempt`
+ * at once (the answer's row follows in a later batch, retried if a batch fails).
  */
 export function auditHooks(writer: AuditWriter, audit: AuditContext, call: AuditedCall): CallHooks {
   const { userId, purpose, operation, partner, target, callId } = call;
@@ -39,7 +40,8 @@ export function auditHooks(writer: AuditWriter, audit: AuditContext, call: Audit
       );
     },
     async afterAttempt(outcome) {
-      await writer.result(
+      // Queued, not awaited: the answer is not held for its row (the writer retries a failure).
+      writer.result(
         {
           callId,
           operation,

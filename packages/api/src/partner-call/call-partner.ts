@@ -1,11 +1,4 @@
-import {
-  type AuditContext,
-  ConsentRequiredError,
-  type Device,
-  getDevice,
-  isConsentGranted,
-  recordDenied,
-} from "@propgate/consent-audit";
+import { type AuditContext, ConsentRequiredError, type Device } from "@propgate/consent-audit";
 import {
   type DeviceKind,
   newId,
@@ -99,8 +92,7 @@ export async function callPartner<T>(
 /** A refusal before any partner request: counted, audited, then thrown. */
 async function deny(scope: PartnerCallScope, target: string, errorCode: string) {
   scope.deps.metrics.accessDenied.inc({ reason: errorCode.toLowerCase() });
-  return recordDenied(
-    scope.deps.database.db,
+  return scope.deps.auditWriter.denied(
     {
       userId: scope.principal.userId,
       operation: scope.operation,
@@ -123,7 +115,7 @@ async function authorizeDevice(
   kind: DeviceKind,
   partner: Partner | null,
 ): Promise<Device> {
-  const device = await getDevice(scope.deps.database.db, deviceId);
+  const device = await scope.deps.devices.get(deviceId);
   if (
     device &&
     scope.principal.sites.includes(device.siteId) &&
@@ -144,7 +136,7 @@ async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<s
 
 /** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
 async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
-  if (await isConsentGranted(scope.deps.database.db, scope.principal.userId, scope.purpose)) return;
+  if (await scope.deps.consents.isGranted(scope.principal.userId, scope.purpose)) return;
   const eventId = await deny(scope, target, "CONSENT_REQUIRED");
   throw new ConsentRequiredError(scope.purpose, eventId);
 }
