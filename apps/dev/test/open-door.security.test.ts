@@ -1,7 +1,15 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { countAuditEvents } from "@propgate/consent-audit";
+import { countAuditEvents, upsertDevices } from "@propgate/consent-audit";
 import { generateKeyPair, SignJWT } from "jose";
-import { clearRecorders, errorOf, grant, startTestStack } from "./harness.ts";
+import { SEED_DEVICES } from "../src/seed.ts";
+import {
+  clearRecorders,
+  errorOf,
+  grant,
+  HIGH_RATE_LIMITS,
+  startInstance,
+  startTestStack,
+} from "./harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());
@@ -101,6 +109,45 @@ describe("device access and consent", () => {
     );
     expect(gateAsDoor.cause).toBe("FORBIDDEN_DEVICE");
     expect(partnerTraffic()).toHaveLength(0);
+  });
+
+  test("a device moved to another site is refused by every instance at once, though they hold it in memory", async () => {
+    // Two instances beside the stack's, with limits a polling test cannot reach.
+    const a = await startInstance(stack, "api-device-cache-a", HIGH_RATE_LIMITS);
+    const b = await startInstance(stack, "api-device-cache-b", HIGH_RATE_LIMITS);
+    const resident = await stack.resident("user-device-moved");
+    await grant(resident, ["intercom"]);
+    const [viaA, viaB] = [a.client(resident.token), b.client(resident.token)];
+    const open = (client: typeof resident.trpc) =>
+      client.intercom.openDoor.mutate({ deviceId: "door-a2" }).then(
+        () => "opened",
+        (error: unknown) => (error as { data?: { cause?: { code?: string } } }).data?.cause?.code,
+      );
+    const door = SEED_DEVICES.find((device) => device.id === "door-a2");
+    if (!door) throw new Error("door-a2 is not seeded");
+    const audit = { sourceApp: "test", instanceId: "test" };
+    try {
+      // Both instances have read the device (and cached it for 30 s).
+      expect([await open(viaA), await open(viaB)]).toEqual(["opened", "opened"]);
+      await upsertDevices(stack.database.db, [{ ...door, siteId: "site-b" }], audit);
+      // NOTIFY reaches both listeners a moment after the commit; well inside the cache's 30 s.
+      const deadline = Date.now() + 5_000;
+      const refused = async (client: typeof resident.trpc) => {
+        while (Date.now() < deadline) {
+          const outcome = await open(client);
+          if (outcome !== "opened") return outcome;
+          await Bun.sleep(10);
+        }
+        return "still opened after 5 s";
+      };
+      expect([await refused(viaA), await refused(viaB)]).toEqual([
+        "FORBIDDEN_DEVICE",
+        "FORBIDDEN_DEVICE",
+      ]);
+    } finally {
+      await upsertDevices(stack.database.db, [door], audit);
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 
   test("no consent → CONSENT_REQUIRED and no partner call, not even a token request", async () => {
