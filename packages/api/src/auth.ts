@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { SiteId, UserId } from "@propgate/domain";
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import { z } from "zod";
@@ -31,16 +32,35 @@ export function createResidentVerifier(options: {
   jwksUrl?: URL;
   /** For tests and the embedded issuer: a key getter instead of a remote JWKS. */
   keys?: JWTVerifyGetKey;
+  /** How long a verified token is remembered (never past its `exp`); default 60 s, 0 = never. */
+  rememberMs?: number;
+  maxRemembered?: number;
+  /** The clock, for tests. */
+  now?: () => number;
 }): ResidentVerifier {
   const keys =
     options.keys ??
     createRemoteJWKSet(options.jwksUrl as URL, { timeoutDuration: 3000, cooldownDuration: 30_000 });
+  const rememberMs = options.rememberMs ?? 60_000;
+  const maxRemembered = options.maxRemembered ?? 10_000;
+  const now = options.now ?? Date.now;
+  // A resident's app sends the same token with every call until it expires: its signature is
+  // checked once, then the token's SHA-256 finds the principal (a token only its holder has).
+  const remembered = new Map<string, { principal: Principal; until: number }>();
   return {
     async verify(authorization) {
       const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization ?? "");
       if (!match?.[1]) throw new UnauthorizedError("a bearer token is required");
+      const token = match[1];
+      const key = rememberMs > 0 ? createHash("sha256").update(token).digest("base64url") : "";
+      const known = remembered.get(key);
+      if (known) {
+        if (now() < known.until) return known.principal;
+        remembered.delete(key);
+      }
       try {
-        const { payload } = await jwtVerify(match[1], keys, {
+        const { payload } = await jwtVerify(token, keys, {
+          currentDate: new Date(now()),
           issuer: options.issuer,
           audience: options.audience,
           algorithms: ["RS256", "ES256", "EdDSA"],
@@ -48,11 +68,18 @@ export function createResidentVerifier(options: {
           clockTolerance: 5,
         });
         const claims = ResidentClaims.parse(payload);
-        return {
+        const principal: Principal = {
           userId: claims.sub,
           sites: claims.sites,
           isAdmin: claims.roles.includes(ADMIN_ROLE),
         };
+        if (rememberMs > 0) {
+          if (remembered.size >= maxRemembered) remembered.clear();
+          // `exp` is required; remembered until then at most (without the clock tolerance).
+          const until = Math.min(Number(payload.exp) * 1000, now() + rememberMs);
+          remembered.set(key, { principal, until });
+        }
+        return principal;
       } catch (error) {
         if (error instanceof joseErrors.JWKSTimeout) throw error; // our side's problem, not the token's
         if (error instanceof joseErrors.JWTExpired)

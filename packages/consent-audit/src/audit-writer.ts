@@ -1,8 +1,10 @@
 import {
   type AuditContext,
   auditChainId,
+  completeAuditEvent,
   lockAuditChain,
   type ParsedAuditEvent,
+  parseAuditContext,
   parseAuditEvent,
 } from "./audit";
 import { type ChainHead, chainRows, emptyChain } from "./audit-chain";
@@ -211,7 +213,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   function build(batch: readonly Queued[], granted: (item: ParsedAttempt) => boolean) {
     const contents = batch.map((item) =>
       item.type === "attempt" && !granted(item.attempt)
-        ? parseAuditEvent(attemptRow(item.attempt, item.audit, false))
+        ? completeAuditEvent(attemptRow(item.attempt, item.audit, false))
         : item.row,
     );
     return chainRows(head, contents, new Date());
@@ -374,14 +376,15 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
 
   return {
     async attempt(input, audit) {
+      // Checked field by field here and in the context, so the row needs no second check.
       const attempt = parseInput(PartnerAttemptSchema, input, "partner attempt");
-      const row = parseAuditEvent(attemptRow(attempt, audit, true));
-      return waitFor((done) => ({ type: "attempt", attempt, audit, row, ...done }));
+      const context = parseAuditContext(audit);
+      const row = completeAuditEvent(attemptRow(attempt, context, true));
+      return waitFor((done) => ({ type: "attempt", attempt, audit: context, row, ...done }));
     },
     result(input, audit) {
-      const row = parseAuditEvent(
-        resultRow(parseInput(PartnerResultSchema, input, "partner result"), audit),
-      );
+      const result = parseInput(PartnerResultSchema, input, "partner result");
+      const row = completeAuditEvent(resultRow(result, parseAuditContext(audit)));
       queue.push({ type: "result", row, tries: 0 });
       void drain();
     },

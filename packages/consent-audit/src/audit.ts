@@ -83,14 +83,19 @@ const Operation = z.enum(AUDIT_OPERATIONS);
 const opaque = (max: number) => z.string().min(1).max(max);
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
-const AuditEventInputSchema = z.strictObject({
-  kind: Kind,
-  result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
+const AuditContextShape = {
   sourceApp: opaque(64),
   instanceId: opaque(128),
   clientIp: optional(z.string().max(64)),
   requestId: optional(opaque(128)),
   actor: optional(opaque(128)),
+};
+const AuditContextSchema = z.strictObject(AuditContextShape);
+
+const AuditEventInputSchema = z.strictObject({
+  kind: Kind,
+  result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
+  ...AuditContextShape,
   userId: optional(opaque(128)),
   operation: optional(Operation),
   partner: optional(z.enum(PARTNERS)),
@@ -109,6 +114,47 @@ export type ParsedAuditEvent = z.output<typeof AuditEventInputSchema>;
 /** Checks one row to append; `InvalidInputError` names what is wrong. */
 export function parseAuditEvent(event: AuditEventInput): ParsedAuditEvent {
   return parseInput(AuditEventInputSchema, event, "audit event");
+}
+
+const checkedContexts = new WeakMap<AuditContext, AuditContext>();
+
+/**
+ * The context checked as `parseAuditEvent` would, once per context object (a request makes one
+ * and writes several rows with it).
+ */
+export function parseAuditContext(audit: AuditContext): AuditContext {
+  let checked = checkedContexts.get(audit);
+  if (!checked) {
+    checked = parseInput(AuditContextSchema, contextFields(audit), "audit context");
+    checkedContexts.set(audit, checked);
+  }
+  return checked;
+}
+
+/**
+ * A row built by this package from inputs it has already checked field by field (a partner
+ * attempt or result and a checked context), with every absent field null as the hash needs.
+ */
+export function completeAuditEvent(event: AuditEventInput): ParsedAuditEvent {
+  return {
+    kind: event.kind,
+    result: event.result,
+    sourceApp: event.sourceApp,
+    instanceId: event.instanceId,
+    clientIp: event.clientIp ?? null,
+    requestId: event.requestId ?? null,
+    actor: event.actor ?? null,
+    userId: event.userId ?? null,
+    operation: event.operation ?? null,
+    partner: (event.partner ?? null) as ParsedAuditEvent["partner"],
+    purpose: (event.purpose ?? null) as ParsedAuditEvent["purpose"],
+    target: event.target ?? null,
+    attempt: event.attempt ?? null,
+    errorCode: event.errorCode ?? null,
+    httpStatus: event.httpStatus ?? null,
+    latencyMs: event.latencyMs ?? null,
+    callId: event.callId ?? null,
+  };
 }
 
 /** The context fields of an `AuditContext`, as stored on every row. */

@@ -42,8 +42,8 @@ const PartnerResultInput = z.strictObject({
   attempt: z.number().int().min(0).max(1000),
   result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
   errorCode: z.string().nullish(),
-  httpStatus: z.number().int().nullish(),
-  latencyMs: z.number().int().min(0),
+  httpStatus: z.number().int().min(100).max(599).nullish(),
+  latencyMs: z.number().int().min(0).max(86_400_000),
 });
 export type PartnerResultInput = z.input<typeof PartnerResultInput>;
 

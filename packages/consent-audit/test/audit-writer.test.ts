@@ -114,6 +114,24 @@ describe("group commit of partner-call audit rows", () => {
     await expect(
       writer.attempt({ ...attemptInput(newUserId()), purpose: "marketing" as never }, APP_AUDIT),
     ).rejects.toBeInstanceOf(InvalidInputError);
+    // The context is checked too (once per context object), and so is a result's every field.
+    await expect(
+      writer.attempt(attemptInput(newUserId()), { ...APP_AUDIT, clientIp: "x".repeat(65) }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    expect(() =>
+      writer.result(
+        {
+          callId: "call_1",
+          operation: "intercom.open",
+          partner: "intercom",
+          attempt: 1,
+          result: "error",
+          httpStatus: 999,
+          latencyMs: 1,
+        },
+        APP_AUDIT,
+      ),
+    ).toThrow(InvalidInputError);
     expect(writer.stats.batches).toBe(0);
 
     const broken = await createTestDatabase();

@@ -4,7 +4,6 @@ export {
   type LogDestination,
   type Logger,
   type LoggerOptions,
-  REDACT_PATHS,
 } from "./logger.ts";
 export { createMetrics, type Metrics } from "./metrics.ts";
 export { scrubText, scrubValue } from "./scrub.ts";

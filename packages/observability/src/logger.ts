@@ -12,35 +12,6 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-/**
- * Second layer of log hygiene (the first is that callers log only allow-listed fields):
- * anything at these paths is replaced before the line is written.
- */
-export const REDACT_PATHS = [
-  "authorization",
-  "*.authorization",
-  "headers.authorization",
-  "req.headers.authorization",
-  "req.headers.cookie",
-  "*.cookie",
-  "password",
-  "*.password",
-  "secret",
-  "*.secret",
-  "clientSecret",
-  "*.clientSecret",
-  "client_secret",
-  "*.client_secret",
-  "token",
-  "*.token",
-  "accessToken",
-  "*.accessToken",
-  "access_token",
-  "*.access_token",
-  "subjectKey",
-  "*.subjectKey",
-];
-
 /** Errors are logged by allow-list: name, code and message, never a cause chain or request. */
 function serializeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { type: typeof err };
@@ -59,7 +30,6 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level ?? "info",
       base: { app: options.name, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       serializers: { err: serializeError, error: serializeError },
       formatters: {
         level: (label) => ({ level: label }),

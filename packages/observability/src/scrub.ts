@@ -10,7 +10,28 @@ const PLATE = new RegExp(
   "giu",
 );
 
+/** Nothing shaped like a JWT, a credential or a plate can be in a text without these. */
+const MAYBE_SENSITIVE = /[\d\s]|eyJ/;
+
+/**
+ * Second layer of log hygiene (the first is that callers log only allow-listed fields): the
+ * value under any of these keys, at any depth, is replaced before the line is written.
+ */
+export const REDACTED_KEYS: ReadonlySet<string> = new Set([
+  "authorization",
+  "cookie",
+  "password",
+  "secret",
+  "clientSecret",
+  "client_secret",
+  "token",
+  "accessToken",
+  "access_token",
+  "subjectKey",
+]);
+
 export function scrubText(text: string): string {
+  if (!MAYBE_SENSITIVE.test(text)) return text;
   return text.replace(JWT, "[jwt]").replace(BEARER, "$1 [redacted]").replace(PLATE, "[plate]");
 }
 
@@ -21,6 +42,8 @@ export function scrubValue(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return value; // the error serializer scrubs what it keeps
   if (Array.isArray(value)) return value.map((item) => scrubValue(item, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, depth + 1);
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = REDACTED_KEYS.has(key) ? "[redacted]" : scrubValue(item, depth + 1);
+  }
   return out;
 }

@@ -32,6 +32,7 @@ describe("logger", () => {
       headers: { authorization: "Basic c2VjcmV0" },
       client: { clientSecret: "very-secret", token: "tok-123", access_token: "at-456" },
       password: "hunter2",
+      deep: { partner: { oauth: { token: "deep-tok-789", cookie: "sid=cookie-1" } } },
     });
     const text = lines.join("\n");
     for (const secret of [
@@ -41,6 +42,8 @@ describe("logger", () => {
       "tok-123",
       "at-456",
       "hunter2",
+      "deep-tok-789",
+      "cookie-1",
     ]) {
       expect(text).not.toContain(secret);
     }
