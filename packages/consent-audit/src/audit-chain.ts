@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { newId } from "@propgate/domain";
 import type { auditEvents } from "./schema/audit-events";
 
@@ -17,7 +16,7 @@ export const AUDIT_CHAIN_LOCK_NAMESPACE = 740_211;
  */
 export function chainGenesis(chainId: string): string {
   if (chainId === LEGACY_CHAIN) return GENESIS_HASH;
-  return createHash("sha256").update(`propgate-audit-chain:${chainId}`, "utf8").digest("hex");
+  return sha256Hex(`propgate-audit-chain:${chainId}`);
 }
 
 type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq">;
@@ -56,14 +55,17 @@ export function canonicalAuditContent(
   return JSON.stringify(content);
 }
 
+/** SHA-256 of the UTF-8 of `text`, as hex (Bun's native one-shot: about 3x `createHash`). */
+export function sha256Hex(text: string): string {
+  return Bun.SHA256.hash(text, "hex");
+}
+
 /** hash = sha256 hex of (prev_hash + canonical JSON of the row's content). */
 export function auditRowHash(
   prevHash: string,
   row: Omit<AuditRow, "prevHash" | "hash" | "chainId">,
 ): string {
-  return createHash("sha256")
-    .update(prevHash + canonicalAuditContent(row), "utf8")
-    .digest("hex");
+  return sha256Hex(prevHash + canonicalAuditContent(row));
 }
 
 /** Where a chain ends: the next row gets `chainSeq + 1` and links to `hash`. */

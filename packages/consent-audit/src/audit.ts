@@ -1,4 +1,3 @@
-import type { KeyObject } from "node:crypto";
 import { hostname } from "node:os";
 import {
   AUDIT_KINDS,
@@ -8,19 +7,11 @@ import {
   PARTNERS,
   PURPOSES,
 } from "@propgate/domain";
-import { and, asc, count, desc, eq, is, lt, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, is, lt, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import {
-  AUDIT_CHAIN_LOCK_NAMESPACE,
-  auditRowHash,
-  chainGenesis,
-  chainRows,
-  emptyChain,
-} from "./audit-chain";
-import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
+import { AUDIT_CHAIN_LOCK_NAMESPACE, chainRows, emptyChain } from "./audit-chain";
 import type { Database } from "./database";
-import { auditCheckpoints } from "./schema/audit-checkpoints";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
 
@@ -282,119 +273,4 @@ export async function countAuditEvents(
     .from(auditEvents)
     .where(q.kind === undefined ? undefined : eq(auditEvents.kind, q.kind));
   return row?.n ?? 0;
-}
-
-export type AuditChainVerdict =
-  /** `checkpoints`: how many signed checkpoints matched (absent when there are none). */
-  | { ok: true; count: number; checkpoints?: number }
-  | { ok: false; firstBadSeq: number | null; reason: string };
-
-const VERIFY_PAGE = 1000;
-
-type AuditCheckpointRow = typeof auditCheckpoints.$inferSelect;
-
-/**
- * Walks every chain in `chain_seq` order: within a chain `chain_seq` must run 1, 2, 3 … without
- * gaps, the first row must link to the chain's genesis, each `prev_hash` must equal the
- * previous row's hash, and each hash must match the row's content. Finds edited, deleted and
- * inserted rows and rows moved between chains; with the signed checkpoints, also a chain cut
- * short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's signature
- * must be the audit key's (otherwise a forger could write checkpoints of his own).
- */
-export async function verifyAuditChain(
-  db: Database,
-  options: { publicKey?: KeyObject } = {},
-): Promise<AuditChainVerdict> {
-  const checkpoints = new Map<string, AuditCheckpointRow>();
-  const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
-  for (const checkpoint of await db.select().from(auditCheckpoints)) {
-    if (options.publicKey) {
-      const message = checkpointMessage(checkpoint);
-      const keyMatches = checkpoint.keyId === keyId;
-      if (
-        !keyMatches ||
-        !checkpointSignatureValid(options.publicKey, message, checkpoint.signature)
-      ) {
-        return {
-          ok: false,
-          firstBadSeq: null,
-          reason: `checkpoint ${checkpoint.id} of chain ${checkpoint.chainId} at seq ${checkpoint.chainSeq} is not signed by the audit key`,
-        };
-      }
-    }
-    checkpoints.set(`${checkpoint.chainId}\u0000${checkpoint.chainSeq}`, checkpoint);
-  }
-  let matched = 0;
-  let checked = 0;
-  let chain: string | null = null;
-  let expected = 1;
-  let prevHash = "";
-  let after: { chainId: string; chainSeq: number } | null = null;
-  for (;;) {
-    // No lower bound on the first page, so a forged row with chain_seq <= 0 is seen too.
-    const rows = await db
-      .select()
-      .from(auditEvents)
-      .where(
-        after === null
-          ? undefined
-          : sql`(${auditEvents.chainId}, ${auditEvents.chainSeq}) > (${after.chainId}, ${after.chainSeq})`,
-      )
-      .orderBy(asc(auditEvents.chainId), asc(auditEvents.chainSeq))
-      .limit(VERIFY_PAGE);
-    for (const row of rows) {
-      after = { chainId: row.chainId, chainSeq: row.chainSeq };
-      if (row.chainId !== chain) {
-        chain = row.chainId;
-        expected = 1;
-        prevHash = chainGenesis(row.chainId);
-      }
-      if (row.chainSeq !== expected) {
-        return {
-          ok: false,
-          firstBadSeq: row.seq,
-          reason: `chain ${row.chainId}: seq ${expected} is missing (next row has seq ${row.chainSeq})`,
-        };
-      }
-      if (row.prevHash !== prevHash) {
-        return {
-          ok: false,
-          firstBadSeq: row.seq,
-          reason: "prev_hash does not match the previous row's hash",
-        };
-      }
-      const { seq: _global, chainId: _chain, prevHash: _stored, hash, ...content } = row;
-      if (auditRowHash(prevHash, content) !== hash) {
-        return { ok: false, firstBadSeq: row.seq, reason: "row content does not match its hash" };
-      }
-      const checkpoint = checkpoints.get(`${row.chainId}\u0000${row.chainSeq}`);
-      if (checkpoint) {
-        if (checkpoint.headHash !== hash) {
-          return {
-            ok: false,
-            firstBadSeq: row.seq,
-            reason: `chain ${row.chainId} does not match its signed checkpoint at seq ${row.chainSeq} (rebuilt)`,
-          };
-        }
-        checkpoints.delete(`${row.chainId}\u0000${row.chainSeq}`);
-        matched++;
-      }
-      prevHash = hash;
-      expected++;
-      checked++;
-    }
-    if (rows.length < VERIFY_PAGE) {
-      const [missing] = checkpoints.values();
-      if (missing) {
-        return {
-          ok: false,
-          firstBadSeq: null,
-          reason: `chain ${missing.chainId} ends before its signed checkpoint at seq ${missing.chainSeq} (rows cut)`,
-        };
-      }
-      return matched > 0
-        ? { ok: true, count: checked, checkpoints: matched }
-        : { ok: true, count: checked };
-    }
-  }
 }

@@ -1,5 +1,4 @@
 export type {
-  AuditChainVerdict,
   AuditContext,
   AuditEvent,
   AuditEventInput,
@@ -12,7 +11,6 @@ export {
   listAuditEvents,
   lockAuditChain,
   recordAuditEvent,
-  verifyAuditChain,
 } from "./audit";
 export {
   auditRowHash,
@@ -30,6 +28,8 @@ export {
   createAuditSigner,
   generateAuditSigningKey,
 } from "./audit-signing";
+export type { AuditChainVerdict } from "./audit-verify";
+export { verifyAuditChain } from "./audit-verify";
 export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
+import { wrapPglite } from "../src/database";
 import {
   auditChainId,
   auditRowHash,
@@ -73,10 +74,11 @@ describe("the migration to one chain per writer", () => {
     }
     await migrate(db, { migrationsFolder });
 
-    expect(await verifyAuditChain(db)).toEqual({ ok: true, count: 3 });
+    const handle = await wrapPglite(pglite); // as the api opens it
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 3 });
     const next = await recordAuditEvent(db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
     expect(next).toMatchObject({ chainId: auditChainId(), chainSeq: 1, seq: 4 });
-    expect(await verifyAuditChain(db)).toEqual({ ok: true, count: 4 });
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 4 });
     const legacy = await pglite.query<{ n: number }>(
       "select count(*)::int as n from audit_events where chain_id = $1",
       [LEGACY_CHAIN],
