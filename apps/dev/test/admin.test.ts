@@ -80,6 +80,8 @@ describe("admin.audit.verify", () => {
     const resident = await stack.resident("user-checkpoints");
     await resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });
     await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    // The writer signs its head right after a batch commits, without holding the caller.
+    await stack.deps.auditWriter.flush();
     const verdict = await client.admin.audit.verify.query();
     expect(verdict).toMatchObject({ ok: true, checkpoints: expect.any(Number) });
     const logged = stack.logs.filter((line) => line.msg === "audit checkpoint");
