@@ -34,6 +34,8 @@ async function signedChain(n: number) {
   const userId = newUserId();
   await grant(handle.db, userId, "intercom");
   for (let i = 0; i < n; i++) await writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT);
+  // Each batch's checkpoint is written right after it commits, without holding its callers.
+  await writer.flush();
   return { handle, writer, logged };
 }
 
