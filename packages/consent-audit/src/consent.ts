@@ -199,8 +199,8 @@ function isErasureCategory(purpose: Purpose): purpose is ErasureCategory {
 
 /**
  * Records a revoke: history row, current state and audit row in one transaction. Once this
- * returns, `recordPartnerAttempt` denies the purpose on every instance: both take the chain lock
- * first, so an attempt in flight commits before the revoke and later ones see "revoked".
+ * returns, the audit writer denies the purpose on every instance: its attempts read the consent
+ * row FOR SHARE, so one in flight commits before the revoke and later ones see "revoked".
  * Revoking faces or plates also queues the erasure at the partner (`erasure_requests`), and
  * every change is announced on the consent bus at commit. Revoking what is not granted is a
  * no-op that returns the state.
