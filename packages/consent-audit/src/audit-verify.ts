@@ -3,6 +3,7 @@ import { auditRowHash, chainGenesis } from "./audit-chain";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
 import { type Database, registeredRawQuery } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
+import type { auditEvents } from "./schema/audit-events";
 
 export type AuditChainVerdict =
   /** `checkpoints`: how many signed checkpoints matched (absent when there are none). */
@@ -11,73 +12,22 @@ export type AuditChainVerdict =
 
 const VERIFY_PAGE = 5000;
 
-/** Straight from the driver (no query builder): bigints as float8, so both drivers give numbers. */
-const SELECT = `select seq::float8 as seq, chain_id, chain_seq::float8 as chain_seq, id,
+/**
+ * Straight from the driver (no query builder), named as the schema's fields: bigints as float8,
+ * so both drivers give numbers; `at` as ISO-8601 text, as the hash's content has it.
+ */
+const SELECT = `select seq::float8 as seq, chain_id as "chainId", chain_seq::float8 as "chainSeq", id,
   to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, kind,
-  source_app, instance_id, client_ip, request_id, user_id, actor, operation, partner, purpose,
-  target, attempt, result, error_code, http_status, latency_ms, call_id, prev_hash, hash
+  source_app as "sourceApp", instance_id as "instanceId", client_ip as "clientIp",
+  request_id as "requestId", user_id as "userId", actor, operation, partner, purpose, target,
+  attempt, result, error_code as "errorCode", http_status as "httpStatus",
+  latency_ms as "latencyMs", call_id as "callId", prev_hash as "prevHash", hash
   from audit_events`;
-// Qualified: the select list's float8 `chain_seq` must not be what is compared or sorted.
 const ORDER = "order by audit_events.chain_id, audit_events.chain_seq";
 const FIRST_PAGE = `${SELECT} ${ORDER} limit ${VERIFY_PAGE}`;
 const NEXT_PAGE = `${SELECT} where (audit_events.chain_id, audit_events.chain_seq) > ($1::text, $2::bigint) ${ORDER} limit ${VERIFY_PAGE}`;
 
-interface RawRow extends Record<string, unknown> {
-  seq: number;
-  chain_id: string;
-  chain_seq: number;
-  id: string;
-  /** ISO-8601 UTC with milliseconds, as the hash's content has it. */
-  at: string;
-  kind: string;
-  source_app: string;
-  instance_id: string;
-  client_ip: string | null;
-  request_id: string | null;
-  user_id: string | null;
-  actor: string | null;
-  operation: string | null;
-  partner: string | null;
-  purpose: string | null;
-  target: string | null;
-  attempt: number | null;
-  result: string;
-  error_code: string | null;
-  http_status: number | null;
-  latency_ms: number | null;
-  call_id: string | null;
-  prev_hash: string;
-  hash: string;
-}
-
-function fromRaw(r: RawRow) {
-  return {
-    seq: r.seq,
-    chainId: r.chain_id,
-    chainSeq: r.chain_seq,
-    id: r.id,
-    at: new Date(r.at),
-    kind: r.kind,
-    sourceApp: r.source_app,
-    instanceId: r.instance_id,
-    clientIp: r.client_ip,
-    requestId: r.request_id,
-    userId: r.user_id,
-    actor: r.actor,
-    operation: r.operation,
-    partner: r.partner,
-    purpose: r.purpose,
-    target: r.target,
-    attempt: r.attempt,
-    result: r.result,
-    errorCode: r.error_code,
-    httpStatus: r.http_status,
-    latencyMs: r.latency_ms,
-    callId: r.call_id,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
+type PageRow = Omit<typeof auditEvents.$inferSelect, "at"> & { at: string };
 
 type AuditCheckpointRow = typeof auditCheckpoints.$inferSelect;
 
@@ -119,15 +69,15 @@ export async function verifyAuditChain(
   let prevHash = "";
   const raw = registeredRawQuery(db);
   if (!raw) throw new Error("verifyAuditChain needs a database from openDatabase");
-  const fetchPage = (after: RawRow | undefined) =>
-    raw<RawRow>(after ? NEXT_PAGE : FIRST_PAGE, after ? [after.chain_id, after.chain_seq] : []);
+  const fetchPage = (after: PageRow | undefined) =>
+    raw<PageRow>(after ? NEXT_PAGE : FIRST_PAGE, after ? [after.chainId, after.chainSeq] : []);
   // No lower bound on the first page, so a forged row with chain_seq <= 0 is seen too. The next
   // page is asked for before this one is checked, so the database and the hashing overlap.
-  let next: Promise<RawRow[]> | null = fetchPage(undefined);
+  let next: Promise<PageRow[]> | null = fetchPage(undefined);
   while (next) {
-    const rawRows: RawRow[] = await next;
+    const rawRows: PageRow[] = await next;
     next = rawRows.length === VERIFY_PAGE ? fetchPage(rawRows[rawRows.length - 1]) : null;
-    const rows = rawRows.map(fromRaw);
+    const rows = rawRows.map((row) => ({ ...row, at: new Date(row.at) }));
     for (const row of rows) {
       if (row.chainId !== chain) {
         chain = row.chainId;

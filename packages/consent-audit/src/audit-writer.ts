@@ -10,7 +10,7 @@ import {
 import { type ChainHead, chainRows, emptyChain } from "./audit-chain";
 import { type AuditCheckpoint, checkpointAuditChain, writeCheckpoint } from "./audit-checkpoints";
 import type { AuditSigner } from "./audit-signing";
-import { type Database, registeredRawQuery } from "./database";
+import { type Database, type RawQuery, registeredRawQuery } from "./database";
 import { ConsentRequiredError } from "./errors";
 import {
   attemptRow,
@@ -185,8 +185,9 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
   const resultTries = options.resultTries ?? 8;
   const retryDelayMs = options.retryDelayMs ?? 100;
-  const raw = registeredRawQuery(db);
-  if (!raw) throw new Error("createAuditWriter needs a database from openDatabase");
+  const registered = registeredRawQuery(db);
+  if (!registered) throw new Error("createAuditWriter needs a database from openDatabase");
+  const raw: RawQuery = registered;
   // Several writers may share a process (tests start instances side by side): each its own chains.
   const writer = ++writersStarted;
   let generation = 0;
@@ -230,15 +231,15 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
       pairs.set(pairKey(item.attempt), { user_id: userId, purpose });
     }
     if (pairs.size === 0) {
-      await raw?.(INSERT_ROWS, [rowsJson]);
+      await raw(INSERT_ROWS, [rowsJson]);
       return built;
     }
-    const inserted = await raw?.(INSERT_ROWS_IF_GRANTED, [
+    const inserted = await raw(INSERT_ROWS_IF_GRANTED, [
       rowsJson,
       JSON.stringify([...pairs.values()]),
       pairs.size,
     ]);
-    return inserted?.length === built.rows.length ? built : null;
+    return inserted.length === built.rows.length ? built : null;
   }
 
   /** Slow way, after a revocation: which pairs are granted (FOR SHARE), then the rows to match. */
