@@ -10,13 +10,16 @@ export const LEGACY_CHAIN = "legacy";
 /** Namespace of the per-chain advisory locks (`pg_advisory_xact_lock(ns, hash(chain))`). */
 export const AUDIT_CHAIN_LOCK_NAMESPACE = 740_211;
 
+/** What a chain's genesis hash is taken over, before the chain's id. */
+export const CHAIN_GENESIS_PREFIX = "propgate-audit-chain:";
+
 /**
  * `prev_hash` of a chain's first row: bound to the chain's id, so a row moved to another chain,
  * or a chain renamed, no longer links.
  */
 export function chainGenesis(chainId: string): string {
   if (chainId === LEGACY_CHAIN) return GENESIS_HASH;
-  return sha256Hex(`propgate-audit-chain:${chainId}`);
+  return sha256Hex(`${CHAIN_GENESIS_PREFIX}${chainId}`);
 }
 
 type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq">;

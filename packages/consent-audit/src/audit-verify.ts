@@ -1,133 +1,168 @@
 import type { KeyObject } from "node:crypto";
-import { auditRowHash, chainGenesis } from "./audit-chain";
+import { sql } from "drizzle-orm";
+import { CHAIN_GENESIS_PREFIX, GENESIS_HASH, LEGACY_CHAIN } from "./audit-chain";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
-import { type Database, registeredRawQuery } from "./database";
+import type { Database } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
-import type { auditEvents } from "./schema/audit-events";
 
 export type AuditChainVerdict =
   /** `checkpoints`: how many signed checkpoints matched (absent when there are none). */
   | { ok: true; count: number; checkpoints?: number }
   | { ok: false; firstBadSeq: number | null; reason: string };
 
-const VERIFY_PAGE = 5000;
-
-/**
- * Straight from the driver (no query builder), named as the schema's fields: bigints as float8,
- * so both drivers give numbers; `at` as ISO-8601 text, as the hash's content has it.
+/*
+ * The walk is done by the database, in the verifier's own statements (nothing stored in the
+ * database is trusted to compute it, and every function is pg_catalog's): the row's canonical
+ * JSON (`canonicalAuditContent`) is `row_to_json` of its fields in sorted key order, which
+ * prints exactly as JSON.stringify does (no spaces; the same escapes), `at` as ISO-8601 UTC
+ * with milliseconds. A test holds the two to the same hash over awkward text.
  */
-const SELECT = `select seq::float8 as seq, chain_id as "chainId", chain_seq::float8 as "chainSeq", id,
-  to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, kind,
-  source_app as "sourceApp", instance_id as "instanceId", client_ip as "clientIp",
-  request_id as "requestId", user_id as "userId", actor, operation, partner, purpose, target,
-  attempt, result, error_code as "errorCode", http_status as "httpStatus",
-  latency_ms as "latencyMs", call_id as "callId", prev_hash as "prevHash", hash
-  from audit_events`;
-const ORDER = "order by audit_events.chain_id, audit_events.chain_seq";
-const FIRST_PAGE = `${SELECT} ${ORDER} limit ${VERIFY_PAGE}`;
-const NEXT_PAGE = `${SELECT} where (audit_events.chain_id, audit_events.chain_seq) > ($1::text, $2::bigint) ${ORDER} limit ${VERIFY_PAGE}`;
+const CONTENT = `pg_catalog.row_to_json(c)::text`;
+const FIELDS = `lateral (select e.actor,
+  pg_catalog.to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, e.attempt,
+  e.call_id, e.client_ip, e.error_code, e.http_status, e.id, e.instance_id, e.kind, e.latency_ms,
+  e.operation, e.partner, e.purpose, e.request_id, e.result, e.chain_seq as seq, e.source_app,
+  e.target, e.user_id) c`;
+const sha256Hex = (text: string) =>
+  `pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${text}, 'UTF8')), 'hex')`;
+const GENESIS = `case when chain_id = '${LEGACY_CHAIN}' then '${GENESIS_HASH}'
+  else ${sha256Hex(`'${CHAIN_GENESIS_PREFIX}' || chain_id`)} end`;
 
-type PageRow = Omit<typeof auditEvents.$inferSelect, "at"> & { at: string };
-
-type AuditCheckpointRow = typeof auditCheckpoints.$inferSelect;
+const FAULT = `seq::float8 as seq, chain_id as "chainId", chain_seq::float8 as "chainSeq"`;
 
 /**
- * Walks every chain in `chain_seq` order: within a chain `chain_seq` must run 1, 2, 3 … without
- * gaps, the first row must link to the chain's genesis, each `prev_hash` must equal the
- * previous row's hash, and each hash must match the row's content. Finds edited, deleted and
- * inserted rows and rows moved between chains; with the signed checkpoints, also a chain cut
- * short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's signature
- * must be the audit key's (otherwise a forger could write checkpoints of his own).
+ * The first row out of place (rank 1: a `chain_seq` missing before it) or out of link (rank 2:
+ * its `prev_hash` is not the previous row's hash, or its chain's genesis): walked along the
+ * chain index, so it stops at the first.
+ */
+const FIRST_LINK_FAULT = sql.raw(`
+select ${FAULT}, case when chain_seq <> expected then 1 else 2 end as rank,
+  expected::float8 as expected
+from (select w.*, coalesce(w.previous_seq, 0) + 1 as expected from (
+  select e.seq, e.chain_id, e.chain_seq, e.prev_hash,
+    pg_catalog.lag(e.chain_seq) over chain as previous_seq,
+    pg_catalog.lag(e.hash) over chain as previous_hash
+  from audit_events e window chain as (partition by e.chain_id order by e.chain_seq)) w) w
+where chain_seq <> expected or prev_hash <> coalesce(previous_hash, ${GENESIS})
+order by chain_id, chain_seq limit 1`);
+
+/** The first row whose hash is not that of its content (rank 3): every row, on parallel workers. */
+const FIRST_CONTENT_FAULT = sql.raw(`
+select ${FAULT}, 3 as rank, null::float8 as expected from (
+  select e.seq, e.chain_id, e.chain_seq from audit_events e, ${FIELDS}
+  where ${sha256Hex(`e.prev_hash || ${CONTENT}`)} <> e.hash offset 0) bad
+order by chain_id, chain_seq limit 1`);
+
+/** The first row a signed checkpoint names with another hash (rank 4: a rebuilt chain). */
+const FIRST_CHECKPOINT_FAULT = sql.raw(`
+select ${FAULT}, 4 as rank, null::float8 as expected from (
+  select e.seq, e.chain_id, e.chain_seq from audit_checkpoints k
+  join audit_events e using (chain_id, chain_seq) where e.hash <> k.head_hash) bad
+order by chain_id, chain_seq limit 1`);
+
+/** Checkpoints past their chain's end (rows cut off), and how many checkpoints a row matched. */
+const CHECKPOINT_ROWS = sql.raw(`
+select k.id, k.chain_id as "chainId", k.chain_seq::float8 as "chainSeq",
+  (e.chain_seq is not null) as "hasRow"
+from audit_checkpoints k
+left join audit_events e using (chain_id, chain_seq)
+order by k.chain_id, k.chain_seq`);
+
+const COUNT = sql.raw("select count(*)::float8 as count from audit_events");
+
+interface Fault extends Record<string, unknown> {
+  seq: number;
+  chainId: string;
+  chainSeq: number;
+  rank: 1 | 2 | 3 | 4;
+  expected: number | null;
+}
+
+/** postgres.js gives the rows as the result; PGlite as its `rows`. */
+function rowsOf<R>(result: unknown): R[] {
+  return (Array.isArray(result) ? result : (result as { rows: R[] }).rows) as R[];
+}
+
+/** The fault a walk would meet first: ordered by the database, in its collation of chain ids. */
+async function firstInChainOrder(tx: Database, faults: Fault[]): Promise<Fault | undefined> {
+  if (faults.length <= 1) return faults[0];
+  const [first] = rowsOf<{ index: number }>(
+    await tx.execute(sql`select index from pg_catalog.jsonb_to_recordset(${JSON.stringify(
+      faults.map((fault, index) => ({ ...fault, index })),
+    )}::jsonb) as f(index int, "chainId" text, "chainSeq" float8, rank int)
+    order by "chainId", "chainSeq", rank limit 1`),
+  );
+  return first ? faults[first.index] : faults[0];
+}
+
+function faultVerdict(fault: Fault): AuditChainVerdict {
+  const reasons = {
+    1: `chain ${fault.chainId}: seq ${fault.expected} is missing (next row has seq ${fault.chainSeq})`,
+    2: "prev_hash does not match the previous row's hash",
+    3: "row content does not match its hash",
+    4: `chain ${fault.chainId} does not match its signed checkpoint at seq ${fault.chainSeq} (rebuilt)`,
+  } as const;
+  return { ok: false, firstBadSeq: fault.seq, reason: reasons[fault.rank] };
+}
+
+/**
+ * Checks every chain as a walk in `chain_seq` order would: within a chain `chain_seq` must run
+ * 1, 2, 3 … without gaps, the first row must link to the chain's genesis, each `prev_hash` must
+ * equal the previous row's hash, and each hash must match the row's content. Finds edited,
+ * deleted and inserted rows and rows moved between chains; with the signed checkpoints, also a
+ * chain cut short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's
+ * signature must be the audit key's (otherwise a forger could write checkpoints of his own).
+ * Names the first bad row in chain order. One snapshot (a repeatable-read, read-only
+ * transaction); the hashing runs in the database, on parallel workers where it has them.
  */
 export async function verifyAuditChain(
   db: Database,
   options: { publicKey?: KeyObject } = {},
 ): Promise<AuditChainVerdict> {
-  const checkpoints = new Map<string, AuditCheckpointRow>();
   const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
-  for (const checkpoint of await db.select().from(auditCheckpoints)) {
-    if (options.publicKey) {
-      const message = checkpointMessage(checkpoint);
-      const keyMatches = checkpoint.keyId === keyId;
-      if (
-        !keyMatches ||
-        !checkpointSignatureValid(options.publicKey, message, checkpoint.signature)
-      ) {
+  return db.transaction(
+    async (tx) => {
+      const checkpoints = await tx.select().from(auditCheckpoints);
+      if (options.publicKey) {
+        for (const checkpoint of checkpoints) {
+          const message = checkpointMessage(checkpoint);
+          if (
+            checkpoint.keyId !== keyId ||
+            !checkpointSignatureValid(options.publicKey, message, checkpoint.signature)
+          ) {
+            return {
+              ok: false,
+              firstBadSeq: null,
+              reason: `checkpoint ${checkpoint.id} of chain ${checkpoint.chainId} at seq ${checkpoint.chainSeq} is not signed by the audit key`,
+            };
+          }
+        }
+      }
+      await tx.execute(sql`set local jit = off`); // compiling costs more than it saves here
+      const faults = rowsOf<Fault>(await tx.execute(FIRST_LINK_FAULT));
+      faults.push(...rowsOf<Fault>(await tx.execute(FIRST_CHECKPOINT_FAULT)));
+      // The planner prices row_to_json and sha256 as one cheap operator each, so it would hash
+      // a million rows on one core; this prices the workers' rows as they are (free to send).
+      await tx.execute(sql`set local parallel_tuple_cost = 0`);
+      faults.push(...rowsOf<Fault>(await tx.execute(FIRST_CONTENT_FAULT)));
+      const fault = await firstInChainOrder(tx, faults);
+      if (fault) return faultVerdict(fault);
+      const placed = rowsOf<{ chainId: string; chainSeq: number; hasRow: boolean }>(
+        await tx.execute(CHECKPOINT_ROWS),
+      );
+      const cut = placed.find((checkpoint) => !checkpoint.hasRow);
+      if (cut) {
         return {
           ok: false,
           firstBadSeq: null,
-          reason: `checkpoint ${checkpoint.id} of chain ${checkpoint.chainId} at seq ${checkpoint.chainSeq} is not signed by the audit key`,
+          reason: `chain ${cut.chainId} ends before its signed checkpoint at seq ${cut.chainSeq} (rows cut)`,
         };
       }
-    }
-    checkpoints.set(`${checkpoint.chainId}\u0000${checkpoint.chainSeq}`, checkpoint);
-  }
-  let matched = 0;
-  let checked = 0;
-  let chain: string | null = null;
-  let expected = 1;
-  let prevHash = "";
-  const raw = registeredRawQuery(db);
-  if (!raw) throw new Error("verifyAuditChain needs a database from openDatabase");
-  const fetchPage = (after: PageRow | undefined) =>
-    raw<PageRow>(after ? NEXT_PAGE : FIRST_PAGE, after ? [after.chainId, after.chainSeq] : []);
-  // No lower bound on the first page, so a forged row with chain_seq <= 0 is seen too. The next
-  // page is asked for before this one is checked, so the database and the hashing overlap.
-  let next: Promise<PageRow[]> | null = fetchPage(undefined);
-  while (next) {
-    const rawRows: PageRow[] = await next;
-    next = rawRows.length === VERIFY_PAGE ? fetchPage(rawRows[rawRows.length - 1]) : null;
-    const rows = rawRows.map((row) => ({ ...row, at: new Date(row.at) }));
-    for (const row of rows) {
-      if (row.chainId !== chain) {
-        chain = row.chainId;
-        expected = 1;
-        prevHash = chainGenesis(row.chainId);
-      }
-      if (row.chainSeq !== expected) {
-        return {
-          ok: false,
-          firstBadSeq: row.seq,
-          reason: `chain ${row.chainId}: seq ${expected} is missing (next row has seq ${row.chainSeq})`,
-        };
-      }
-      if (row.prevHash !== prevHash) {
-        return {
-          ok: false,
-          firstBadSeq: row.seq,
-          reason: "prev_hash does not match the previous row's hash",
-        };
-      }
-      const { seq: _global, chainId: _chain, prevHash: _stored, hash, ...content } = row;
-      if (auditRowHash(prevHash, content) !== hash) {
-        return { ok: false, firstBadSeq: row.seq, reason: "row content does not match its hash" };
-      }
-      const checkpoint = checkpoints.get(`${row.chainId}\u0000${row.chainSeq}`);
-      if (checkpoint) {
-        if (checkpoint.headHash !== hash) {
-          return {
-            ok: false,
-            firstBadSeq: row.seq,
-            reason: `chain ${row.chainId} does not match its signed checkpoint at seq ${row.chainSeq} (rebuilt)`,
-          };
-        }
-        checkpoints.delete(`${row.chainId}\u0000${row.chainSeq}`);
-        matched++;
-      }
-      prevHash = hash;
-      expected++;
-      checked++;
-    }
-  }
-  const [missing] = checkpoints.values();
-  if (missing) {
-    return {
-      ok: false,
-      firstBadSeq: null,
-      reason: `chain ${missing.chainId} ends before its signed checkpoint at seq ${missing.chainSeq} (rows cut)`,
-    };
-  }
-  return matched > 0
-    ? { ok: true, count: checked, checkpoints: matched }
-    : { ok: true, count: checked };
+      const [{ count } = { count: 0 }] = rowsOf<{ count: number }>(await tx.execute(COUNT));
+      return placed.length > 0
+        ? { ok: true, count, checkpoints: placed.length }
+        : { ok: true, count };
+    },
+    { isolationLevel: "repeatable read", accessMode: "read only" },
+  );
 }

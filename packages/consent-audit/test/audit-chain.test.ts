@@ -78,6 +78,68 @@ describe("hash chain", () => {
     expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 3 });
   });
 
+  test("the database's walk hashes awkward text, nulls and times exactly as the writer does", async () => {
+    // verifyAuditChain recomputes every hash in SQL (row_to_json); the writer in JS
+    // (JSON.stringify). Rows no writer could produce, hashed by the JS definition, must verify.
+    const handle = await createTestDatabase();
+    opened.push(handle);
+    const chainId = "awkward/chain";
+    const texts = [
+      'quote " and \\ backslash',
+      "tab\tnew\nline\r\u0001\u001f\u007f",
+      "é ü ж 中文 😀 \u2028\u2029",
+      "",
+      "null",
+    ];
+    let prevHash = chainGenesis(chainId);
+    const rows = texts.map((text, i) => {
+      const content = {
+        chainSeq: i + 1,
+        id: `evt_awkward${i}`,
+        at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, i * 7)),
+        kind: "partner.event" as const,
+        sourceApp: text,
+        instanceId: text,
+        clientIp: i % 2 ? text : null,
+        requestId: i % 2 ? null : text,
+        userId: text,
+        actor: text,
+        operation: null,
+        partner: null,
+        purpose: null,
+        target: text,
+        attempt: i % 2 ? null : i,
+        result: text,
+        errorCode: text,
+        httpStatus: i % 2 ? 599 : null,
+        latencyMs: i * 86_400_000,
+        callId: text,
+      };
+      const hash = auditRowHash(prevHash, content);
+      const row = { ...content, chainId, prevHash, hash };
+      prevHash = hash;
+      return row;
+    });
+    await handle.db.insert(auditEvents).values(rows);
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: texts.length });
+    await handle.db.execute(
+      sql`update audit_events set target = target || ' ' where chain_seq = 3`,
+    );
+    expect(await verifyAuditChain(handle.db)).toMatchObject({
+      ok: false,
+      reason: "row content does not match its hash",
+    });
+  });
+
+  test("names the first bad row in chain order when several are bad", async () => {
+    const handle = await chainOf(6);
+    await handle.db.execute(sql`update audit_events set result = 'success' where seq = 5`);
+    await handle.db.execute(sql`delete from audit_events where seq = 3`);
+    const verdict = await verifyAuditChain(handle.db);
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: 4 });
+    if (!verdict.ok) expect(verdict.reason).toContain("seq 3 is missing");
+  });
+
   test("detects an edited row (UPDATE)", async () => {
     const handle = await chainOf(5);
     await handle.db.execute(sql`update audit_events set result = 'success' where seq = 3`);
