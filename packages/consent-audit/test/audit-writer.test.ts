@@ -26,6 +26,23 @@ const outcome = (promise: Promise<string>) =>
     },
   );
 
+/** The partner.response input for `attempt` of the call `input` began: a 503. */
+function failedAnswer(input: ReturnType<typeof attemptInput>, attempt: number) {
+  return {
+    callId: input.callId,
+    operation: input.operation,
+    partner: input.partner,
+    target: input.target,
+    userId: input.userId,
+    purpose: input.purpose,
+    attempt,
+    result: "error" as const,
+    errorCode: "http_503",
+    httpStatus: 503,
+    latencyMs: 2,
+  };
+}
+
 describe("group commit of partner-call audit rows", () => {
   test("concurrent attempts share transactions; each caller gets its own row and verdict", async () => {
     const writer = createAuditWriter(handle.db);
@@ -78,22 +95,7 @@ describe("group commit of partner-call audit rows", () => {
     const first = attemptInput(userId, "intercom", 1);
     expect(await outcome(writer.attempt(first, APP_AUDIT))).toHaveProperty("sent");
     for (const attempt of [1, 2, 3]) {
-      writer.result(
-        {
-          callId: first.callId,
-          operation: first.operation,
-          partner: first.partner,
-          target: first.target,
-          userId,
-          purpose: "intercom",
-          attempt,
-          result: "error",
-          errorCode: "http_503",
-          httpStatus: 503,
-          latencyMs: 2,
-        },
-        APP_AUDIT,
-      );
+      writer.result(failedAnswer(first, attempt), APP_AUDIT);
     }
     await writer.flush();
     await revokeConsent(
