@@ -81,6 +81,7 @@ SELECT
   to_regclass('public.vpn_events') IS NOT NULL AS has_vpn_events,
   to_regclass('public.partner_subjects') IS NOT NULL AS has_partner_subjects,
   to_regclass('public.audit_checkpoints') IS NOT NULL AS has_audit_checkpoints,
+  to_regclass('public.blocks') IS NOT NULL AS has_blocks,
   to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
 \gset
 
@@ -122,6 +123,10 @@ SELECT
   \if :has_audit_checkpoints
     -- Signed checkpoints of the audit chains: append-only like the chains they sign.
     GRANT SELECT, INSERT ON audit_checkpoints TO :"api_role";
+  \endif
+  \if :has_blocks
+    -- Anomalies and blocks: the api's rules write them (counts raised, blocks lifted by admins).
+    GRANT SELECT, INSERT, UPDATE ON anomalies, blocks TO :"api_role";
   \endif
 
   -- Sequences behind the columns a role may INSERT into (bigserial ids, audit_events.seq: the

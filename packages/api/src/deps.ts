@@ -11,12 +11,15 @@ import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
 import type { RateLimits } from "./rate-limit.ts";
+import type { Watch } from "./watch.ts";
 
 /** Long-lived things a procedure uses, built once at startup (`startInstance`). */
 export interface AppDeps {
   database: DatabaseHandle;
   /** Group commit of the partner calls' audit rows (one transaction for concurrent calls). */
   auditWriter: AuditWriter;
+  /** Anomaly rules and the blocks they place (every instance enforces them within a second). */
+  watch: Watch;
   /** Checks checkpoint signatures in `admin.audit.verify`; null without a signing key. */
   auditVerifyKey: KeyObject | null;
   logger: Logger;

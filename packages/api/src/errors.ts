@@ -142,3 +142,13 @@ export function trpcErrorEnvelope(input: {
     },
   };
 }
+
+/** Blocked for a while after an anomaly (`admin.blocks.lift` ends it early). */
+export class BlockedError extends DomainError {
+  readonly code = "BLOCKED" as const;
+  override readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super("blocked for a while after unusual activity; try again later");
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

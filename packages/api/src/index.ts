@@ -21,3 +21,11 @@ export {
 } from "./rate-limit.ts";
 export { type AppRouter, appRouter } from "./root.ts";
 export type { Context } from "./trpc.ts";
+export {
+  createWatch,
+  secondsLeft,
+  WATCH_RULES,
+  type Watch,
+  type WatchRule,
+  type WatchSettings,
+} from "./watch.ts";

@@ -3,7 +3,13 @@ import { OPERATIONS } from "@propgate/partner-client/contract";
 import { initTRPC } from "@trpc/server";
 import { z } from "zod";
 import type { AppDeps } from "./deps.ts";
-import { CausedTRPCError, type ErrorCause, ForbiddenError, toTRPCError } from "./errors.ts";
+import {
+  CausedTRPCError,
+  type ErrorCause,
+  ForbiddenError,
+  toTRPCError,
+  UnauthorizedError,
+} from "./errors.ts";
 import type { PartnerCallScope, ResidentOperation } from "./partner-call/call-partner.ts";
 import { enforceRateLimit, type LimitName } from "./rate-limit.ts";
 
@@ -12,6 +18,8 @@ export interface Context {
   deps: AppDeps;
   requestId: string;
   clientIp: string | null;
+  /** The client's address for per-IP rules: the socket's, or X-Forwarded-For from a trusted proxy. */
+  clientAddress: string | null;
   authorization: string | null;
   /** Headers the procedures add to the HTTP response (the RateLimit fields). */
   responseHeaders: Headers;
@@ -68,7 +76,16 @@ export const publicProcedure = t.procedure.use(mapErrors);
 
 /** A signed-in resident (or admin), counted against the per-resident limit. */
 export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const principal = await ctx.deps.verifier.verify(ctx.authorization);
+  // A blocked address is refused before its token is even looked at.
+  ctx.deps.watch.enforce("ip", ctx.clientAddress);
+  let principal: Awaited<ReturnType<typeof ctx.deps.verifier.verify>>;
+  try {
+    principal = await ctx.deps.verifier.verify(ctx.authorization);
+  } catch (error) {
+    if (error instanceof UnauthorizedError)
+      ctx.deps.watch.observe("auth_failures", ctx.clientAddress);
+    throw error;
+  }
   await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
   const audit: AuditContext = {
     sourceApp: "api",
@@ -96,6 +113,9 @@ export function partnerProcedure(
 ) {
   const purpose = OPERATIONS[operation].purpose;
   return residentProcedure.use(async ({ ctx, next }) => {
+    // Before any partner call; consent, reading and erasure stay open to a blocked resident.
+    ctx.deps.watch.enforce("resident", ctx.principal.userId);
+    if (options.limit === "open") ctx.deps.watch.observe("opens", ctx.principal.userId);
     if (options.limit) {
       await enforceRateLimit(
         ctx.deps.rateLimits,

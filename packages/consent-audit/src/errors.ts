@@ -49,3 +49,11 @@ export class ErasureNotFoundError extends DomainError {
     this.erasureId = erasureId;
   }
 }
+
+/** No block in force with that id (unknown, lifted already, or over). */
+export class BlockNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND" as const;
+  constructor() {
+    super("no such block in force");
+  }
+}

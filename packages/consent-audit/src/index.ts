@@ -31,6 +31,17 @@ export {
 export type { AuditChainVerdict } from "./audit-verify";
 export { verifyAuditChain } from "./audit-verify";
 export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
+export type { Anomaly, AnomalyHit, Block, BlockInForce, BlockList } from "./blocks";
+export {
+  BLOCKS_CHANNEL,
+  blockSeconds,
+  createBlockList,
+  liftBlock,
+  listAnomalies,
+  listBlocks,
+  placeBlock,
+  recordAnomaly,
+} from "./blocks";
 export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
 export {
   grantConsent,
@@ -69,6 +80,7 @@ export {
   listErasures,
 } from "./erasure";
 export {
+  BlockNotFoundError,
   ConsentRequiredError,
   ErasureNotFoundError,
   InvalidInputError,

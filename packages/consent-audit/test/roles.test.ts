@@ -193,6 +193,8 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     vpn_events: ["SELECT", "INSERT"],
     partner_subjects: ["SELECT", "INSERT", "UPDATE"],
     audit_checkpoints: ["SELECT", "INSERT"],
+    anomalies: ["SELECT", "INSERT", "UPDATE"],
+    blocks: ["SELECT", "INSERT", "UPDATE"],
     "drizzle.__drizzle_migrations": ["SELECT"],
   },
   admin: {
@@ -206,6 +208,8 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     vpn_events: ["SELECT"],
     partner_subjects: ["SELECT"],
     audit_checkpoints: ["SELECT"],
+    anomalies: ["SELECT"],
+    blocks: ["SELECT"],
   },
   readonly: {
     "*": ["SELECT"],

@@ -35,7 +35,9 @@ export type IdPrefix =
   | "tap" // a resident's open without an idempotency key of its own
   | "req" // request id
   | "ptk" // partner-surface token
-  | "ckp"; // signed audit checkpoint
+  | "ckp" // signed audit checkpoint
+  | "anm" // anomaly
+  | "blk"; // block
 
 // Crockford base32, lower case: 32 symbols, so `byte & 31` is unbiased.
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";

@@ -91,5 +91,29 @@ export const AUDIT_KINDS = [
   "erasure.completed",
   "partner.access_check",
   "partner.event",
+  "block.placed",
+  "admin.blocks.lift",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
+/** What the anomaly rules find (`propgate_anomalies_total{kind}`). */
+export const ANOMALY_KINDS = [
+  /** A partner client checking access for many subjects, or very often. */
+  "mass_access_checks",
+  /** A resident refused at many devices or sites: trying ids. */
+  "enumeration",
+  /** A resident opening far more often than people do, still under the rate limit. */
+  "unusual_opening",
+  /** Repeated bad bearer tokens from one client IP on the resident api. */
+  "credential_guessing",
+  /** Repeated failed client authentication at the partner token endpoint (per client id, per peer). */
+  "partner_credential_guessing",
+  /** Repeated CONSENT_REQUIRED for one resident. */
+  "consent_probing",
+  /** Requests to the partner surface from outside the VPN. */
+  "outside_vpn",
+] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+
+/** Whom a block stops. */
+export const BLOCK_SUBJECT_TYPES = ["resident", "ip", "partner_client"] as const;
+export type BlockSubjectType = (typeof BLOCK_SUBJECT_TYPES)[number];

@@ -11,6 +11,7 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     collectDefaultMetrics({ register: registry, prefix: "propgate_process_" });
   // Read at scrape time from whoever owns the queue (the audit writer, set at startup).
   let auditPending: () => number = () => 0;
+  let activeBlocks: () => Record<string, number> = () => ({});
 
   return {
     registry,
@@ -105,7 +106,7 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     anomalies: new Counter({
       name: "propgate_anomalies_total",
-      help: "Anomaly signals, by kind (e.g. partner_surface_outside_vpn)",
+      help: "Anomalies found by the watch rules, once per rule window and subject, by kind (e.g. enumeration, mass_access_checks)",
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
@@ -151,12 +152,32 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
         this.set(auditPending());
       },
     }),
+    blocksPlaced: new Counter({
+      name: "propgate_blocks_placed_total",
+      help: "Subjects blocked after an anomaly, by subject type (resident, ip, partner_client) and anomaly kind",
+      labelNames: ["subject_type", "kind"] as const,
+      registers: [registry],
+    }),
+    blocksActive: new Gauge({
+      name: "propgate_blocks_active",
+      help: "Blocks in force now, by subject type (resident, ip, partner_client)",
+      labelNames: ["subject_type"] as const,
+      registers: [registry],
+      collect() {
+        for (const [subjectType, n] of Object.entries(activeBlocks()))
+          this.set({ subject_type: subjectType }, n);
+      },
+    }),
     rateLimitBackendUp: new Gauge({
       name: "propgate_rate_limit_backend_up",
       help: "1 while the rate-limit store (memory, or Redis when configured) is usable, else 0",
       labelNames: ["backend"] as const,
       registers: [registry],
     }),
+    /** Where `propgate_blocks_active` is read from. */
+    observeActiveBlocks(read: () => Record<string, number>) {
+      activeBlocks = read;
+    },
     /** Where `propgate_audit_rows_pending` is read from. */
     observeAuditPending(read: () => number) {
       auditPending = read;

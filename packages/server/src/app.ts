@@ -128,6 +128,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
         deps,
         requestId: c.get("requestId"),
         clientIp: c.get("clientIp"),
+        clientAddress: deps.rateLimitAddress(c.get("clientIp"), c.req.header("x-forwarded-for")),
         authorization: c.req.header("authorization") ?? null,
         responseHeaders,
       }),

@@ -59,6 +59,17 @@ const schema = z.object({
   RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
   /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
   TRUST_PROXY_CIDRS: cidrList.default([]),
+  // Anomaly rules (packages/api/src/watch.ts); the README's configuration table gives the reasons.
+  ANOMALY_ACCESS_CHECKS_PER_MINUTE: integer(1, 1_000_000).default(300),
+  ANOMALY_ACCESS_CHECK_SUBJECTS_PER_MINUTE: integer(1, 1_000_000).default(200),
+  ANOMALY_REFUSED_TARGETS_PER_10_MINUTES: integer(1, 100_000).default(10),
+  ANOMALY_OPENS_PER_10_MINUTES: integer(1, 100_000).default(60),
+  ANOMALY_AUTH_FAILURES_PER_5_MINUTES: integer(1, 1_000_000).default(30),
+  ANOMALY_TOKEN_FAILURES_PER_5_MINUTES: integer(1, 100_000).default(10),
+  ANOMALY_CONSENT_REFUSALS_PER_10_MINUTES: integer(1, 100_000).default(20),
+  /** A first block lasts this long; each later one of the same subject twice the one before. */
+  BLOCK_BASE_SECONDS: integer(1, 86_400).default(900),
+  BLOCK_MAX_SECONDS: integer(1, 30 * 86_400).default(86_400),
   /** Ed25519 private key that signs the audit chains' checkpoints; kept off the database host. */
   AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
 });

@@ -4,11 +4,14 @@ import {
   createPartners,
   createRateLimits,
   createResidentVerifier,
+  createWatch,
   outboundRateLimit,
   type PartnerTuning,
+  type WatchSettings,
 } from "@propgate/api";
 import {
   createAuditWriter,
+  createBlockList,
   createConsentCache,
   createDeviceCache,
   createSubjectRegistry,
@@ -93,6 +96,8 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
         .checkpoint()
         .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
       await deps.rateLimits.close();
+      await deps.watch.close();
+      await deps.watch.blocks.close();
       await deps.devices.close();
       // A database handed in belongs to the caller.
       if (!options.database) await deps.database.close();
@@ -174,9 +179,21 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     },
   });
   metrics.observeAuditPending(() => auditWriter.stats.pending);
+  const blocks = await createBlockList(database, {
+    onError: (error) => logger.error({ err: error }, "block list reload failed"),
+  });
+  metrics.observeActiveBlocks(() => blocks.counts());
+  const watch = createWatch(watchSettings(env), {
+    database,
+    blocks,
+    metrics,
+    logger,
+    audit: { sourceApp: "api", instanceId, actor: "propgate" },
+  });
   return {
     database,
     auditWriter,
+    watch,
     devices: await createDeviceCache(database),
     consents: createConsentCache(database),
     auditVerifyKey: env.auditSigner?.publicKey ?? null,
@@ -198,5 +215,33 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       jwksUrl: env.AUTH_JWKS_URL,
     }),
     partners,
+  };
+}
+
+/** The anomaly rules' thresholds and windows from the settings (docs: README, configuration). */
+function watchSettings(env: ApiEnv): WatchSettings {
+  const rule = (threshold: number, windowSeconds: number, block = true) => ({
+    threshold,
+    windowSeconds,
+    block,
+  });
+  return {
+    rules: {
+      access_checks: rule(env.ANOMALY_ACCESS_CHECKS_PER_MINUTE, 60),
+      access_check_subjects: rule(env.ANOMALY_ACCESS_CHECK_SUBJECTS_PER_MINUTE, 60),
+      refused_targets: rule(env.ANOMALY_REFUSED_TARGETS_PER_10_MINUTES, 600),
+      opens: rule(env.ANOMALY_OPENS_PER_10_MINUTES, 600),
+      auth_failures: rule(env.ANOMALY_AUTH_FAILURES_PER_5_MINUTES, 300),
+      token_failures_client: rule(env.ANOMALY_TOKEN_FAILURES_PER_5_MINUTES, 300),
+      // A peer may front several partner clients: twice the per-client figure.
+      token_failures_peer: rule(env.ANOMALY_TOKEN_FAILURES_PER_5_MINUTES * 2, 300),
+      consent_refusals: rule(env.ANOMALY_CONSENT_REFUSALS_PER_10_MINUTES, 600),
+      // Already refused at the door; recorded and alerted on, never a block (a NAT may hide many).
+      outside_vpn: rule(1, 600, false),
+    },
+    blockBaseSeconds: env.BLOCK_BASE_SECONDS,
+    blockMaxSeconds: Math.max(env.BLOCK_BASE_SECONDS, env.BLOCK_MAX_SECONDS),
+    redisUrl: env.REDIS_URL,
+    keyPrefix: env.REDIS_KEY_PREFIX,
   };
 }

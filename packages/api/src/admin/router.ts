@@ -1,15 +1,26 @@
 import {
   DeviceRecord,
   ERASURE_STATUSES,
+  liftBlock,
   listAllDevices,
+  listAnomalies,
   listAuditEvents,
+  listBlocks,
   listConsents,
   listErasures,
   revokeConsent,
   upsertDevices,
   verifyAuditChain,
 } from "@propgate/consent-audit";
-import { AUDIT_KINDS, AUDIT_OPERATIONS, PURPOSES, UserId } from "@propgate/domain";
+import {
+  ANOMALY_KINDS,
+  AUDIT_KINDS,
+  AUDIT_OPERATIONS,
+  BLOCK_SUBJECT_TYPES,
+  PURPOSES,
+  TypedId,
+  UserId,
+} from "@propgate/domain";
 import { z } from "zod";
 import { adminProcedure, router } from "../trpc.ts";
 
@@ -21,7 +32,44 @@ const AuditQuery = z.strictObject({
   beforeSeq: z.number().int().min(1).optional(),
 });
 
+const WatchQuery = z.strictObject({
+  kind: z.enum(ANOMALY_KINDS).optional(),
+  subjectType: z.enum(BLOCK_SUBJECT_TYPES).optional(),
+  subjectId: z.string().min(1).max(128).optional(),
+  /** ISO-8601: only what was seen (anomalies) or placed (blocks) after it. */
+  since: z.iso.datetime({ offset: true }).optional(),
+  limit: z.number().int().min(1).max(500).default(100),
+});
+const since = (value: string | undefined) => (value ? new Date(value) : undefined);
+
 export const adminRouter = router({
+  anomalies: router({
+    list: adminProcedure
+      .input(WatchQuery.optional())
+      .query(({ ctx, input }) =>
+        listAnomalies(ctx.deps.database.db, { ...input, since: since(input?.since) }),
+      ),
+  }),
+  blocks: router({
+    list: adminProcedure
+      .input(WatchQuery.extend({ activeOnly: z.boolean().optional() }).optional())
+      .query(({ ctx, input }) =>
+        listBlocks(ctx.deps.database.db, { ...input, since: since(input?.since) }),
+      ),
+    /** Ends a block early; the reason is kept with the block and the admin's id audited. */
+    lift: adminProcedure
+      .input(z.strictObject({ blockId: TypedId("blk"), reason: z.string().trim().min(3).max(500) }))
+      .mutation(async ({ ctx, input }) => {
+        const block = await liftBlock(
+          ctx.deps.database.db,
+          { ...input, actor: `admin:${ctx.principal.userId}` },
+          ctx.audit,
+        );
+        // This instance stops enforcing at once; the others on the announcement.
+        await ctx.deps.watch.blocks.reload();
+        return block;
+      }),
+  }),
   devices: router({
     list: adminProcedure.query(({ ctx }) => listAllDevices(ctx.deps.database.db)),
     upsert: adminProcedure

@@ -92,6 +92,9 @@ export async function callPartner<T>(
 /** A refusal before any partner request: counted, audited, then thrown. */
 async function deny(scope: PartnerCallScope, target: string, errorCode: string) {
   scope.deps.metrics.accessDenied.inc({ reason: errorCode.toLowerCase() });
+  const { userId } = scope.principal;
+  if (errorCode === "CONSENT_REQUIRED") scope.deps.watch.observe("consent_refusals", userId);
+  else scope.deps.watch.observe("refused_targets", userId, `${errorCode}:${target}`);
   return scope.deps.auditWriter.denied(
     {
       userId: scope.principal.userId,

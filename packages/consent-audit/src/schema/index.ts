@@ -7,3 +7,4 @@ export { notices } from "./notices";
 export { partnerSubjects } from "./partner-subjects";
 export { videoSessions } from "./video-sessions";
 export { vpnEvents } from "./vpn-events";
+export { anomalies, blocks } from "./watch";

@@ -99,8 +99,11 @@ export function accessCheckRoutes(surface: PartnerSurface) {
     surface.limitClient,
     async (c) => {
       const body = await readJsonBody(c, AccessCheckRequest);
-      const partner = c.get("client")?.partner;
+      const client = c.get("client");
+      const partner = client?.partner;
       if (!partner) throw new Error("access check without an authenticated client");
+      surface.deps.watch?.observe("access_checks", client.clientId);
+      surface.deps.watch?.observe("access_check_subjects", client.clientId, body.subject);
       const answer = await decideAccess(surface.deps.database.db, {
         partner,
         subject: body.subject,

@@ -2,14 +2,16 @@ import type { AppDeps } from "@propgate/api";
 import type { AuditContext } from "@propgate/consent-audit";
 import type { Context, MiddlewareHandler } from "hono";
 import type { PartnerClientRecord } from "./config.ts";
+import { PartnerSurfaceError } from "./errors.ts";
 import type { PartnerTokenClaims, PartnerTokens } from "./tokens.ts";
 
 /**
  * What the partner surface needs of an api instance: no resident verifier, no partner clients.
- * With `rateLimits`, each partner client is limited (RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE).
+ * With `rateLimits`, each partner client is limited (RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE); with
+ * `watch`, the anomaly rules count its checks and failed sign-ins, and its blocks are enforced.
  */
 export type PartnerSurfaceDeps = Pick<AppDeps, "database" | "logger" | "metrics" | "instanceId"> &
-  Partial<Pick<AppDeps, "rateLimits">>;
+  Partial<Pick<AppDeps, "rateLimits" | "watch">>;
 
 /** Per-request values the server hands to the app (`app.fetch(req, bindings)`). */
 export interface PartnerSurfaceBindings {
@@ -51,4 +53,21 @@ export function partnerAudit(surface: PartnerSurface, c: SurfaceContext): AuditC
     requestId: c.get("requestId"),
     actor: client ? `partner:${client.clientId}` : null,
   };
+}
+
+/** 403 BLOCKED, in the surface's error shape, when the partner client or peer is blocked now. */
+export function enforceSurfaceBlock(
+  surface: PartnerSurface,
+  subjectType: "partner_client" | "ip",
+  subjectId: string | null | undefined,
+): void {
+  const block = surface.deps.watch?.blocks.check(subjectType, subjectId);
+  if (!block) return;
+  const seconds = Math.max(1, Math.ceil((block.expiresAt - Date.now()) / 1000));
+  throw new PartnerSurfaceError(
+    403,
+    "BLOCKED",
+    "blocked for a while after unusual activity; try again later",
+    { "retry-after": String(seconds) },
+  );
 }

@@ -10,7 +10,8 @@ export class PartnerSurfaceError extends Error {
       | "UNAUTHORIZED"
       | "FORBIDDEN"
       | "INSUFFICIENT_SCOPE"
-      | "NOT_FOUND",
+      | "NOT_FOUND"
+      | "BLOCKED",
     message: string,
     readonly headers: Record<string, string> = {},
   ) {

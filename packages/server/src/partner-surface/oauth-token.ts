@@ -2,7 +2,7 @@ import { SURFACE_SCOPES, type SurfaceScope } from "@propgate/domain";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { PartnerClientRecord } from "./config.ts";
-import type { PartnerSurface, SurfaceEnv } from "./context.ts";
+import { enforceSurfaceBlock, type PartnerSurface, type SurfaceEnv } from "./context.ts";
 import { OAuthError } from "./errors.ts";
 
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
@@ -99,6 +99,10 @@ export function tokenRoutes(surface: PartnerSurface) {
       throw new OAuthError(400, "invalid_request", "client_id differs from the Basic credentials");
     }
     if (!credentials) throw new OAuthError(401, "invalid_client", "client authentication failed");
+    // Blocked before the costly secret check: a guesser gets nothing more for its tries.
+    enforceSurfaceBlock(surface, "ip", c.get("peer"));
+    if (CLIENT_ID.test(credentials.clientId))
+      enforceSurfaceBlock(surface, "partner_client", credentials.clientId);
 
     const client = CLIENT_ID.test(credentials.clientId)
       ? surface.clients.get(credentials.clientId)
@@ -107,6 +111,9 @@ export function tokenRoutes(surface: PartnerSurface) {
     const hash = client?.secretHash ?? (await decoy);
     const valid = await Bun.password.verify(credentials.secret, hash).catch(() => false);
     if (!client || !valid) {
+      surface.deps.watch?.observe("token_failures_peer", c.get("peer"));
+      // Counted per client id only for registered ids: made-up ones would only fill memory.
+      if (client) surface.deps.watch?.observe("token_failures_client", client.clientId);
       surface.deps.logger.warn(
         {
           requestId: c.get("requestId"),

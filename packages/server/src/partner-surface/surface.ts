@@ -4,7 +4,12 @@ import { type Context, type Env, Hono, type MiddlewareHandler } from "hono";
 import { createCidrMatcher } from "../net/cidr.ts";
 import { accessCheckRoutes } from "./access-checks.ts";
 import type { PartnerSurfaceConfig, PartnerSurfaceSettings } from "./config.ts";
-import type { PartnerSurface, PartnerSurfaceDeps, SurfaceEnv } from "./context.ts";
+import {
+  enforceSurfaceBlock,
+  type PartnerSurface,
+  type PartnerSurfaceDeps,
+  type SurfaceEnv,
+} from "./context.ts";
 import { OAuthError, PartnerSurfaceError } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { tokenRoutes } from "./oauth-token.ts";
@@ -39,6 +44,12 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
         })
       : (_c, next) => next(),
   };
+  const limitClient = surface.limitClient;
+  // A blocked client is refused before its limit is counted.
+  surface.limitClient = async (c, next) => {
+    enforceSurfaceBlock(surface, "partner_client", c.get("client")?.clientId);
+    return limitClient(c, next);
+  };
   const allowed = createCidrMatcher(settings.allowedCidrs);
   const app = new Hono<SurfaceEnv>();
 
@@ -54,7 +65,7 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
       await next();
     } else {
       deps.metrics.partnerSurfaceRefused.inc({ reason: "outside_allowlist" });
-      deps.metrics.anomalies.inc({ kind: "partner_surface_outside_vpn" });
+      deps.watch?.observe("outside_vpn", peer ?? "(unknown)");
       c.res = c.json(
         {
           error: {
