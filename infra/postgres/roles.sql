@@ -82,6 +82,7 @@ SELECT
   to_regclass('public.partner_subjects') IS NOT NULL AS has_partner_subjects,
   to_regclass('public.audit_checkpoints') IS NOT NULL AS has_audit_checkpoints,
   to_regclass('public.blocks') IS NOT NULL AS has_blocks,
+  to_regclass('public.partner_health') IS NOT NULL AS has_partner_health,
   to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
 \gset
 
@@ -127,6 +128,12 @@ SELECT
   \if :has_blocks
     -- Anomalies and blocks: the api's rules write them (counts raised, blocks lifted by admins).
     GRANT SELECT, INSERT, UPDATE ON anomalies, blocks TO :"api_role";
+  \endif
+  \if :has_partner_health
+    -- The health probe (connecting as the api role, like the VPN collector): the checks' state,
+    -- and their transitions append-only.
+    GRANT SELECT, INSERT, UPDATE ON partner_health TO :"api_role";
+    GRANT SELECT, INSERT ON partner_health_events TO :"api_role";
   \endif
 
   -- Sequences behind the columns a role may INSERT into (bigserial ids, audit_events.seq: the

@@ -578,7 +578,7 @@ try {
     {
       measure: "`audit verify`, seconds per million rows",
       value: fmt(verify.secondsPerMillion, 2),
-      note: `${verify.rows.toLocaleString("en")} generated rows of one chain in a throwaway database (multi-row INSERTs), then \`verifyAuditChain\` over all of them, timed alone`,
+      note: `${verify.rows.toLocaleString("en")} generated rows of one chain in a throwaway database (multi-row INSERTs, then VACUUM ANALYZE as autovacuum would), then \`verifyAuditChain\` over all of them, timed alone`,
     },
   ];
 

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { savePartnerHealth } from "@propgate/consent-audit";
 import { errorOf, startTestStack } from "./harness.ts";
 
 const stack = await startTestStack();
@@ -106,5 +107,54 @@ describe("admin.audit.verify", () => {
     );
     const verdict = await client.admin.audit.verify.query();
     expect(verdict.ok).toBe(false);
+  });
+});
+
+describe("admin.partners.health", () => {
+  test("reads what the health probe saved; residents are refused", async () => {
+    const since = new Date("2026-12-01T10:00:00.000Z");
+    await savePartnerHealth(
+      stack.database.db,
+      [
+        {
+          partner: "barrier",
+          check: "health",
+          state: "firing",
+          consecutiveFailures: 3,
+          lastError: "answered 503",
+          since,
+          notified: "firing",
+        },
+      ],
+      [
+        {
+          partner: "barrier",
+          check: "health",
+          from: "failing",
+          to: "firing",
+          at: since,
+          error: "answered 503",
+        },
+      ],
+    );
+    const client = await admin();
+    const report = await client.admin.partners.health.query();
+    expect(report.checks).toContainEqual({
+      partner: "barrier",
+      check: "health",
+      state: "firing",
+      consecutiveFailures: 3,
+      lastError: "answered 503",
+      since: since.toISOString(),
+    });
+    expect(report.transitions[0]).toMatchObject({
+      partner: "barrier",
+      from: "failing",
+      to: "firing",
+    });
+    const resident = await stack.resident("user-not-admin");
+    expect(await errorOf(resident.trpc.admin.partners.health.query())).toMatchObject({
+      httpStatus: 403,
+    });
   });
 });

@@ -1,7 +1,21 @@
-import { type EnvSource, host, integer, logLevel, parseEnv, port } from "@propgate/config";
+import {
+  ConfigError,
+  type EnvSource,
+  host,
+  integer,
+  logLevel,
+  type PartnerSettings,
+  parseEnv,
+  partnerSettings,
+  port,
+  propgateEnv,
+  url,
+} from "@propgate/config";
+import { PARTNERS } from "@propgate/domain";
 import { z } from "zod";
 
 const schema = z.object({
+  PROPGATE_ENV: propgateEnv.default("production"),
   HOST: host.default("127.0.0.1"),
   PORT: port.default(9464),
   LOG_LEVEL: logLevel.default("info"),
@@ -28,14 +42,32 @@ const schema = z.object({
     .optional(),
   VPN_POLL_INTERVAL_MS: integer(100, 3_600_000).default(10_000),
   VPN_HANDSHAKE_TIMEOUT_SECONDS: integer(1, 3600).default(180),
+  /** How often every partner is probed; each probe's timeout is below it. */
+  PROBE_INTERVAL_MS: integer(1000, 3_600_000).default(15_000),
+  PROBE_TIMEOUT_MS: integer(100, 3_600_000).optional(),
+  /** Consecutive failures of one check before the webhook hears of it. */
+  PROBE_FAILURES_TO_ALERT: integer(1, 1000).default(3),
+  /** Alertmanager-compatible receiver (`/api/v2/alerts` style webhook); none: metrics only. */
+  ALERT_WEBHOOK_URL: url.optional(),
 });
 
 /** Settings of the health probe; the only reader of process.env. */
 export function loadProbeEnv(source: EnvSource = process.env) {
   const env = parseEnv(schema, source);
   if (!env.DATABASE_URL && !env.DATA_DIR) parseEnv(z.object({ DATABASE_URL: z.string() }), source);
+  const timeoutMs = env.PROBE_TIMEOUT_MS ?? Math.min(5000, env.PROBE_INTERVAL_MS - 500);
+  if (timeoutMs >= env.PROBE_INTERVAL_MS)
+    throw new ConfigError("PROBE_TIMEOUT_MS", "must be below PROBE_INTERVAL_MS");
+  const allowInsecureLoopback = env.PROPGATE_ENV !== "production";
+  // The same PARTNER_<P>_* settings as the api; a partner without a base URL is not probed.
+  const partners: PartnerSettings[] = PARTNERS.filter(
+    (partner) => source[`PARTNER_${partner.toUpperCase()}_BASE_URL`] !== undefined,
+  ).map((partner) => partnerSettings(partner, source, { allowInsecureLoopback }));
   return {
     ...env,
     VPN_DUMP_COMMAND: env.VPN_DUMP_COMMAND ?? ["wg", "show", env.VPN_INTERFACE, "dump"],
+    PROBE_TIMEOUT_MS: timeoutMs,
+    allowInsecureLoopback,
+    partners,
   };
 }

@@ -97,6 +97,12 @@ export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations"
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";
 export { recordDenied, recordPartnerAttempt, recordPartnerResult } from "./partner-gate";
 export type {
+  PartnerCheckState,
+  PartnerCheckStatus,
+  PartnerCheckTransition,
+} from "./partner-health";
+export { loadPartnerHealth, partnerHealthReport, savePartnerHealth } from "./partner-health";
+export type {
   PartnerSubject,
   RememberSubjectInput,
   SubjectOwner,

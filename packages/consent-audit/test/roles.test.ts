@@ -195,6 +195,8 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     audit_checkpoints: ["SELECT", "INSERT"],
     anomalies: ["SELECT", "INSERT", "UPDATE"],
     blocks: ["SELECT", "INSERT", "UPDATE"],
+    partner_health: ["SELECT", "INSERT", "UPDATE"],
+    partner_health_events: ["SELECT", "INSERT"],
     "drizzle.__drizzle_migrations": ["SELECT"],
   },
   admin: {
@@ -210,6 +212,8 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     audit_checkpoints: ["SELECT"],
     anomalies: ["SELECT"],
     blocks: ["SELECT"],
+    partner_health: ["SELECT"],
+    partner_health_events: ["SELECT"],
   },
   readonly: {
     "*": ["SELECT"],

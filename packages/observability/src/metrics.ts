@@ -86,6 +86,24 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       labelNames: ["iface", "peer"] as const,
       registers: [registry],
     }),
+    probeSuccess: new Gauge({
+      name: "propgate_probe_success",
+      help: "1 when the health probe's last check of a partner passed, else 0 (check: token, health, certificate)",
+      labelNames: ["partner", "check"] as const,
+      registers: [registry],
+    }),
+    probeDuration: new Gauge({
+      name: "propgate_probe_duration_seconds",
+      help: "How long the health probe's last check of a partner took",
+      labelNames: ["partner", "check"] as const,
+      registers: [registry],
+    }),
+    probeCertExpiry: new Gauge({
+      name: "propgate_probe_cert_expiry_seconds",
+      help: "Seconds until the TLS certificate a partner presents expires",
+      labelNames: ["partner"] as const,
+      registers: [registry],
+    }),
     vpnHandshakeAge: new Gauge({
       name: "propgate_vpn_last_handshake_age_seconds",
       help: "Seconds since a WireGuard peer's latest handshake",

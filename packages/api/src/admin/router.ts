@@ -8,6 +8,7 @@ import {
   listBlocks,
   listConsents,
   listErasures,
+  partnerHealthReport,
   revokeConsent,
   upsertDevices,
   verifyAuditChain,
@@ -43,6 +44,14 @@ const WatchQuery = z.strictObject({
 const since = (value: string | undefined) => (value ? new Date(value) : undefined);
 
 export const adminRouter = router({
+  partners: router({
+    /** What the health probe last saw per partner and check, and the recent transitions. */
+    health: adminProcedure
+      .input(
+        z.strictObject({ transitions: z.number().int().min(1).max(500).default(50) }).optional(),
+      )
+      .query(({ ctx, input }) => partnerHealthReport(ctx.deps.database.db, input)),
+  }),
   anomalies: router({
     list: adminProcedure
       .input(WatchQuery.optional())

@@ -4,6 +4,7 @@ export { consentCurrent, consentEvents } from "./consent";
 export { devices } from "./devices";
 export { type ErasedCounts, erasureRequests } from "./erasure-requests";
 export { notices } from "./notices";
+export { partnerHealth, partnerHealthEvents } from "./partner-health";
 export { partnerSubjects } from "./partner-subjects";
 export { videoSessions } from "./video-sessions";
 export { vpnEvents } from "./vpn-events";
