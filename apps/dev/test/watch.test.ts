@@ -285,3 +285,21 @@ describe("a partner client sending mass access checks", () => {
     expect(anomalies[0]?.subjectId).toBe("ic-watch");
   });
 });
+
+describe("metric labels", () => {
+  test("after every rule above fired, no label holds a user id, a subject or an IP", async () => {
+    const text = await stack.deps.metrics.registry.metrics();
+    const values = [...text.matchAll(/="([^"]*)"/g)].map((match) => match[1] ?? "");
+    expect(values.length).toBeGreaterThan(0);
+    const personal = values.filter(
+      (value) =>
+        /^user-|^usr_/.test(value) ||
+        /^\d{1,3}(\.\d{1,3}){3}$/.test(value) ||
+        value.includes(":") ||
+        /^[A-Za-z0-9_-]{43}$/.test(value),
+    );
+    expect(personal).toEqual([]);
+    expect(text).toMatch(/propgate_anomalies_total\{[^}]*kind="credential_guessing"/);
+    expect(text).toMatch(/propgate_blocks_placed_total\{[^}]*subject_type="ip"/);
+  });
+});

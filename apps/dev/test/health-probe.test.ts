@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { migrateDatabase, openDatabase, partnerHealthReport } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { loadProbeEnv, type RunningProbe, startHealthProbe } from "@propgate/health-probe";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
-import { loadProbeEnv } from "../src/env.ts";
-import { type RunningProbe, startHealthProbe } from "../src/probe.ts";
 import { startThrowawayPostgres, throwawayPostgresUnavailable } from "./throwaway-postgres.ts";
 
 const noServer = throwawayPostgresUnavailable();
