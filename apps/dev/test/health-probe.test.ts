@@ -139,6 +139,22 @@ describe("the health probe watches a partner", () => {
     }
   });
 
+  test("a hung partner fails its health check at the probe's timeout; the round goes on", async () => {
+    sim.faults.set({ responseMode: "hang" });
+    const probe = await startHealthProbe(probeEnv(), { database, vpn: false });
+    try {
+      await probe.loop.round();
+      expect(await metricValue(probe, "propgate_probe_success", 'check="health"')).toBe(0);
+      expect(await metricValue(probe, "propgate_probe_success", 'check="token"')).toBe(1);
+      expect(
+        await metricValue(probe, "propgate_probe_duration_seconds", 'check="health"'),
+      ).toBeGreaterThanOrEqual(1.9);
+    } finally {
+      sim.faults.set({ responseMode: "normal" });
+      await probe.stop();
+    }
+  });
+
   test("the token endpoint down fails the token check and the health check with it", async () => {
     sim.faults.set({ tokenEndpointDown: true });
     const probe = await startHealthProbe(probeEnv(), { database, vpn: false });

@@ -114,6 +114,16 @@ describe("a resident trying devices it may not use", () => {
     });
     expect(anomaly).toMatchObject({ subjectType: "resident", threshold: 10 });
     expect(anomaly?.blockId).toMatch(/^blk_/);
+    // Logged once for its window, however many refusals followed.
+    const logged = stack.logs.filter(
+      (line) => line.msg === "anomaly detected" && line.subjectId === prober.userId,
+    );
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      kind: "enumeration",
+      subjectType: "resident",
+      threshold: 10,
+    });
     const metrics = await stack.deps.metrics.registry.metrics();
     expect(metrics).toMatch(/propgate_anomalies_total\{[^}]*kind="enumeration"[^}]*\} 1/);
     expect(metrics).toMatch(/propgate_blocks_active\{[^}]*subject_type="resident"[^}]*\} 1/);
