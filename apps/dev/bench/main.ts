@@ -71,7 +71,7 @@ const CONFIG = QUICK
       rates: [100, 500],
       tokenSeconds: 30,
       tokenLifetimeSeconds: 6,
-      revokeRounds: 30,
+      revokeRounds: 200,
       baselineOpens: 200,
       profileSeconds: 8,
     };
