@@ -1,7 +1,6 @@
 import { connect } from "node:tls";
 import type { PartnerSettings } from "@propgate/config";
-import type { Logger } from "@propgate/observability";
-import { createPartnerFetch, createTokenSource, type PartnerFetch } from "@propgate/partner-client";
+import { createPartnerFetch, createTokenSource } from "@propgate/partner-client";
 
 /** What the probe checks of every partner. */
 export const PROBE_CHECKS = ["token", "health", "certificate"] as const;
@@ -88,20 +87,9 @@ function certificateExpiry(url: URL, options: { ca?: string; timeoutMs: number }
  */
 export function createPartnerProbe(
   settings: PartnerSettings,
-  options: {
-    timeoutMs: number;
-    allowInsecureLoopback: boolean;
-    logger: Logger;
-    fetch?: PartnerFetch;
-  },
+  options: { timeoutMs: number; allowInsecureLoopback: boolean },
 ): PartnerProbe {
-  const fetch =
-    options.fetch ??
-    createPartnerFetch({
-      caFile: settings.caFile,
-      clientCertFile: settings.clientCertFile,
-      clientKeyFile: settings.clientKeyFile,
-    });
+  const fetch = createPartnerFetch(settings);
   const ca = settings.caFile ? Bun.file(settings.caFile).text() : Promise.resolve(undefined);
   return {
     partner: settings.name,

@@ -31,7 +31,6 @@ export interface ProbeLoop {
   round(): Promise<void>;
   start(intervalMs: number): void;
   stop(): Promise<void>;
-  statuses(): CheckStatus[];
 }
 
 /** Transitions kept while the store is away; older ones are dropped (and said so). */
@@ -166,6 +165,5 @@ export function createProbeLoop(options: ProbeLoopOptions): ProbeLoop {
       clearInterval(timer);
       await running;
     },
-    statuses: () => [...statuses.values()],
   };
 }

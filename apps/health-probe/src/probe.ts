@@ -85,7 +85,6 @@ export async function startHealthProbe(
       createPartnerProbe(settings, {
         timeoutMs: env.PROBE_TIMEOUT_MS,
         allowInsecureLoopback: env.allowInsecureLoopback,
-        logger,
       }),
     ),
     store: {

@@ -128,14 +128,18 @@ export function createRateLimits(
  * ioredis without an offline queue and with a short command timeout: while Redis is down or
  * slow a decision falls to the insurance limiter at once instead of waiting in a queue.
  */
-function connectRedis(url: string, metrics: Metrics, logger: Logger): Redis {
-  const redis = new Redis(url, {
+export function openRedis(url: string): Redis {
+  return new Redis(url, {
     enableOfflineQueue: false,
     commandTimeout: 500,
     connectTimeout: 2000,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 5000),
   });
+}
+
+function connectRedis(url: string, metrics: Metrics, logger: Logger): Redis {
+  const redis = openRedis(url);
   let down = false;
   metrics.rateLimitBackendUp.set({ backend: "redis" }, 0);
   redis.on("ready", () => {

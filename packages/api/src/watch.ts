@@ -14,8 +14,8 @@ import {
 } from "@propgate/consent-audit";
 import type { AnomalyKind, BlockSubjectType } from "@propgate/domain";
 import type { Logger, Metrics } from "@propgate/observability";
-import { Redis } from "ioredis";
 import { BlockedError } from "./errors.ts";
+import { openRedis } from "./rate-limit.ts";
 
 /** Every rule: what it counts, per whom, and the anomaly it reports. */
 export const WATCH_RULES = {
@@ -128,13 +128,7 @@ function memoryCounters(): Counters {
 
 /** Redis: INCR for counts, HyperLogLog (PFADD/PFCOUNT, ±1 %) for distinct counts. */
 function redisCounters(url: string, prefix: string, fallback: Counters, logger: Logger): Counters {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    commandTimeout: 500,
-    connectTimeout: 2000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(times * 200, 5000),
-  });
+  const redis = openRedis(url);
   let down = false;
   redis.on("error", () => {
     if (down) return;

@@ -112,7 +112,7 @@ export async function placeBlock(
     const [active] = await tx
       .select({ id: blocks.id })
       .from(blocks)
-      .where(and(subject, isNull(blocks.liftedAt), gt(blocks.expiresAt, now)))
+      .where(and(subject, inForceAt(now)))
       .limit(1);
     if (active) return null;
     const [earlier] = await tx
@@ -182,26 +182,41 @@ export async function liftBlock(
   });
 }
 
-const ListQuery = z.strictObject({
+const AnomalyQuery = z.strictObject({
   kind: z.enum(ANOMALY_KINDS).optional(),
   subjectType: z.enum(BLOCK_SUBJECT_TYPES).optional(),
   subjectId: z.string().min(1).max(128).optional(),
   since: z.date().optional(),
-  activeOnly: z.boolean().optional(),
   limit: z.number().int().min(1).max(500).default(100),
 });
+const BlockQuery = AnomalyQuery.extend({ activeOnly: z.boolean().optional() });
+
+/** Blocks neither lifted nor over at `now`. */
+function inForceAt(now: Date): SQL {
+  return sql`(${isNull(blocks.liftedAt)} and ${gt(blocks.expiresAt, now)})`;
+}
+
+/** The filters both lists share, on `table`'s columns; `since` on its time column. */
+function subjectFilters(
+  table: typeof anomalies | typeof blocks,
+  time: typeof anomalies.lastSeen | typeof blocks.createdAt,
+  q: z.output<typeof AnomalyQuery>,
+): SQL[] {
+  const where: SQL[] = [];
+  if (q.kind) where.push(eq(table.kind, q.kind));
+  if (q.subjectType) where.push(eq(table.subjectType, q.subjectType));
+  if (q.subjectId) where.push(eq(table.subjectId, q.subjectId));
+  if (q.since) where.push(gt(time, q.since));
+  return where;
+}
 
 /** Anomalies, newest first; filters by kind, subject and time. */
 export async function listAnomalies(
   db: Database,
-  query: z.input<typeof ListQuery> = {},
+  query: z.input<typeof AnomalyQuery> = {},
 ): Promise<Anomaly[]> {
-  const q = parseInput(ListQuery, query, "anomaly query");
-  const where: SQL[] = [];
-  if (q.kind) where.push(eq(anomalies.kind, q.kind));
-  if (q.subjectType) where.push(eq(anomalies.subjectType, q.subjectType));
-  if (q.subjectId) where.push(eq(anomalies.subjectId, q.subjectId));
-  if (q.since) where.push(gt(anomalies.lastSeen, q.since));
+  const q = parseInput(AnomalyQuery, query, "anomaly query");
+  const where = subjectFilters(anomalies, anomalies.lastSeen, q);
   const rows = await db
     .select()
     .from(anomalies)
@@ -214,15 +229,11 @@ export async function listAnomalies(
 /** Blocks, newest first; `activeOnly` keeps those in force now. */
 export async function listBlocks(
   db: Database,
-  query: z.input<typeof ListQuery> = {},
+  query: z.input<typeof BlockQuery> = {},
 ): Promise<Block[]> {
-  const q = parseInput(ListQuery, query, "block query");
-  const where: SQL[] = [];
-  if (q.kind) where.push(eq(blocks.kind, q.kind));
-  if (q.subjectType) where.push(eq(blocks.subjectType, q.subjectType));
-  if (q.subjectId) where.push(eq(blocks.subjectId, q.subjectId));
-  if (q.since) where.push(gt(blocks.createdAt, q.since));
-  if (q.activeOnly) where.push(isNull(blocks.liftedAt), gt(blocks.expiresAt, new Date()));
+  const q = parseInput(BlockQuery, query, "block query");
+  const where = subjectFilters(blocks, blocks.createdAt, q);
+  if (q.activeOnly) where.push(inForceAt(new Date()));
   const rows = await db
     .select()
     .from(blocks)
@@ -263,10 +274,7 @@ export async function createBlockList(
   let loading: Promise<void> | null = null;
   let again = false;
   const load = async () => {
-    const rows = await handle.db
-      .select()
-      .from(blocks)
-      .where(and(isNull(blocks.liftedAt), gt(blocks.expiresAt, new Date())));
+    const rows = await handle.db.select().from(blocks).where(inForceAt(new Date()));
     const next = new Map<string, BlockInForce & { subjectType: BlockSubjectType }>();
     for (const row of rows) {
       const subjectType = row.subjectType as BlockSubjectType;

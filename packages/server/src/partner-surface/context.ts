@@ -1,4 +1,4 @@
-import type { AppDeps } from "@propgate/api";
+import { type AppDeps, secondsLeft } from "@propgate/api";
 import type { AuditContext } from "@propgate/consent-audit";
 import type { Context, MiddlewareHandler } from "hono";
 import type { PartnerClientRecord } from "./config.ts";
@@ -63,11 +63,10 @@ export function enforceSurfaceBlock(
 ): void {
   const block = surface.deps.watch?.blocks.check(subjectType, subjectId);
   if (!block) return;
-  const seconds = Math.max(1, Math.ceil((block.expiresAt - Date.now()) / 1000));
   throw new PartnerSurfaceError(
     403,
     "BLOCKED",
     "blocked for a while after unusual activity; try again later",
-    { "retry-after": String(seconds) },
+    { "retry-after": String(secondsLeft(block.expiresAt)) },
   );
 }

@@ -29,6 +29,12 @@ const REQUEST_TYPES: Record<string, string> = {
  */
 export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: PartnerSurfaceSettings) {
   const logger = deps.logger.child({ surface: "partner" });
+  const rateLimit: MiddlewareHandler<SurfaceEnv> = deps.rateLimits
+    ? partnerClientRateLimit<SurfaceEnv>(deps.rateLimits, {
+        clientId: (c) => c.get("client")?.clientId,
+        requestId: (c) => c.get("requestId"),
+      })
+    : (_c, next) => next();
   const surface: PartnerSurface = {
     deps: { ...deps, logger },
     tokens: createPartnerTokens({
@@ -37,18 +43,11 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
     }),
     clients: new Map(settings.clients.map((client) => [client.clientId, client])),
     maxBodyBytes: settings.maxBodyBytes ?? 16 * 1024,
-    limitClient: deps.rateLimits
-      ? partnerClientRateLimit<SurfaceEnv>(deps.rateLimits, {
-          clientId: (c) => c.get("client")?.clientId,
-          requestId: (c) => c.get("requestId"),
-        })
-      : (_c, next) => next(),
-  };
-  const limitClient = surface.limitClient;
-  // A blocked client is refused before its limit is counted.
-  surface.limitClient = async (c, next) => {
-    enforceSurfaceBlock(surface, "partner_client", c.get("client")?.clientId);
-    return limitClient(c, next);
+    // A blocked client is refused before its limit is counted.
+    limitClient: async (c, next) => {
+      enforceSurfaceBlock(surface, "partner_client", c.get("client")?.clientId);
+      return rateLimit(c, next);
+    },
   };
   const allowed = createCidrMatcher(settings.allowedCidrs);
   const app = new Hono<SurfaceEnv>();
