@@ -137,6 +137,50 @@ describe("erasure at the partner after revocation", () => {
     });
   });
 
+  for (const [answer, status, result, counts] of [
+    ["no-content", "done", "ok", null],
+    ["accepted", "accepted", "accepted", null],
+  ] as const) {
+    test(`a partner acknowledging with ${answer === "no-content" ? "204" : "202"}: ${status}, and never sent again`, async () => {
+      const userId = `user-erase-${answer}`;
+      const resident = await stack.resident(userId);
+      await resident.trpc.consent.grant.mutate({ purpose: "faces", noticeVersion: 1 });
+      await resident.trpc.faces.enroll.mutate({ image: jpeg(answer) });
+      stack.sims.intercom.faults.set({ erasureAnswer: answer });
+      stack.sims.intercom.recorder.clear();
+      await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+      const instance = await startInstance(stack, `api-erase-${answer}`, {
+        ERASURE_INTERVAL_MS: "3600000",
+      });
+      const admin = await adminClient();
+      try {
+        await eventually(
+          async () =>
+            (await instance.background.runErasuresOnce()) >= 0 &&
+            (await admin.admin.erasures.list.query({ userId }))[0]?.status === status,
+        );
+        // Acknowledged: a later pass finds nothing of it to send.
+        await instance.background.runErasuresOnce();
+      } finally {
+        await instance.stop();
+        stack.sims.intercom.faults.set({ erasureAnswer: null });
+      }
+      const [request] = await admin.admin.erasures.list.query({ userId });
+      expect(request).toMatchObject({ status, attempts: 0, partnerResponse: counts });
+      expect(request?.completedAt).toBeString();
+      const subject = subjectFor(userId, stack.deps.partners.intercom.subjectKey);
+      const sent = stack.sims.intercom.recorder
+        .all()
+        .filter((r) => r.operation === "subjects.erase" && r.path.endsWith(subject));
+      expect(sent.map((r) => r.status)).toEqual([answer === "no-content" ? 204 : 202]);
+      const [record] = await listAuditEvents(stack.database.db, {
+        userId,
+        kind: "erasure.completed",
+      });
+      expect(record).toMatchObject({ target: "faces", partner: "intercom", result });
+    });
+  }
+
   test("revoking a purpose without partner data queues no erasure", async () => {
     const resident = await stack.resident("user-erase-none");
     await resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });

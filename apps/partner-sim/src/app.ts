@@ -54,6 +54,7 @@ function classify(method: string, path: string): RecordedOperation {
   if (/^\/v1\/barriers\/[^/]+\/open$/.test(path)) return "barrier.open";
   if (/^\/v1\/cameras\/[^/]+\/webrtc$/.test(path)) return "video.create";
   if (/^\/v1\/sessions\/[^/]+$/.test(path)) return "video.delete";
+  if (/^\/streams\/[^/]+\/whep\/[^/]+$/.test(path)) return "video.delete";
   const read = method === "GET" || method === "HEAD";
   if (/^\/v1\/sites\/[^/]+\/plates$/.test(path)) {
     return read ? "plates.list" : method === "POST" ? "plates.add" : "unknown";
@@ -78,6 +79,7 @@ export async function createPartnerSimApp(
   const faults = createFaultController({
     tokenLifetimeSeconds: resolved.tokenLifetimeSeconds,
     videoSessionTtlSeconds: resolved.videoSessionTtlSeconds,
+    dialect: options.dialect,
   });
   // Loaded at startup when there are cameras, so a broken clip stops the sim right away.
   let clip: VideoClip | null =
@@ -120,6 +122,7 @@ export async function createPartnerSimApp(
     noteUrl(draft, requestUrl);
     c.set("record", draft);
     c.set("responseMode", "normal");
+    c.set("dialect", faults.get().dialect);
     await next();
     if (draft.sent) return;
     draft.sent = true;
@@ -127,6 +130,7 @@ export async function createPartnerSimApp(
     recorder.add({ ...received, status: c.res.status });
   });
   api.use("/v1/*", injectedFaults(ctx));
+  api.use("/streams/*", injectedFaults(ctx));
   api.route("/", discoveryRoutes(ctx));
   api.route("/", tokenRoutes(ctx));
   api.route("/", openDeviceRoutes(ctx));

@@ -1,5 +1,5 @@
 import type { TokenIssuer } from "./access-tokens.ts";
-import type { FaultController, ResponseMode } from "./faults.ts";
+import type { Dialect, FaultController, ResponseMode } from "./faults.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { SimClient } from "./options.ts";
 import type { RecordedRequest, RecordingRecorder } from "./recorder.ts";
@@ -38,5 +38,7 @@ export type SimEnv = {
     record: RecordDraft;
     /** The response mode in force when this API call arrived. */
     responseMode: ResponseMode;
+    /** The dialect in force when this API call arrived. */
+    dialect: Dialect;
   };
 };

@@ -12,6 +12,7 @@ import {
 } from "@propgate/config";
 import { PartnerDeviceId } from "@propgate/partner-client/contract";
 import { z } from "zod";
+import { DIALECTS } from "./faults.ts";
 import { DEFAULT_NAME, type PartnerSimOptions, SimClients, SimName } from "./options.ts";
 
 const CLIENTS_SHAPE = "must be a JSON array of {clientId, clientSecret, scopes}";
@@ -50,6 +51,7 @@ const SimEnvSchema = z.object({
   SIM_BARRIERS: deviceList.default([]),
   SIM_CAMERAS: deviceList.default([]),
   SIM_VIDEO_TTL_SECONDS: integer(1, 86_400).default(300),
+  SIM_DIALECT: z.enum(DIALECTS).default("propgate"),
   SIM_TOKEN_LIFETIME_SECONDS: integer(1, 86_400).default(300),
   SIM_AUDIENCE: z.string().max(512).optional(),
   SIM_PUBLIC_URL: url.optional(),
@@ -124,6 +126,7 @@ export function loadSimEnv(env: EnvSource = process.env): PartnerSimOptions {
     barriers: parsed.SIM_BARRIERS,
     cameras: parsed.SIM_CAMERAS,
     videoSessionTtlSeconds: parsed.SIM_VIDEO_TTL_SECONDS,
+    dialect: parsed.SIM_DIALECT,
     ...(parsed.SIM_AUDIENCE === undefined ? {} : { audience: parsed.SIM_AUDIENCE }),
     ...(parsed.SIM_PUBLIC_URL === undefined
       ? {}

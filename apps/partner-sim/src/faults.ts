@@ -3,6 +3,18 @@ import { z } from "zod";
 export const RESPONSE_MODES = ["normal", "non-json", "bad-schema", "bad-sdp", "hang"] as const;
 export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
+/**
+ * How the sim speaks. `propgate`: the dialect Propgate was first built against (session at
+ * `/v1/sessions/{id}` with `X-Session-Expires-At`, erasure 200 with counts). `standard`: as an
+ * independent partner following the standards would (draft-ietf-wish-whep: `Location` at a path
+ * of its own, `ETag`, `Accept-Patch`, no lifetime header; erasure `204`; JSON answers carrying
+ * fields beyond the contract, `application/json; charset=utf-8`).
+ */
+export const DIALECTS = ["propgate", "standard"] as const;
+export type Dialect = (typeof DIALECTS)[number];
+
+/** How an erasure is acknowledged: 200 with counts, 204, or 202 (accepted, erased later). */
+export const ERASURE_ANSWERS = ["counts", "no-content", "accepted"] as const;
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
 
 /** The whole fault state; `FaultPatch` (every field optional) is what `set` and the admin PUT take. */
@@ -42,6 +54,11 @@ export const FaultSettings = z.strictObject({
   videoSessionTtlSeconds: z.number().int().min(1).max(86_400),
   /** The next N `subjects.erase` calls answer 503 with `Retry-After: 1`, before any other fault. */
   failErasures: nonNegativeInt(1_000_000),
+  dialect: z.enum(DIALECTS),
+  /** null: the dialect's own (`counts` in `propgate`, `no-content` in `standard`). */
+  erasureAnswer: z.enum(ERASURE_ANSWERS).nullable(),
+  /** A broken partner: any valid token is taken for any scope (a check must notice). */
+  acceptAnyScope: z.boolean(),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
 
@@ -69,7 +86,7 @@ export interface FaultController {
 }
 
 export function createFaultController(
-  defaults: { tokenLifetimeSeconds: number; videoSessionTtlSeconds?: number },
+  defaults: { tokenLifetimeSeconds: number; videoSessionTtlSeconds?: number; dialect?: Dialect },
   random: () => number = Math.random,
 ): FaultController {
   const initial: FaultSettings = FaultSettings.parse({
@@ -86,6 +103,9 @@ export function createFaultController(
     tokenLifetimeSeconds: defaults.tokenLifetimeSeconds,
     videoSessionTtlSeconds: defaults.videoSessionTtlSeconds ?? 300,
     failErasures: 0,
+    dialect: defaults.dialect ?? "propgate",
+    erasureAnswer: null,
+    acceptAnyScope: false,
   });
   let state: FaultSettings = { ...initial };
 

@@ -1,5 +1,6 @@
 import { PartnerDeviceId, PartnerScope } from "@propgate/partner-client/contract";
 import { z } from "zod";
+import type { Dialect } from "./faults.ts";
 import type { SimTlsOptions } from "./tls.ts";
 
 export const SimClient = z.strictObject({
@@ -49,6 +50,8 @@ export interface PartnerSimOptions {
    * Needed when binding to 0.0.0.0 or behind a proxy.
    */
   publicUrl?: string;
+  /** How the sim speaks (see `DIALECTS`); switchable at run time through the faults. Default `propgate`. */
+  dialect?: Dialect;
   /** Serve HTTPS (URLs and issuer become https://), with client certificates when a CA is given. */
   tls?: SimTlsOptions;
 }

@@ -35,6 +35,7 @@ describe("loadSimEnv", () => {
         SIM_TOKEN_LIFETIME_SECONDS: "60",
         SIM_CAMERAS: "cam-1,cam-2",
         SIM_VIDEO_TTL_SECONDS: "30",
+        SIM_DIALECT: "standard",
       }),
     ).toEqual({
       name: "intercom",
@@ -47,6 +48,7 @@ describe("loadSimEnv", () => {
       barriers: ["gate-1"],
       cameras: ["cam-1", "cam-2"],
       videoSessionTtlSeconds: 30,
+      dialect: "standard",
     });
   });
 
@@ -60,6 +62,7 @@ describe("loadSimEnv", () => {
       cameras: [],
       tokenLifetimeSeconds: 300,
       videoSessionTtlSeconds: 300,
+      dialect: "propgate",
     });
   });
 

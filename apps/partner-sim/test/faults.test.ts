@@ -52,6 +52,9 @@ describe("admin API", () => {
       tokenLifetimeSeconds: 300,
       videoSessionTtlSeconds: 300,
       failErasures: 0,
+      dialect: "propgate",
+      erasureAnswer: null,
+      acceptAnyScope: false,
     });
     expect(await expectFaultsSet({ latencyMs: 5 })).toMatchObject({
       latencyMs: 5,

@@ -11,6 +11,7 @@ import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
 import type { RateLimits } from "./rate-limit.ts";
+import type { EndRetry } from "./video/end-at-partner.ts";
 import type { Watch } from "./watch.ts";
 
 /** Long-lived things a procedure uses, built once at startup (`startInstance`). */
@@ -38,6 +39,10 @@ export interface AppDeps {
   rateLimits: RateLimits;
   instanceId: string;
   videoMaxSessionsPerResident: number;
+  /** The longest a video session runs: a partner that names no end gets this one. */
+  videoSessionMaxSeconds: number;
+  /** Back-off of the `DELETE`s that end sessions at the partner. */
+  videoEndRetry: EndRetry;
   /** Largest face image accepted (decoded bytes). */
   faceMaxImageBytes: number;
 }

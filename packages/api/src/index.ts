@@ -21,6 +21,7 @@ export {
 } from "./rate-limit.ts";
 export { type AppRouter, appRouter } from "./root.ts";
 export type { Context } from "./trpc.ts";
+export { startVideoEndWorker } from "./video/end-worker.ts";
 export {
   createWatch,
   secondsLeft,

@@ -78,7 +78,7 @@ function createRuntime(settings: PartnerSettings, deps: PartnersDeps): PartnerRu
   return {
     client,
     subjectKey: settings.subjectKey,
-    video: videoOperations(client, settings.baseUrl),
+    video: videoOperations(client),
     plates: platesOperations(client),
     faces: facesOperations(client),
     subjects: subjectOperations(client),

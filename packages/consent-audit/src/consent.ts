@@ -17,6 +17,7 @@ import {
 import { consentCurrent, consentEvents } from "./schema/consent";
 import { notices } from "./schema/notices";
 import { parseInput } from "./validation";
+import { requestEndOfResidentSessions } from "./video-sessions";
 
 export interface ConsentState {
   purpose: Purpose;
@@ -252,6 +253,8 @@ export async function revokeConsent(
       userId: revoke.userId,
       purpose: revoke.purpose,
     });
+    // Live video stops with the consent: the sessions are queued to be ended at the partner.
+    if (revoke.purpose === "video") await requestEndOfResidentSessions(tx, revoke.userId);
     if (isErasureCategory(revoke.purpose)) {
       await enqueueErasure(
         tx,

@@ -180,21 +180,30 @@ export async function claimDueErasures(
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id));
 }
 
-const CompleteInput = z.strictObject({ erased: ErasedCountsSchema });
+const CompleteInput = z.strictObject({
+  erased: ErasedCountsSchema.nullable(),
+  status: z.enum(["done", "accepted"]),
+});
 
 /**
- * Marks the request done with the partner's counts and, in the same transaction, appends the
- * `erasure.completed` audit row (the record of destruction: `userId`, `target` = categories,
- * `partner`, `actor` = who requested it, `callId` = the request id). Completing a request that
- * is done already changes nothing and writes no second row.
+ * Marks the request acknowledged and, in the same transaction, appends the `erasure.completed`
+ * audit row (the record of destruction: `userId`, `target` = categories, `partner`, `actor` =
+ * who requested it, `callId` = the request id; `result` `ok`, or `accepted` when the partner
+ * took it to erase later — a 202). `done` keeps the partner's counts when it gave them (200;
+ * a 204 gives none). Either way it is not sent again. Completing a request that is acknowledged
+ * already changes nothing and writes no second row.
  */
 export async function completeErasure(
   db: Database,
   id: string,
-  input: { erased: ErasedCounts; audit: AuditContext },
+  input: { erased: ErasedCounts | null; status?: "done" | "accepted"; audit: AuditContext },
 ): Promise<ErasureRequest> {
   const erasureId = parseInput(ErasureId, id, "erasure id");
-  const { erased } = parseInput(CompleteInput, { erased: input.erased }, "erasure result");
+  const { erased, status } = parseInput(
+    CompleteInput,
+    { erased: input.erased, status: input.status ?? "done" },
+    "erasure result",
+  );
   return inTransaction(db, async (tx) => {
     await lockAuditChain(tx);
     const [existing] = await tx
@@ -203,10 +212,10 @@ export async function completeErasure(
       .where(eq(erasureRequests.id, erasureId))
       .for("update");
     if (existing === undefined) throw new ErasureNotFoundError(erasureId);
-    if (existing.status === "done") return toErasure(existing);
+    if (existing.status !== "pending") return toErasure(existing);
     const [row] = await tx
       .update(erasureRequests)
-      .set({ status: "done", completedAt: sql`now()`, partnerResponse: erased })
+      .set({ status, completedAt: sql`now()`, partnerResponse: erased })
       .where(eq(erasureRequests.id, erasureId))
       .returning();
     if (row === undefined) throw new ErasureNotFoundError(erasureId);
@@ -214,7 +223,7 @@ export async function completeErasure(
       ...contextFields(input.audit),
       ...erasureAuditFields(row),
       kind: "erasure.completed",
-      result: "ok",
+      result: status === "done" ? "ok" : "accepted",
     });
     return toErasure(row);
   });

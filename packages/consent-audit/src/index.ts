@@ -117,6 +117,7 @@ export type {
   ErasureStatus,
   Partner,
   Purpose,
+  VideoEndReason,
 } from "./purposes";
 export {
   CONSENT_CHANNELS,
@@ -128,14 +129,27 @@ export {
   PARTNERS,
   PURPOSES,
 } from "./purposes";
-export type { VideoSession } from "./video-sessions";
+export type {
+  ListVideoSessionsQuery,
+  VideoSession,
+  VideoSessionState,
+} from "./video-sessions";
 export {
   activateVideoSession,
+  claimDueVideoEnds,
+  countEndingVideoSessions,
+  endStaleReservations,
   endVideoSession,
+  failVideoEndAttempt,
   getVideoSession,
   listLiveVideoSessions,
+  listVideoSessions,
+  requestEndOfMovedCameraSessions,
+  requestEndOfSessionsOffSites,
+  requestVideoSessionEnd,
   reserveVideoSession,
   SessionLimitError,
+  VIDEO_SESSION_STATES,
 } from "./video-sessions";
 export type { VpnEvent, VpnEventInput } from "./vpn-events";
 export { listVpnEvents, recordVpnEvent } from "./vpn-events";

@@ -23,5 +23,19 @@ export type ConsentChannel = (typeof CONSENT_CHANNELS)[number];
 export const ERASURE_REASONS = ["consent_revoked", "admin_request"] as const;
 export type ErasureReason = (typeof ERASURE_REASONS)[number];
 
-export const ERASURE_STATUSES = ["pending", "done"] as const;
+/** `accepted`: the partner took the request (202) and erases later; not sent again. */
+export const ERASURE_STATUSES = ["pending", "done", "accepted"] as const;
 export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
+
+/**
+ * Why a video session ended: the resident ended it, their `video` consent was revoked, the
+ * camera left their sites, its lifetime ran out, or it never began (the partner failed).
+ */
+export const VIDEO_END_REASONS = [
+  "resident",
+  "consent_revoked",
+  "camera_removed",
+  "expired",
+  "failed",
+] as const;
+export type VideoEndReason = (typeof VIDEO_END_REASONS)[number];

@@ -8,11 +8,13 @@ import {
   ConsentRequiredError,
   checkReadiness,
   claimDueErasures,
+  claimDueVideoEnds,
   completeErasure,
   createConsentBus,
   type Database,
   type DatabaseHandle,
   endVideoSession,
+  failVideoEndAttempt,
   grantConsent,
   listAuditEvents,
   listConsents,
@@ -21,6 +23,7 @@ import {
   recordAuditEvent,
   recordPartnerAttempt,
   recordPartnerResult,
+  requestEndOfMovedCameraSessions,
   reserveVideoSession,
   revokeConsent,
   upsertDevices,
@@ -373,15 +376,22 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     const sessionId = await reserveVideoSession(api.db, {
       userId,
       cameraId: "cam-roles",
+      siteId: "site-roles",
       partner: "intercom",
       maxLive: 2,
       pendingSeconds: 30,
     });
     await activateVideoSession(api.db, sessionId, {
       partnerSessionId: "ps-1",
+      sessionPath: "/whep/cam-roles/ps-1",
       expiresAt: new Date(Date.now() + 60_000).toISOString(),
     });
-    await endVideoSession(api.db, sessionId, "ended_by_user");
+    // The end queue as the api role: the camera is not in the registry, so the session is queued.
+    expect(await requestEndOfMovedCameraSessions(api.db)).toBeGreaterThanOrEqual(1);
+    const ending = await claimDueVideoEnds(api.db, { limit: 10, leaseSeconds: 30 });
+    expect(ending.map((session) => session.id)).toContain(sessionId);
+    await failVideoEndAttempt(api.db, sessionId, { errorCode: "http_503", retryInSeconds: 0 });
+    await endVideoSession(api.db, sessionId, "resident");
 
     const kinds = (await listAuditEvents(api.db, { userId })).map((e) => e.kind);
     expect(kinds).toEqual(

@@ -41,6 +41,12 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    partnerProtocolErrors: new Counter({
+      name: "propgate_partner_protocol_errors_total",
+      help: "Partner answers refused as breaking the contract, by reason (schema, location, sdp, …)",
+      labelNames: ["partner", "operation", "reason"] as const,
+      registers: [registry],
+    }),
     tokenRefresh: new Counter({
       name: "propgate_token_refresh_total",
       help: "OAuth token requests to partners, by outcome",
@@ -55,8 +61,19 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     erasures: new Counter({
       name: "propgate_erasures_total",
-      help: "Erasure requests sent to partners, by outcome (done, retry)",
+      help: "Erasure requests sent to partners, by outcome (done, accepted, retry)",
       labelNames: ["partner", "outcome"] as const,
+      registers: [registry],
+    }),
+    videoSessionEnds: new Counter({
+      name: "propgate_video_session_ends_total",
+      help: "Video sessions ended at the partner by Propgate, by reason and outcome (ended, retry)",
+      labelNames: ["partner", "reason", "outcome"] as const,
+      registers: [registry],
+    }),
+    videoSessionsEnding: new Gauge({
+      name: "propgate_video_sessions_ending",
+      help: "Video sessions that must end and the partner has not confirmed yet",
       registers: [registry],
     }),
     erasuresPending: new Gauge({

@@ -58,6 +58,7 @@ export interface AttemptInput {
   /** Infinite until the first request is sent. */
   deadline: number;
   rejectedToken: string | undefined;
+  bypassBreaker?: boolean;
 }
 
 /** A result the circuit breaker counts as a partner failure. */
@@ -96,7 +97,9 @@ export async function sendAttempt(deps: AttemptDeps, input: AttemptInput): Promi
   let started = 0;
   let result: AttemptResult;
   try {
-    result = await deps.breaker.execute(async (): Promise<AttemptResult> => {
+    const guarded = <R>(work: () => Promise<R>) =>
+      input.bypassBreaker ? work() : deps.breaker.execute(work);
+    result = await guarded(async (): Promise<AttemptResult> => {
       token = await deps.tokenSource.getToken([prepared.scope], { rejected: input.rejectedToken });
       await input.hooks.beforeAttempt({ attempt });
       // The deadline covers the partner's part: it starts when the first request is sent, so
@@ -152,6 +155,7 @@ async function exchange(
     kind: "answer",
     answer: {
       status: response.status,
+      url: prepared.url,
       text,
       headers: response.headers,
       retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
@@ -163,11 +167,11 @@ async function readBody(response: Response, limit: number): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > limit) {
     await response.body?.cancel();
-    throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
+    throw new PartnerProtocolError(`partner response larger than ${limit} bytes`, "oversize");
   }
   const buffer = await response.arrayBuffer();
   if (buffer.byteLength > limit)
-    throw new PartnerProtocolError(`partner response larger than ${limit} bytes`);
+    throw new PartnerProtocolError(`partner response larger than ${limit} bytes`, "oversize");
   return new TextDecoder().decode(buffer);
 }
 

@@ -56,6 +56,8 @@ export interface PartnerClientOptions {
 /** A partner's 2xx answer, for operations whose answer is not a JSON body. */
 export interface RawAnswer {
   status: number;
+  /** The URL the request went to (relative `Location`s resolve against it, RFC 9110 §10.2.2). */
+  url: URL;
   text: string;
   headers: Headers;
 }
@@ -71,11 +73,25 @@ export interface CallRequest<T> {
   sdp?: string;
   /** Makes a POST safe to retry; the partner answers a replay with the stored result. */
   idempotencyKey?: string;
-  /** The answer's JSON schema, or `decode` for anything else (throwing means a protocol error). */
+  /**
+   * The answer's JSON schema, or `decode` for anything else: throwing `ContractViolation` (or
+   * anything) refuses the answer as a protocol error.
+   */
   response?: z.ZodType<T>;
   decode?: (answer: RawAnswer) => T;
+  /**
+   * A path (and query) on the partner's origin to call instead of the operation's own path: a
+   * URL the partner gave us (a WHEP session's `Location`). It never leaves the partner's origin.
+   */
+  url?: string;
   hooks?: CallHooks;
   signal?: AbortSignal;
+  /**
+   * Send even while the breaker is open (and leave its count alone): for calls that stop
+   * processing from a queue with its own back-off — ending a video session after a revocation
+   * must go out as soon as the partner is back, not when the breaker next lets a call through.
+   */
+  bypassBreaker?: boolean;
 }
 
 export interface PartnerClient {

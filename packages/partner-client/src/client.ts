@@ -8,6 +8,7 @@ import {
 } from "./attempt.ts";
 import type { CallHooks, CallRequest, PartnerClient, PartnerClientOptions } from "./call.ts";
 import type { OperationName } from "./contract.ts";
+import { PartnerProtocolError } from "./errors.ts";
 import { buildRequest } from "./request.ts";
 import { type AttemptRecord, decide, pause, type RetryPolicy } from "./retry-policy.ts";
 
@@ -80,6 +81,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
         signal,
         deadline,
         rejectedToken,
+        bypassBreaker: request.bypassBreaker,
       });
       deadline = sent.deadline;
       const verdict = decide(policy, request, sent, {
@@ -94,6 +96,8 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           return verdict.value;
         case "fail":
           if (verdict.alert) options.logger?.error({ partner, operation }, verdict.alert);
+          if (verdict.error instanceof PartnerProtocolError)
+            refused(operation, sent, verdict.error);
           throw verdict.error;
         case "replay":
           replayedAfter401 = true;
@@ -104,6 +108,18 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
           break;
       }
     }
+  }
+
+  /** An answer refused as breaking the contract: one warning and the counter; never the body. */
+  function refused(operation: OperationName, sent: SentAttempt, error: PartnerProtocolError) {
+    const status =
+      sent.kind === "answer" ? sent.answer.status : sent.kind === "oversize" ? sent.status : null;
+    const { reason, fields } = error;
+    options.metrics?.partnerProtocolErrors.inc({ partner, operation, reason });
+    options.logger?.warn(
+      { partner, operation, status, reason, ...(fields.length > 0 ? { fields } : {}) },
+      "partner answer refused: it breaks the contract",
+    );
   }
 
   /** The one place an answer is timed, audited and counted. */

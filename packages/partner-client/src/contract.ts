@@ -66,10 +66,12 @@ export const PartnerSessionId = z
   .regex(PARTNER_RECORD_ID, "session id must be 1-128 of [A-Za-z0-9._-]");
 
 /**
- * WHEP-shaped video session (POST /v1/cameras/{id}/webrtc, body = SDP offer): the partner
- * answers 201 with the SDP answer as body, `Location: /v1/sessions/{sessionId}`, ICE servers in
- * `Link: <turn:…>; rel="ice-server"; username="…"; credential="…"` headers, and the time it will
- * end the session in `X-Session-Expires-At` (RFC 3339). `DELETE` on the Location ends it.
+ * WHEP video session (draft-ietf-wish-whep; POST /v1/cameras/{id}/webrtc, body = SDP offer):
+ * the partner answers 201 with the SDP answer as body, the session's URL in `Location` (any
+ * path on its origin; `/v1/sessions/{sessionId}` in our own dialect), ICE servers in
+ * `Link: <turn:…>; rel="ice-server"; username="…"; credential="…"` headers, and optionally the
+ * time it will end the session in `X-Session-Expires-At` (RFC 3339; without it Propgate ends the
+ * session after `VIDEO_SESSION_MAX_SECONDS`). `DELETE` on the Location ends it.
  */
 export const VIDEO_SESSION_EXPIRES_HEADER = "x-session-expires-at";
 export const SDP_CONTENT_TYPE = "application/sdp";
@@ -136,12 +138,14 @@ export const FaceList = z.object({ faces: z.array(FaceRecord).max(100) });
 
 /**
  * `DELETE /v1/subjects/{subject}?categories=faces,plates` (scope subjects.erase): erase what the
- * partner holds for the subject in those categories → 200 with what was erased. Idempotent.
+ * partner holds for the subject in those categories → 200 with what was erased (this body), 204
+ * (erased, no counts) or 202 (accepted, erased later). Idempotent. `subject`, when present, is
+ * not used.
  */
 export const ErasureCategory = z.enum(ERASURE_CATEGORIES);
 export type ErasureCategory = z.infer<typeof ErasureCategory>;
 export const ErasureResponse = z.object({
-  subject: Subject,
+  subject: Subject.optional(),
   erased: z.object({
     faces: z.number().int().min(0).optional(),
     plates: z.number().int().min(0).optional(),

@@ -23,7 +23,46 @@ export class PartnerRejectedError extends DomainError {
   }
 }
 
+/**
+ * Why a partner's answer was refused: the `reason` label of
+ * `propgate_partner_protocol_errors_total` and of the warning line. Never the body or the SDP.
+ */
+const PROTOCOL_REASONS = [
+  "oversize",
+  "not_json",
+  "schema",
+  "status",
+  "content_type",
+  "sdp",
+  "location",
+  "expiry",
+  "ice_servers",
+] as const;
+export type ProtocolReason = (typeof PROTOCOL_REASONS)[number];
+
 /** The partner answered something that is not the contract: not JSON, or the wrong shape. */
 export class PartnerProtocolError extends DomainError {
   readonly code = "PARTNER_PROTOCOL_ERROR" as const;
+  constructor(
+    message: string,
+    readonly reason: ProtocolReason = "schema",
+    /** The contract's field names at fault (never their values), for the warning line. */
+    readonly fields: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Thrown by an answer decoder: the answer breaks the contract for `reason`. The message names
+ * what is wrong in our words (a header, a field), never what the partner sent.
+ */
+export class ContractViolation extends Error {
+  constructor(
+    readonly reason: ProtocolReason,
+    message: string,
+    readonly fields: readonly string[] = [],
+  ) {
+    super(message);
+  }
 }

@@ -10,7 +10,13 @@ export {
   type RawAnswer,
 } from "./client.ts";
 export * from "./contract.ts";
-export { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
+export {
+  ContractViolation,
+  PartnerProtocolError,
+  PartnerRejectedError,
+  PartnerUnavailableError,
+  type ProtocolReason,
+} from "./errors.ts";
 export { iceServersFromLinks } from "./link-header.ts";
 export {
   barrierOperations,

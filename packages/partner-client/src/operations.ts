@@ -9,14 +9,14 @@ import {
   type IceServer,
   OpenRequest,
   OpenResponse,
-  PartnerSessionId,
   PlateList,
   PlateRecord,
   SDP_CONTENT_TYPE,
   VIDEO_SESSION_EXPIRES_HEADER,
 } from "./contract.ts";
-import { PartnerRejectedError } from "./errors.ts";
+import { ContractViolation, PartnerRejectedError } from "./errors.ts";
 import { iceServersFromLinks } from "./link-header.ts";
+import { issueFields } from "./retry-policy.ts";
 import { checkAnswer, SdpError } from "./sdp.ts";
 
 export interface OpenDeviceInput {
@@ -55,50 +55,80 @@ export function barrierOperations(client: PartnerClient) {
 }
 
 export interface VideoSessionAnswer {
+  /** The session's URL at the partner (`Location`): a path and query on the partner's origin. */
+  sessionPath: string;
+  /** The last segment of that path: the partner's name for the session, for admins and logs. */
   partnerSessionId: string;
   answerSdp: string;
   iceServers: IceServer[];
-  expiresAt: string;
+  /** When the partner says it ends the session (`X-Session-Expires-At`); null when it says nothing. */
+  expiresAt: string | null;
 }
 
 /** The longest session a partner may announce; anything beyond is not believed. */
 const MAX_SESSION_MS = 24 * 60 * 60 * 1000;
 
-function decodeVideoSession(baseUrl: URL) {
-  return (answer: RawAnswer): VideoSessionAnswer => {
-    if (answer.status !== 201) throw new Error(`expected 201, got ${answer.status}`);
-    const type = (answer.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== SDP_CONTENT_TYPE) throw new Error("the answer is not application/sdp");
-    try {
-      checkAnswer(answer.text);
-    } catch (error) {
-      throw new Error(
-        `invalid SDP answer: ${error instanceof SdpError ? error.message : "unparseable"}`,
-      );
-    }
-    // The session URL must be ours to call: same origin as the partner, the contract's path.
-    const location = new URL(answer.headers.get("location") ?? "", baseUrl);
-    const match = /^\/v1\/sessions\/([^/]+)$/.exec(
-      location.pathname.replace(baseUrl.pathname.replace(/\/$/, ""), ""),
-    );
-    const sessionId = PartnerSessionId.safeParse(decodeURIComponent(match?.[1] ?? ""));
-    if (location.origin !== baseUrl.origin || !sessionId.success)
-      throw new Error("Location is not a session of this partner");
-    const expires = Date.parse(answer.headers.get(VIDEO_SESSION_EXPIRES_HEADER) ?? "");
-    if (Number.isNaN(expires) || expires <= Date.now() || expires - Date.now() > MAX_SESSION_MS) {
-      throw new Error(`${VIDEO_SESSION_EXPIRES_HEADER} is missing or implausible`);
-    }
-    return {
-      partnerSessionId: sessionId.data,
-      answerSdp: answer.text,
-      iceServers: iceServersFromLinks(answer.headers.get("link")),
-      expiresAt: new Date(expires).toISOString(),
-    };
-  };
+/** Media type of a `Content-Type`, without parameters (`application/sdp; charset=utf-8`). */
+function mediaType(header: string | null): string {
+  return (header ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
-/** Video adapter: WHEP-shaped sessions at the partner. */
-export function videoOperations(client: PartnerClient, baseUrl: URL) {
+/**
+ * A WHEP answer (draft-ietf-wish-whep §4.2), read tolerantly: 201 (or 200), `application/sdp`
+ * with or without parameters, the session's `Location` anywhere on the partner's origin
+ * (relative to the request URL, RFC 9110 §10.2.2), ICE servers in `Link` headers, and the
+ * optional `X-Session-Expires-At`. A `Location` on another origin is refused: we `DELETE` it.
+ */
+function decodeVideoSession(answer: RawAnswer): VideoSessionAnswer {
+  if (answer.status !== 201 && answer.status !== 200)
+    throw new ContractViolation("status", `expected 201 Created, got ${answer.status}`);
+  if (mediaType(answer.headers.get("content-type")) !== SDP_CONTENT_TYPE)
+    throw new ContractViolation("content_type", `the answer is not ${SDP_CONTENT_TYPE}`);
+  try {
+    checkAnswer(answer.text);
+  } catch (error) {
+    const why = error instanceof SdpError ? error.message : "unparseable";
+    throw new ContractViolation("sdp", `invalid SDP answer: ${why}`);
+  }
+  const header = answer.headers.get("location");
+  if (!header) throw new ContractViolation("location", "no Location header", ["Location"]);
+  let location: URL;
+  try {
+    location = new URL(header, answer.url);
+  } catch {
+    throw new ContractViolation("location", "Location is not a URL", ["Location"]);
+  }
+  if (location.origin !== answer.url.origin || location.pathname === "/")
+    throw new ContractViolation("location", "Location is not on the partner's origin", [
+      "Location",
+    ]);
+  const sessionPath = `${location.pathname}${location.search}`;
+  if (sessionPath.length > 1024)
+    throw new ContractViolation("location", "Location is too long", ["Location"]);
+  let expiresAt: string | null = null;
+  const expires = answer.headers.get(VIDEO_SESSION_EXPIRES_HEADER);
+  if (expires !== null) {
+    const at = Date.parse(expires);
+    if (Number.isNaN(at) || at <= Date.now() || at - Date.now() > MAX_SESSION_MS) {
+      throw new ContractViolation("expiry", `${VIDEO_SESSION_EXPIRES_HEADER} is implausible`, [
+        VIDEO_SESSION_EXPIRES_HEADER,
+      ]);
+    }
+    expiresAt = new Date(at).toISOString();
+  }
+  let iceServers: IceServer[];
+  try {
+    iceServers = iceServersFromLinks(answer.headers.get("link"));
+  } catch {
+    throw new ContractViolation("ice_servers", "an ice-server Link is malformed", ["Link"]);
+  }
+  const segments = location.pathname.split("/").filter((segment) => segment !== "");
+  const partnerSessionId = (segments.at(-1) ?? "").slice(0, 128);
+  return { sessionPath, partnerSessionId, answerSdp: answer.text, iceServers, expiresAt };
+}
+
+/** Video adapter: WHEP sessions at the partner. */
+export function videoOperations(client: PartnerClient) {
   return {
     createSession(input: {
       cameraId: string;
@@ -110,25 +140,37 @@ export function videoOperations(client: PartnerClient, baseUrl: URL) {
         operation: "video.create_session",
         pathParam: input.cameraId,
         sdp: input.offerSdp,
-        decode: decodeVideoSession(baseUrl),
+        decode: decodeVideoSession,
         hooks: input.hooks,
         signal: input.signal,
       });
     },
-    /** Ends the session; a session the partner no longer knows counts as ended. */
+    /**
+     * Ends the session: `DELETE` on its `Location` (200 or 204, any 2xx); a session the partner
+     * no longer knows (404, 410) counts as ended.
+     */
     async endSession(input: {
+      /** The session's `Location`; without it (rows from before it was kept) our dialect's path. */
+      sessionPath: string | null;
       partnerSessionId: string;
       hooks?: CallHooks;
+      signal?: AbortSignal;
+      /** From the end queue, which backs off on its own (see `CallRequest.bypassBreaker`). */
+      bypassBreaker?: boolean;
     }): Promise<{ ended: true }> {
       try {
         return await client.call({
           operation: "video.end_session",
           pathParam: input.partnerSessionId,
+          url: input.sessionPath ?? undefined,
           decode: () => ({ ended: true as const }),
           hooks: input.hooks,
+          signal: input.signal,
+          bypassBreaker: input.bypassBreaker,
         });
       } catch (error) {
-        if (error instanceof PartnerRejectedError && error.status === 404) return { ended: true };
+        if (error instanceof PartnerRejectedError && (error.status === 404 || error.status === 410))
+          return { ended: true };
         throw error;
       }
     },
@@ -231,6 +273,36 @@ export function facesOperations(client: PartnerClient) {
   };
 }
 
+/**
+ * What the partner said to an erasure: `done` (200 with the counts, or 204 without), or
+ * `accepted` (202: it will erase later). Either way it is not sent again.
+ */
+export type ErasureAnswer =
+  | { state: "done"; erased: ErasureResponse["erased"] | null }
+  | { state: "accepted" };
+
+function decodeErasure(answer: RawAnswer): ErasureAnswer {
+  if (answer.status === 202) return { state: "accepted" };
+  if (answer.status === 204 || (answer.status === 200 && answer.text.trim() === ""))
+    return { state: "done", erased: null };
+  if (answer.status !== 200)
+    throw new ContractViolation("status", `expected 200, 202 or 204, got ${answer.status}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    throw new ContractViolation("not_json", "a body that is not JSON");
+  }
+  const checked = ErasureResponse.safeParse(body);
+  if (!checked.success)
+    throw new ContractViolation(
+      "schema",
+      "a body that breaks the contract",
+      issueFields(checked.error.issues),
+    );
+  return { state: "done", erased: checked.data.erased };
+}
+
 /** Erasure at the partner: what it holds for a subject, in the given categories. Idempotent. */
 export function subjectOperations(client: PartnerClient) {
   return {
@@ -239,7 +311,7 @@ export function subjectOperations(client: PartnerClient) {
         operation: "subjects.erase",
         pathParam: input.subject,
         query: { categories: [...input.categories].sort().join(",") },
-        response: ErasureResponse,
+        decode: decodeErasure,
         hooks: input.hooks,
       });
     },

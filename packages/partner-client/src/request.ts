@@ -17,7 +17,12 @@ export function buildRequest<T>(baseUrl: URL, request: CallRequest<T>): Prepared
   const [first, second] =
     typeof request.pathParam === "string" ? [request.pathParam] : request.pathParam;
   // Paths append to the base URL, so a base with a path prefix (`https://p.example/api`) keeps it.
-  const url = new URL(`${baseUrl.href.replace(/\/+$/, "")}${spec.path(first, second)}`);
+  // A URL the partner gave us is taken as a path on its origin, and must stay there.
+  const url =
+    request.url === undefined
+      ? new URL(`${baseUrl.href.replace(/\/+$/, "")}${spec.path(first, second)}`)
+      : new URL(request.url, baseUrl.origin);
+  if (url.origin !== baseUrl.origin) throw new Error("a partner URL off the partner's origin");
   for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, value);
 
   const headers: Record<string, string> = {

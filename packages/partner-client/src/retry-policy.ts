@@ -1,7 +1,13 @@
 import type { Answer, RequestOutcome, SentAttempt } from "./attempt.ts";
 import type { AttemptOutcome, CallRequest } from "./call.ts";
 import { PartnerErrorBody } from "./contract.ts";
-import { PartnerProtocolError, PartnerRejectedError, PartnerUnavailableError } from "./errors.ts";
+import {
+  ContractViolation,
+  PartnerProtocolError,
+  PartnerRejectedError,
+  PartnerUnavailableError,
+  type ProtocolReason,
+} from "./errors.ts";
 
 export interface RetryPolicy {
   partner: string;
@@ -57,7 +63,7 @@ export function decide<T>(
     return {
       record: failure(sent.status, "protocol", "protocol_error"),
       next: "fail",
-      error: new PartnerProtocolError(`partner ${partner} sent an oversized response`),
+      error: new PartnerProtocolError(`partner ${partner} sent an oversized response`, "oversize"),
     };
   }
 
@@ -71,6 +77,8 @@ export function decide<T>(
         next: "fail",
         error: new PartnerProtocolError(
           `partner ${partner} answered ${request.operation} with ${decoded.problem}`,
+          decoded.reason,
+          decoded.fields,
         ),
       };
     }
@@ -162,24 +170,49 @@ export async function pause(ms: number, deadline: number, signal?: AbortSignal):
   return true;
 }
 
-function decodeAnswer<T>(
-  request: CallRequest<T>,
-  answer: Answer,
-): { ok: true; data: T } | { ok: false; problem: string } {
+type Decoded<T> =
+  | { ok: true; data: T }
+  | { ok: false; problem: string; reason: ProtocolReason; fields: readonly string[] };
+
+/** Read tolerantly: the fields we use are checked, unknown ones are dropped by the schema. */
+function decodeAnswer<T>(request: CallRequest<T>, answer: Answer): Decoded<T> {
   if (request.decode) {
     try {
       return { ok: true, data: request.decode(answer) };
     } catch (error) {
-      const reason = error instanceof Error ? error.message.slice(0, 200) : "an unusable answer";
-      return { ok: false, problem: `an answer that breaks the contract: ${reason}` };
+      if (error instanceof ContractViolation) {
+        return {
+          ok: false,
+          problem: `an answer that breaks the contract: ${error.message.slice(0, 200)}`,
+          reason: error.reason,
+          fields: error.fields,
+        };
+      }
+      return {
+        ok: false,
+        problem: "an answer that breaks the contract",
+        reason: "schema",
+        fields: [],
+      };
     }
   }
   const parsed = parseJson(answer.text);
-  if (parsed === undefined) return { ok: false, problem: "a body that is not JSON" };
+  if (parsed === undefined)
+    return { ok: false, problem: "a body that is not JSON", reason: "not_json", fields: [] };
   const checked = request.response?.safeParse(parsed);
-  return checked?.success
-    ? { ok: true, data: checked.data }
-    : { ok: false, problem: "a body that breaks the contract" };
+  if (checked?.success) return { ok: true, data: checked.data };
+  return {
+    ok: false,
+    problem: "a body that breaks the contract",
+    reason: "schema",
+    fields: issueFields(checked?.error.issues ?? []),
+  };
+}
+
+/** The schema paths at fault (`eventId`, `plates.0.plate`): our names, never the values. */
+export function issueFields(issues: readonly { path: readonly PropertyKey[] }[]): string[] {
+  const fields = issues.map((issue) => issue.path.map(String).join(".") || "(body)");
+  return [...new Set(fields)].slice(0, 8);
 }
 
 function parseJson(text: string): unknown {

@@ -6,6 +6,7 @@ import {
   type AttemptOutcome,
   auditErrorCode,
   type CallRequest,
+  ContractViolation,
   createPartnerClient,
   OPERATIONS,
   type PartnerClientOptions,
@@ -146,8 +147,19 @@ function setup(
     return (await metrics.circuitOpen.get()).values[0]?.value;
   }
   const logged = (message: string) => logs.some((line) => JSON.parse(line).msg === message);
+  /** `propgate_partner_protocol_errors_total` as `operation/reason → count`. */
+  async function protocolErrors(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const { labels, value } of (await metrics.partnerProtocolErrors.get()).values) {
+      expect(labels.partner).toBe("intercom");
+      counts[`${labels.operation}/${labels.reason}`] = value;
+    }
+    return counts;
+  }
   return {
     client,
+    logs,
+    protocolErrors,
     requests: partner.requests,
     tokens,
     hooks,
@@ -307,29 +319,68 @@ describe("answers", () => {
     expect(t.after.map((row) => row.errorCode)).toEqual(["http_404", "http_400"]);
   });
 
-  const malformed: [string, Reply, Partial<CallRequest<unknown>>, string][] = [
-    ["not JSON", () => new Response("<html>"), {}, "a body that is not JSON"],
-    ["JSON off the schema", () => json({ plates: [1] }), {}, "a body that breaks the contract"],
+  const malformed: [string, Reply, Partial<CallRequest<unknown>>, string, string, string[]][] = [
+    ["not JSON", () => new Response("<html>"), {}, "a body that is not JSON", "not_json", []],
     [
-      "a decode that throws",
+      "JSON off the schema",
+      () => json({ plates: [1] }),
+      {},
+      "a body that breaks the contract",
+      "schema",
+      ["plates.0"],
+    ],
+    [
+      "a decode that refuses it",
       () => new Response("garbage"),
       {
         response: undefined,
         decode: () => {
-          throw new Error("no session id");
+          throw new ContractViolation("location", "no Location header", ["Location"]);
         },
       },
-      "an answer that breaks the contract: no session id",
+      "an answer that breaks the contract: no Location header",
+      "location",
+      ["Location"],
+    ],
+    [
+      "a decode that throws anything else",
+      () => new Response("secret-plate A123BC77"),
+      {
+        response: undefined,
+        decode: (answer) => {
+          throw new Error(`cannot read ${answer.text}`);
+        },
+      },
+      "an answer that breaks the contract",
+      "schema",
+      [],
     ],
   ];
-  for (const [name, reply, extra, problem] of malformed) {
-    test(`2xx with ${name}: protocol error, not retried`, async () => {
+  for (const [name, reply, extra, problem, reason, fields] of malformed) {
+    test(`2xx with ${name}: protocol error, not retried, one warning and the counter`, async () => {
       const t = setup([reply]);
       const error = await rejection(t.client.call({ ...listPlates({ hooks: t.hooks }), ...extra }));
       expect(error).toBeInstanceOf(PartnerProtocolError);
       expect((error as Error).message).toBe(
         `partner intercom answered plates.list with ${problem}`,
       );
+      expect(error).toMatchObject({ reason });
+      const warnings = t.logs
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.msg === "partner answer refused: it breaks the contract");
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({
+        level: "warn",
+        partner: "intercom",
+        operation: "plates.list",
+        status: 200,
+        reason,
+      });
+      expect(warnings[0].fields ?? []).toEqual(fields);
+      // Never the body: the partner's text may hold anything (a plate, a name).
+      expect(t.logs.join("\n")).not.toContain("A123BC77");
+      expect(t.logs.join("\n")).not.toContain("<html>");
+      expect(await t.protocolErrors()).toEqual({ [`plates.list/${reason}`]: 1 });
       expect(t.requests).toHaveLength(1);
       expect(t.after).toMatchObject([
         { outcome: "failure", httpStatus: 200, errorCode: "protocol" },

@@ -1,23 +1,37 @@
-import { type AppDeps, startErasureWorker } from "@propgate/api";
+import { type AppDeps, startErasureWorker, startVideoEndWorker } from "@propgate/api";
 import { createConsentBus } from "@propgate/consent-audit";
 import type { ApiEnv } from "./env.ts";
 
 export interface Background {
   /** One outbox pass now; tests use it instead of waiting for the timer. */
   runErasuresOnce(): Promise<number>;
+  /** One pass of the video end queue now. */
+  runVideoEndsOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
 /**
  * What an api instance runs besides serving requests: the consent bus (a revocation anywhere
- * abandons this instance's calls for that resident and purpose at once) and the erasure worker.
+ * abandons this instance's calls for that resident and purpose at once), the erasure worker and
+ * the video end queue (sessions a revocation, a camera move or their lifetime ends).
  */
 export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Background> {
+  const videoEnds = startVideoEndWorker(deps, {
+    intervalMs: env.VIDEO_END_INTERVAL_MS,
+    batch: 50,
+    ...deps.videoEndRetry,
+  });
+  const wakeVideoEnds = () =>
+    videoEnds
+      .runOnce()
+      .catch((error) => deps.logger.error({ err: error }, "video end pass failed"));
   const bus = await createConsentBus(deps.database, {
     onChange(change) {
       deps.consents.changed(change);
       if (change.state === "granted") return;
       deps.metrics.consentRevocations.inc({ purpose: change.purpose });
+      // The revoking transaction queued the resident's sessions: end them now, not at the tick.
+      if (change.purpose === "video") void wakeVideoEnds();
       const abandoned = deps.inflight.abort(change.userId, change.purpose);
       if (abandoned > 0)
         deps.logger.info(
@@ -45,8 +59,10 @@ export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Backg
   });
   return {
     runErasuresOnce: () => worker.runOnce(),
+    runVideoEndsOnce: () => videoEnds.runOnce(),
     async stop() {
       await worker.stop();
+      await videoEnds.stop();
       await bus.close();
     },
   };

@@ -36,6 +36,13 @@ const schema = z.object({
   AUTH_JWKS_URL: url,
   MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
   VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20).default(2),
+  /** The longest a video session runs; a partner that names no end (WHEP) gets this one. */
+  VIDEO_SESSION_MAX_SECONDS: integer(5, 86_400).default(3600),
+  /** How often the video end queue is looked at (a revocation wakes it at once). */
+  VIDEO_END_INTERVAL_MS: integer(100, 60_000).default(1000),
+  /** Back-off of a failed DELETE at the partner: short, so a partner back up is caught at once. */
+  VIDEO_END_RETRY_BASE_SECONDS: integer(1, 3600).default(1),
+  VIDEO_END_RETRY_MAX_SECONDS: integer(1, 3600).default(4),
   ERASURE_INTERVAL_MS: integer(100, 3_600_000).default(5000),
   ERASURE_RETRY_BASE_SECONDS: integer(1, 3600).default(5),
   ERASURE_RETRY_MAX_SECONDS: integer(1, 86_400).default(3600),

@@ -204,6 +204,11 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
     maxBodyBytes: env.MAX_BODY_BYTES,
     videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
+    videoSessionMaxSeconds: env.VIDEO_SESSION_MAX_SECONDS,
+    videoEndRetry: {
+      baseRetrySeconds: env.VIDEO_END_RETRY_BASE_SECONDS,
+      maxRetrySeconds: env.VIDEO_END_RETRY_MAX_SECONDS,
+    },
     faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
     inflight: createInflightCalls(),
     subjects: createSubjectRegistry(database.db, (partner, userId) =>

@@ -32,6 +32,13 @@ export function apiSuccess(
     c.get("record").fault = "bad-schema";
     return c.json(brokenBody, status);
   }
+  if (c.get("dialect") === "standard") {
+    // A real partner's answer carries more than the contract names; readers must ignore it.
+    const extra = { requestId: crypto.randomUUID(), _links: { self: { href: c.req.path } } };
+    return c.json({ ...body, ...extra }, status, {
+      "content-type": "application/json; charset=utf-8",
+    });
+  }
   return c.json(body, status);
 }
 

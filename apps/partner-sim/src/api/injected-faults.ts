@@ -24,6 +24,7 @@ export function injectedFaults(ctx: SimContext) {
     }
     const faults = ctx.faults.get();
     c.set("responseMode", faults.responseMode);
+    c.set("dialect", faults.dialect);
 
     if (faults.latencyMs > 0) {
       ctx.holdOpen(c.req.raw);

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SimContext, SimEnv } from "../context.ts";
-import { apiError, apiSuccess } from "./answers.ts";
+import { apiError, apiNoContent, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
 import { parseErasureCategories, validate } from "./subject-requests.ts";
 
@@ -14,7 +14,8 @@ const ErasureQuery = z.strictObject({ categories: z.string().optional() });
 
 /**
  * `DELETE /v1/subjects/{subject}?categories=faces,plates`: erases what this client's data holds
- * for the subject (all categories when none are named) → 200 with counts. Idempotent.
+ * for the subject (all categories when none are named) → 200 with counts (the `propgate`
+ * dialect), 204 (`standard`), or 202 when `erasureAnswer` says `accepted`. Idempotent.
  */
 function eraseSubjectRoute(ctx: SimContext) {
   return async (c: Context<SimEnv>) => {
@@ -36,6 +37,11 @@ function eraseSubjectRoute(ctx: SimContext) {
 
     const { subject } = path.data;
     const erased = ctx.data.erase(auth.claims.client_id, subject, categories);
+    const faults = ctx.faults.get();
+    const answer =
+      faults.erasureAnswer ?? (faults.dialect === "standard" ? "no-content" : "counts");
+    if (answer === "no-content") return apiNoContent(c);
+    if (answer === "accepted") return c.body(null, 202);
     return apiSuccess(c, { subject, erased }, { subject });
   };
 }

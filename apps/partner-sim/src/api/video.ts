@@ -15,6 +15,10 @@ import { readLimitedText } from "./request-body.ts";
 
 export const CREATE_SESSION_PATH = "/v1/cameras/:cameraId/webrtc";
 export const SESSION_PATH = "/v1/sessions/:sessionId";
+/** Where a `standard` partner keeps its sessions: a path of its own (MediaMTX-like). */
+export const STANDARD_SESSION_PATH = "/streams/:cameraId/whep/:sessionId";
+const standardSessionPath = (cameraId: string, sessionId: string) =>
+  `/streams/${encodeURIComponent(cameraId)}/whep/${encodeURIComponent(sessionId)}`;
 /** What the `bad-sdp` fault answers instead of an SDP answer. */
 export const BAD_SDP_BODY = "hello, not sdp";
 
@@ -54,12 +58,21 @@ function createSessionRoute(ctx: SimContext) {
     const { session } = created;
     record.sessionId = session.sessionId;
 
-    const headers = new Headers({
-      "content-type": SDP_CONTENT_TYPE,
-      "cache-control": "no-store",
-      location: OPERATIONS["video.end_session"].path(session.sessionId),
-      [VIDEO_SESSION_EXPIRES_HEADER]: session.expiresAt,
-    });
+    const headers =
+      c.get("dialect") === "standard"
+        ? // draft-ietf-wish-whep §4.2: the session's URL, an ETag, trickle ICE; no lifetime.
+          new Headers({
+            "content-type": SDP_CONTENT_TYPE,
+            location: standardSessionPath(cameraId, session.sessionId),
+            etag: `"${session.sessionId}"`,
+            "accept-patch": "application/trickle-ice-sdpfrag",
+          })
+        : new Headers({
+            "content-type": SDP_CONTENT_TYPE,
+            "cache-control": "no-store",
+            location: OPERATIONS["video.end_session"].path(session.sessionId),
+            [VIDEO_SESSION_EXPIRES_HEADER]: session.expiresAt,
+          });
     for (const link of iceServerLinks(created.iceServers)) headers.append("link", link);
 
     // The session exists either way; only the answer is broken.
@@ -89,8 +102,12 @@ function endSessionRoute(ctx: SimContext) {
     if (!auth.ok) return auth.response;
     const sessionId = c.req.param("sessionId") ?? "";
     record.sessionId = sessionId;
+    // On the standard path the camera is part of the URL: it must be the session's own.
+    const cameraId = c.req.param("cameraId");
+    const session = ctx.video.sessions().find((known) => known.sessionId === sessionId);
     const known =
       PartnerSessionId.safeParse(sessionId).success &&
+      (cameraId === undefined || session?.cameraId === cameraId) &&
       ctx.video.end(sessionId, auth.claims.client_id);
     if (!known) return apiError(c, 404, "not_found", "no such video session");
     return c.body(null, 204);
@@ -105,6 +122,10 @@ export function videoRoutes(ctx: SimContext): Hono<SimEnv> {
     )
     .delete(SESSION_PATH, endSessionRoute(ctx))
     .all(SESSION_PATH, (c) =>
+      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
+    )
+    .delete(STANDARD_SESSION_PATH, endSessionRoute(ctx))
+    .all(STANDARD_SESSION_PATH, (c) =>
       apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
     );
 }

@@ -8,6 +8,7 @@ import {
   listBlocks,
   listConsents,
   listErasures,
+  listVideoSessions,
   partnerHealthReport,
   revokeConsent,
   upsertDevices,
@@ -127,6 +128,22 @@ export const adminRouter = router({
         }),
       )
       .query(({ ctx, input }) => listErasures(ctx.deps.database.db, input)),
+  }),
+  videoSessions: router({
+    /** Live sessions, and those being ended at the partner (attempts, last error), newest first. */
+    list: adminProcedure
+      .input(
+        z.strictObject({
+          userId: UserId.optional(),
+          state: z.enum(["live", "ending", "ended"]).optional(),
+          limit: z.number().int().min(1).max(500).default(100),
+        }),
+      )
+      .query(async ({ ctx, input }) =>
+        (await listVideoSessions(ctx.deps.database.db, input)).map(
+          ({ sessionPath: _path, ...session }) => session,
+        ),
+      ),
   }),
   audit: router({
     list: adminProcedure

@@ -63,11 +63,17 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
           endsProcessing: true,
         }),
       });
-      await completeErasure(db, request.id, { erased: answer.erased, audit });
-      deps.metrics.erasures.inc({ partner: request.partner, outcome: "done" });
+      // 200 or 204: done; 202: the partner took it and erases later. Neither is sent again.
+      const status = answer.state;
+      await completeErasure(db, request.id, {
+        erased: answer.state === "done" ? answer.erased : null,
+        status,
+        audit,
+      });
+      deps.metrics.erasures.inc({ partner: request.partner, outcome: status });
       deps.logger.info(
-        { erasureId: request.id, partner: request.partner, categories: target },
-        "erasure acknowledged",
+        { erasureId: request.id, partner: request.partner, categories: target, status },
+        status === "done" ? "erasure acknowledged" : "erasure accepted by the partner",
       );
     } catch (error) {
       const code =

@@ -1,5 +1,6 @@
 import {
   activateVideoSession,
+  ConsentRequiredError,
   endVideoSession,
   InvalidInputError,
   reserveVideoSession,
@@ -33,10 +34,12 @@ export async function createVideoSession(
     const sessionId = await reserveVideoSession(db, {
       userId: principal.userId,
       cameraId: camera.id,
+      siteId: camera.siteId,
       partner: camera.partner,
       maxLive: deps.videoMaxSessionsPerResident,
       pendingSeconds: PENDING_SECONDS,
     });
+    let activated = false;
     try {
       const answer = await deps.partners[io.partner].video.createSession({
         cameraId: camera.partnerDeviceId,
@@ -44,15 +47,24 @@ export async function createVideoSession(
         hooks: io.hooks,
         signal: io.signal,
       });
-      await activateVideoSession(db, sessionId, answer);
-      return {
-        sessionId,
-        answerSdp: answer.answerSdp,
-        iceServers: answer.iceServers,
-        expiresAt: answer.expiresAt,
-      };
+      // The partner's end when it names one, never beyond our own longest session.
+      const longest = Date.now() + deps.videoSessionMaxSeconds * 1000;
+      const expiresAt = new Date(
+        Math.min(answer.expiresAt === null ? longest : Date.parse(answer.expiresAt), longest),
+      ).toISOString();
+      activated = true;
+      const wanted = await activateVideoSession(db, sessionId, {
+        partnerSessionId: answer.partnerSessionId,
+        sessionPath: answer.sessionPath,
+        expiresAt,
+      });
+      // A revocation raced the answer: the session is queued to be ended, not handed out.
+      // No refusal row of its own: the revocation's `consent.revoke` row says why.
+      if (!wanted) throw new ConsentRequiredError("video", "");
+      return { sessionId, answerSdp: answer.answerSdp, iceServers: answer.iceServers, expiresAt };
     } catch (error) {
-      await endVideoSession(db, sessionId, "failed").catch(() => {});
+      // Created at the partner: the end queue ends it there. Never created: nothing to end.
+      if (!activated) await endVideoSession(db, sessionId, "failed").catch(() => {});
       throw error;
     }
   });

@@ -1,30 +1,23 @@
-import { endVideoSession, getVideoSession } from "@propgate/consent-audit";
-import { PARTNERS } from "@propgate/domain";
+import { getVideoSession, requestVideoSessionEnd } from "@propgate/consent-audit";
 import { SessionNotFoundError } from "../errors.ts";
-import { callPartner, type PartnerCallScope } from "../partner-call/call-partner.ts";
+import type { PartnerCallScope } from "../partner-call/call-partner.ts";
+import { endAtPartner } from "./end-at-partner.ts";
 
 /**
- * Ends a resident's video session at the partner. Ending stops processing, so it is sent even
- * when consent has been withdrawn since; ending an ended or expired session is a no-op.
+ * Ends a resident's video session: queued first (so it ends even if the partner is down now),
+ * then sent at once. Ending stops processing, so it is sent even when consent has been
+ * withdrawn since; ending an ended session is a no-op. `ended: false` means the partner has
+ * not confirmed yet: the end queue keeps trying, and the session is no longer listed.
  */
 export async function endSession(call: PartnerCallScope, input: { sessionId: string }) {
-  const { db } = call.deps.database;
-  const session = await getVideoSession(db, input.sessionId, call.principal.userId);
-  if (!session) throw new SessionNotFoundError();
-  if (session.endedAt || !session.partnerSessionId) return { ended: true as const };
-  if (Date.parse(session.expiresAt) <= Date.now()) {
-    await endVideoSession(db, session.id, "expired");
-    return { ended: true as const };
-  }
-  const partner = PARTNERS.find((name) => name === session.partner);
-  if (!partner) throw new Error(`video session ${session.id} names an unknown partner`);
-  const partnerSessionId = session.partnerSessionId;
-  await callPartner(
-    call,
-    { own: session.cameraId, partner },
-    (io) => call.deps.partners[partner].video.endSession({ partnerSessionId, hooks: io.hooks }),
-    { endsProcessing: true },
-  );
-  await endVideoSession(db, session.id, "ended");
-  return { ended: true as const };
+  const { deps, principal } = call;
+  const { db } = deps.database;
+  const existing = await getVideoSession(db, input.sessionId, principal.userId);
+  if (!existing) throw new SessionNotFoundError();
+  if (existing.state === "ended") return { ended: true };
+  await requestVideoSessionEnd(db, existing.id, principal.userId);
+  const session = await getVideoSession(db, existing.id, principal.userId);
+  if (!session || session.state === "ended") return { ended: true };
+  const ended = await endAtPartner(deps, session, call.audit, deps.videoEndRetry);
+  return { ended };
 }

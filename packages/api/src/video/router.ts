@@ -1,4 +1,4 @@
-import { listLiveVideoSessions } from "@propgate/consent-audit";
+import { listLiveVideoSessions, requestEndOfSessionsOffSites } from "@propgate/consent-audit";
 import { DeviceId, TypedId } from "@propgate/domain";
 import { MAX_SDP_BYTES } from "@propgate/partner-client";
 import { z } from "zod";
@@ -14,7 +14,10 @@ export const videoRouter = router({
     .input(z.strictObject({ sessionId: TypedId("vss") }))
     .mutation(({ ctx, input }) => endSession(ctx.call, input)),
   listSessions: residentProcedure.query(async ({ ctx }) => {
-    const sessions = await listLiveVideoSessions(ctx.deps.database.db, ctx.principal.userId);
+    const { db } = ctx.deps.database;
+    // Sites the resident's token no longer names: their cameras' sessions are ended.
+    await requestEndOfSessionsOffSites(db, ctx.principal.userId, ctx.principal.sites);
+    const sessions = await listLiveVideoSessions(db, ctx.principal.userId);
     return sessions.map((session) => ({
       sessionId: session.id,
       cameraId: session.cameraId,

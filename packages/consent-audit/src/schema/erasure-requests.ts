@@ -48,7 +48,11 @@ export const erasureRequests = pgTable(
       "erasure_requests_categories_ck",
       sql`cardinality(${t.categories}) > 0 and ${t.categories} <@ ${sqlTextArray(ERASURE_CATEGORIES)}`,
     ),
-    check("erasure_requests_done_ck", sql`(${t.status} = 'done') = (${t.completedAt} is not null)`),
+    // Done or accepted: the partner acknowledged it at `completed_at`.
+    check(
+      "erasure_requests_done_ck",
+      sql`(${t.status} <> 'pending') = (${t.completedAt} is not null)`,
+    ),
     check("erasure_requests_attempts_ck", sql`${t.attempts} >= 0`),
   ],
 );

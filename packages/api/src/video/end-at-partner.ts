@@ -1,0 +1,75 @@
+import {
+  type AuditContext,
+  endVideoSession,
+  failVideoEndAttempt,
+  type VideoSession,
+} from "@propgate/consent-audit";
+import { newId, PARTNERS } from "@propgate/domain";
+import { PartnerRejectedError } from "@propgate/partner-client";
+import type { AppDeps } from "../deps.ts";
+import { auditHooks } from "../partner-call/audit-hooks.ts";
+
+export interface EndRetry {
+  /** First wait after a failed `DELETE`, doubled per failure up to `maxRetrySeconds`. */
+  baseRetrySeconds: number;
+  maxRetrySeconds: number;
+}
+
+/**
+ * Sends `DELETE` on the session's `Location` (audited like every partner request, and sent
+ * whatever the consent says: it stops processing) and marks the session ended once the partner
+ * confirms, or says it no longer knows it. A failure stays queued with a back-off. Returns
+ * whether the session is ended now.
+ */
+export async function endAtPartner(
+  deps: AppDeps,
+  session: VideoSession,
+  audit: AuditContext,
+  retry: EndRetry,
+): Promise<boolean> {
+  const { db } = deps.database;
+  const partner = PARTNERS.find((name) => name === session.partner);
+  const reason = session.endReason ?? "expired";
+  if (!partner || !session.partnerSessionId) {
+    // Nothing the partner could end: a reservation, or a row naming no partner we know.
+    await endVideoSession(db, session.id, reason);
+    return true;
+  }
+  try {
+    await deps.partners[partner].video.endSession({
+      sessionPath: session.sessionPath,
+      partnerSessionId: session.partnerSessionId,
+      // The queue backs off by itself: the breaker must not hold an end back once the partner is up.
+      bypassBreaker: true,
+      hooks: auditHooks(deps.auditWriter, audit, {
+        userId: session.userId,
+        purpose: "video",
+        operation: "video.end_session",
+        partner,
+        target: session.cameraId,
+        callId: newId("call"),
+        endsProcessing: true,
+      }),
+    });
+  } catch (error) {
+    const code =
+      error instanceof PartnerRejectedError
+        ? `http_${error.status}`
+        : ((error as { code?: string }).code ?? "error").toLowerCase();
+    const retryInSeconds = Math.min(
+      retry.maxRetrySeconds,
+      retry.baseRetrySeconds * 2 ** session.endAttempts,
+    );
+    await failVideoEndAttempt(db, session.id, { errorCode: code.slice(0, 64), retryInSeconds });
+    deps.metrics.videoSessionEnds.inc({ partner, reason, outcome: "retry" });
+    deps.logger.warn(
+      { videoSessionId: session.id, partner, reason, err: error, retryInSeconds },
+      "ending a video session at the partner failed, will retry",
+    );
+    return false;
+  }
+  await endVideoSession(db, session.id, reason);
+  deps.metrics.videoSessionEnds.inc({ partner, reason, outcome: "ended" });
+  deps.logger.info({ videoSessionId: session.id, partner, reason }, "video session ended");
+  return true;
+}
