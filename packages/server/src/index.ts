@@ -10,6 +10,7 @@ export {
   type PartnerSurfaceSettings,
 } from "./partner-surface/config.ts";
 export type { PartnerSurfaceDeps } from "./partner-surface/context.ts";
+export { partnerSurfaceDocument } from "./partner-surface/openapi.ts";
 export {
   createPartnerSurface,
   partnerClientRateLimit,

@@ -25,13 +25,22 @@ export const AccessCheckRequest = z.strictObject({
 });
 export type AccessCheckRequest = z.infer<typeof AccessCheckRequest>;
 
-export type DenyReason =
-  | "unknown_device"
-  | "unknown_subject"
-  | "not_a_passage"
-  | "method_not_supported"
-  | "site_not_allowed"
-  | "consent_required";
+/** Why an access check denies; `openapi.ts` says what each means to a partner. */
+export const DENY_REASONS = [
+  "unknown_device",
+  "unknown_subject",
+  "not_a_passage",
+  "method_not_supported",
+  "site_not_allowed",
+  "consent_required",
+] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
+
+/** The answer to an access check: `reason` only with `deny`. */
+export const AccessCheckResponse = z.object({
+  decision: z.enum(["allow", "deny"]),
+  reason: z.enum(DENY_REASONS).optional(),
+});
 
 export interface AccessDecision {
   decision: "allow" | "deny";
@@ -124,9 +133,9 @@ export function accessCheckRoutes(surface: PartnerSurface) {
       });
       surface.deps.metrics.accessChecks.inc({ partner, decision: answer.decision });
       return c.json(
-        answer.reason
+        (answer.reason
           ? { decision: answer.decision, reason: answer.reason }
-          : { decision: answer.decision },
+          : { decision: answer.decision }) satisfies z.infer<typeof AccessCheckResponse>,
       );
     },
   );

@@ -1,5 +1,5 @@
 import { getDeviceByPartnerId, recordAuditEvent } from "@propgate/consent-audit";
-import { PARTNER_EVENT_TYPES, PartnerDeviceId } from "@propgate/domain";
+import { PARTNER_EVENT_TYPES, PartnerDeviceId, TypedId } from "@propgate/domain";
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireScope } from "./bearer.ts";
@@ -13,6 +13,9 @@ export const PartnerEventRequest = z.strictObject({
   at: z.iso.datetime({ offset: true }),
 });
 export type PartnerEventRequest = z.infer<typeof PartnerEventRequest>;
+
+/** The 202 answer: the event's row in the audit trail. */
+export const EventAccepted = z.object({ status: z.literal("accepted"), eventId: TypedId("evt") });
 
 /**
  * Accepts a device event (202) and records it in the audit chain as `partner.event`: the event
@@ -42,7 +45,10 @@ export function eventRoutes(surface: PartnerSurface) {
       });
       c.set("logDetail", { event: body.type, reportedAt: body.at });
       surface.deps.metrics.partnerEvents.inc({ partner, type: body.type });
-      return c.json({ status: "accepted", eventId: event.id }, 202);
+      return c.json(
+        { status: "accepted", eventId: event.id } satisfies z.infer<typeof EventAccepted>,
+        202,
+      );
     },
   );
   return app;

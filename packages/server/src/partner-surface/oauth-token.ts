@@ -1,6 +1,7 @@
 import { SURFACE_SCOPES, type SurfaceScope } from "@propgate/domain";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
 import type { PartnerClientRecord } from "./config.ts";
 import { enforceSurfaceBlock, type PartnerSurface, type SurfaceEnv } from "./context.ts";
 import { OAuthError } from "./errors.ts";
@@ -28,8 +29,30 @@ function basicCredentials(header: string): { clientId: string; secret: string } 
   }
 }
 
+/**
+ * The token request's form (RFC 6749 §4.4.2; with client_secret_post the credentials too). The
+ * fields are read one by one with `single`, which takes only these names; others are ignored.
+ */
+export const TokenRequestForm = z.object({
+  grant_type: z.literal("client_credentials"),
+  scope: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+});
+
+/** RFC 6749 §5.1 answer; `scope` is always there, since a client may get fewer than it asked. */
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.number().int().positive(),
+  scope: z.string(),
+});
+
 /** The one value of a form parameter; RFC 6749 §3.2 forbids repeating one. */
-function single(form: URLSearchParams, name: string): string | undefined {
+function single(
+  form: URLSearchParams,
+  name: keyof z.infer<typeof TokenRequestForm>,
+): string | undefined {
   const values = form.getAll(name);
   if (values.length > 1) throw new OAuthError(400, "invalid_request", `${name} is repeated`);
   return values[0];
@@ -137,7 +160,7 @@ export function tokenRoutes(surface: PartnerSurface) {
       token_type: "Bearer",
       expires_in: expiresIn,
       scope: scopes.join(" "),
-    });
+    } satisfies z.infer<typeof TokenResponse>);
   });
   return app;
 }

@@ -10,7 +10,13 @@ import {
   type PartnerSurfaceDeps,
   type SurfaceEnv,
 } from "./context.ts";
-import { OAuthError, PartnerSurfaceError } from "./errors.ts";
+import {
+  OAuthError,
+  type OAuthErrorBody,
+  PartnerSurfaceError,
+  type RateLimitedBody,
+  type SurfaceErrorBody,
+} from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { tokenRoutes } from "./oauth-token.ts";
 import { createPartnerTokens } from "./tokens.ts";
@@ -72,7 +78,7 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
             message: "this address may not use the partner surface",
             requestId,
           },
-        },
+        } satisfies SurfaceErrorBody,
         403,
       );
     }
@@ -99,7 +105,9 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
 
   app.notFound((c) =>
     c.json(
-      { error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") } },
+      {
+        error: { code: "NOT_FOUND", message: "no such route", requestId: c.get("requestId") },
+      } satisfies SurfaceErrorBody,
       404,
     ),
   );
@@ -109,20 +117,27 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
       const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache" };
       if (error.status === 401) headers["www-authenticate"] = 'Basic realm="propgate-partner"';
       return c.json(
-        { error: error.error, error_description: error.description },
+        { error: error.error, error_description: error.description } satisfies OAuthErrorBody,
         error.status,
         headers,
       );
     }
     if (error instanceof PartnerSurfaceError) {
       return c.json(
-        { error: { code: error.code, message: error.message, requestId } },
+        {
+          error: { code: error.code, message: error.message, requestId },
+        } satisfies SurfaceErrorBody,
         error.status,
         error.headers,
       );
     }
     logger.error({ requestId, err: error }, "partner surface request failed");
-    return c.json({ error: { code: "INTERNAL", message: "internal error", requestId } }, 500);
+    return c.json(
+      {
+        error: { code: "INTERNAL", message: "internal error", requestId },
+      } satisfies SurfaceErrorBody,
+      500,
+    );
   });
   return app;
 }
@@ -173,13 +188,14 @@ export function partnerClientRateLimit<E extends Env>(
     rateLimits,
     limit: "partner_client",
     key: options.clientId,
-    refusal: (c, decision) => ({
-      error: {
-        code: "RATE_LIMITED",
-        message: refusalMessage(decision),
-        requestId: options.requestId?.(c) ?? null,
-        retryAfterSeconds: decision.resetSeconds,
-      },
-    }),
+    refusal: (c, decision) =>
+      ({
+        error: {
+          code: "RATE_LIMITED",
+          message: refusalMessage(decision),
+          requestId: options.requestId?.(c) ?? null,
+          retryAfterSeconds: decision.resetSeconds,
+        },
+      }) satisfies RateLimitedBody,
   });
 }

@@ -1,0 +1,401 @@
+import {
+  ACCESS_METHODS,
+  type AccessMethod,
+  PARTNER_EVENT_TYPES,
+  type PartnerEventType,
+  SURFACE_SCOPES,
+  type SurfaceScope,
+} from "@propgate/domain";
+import {
+  type JsonSchema,
+  jsonSchema,
+  type OpenApiDocument,
+  type OpenApiHeader,
+  type OpenApiOperation,
+  type OpenApiResponse,
+  type SchemaDocs,
+  schemaRef,
+} from "@propgate/partner-client/openapi";
+import { z } from "zod";
+import {
+  AccessCheckRequest,
+  AccessCheckResponse,
+  DENY_REASONS,
+  type DenyReason,
+} from "./access-checks.ts";
+import { OAuthErrorBody, RateLimitedBody, SurfaceErrorBody } from "./errors.ts";
+import { EventAccepted, PartnerEventRequest } from "./events.ts";
+import { TokenRequestForm, TokenResponse } from "./oauth-token.ts";
+
+/**
+ * The partner surface as an OpenAPI 3.1 document: what Propgate serves to partners over the VPN,
+ * generated from the schemas its routes validate with and answer in (committed as
+ * docs/openapi/partner-surface.json by `bun run openapi`).
+ */
+
+/** The document's schemas: requests as the surface reads them, answers as it writes them. */
+const SCHEMAS = {
+  TokenRequestForm: [TokenRequestForm, "input"],
+  TokenResponse: [TokenResponse, "output"],
+  OAuthErrorBody: [OAuthErrorBody, "output"],
+  AccessCheckRequest: [AccessCheckRequest, "input"],
+  AccessCheckResponse: [AccessCheckResponse, "output"],
+  PartnerEventRequest: [PartnerEventRequest, "input"],
+  EventAccepted: [EventAccepted, "output"],
+  SurfaceErrorBody: [SurfaceErrorBody, "output"],
+  RateLimitedBody: [RateLimitedBody, "output"],
+} as const satisfies Record<string, readonly [z.ZodType, "input" | "output"]>;
+type SchemaName = keyof typeof SCHEMAS;
+
+const SCOPE_PURPOSE: Record<SurfaceScope, string> = {
+  "access.check":
+    "Ask whether a subject may pass one of your devices (POST /partner/v1/access-checks).",
+  "events.write": "Report events at your devices (POST /partner/v1/events).",
+};
+
+const METHOD_MEANING: Record<AccessMethod, string> = {
+  key: "a key fob or the tenant app",
+  face: "a face you recognised",
+  plate: "a plate you read",
+};
+
+const EVENT_MEANING: Record<PartnerEventType, string> = {
+  "door.opened": "the door or gate opened",
+  "device.offline": "the device stopped answering you",
+  "device.online": "the device is back",
+};
+
+const DENY_MEANING: Record<DenyReason, string> = {
+  unknown_device: "Propgate knows no device of yours with this id",
+  unknown_subject:
+    "Propgate never sent you this subject (it knows pseudonyms only from its own calls to you)",
+  not_a_passage: "the device is not a door or a gate",
+  method_not_supported: "faces are checked at the intercom's devices only, plates at the barrier's",
+  site_not_allowed:
+    "the resident has no home at the device's site (as of their latest call to you)",
+  consent_required:
+    "the resident has not granted, or has revoked, a consent this needs: the device's (intercom " +
+    "or barrier) and, for `face` or `plate`, faces or plates",
+};
+
+function listed<K extends string>(meanings: Record<K, string>, order: readonly K[]): string {
+  return order.map((key) => `\`${key}\`: ${meanings[key]}`).join("; ");
+}
+
+function schemaDocs(): SchemaDocs {
+  const docs: SchemaDocs = z.registry<{ description: string }>();
+  const describe = (schema: z.ZodType, description: string) => docs.add(schema, { description });
+  describe(
+    TokenRequestForm,
+    "RFC 6749 §4.4.2, form-encoded. Parameters not shown are ignored; none may be repeated.",
+  );
+  describe(
+    TokenRequestForm.shape.scope,
+    "Space-separated scope names; absent: every scope of the client. Asking for one the client " +
+      "was not given is `invalid_scope`.",
+  );
+  describe(
+    TokenRequestForm.shape.client_id,
+    "client_secret_post; next to Basic credentials it may be repeated, and must then match.",
+  );
+  describe(TokenRequestForm.shape.client_secret, "client_secret_post only.");
+  describe(TokenResponse, "RFC 6749 §5.1, with `Cache-Control: no-store`.");
+  describe(
+    TokenResponse.shape.access_token,
+    "An RFC 9068 JWT; treat it as opaque and send it as `Authorization: Bearer`.",
+  );
+  describe(
+    TokenResponse.shape.expires_in,
+    "Lifetime in seconds (300 unless agreed otherwise). Reuse the token until shortly before it " +
+      "expires.",
+  );
+  describe(TokenResponse.shape.scope, "The scopes granted, space-separated.");
+  describe(OAuthErrorBody, "RFC 6749 §5.2.");
+  describe(AccessCheckRequest, "Strict: a field not shown is refused (400), so is a missing one.");
+  describe(
+    AccessCheckRequest.shape.subject,
+    "The pseudonym Propgate sent you for the resident (in an open, plate or face call).",
+  );
+  describe(
+    AccessCheckRequest.shape.deviceId,
+    "Your id of the device, as registered with Propgate.",
+  );
+  describe(
+    AccessCheckRequest.shape.method,
+    `How the person presents: ${listed(METHOD_MEANING, ACCESS_METHODS)}.`,
+  );
+  describe(
+    AccessCheckResponse.shape.decision,
+    "`allow` only when everything checks out: the device is a door or gate Propgate knows, the " +
+      "resident lives at its site and holds the consents it needs. Anything unknown denies.",
+  );
+  describe(
+    AccessCheckResponse.shape.reason,
+    `With \`deny\` only: ${listed(DENY_MEANING, DENY_REASONS)}.`,
+  );
+  describe(PartnerEventRequest, "Strict: a field not shown is refused (400), so is a missing one.");
+  describe(PartnerEventRequest.shape.type, `${listed(EVENT_MEANING, PARTNER_EVENT_TYPES)}.`);
+  describe(PartnerEventRequest.shape.deviceId, "Your id of the device.");
+  describe(
+    PartnerEventRequest.shape.at,
+    "When it happened at the device (RFC 3339, with an offset).",
+  );
+  describe(EventAccepted.shape.eventId, "The event's row in Propgate's audit trail.");
+  describe(
+    SurfaceErrorBody,
+    "Every error of the surface but the token endpoint's own (RFC 6749) errors.",
+  );
+  describe(
+    SurfaceErrorBody.shape.error.shape.code,
+    "`INVALID_INPUT` (400), `UNAUTHORIZED` (401), `INSUFFICIENT_SCOPE`, `BLOCKED` or " +
+      "`FORBIDDEN` (403), `NOT_FOUND` (404), `INTERNAL` (500).",
+  );
+  describe(
+    SurfaceErrorBody.shape.error.shape.requestId,
+    "Quote it when you report a problem; also in the `X-Request-Id` header.",
+  );
+  describe(RateLimitedBody.shape.error.shape.retryAfterSeconds, "As `Retry-After`.");
+  return docs;
+}
+
+const REQUEST_ID: OpenApiHeader = {
+  description: "The request's id: yours when you sent a usable one, else ours.",
+  schema: { type: "string" },
+};
+const RETRY_AFTER: OpenApiHeader = {
+  description: "Seconds until the block or the limit is lifted.",
+  schema: { type: "string", pattern: "^[0-9]+$" },
+};
+
+function json(
+  description: string,
+  schema: SchemaName,
+  headers: Record<string, OpenApiHeader> = {},
+): OpenApiResponse {
+  return {
+    description,
+    headers: { "X-Request-Id": REQUEST_ID, ...headers },
+    content: { "application/json": { schema: schemaRef(schema) } },
+  };
+}
+
+const OUTSIDE_OR_BLOCKED =
+  "`FORBIDDEN`: the request came from outside the VPN network (it is also logged and " +
+  "alerted on). `BLOCKED`: this client or address is blocked for a while after unusual " +
+  "activity (many failed sign-ins, access checks for very many subjects); see `Retry-After`.";
+
+/** What every route behind a bearer token may answer besides its own success. */
+function bearerErrors(scope: SurfaceScope): Record<string, OpenApiResponse> {
+  return {
+    "400": json(
+      "`INVALID_INPUT`: not `application/json`, not JSON, a field missing, unknown or invalid, " +
+        "or a body over 16 KiB. The message names the field.",
+      "SurfaceErrorBody",
+    ),
+    "401": json(
+      "`UNAUTHORIZED`: no bearer token, an expired or foreign one, or a client no longer " +
+        "registered. Get a new token.",
+      "SurfaceErrorBody",
+      {
+        "WWW-Authenticate": {
+          description: 'RFC 6750 §3: `Bearer realm="propgate-partner-surface"`.',
+          schema: { type: "string" },
+        },
+      },
+    ),
+    "403": json(
+      `\`INSUFFICIENT_SCOPE\`: the token lacks \`${scope}\`, or the client is no longer given it. ${OUTSIDE_OR_BLOCKED}`,
+      "SurfaceErrorBody",
+      { "Retry-After": RETRY_AFTER },
+    ),
+    "429": json("`RATE_LIMITED`: too many requests from this client.", "RateLimitedBody", {
+      "Retry-After": RETRY_AFTER,
+      RateLimit: {
+        description: "IETF RateLimit fields: remaining quota and seconds to its reset.",
+        schema: { type: "string" },
+      },
+      "RateLimit-Policy": {
+        description: "The client's quota and window.",
+        schema: { type: "string" },
+      },
+    }),
+    "500": json("`INTERNAL`: our fault; quote the request id.", "SurfaceErrorBody"),
+  };
+}
+
+const REQUEST_ID_PARAMETER = {
+  name: "X-Request-Id",
+  in: "header" as const,
+  required: false,
+  description:
+    "Your id for the request (8-64 of `[A-Za-z0-9._-]`), kept in our log line and answer; " +
+    "otherwise we make one.",
+  schema: { type: "string" },
+};
+
+function bearerOperation(input: {
+  operationId: string;
+  summary: string;
+  description: string;
+  scope: SurfaceScope;
+  body: SchemaName;
+  answer: Record<string, OpenApiResponse>;
+}): OpenApiOperation {
+  return {
+    operationId: input.operationId,
+    summary: input.summary,
+    description: `${input.description}\n\nScope \`${input.scope}\`.`,
+    tags: ["partner"],
+    security: [{ surfaceOAuth: [input.scope] }],
+    parameters: [REQUEST_ID_PARAMETER],
+    requestBody: {
+      required: true,
+      description: "JSON, at most 16 KiB.",
+      content: { "application/json": { schema: schemaRef(input.body) } },
+    },
+    responses: { ...input.answer, ...bearerErrors(input.scope) },
+  };
+}
+
+/** The OpenAPI 3.1 document of the partner surface Propgate serves over the VPN. */
+export function partnerSurfaceDocument(): OpenApiDocument {
+  const docs = schemaDocs();
+  const schemas: Record<string, JsonSchema> = {};
+  for (const [name, [schema, io]] of Object.entries(SCHEMAS)) {
+    schemas[name] = jsonSchema(schema, io, docs);
+  }
+  const noStore = {
+    "Cache-Control": { description: "`no-store`.", schema: { type: "string" } },
+    Pragma: { description: "`no-cache`.", schema: { type: "string" } },
+  };
+  return {
+    openapi: "3.1.1",
+    info: { title: "Propgate partner surface", version: "v1", description: SURFACE_INTRO },
+    servers: [
+      {
+        url: "http://{vpnAddress}",
+        description:
+          "Propgate's address on the WireGuard VPN (its PARTNER_LISTEN), plain HTTP inside the " +
+          "tunnel. The only way in: a request from outside the VPN network is refused (403 " +
+          "`FORBIDDEN`).",
+        variables: {
+          vpnAddress: {
+            default: "10.80.0.1:8443",
+            description: "host:port, given to you with your WireGuard configuration.",
+          },
+        },
+      },
+    ],
+    tags: [
+      { name: "oauth", description: "Tokens for the partner surface." },
+      { name: "partner", description: "What partners ask and tell Propgate." },
+    ],
+    paths: {
+      "/oauth/token": {
+        post: {
+          operationId: "oauth.token",
+          summary: "Client-credentials token (RFC 6749 §4.4)",
+          description:
+            "Authenticate with the client id and secret Propgate issued you for this " +
+            "environment, as `client_secret_basic` (`Authorization: Basic`) or " +
+            "`client_secret_post` (in the form), not both. Failed sign-ins are counted per client " +
+            "and per address; too many block both for a while (403 `BLOCKED`).",
+          tags: ["oauth"],
+          security: [{ clientSecretBasic: [] }, {}],
+          parameters: [REQUEST_ID_PARAMETER],
+          requestBody: {
+            required: true,
+            description: "`application/x-www-form-urlencoded`, at most 16 KiB.",
+            content: {
+              "application/x-www-form-urlencoded": { schema: schemaRef("TokenRequestForm") },
+            },
+          },
+          responses: {
+            "200": json("A bearer token for the partner surface.", "TokenResponse", noStore),
+            "400": json(
+              "`invalid_request` (not form-encoded, a parameter missing or repeated, two " +
+                "authentication methods), `unsupported_grant_type`, `invalid_scope`.",
+              "OAuthErrorBody",
+              noStore,
+            ),
+            "401": json("`invalid_client`: unknown client or wrong secret.", "OAuthErrorBody", {
+              ...noStore,
+              "WWW-Authenticate": {
+                description: '`Basic realm="propgate-partner"`.',
+                schema: { type: "string" },
+              },
+            }),
+            "403": json(OUTSIDE_OR_BLOCKED, "SurfaceErrorBody", { "Retry-After": RETRY_AFTER }),
+          },
+        },
+      },
+      "/partner/v1/access-checks": {
+        post: bearerOperation({
+          operationId: "partner.access_check",
+          summary: "May this subject pass this device?",
+          description:
+            "Ask before you let someone through by a key, a face or a plate. Propgate answers " +
+            "from what it knows now: your device mapped to its own, the resident behind the " +
+            "subject, their sites and their consents. Every check is a row in Propgate's audit " +
+            "trail (never with the subject); checking very many subjects blocks the client.",
+          scope: "access.check",
+          body: "AccessCheckRequest",
+          answer: { "200": json("The decision.", "AccessCheckResponse") },
+        }),
+      },
+      "/partner/v1/events": {
+        post: bearerOperation({
+          operationId: "partner.event",
+          summary: "Report an event at a device",
+          description:
+            "Tell Propgate what happened at one of your devices. Each event is a row in its " +
+            "audit trail; an event at a device Propgate does not know is still accepted, and " +
+            "recorded as such.",
+          scope: "events.write",
+          body: "PartnerEventRequest",
+          answer: { "202": json("Accepted and recorded.", "EventAccepted") },
+        }),
+      },
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        surfaceOAuth: {
+          type: "oauth2",
+          description: "Bearer tokens from POST /oauth/token, client-credentials grant.",
+          flows: {
+            clientCredentials: {
+              tokenUrl: "/oauth/token",
+              scopes: Object.fromEntries(
+                SURFACE_SCOPES.map((scope) => [scope, SCOPE_PURPOSE[scope]]),
+              ),
+            },
+          },
+        },
+        clientSecretBasic: {
+          type: "http",
+          scheme: "basic",
+          description:
+            "client_secret_basic (RFC 6749 §2.3.1): the form-encoded client id and secret, " +
+            "joined by `:`, base64.",
+        },
+      },
+    },
+  };
+}
+
+const SURFACE_INTRO = `What Propgate serves to partners: tokens, access checks and device events. \
+Generated from the schemas the surface's routes validate with (\`packages/server/src/partner-surface/\`) \
+by \`bun run openapi\`; do not edit.
+
+- **VPN only.** The surface listens on Propgate's WireGuard address; every request is judged by \
+the socket's peer address first, and one from outside the partners' VPN network is refused and \
+alerted on. Forwarded headers are never read.
+- **Tokens.** Get one at \`/oauth/token\` with the client id and secret Propgate issued you for \
+the environment; each endpoint needs its scope, and a client holds only the scopes it was given.
+- **Strict requests.** Bodies are JSON objects with exactly the fields shown: an unknown field is \
+a 400 naming it.
+- **Errors** have one shape, \`{"error": {"code", "message", "requestId"}}\`, except the token \
+endpoint's RFC 6749 errors \`{"error", "error_description"}\`.
+- **Limits.** Requests are limited per client (429 with \`Retry-After\`); unusual activity blocks \
+the client or address for a while (403 \`BLOCKED\`, \`Retry-After\`), longer each time.`;
