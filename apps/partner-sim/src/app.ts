@@ -6,6 +6,7 @@ import { faceRoutes } from "./api/faces.ts";
 import { healthRoutes } from "./api/health.ts";
 import { injectedFaults } from "./api/injected-faults.ts";
 import { openDeviceRoutes } from "./api/open-device.ts";
+import { openApiRoutes } from "./api/openapi.ts";
 import { plateRoutes } from "./api/plates.ts";
 import { subjectErasureRoutes } from "./api/subject-erasure.ts";
 import { noteUrl } from "./api/subject-requests.ts";
@@ -139,6 +140,7 @@ export async function createPartnerSimApp(
   api.route("/", faceRoutes(ctx));
   api.route("/", subjectErasureRoutes(ctx));
   api.route("/", healthRoutes(ctx));
+  api.route("/", openApiRoutes());
   api.notFound((c) => apiError(c, 404, "not_found", `no route ${c.req.method} ${c.req.path}`));
   api.onError((error, c) => {
     console.error(`partner-sim ${resolved.name}: unhandled error`, error);
