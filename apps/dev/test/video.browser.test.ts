@@ -294,6 +294,60 @@ describe.skipIf(!available)("live video in a real browser", () => {
     }
   });
 
+  /** Runs `work` with the sim speaking the standard WHEP dialect, then restores its defaults. */
+  async function asStandardPartner(work: () => Promise<void>) {
+    const put = await fetch(`${simAdmin}/admin/faults`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ dialect: "standard" }),
+    });
+    expect(put.status).toBe(200);
+    try {
+      await work();
+    } finally {
+      await fetch(`${simAdmin}/admin/faults/reset`, { method: "POST" });
+    }
+  }
+
+  test("a standard WHEP partner (Location of its own, no lifetime header): frames decode; ending the session stops them", async () => {
+    await asStandardPartner(async () => {
+      const page = await openPage("user-video-std");
+      const before = new Set((await simSessions()).map((s) => s.sessionId));
+      const session = await page.evaluate(() => window.propgate.watch());
+      // No lifetime from the partner: Propgate's own (VIDEO_SESSION_MAX_SECONDS, 3600 s).
+      expect(Date.parse(session.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
+      await until(page, (s) => s.framesDecoded > 0, 15_000);
+      await page.evaluate(() => window.propgate.stop());
+      await mediaStops(page, 10_000);
+      const mine = (await simSessions()).filter((s) => !before.has(s.sessionId));
+      expect(mine.map((s) => [s.state, s.closedReason])).toEqual([["closed", "deleted"]]);
+      await page.close();
+    });
+  });
+
+  test("revoking video consent stops the media in the browser within 5 s", async () => {
+    await asStandardPartner(async () => {
+      const page = await openPage("user-video-revoke");
+      const before = new Set((await simSessions()).map((s) => s.sessionId));
+      await page.evaluate(() => window.propgate.watch());
+      await until(page, (s) => s.framesDecoded > 0, 15_000);
+      const token = await issuer.mint({ sub: "user-video-revoke", sites: ["site-a"] });
+      const revoked = await fetch(`${apiUrl}/trpc/consent.revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ purpose: "video" }),
+      });
+      expect(revoked.status).toBe(200);
+      const at = Date.now();
+      // Frames stop (the check needs one quiet second on top of the 5 s).
+      await mediaStops(page, 6_000);
+      const mine = (await simSessions()).filter((s) => !before.has(s.sessionId));
+      expect(mine.map((s) => [s.state, s.closedReason])).toEqual([["closed", "deleted"]]);
+      console.log(`[video] revoke → media stopped in ${Date.now() - at} ms (incl. 1 s quiet)`);
+      await page.close();
+    });
+  });
+
   test("no SDP reached the database or any log line", async () => {
     // every SDP of this run carried these markers
     const markers = [/a=ice-ufrag/i, /a=fingerprint/i, /a=candidate/i, /\bv=0\b/];

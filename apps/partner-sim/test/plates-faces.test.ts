@@ -465,6 +465,32 @@ describe("scopes", () => {
   });
 });
 
+describe("the standard dialect", () => {
+  test("JSON answers carry fields beyond the contract, with a charset; erasure answers 204, or 202 when told", async () => {
+    const erase = (subject: string, token: string, categories: string) =>
+      call("DELETE", `/v1/subjects/${subject}`, { token, query: { categories } });
+    sim.faults.set({ dialect: "standard" });
+    const target = subjectOf("dialect-target");
+    await addPlate("site-1", { subject: target, plate: "M200MM77" });
+    const listed = await call("GET", "/v1/sites/site-1/plates", { query: { subject: target } });
+    expect(listed.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const body = (await listed.json()) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(["_links", "plates", "requestId"]);
+    expect(PlateList.safeParse(body).success).toBe(true);
+
+    const gone = await erase(target, tokens.barrier, "plates");
+    expect(gone.status).toBe(204);
+    expect(await gone.text()).toBe("");
+    expect(sim.data.plates(target)).toEqual([]);
+    sim.faults.set({ erasureAnswer: "accepted" });
+    const accepted = await erase(target, tokens.barrier, "plates");
+    expect(accepted.status).toBe(202);
+    // The propgate dialect keeps the counts.
+    sim.faults.set({ dialect: "propgate", erasureAnswer: null });
+    expect((await erase(target, tokens.barrier, "plates")).status).toBe(200);
+  });
+});
+
 describe("erasure", () => {
   const erase = (subject: string, token: string, categories?: string) =>
     call("DELETE", `/v1/subjects/${subject}`, {

@@ -310,6 +310,40 @@ describe("video: WHEP session", () => {
   });
 });
 
+describe("video: the standard dialect", () => {
+  test("Location at a path of its own, ETag and Accept-Patch, no lifetime header; DELETE on that Location ends it", async () => {
+    sim.faults.set({ dialect: "standard" });
+    try {
+      const viewer = await createViewer();
+      const response = await createSession(sim, viewerToken, viewer.offerSdp);
+      expect(response.status).toBe(201);
+      expect(response.headers.get("content-type")).toBe(SDP_CONTENT_TYPE);
+      expect(response.headers.get(VIDEO_SESSION_EXPIRES_HEADER)).toBeNull();
+      expect(response.headers.get("accept-patch")).toBe("application/trickle-ice-sdpfrag");
+      const location = response.headers.get("location") ?? "";
+      const match = /^\/streams\/cam-1\/whep\/([^/]+)$/.exec(location);
+      expect(match).not.toBeNull();
+      const sessionId = match?.[1] ?? "";
+      expect(response.headers.get("etag")).toBe(`"${sessionId}"`);
+      expect(parseLinks(response.headers.get("link")).length).toBeGreaterThan(0);
+      await viewer.apply(await response.text());
+      // The old path does not name a standard session by its camera: only the Location does.
+      const wrongCamera = await endSession(sim, viewerToken, `/streams/cam-9/whep/${sessionId}`);
+      expect(wrongCamera.status).toBe(404);
+      const ended = await endSession(sim, viewerToken, location);
+      expect(ended.status).toBe(204);
+      expect((await sim.video.waitForSessionState(sessionId, "closed", 1000)).closedReason).toBe(
+        "deleted",
+      );
+      expect(
+        sim.recorder.all({ operation: "video.delete", sessionId }).map((r) => r.status),
+      ).toEqual([404, 204]);
+    } finally {
+      sim.faults.reset();
+    }
+  });
+});
+
 describe("video: errors", () => {
   let offerSdp: string;
   beforeAll(async () => {
