@@ -15,7 +15,9 @@ export function iceServersFromLinks(header: string | null): IceServer[] {
     for (const param of (match[2] ?? "").matchAll(PARAM)) {
       params.set((param[1] ?? "").toLowerCase(), param[2] ?? param[3] ?? "");
     }
-    if (params.get("rel") !== "ice-server") continue;
+    // RFC 8288 §3.3: a relation type is case-insensitive, and `rel` may list several.
+    const relations = (params.get("rel") ?? "").toLowerCase().split(/\s+/);
+    if (!relations.includes("ice-server")) continue;
     const server: Record<string, unknown> = { urls: [match[1]] };
     if (params.has("username")) server.username = params.get("username");
     if (params.has("credential")) server.credential = params.get("credential");

@@ -2,9 +2,12 @@ import { describe, expect, test } from "bun:test";
 import {
   checkAnswer,
   checkOffer,
+  createPartnerClient,
   iceServersFromLinks,
   MAX_SDP_BYTES,
+  PartnerProtocolError,
   SdpError,
+  videoOperations,
 } from "../src/index.ts";
 
 /** A receive-only offer as Chromium writes it (trimmed to the lines that matter). */
@@ -119,7 +122,106 @@ describe("ICE servers from Link headers", () => {
     ]);
     expect(iceServersFromLinks(null)).toEqual([]);
   });
+  test("relation types are case-insensitive and may be listed; unquoted values are read", () => {
+    expect(
+      iceServersFromLinks(
+        '<stun:10.0.0.1:3478>; rel="ICE-Server preload", <stun:10.0.0.2>; rel=ice-server',
+      ),
+    ).toEqual([{ urls: ["stun:10.0.0.1:3478"] }, { urls: ["stun:10.0.0.2"] }]);
+  });
   test("an ice-server link with a non-ICE URL is refused", () => {
     expect(() => iceServersFromLinks('<javascript:alert(1)>; rel="ice-server"')).toThrow();
+  });
+});
+
+describe("WHEP answers, read tolerantly", () => {
+  /** A video adapter whose partner answers the offer with `headers` (and `ANSWER` as body). */
+  function answering(headers: Record<string, string>, status = 201) {
+    const sent: string[] = [];
+    const client = createPartnerClient({
+      name: "intercom",
+      baseUrl: new URL("https://partner.test/api/"),
+      tokenSource: { getToken: async () => "token" },
+      fetch: async (input, init) => {
+        sent.push(`${init?.method} ${String(input)}`);
+        if (init?.method === "DELETE") return new Response(null, { status: 204 });
+        return new Response(ANSWER, { status, headers });
+      },
+      timeoutMs: 1000,
+      maxAttempts: 1,
+    });
+    const video = videoOperations(client);
+    return {
+      sent,
+      create: () => video.createSession({ cameraId: "cam 1", offerSdp: OFFER }),
+      end: (sessionPath: string | null, partnerSessionId = "s1") =>
+        video.endSession({ sessionPath, partnerSessionId }),
+    };
+  }
+  const SDP = { "content-type": "application/sdp" };
+
+  test("a Location of the partner's own choosing is the session; DELETE goes there", async () => {
+    const partner = answering({ ...SDP, location: "/cam1/whep/6f1c-2e" });
+    const session = await partner.create();
+    expect(session).toMatchObject({
+      sessionPath: "/cam1/whep/6f1c-2e",
+      partnerSessionId: "6f1c-2e",
+      expiresAt: null,
+    });
+    await partner.end(session.sessionPath);
+    expect(partner.sent).toEqual([
+      "POST https://partner.test/api/v1/cameras/cam%201/webrtc",
+      "DELETE https://partner.test/cam1/whep/6f1c-2e",
+    ]);
+  });
+
+  test("a relative Location resolves against the request URL; an absolute one on the origin is kept", async () => {
+    expect((await answering({ ...SDP, location: "sessions/42?x=1" }).create()).sessionPath).toBe(
+      "/api/v1/cameras/cam%201/sessions/42?x=1",
+    );
+    const absolute = answering({ ...SDP, location: "https://partner.test/whep/7" });
+    expect((await absolute.create()).sessionPath).toBe("/whep/7");
+  });
+
+  test("content types with parameters, 200 instead of 201, and an expiry header are accepted", async () => {
+    const expires = new Date(Date.now() + 600_000).toISOString();
+    const partner = answering(
+      {
+        "content-type": "Application/SDP; charset=utf-8",
+        location: "/v1/sessions/abc",
+        "x-session-expires-at": expires,
+      },
+      200,
+    );
+    expect(await partner.create()).toMatchObject({ partnerSessionId: "abc", expiresAt: expires });
+  });
+
+  test("refused: no Location, another origin, the origin's root, a past expiry, a JSON body", async () => {
+    const cases: [Record<string, string>, string][] = [
+      [SDP, "location"],
+      [{ ...SDP, location: "https://media.elsewhere.test/whep/1" }, "location"],
+      [{ ...SDP, location: "//evil.test/whep/1" }, "location"],
+      [{ ...SDP, location: "/" }, "location"],
+      [{ ...SDP, location: "/s/1", "x-session-expires-at": "2001-01-01T00:00:00Z" }, "expiry"],
+      [{ "content-type": "application/json", location: "/s/1" }, "content_type"],
+      [{ ...SDP, location: "/s/1", link: '<javascript:x>; rel="ice-server"' }, "ice_servers"],
+    ];
+    for (const [headers, reason] of cases) {
+      const error = await answering(headers)
+        .create()
+        .then(
+          () => null,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(PartnerProtocolError);
+      expect(error).toMatchObject({ reason });
+    }
+  });
+
+  test("an end never leaves the partner's origin; without a Location, our dialect's path", async () => {
+    const partner = answering(SDP);
+    await expect(partner.end("//evil.test/steal")).rejects.toThrow(/origin/);
+    await partner.end(null, "old-session");
+    expect(partner.sent).toEqual(["DELETE https://partner.test/api/v1/sessions/old-session"]);
   });
 });
