@@ -68,8 +68,6 @@ export {
 const TokenRequest = z.strictObject({
   grant_type: z.literal("client_credentials"),
   scope: z.string().min(1),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
 });
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -170,11 +168,6 @@ function schemaDocs(): SchemaDocs {
     TokenRequest.shape.scope,
     "The scopes of one operation, space-separated (in practice one scope per token).",
   );
-  describe(
-    TokenRequest.shape.client_id,
-    "With client_secret_post only; with client_secret_basic the credentials are in `Authorization`.",
-  );
-  describe(TokenRequest.shape.client_secret, "With client_secret_post only.");
   describe(TokenResponse, "RFC 6749 §5.1. Other fields are ignored.");
   describe(TokenResponse.shape.token_type, "`Bearer` (any case); any other type is refused.");
   describe(
@@ -619,15 +612,15 @@ function oauthPaths(): OpenApiDocument["paths"] {
         description:
           "Wherever your metadata's `token_endpoint` (or PARTNER_<P>_TOKEN_URL) says; " +
           "`/oauth/token` is the reference path. Propgate authenticates with the client id and " +
-          "secret you issued for the environment: `client_secret_basic` (the default) or " +
-          "`client_secret_post`, as agreed. It asks for one operation's scope at a time, " +
+          "secret you issued for the environment as `client_secret_basic` (HTTP Basic; the " +
+          "credentials are never in the form). It asks for one operation's scope at a time, " +
           "caches each token until shortly before it expires, and asks again after a 401. " +
           "While this endpoint fails, calls fail as unavailable and Propgate backs off.",
         tags: ["oauth"],
-        security: [{ clientSecretBasic: [] }, {}],
+        security: [{ clientSecretBasic: [] }],
         requestBody: {
           required: true,
-          description: "The grant, the scope, and with client_secret_post the credentials.",
+          description: "The grant and the scope.",
           content: { "application/x-www-form-urlencoded": { schema: schemaRef("TokenRequest") } },
         },
         responses: {
