@@ -170,6 +170,19 @@ describe("the partner API document", () => {
   });
 });
 
+test("docs/partner-onboarding.md's scope table has every operation, its request and scope", async () => {
+  const guide = await Bun.file(join(import.meta.dir, "../../../docs/partner-onboarding.md")).text();
+  for (const name of PARTNER_OPERATIONS) {
+    const { path, method } = find(document, name);
+    const row = guide.split("\n").find((line) => line.startsWith(`| \`${name}\` `)) ?? "";
+    expect({ name, row }).toEqual({
+      name,
+      row: expect.stringContaining(`\`${method.toUpperCase()} ${path}\``),
+    });
+    expect(row).toContain(`| \`${OPERATIONS[name].scope}\` `);
+  }
+});
+
 describe("the document matches what the adapters send", () => {
   const recorded: CallRequest<unknown>[] = [];
   const client: PartnerClient = {
