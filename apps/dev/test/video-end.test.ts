@@ -166,6 +166,24 @@ describe("video stops with consent", () => {
     expect(row).toMatchObject({ state: "ended", endReason: "camera_removed" });
   });
 
+  test("a camera moved to another site in the registry: its sessions are ended", async () => {
+    const resident = await viewer("user-vid-registry");
+    const { partnerSessionId } = await openSession(resident);
+    const admin = await adminClient();
+    const camera = (await admin.admin.devices.list.query()).find((d) => d.id === "cam-a1");
+    if (!camera) throw new Error("no cam-a1 in the registry");
+    const { createdAt: _created, updatedAt: _updated, ...record } = camera;
+    await admin.admin.devices.upsert.mutate({ devices: [{ ...record, siteId: "site-b" }] });
+    try {
+      const ended = await sim.video.waitForSessionState(partnerSessionId, "closed", 5000);
+      expect(ended.closedReason).toBe("deleted");
+      const row = await adminRowWhen("user-vid-registry", (session) => session.state === "ended");
+      expect(row).toMatchObject({ endReason: "camera_removed" });
+    } finally {
+      await admin.admin.devices.upsert.mutate({ devices: [{ ...record, siteId: "site-a" }] });
+    }
+  });
+
   test("a session past its lifetime is ended by Propgate", async () => {
     const resident = await viewer("user-vid-expiry");
     const { session, partnerSessionId } = await openSession(resident);
