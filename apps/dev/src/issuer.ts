@@ -42,6 +42,8 @@ export async function startDevIssuer(options: {
   privateJwk: JWK;
   audience: string;
   port?: number;
+  /** Serve the JWKS over HTTPS with this certificate (PEM); tests of production settings. */
+  tls?: { cert: string; key: string };
 }): Promise<DevIssuer> {
   const privateKey = await importJWK(options.privateJwk, "RS256");
   const { d, p, q, dp, dq, qi, ...publicJwk } = options.privateJwk;
@@ -61,6 +63,7 @@ export async function startDevIssuer(options: {
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.tls ? { tls: options.tls } : {}),
     async fetch(request) {
       const { pathname } = new URL(request.url);
       if (request.method === "GET" && pathname === "/.well-known/jwks.json") {
@@ -87,7 +90,7 @@ export async function startDevIssuer(options: {
       );
     },
   });
-  issuer = `http://127.0.0.1:${server.port}`;
+  issuer = `${options.tls ? "https" : "http"}://127.0.0.1:${server.port}`;
   return {
     url: issuer,
     issuer,

@@ -119,8 +119,35 @@ describe("startup configuration", () => {
     expect(output).not.toContain(SECRET);
   });
 
+  /** Production settings that pass the database and identity-provider checks. */
+  function productionEnv(): Record<string, string> {
+    const env: Record<string, string> = { ...baseEnv(), PROPGATE_ENV: "production" };
+    delete env.DATA_DIR;
+    env.DATABASE_URL = "postgres://propgate@127.0.0.1:1/propgate";
+    env.AUTH_JWKS_URL = "https://id.example/.well-known/jwks.json";
+    return env;
+  }
+
+  test("production refuses an identity provider's keys over plain http", async () => {
+    const env = { ...productionEnv(), AUTH_JWKS_URL: issuer.jwksUrl.href };
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toBe("config: AUTH_JWKS_URL is invalid: must be https in production");
+  });
+
+  test("production refuses to start on the embedded PGlite", async () => {
+    const env = productionEnv();
+    delete env.DATABASE_URL;
+    env.DATA_DIR = join(dir, "production-pglite");
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "config: DATABASE_URL is missing: DATA_DIR (embedded PGlite) is for development only",
+    );
+  });
+
   test("plain-http partner URLs are refused in production", async () => {
-    const env = { ...baseEnv(), PROPGATE_ENV: "production" };
+    const env = productionEnv();
     const { code, output } = await runToExit(env);
     expect(code).toBe(1);
     expect(output.trim()).toStartWith(

@@ -70,7 +70,12 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
         tls,
       }),
     };
-    issuer = await startDevIssuer({ privateJwk: await generateIssuerKey(), audience: AUDIENCE });
+    // Production takes the identity provider's keys over https only (here under the test CA).
+    issuer = await startDevIssuer({
+      privateJwk: await generateIssuerKey(),
+      audience: AUDIENCE,
+      tls: { cert: read(certs.serverCertFile), key: read(certs.serverKeyFile) },
+    });
     database = await createTestDatabase();
     await upsertDevices(database.db, SEED_DEVICES, { sourceApp: "test", instanceId: "test" });
   });
@@ -87,10 +92,11 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
     const env: Record<string, string> = {
       PROPGATE_ENV: "production",
       // The test hands startInstance its own database; this only satisfies the production check.
-      ...(database.url ? { DATABASE_URL: database.url } : { DATA_DIR: join(dir, "unused") }),
+      DATABASE_URL: database.url ?? "postgres://unused@127.0.0.1:1/unused",
       AUTH_ISSUER: issuer.issuer,
       AUTH_AUDIENCE: AUDIENCE,
       AUTH_JWKS_URL: issuer.jwksUrl.href,
+      AUTH_JWKS_CA_FILE: certs.caFile,
       TLS_CERT_FILE: certs.serverCertFile,
       TLS_KEY_FILE: certs.serverKeyFile,
     };
@@ -301,11 +307,13 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
 
     test("main.ts serves HTTPS and says so at startup", async () => {
       if (!certs) return;
+      // Production needs PostgreSQL; without one here, the same settings as `test` on PGlite.
       const child = spawnChild([process.execPath, `${import.meta.dir}/../../api/src/main.ts`], {
         ...productionEnv(),
         PATH: process.env.PATH ?? "",
-        DATA_DIR: join(dir, "main-pglite"),
-        DATABASE_URL: "",
+        ...(database.url
+          ? { DATABASE_URL: database.url }
+          : { PROPGATE_ENV: "test", DATA_DIR: join(dir, "main-pglite"), DATABASE_URL: "" }),
         PORT: "0",
       });
       try {

@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { SiteId, UserId } from "@propgate/domain";
-import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+} from "jose";
 import { z } from "zod";
 import { UnauthorizedError } from "./errors.ts";
 
@@ -30,6 +36,8 @@ export function createResidentVerifier(options: {
   issuer: string;
   audience: string;
   jwksUrl?: URL;
+  /** PEM of the CA the JWKS's server certificate chains to, when it is not a public one. */
+  jwksCa?: string;
   /** For tests and the embedded issuer: a key getter instead of a remote JWKS. */
   keys?: JWTVerifyGetKey;
   /** How long a verified token is remembered (never past its `exp`); default 60 s, 0 = never. */
@@ -38,9 +46,20 @@ export function createResidentVerifier(options: {
   /** The clock, for tests. */
   now?: () => number;
 }): ResidentVerifier {
+  const { jwksCa } = options;
   const keys =
     options.keys ??
-    createRemoteJWKSet(options.jwksUrl as URL, { timeoutDuration: 3000, cooldownDuration: 30_000 });
+    createRemoteJWKSet(options.jwksUrl as URL, {
+      timeoutDuration: 3000,
+      cooldownDuration: 30_000,
+      // Bun's fetch takes the CA per request; the system's store is used without one.
+      ...(jwksCa
+        ? {
+            [customFetch]: (url: string, init: RequestInit) =>
+              fetch(url, { ...init, tls: { ca: jwksCa } }),
+          }
+        : {}),
+    });
   const rememberMs = options.rememberMs ?? 60_000;
   const maxRemembered = options.maxRemembered ?? 10_000;
   const now = options.now ?? Date.now;

@@ -34,6 +34,8 @@ const schema = z.object({
   AUTH_ISSUER: z.string().min(1),
   AUTH_AUDIENCE: z.string().min(1),
   AUTH_JWKS_URL: url,
+  /** The CA that signed the identity provider's certificate, when it is not a public one. */
+  AUTH_JWKS_CA_FILE: z.string().optional(),
   MAX_BODY_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
   VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20).default(2),
   /** The longest a video session runs; a partner that names no end (WHEP) gets this one. */
@@ -99,12 +101,27 @@ function loadAuditSigner(file: string): AuditSigner {
 export function loadApiEnv(source: EnvSource = process.env) {
   const base = parseEnv(schema, source);
   const allowInsecureLoopback = base.PROPGATE_ENV !== "production";
-  if (!base.DATABASE_URL && base.PROPGATE_ENV === "production" && !base.DATA_DIR) {
-    // Production without PostgreSQL is a misconfiguration, not a reason to fall back silently.
-    parseEnv(z.object({ DATABASE_URL: z.string() }), source);
+  if (base.PROPGATE_ENV === "production") {
+    // PGlite is one process's database: no roles, no consent bus across instances, none of the
+    // guarantees between instances. Production runs on PostgreSQL or not at all.
+    if (!base.DATABASE_URL) {
+      throw new ConfigError(
+        "DATABASE_URL",
+        base.DATA_DIR
+          ? "is missing: DATA_DIR (embedded PGlite) is for development only"
+          : "is missing",
+      );
+    }
+    // Whoever can swap the keys mints admin tokens: the keys come over https only.
+    if (base.AUTH_JWKS_URL.protocol !== "https:")
+      throw new ConfigError("AUTH_JWKS_URL", "is invalid: must be https in production");
   }
   return {
     ...base,
+    /** The identity provider's CA (PEM), for a JWKS served under a private CA. */
+    authJwksCa: base.AUTH_JWKS_CA_FILE
+      ? readConfigFile("AUTH_JWKS_CA_FILE", base.AUTH_JWKS_CA_FILE)
+      : null,
     /** HTTPS when both TLS_CERT_FILE and TLS_KEY_FILE are set; plain http when neither is. */
     tls: certificateFiles(source, "TLS_CERT_FILE", "TLS_KEY_FILE"),
     /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */

@@ -218,6 +218,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       issuer: env.AUTH_ISSUER,
       audience: env.AUTH_AUDIENCE,
       jwksUrl: env.AUTH_JWKS_URL,
+      jwksCa: env.authJwksCa ?? undefined,
     }),
     partners,
   };
