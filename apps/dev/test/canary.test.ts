@@ -6,7 +6,9 @@ import { Writable } from "node:stream";
 import type { AppRouter } from "@propgate/api";
 import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { subjectFor } from "@propgate/partner-client";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { sql } from "drizzle-orm";
 import { type EmbeddedStack, startEmbeddedStack } from "../src/embedded.ts";
 import { errorOf } from "./harness.ts";
 
@@ -174,5 +176,62 @@ describe("canaries are found nowhere", () => {
     const jwt = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}/;
     expect(jwt.test(database)).toBe(false);
     expect(jwt.test(logText)).toBe(false);
+  });
+
+  test("a database error is logged by its code and statement, never its parameters", async () => {
+    // A resident whose subject row the database refuses: the insert carries the user id, the
+    // pseudonym and the sites as parameters, which drizzle's error message would repeat.
+    const userId = "user-canary-db-5e1f";
+    const subject = subjectFor(userId, stack.deps.partners.intercom.subjectKey);
+    await stack.database.db.execute(
+      sql.raw(`create or replace function propgate_test_refuse() returns trigger language plpgsql as $$
+        begin raise exception 'refused by the test' using errcode = 'P0001'; end $$`),
+    );
+    await stack.database.db.execute(
+      sql.raw(`create trigger propgate_test_refuse before insert on partner_subjects for each row
+        when (new.user_id = '${userId}') execute function propgate_test_refuse()`),
+    );
+    const before = logs.length;
+    try {
+      const token = await stack.issuer.mint({ sub: userId, sites: ["site-canary-db"] });
+      const resident = createTRPCClient<AppRouter>({
+        links: [
+          httpLink({ url: `${stack.api.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+        ],
+      });
+      await resident.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });
+      const error = await errorOf(resident.intercom.openDoor.mutate({ deviceId: "door-a1" }));
+      expect(error.code).toBe("FORBIDDEN"); // door-a1 is not on site-canary-db…
+      const opened = await errorOf(
+        createTRPCClient<AppRouter>({
+          links: [
+            httpLink({
+              url: `${stack.api.url}/trpc`,
+              headers: {
+                authorization: `Bearer ${await stack.issuer.mint({ sub: userId, sites: ["site-a"] })}`,
+              },
+            }),
+          ],
+        }).intercom.openDoor.mutate({ deviceId: "door-a1" }),
+      );
+      expect(opened.code).toBe("INTERNAL_SERVER_ERROR"); // …this one reaches the refused insert
+    } finally {
+      await stack.database.db.execute(
+        sql.raw("drop trigger propgate_test_refuse on partner_subjects"),
+      );
+    }
+    const written = logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const failed = written.find((line) => line.msg === "procedure failed");
+    expect(failed?.err).toEqual({
+      type: expect.any(String),
+      database: true,
+      code: "P0001",
+      statement: "insert partner_subjects",
+    });
+    const text = logs.slice(before).join("\n");
+    expect(text).not.toContain(subject);
+    expect(text).not.toContain("site-canary-db");
+    expect(text).not.toContain("params");
+    expect(text).not.toContain(userId);
   });
 });

@@ -91,14 +91,18 @@ function describe(error: DomainError): { trpc: TRPC_ERROR_CODE_KEY; message: str
   }
 }
 
-/** A tRPC error that carries its cause to the error formatter. */
+/**
+ * A tRPC error that carries its cause to the error formatter, and (an internal error) the
+ * original error to the `procedure failed` log line — never to the client.
+ */
 export class CausedTRPCError extends TRPCError {
   constructor(
     code: TRPC_ERROR_CODE_KEY,
     message: string,
     readonly propgate: ErrorCause,
+    original?: unknown,
   ) {
-    super({ code, message });
+    super({ code, message, cause: original });
   }
 }
 
@@ -112,7 +116,12 @@ function causeOf(error: DomainError): ErrorCause {
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (!(error instanceof DomainError)) {
-    return new CausedTRPCError("INTERNAL_SERVER_ERROR", "internal error", { code: "INTERNAL" });
+    return new CausedTRPCError(
+      "INTERNAL_SERVER_ERROR",
+      "internal error",
+      { code: "INTERNAL" },
+      error,
+    );
   }
   const { trpc, message } = describe(error);
   return new CausedTRPCError(trpc, message, causeOf(error));

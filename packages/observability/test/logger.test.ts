@@ -67,6 +67,48 @@ describe("logger", () => {
   });
 });
 
+describe("database errors", () => {
+  test("are logged by code, table, constraint and statement; never their message or parameters", () => {
+    const { lines, stream } = capture();
+    const driver = Object.assign(new Error('duplicate key value violates unique constraint "p"'), {
+      name: "PostgresError",
+      severity: "ERROR",
+      code: "23505",
+      table_name: "partner_subjects",
+      constraint_name: "partner_subjects_pkey",
+      detail: "Key (subject)=(c3ViamVjdA) already exists.",
+    });
+    const wrapped = Object.assign(
+      new Error(
+        'Failed query: insert into "partner_subjects" ("user_id", "subject") values ($1, $2)\nparams: user-secret-7,c3ViamVjdA',
+      ),
+      { name: "DrizzleQueryError", cause: driver, params: ["user-secret-7", "c3ViamVjdA"] },
+    );
+    const logger = createLogger({ name: "api", destination: stream });
+    logger.error({ err: wrapped }, "procedure failed");
+    logger.error({ err: driver }, "raw driver error");
+    const [first, second] = lines.map((line) => JSON.parse(line));
+    expect(first.err).toEqual({
+      type: "DrizzleQueryError",
+      database: true,
+      code: "23505",
+      table: "partner_subjects",
+      constraint: "partner_subjects_pkey",
+      statement: "insert partner_subjects",
+    });
+    expect(second.err).toEqual({
+      type: "PostgresError",
+      database: true,
+      code: "23505",
+      table: "partner_subjects",
+      constraint: "partner_subjects_pkey",
+    });
+    const text = lines.join("\n");
+    expect(text).not.toContain("user-secret-7");
+    expect(text).not.toContain("c3ViamVjdA");
+  });
+});
+
 describe("ids", () => {
   test("prefixed ids are random and well-formed", () => {
     const a = newId("evt");
