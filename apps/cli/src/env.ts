@@ -1,4 +1,11 @@
-import { type EnvSource, parseEnv } from "@propgate/config";
+import {
+  type EnvSource,
+  type PartnerSettings,
+  parseEnv,
+  partnerSettings,
+  propgateEnv,
+} from "@propgate/config";
+import type { Partner } from "@propgate/domain";
 import { z } from "zod";
 
 const schema = z.object({
@@ -15,4 +22,23 @@ const schema = z.object({
 /** Settings of the operator CLI. */
 export function loadCliEnv(source: EnvSource = process.env) {
   return parseEnv(schema, source);
+}
+
+/**
+ * One partner's `PARTNER_<P>_*` settings, read as the api reads them (plain http to loopback
+ * only outside production); `partner verify` needs nothing else, no database.
+ */
+export function loadPartnerEnv(
+  partner: Partner,
+  source: EnvSource = process.env,
+): { settings: PartnerSettings; allowInsecureLoopback: boolean } {
+  const { PROPGATE_ENV } = parseEnv(
+    z.object({ PROPGATE_ENV: propgateEnv.default("production") }),
+    source,
+  );
+  const allowInsecureLoopback = PROPGATE_ENV !== "production";
+  return {
+    settings: partnerSettings(partner, source, { allowInsecureLoopback }),
+    allowInsecureLoopback,
+  };
 }

@@ -12,6 +12,7 @@ import {
 } from "@propgate/consent-audit";
 import { z } from "zod";
 import { loadCliEnv } from "./env.ts";
+import { partnerVerifyCli } from "./partner-verify/command.ts";
 import { securityCheckCli } from "./security-check/command.ts";
 
 const USAGE = `propgate — operator commands
@@ -23,6 +24,11 @@ const USAGE = `propgate — operator commands
   propgate audit verify [--json]        recompute every audit chain and its signed checkpoints
                                         (AUDIT_VERIFY_KEY_FILE): exit 0 intact, 1 tampered
                                         (naming the first bad row and why)
+  propgate partner verify <intercom|barrier> [--device <id>] [--camera <id>] [--site <id>]
+                          [--json] [--help]
+                                        check a partner's staging against the contract with
+                                        the api's PARTNER_<P>_* settings; exits 1 on a failed
+                                        check (no database needed)
 
 Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
 stack holds open.`;
@@ -107,6 +113,7 @@ try {
   if (group === "devices" && command === "import") await importDevices(rest[0]);
   else if (group === "security-check") process.exit(await securityCheckCli(process.argv.slice(3)));
   else if (group === "audit" && command === "verify") process.exit(await verifyAudit(rest));
+  else if (group === "partner" && command === "verify") process.exit(await partnerVerifyCli(rest));
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);
