@@ -87,6 +87,15 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
     throw error;
   }
   await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
+  // The token vouches for the resident's sites now: the partners' access checks may trust them
+  // for a while longer. At most one write per resident per few minutes; a failure only lets the
+  // sites age (access checks then deny), so the call goes on.
+  await ctx.deps.subjects.confirmSites(principal).catch((error: unknown) => {
+    ctx.deps.logger.warn(
+      { requestId: ctx.requestId, err: error },
+      "could not confirm the resident's sites",
+    );
+  });
   const audit: AuditContext = {
     sourceApp: "api",
     instanceId: ctx.deps.instanceId,

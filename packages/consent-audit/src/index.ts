@@ -108,7 +108,12 @@ export type {
   SubjectOwner,
   SubjectRegistry,
 } from "./partner-subjects";
-export { createSubjectRegistry, findSubject, rememberSubject } from "./partner-subjects";
+export {
+  confirmSubjectSites,
+  createSubjectRegistry,
+  findSubject,
+  rememberSubject,
+} from "./partner-subjects";
 export type {
   ConsentChannel,
   DeviceKind,

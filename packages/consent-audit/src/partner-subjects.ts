@@ -5,13 +5,16 @@ import type { Database } from "./database";
 import { partnerSubjects } from "./schema/partner-subjects";
 import { parseInput } from "./validation";
 
-/** A partner's subject pseudonym and the resident it stands for, with their sites when last sent. */
+/** A partner's subject pseudonym and the resident it stands for, with their sites when last seen. */
 export interface PartnerSubject {
   partner: Partner;
   subject: string;
   userId: string;
   sites: string[];
-  /** ISO-8601 UTC of the last time the api sent this subject to the partner. */
+  /**
+   * ISO-8601 UTC of the last time a call of the resident confirmed these sites (their token
+   * named them): written when the api sends the subject, refreshed by their other calls.
+   */
   updatedAt: string;
 }
 
@@ -38,6 +41,26 @@ export async function rememberSubject(db: Database, input: RememberSubjectInput)
       target: [partnerSubjects.partner, partnerSubjects.subject],
       set: { userId: row.userId, sites, updatedAt: sql`now()` },
     });
+}
+
+const ConfirmSitesInput = RememberSubjectInput.pick({ userId: true, sites: true });
+
+/**
+ * The resident's sites as their token names them now, for every partner the api sent them to:
+ * the sites replaced and `updatedAt` moved to now. Returns the rows it touched (none when the
+ * resident was never sent to a partner).
+ */
+export async function confirmSubjectSites(
+  db: Database,
+  input: z.input<typeof ConfirmSitesInput>,
+): Promise<Array<{ partner: Partner; subject: string }>> {
+  const row = parseInput(ConfirmSitesInput, input, "partner subject");
+  const sites = [...new Set(row.sites)].sort();
+  return db
+    .update(partnerSubjects)
+    .set({ sites, updatedAt: sql`now()` })
+    .where(eq(partnerSubjects.userId, row.userId))
+    .returning({ partner: partnerSubjects.partner, subject: partnerSubjects.subject });
 }
 
 /** The resident behind a partner's subject, or null when the api never sent it to that partner. */
@@ -68,6 +91,12 @@ export interface SubjectRegistry {
    * answered. Written once per `rememberForMs` per instance for the same resident and sites.
    */
   subjectOf(partner: Partner, owner: SubjectOwner): Promise<string>;
+  /**
+   * The resident's token names these sites now: their rows at every partner are refreshed
+   * (`confirmSubjectSites`), so access checks keep trusting them. Written once per
+   * `rememberForMs` per instance for the same resident and sites, as `subjectOf`.
+   */
+  confirmSites(owner: SubjectOwner): Promise<void>;
 }
 
 /**
@@ -81,23 +110,44 @@ export function createSubjectRegistry(
 ): SubjectRegistry {
   const rememberForMs = options.rememberForMs ?? 5 * 60_000;
   const maxEntries = options.maxEntries ?? 50_000;
+  /** When this instance last wrote a row (`s…`) or all of a resident's rows (`u…`), by sites. */
   const written = new Map<string, number>();
+  const sitesKey = (sites: readonly string[]) => [...new Set(sites)].sort().join(",");
+  const rowKey = (partner: Partner, subject: string, sites: string) =>
+    `s\u0000${partner}\u0000${subject}\u0000${sites}`;
+  const fresh = (key: string, now: number) => (written.get(key) ?? 0) > now - rememberForMs;
+  const wrote = (key: string, now: number) => {
+    if (written.size > maxEntries) written.clear();
+    written.set(key, now);
+  };
   return {
     pseudonym,
     async subjectOf(partner, owner) {
       const subject = pseudonym(partner, owner.userId);
-      const key = `${partner}\u0000${subject}\u0000${[...owner.sites].sort().join(",")}`;
+      const key = rowKey(partner, subject, sitesKey(owner.sites));
       const now = Date.now();
-      if ((written.get(key) ?? 0) > now - rememberForMs) return subject;
+      if (fresh(key, now)) return subject;
       await rememberSubject(db, {
         partner,
         subject,
         userId: owner.userId,
         sites: [...owner.sites],
       });
-      if (written.size > maxEntries) written.clear();
-      written.set(key, now);
+      wrote(key, now);
       return subject;
+    },
+    async confirmSites(owner) {
+      const sites = sitesKey(owner.sites);
+      const key = `u\u0000${owner.userId}\u0000${sites}`;
+      const now = Date.now();
+      if (fresh(key, now)) return;
+      const rows = await confirmSubjectSites(db, {
+        userId: owner.userId,
+        sites: [...owner.sites],
+      });
+      wrote(key, now);
+      // Those rows are now as `subjectOf` would write them: a partner call right after is free.
+      for (const row of rows) wrote(rowKey(row.partner, row.subject, sites), now);
     },
   };
 }
