@@ -19,6 +19,7 @@ import {
   type RunningPartnerSurface,
   servePartnerSurface,
 } from "@propgate/server";
+import { sql } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import { errorOf, grant, type Resident, startTestStack, type TestStack } from "./harness.ts";
@@ -78,6 +79,9 @@ beforeAll(async () => {
       PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
       PARTNER_CLIENTS_FILE: clientsFile,
       PARTNER_TOKEN_TTL_SECONDS: "120",
+      // The token endpoint's own limits have their own tests (partner-token-limits.test.ts).
+      RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE: "10000",
+      RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE: "10000",
     },
   });
   if (!stack.partnerSurface) throw new Error("the stack started without its partner surface");
@@ -476,6 +480,62 @@ describe("POST /partner/v1/access-checks", () => {
     expect((await atB()).json).toEqual({ decision: "allow" });
   });
 
+  test("sites last confirmed longer ago than ACCESS_CHECK_SITES_MAX_AGE_SECONDS: stale_subject", async () => {
+    const token = await tokenFor(CLIENTS.intercom);
+    const seen = async (minutesAgo: number) => {
+      const resident = await stack.resident(`user-seen-${crypto.randomUUID()}`, ["site-a"]);
+      await grant(resident, ["intercom"]);
+      await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+      // As if the resident's latest call had been this long ago (the default age is an hour).
+      await stack.database.db.execute(
+        sql`update partner_subjects set updated_at = now() - make_interval(mins => ${minutesAgo}) where user_id = ${resident.userId}`,
+      );
+      return accessCheck(token, {
+        subject: subjectAt("intercom", resident),
+        deviceId: "ic-a1",
+        method: "key",
+      });
+    };
+    expect((await seen(59)).json).toEqual({ decision: "allow" });
+    const stale = await seen(61);
+    expect(stale.json).toEqual({ decision: "deny", reason: "stale_subject" });
+    expect(await auditRowFor(stale.headers.get("x-request-id") ?? "")).toMatchObject({
+      kind: "partner.access_check",
+      target: "door-a1",
+      result: "deny",
+      errorCode: "STALE_SUBJECT",
+    });
+  });
+
+  test("any call of the resident confirms their sites anew at every partner, a site taken away gone", async () => {
+    const userId = `user-confirms-${crypto.randomUUID()}`;
+    const before = await stack.resident(userId, ["site-a", "site-b"]);
+    await grant(before, ["intercom", "barrier"]);
+    await before.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    await before.trpc.barrier.open.mutate({ deviceId: "gate-a" });
+    await stack.database.db.execute(
+      sql`update partner_subjects set updated_at = now() - interval '2 hours' where user_id = ${userId}`,
+    );
+    const intercom = await tokenFor(CLIENTS.intercom);
+    const barrier = await tokenFor(CLIENTS.barrier);
+    const check = async (token: string, subject: string, deviceId: string) =>
+      (await accessCheck(token, { subject, deviceId, method: "key" })).json;
+    const atIntercom = subjectAt("intercom", before);
+    const atBarrier = subjectAt("barrier", before);
+    const stale = { decision: "deny", reason: "stale_subject" };
+    expect(await check(intercom, atIntercom, "ic-a1")).toEqual(stale);
+    expect(await check(barrier, atBarrier, "bar-a")).toEqual(stale);
+
+    // Site b is gone from the token; the resident only reads their consents (no partner call).
+    const after = await stack.resident(userId, ["site-a"]);
+    await after.trpc.consent.list.query();
+    const notAllowed = { decision: "deny", reason: "site_not_allowed" };
+    expect(await check(intercom, atIntercom, "ic-a1")).toEqual({ decision: "allow" });
+    expect(await check(intercom, atIntercom, "ic-b1")).toEqual(notAllowed);
+    expect(await check(barrier, atBarrier, "bar-a")).toEqual({ decision: "allow" });
+    expect(await check(barrier, atBarrier, "bar-b")).toEqual(notAllowed);
+  });
+
   test("every check is audited and counted, with the opaque user id and never the subject", async () => {
     const resident = await stack.resident(`user-audited-${crypto.randomUUID()}`, ["site-a"]);
     await grant(resident, ["intercom"]);
@@ -718,6 +778,8 @@ describe("rate limit per partner client", () => {
       open: roomy,
       outbound: roomy,
       partner_client: { quota: 2, windowSeconds: 60 },
+      partner_token_peer: roomy,
+      partner_token_client: roomy,
     };
     const rateLimits = createRateLimits(
       { policies, keyPrefix: "partner-surface-test:" },

@@ -11,8 +11,20 @@ import {
 } from "rate-limiter-flexible";
 import { RateLimitedError } from "./errors.ts";
 
-/** Every limit of invariant 7; the name is the policy name in headers and metrics. */
-export const LIMIT_NAMES = ["ip", "resident", "open", "partner_client", "outbound"] as const;
+/**
+ * Every limit of invariant 7; the name is the policy name in headers and metrics. The two
+ * `partner_token_*` limits count `POST /oauth/token` per peer address and per client id as
+ * presented, before its secret is checked.
+ */
+export const LIMIT_NAMES = [
+  "ip",
+  "resident",
+  "open",
+  "partner_client",
+  "partner_token_peer",
+  "partner_token_client",
+  "outbound",
+] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 export interface LimitPolicy {

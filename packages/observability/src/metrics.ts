@@ -135,8 +135,24 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     partnerSurfaceRefused: new Counter({
       name: "propgate_partner_surface_refused_total",
-      help: "Partner-surface requests refused before authentication, by reason (outside_allowlist)",
+      help: "Partner-surface requests refused before authentication, by reason (outside_allowlist, verifications_busy)",
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    partnerTokenVerifications: new Counter({
+      name: "propgate_partner_token_verifications_total",
+      help: "Partner client secrets checked at POST /oauth/token (one argon2id or bcrypt verification each), by result (valid, invalid)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    partnerTokenVerificationsInFlight: new Gauge({
+      name: "propgate_partner_token_verifications_in_flight",
+      help: "Partner client secrets being checked now (at most PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS per surface)",
+      registers: [registry],
+    }),
+    partnerTokenVerificationsWaiting: new Gauge({
+      name: "propgate_partner_token_verifications_waiting",
+      help: "Token requests waiting for a free verification slot (at most PARTNER_TOKEN_VERIFICATION_QUEUE per surface)",
       registers: [registry],
     }),
     anomalies: new Counter({
@@ -159,7 +175,7 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     rateLimited: new Counter({
       name: "propgate_rate_limited_total",
-      help: "Requests refused by a rate limit, by limit (ip, resident, open, partner_client, outbound)",
+      help: "Requests refused by a rate limit, by limit (ip, resident, open, partner_client, partner_token_peer, partner_token_client, outbound)",
       labelNames: ["limit"] as const,
       registers: [registry],
     }),

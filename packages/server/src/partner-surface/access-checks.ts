@@ -29,6 +29,7 @@ export type AccessCheckRequest = z.infer<typeof AccessCheckRequest>;
 export const DENY_REASONS = [
   "unknown_device",
   "unknown_subject",
+  "stale_subject",
   "not_a_passage",
   "method_not_supported",
   "site_not_allowed",
@@ -61,12 +62,19 @@ const METHOD_CATEGORY = { face: "faces", plate: "plates" } as const;
 
 /**
  * Answers an access check from what Propgate knows: the partner's device mapped to ours, the
- * subject mapped to the resident it was sent for (with the resident's sites then), and the
- * resident's consents now. Whatever is unknown denies.
+ * subject mapped to the resident it was sent for (with the resident's sites as their latest call
+ * confirmed them, if no longer ago than `sitesMaxAgeSeconds`), and the resident's consents now.
+ * Whatever is unknown denies.
  */
 export async function decideAccess(
   db: Database,
-  input: { partner: Partner; subject: string; partnerDeviceId: string; method: AccessMethod },
+  input: {
+    partner: Partner;
+    subject: string;
+    partnerDeviceId: string;
+    method: AccessMethod;
+    sitesMaxAgeSeconds: number;
+  },
 ): Promise<AccessDecision> {
   const device = await getDeviceByPartnerId(db, input.partner, input.partnerDeviceId);
   const deny = (reason: DenyReason, userId: string | null = null, purposes: Purpose[] = []) => ({
@@ -88,6 +96,10 @@ export async function decideAccess(
   }
   const resident = await findSubject(db, input.partner, input.subject);
   if (!resident) return deny("unknown_subject", null, purposes);
+  // Sites only a token long gone vouched for: a former resident must not keep them for ever.
+  if (Date.now() - Date.parse(resident.updatedAt) > input.sitesMaxAgeSeconds * 1000) {
+    return deny("stale_subject", resident.userId, purposes);
+  }
   if (!resident.sites.includes(device.siteId)) {
     return deny("site_not_allowed", resident.userId, purposes);
   }
@@ -118,6 +130,7 @@ export function accessCheckRoutes(surface: PartnerSurface) {
         subject: body.subject,
         partnerDeviceId: body.deviceId,
         method: body.method,
+        sitesMaxAgeSeconds: surface.sitesMaxAgeSeconds,
       });
       // The row records whom (opaque user id), where and the answer; never the subject.
       await recordAuditEvent(surface.deps.database.db, {

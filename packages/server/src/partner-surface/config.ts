@@ -54,6 +54,12 @@ export interface PartnerSurfaceSettings {
   signingKey: SigningKey | null;
   /** Largest request body; default 16 KiB (the bodies are a few short fields). */
   maxBodyBytes?: number;
+  /** Secret verifications (argon2id) run at once by the token endpoint; default 2. */
+  maxConcurrentVerifications?: number;
+  /** Token requests that may wait for a verification slot; beyond it a 503. Default 8. */
+  verificationQueue?: number;
+  /** An access check denies (`stale_subject`) when the sites are older than this; default 3600. */
+  sitesMaxAgeSeconds?: number;
 }
 
 export interface PartnerSurfaceConfig extends PartnerSurfaceSettings {
@@ -88,6 +94,11 @@ const schema = z.object({
   PARTNER_CLIENTS_FILE: z.string().optional(),
   PARTNER_TOKEN_TTL_SECONDS: integer(30, 3600).default(300),
   PARTNER_TOKEN_KEY_FILE: z.string().optional(),
+  // Two on a 2-core host: argon2id takes a core each, the residents' api keeps its share.
+  PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS: integer(1, 64).default(2),
+  PARTNER_TOKEN_VERIFICATION_QUEUE: integer(0, 1000).default(8),
+  // At least twice the 5 min in which an instance refreshes a calling resident's row at most once.
+  ACCESS_CHECK_SITES_MAX_AGE_SECONDS: integer(600, 30 * 86_400).default(3600),
 });
 
 /** Reads and checks the partner clients file; problems name the entry, never a value. */
@@ -149,5 +160,8 @@ export function loadPartnerSurfaceConfig(source: EnvSource): PartnerSurfaceConfi
     clients,
     tokenTtlSeconds: env.PARTNER_TOKEN_TTL_SECONDS,
     signingKey,
+    maxConcurrentVerifications: env.PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS,
+    verificationQueue: env.PARTNER_TOKEN_VERIFICATION_QUEUE,
+    sitesMaxAgeSeconds: env.ACCESS_CHECK_SITES_MAX_AGE_SECONDS,
   };
 }

@@ -4,11 +4,13 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { PartnerClientRecord } from "./config.ts";
 import { PartnerSurfaceError } from "./errors.ts";
 import type { PartnerTokenClaims, PartnerTokens } from "./tokens.ts";
+import type { VerificationSlots } from "./verification-slots.ts";
 
 /**
  * What the partner surface needs of an api instance: no resident verifier, no partner clients.
- * With `rateLimits`, each partner client is limited (RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE); with
- * `watch`, the anomaly rules count its checks and failed sign-ins, and its blocks are enforced.
+ * With `rateLimits`, each partner client is limited (RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE), and
+ * token requests per peer and per client id (RATE_LIMIT_PARTNER_TOKEN_*); with `watch`, the
+ * anomaly rules count its checks and failed sign-ins, and its blocks are enforced.
  */
 export type PartnerSurfaceDeps = Pick<AppDeps, "database" | "logger" | "metrics" | "instanceId"> &
   Partial<Pick<AppDeps, "rateLimits" | "watch">>;
@@ -41,6 +43,10 @@ export interface PartnerSurface {
   maxBodyBytes: number;
   /** The per-partner-client rate limit, mounted after the token check. */
   limitClient: MiddlewareHandler<SurfaceEnv>;
+  /** The cap on concurrent secret verifications at the token endpoint. */
+  verifications: VerificationSlots;
+  /** Access checks deny a subject whose sites were confirmed longer ago than this. */
+  sitesMaxAgeSeconds: number;
 }
 
 /** Audit rows written on behalf of a partner client carry its id as the actor. */

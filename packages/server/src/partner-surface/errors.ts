@@ -47,12 +47,20 @@ export class PartnerSurfaceError extends Error {
   }
 }
 
+/**
+ * RFC 6749 §5.2's codes, and two for refusals it has no code for. `slow_down` (429, over a
+ * token-request limit): registered for the token endpoint by RFC 8628 §3.5 with just this
+ * meaning, "asking too often". `temporarily_unavailable` (503, every verification slot and the
+ * queue taken): RFC 6749 §4.1.2.1's own word for a server that is overloaded for now.
+ */
 const OAUTH_ERROR_CODES = [
   "invalid_request",
   "invalid_client",
   "invalid_grant",
   "invalid_scope",
   "unsupported_grant_type",
+  "slow_down",
+  "temporarily_unavailable",
 ] as const;
 
 /** RFC 6749 §5.2 body of the token endpoint's errors. */
@@ -65,9 +73,11 @@ export type OAuthErrorBody = z.infer<typeof OAuthErrorBody>;
 /** RFC 6749 §5.2 error of the token endpoint: `{ error, error_description }`. */
 export class OAuthError extends Error {
   constructor(
-    readonly status: 400 | 401,
+    readonly status: 400 | 401 | 429 | 503,
     readonly error: (typeof OAUTH_ERROR_CODES)[number],
     readonly description: string,
+    /** `Retry-After` and the RateLimit fields of a refusal. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
     this.name = "OAuthError";

@@ -1,9 +1,20 @@
+import {
+  type LimitDecision,
+  type LimitName,
+  rateLimitHeaders,
+  refusalMessage,
+} from "@propgate/api";
 import { SURFACE_SCOPES, type SurfaceScope } from "@propgate/domain";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { PartnerClientRecord } from "./config.ts";
-import { enforceSurfaceBlock, type PartnerSurface, type SurfaceEnv } from "./context.ts";
+import {
+  enforceSurfaceBlock,
+  type PartnerSurface,
+  type SurfaceContext,
+  type SurfaceEnv,
+} from "./context.ts";
 import { OAuthError } from "./errors.ts";
 
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
@@ -76,9 +87,37 @@ function grantedScopes(client: PartnerClientRecord, requested: string | undefine
 }
 
 /**
+ * Counts the request against one of the token endpoint's limits. Under it, its RateLimit fields
+ * go on whatever the answer is; over it, `429 slow_down` with `Retry-After` and the fields of
+ * every limit counted so far, before anything costly ran.
+ */
+async function countTokenRequest(
+  surface: PartnerSurface,
+  c: SurfaceContext,
+  counted: LimitDecision[],
+  limit: LimitName,
+  key: string | null,
+): Promise<void> {
+  const rateLimits = surface.deps.rateLimits;
+  if (!rateLimits || !key) return;
+  const decision = await rateLimits.consume(limit, key);
+  counted.push(decision);
+  if (!decision.allowed) {
+    throw new OAuthError(
+      429,
+      "slow_down",
+      refusalMessage(decision),
+      Object.fromEntries(rateLimitHeaders(counted)),
+    );
+  }
+  for (const [name, value] of rateLimitHeaders([decision])) c.header(name, value, { append: true });
+}
+
+/**
  * `POST /oauth/token`: OAuth 2.0 client credentials (RFC 6749 §4.4) with client_secret_basic or
  * client_secret_post. Secrets are checked with `Bun.password.verify` against the registered hash;
- * an unknown client is checked against a throwaway hash so both cost the same time.
+ * an unknown client is checked against a throwaway hash so both cost the same time. Before that
+ * check (invariant 7): blocks, the limits per peer and per client id, then a verification slot.
  */
 export function tokenRoutes(surface: PartnerSurface) {
   const app = new Hono<SurfaceEnv>();
@@ -96,6 +135,10 @@ export function tokenRoutes(surface: PartnerSurface) {
   app.post("/token", async (c) => {
     c.header("cache-control", NO_STORE["cache-control"]);
     c.header("pragma", NO_STORE.pragma);
+    const counted: LimitDecision[] = [];
+    // The peer is judged before anything of its request is read; a blocked one is not counted.
+    enforceSurfaceBlock(surface, "ip", c.get("peer"));
+    await countTokenRequest(surface, c, counted, "partner_token_peer", c.get("peer"));
     if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
       throw new OAuthError(400, "invalid_request", "the body must be form-urlencoded");
     }
@@ -122,17 +165,41 @@ export function tokenRoutes(surface: PartnerSurface) {
       throw new OAuthError(400, "invalid_request", "client_id differs from the Basic credentials");
     }
     if (!credentials) throw new OAuthError(401, "invalid_client", "client authentication failed");
-    // Blocked before the costly secret check: a guesser gets nothing more for its tries.
-    enforceSurfaceBlock(surface, "ip", c.get("peer"));
-    if (CLIENT_ID.test(credentials.clientId))
-      enforceSurfaceBlock(surface, "partner_client", credentials.clientId);
+    // Blocked and limited before the costly secret check: a guesser gets nothing more for its
+    // tries. The id is counted as presented (registered or not); the per-peer limit bounds how
+    // many ids one peer can make us count, and malformed ones share one key.
+    const wellFormed = CLIENT_ID.test(credentials.clientId);
+    if (wellFormed) enforceSurfaceBlock(surface, "partner_client", credentials.clientId);
+    await countTokenRequest(
+      surface,
+      c,
+      counted,
+      "partner_token_client",
+      wellFormed ? credentials.clientId : "(malformed)",
+    );
 
-    const client = CLIENT_ID.test(credentials.clientId)
-      ? surface.clients.get(credentials.clientId)
-      : undefined;
-    decoy ??= Bun.password.hash(crypto.randomUUID());
-    const hash = client?.secretHash ?? (await decoy);
-    const valid = await Bun.password.verify(credentials.secret, hash).catch(() => false);
+    const client = wellFormed ? surface.clients.get(credentials.clientId) : undefined;
+    const release = await surface.verifications.acquire();
+    if (!release) {
+      surface.deps.metrics.partnerSurfaceRefused.inc({ reason: "verifications_busy" });
+      throw new OAuthError(
+        503,
+        "temporarily_unavailable",
+        "too many token requests are being checked, try again in 1 s",
+        { "retry-after": "1" },
+      );
+    }
+    let valid: boolean;
+    try {
+      decoy ??= Bun.password.hash(crypto.randomUUID());
+      const hash = client?.secretHash ?? (await decoy);
+      valid = await Bun.password.verify(credentials.secret, hash).catch(() => false);
+    } finally {
+      release();
+    }
+    surface.deps.metrics.partnerTokenVerifications.inc({
+      result: client && valid ? "valid" : "invalid",
+    });
     if (!client || !valid) {
       surface.deps.watch?.observe("token_failures_peer", c.get("peer"));
       // Counted per client id only for registered ids: made-up ones would only fill memory.
@@ -141,7 +208,7 @@ export function tokenRoutes(surface: PartnerSurface) {
         {
           requestId: c.get("requestId"),
           ip: c.get("peer"),
-          clientId: CLIENT_ID.test(credentials.clientId) ? credentials.clientId : "(malformed)",
+          clientId: wellFormed ? credentials.clientId : "(malformed)",
         },
         "partner client authentication failed",
       );

@@ -69,10 +69,13 @@ const DENY_MEANING: Record<DenyReason, string> = {
   unknown_device: "Propgate knows no device of yours with this id",
   unknown_subject:
     "Propgate never sent you this subject (it knows pseudonyms only from its own calls to you)",
+  stale_subject:
+    "Propgate has not seen the resident for too long (by default an hour: no call of theirs has " +
+    "confirmed their sites since), so it no longer vouches for where they live",
   not_a_passage: "the device is not a door or a gate",
   method_not_supported: "faces are checked at the intercom's devices only, plates at the barrier's",
   site_not_allowed:
-    "the resident has no home at the device's site (as of their latest call to you)",
+    "the resident has no home at the device's site (as of their latest call to Propgate)",
   consent_required:
     "the resident has not granted, or has revoked, a consent this needs: the device's (intercom " +
     "or barrier) and, for `face` or `plate`, faces or plates",
@@ -167,6 +170,18 @@ const RETRY_AFTER: OpenApiHeader = {
   schema: { type: "string", pattern: "^[0-9]+$" },
 };
 
+const RATE_LIMIT_HEADERS: Record<string, OpenApiHeader> = {
+  "Retry-After": RETRY_AFTER,
+  RateLimit: {
+    description: "IETF RateLimit fields: remaining quota and seconds to its reset.",
+    schema: { type: "string" },
+  },
+  "RateLimit-Policy": {
+    description: "The quota and window of each limit the request counted against.",
+    schema: { type: "string" },
+  },
+};
+
 function json(
   description: string,
   schema: SchemaName,
@@ -208,17 +223,11 @@ function bearerErrors(scope: SurfaceScope): Record<string, OpenApiResponse> {
       "SurfaceErrorBody",
       { "Retry-After": RETRY_AFTER },
     ),
-    "429": json("`RATE_LIMITED`: too many requests from this client.", "RateLimitedBody", {
-      "Retry-After": RETRY_AFTER,
-      RateLimit: {
-        description: "IETF RateLimit fields: remaining quota and seconds to its reset.",
-        schema: { type: "string" },
-      },
-      "RateLimit-Policy": {
-        description: "The client's quota and window.",
-        schema: { type: "string" },
-      },
-    }),
+    "429": json(
+      "`RATE_LIMITED`: too many requests from this client.",
+      "RateLimitedBody",
+      RATE_LIMIT_HEADERS,
+    ),
     "500": json("`INTERNAL`: our fault; quote the request id.", "SurfaceErrorBody"),
   };
 }
@@ -326,6 +335,19 @@ export function partnerSurfaceDocument(): OpenApiDocument {
               },
             }),
             "403": json(OUTSIDE_OR_BLOCKED, "SurfaceErrorBody", { "Retry-After": RETRY_AFTER }),
+            "429": json(
+              "`slow_down`: too many token requests from this address or for this client id " +
+                "(a few a minute at most: reuse a token until shortly before it expires). " +
+                "Refused before the secret is checked.",
+              "OAuthErrorBody",
+              { ...noStore, ...RATE_LIMIT_HEADERS },
+            ),
+            "503": json(
+              "`temporarily_unavailable`: too many sign-ins are being checked right now; try " +
+                "again after `Retry-After`.",
+              "OAuthErrorBody",
+              { ...noStore, "Retry-After": RETRY_AFTER },
+            ),
           },
         },
       },
@@ -397,5 +419,6 @@ the environment; each endpoint needs its scope, and a client holds only the scop
 a 400 naming it.
 - **Errors** have one shape, \`{"error": {"code", "message", "requestId"}}\`, except the token \
 endpoint's RFC 6749 errors \`{"error", "error_description"}\`.
-- **Limits.** Requests are limited per client (429 with \`Retry-After\`); unusual activity blocks \
-the client or address for a while (403 \`BLOCKED\`, \`Retry-After\`), longer each time.`;
+- **Limits.** Requests are limited per client, token requests also per address (429 with \
+\`Retry-After\`); unusual activity blocks the client or address for a while (403 \`BLOCKED\`, \
+\`Retry-After\`), longer each time.`;

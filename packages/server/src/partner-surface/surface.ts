@@ -20,6 +20,7 @@ import {
 import { eventRoutes } from "./events.ts";
 import { tokenRoutes } from "./oauth-token.ts";
 import { createPartnerTokens } from "./tokens.ts";
+import { createVerificationSlots } from "./verification-slots.ts";
 
 const REQUEST_TYPES: Record<string, string> = {
   "/oauth/token": "oauth.token",
@@ -49,6 +50,14 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
     }),
     clients: new Map(settings.clients.map((client) => [client.clientId, client])),
     maxBodyBytes: settings.maxBodyBytes ?? 16 * 1024,
+    verifications: createVerificationSlots(
+      {
+        concurrency: settings.maxConcurrentVerifications ?? 2,
+        queue: settings.verificationQueue ?? 8,
+      },
+      deps.metrics,
+    ),
+    sitesMaxAgeSeconds: settings.sitesMaxAgeSeconds ?? 3600,
     // A blocked client is refused before its limit is counted.
     limitClient: async (c, next) => {
       enforceSurfaceBlock(surface, "partner_client", c.get("client")?.clientId);
@@ -114,7 +123,11 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
   app.onError((error, c) => {
     const requestId = c.get("requestId");
     if (error instanceof OAuthError) {
-      const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache" };
+      const headers: Record<string, string> = {
+        ...error.headers,
+        "cache-control": "no-store",
+        pragma: "no-cache",
+      };
       if (error.status === 401) headers["www-authenticate"] = 'Basic realm="propgate-partner"';
       return c.json(
         { error: error.error, error_description: error.description } satisfies OAuthErrorBody,
