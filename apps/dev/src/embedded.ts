@@ -117,6 +117,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   return {
     api: instance.api,
     partnerSurface: instance.partnerSurface,
+    metrics: instance.metrics,
     deps: instance.deps,
     background: instance.background,
     database,

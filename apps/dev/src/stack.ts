@@ -31,7 +31,8 @@ const watchToken = await stack.issuer.mint({
 console.log(`
 Propgate is running on embedded defaults (PGlite in ${dataDir}).
 
-  api            ${stack.api.url}        (tRPC at ${stack.api.url}/trpc, /healthz, /readyz, /metrics)
+  api            ${stack.api.url}        (tRPC at ${stack.api.url}/trpc, /healthz, /readyz)
+  metrics        ${stack.metrics?.url ?? "off"}/metrics
   intercom sim   ${stack.sims.intercom.url}   (fault injection: ${stack.sims.intercom.adminUrl}/admin/faults)
   barrier sim    ${stack.sims.barrier.url}   (fault injection: ${stack.sims.barrier.adminUrl}/admin/faults)
   dev issuer     ${stack.issuer.url}

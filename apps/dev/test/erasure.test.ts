@@ -206,7 +206,7 @@ describe("overdue erasures", () => {
       });
       try {
         await instance.background.runErasuresOnce();
-        const metrics = await (await fetch(`${instance.api.url}/metrics`)).text();
+        const metrics = await (await fetch(`${instance.metrics?.url}/metrics`)).text();
         expect(metrics).toMatch(/propgate_erasures_overdue\{app="api"\} [1-9]/);
         expect(metrics).toMatch(/propgate_erasures_pending\{app="api"\} [1-9]/);
       } finally {

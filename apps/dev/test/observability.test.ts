@@ -82,12 +82,51 @@ describe("health, readiness, metrics", () => {
   });
 
   test("/metrics counts partner calls by outcome", async () => {
-    const text = await (await fetch(`${stack.api.url}/metrics`)).text();
+    const text = await (await fetch(`${stack.metrics?.url}/metrics`)).text();
     expect(text).toMatch(
       /propgate_partner_requests_total\{partner="intercom",operation="intercom.open",outcome="success",app="api"\} \d+/,
     );
     expect(text).toContain("propgate_token_refresh_total");
     expect(text).toContain('propgate_access_denied_total{reason="consent_required",app="api"}');
+  });
+
+  test("/metrics is on its own listener, not the residents' port; random paths add no series", async () => {
+    expect(stack.metrics?.url).toBeString();
+    expect(stack.metrics?.url).not.toBe(stack.api.url);
+    expect((await fetch(`${stack.api.url}/metrics`)).status).toBe(404);
+    const scrape = async () =>
+      (await (await fetch(`${stack.metrics?.url}/metrics`)).text()).split("\n");
+    const series = (lines: string[]) =>
+      new Set(
+        lines
+          .filter((line) => line.startsWith("propgate_http_request"))
+          .map((line) => line.split(" ")[0]),
+      );
+    const resident = await stack.resident("user-metric-noise");
+    // Warm every label these requests can produce, then count the series.
+    const noise = async (round: number) => {
+      const paths = [
+        `/trpc/x${round}`,
+        `/trpc/devices.list.${round}`,
+        `/x/${round}`,
+        `/trpc/${"a".repeat(round + 1)}`,
+      ];
+      for (const path of paths) {
+        await fetch(`${stack.api.url}${path}`, {
+          headers: { authorization: `Bearer ${resident.token}` },
+        });
+        await fetch(`${stack.api.url}${path}`, { method: "POST", body: "{}" });
+      }
+    };
+    await noise(0);
+    await resident.trpc.devices.list.query();
+    const before = series(await scrape());
+    for (let round = 1; round <= 20; round++) await noise(round);
+    const after = series(await scrape());
+    expect([...after].filter((name) => !before.has(name))).toEqual([]);
+    expect([...after].some((name) => name.includes('route="/trpc/devices.list"'))).toBe(true);
+    expect([...after].some((name) => name.includes('route="/trpc/other"'))).toBe(true);
+    expect([...after].some((name) => name.includes("x1"))).toBe(false);
   });
 
   test("unknown routes get the one error shape", async () => {

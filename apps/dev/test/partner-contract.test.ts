@@ -33,7 +33,7 @@ const refusals = () =>
 
 /** The counter's value for these labels on the api's /metrics (0 when the series is absent). */
 async function protocolErrors(partner: string, operation: string, reason: string) {
-  const text = await (await fetch(`${stack.api.url}/metrics`)).text();
+  const text = await (await fetch(`${stack.metrics?.url}/metrics`)).text();
   const line = text
     .split("\n")
     .find(

@@ -148,7 +148,7 @@ describe("circuit breaker", () => {
       const fast = await errorOf(user.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
       expect(fast.cause).toBe("PARTNER_UNAVAILABLE");
       expect(partner.recorder.count({ operation: "intercom.open" })).toBe(sent);
-      expect(await (await fetch(`${local.api.url}/metrics`)).text()).toContain(
+      expect(await (await fetch(`${local.metrics?.url}/metrics`)).text()).toContain(
         'propgate_partner_circuit_open{partner="intercom",app="api"} 1',
       );
       partner.faults.reset();

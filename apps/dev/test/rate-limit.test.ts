@@ -446,7 +446,7 @@ describe("shared through Redis", () => {
     expect(await fallback("ip")).toBeGreaterThanOrEqual(3);
     expect(await fallback("outbound")).toBe(2);
     expect(await redisUp(api)).toBe(false);
-    const body = await (await fetch(`${api.api.url}/metrics`)).text();
+    const body = await (await fetch(`${api.metrics?.url}/metrics`)).text();
     expect(body).toContain('propgate_rate_limit_backend_up{backend="redis",app="api"} 0');
     const warnings = api.logs.filter((line) => String(line.msg).includes("rate-limit redis"));
     expect(warnings).toHaveLength(1);

@@ -138,7 +138,7 @@ describe.skipIf(!onPostgres)("revocation across instances", () => {
         ),
       15_000,
     );
-    const metrics = await (await fetch(`${b.api.url}/metrics`)).text();
+    const metrics = await (await fetch(`${b.metrics?.url}/metrics`)).text();
     expect(metrics).toMatch(/propgate_consent_bus_reconnects_total\{app="api"\} [1-9]/);
   });
 

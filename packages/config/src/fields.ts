@@ -24,6 +24,18 @@ export const integer = (min: number, max: number) =>
     .min(min, { error: `must be an integer ${min}-${max}` })
     .max(max, { error: `must be an integer ${min}-${max}` });
 
+/** `host:port`, or `[v6]:port`: where a listener binds. */
+export const listenAddress = z.string().transform((value, ctx) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]{1,253})):([0-9]{1,5})$/.exec(value);
+  const hostname = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (!hostname || !Number.isInteger(port) || port > 65535) {
+    ctx.addIssue({ code: "custom", message: "must be host:port (IPv6 as [addr]:port)" });
+    return z.NEVER;
+  }
+  return { hostname, port };
+});
+
 export const url = z.url({ error: "must be an absolute URL" }).transform((value) => new URL(value));
 
 export const booleanFlag = z

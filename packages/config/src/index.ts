@@ -3,6 +3,7 @@ export {
   hexOrBase64Key,
   host,
   integer,
+  listenAddress,
   logLevel,
   type PropgateEnv,
   port,

@@ -27,6 +27,24 @@ export interface CreateAppOptions {
   mount?: (app: Hono<HttpEnv>) => void;
 }
 
+const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
+
+/**
+ * The `route` label of the HTTP metrics: a procedure's path, or the pattern of the route that
+ * answered; anything else (unknown procedures, 404s) is `other`, so no request can add series.
+ */
+function routeLabel(
+  path: string,
+  status: number,
+  matched: readonly { path: string; method: string }[],
+): string {
+  if (path.startsWith("/trpc/")) return PROCEDURES.has(path.slice(6)) ? path : "/trpc/other";
+  if (status === 404) return "other";
+  // The handler that answered: the last matched route that is not a middleware (`ALL`).
+  const handler = matched.findLast((route) => route.method !== "ALL");
+  return handler?.path ?? "other";
+}
+
 /** The api as a Hono app, not listening: tests call `app.request()` or serve it on port 0. */
 export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
   const app = new Hono<HttpEnv>();
@@ -44,7 +62,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
     c.set("clientIp", clientIp);
     await next();
     c.header("x-request-id", requestId);
-    const route = c.req.path.startsWith("/trpc/") ? c.req.path : (c.req.routePath ?? c.req.path);
+    const route = routeLabel(c.req.path, c.res.status, c.req.matchedRoutes);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
@@ -71,10 +89,6 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
     deps.logger.warn({ reason: readiness.reason }, "not ready");
     // The detail stays in the log; the public answer names only the kind of problem.
     return c.json({ status: "not_ready", reason: readiness.reason.split(":")[0] }, 503);
-  });
-  app.get("/metrics", async (c) => {
-    c.header("content-type", deps.metrics.registry.contentType);
-    return c.body(await deps.metrics.registry.metrics());
   });
 
   options.mount?.(app);

@@ -4,6 +4,7 @@ import {
   type EnvSource,
   host,
   integer,
+  listenAddress,
   logLevel,
   parseEnv,
   partnerSettings,
@@ -22,6 +23,11 @@ const schema = z.object({
   HOST: host.default("127.0.0.1"),
   PORT: port.default(8080),
   LOG_LEVEL: logLevel.default("info"),
+  /**
+   * Where `/metrics` is served: its own listener, never the residents' port. `off` serves none.
+   * Default: 127.0.0.1:9465 in production (the health probe takes 9464), a free loopback port elsewhere.
+   */
+  METRICS_LISTEN: z.union([z.literal("off"), listenAddress]).optional(),
   INSTANCE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of [A-Za-z0-9._-]")
@@ -65,10 +71,6 @@ const schema = z.object({
   /** A resident opens a door a few times a minute; hundreds a minute is abuse. */
   RATE_LIMIT_OPEN_PER_MINUTE: integer(1, 10_000).default(20),
   RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: integer(1, 1_000_000).default(600),
-  /** A partner needs a token every few minutes; each request costs an argon2id check. */
-  RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE: integer(1, 100_000).default(30),
-  /** Per peer address, all client ids together (a gateway may hold a few clients). */
-  RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE: integer(1, 100_000).default(60),
   RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
   /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
   TRUST_PROXY_CIDRS: cidrList.default([]),
@@ -122,6 +124,14 @@ export function loadApiEnv(source: EnvSource = process.env) {
   }
   return {
     ...base,
+    /** The `/metrics` listener; null when METRICS_LISTEN is `off`. */
+    metricsListen:
+      base.METRICS_LISTEN === "off"
+        ? null
+        : (base.METRICS_LISTEN ?? {
+            hostname: "127.0.0.1",
+            port: base.PROPGATE_ENV === "production" ? 9465 : 0,
+          }),
     /** The identity provider's CA (PEM), for a JWKS served under a private CA. */
     authJwksCa: base.AUTH_JWKS_CA_FILE
       ? readConfigFile("AUTH_JWKS_CA_FILE", base.AUTH_JWKS_CA_FILE)

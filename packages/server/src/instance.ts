@@ -31,7 +31,7 @@ import { type Background, startBackground } from "./background.ts";
 import { createClientAddressResolver } from "./client-address.ts";
 import type { ApiEnv } from "./env.ts";
 import { type RunningPartnerSurface, servePartnerSurface } from "./partner-surface/surface.ts";
-import { type RunningApi, serveApi } from "./serve.ts";
+import { type RunningApi, serveApi, serveMetrics } from "./serve.ts";
 
 export interface InstanceOptions extends CreateAppOptions {
   /** An already open database (tests); otherwise DATABASE_URL or PGlite under DATA_DIR. */
@@ -48,6 +48,8 @@ export interface Instance {
   api: RunningApi;
   /** The partner surface, when the settings have PARTNER_LISTEN. */
   partnerSurface: RunningPartnerSurface | null;
+  /** `/metrics`, on its own listener (METRICS_LISTEN); null when it is `off`. */
+  metrics: RunningApi | null;
   deps: ServerDeps;
   background: Background;
   /** Stops the listeners, the background work and the pools, in that order. */
@@ -81,14 +83,18 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     mount: options.mount,
   });
   const partnerSurface = env.partnerSurface ? servePartnerSurface(deps, env.partnerSurface) : null;
+  const metrics = env.metricsListen ? serveMetrics(deps, env.metricsListen) : null;
+  if (metrics) deps.logger.info({ url: `${metrics.url}/metrics` }, "metrics listening");
   return {
     api,
     partnerSurface,
+    metrics,
     deps,
     background,
     async stop() {
       await partnerSurface?.stop();
       await api.stop();
+      await metrics?.stop();
       clearInterval(checkpoints);
       await background.stop();
       await deps.auditWriter.flush();
@@ -138,8 +144,6 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
         resident: perMinute(env.RATE_LIMIT_RESIDENT_PER_MINUTE),
         open: perMinute(env.RATE_LIMIT_OPEN_PER_MINUTE),
         partner_client: perMinute(env.RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE),
-        partner_token_peer: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE),
-        partner_token_client: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE),
         outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
       },
       redisUrl: env.REDIS_URL,

@@ -53,3 +53,37 @@ export function serveApi(
     },
   };
 }
+
+/**
+ * `/metrics` on a listener of its own (`METRICS_LISTEN`, loopback by default), so the residents'
+ * port never serves it. Anything else is 404.
+ */
+export function serveMetrics(
+  deps: Pick<ServerDeps, "metrics">,
+  listen: { hostname: string; port: number },
+): RunningApi {
+  const { registry } = deps.metrics;
+  const server = Bun.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    async fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (pathname !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD"))
+        return Response.json(
+          { error: { code: "NOT_FOUND", message: "no such route" } },
+          { status: 404 },
+        );
+      return new Response(await registry.metrics(), {
+        headers: { "content-type": registry.contentType },
+      });
+    },
+  });
+  const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  return {
+    url: `http://${host}:${server.port}`,
+    tls: false,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
