@@ -71,6 +71,10 @@ const schema = z.object({
   /** A resident opens a door a few times a minute; hundreds a minute is abuse. */
   RATE_LIMIT_OPEN_PER_MINUTE: integer(1, 10_000).default(20),
   RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: integer(1, 1_000_000).default(600),
+  /** A partner needs a token every few minutes; each request costs an argon2id check. */
+  RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE: integer(1, 100_000).default(30),
+  /** Per peer address, all client ids together (a gateway may hold a few clients). */
+  RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE: integer(1, 100_000).default(60),
   RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000).default(50),
   /** Proxies (load balancers) whose X-Forwarded-For is believed for the per-IP limit. */
   TRUST_PROXY_CIDRS: cidrList.default([]),

@@ -144,6 +144,8 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
         resident: perMinute(env.RATE_LIMIT_RESIDENT_PER_MINUTE),
         open: perMinute(env.RATE_LIMIT_OPEN_PER_MINUTE),
         partner_client: perMinute(env.RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE),
+        partner_token_peer: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE),
+        partner_token_client: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE),
         outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
       },
       redisUrl: env.REDIS_URL,
