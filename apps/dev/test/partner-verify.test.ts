@@ -1,0 +1,314 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
+
+/**
+ * `bun run propgate partner verify <partner>` (apps/cli) as an operator runs it — a child process
+ * with the api's PARTNER_<P>_* variables — against the partner simulators: it passes against a
+ * sound partner in both dialects, and fails, naming the check, against each fault that breaks
+ * the contract. It lives here because apps/dev is the one app that may start the simulator.
+ */
+const CLI = `${import.meta.dir}/../../cli/src/main.ts`;
+const SECRETS = {
+  intercom: `verify-intercom-${crypto.randomUUID()}`,
+  barrier: `verify-barrier-${crypto.randomUUID()}`,
+};
+const IDS = { door: "ic-verify-1", camera: "cam-verify-1", gate: "bar-verify-1", site: "site-v" };
+
+let sims: { intercom: PartnerSim; barrier: PartnerSim };
+
+beforeAll(async () => {
+  const [intercom, barrier] = await Promise.all([
+    startPartnerSim({
+      name: "intercom",
+      clients: [
+        {
+          clientId: "propgate-verify",
+          clientSecret: SECRETS.intercom,
+          scopes: ["intercom.open", "faces.manage", "video.view", "subjects.erase", "health.read"],
+        },
+      ],
+      intercoms: [IDS.door],
+      cameras: [IDS.camera],
+    }),
+    startPartnerSim({
+      name: "barrier",
+      clients: [
+        {
+          clientId: "propgate-verify",
+          clientSecret: SECRETS.barrier,
+          scopes: ["barrier.open", "plates.manage", "subjects.erase", "health.read"],
+        },
+      ],
+      barriers: [IDS.gate],
+    }),
+  ]);
+  sims = { intercom, barrier };
+});
+afterAll(async () => {
+  await Promise.all([sims?.intercom.stop(), sims?.barrier.stop()]);
+});
+beforeEach(() => {
+  for (const sim of [sims.intercom, sims.barrier]) {
+    sim.faults.reset();
+    sim.recorder.clear();
+  }
+});
+
+type Partner = keyof typeof SECRETS;
+interface Row {
+  check: string;
+  status: "pass" | "fail" | "skip";
+  detail: string;
+}
+interface Report {
+  partner: string;
+  ok: boolean;
+  summary: Record<Row["status"], number>;
+  checks: Row[];
+}
+
+function partnerEnv(partner: Partner, overrides: Record<string, string> = {}) {
+  const p = `PARTNER_${partner.toUpperCase()}_`;
+  return {
+    PROPGATE_ENV: "development",
+    [`${p}BASE_URL`]: sims[partner].url,
+    [`${p}ISSUER`]: sims[partner].issuer,
+    [`${p}CLIENT_ID`]: "propgate-verify",
+    [`${p}CLIENT_SECRET`]: SECRETS[partner],
+    [`${p}SUBJECT_KEY`]: "cd".repeat(32),
+    [`${p}TIMEOUT_MS`]: "4000",
+    ...overrides,
+  };
+}
+
+const TARGETS: Record<Partner, string[]> = {
+  intercom: ["--device", IDS.door, "--camera", IDS.camera],
+  barrier: ["--device", IDS.gate, "--site", IDS.site],
+};
+
+/** Runs the command; whatever it prints must hold no secret, no token and no SDP. */
+async function cli(partner: Partner, args: string[], env: Record<string, string>) {
+  const child = Bun.spawn([process.execPath, CLI, "partner", "verify", partner, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  const printed = stdout + stderr;
+  for (const secret of Object.values(SECRETS)) expect(printed).not.toContain(secret);
+  expect(printed).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // a JWT access token
+  expect(printed).not.toMatch(/v=0|a=fingerprint|ice-pwd/); // SDP
+  return { code, stdout, stderr };
+}
+
+async function verify(
+  partner: Partner,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<{ code: number; report: Report; rows: Map<string, Row> }> {
+  const { code, stdout, stderr } = await cli(
+    partner,
+    [...(options.args ?? TARGETS[partner]), "--json"],
+    partnerEnv(partner, options.env),
+  );
+  if (!stdout.trim()) throw new Error(`no report (exit ${code}): ${stderr}`);
+  const report = JSON.parse(stdout) as Report;
+  return { code, report, rows: new Map(report.checks.map((row) => [row.check, row])) };
+}
+
+const statusOf = (rows: Map<string, Row>) =>
+  Object.fromEntries([...rows].map(([check, row]) => [check, row.status]));
+const failedChecks = (report: Report) =>
+  report.checks.filter((row) => row.status === "fail").map((row) => row.check);
+
+const INTERCOM_CHECKS = [
+  "discovery",
+  "token:intercom.open",
+  "token:video.view",
+  "token:faces.manage",
+  "token:subjects.erase",
+  "token:health.read",
+  "health",
+  "wrong-scope",
+  "intercom.open",
+  "idempotency",
+  "error-body",
+  "faces.list",
+  "faces.enroll",
+  "faces.remove",
+  "video.create_session",
+  "video.end_session",
+  "subjects.erase",
+];
+
+describe("partner verify passes against a partner that keeps the contract", () => {
+  for (const dialect of ["propgate", "standard"] as const) {
+    test(`intercom, ${dialect} dialect: every check passes with --device and --camera`, async () => {
+      sims.intercom.faults.set({ dialect });
+      const { code, report, rows } = await verify("intercom");
+      expect(failedChecks(report)).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.ok).toBe(true);
+      expect(statusOf(rows)).toEqual({
+        ...Object.fromEntries(INTERCOM_CHECKS.map((check) => [check, "pass"])),
+        "retry-after": "skip",
+      });
+      expect(rows.get("video.create_session")?.detail).toContain(
+        dialect === "standard" ? "no X-Session-Expires-At" : "X-Session-Expires-At 20",
+      );
+      expect(rows.get("subjects.erase")?.detail).toStartWith(
+        dialect === "standard" ? "HTTP 204" : "HTTP 200",
+      );
+      expect(rows.get("wrong-scope")?.detail).toContain("→ 403");
+
+      // What the partner saw: a synthetic subject, one open under one key (the repeat replayed),
+      // the WHEP session ended at the Location it gave, the subject erased.
+      const opens = sims.intercom.recorder.all({ operation: "intercom.open" });
+      const real = opens.filter((open) => open.deviceId === IDS.door && open.status === 200);
+      expect(real.map((open) => open.replayed ?? false)).toEqual([false, true]);
+      expect(new Set(real.map((open) => open.idempotencyKey)).size).toBe(1);
+      expect(real[0]?.subject).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(sims.intercom.recorder.opens().length).toBe(1);
+      expect(
+        sims.intercom.video.sessions().map((s) => [s.cameraId, s.state, s.closedReason]),
+      ).toContainEqual([IDS.camera, "closed", "deleted"]);
+      expect(sims.intercom.recorder.count({ operation: "subjects.erase" })).toBe(1);
+    });
+
+    test(`barrier, ${dialect} dialect: every check passes with --device and --site; video asks for --camera`, async () => {
+      sims.barrier.faults.set({ dialect });
+      const { code, report, rows } = await verify("barrier");
+      expect(failedChecks(report)).toEqual([]);
+      expect(code).toBe(0);
+      for (const check of [
+        "discovery",
+        "token:barrier.open",
+        "token:plates.manage",
+        "token:subjects.erase",
+        "token:health.read",
+        "health",
+        "wrong-scope",
+        "barrier.open",
+        "idempotency",
+        "error-body",
+        "plates.list",
+        "plates.add",
+        "plates.remove",
+        "subjects.erase",
+      ])
+        expect({ check, status: rows.get(check)?.status }).toEqual({ check, status: "pass" });
+      // The barrier client holds no video.view: fine for a partner without cameras.
+      expect(rows.get("token:video.view")).toMatchObject({ status: "skip" });
+      expect(rows.get("token:video.view")?.detail).toContain("invalid_scope");
+      expect(rows.get("video.create_session")).toMatchObject({ status: "skip" });
+      expect(rows.get("video.create_session")?.detail).toContain("--camera");
+      expect(rows.has("faces.list")).toBe(false);
+    });
+  }
+
+  test("with a token URL instead of an issuer, and without ids: no discovery, the rows that need an id say which flag", async () => {
+    const { code, rows } = await verify("intercom", {
+      args: [],
+      env: {
+        PARTNER_INTERCOM_ISSUER: "",
+        PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token`,
+      },
+    });
+    expect(code).toBe(0);
+    expect(rows.get("discovery")).toMatchObject({ status: "pass" });
+    expect(rows.get("discovery")?.detail).toContain("PARTNER_INTERCOM_TOKEN_URL is set");
+    expect(sims.intercom.recorder.count({ operation: "metadata" })).toBe(0);
+    expect(rows.get("intercom.open")?.detail).toBe("give --device <id> to check intercom.open");
+    expect(rows.get("video.create_session")?.detail).toBe(
+      "give --camera <id> to check video.create_session",
+    );
+    expect(rows.get("wrong-scope")).toMatchObject({ status: "pass" });
+    expect(rows.get("error-body")).toMatchObject({ status: "pass" });
+    expect(sims.intercom.recorder.count({ operation: "intercom.open", status: 200 })).toBe(0);
+  });
+
+  test("a 503 with Retry-After is seen and passes retry-after (the call is retried after it)", async () => {
+    sims.intercom.faults.set({ failNext: 1, errorStatus: 503, retryAfterSeconds: 1 });
+    const { code, rows } = await verify("intercom");
+    expect(code).toBe(0);
+    expect(rows.get("retry-after")).toMatchObject({ status: "pass" });
+    expect(rows.get("retry-after")?.detail).toContain("Retry-After (1 s)");
+    expect(rows.get("health")).toMatchObject({ status: "pass" });
+  });
+});
+
+describe("partner verify fails, naming the check, against a partner that breaks the contract", () => {
+  test("a partner accepting any scope: wrong-scope fails, everything else passes", async () => {
+    sims.intercom.faults.set({ acceptAnyScope: true });
+    const { code, report, rows } = await verify("intercom");
+    expect(code).toBe(1);
+    expect(failedChecks(report)).toEqual(["wrong-scope"]);
+    expect(rows.get("wrong-scope")?.detail).toStartWith("wrong scope accepted");
+  });
+
+  test("malformed answers: each operation whose answer lacks a field fails, naming it; the WHEP answer's missing Location", async () => {
+    sims.intercom.faults.set({ responseMode: "bad-schema" });
+    const { code, report, rows } = await verify("intercom");
+    expect(code).toBe(1);
+    expect(failedChecks(report)).toEqual([
+      "health",
+      "intercom.open",
+      "faces.list",
+      "faces.enroll",
+      "video.create_session",
+      "subjects.erase",
+    ]);
+    expect(rows.get("health")?.detail).toContain("fields: status");
+    expect(rows.get("intercom.open")?.detail).toContain("fields: eventId");
+    expect(rows.get("video.create_session")?.detail).toContain("no Location header");
+    expect(rows.get("video.end_session")).toMatchObject({ status: "skip" });
+    expect(rows.get("idempotency")).toMatchObject({ status: "skip" });
+  });
+
+  test("malformed plate answers at the barrier fail plates.list and plates.add", async () => {
+    sims.barrier.faults.set({ responseMode: "bad-schema" });
+    const { code, rows } = await verify("barrier");
+    expect(code).toBe(1);
+    expect(rows.get("plates.list")).toMatchObject({ status: "fail" });
+    expect(rows.get("plates.list")?.detail).toContain("fields: plates");
+    expect(rows.get("plates.add")).toMatchObject({ status: "fail" });
+    expect(rows.get("plates.remove")).toMatchObject({ status: "skip" });
+  });
+
+  test("the table names the failed checks and why", async () => {
+    sims.intercom.faults.set({ responseMode: "bad-schema" });
+    const { code, stdout } = await cli("intercom", TARGETS.intercom, partnerEnv("intercom"));
+    expect(code).toBe(1);
+    const line = stdout.split("\n").find((row) => row.startsWith("video.create_session"));
+    expect(line).toMatch(/^video\.create_session\s+FAIL\s+.*Location/);
+    expect(stdout.trimEnd().split("\n").at(-1)).toMatch(
+      /^\d+ passed, 6 failed, \d+ skipped in [\d.]+ s — FAIL \(health, intercom\.open, faces\.list, faces\.enroll, video\.create_session, subjects\.erase\)$/,
+    );
+  });
+
+  test("a token endpoint refusing: every token row fails with its answer, the rest skip", async () => {
+    sims.intercom.faults.set({ tokenEndpointDown: true });
+    const { code, report, rows } = await verify("intercom");
+    expect(code).toBe(1);
+    const tokenRows = report.checks.filter((row) => row.check.startsWith("token:"));
+    expect(tokenRows.length).toBe(5);
+    for (const row of tokenRows) {
+      expect(row.status).toBe("fail");
+      expect(row.detail).toBe("the token endpoint refused: HTTP 503 temporarily_unavailable");
+    }
+    expect(failedChecks(report)).toEqual(tokenRows.map((row) => row.check));
+    expect(rows.get("health")?.detail).toBe("no health.read token (see token:health.read)");
+    expect(sims.intercom.recorder.count({ operation: "intercom.open" })).toBe(0);
+  });
+
+  test("a 503 without Retry-After fails retry-after", async () => {
+    sims.barrier.faults.set({ failNext: 1, errorStatus: 503, retryAfterSeconds: null });
+    const { code, report, rows } = await verify("barrier");
+    expect(code).toBe(1);
+    expect(failedChecks(report)).toEqual(["retry-after"]);
+    expect(rows.get("retry-after")?.detail).toContain("HTTP 503 from the API");
+  });
+});
