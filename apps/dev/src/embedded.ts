@@ -23,7 +23,7 @@ export interface EmbeddedStackOptions {
   env?: Record<string, string>;
 }
 
-export interface EmbeddedStack extends Omit<Instance, "stop"> {
+export interface EmbeddedStack extends Omit<Instance, "stop" | "drain"> {
   database: DatabaseHandle;
   issuer: DevIssuer;
   sims: { intercom: PartnerSim; barrier: PartnerSim };

@@ -100,7 +100,7 @@ describe("health, readiness, metrics", () => {
       new Set(
         lines
           .filter((line) => line.startsWith("propgate_http_request"))
-          .map((line) => line.split(" ")[0]),
+          .map((line) => line.split(" ")[0] ?? ""),
       );
     const resident = await stack.resident("user-metric-noise");
     // Warm every label these requests can produce, then count the series.

@@ -15,6 +15,8 @@ import type { ClientAddressResolver } from "./client-address.ts";
 
 /** What the HTTP layer needs beyond what the procedures need. */
 export interface ServerDeps extends AppDeps {
+  /** Set when the instance is shutting down: `/readyz` answers 503 so a load balancer drains it. */
+  lifecycle: { draining: boolean };
   maxBodyBytes: number;
   /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
   rateLimitAddress: ClientAddressResolver;
@@ -81,6 +83,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
+    if (deps.lifecycle.draining) return c.json({ status: "draining" }, 503);
     const readiness = await checkReadiness(deps.database).catch(() => ({
       ok: false as const,
       reason: "database unreachable",

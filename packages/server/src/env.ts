@@ -24,6 +24,13 @@ const schema = z.object({
   PORT: port.default(8080),
   LOG_LEVEL: logLevel.default("info"),
   /**
+   * On SIGTERM: `/readyz` answers 503 for SHUTDOWN_DRAIN_MS (the load balancer stops sending),
+   * then the listener closes and requests in flight finish; the process exits within
+   * SHUTDOWN_GRACE_MS of the signal whatever happens.
+   */
+  SHUTDOWN_DRAIN_MS: integer(0, 600_000).optional(),
+  SHUTDOWN_GRACE_MS: integer(1000, 600_000).default(15_000),
+  /**
    * Where `/metrics` is served: its own listener, never the residents' port. `off` serves none.
    * Default: 127.0.0.1:9465 in production (the health probe takes 9464), a free loopback port elsewhere.
    */
@@ -128,6 +135,8 @@ export function loadApiEnv(source: EnvSource = process.env) {
   }
   return {
     ...base,
+    /** 5 s in production (a load balancer's health check sees `/readyz` fail), 0 elsewhere. */
+    shutdownDrainMs: base.SHUTDOWN_DRAIN_MS ?? (base.PROPGATE_ENV === "production" ? 5000 : 0),
     /** The `/metrics` listener; null when METRICS_LISTEN is `off`. */
     metricsListen:
       base.METRICS_LISTEN === "off"

@@ -52,8 +52,13 @@ export interface Instance {
   metrics: RunningApi | null;
   deps: ServerDeps;
   background: Background;
-  /** Stops the listeners, the background work and the pools, in that order. */
-  stop(): Promise<void>;
+  /** `/readyz` answers 503 from now on (a load balancer stops sending); everything else runs. */
+  drain(): void;
+  /**
+   * Stops the listeners (requests in flight may finish within `graceMs`), the background work,
+   * the audit writer (flushed) and the pools, in that order.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -91,9 +96,13 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     metrics,
     deps,
     background,
-    async stop() {
+    drain() {
+      deps.lifecycle.draining = true;
+    },
+    async stop(stopOptions = {}) {
+      deps.lifecycle.draining = true;
       await partnerSurface?.stop();
-      await api.stop();
+      await api.stop(stopOptions.graceMs);
       await metrics?.stop();
       clearInterval(checkpoints);
       await background.stop();
@@ -210,6 +219,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     instanceId,
     rateLimits,
     rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
+    lifecycle: { draining: false },
     maxBodyBytes: env.MAX_BODY_BYTES,
     videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
     videoSessionMaxSeconds: env.VIDEO_SESSION_MAX_SECONDS,

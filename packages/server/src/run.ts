@@ -35,12 +35,23 @@ export async function runInstance(
     );
   }
   if (partnerSurface) deps.logger.info({ url: partnerSurface.url }, "partner surface listening");
-  const shutdown = async () => {
-    deps.logger.info("shutting down");
-    await instance.stop();
+  const shutdown = async (signal: string) => {
+    const graceMs = env.SHUTDOWN_GRACE_MS;
+    const drainMs = Math.min(env.shutdownDrainMs, graceMs / 2);
+    deps.logger.info({ signal, drainMs, graceMs }, "shutting down: draining");
+    // Whatever happens below, the process is gone within the grace.
+    setTimeout(() => {
+      deps.logger.error({ graceMs }, "shutdown took longer than SHUTDOWN_GRACE_MS; exiting");
+      process.exit(1);
+    }, graceMs).unref();
+    instance.drain();
+    await Bun.sleep(drainMs);
+    // The rest of the grace, less a margin for the background work and the audit flush.
+    await instance.stop({ graceMs: Math.max(0, graceMs - drainMs - 2000) });
+    deps.logger.info("stopped");
     process.exit(0);
   };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
   return instance;
 }

@@ -8,7 +8,11 @@ export interface RunningApi {
   url: string;
   /** Whether the api serves HTTPS. */
   tls: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops listening; requests in flight may finish for `graceMs` (default 0: cut at once), then
+   * whatever is left is closed.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -48,7 +52,18 @@ export function serveApi(
   return {
     url: `${tls ? "https" : "http"}://${host}:${server.port}`,
     tls: tls !== undefined,
-    async stop() {
+    async stop(graceMs = 0) {
+      if (graceMs > 0) {
+        // No new connections; the requests in flight finish, up to the grace.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          server.stop(false),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       await server.stop(true);
     },
   };
