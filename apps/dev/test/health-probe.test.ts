@@ -3,7 +3,10 @@ import { migrateDatabase, openDatabase, partnerHealthReport } from "@propgate/co
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { loadProbeEnv, type RunningProbe, startHealthProbe } from "@propgate/health-probe";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
-import { startThrowawayPostgres, throwawayPostgresUnavailable } from "./throwaway-postgres.ts";
+import {
+  startThrowawayPostgres,
+  throwawayPostgresUnavailable,
+} from "../drill/throwaway-postgres.ts";
 
 const noServer = throwawayPostgresUnavailable();
 if (noServer && process.env.CI) throw new Error(`the database drill must run in CI: ${noServer}`);

@@ -61,7 +61,8 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const now = options.now ?? Date.now;
   const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
   const backoffInitialMs = options.backoffInitialMs ?? 1000;
-  const backoffMaxMs = options.backoffMaxMs ?? 30_000;
+  // At most 10 s between attempts: a token endpoint that is back is used again within that.
+  const backoffMaxMs = options.backoffMaxMs ?? 10_000;
   const client: oauth.Client = { client_id: options.clientId };
   const clientAuth =
     options.authMethod === "client_secret_post"

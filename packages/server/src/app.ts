@@ -84,10 +84,22 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     if (deps.lifecycle.draining) return c.json({ status: "draining" }, 503);
-    const readiness = await checkReadiness(deps.database).catch(() => ({
-      ok: false as const,
-      reason: "database unreachable",
-    }));
+    // A database that does not answer within a second is as good as down: the driver would
+    // otherwise hold the probe until its connect timeout, and the load balancer sees nothing.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const readiness = await Promise.race([
+      checkReadiness(deps.database).catch(() => ({
+        ok: false as const,
+        reason: "database unreachable",
+      })),
+      new Promise<{ ok: false; reason: string }>((resolve) => {
+        timer = setTimeout(
+          () => resolve({ ok: false, reason: "database unreachable: no answer within 1 s" }),
+          1000,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
     if (readiness.ok) return c.json({ status: "ready" });
     deps.logger.warn({ reason: readiness.reason }, "not ready");
     // The detail stays in the log; the public answer names only the kind of problem.
