@@ -13,6 +13,7 @@ PACKAGES=(
   iproute2            # ip netns / veth for the test bed
   openssl             # throwaway CA and certificates made at test time
   prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
+  redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
 )
 
 missing=()
@@ -28,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Packages with a daemon (prometheus) must not start one here: only the tools are wanted.
+# Packages with a daemon (prometheus, redis-server) must not start one here: only the tools are wanted.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy"
