@@ -12,5 +12,5 @@ export {
 } from "./fields.ts";
 export { ConfigError, type EnvSource, parseEnv, readConfigFile } from "./parse.ts";
 export { type PartnerSettings, partnerSettings } from "./partner.ts";
-export { type CertificateFiles, certificateFiles, pemFile } from "./tls.ts";
+export { type CertificateFiles, certificateFiles, databaseCa, pemFile } from "./tls.ts";
 export { checkPartnerUrl, isLoopbackHost } from "./urls.ts";

@@ -48,3 +48,24 @@ export function certificateFiles(
     keyFile: pemFile(keyVariable, key, "key"),
   };
 }
+
+/**
+ * DATABASE_CA_FILE: the PEM of the CA that signed the PostgreSQL server's certificate, for
+ * DATABASE_URL's `sslmode=verify-full` (or `verify-ca`). With any other sslmode it would go
+ * unused while seeming to protect, so it is refused; problems name the variable, never the file.
+ */
+export function databaseCa(env: EnvSource): string | undefined {
+  const path = env.DATABASE_CA_FILE || undefined;
+  if (path === undefined) return undefined;
+  const sslmode = /[?&]sslmode=([^&#]*)/.exec(env.DATABASE_URL ?? "")?.[1];
+  if (sslmode !== "verify-full" && sslmode !== "verify-ca") {
+    throw new ConfigError(
+      "DATABASE_CA_FILE",
+      "is set but DATABASE_URL has no sslmode=verify-full (or verify-ca): the CA would not be used",
+    );
+  }
+  const text = readConfigFile("DATABASE_CA_FILE", path);
+  if (!PEM_MARKERS.certificate.test(text))
+    throw new ConfigError("DATABASE_CA_FILE", "points at a file without a PEM certificate");
+  return text;
+}

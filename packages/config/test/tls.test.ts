@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, certificateFiles, partnerSettings } from "../src/index.ts";
+import { ConfigError, certificateFiles, databaseCa, partnerSettings } from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "propgate-config-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,5 +91,38 @@ describe("partner TLS files", () => {
     ).toThrow(
       "config: PARTNER_INTERCOM_CLIENT_KEY_FILE points at a file without a PEM private key",
     );
+  });
+});
+
+describe("the database's CA (DATABASE_CA_FILE)", () => {
+  const verifyFull = "postgres://propgate_api@db.internal:5432/propgate?sslmode=verify-full";
+
+  test("unset: none; with sslmode=verify-full or verify-ca: the file's PEM", () => {
+    expect(databaseCa({ DATABASE_URL: verifyFull })).toBeUndefined();
+    expect(databaseCa({ DATABASE_URL: verifyFull, DATABASE_CA_FILE: "" })).toBeUndefined();
+    const pem = readFileSync(cert, "utf8");
+    expect(databaseCa({ DATABASE_URL: verifyFull, DATABASE_CA_FILE: cert })).toBe(pem);
+    const verifyCa = verifyFull.replace("verify-full", "verify-ca");
+    expect(databaseCa({ DATABASE_URL: verifyCa, DATABASE_CA_FILE: cert })).toBe(pem);
+  });
+
+  test("refused where it would go unused, unreadable or not PEM; the content never printed", () => {
+    for (const url of [verifyFull.replace("verify-full", "require"), verifyFull.split("?")[0]]) {
+      expect(() => databaseCa({ DATABASE_URL: url, DATABASE_CA_FILE: cert })).toThrow(
+        "config: DATABASE_CA_FILE is set but DATABASE_URL has no sslmode=verify-full (or verify-ca): the CA would not be used",
+      );
+    }
+    expect(() =>
+      databaseCa({ DATABASE_URL: verifyFull, DATABASE_CA_FILE: join(dir, "absent.pem") }),
+    ).toThrow("config: DATABASE_CA_FILE points at a file that cannot be read");
+    let message = "";
+    try {
+      databaseCa({ DATABASE_URL: verifyFull, DATABASE_CA_FILE: notPem });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toBe("config: DATABASE_CA_FILE points at a file without a PEM certificate");
+    expect(message).not.toContain(KEY_BODY);
   });
 });
