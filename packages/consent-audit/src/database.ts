@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite, type PgliteDatabase } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { postgresConnection } from "./database-tls";
 import * as schema from "./schema/index";
 
 /** One type for both drivers; a transaction (`tx`) is also a `Database`. */
@@ -20,13 +21,18 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** PGlite data directory; in-memory when undefined. Ignored when `url` is given. */
   dataDir?: string;
+  /**
+   * PEM of the CA that signed the server's certificate (DATABASE_CA_FILE), checked with
+   * `sslmode=verify-full` / `verify-ca` in `url` (see `postgresConnection`).
+   */
+  ca?: string;
   /** postgres.js pool size (default 10). */
   max?: number;
 }
 
 /** What `migrateDatabase` needs per driver; kept out of the public handle. */
 export type MigrationTarget =
-  | { kind: "postgres"; url: string }
+  | { kind: "postgres"; url: string; ca?: string }
   | { kind: "pglite"; db: PgliteDatabase<typeof schema> };
 
 const migrationTargets = new WeakMap<Database, MigrationTarget>();
@@ -124,13 +130,15 @@ function pgliteListener(client: PGlite): ChannelListener {
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (opts.url !== undefined) {
-    const client = postgres(opts.url, {
+    const connection = postgresConnection(opts.url, opts.ca);
+    const client = postgres(connection.url, {
+      ...connection.options,
       max: opts.max ?? 10,
       // Server NOTICEs (e.g. "schema already exists, skipping") are not worth a log line.
       onnotice: () => {},
     });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
-    migrationTargets.set(db, { kind: "postgres", url: opts.url });
+    migrationTargets.set(db, { kind: "postgres", url: opts.url, ca: opts.ca });
     channelListeners.set(db, postgresListener(client));
     rawQueries.set(
       db,

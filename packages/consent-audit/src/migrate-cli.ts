@@ -1,3 +1,4 @@
+import { ConfigError, databaseCa } from "@propgate/config";
 import { openDatabase } from "./database";
 import { checkReadiness, migrateDatabase } from "./migrations";
 import { rootMessage } from "./pg-errors";
@@ -10,10 +11,19 @@ if (url === undefined || url.trim() === "") {
   process.exit(2);
 }
 
+let ca: string | undefined;
+try {
+  ca = databaseCa(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`migrate: ${err.message}`);
+  process.exit(2);
+}
+
 let where = "the database";
 try {
   where = describeDatabaseUrl(url);
-  const handle = await openDatabase({ url, max: 1 });
+  const handle = await openDatabase({ url, ca, max: 1 });
   let outcome: string;
   try {
     const before = await checkReadiness(handle);

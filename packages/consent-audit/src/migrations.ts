@@ -9,6 +9,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { Database, DatabaseHandle } from "./database";
 import { registeredMigrator } from "./database";
+import { postgresConnection } from "./database-tls";
 import { errorCode, rootMessage } from "./pg-errors";
 
 /** The committed SQL migrations (`drizzle-kit generate`), resolved relative to this package. */
@@ -69,7 +70,12 @@ export async function migrateDatabase(handle: DatabaseHandle): Promise<void> {
     return;
   }
   // A dedicated single connection, so the session advisory lock covers every migration query.
-  const client = postgres(target.url, { max: 1, onnotice: () => {} });
+  const connection = postgresConnection(target.url, target.ca);
+  const client = postgres(connection.url, {
+    ...connection.options,
+    max: 1,
+    onnotice: () => {},
+  });
   try {
     await client.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
