@@ -1,4 +1,5 @@
 import {
+  databaseCa,
   type EnvSource,
   type PartnerSettings,
   parseEnv,
@@ -21,7 +22,11 @@ const schema = z.object({
 
 /** Settings of the operator CLI. */
 export function loadCliEnv(source: EnvSource = process.env) {
-  return parseEnv(schema, source);
+  return {
+    ...parseEnv(schema, source),
+    /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
+    databaseCa: databaseCa(source),
+  };
 }
 
 /**

@@ -30,7 +30,8 @@ const USAGE = `propgate — operator commands
                                         the api's PARTNER_<P>_* settings; exits 1 on a failed
                                         check (no database needed)
 
-Database: DATABASE_URL (PostgreSQL), or DATA_DIR for an embedded PGlite that no running
+Database: DATABASE_URL (PostgreSQL; with sslmode=verify-full, DATABASE_CA_FILE names the CA
+that signed the server's certificate), or DATA_DIR for an embedded PGlite that no running
 stack holds open.`;
 
 function fail(message: string, code = 1): never {
@@ -43,7 +44,9 @@ async function openCliDatabase(command: string, env = loadCliEnv()) {
   if (!env.DATABASE_URL && !env.DATA_DIR)
     fail(`${command}: set DATABASE_URL (or DATA_DIR for an embedded PGlite)`);
   const database = await openDatabase(
-    env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
+    env.DATABASE_URL
+      ? { url: env.DATABASE_URL, ca: env.databaseCa }
+      : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
   );
   if (database.kind === "pglite") await migrateDatabase(database);
   return database;

@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  databaseCa,
   type EnvSource,
   host,
   integer,
@@ -65,6 +66,8 @@ export function loadProbeEnv(source: EnvSource = process.env) {
   ).map((partner) => partnerSettings(partner, source, { allowInsecureLoopback }));
   return {
     ...env,
+    /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
+    databaseCa: databaseCa(source),
     VPN_DUMP_COMMAND: env.VPN_DUMP_COMMAND ?? ["wg", "show", env.VPN_INTERFACE, "dump"],
     PROBE_TIMEOUT_MS: timeoutMs,
     allowInsecureLoopback,

@@ -54,7 +54,9 @@ export async function startHealthProbe(
   });
   const database =
     options.database ??
-    (await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR }));
+    (await openDatabase(
+      env.DATABASE_URL ? { url: env.DATABASE_URL, ca: env.databaseCa } : { dataDir: env.DATA_DIR },
+    ));
   const collector =
     options.vpn === false
       ? null

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   certificateFiles,
+  databaseCa,
   type EnvSource,
   host,
   integer,
@@ -145,6 +146,8 @@ export function loadApiEnv(source: EnvSource = process.env) {
             hostname: "127.0.0.1",
             port: base.PROPGATE_ENV === "production" ? 9465 : 0,
           }),
+    /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
+    databaseCa: databaseCa(source),
     /** The identity provider's CA (PEM), for a JWKS served under a private CA. */
     authJwksCa: base.AUTH_JWKS_CA_FILE
       ? readConfigFile("AUTH_JWKS_CA_FILE", base.AUTH_JWKS_CA_FILE)

@@ -135,7 +135,9 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   const metrics = createMetrics({ app: "api", defaultMetrics: options.database === undefined });
   const database =
     options.database ??
-    (await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR }));
+    (await openDatabase(
+      env.DATABASE_URL ? { url: env.DATABASE_URL, ca: env.databaseCa } : { dataDir: env.DATA_DIR },
+    ));
   if (options.migrate) await migrateDatabase(database);
   for (const settings of Object.values(env.partners)) {
     if (settings.baseUrl.protocol === "http:") {
