@@ -497,9 +497,9 @@ describe.if(OPENSSL !== null)("TLS certificates", () => {
         line: 5,
       },
       {
-        severity: "medium",
+        severity: "high",
         check: "env.database-tls",
-        message: "no sslmode in production",
+        message: "no sslmode in production: not encrypted",
         line: 10,
       },
       { severity: "high", check: "env.database-role", message: "connects as postgres", line: 10 },
@@ -574,6 +574,46 @@ describe("env files and secrets", () => {
         message: "PARTNER_BARRIER_BASE_URL is plain http to barrier.example, not loopback",
       },
     ]);
+  });
+
+  test("DATABASE_URL in production: require and no TLS are high, verify-ca medium, verify-full passes", async () => {
+    const cases: [string, Severity | null, string][] = [
+      [
+        "require",
+        "high",
+        "sslmode=require in production: encrypted but the server is not authenticated; use sslmode=verify-full with DATABASE_CA_FILE",
+      ],
+      ["prefer", "high", "sslmode=prefer in production: not encrypted for certain"],
+      ["disable", "high", "sslmode=disable in production"],
+      [
+        "verify-ca",
+        "medium",
+        "sslmode=verify-ca in production: the CA is checked, but not that the certificate names the host",
+      ],
+      ["verify-full", null, ""],
+    ];
+    for (const [sslmode, severity, message] of cases) {
+      const env = put(
+        `db-${sslmode}.env`,
+        `PROPGATE_ENV=production\nDATABASE_URL=postgres://propgate_api@db.internal:5432/propgate?sslmode=${sslmode}\n`,
+        0o600,
+      );
+      const findings = (await run(["--env", env])).report.findings.filter(
+        (f) => f.check === "env.database-tls",
+      );
+      if (severity === null) expect(findings).toEqual([]);
+      else {
+        expect(findings).toHaveLength(1);
+        expectFindings(findings, [{ severity, check: "env.database-tls", message, line: 2 }]);
+      }
+    }
+    const development = put(
+      "db-development.env",
+      "PROPGATE_ENV=development\nDATABASE_URL=postgres://propgate_api@127.0.0.1:5432/propgate\n",
+      0o600,
+    );
+    const findings = (await run(["--env", development])).report.findings;
+    expect(findings.filter((f) => f.check === "env.database-tls")).toEqual([]);
   });
 
   test("secret files: world-readable critical, group-readable high, writable high, missing medium, empty low", async () => {

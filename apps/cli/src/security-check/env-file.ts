@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileMode, octal } from "./file-modes.ts";
-import { type Finding, FindingSink } from "./findings.ts";
+import { type Finding, FindingSink, type Severity } from "./findings.ts";
 import { parsePrefix } from "./ip-prefix.ts";
 
 export interface EnvEntry {
@@ -45,6 +45,25 @@ const TRANSPORT_URL = /^(PARTNER_[A-Z0-9]+_(BASE_URL|ISSUER|TOKEN_URL)|AUTH_ISSU
 const INLINE_SECRET = /^PARTNER_[A-Z0-9]+_(CLIENT_SECRET|SUBJECT_KEY)$/;
 const SECRET_FILE = /(_SECRET_FILE|_KEY_FILE)$/;
 const CERT_FILE = /(_CERT_FILE|_CA_FILE)$/;
+
+/**
+ * What DATABASE_URL's sslmode leaves open in production; null: nothing (verify-full checks the
+ * chain, against DATABASE_CA_FILE when set, and the host). Nothing but verify-* uses the CA.
+ */
+function databaseTlsProblem(sslmode: string | null): [Severity, string] | null {
+  switch (sslmode) {
+    case "verify-full":
+      return null;
+    case "verify-ca":
+      return ["medium", "the CA is checked, but not that the certificate names the host"];
+    case "require":
+      return ["high", "encrypted but the server is not authenticated"];
+    case null:
+      return ["high", "not encrypted"];
+    default:
+      return ["high", "not encrypted for certain, and the server is not authenticated"];
+  }
+}
 
 /**
  * Audits an api env file: plain-http partner/identity URLs, DATABASE_URL without TLS or as a
@@ -120,11 +139,12 @@ export function checkEnvFile(path: string): { findings: Finding[]; referenced: R
       const url = new URL(database.value);
       if (url.password !== "") holdsSecret = true;
       const sslmode = url.searchParams.get("sslmode");
-      if (production && !["require", "verify-ca", "verify-full"].includes(sslmode ?? "")) {
+      const problem = production ? databaseTlsProblem(sslmode) : null;
+      if (problem) {
         sink.add(
-          "medium",
+          problem[0],
           "env.database-tls",
-          `DATABASE_URL has ${sslmode ? `sslmode=${sslmode}` : "no sslmode"} in production; use sslmode=verify-full (or require)`,
+          `DATABASE_URL has ${sslmode ? `sslmode=${sslmode}` : "no sslmode"} in production: ${problem[1]}; use sslmode=verify-full with DATABASE_CA_FILE`,
           database.line,
         );
       }
