@@ -142,3 +142,21 @@ export function createTestCertificates(
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * One more server certificate signed by `certs`' CA, named by `subjectAltName` alone (e.g.
+ * `DNS:db.other.example`), in `certs.dir` as `<name>.pem` / `<name>.key`.
+ */
+export function signServerCertificate(
+  certs: TestCertificates,
+  name: string,
+  subjectAltName: string,
+): { certFile: string; keyFile: string } {
+  makeLeaf(certs.dir, name, "ca", name, [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth",
+    `subjectAltName=${subjectAltName}`,
+  ]);
+  return { certFile: join(certs.dir, `${name}.pem`), keyFile: join(certs.dir, `${name}.key`) };
+}
