@@ -19,7 +19,10 @@ export interface DevIssuer {
 export interface MintClaims {
   sub: string;
   sites: string[];
+  /** The legacy admin role (`propgate:admin`, which the api takes as operator). */
   admin?: boolean;
+  /** An admin role: `propgate:viewer` reads, `propgate:operator` also acts. */
+  role?: "viewer" | "operator";
   expiresInSeconds?: number;
   /** Tests only: an absolute expiry (seconds since epoch, may be past) and another audience. */
   expiresAt?: number;
@@ -51,7 +54,10 @@ export async function startDevIssuer(options: {
   let issuer = "";
 
   const mint: DevIssuer["mint"] = (claims) =>
-    new SignJWT({ sites: claims.sites, roles: claims.admin ? [ADMIN_ROLE] : [] })
+    new SignJWT({
+      sites: claims.sites,
+      roles: claims.role ? [`propgate:${claims.role}`] : claims.admin ? [ADMIN_ROLE] : [],
+    })
       .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
       .setIssuer(issuer)
       .setAudience(claims.audience ?? options.audience)
