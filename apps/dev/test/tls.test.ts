@@ -91,6 +91,8 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
     if (!certs) throw new Error("no certificates");
     const env: Record<string, string> = {
       PROPGATE_ENV: "production",
+      // Several production instances run side by side here: each its own metrics port.
+      METRICS_LISTEN: "127.0.0.1:0",
       // The test hands startInstance its own database; this only satisfies the production check.
       DATABASE_URL: database.url ?? "postgres://unused@127.0.0.1:1/unused",
       AUTH_ISSUER: issuer.issuer,
