@@ -136,6 +136,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       max: opts.max ?? 10,
       // Server NOTICEs (e.g. "schema already exists, skipping") are not worth a log line.
       onnotice: () => {},
+      // A database that is down fails a query within 5 s instead of postgres.js's 30, and one
+      // that is back is reconnected to within a second (its default backoff reaches 20 s).
+      connect_timeout: 5,
+      backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
     });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
     migrationTargets.set(db, { kind: "postgres", url: opts.url, ca: opts.ca });
