@@ -93,12 +93,13 @@ SELECT
 
   -- api: the service. Audit is INSERT-only (plus SELECT: each append reads the chain's last row,
   -- and admin.audit.list). FOR SHARE / FOR UPDATE locks need UPDATE, hence UPDATE where rows are
-  -- locked. devices: the api serves admin.devices.upsert (admin token, audited); revoke
+  -- locked. devices: the api serves admin.devices.upsert (operator token, audited); revoke
   -- INSERT/UPDATE on devices if those procedures move to a process connecting as admin_role.
+  -- consent_events is append-only; SELECT for the admin resident screen's consent history.
   GRANT SELECT ON notices TO :"api_role";
   GRANT SELECT, INSERT, UPDATE ON devices TO :"api_role";
   GRANT SELECT, INSERT, UPDATE ON consent_current TO :"api_role";
-  GRANT INSERT ON consent_events TO :"api_role";
+  GRANT SELECT, INSERT ON consent_events TO :"api_role";
   GRANT SELECT, INSERT ON audit_events TO :"api_role";
   GRANT SELECT, INSERT, UPDATE ON video_sessions TO :"api_role";
   GRANT SELECT, INSERT, UPDATE ON erasure_requests TO :"api_role";

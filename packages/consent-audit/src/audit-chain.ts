@@ -24,15 +24,19 @@ export function chainGenesis(chainId: string): string {
 
 type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq">;
 
+/** A row's content as hashed: `reason` may be left out where it is null (rows before it existed). */
+type HashedContent = Omit<AuditRow, "prevHash" | "hash" | "chainId" | "reason"> & {
+  reason?: string | null;
+};
+
 /**
  * The row's content as canonical JSON: snake_case column names in sorted order, absent values
  * as null, `at` as ISO-8601 UTC with milliseconds; `seq` is the row's place in its chain
- * (`chain_seq`), the chain itself is bound by its genesis hash. Anyone can recompute it from the
- * table alone.
+ * (`chain_seq`), the chain itself is bound by its genesis hash. `reason` (an admin's) is a key
+ * only when the row has one, so rows written before the column keep their hashes. Anyone can
+ * recompute it from the table alone.
  */
-export function canonicalAuditContent(
-  row: Omit<AuditRow, "prevHash" | "hash" | "chainId">,
-): string {
+export function canonicalAuditContent(row: HashedContent): string {
   const content = {
     actor: row.actor,
     at: row.at.toISOString(),
@@ -48,6 +52,7 @@ export function canonicalAuditContent(
     operation: row.operation,
     partner: row.partner,
     purpose: row.purpose,
+    ...(row.reason == null ? {} : { reason: row.reason }),
     request_id: row.requestId,
     result: row.result,
     seq: row.chainSeq,
@@ -64,10 +69,7 @@ export function sha256Hex(text: string): string {
 }
 
 /** hash = sha256 hex of (prev_hash + canonical JSON of the row's content). */
-export function auditRowHash(
-  prevHash: string,
-  row: Omit<AuditRow, "prevHash" | "hash" | "chainId">,
-): string {
+export function auditRowHash(prevHash: string, row: HashedContent): string {
   return sha256Hex(prevHash + canonicalAuditContent(row));
 }
 

@@ -17,12 +17,15 @@ export type AuditChainVerdict =
  * prints exactly as JSON.stringify does (no spaces; the same escapes), `at` as ISO-8601 UTC
  * with milliseconds. A test holds the two to the same hash over awkward text.
  */
-const CONTENT = `pg_catalog.row_to_json(c)::text`;
-const FIELDS = `lateral (select e.actor,
+const fields = (reason: string) => `e.actor,
   pg_catalog.to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, e.attempt,
   e.call_id, e.client_ip, e.error_code, e.http_status, e.id, e.instance_id, e.kind, e.latency_ms,
-  e.operation, e.partner, e.purpose, e.request_id, e.result, e.chain_seq as seq, e.source_app,
-  e.target, e.user_id) c`;
+  e.operation, e.partner, e.purpose, ${reason}e.request_id, e.result, e.chain_seq as seq,
+  e.source_app, e.target, e.user_id`;
+// `reason` is a key only where the row has one (`canonicalAuditContent`).
+const CONTENT = `case when e.reason is null then pg_catalog.row_to_json(c)::text
+  else pg_catalog.row_to_json(r)::text end`;
+const FIELDS = `lateral (select ${fields("")}) c, lateral (select ${fields("e.reason, ")}) r`;
 const sha256Hex = (text: string) =>
   `pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${text}, 'UTF8')), 'hex')`;
 const GENESIS = `case when chain_id = '${LEGACY_CHAIN}' then '${GENESIS_HASH}'

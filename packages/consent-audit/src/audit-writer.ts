@@ -115,6 +115,7 @@ const COLUMNS = [
   "http_status",
   "latency_ms",
   "call_id",
+  "reason",
   "prev_hash",
   "hash",
 ].join(", ");
@@ -164,6 +165,7 @@ function jsonRow(row: Row): Record<string, string | number | null> {
     http_status: row.httpStatus,
     latency_ms: row.latencyMs,
     call_id: row.callId,
+    reason: row.reason,
     prev_hash: row.prevHash,
     hash: row.hash,
   };

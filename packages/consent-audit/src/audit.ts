@@ -22,6 +22,8 @@ export interface AuditContext {
   clientIp?: string | null;
   requestId?: string | null;
   actor?: string | null;
+  /** Why an admin acts (`admin.*` actions require one): kept on every row the action writes. */
+  reason?: string | null;
 }
 
 /** One row to append; the context fields say where it came from. */
@@ -65,6 +67,8 @@ export interface AuditEvent {
   httpStatus: number | null;
   latencyMs: number | null;
   callId: string | null;
+  /** An admin action's reason; null on every other row. */
+  reason: string | null;
   prevHash: string;
   hash: string;
 }
@@ -80,6 +84,7 @@ const AuditContextShape = {
   clientIp: optional(z.string().max(64)),
   requestId: optional(opaque(128)),
   actor: optional(opaque(128)),
+  reason: optional(z.string().min(1).max(500)),
 };
 const AuditContextSchema = z.strictObject(AuditContextShape);
 
@@ -135,6 +140,7 @@ export function completeAuditEvent(event: AuditEventInput): ParsedAuditEvent {
     clientIp: event.clientIp ?? null,
     requestId: event.requestId ?? null,
     actor: event.actor ?? null,
+    reason: event.reason ?? null,
     userId: event.userId ?? null,
     operation: event.operation ?? null,
     partner: (event.partner ?? null) as ParsedAuditEvent["partner"],
@@ -156,6 +162,7 @@ export function contextFields(audit: AuditContext): AuditContext {
     clientIp: audit.clientIp ?? null,
     requestId: audit.requestId ?? null,
     actor: audit.actor ?? null,
+    reason: audit.reason ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { newId } from "@propgate/domain";
-import { and, asc, eq, max } from "drizzle-orm";
+import { and, asc, desc, eq, max } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
 import { notifyConsentChange } from "./consent-bus";
@@ -8,6 +8,7 @@ import { enqueueErasure } from "./erasure";
 import { StaleNoticeError } from "./errors";
 import {
   CONSENT_CHANNELS,
+  type ConsentChannel,
   ERASURE_CATEGORIES,
   ERASURE_PARTNER,
   type ErasureCategory,
@@ -215,66 +216,145 @@ export async function revokeConsent(
   return db.transaction(async (tx) => {
     const current = requireVersion(await currentNoticeVersions(tx), revoke.purpose);
     await lockAuditChain(tx);
-    const [existing] = await tx
-      .select()
-      .from(consentCurrent)
-      .where(
-        and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
-      )
-      .for("update");
-    if (existing?.state !== "granted") {
-      return existing ? stateOf(existing, current) : noneState(revoke.purpose, current);
-    }
-    const at = new Date();
-    await tx.insert(consentEvents).values({
-      id: newId("cns"),
-      userId: revoke.userId,
-      purpose: revoke.purpose,
-      action: "revoke",
-      noticeVersion: null,
-      channel: revoke.channel,
-      method: revoke.method,
-      actor: revoke.actor,
-      reason: revoke.reason ?? null,
-      at,
-    });
-    const row = { state: "revoked" as const, noticeVersion: null, updatedAt: at };
-    await tx
-      .update(consentCurrent)
-      .set(row)
-      .where(
-        and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
-      );
-    await recordAuditEvent(tx, {
-      ...contextFields(audit),
-      actor: audit.actor ?? revoke.actor,
-      kind: "consent.revoke",
-      result: "ok",
-      userId: revoke.userId,
-      purpose: revoke.purpose,
-    });
-    // Live video stops with the consent: the sessions are queued to be ended at the partner.
-    if (revoke.purpose === "video") await requestEndOfResidentSessions(tx, revoke.userId);
-    if (isErasureCategory(revoke.purpose)) {
-      await enqueueErasure(
-        tx,
-        {
-          userId: revoke.userId,
-          partner: ERASURE_PARTNER[revoke.purpose],
-          categories: [revoke.purpose],
-          reason: "consent_revoked",
-          requestedBy: revoke.actor,
-        },
-        audit,
-      );
-    }
-    await notifyConsentChange(tx, {
-      userId: revoke.userId,
-      purpose: revoke.purpose,
-      state: "revoked",
-    });
-    return stateOf({ purpose: revoke.purpose, ...row }, current);
+    return revokeIn(tx, revoke, current, audit);
   });
+}
+
+const RevokeConsentsInput = RevokeConsentInput.omit({ purpose: true }).extend({
+  purposes: z.array(z.enum(PURPOSES)).min(1).max(PURPOSES.length),
+});
+export type RevokeConsentsInput = z.input<typeof RevokeConsentsInput>;
+
+/**
+ * `revokeConsent` for several purposes (an admin's "revoke all") in ONE transaction: all of
+ * them or none. Returns the resident's consents for every purpose afterwards.
+ */
+export async function revokeConsents(
+  db: Database,
+  input: RevokeConsentsInput,
+  audit: AuditContext,
+): Promise<ConsentState[]> {
+  const { purposes, ...revoke } = parseInput(RevokeConsentsInput, input, "consent revoke");
+  await db.transaction(async (tx) => {
+    const versions = await currentNoticeVersions(tx);
+    await lockAuditChain(tx);
+    // Consent rows locked in one order (PURPOSES'), as every other writer does per purpose.
+    for (const purpose of PURPOSES.filter((p) => purposes.includes(p))) {
+      await revokeIn(tx, { ...revoke, purpose }, requireVersion(versions, purpose), audit);
+    }
+  });
+  return listConsents(db, revoke.userId);
+}
+
+/** One purpose's revoke inside `tx`, which holds the audit chain lock already. */
+async function revokeIn(
+  tx: Database,
+  revoke: z.output<typeof RevokeConsentInput>,
+  current: number,
+  audit: AuditContext,
+): Promise<ConsentState> {
+  const [existing] = await tx
+    .select()
+    .from(consentCurrent)
+    .where(
+      and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
+    )
+    .for("update");
+  if (existing?.state !== "granted") {
+    return existing ? stateOf(existing, current) : noneState(revoke.purpose, current);
+  }
+  const at = new Date();
+  await tx.insert(consentEvents).values({
+    id: newId("cns"),
+    userId: revoke.userId,
+    purpose: revoke.purpose,
+    action: "revoke",
+    noticeVersion: null,
+    channel: revoke.channel,
+    method: revoke.method,
+    actor: revoke.actor,
+    reason: revoke.reason ?? null,
+    at,
+  });
+  const row = { state: "revoked" as const, noticeVersion: null, updatedAt: at };
+  await tx
+    .update(consentCurrent)
+    .set(row)
+    .where(
+      and(eq(consentCurrent.userId, revoke.userId), eq(consentCurrent.purpose, revoke.purpose)),
+    );
+  await recordAuditEvent(tx, {
+    ...contextFields(audit),
+    actor: audit.actor ?? revoke.actor,
+    reason: audit.reason ?? revoke.reason ?? null,
+    kind: "consent.revoke",
+    result: "ok",
+    userId: revoke.userId,
+    purpose: revoke.purpose,
+  });
+  // Live video stops with the consent: the sessions are queued to be ended at the partner.
+  if (revoke.purpose === "video") await requestEndOfResidentSessions(tx, revoke.userId);
+  if (isErasureCategory(revoke.purpose)) {
+    await enqueueErasure(
+      tx,
+      {
+        userId: revoke.userId,
+        partner: ERASURE_PARTNER[revoke.purpose],
+        categories: [revoke.purpose],
+        reason: "consent_revoked",
+        requestedBy: revoke.actor,
+      },
+      audit,
+    );
+  }
+  await notifyConsentChange(tx, {
+    userId: revoke.userId,
+    purpose: revoke.purpose,
+    state: "revoked",
+  });
+  return stateOf({ purpose: revoke.purpose, ...row }, current);
+}
+
+export interface ConsentHistoryEntry {
+  id: string;
+  purpose: Purpose;
+  action: "grant" | "revoke";
+  /** The notice version a grant accepted; null on a revoke. */
+  noticeVersion: number | null;
+  channel: ConsentChannel;
+  method: string;
+  /** The resident's id, or `admin:<id>` for an admin's revoke. */
+  actor: string;
+  reason: string | null;
+  /** ISO-8601 UTC. */
+  at: string;
+}
+
+/** The resident's grants and revokes (the evidence of consent), newest first. */
+export async function listConsentHistory(
+  db: Database,
+  userId: string,
+  options: { limit?: number } = {},
+): Promise<ConsentHistoryEntry[]> {
+  const id = parseInput(UserId, userId, "user id");
+  const limit = parseInput(z.number().int().min(1).max(1000), options.limit ?? 200, "limit");
+  const rows = await db
+    .select()
+    .from(consentEvents)
+    .where(eq(consentEvents.userId, id))
+    .orderBy(desc(consentEvents.at), desc(consentEvents.id))
+    .limit(limit);
+  return rows.map((row) => ({
+    id: row.id,
+    purpose: row.purpose,
+    action: row.action,
+    noticeVersion: row.noticeVersion,
+    channel: row.channel,
+    method: row.method,
+    actor: row.actor,
+    reason: row.reason,
+    at: row.at.toISOString(),
+  }));
 }
 
 function stateOf(

@@ -267,6 +267,46 @@ export async function failErasureAttempt(
   return toErasure(existing);
 }
 
+/**
+ * An admin's retry of a pending erasure: due now (`next_attempt_at = now()`, so the next pass of
+ * any instance's worker sends it), with its `admin.erasures.retry` audit row (the admin as
+ * `actor`, their reason from `audit`). An erasure that is acknowledged already is refused. A
+ * worker holding the request's lease may send it once more meanwhile: erasure is idempotent.
+ */
+export async function retryErasure(
+  db: Database,
+  id: string,
+  audit: AuditContext,
+): Promise<ErasureRequest> {
+  const erasureId = parseInput(ErasureId, id, "erasure id");
+  return inTransaction(db, async (tx) => {
+    await lockAuditChain(tx);
+    const [row] = await tx
+      .update(erasureRequests)
+      .set({ nextAttemptAt: sql`now()` })
+      .where(and(eq(erasureRequests.id, erasureId), eq(erasureRequests.status, "pending")))
+      .returning();
+    if (row === undefined) {
+      const [existing] = await tx
+        .select({ status: erasureRequests.status })
+        .from(erasureRequests)
+        .where(eq(erasureRequests.id, erasureId));
+      if (existing === undefined) throw new ErasureNotFoundError(erasureId);
+      throw new InvalidInputError("invalid erasure retry", [
+        `erasure ${erasureId} is ${existing.status}, not pending: nothing to retry`,
+      ]);
+    }
+    await recordAuditEvent(tx, {
+      ...contextFields(audit),
+      ...erasureAuditFields(row),
+      actor: audit.actor ?? null,
+      kind: "admin.erasures.retry",
+      result: "ok",
+    });
+    return toErasure(row);
+  });
+}
+
 const ListErasuresQuery = z.strictObject({
   status: z.enum(ERASURE_STATUSES).optional(),
   userId: Opaque.optional(),

@@ -28,6 +28,15 @@ export {
   createAuditSigner,
   generateAuditSigningKey,
 } from "./audit-signing";
+export {
+  AuditCursor,
+  type AuditExportQuery,
+  AuditFilter,
+  type AuditPage,
+  type AuditPageQuery,
+  exportAuditCsv,
+  pageAuditEvents,
+} from "./audit-trail";
 export type { AuditChainVerdict } from "./audit-verify";
 export { verifyAuditChain } from "./audit-verify";
 export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
@@ -42,13 +51,22 @@ export {
   placeBlock,
   recordAnomaly,
 } from "./blocks";
-export type { ConsentState, GrantConsentInput, Notice, RevokeConsentInput } from "./consent";
+export type {
+  ConsentHistoryEntry,
+  ConsentState,
+  GrantConsentInput,
+  Notice,
+  RevokeConsentInput,
+  RevokeConsentsInput,
+} from "./consent";
 export {
   grantConsent,
   isConsentGranted,
+  listConsentHistory,
   listConsents,
   listCurrentNotices,
   revokeConsent,
+  revokeConsents,
 } from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";
 export { CONSENT_CHANNEL, createConsentBus } from "./consent-bus";
@@ -78,6 +96,7 @@ export {
   enqueueErasure,
   failErasureAttempt,
   listErasures,
+  retryErasure,
 } from "./erasure";
 export {
   BlockNotFoundError,
@@ -149,6 +168,7 @@ export {
   getVideoSession,
   listLiveVideoSessions,
   listVideoSessions,
+  requestAdminVideoSessionEnd,
   requestEndOfMovedCameraSessions,
   requestEndOfSessionsOffSites,
   requestVideoSessionEnd,

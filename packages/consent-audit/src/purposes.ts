@@ -29,7 +29,8 @@ export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
 
 /**
  * Why a video session ended: the resident ended it, their `video` consent was revoked, the
- * camera left their sites, its lifetime ran out, or it never began (the partner failed).
+ * camera left their sites, its lifetime ran out, it never began (the partner failed), or an
+ * operator ended it (`admin.videoSessions.end`).
  */
 export const VIDEO_END_REASONS = [
   "resident",
@@ -37,5 +38,6 @@ export const VIDEO_END_REASONS = [
   "camera_removed",
   "expired",
   "failed",
+  "admin",
 ] as const;
 export type VideoEndReason = (typeof VIDEO_END_REASONS)[number];

@@ -14,8 +14,9 @@ import {
   sql,
 } from "drizzle-orm";
 import { z } from "zod";
+import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
-import type { VideoEndReason } from "./purposes";
+import { PARTNERS, type VideoEndReason } from "./purposes";
 import { devices } from "./schema/devices";
 import { videoSessions } from "./schema/video-sessions";
 import { parseInput } from "./validation";
@@ -184,6 +185,37 @@ export function requestVideoSessionEnd(db: Database, id: string, userId: string)
     and(eq(videoSessions.id, id), eq(videoSessions.userId, userId)),
     "resident",
   );
+}
+
+/**
+ * An operator's end of a session (`admin.videoSessions.end`): queued with reason `admin` (the
+ * end queue then ends it at the partner) and audited as `admin.video_sessions.end` (the admin
+ * as `actor`, their reason from `audit`; result `unchanged` when it was ended or queued
+ * already), in one transaction. Null when there is no such session.
+ */
+export async function requestAdminVideoSessionEnd(
+  db: Database,
+  id: string,
+  audit: AuditContext,
+): Promise<VideoSession | null> {
+  return db.transaction(async (tx) => {
+    await lockAuditChain(tx);
+    const queued = await requestEnd(tx, eq(videoSessions.id, id), "admin");
+    const [row] = await tx.select().from(videoSessions).where(eq(videoSessions.id, id));
+    if (!row) return null;
+    await recordAuditEvent(tx, {
+      ...contextFields(audit),
+      kind: "admin.video_sessions.end",
+      result: queued > 0 ? "ok" : "unchanged",
+      userId: row.userId,
+      partner: PARTNERS.find((partner) => partner === row.partner) ?? null,
+      purpose: "video",
+      operation: "video.end_session",
+      target: row.cameraId,
+      callId: row.id,
+    });
+    return toSession(row);
+  });
 }
 
 /** Every session of the resident, in the transaction that revokes their `video` consent. */

@@ -114,6 +114,8 @@ describe("hash chain", () => {
         httpStatus: i % 2 ? 599 : null,
         latencyMs: i * 86_400_000,
         callId: text,
+        // An admin's reason is hashed where present (a key of its own), left out where null.
+        reason: i % 2 ? null : text,
       };
       const hash = auditRowHash(prevHash, content);
       const row = { ...content, chainId, prevHash, hash };
@@ -129,6 +131,31 @@ describe("hash chain", () => {
       ok: false,
       reason: "row content does not match its hash",
     });
+  });
+
+  test("an admin's reason is part of the row's hash: edited, removed or added, it is found", async () => {
+    for (const tamper of [
+      sql`update audit_events set reason = 'a better story' where reason is not null`,
+      sql`update audit_events set reason = null where reason is not null`,
+      sql`update audit_events set reason = 'made up' where reason is null and chain_seq = 1`,
+    ]) {
+      const handle = await createTestDatabase();
+      opened.push(handle);
+      await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+      const admin = { ...APP_AUDIT, actor: "adm_1", reason: 'lifted: "wrong" block, see ticket' };
+      const row = await recordAuditEvent(handle.db, {
+        ...admin,
+        kind: "admin.blocks.lift",
+        result: "ok",
+      });
+      expect(row.reason).toBe(admin.reason);
+      expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 2 });
+      await handle.db.execute(tamper);
+      expect(await verifyAuditChain(handle.db)).toMatchObject({
+        ok: false,
+        reason: "row content does not match its hash",
+      });
+    }
   });
 
   test("names the first bad row in chain order when several are bad", async () => {

@@ -17,15 +17,20 @@ import {
   failVideoEndAttempt,
   grantConsent,
   listAuditEvents,
+  listConsentHistory,
   listConsents,
+  listErasures,
   migrateDatabase,
   openDatabase,
   recordAuditEvent,
   recordPartnerAttempt,
   recordPartnerResult,
+  requestAdminVideoSessionEnd,
   requestEndOfMovedCameraSessions,
   reserveVideoSession,
+  retryErasure,
   revokeConsent,
+  revokeConsents,
   upsertDevices,
   verifyAuditChain,
 } from "../src/index";
@@ -189,7 +194,7 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
     notices: ["SELECT"],
     devices: ["SELECT", "INSERT", "UPDATE"],
     consent_current: ["SELECT", "INSERT", "UPDATE"],
-    consent_events: ["INSERT"],
+    consent_events: ["SELECT", "INSERT"],
     audit_events: ["SELECT", "INSERT"],
     video_sessions: ["SELECT", "INSERT", "UPDATE"],
     erasure_requests: ["SELECT", "INSERT", "UPDATE"],
@@ -368,6 +373,31 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     const states = await listConsents(api.db, userId);
     expect(states.find((s) => s.purpose === "faces")?.state).toBe("revoked");
 
+    // An operator's actions, served by the api: the history, a revoke of several purposes, a retry.
+    const history = await listConsentHistory(api.db, userId);
+    expect(history.map((entry) => entry.action)).toEqual(
+      expect.arrayContaining(["revoke", "grant"]),
+    );
+    await grant(api.db, userId, "barrier");
+    await revokeConsents(
+      api.db,
+      {
+        userId,
+        purposes: ["barrier", "video"],
+        channel: "admin",
+        method: "admin_action",
+        actor: "admin:adm_1",
+        reason: "roles test",
+      },
+      { ...ADMIN_AUDIT, sourceApp: "api", reason: "roles test" },
+    );
+    const [pending] = await listErasures(api.db, { userId, status: "pending" });
+    await retryErasure(api.db, pending?.id ?? "", {
+      ...ADMIN_AUDIT,
+      sourceApp: "api",
+      reason: "roles test",
+    });
+
     const claimed = await claimDueErasures(api.db, { limit: 10, leaseSeconds: 60 });
     const mine = claimed.find((request) => request.userId === userId);
     expect(mine?.categories).toEqual(["faces"]);
@@ -388,6 +418,13 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     });
     // The end queue as the api role: the camera is not in the registry, so the session is queued.
     expect(await requestEndOfMovedCameraSessions(api.db)).toBeGreaterThanOrEqual(1);
+    expect(
+      await requestAdminVideoSessionEnd(api.db, sessionId, {
+        ...ADMIN_AUDIT,
+        sourceApp: "api",
+        reason: "roles test",
+      }),
+    ).toMatchObject({ id: sessionId });
     const ending = await claimDueVideoEnds(api.db, { limit: 10, leaseSeconds: 30 });
     expect(ending.map((session) => session.id)).toContain(sessionId);
     await failVideoEndAttempt(api.db, sessionId, { errorCode: "http_503", retryInSeconds: 0 });
@@ -403,13 +440,14 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
         "access.denied",
         "erasure.requested",
         "erasure.completed",
+        "admin.erasures.retry",
+        "admin.video_sessions.end",
       ]),
     );
     expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true });
   });
 
   test("the api role cannot rewrite consent history, notices or the schema", async () => {
-    await expectDenied(api.db, sql`select * from consent_events limit 1`);
     await expectDenied(api.db, sql`update consent_events set actor = 'someone else'`);
     await expectDenied(api.db, sql`delete from consent_events`);
     await expectDenied(api.db, sql`delete from consent_current`);

@@ -93,6 +93,8 @@ export const AUDIT_KINDS = [
   "partner.event",
   "block.placed",
   "admin.blocks.lift",
+  "admin.erasures.retry",
+  "admin.video_sessions.end",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 /** What the anomaly rules find (`propgate_anomalies_total{kind}`). */

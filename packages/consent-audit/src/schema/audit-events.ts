@@ -44,6 +44,8 @@ export const auditEvents = pgTable(
     httpStatus: integer(),
     latencyMs: integer(),
     callId: text(),
+    /** Why an admin acted (required of admin actions); null on every other row. */
+    reason: text(),
     prevHash: text().notNull(),
     hash: text().notNull(),
   },
@@ -53,6 +55,10 @@ export const auditEvents = pgTable(
     index("audit_events_kind_idx").on(t.kind, t.seq),
     index("audit_events_operation_idx").on(t.operation, t.seq),
     index("audit_events_call_idx").on(t.callId),
+    // The admin audit screen's selective filters, with the reading order (keyset on seq). Partner
+    // (two values) and time range are dense: the walk down `seq` finds a page within few rows.
+    index("audit_events_target_idx").on(t.target, t.seq),
+    index("audit_events_result_idx").on(t.result, t.seq),
     // The vocabulary of docs/architecture.md: a row the code cannot write cannot be stored either.
     check("audit_events_kind_ck", sql`${t.kind} in ${sqlInList(AUDIT_KINDS)}`),
     check(
