@@ -48,7 +48,7 @@ try {
       }),
     ],
   });
-  const rows = await admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
+  const { rows } = await admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
   say("audit rows for demo-resident (admin.audit.list, newest first)");
   for (const row of rows) {
     const cells = [

@@ -24,6 +24,7 @@ describe("admin.devices", () => {
           name: "Building C",
         },
       ],
+      reason: "new building C",
     });
     expect(result).toEqual({ upserted: 1 });
     const all = await client.admin.devices.list.query();
@@ -36,7 +37,12 @@ describe("admin.devices", () => {
       "door-c1",
     ]);
     const audit = await client.admin.audit.list.query({ kind: "admin.devices.upsert", limit: 5 });
-    expect(audit[0]).toMatchObject({ actor: "admin-1", target: "door-c1", sourceApp: "api" });
+    expect(audit.rows[0]).toMatchObject({
+      actor: "admin-1",
+      target: "door-c1",
+      sourceApp: "api",
+      reason: "new building C",
+    });
   });
 
   test("a bad record is a clear BAD_REQUEST and nothing is written", async () => {
@@ -61,6 +67,7 @@ describe("admin.devices", () => {
             name: "D2",
           },
         ],
+        reason: "new building D",
       }),
     );
     expect(error).toMatchObject({ code: "BAD_REQUEST", cause: "INVALID_INPUT" });

@@ -837,10 +837,21 @@ describe("the audit trail as an admin filters it", () => {
       offerSdp: await offers.makeOffer(),
     });
     await resident.trpc.video.endSession.mutate({ sessionId: video.sessionId });
-    await resident.trpc.consent.revoke.mutate({ purpose: "faces" }); // consent.revoke, erasure.requested
-    await stack.background.runErasuresOnce(); // erasure.completed
     const adminToken = await stack.issuer.mint({ sub: "admin-audit", sites: [], admin: true });
     const admin = stack.client(adminToken);
+    const second = await resident.trpc.video.createSession.mutate({
+      cameraId: "cam-a1",
+      offerSdp: await offers.makeOffer(),
+    });
+    await admin.admin.videoSessions.end.mutate({
+      sessionId: second.sessionId,
+      reason: "audit kinds test",
+    }); // admin.video_sessions.end
+    await resident.trpc.consent.revoke.mutate({ purpose: "faces" }); // consent.revoke, erasure.requested
+    const [erasure] = await admin.admin.erasures.list.query({ userId: resident.userId });
+    if (!erasure) throw new Error("revoking faces queued no erasure");
+    await admin.admin.erasures.retry.mutate({ erasureId: erasure.id, reason: "audit kinds test" }); // admin.erasures.retry
+    await stack.background.runErasuresOnce(); // erasure.completed
     await admin.admin.devices.upsert.mutate({
       devices: [
         {
@@ -852,6 +863,7 @@ describe("the audit trail as an admin filters it", () => {
           name: "Audit door",
         },
       ],
+      reason: "audit kinds test",
     }); // admin.devices.upsert
     const token = await tokenFor(CLIENTS.intercom);
     expect(
@@ -882,7 +894,7 @@ describe("the audit trail as an admin filters it", () => {
     await admin.admin.blocks.lift.mutate({ blockId: block.id, reason: "audit kinds test" }); // admin.blocks.lift
 
     for (const kind of AUDIT_KINDS) {
-      const rows = await admin.admin.audit.list.query({ kind, limit: 500 });
+      const { rows } = await admin.admin.audit.list.query({ kind, limit: 500 });
       expect({ kind, found: rows.length > 0 }).toEqual({ kind, found: true });
       expect(rows.filter((row) => row.kind !== kind)).toEqual([]);
     }
@@ -894,16 +906,16 @@ describe("the audit trail as an admin filters it", () => {
       "access_check.key",
       "door.opened",
     ] as const) {
-      const rows = await admin.admin.audit.list.query({ operation, limit: 500 });
+      const { rows } = await admin.admin.audit.list.query({ operation, limit: 500 });
       expect({ operation, found: rows.length > 0 }).toEqual({ operation, found: true });
       expect(rows.filter((row) => row.operation !== operation)).toEqual([]);
     }
-    const created = await admin.admin.audit.list.query({
+    const { rows: created } = await admin.admin.audit.list.query({
       userId: resident.userId,
       kind: "partner.request",
       operation: "video.create_session",
     });
-    expect(created).toHaveLength(1);
+    expect(created).toHaveLength(2); // the resident's session, and the one an operator ended
     expect(created[0]).toMatchObject({ target: "cam-a1", partner: "intercom" });
   });
 

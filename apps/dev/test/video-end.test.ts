@@ -178,14 +178,20 @@ describe("video stops with consent", () => {
     const camera = (await admin.admin.devices.list.query()).find((d) => d.id === "cam-a1");
     if (!camera) throw new Error("no cam-a1 in the registry");
     const { createdAt: _created, updatedAt: _updated, ...record } = camera;
-    await admin.admin.devices.upsert.mutate({ devices: [{ ...record, siteId: "site-b" }] });
+    await admin.admin.devices.upsert.mutate({
+      devices: [{ ...record, siteId: "site-b" }],
+      reason: "camera moved to building B",
+    });
     try {
       const ended = await sim.video.waitForSessionState(partnerSessionId, "closed", 5000);
       expect(ended.closedReason).toBe("deleted");
       const row = await adminRowWhen("user-vid-registry", (session) => session.state === "ended");
       expect(row).toMatchObject({ endReason: "camera_removed" });
     } finally {
-      await admin.admin.devices.upsert.mutate({ devices: [{ ...record, siteId: "site-a" }] });
+      await admin.admin.devices.upsert.mutate({
+        devices: [{ ...record, siteId: "site-a" }],
+        reason: "camera back in building A",
+      });
     }
   });
 

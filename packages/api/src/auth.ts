@@ -10,7 +10,20 @@ import {
 import { z } from "zod";
 import { UnauthorizedError } from "./errors.ts";
 
+/** Admin roles in the token's `roles` claim: a viewer reads the admin api, an operator also acts. */
+const VIEWER_ROLE = "propgate:viewer";
+const OPERATOR_ROLE = "propgate:operator";
+/** The one admin role before viewer/operator: still accepted, as an operator. */
 export const ADMIN_ROLE = "propgate:admin";
+
+type AdminRole = "viewer" | "operator";
+
+/** The strongest admin role the token's `roles` claim names, or null for a resident. */
+function adminRoleOf(roles: readonly string[]): AdminRole | null {
+  if (roles.includes(OPERATOR_ROLE) || roles.includes(ADMIN_ROLE)) return "operator";
+  if (roles.includes(VIEWER_ROLE)) return "viewer";
+  return null;
+}
 
 const ResidentClaims = z.object({
   sub: UserId,
@@ -21,7 +34,8 @@ const ResidentClaims = z.object({
 export interface Principal {
   userId: string;
   sites: string[];
-  isAdmin: boolean;
+  /** `viewer` reads the admin api, `operator` also acts; null: a resident, no admin api. */
+  adminRole: AdminRole | null;
 }
 
 export interface ResidentVerifier {
@@ -90,7 +104,7 @@ export function createResidentVerifier(options: {
         const principal: Principal = {
           userId: claims.sub,
           sites: claims.sites,
-          isAdmin: claims.roles.includes(ADMIN_ROLE),
+          adminRole: adminRoleOf(claims.roles),
         };
         if (rememberMs > 0) {
           if (remembered.size >= maxRemembered) remembered.clear();

@@ -106,10 +106,34 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
   return next({ ctx: { principal, audit } });
 });
 
-export const adminProcedure = residentProcedure.use(({ ctx, next }) => {
-  if (!ctx.principal.isAdmin) throw new ForbiddenError("an admin role is required");
-  return next();
+/** The admin api's reads: a viewer or an operator (invariant 5). */
+export const adminReadProcedure = residentProcedure.use(({ ctx, next }) => {
+  const role = ctx.principal.adminRole;
+  if (role === null) throw new ForbiddenError("an admin role (viewer or operator) is required");
+  return next({ ctx: { adminRole: role } });
 });
+
+/** Why an operator acts: required of every admin action, kept on its audit rows. */
+export const AdminReason = z.string().trim().min(3).max(500);
+
+/**
+ * The admin api's actions: an operator only (a viewer is refused before the input is read),
+ * with a `reason` in the input. Every row the action writes carries the admin's id (`actor`)
+ * and the reason through `ctx.audit`.
+ */
+export const adminActProcedure = residentProcedure
+  .use(({ ctx, next }) => {
+    if (ctx.principal.adminRole !== "operator") {
+      throw new ForbiddenError(
+        ctx.principal.adminRole === "viewer"
+          ? "the viewer role reads only; this action needs the operator role"
+          : "the operator role is required",
+      );
+    }
+    return next({ ctx: { adminRole: "operator" as const } });
+  })
+  .input(z.object({ reason: AdminReason }))
+  .use(({ ctx, input, next }) => next({ ctx: { audit: { ...ctx.audit, reason: input.reason } } }));
 
 /**
  * A resident procedure that calls a partner for `operation`: the call scope (who, what for,

@@ -41,7 +41,7 @@ describe("resident token verification", () => {
     const exp = Math.floor(clock.now / 1000) + 30;
     const jwt = await token({ sites: ["site-a"] }, exp);
     const first = await v.verify(`Bearer ${jwt}`);
-    expect(first).toEqual({ userId: "usr_cache", sites: ["site-a"], isAdmin: false });
+    expect(first).toEqual({ userId: "usr_cache", sites: ["site-a"], adminRole: null });
     expect(await v.verify(`Bearer ${jwt}`)).toEqual(first);
     expect(lookups()).toBe(1);
 
@@ -66,5 +66,19 @@ describe("resident token verification", () => {
     const last = jwt.at(-2) === "A" ? "B" : "A";
     const tampered = `${jwt.slice(0, -2)}${last}${jwt.slice(-1)}`;
     await expect(v.verify(`Bearer ${tampered}`)).rejects.toThrow("not valid");
+  });
+
+  test("the roles claim gives the admin role: viewer reads, operator (or the old admin) acts", async () => {
+    const { v, clock } = verifier({ rememberMs: 0 });
+    const exp = Math.floor(clock.now / 1000) + 60;
+    const roleOf = async (roles: unknown) =>
+      (await v.verify(`Bearer ${await token({ roles }, exp)}`)).adminRole;
+    expect(await roleOf(["propgate:viewer"])).toBe("viewer");
+    expect(await roleOf(["propgate:operator"])).toBe("operator");
+    expect(await roleOf(["propgate:admin"])).toBe("operator");
+    expect(await roleOf(["propgate:viewer", "propgate:operator"])).toBe("operator");
+    expect(await roleOf(["other:operator", "propgate:Viewer"])).toBeNull();
+    expect(await roleOf([])).toBeNull();
+    await expect(roleOf("propgate:operator")).rejects.toThrow("not valid");
   });
 });

@@ -23,7 +23,7 @@ function createClient() {
 const client = createClient();
 type Client = typeof client;
 type Consent = Awaited<ReturnType<Client["admin"]["consents"]["list"]["query"]>>[number];
-type AuditEvent = Awaited<ReturnType<Client["admin"]["audit"]["list"]["query"]>>[number];
+type AuditEvent = Awaited<ReturnType<Client["admin"]["audit"]["list"]["query"]>>["rows"][number];
 type Erasure = Awaited<ReturnType<Client["admin"]["erasures"]["list"]["query"]>>[number];
 type Purpose = Consent["purpose"];
 
@@ -212,13 +212,12 @@ async function loadConsents(userId: string) {
 }
 
 async function loadAudit() {
-  renderAudit(
-    await client.admin.audit.list.query({
-      userId: optional(ui.auditUser.value),
-      kind: auditKind(ui.auditKind.value),
-      limit: 100,
-    }),
-  );
+  const page = await client.admin.audit.list.query({
+    userId: optional(ui.auditUser.value),
+    kind: auditKind(ui.auditKind.value),
+    limit: 100,
+  });
+  renderAudit(page.rows);
 }
 
 async function loadErasures() {

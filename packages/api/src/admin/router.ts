@@ -1,37 +1,45 @@
 import {
+  AuditCursor,
+  AuditFilter,
   DeviceRecord,
   ERASURE_STATUSES,
+  exportAuditCsv,
   liftBlock,
   listAllDevices,
   listAnomalies,
-  listAuditEvents,
   listBlocks,
+  listConsentHistory,
   listConsents,
   listErasures,
   listVideoSessions,
+  listVpnEvents,
+  pageAuditEvents,
   partnerHealthReport,
-  revokeConsent,
+  requestAdminVideoSessionEnd,
+  retryErasure,
+  revokeConsents,
   upsertDevices,
+  type VideoSession,
   verifyAuditChain,
 } from "@propgate/consent-audit";
-import {
-  ANOMALY_KINDS,
-  AUDIT_KINDS,
-  AUDIT_OPERATIONS,
-  BLOCK_SUBJECT_TYPES,
-  PURPOSES,
-  TypedId,
-  UserId,
-} from "@propgate/domain";
+import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, PURPOSES, TypedId, UserId } from "@propgate/domain";
 import { z } from "zod";
-import { adminProcedure, router } from "../trpc.ts";
+import { SessionNotFoundError } from "../errors.ts";
+import { AdminReason, adminActProcedure, adminReadProcedure, router } from "../trpc.ts";
 
-const AuditQuery = z.strictObject({
-  userId: UserId.optional(),
-  operation: z.enum(AUDIT_OPERATIONS).optional(),
-  kind: z.enum(AUDIT_KINDS).optional(),
-  limit: z.number().int().min(1).max(500).default(100),
-  beforeSeq: z.number().int().min(1).optional(),
+/*
+ * The admin api (invariant 5): reads need the viewer or operator role (`adminReadProcedure`),
+ * actions the operator role and a reason (`adminActProcedure`), which every row the action
+ * writes carries with the admin's id.
+ */
+
+const Instant = z.iso.datetime({ offset: true });
+const AuditQueryFilter = AuditFilter.extend({ from: Instant.optional(), to: Instant.optional() });
+const instant = (value: string | undefined) => (value ? new Date(value) : undefined);
+const auditFilter = ({ from, to, ...rest }: z.output<typeof AuditQueryFilter>) => ({
+  ...rest,
+  from: instant(from),
+  to: instant(to),
 });
 
 const WatchQuery = z.strictObject({
@@ -39,36 +47,69 @@ const WatchQuery = z.strictObject({
   subjectType: z.enum(BLOCK_SUBJECT_TYPES).optional(),
   subjectId: z.string().min(1).max(128).optional(),
   /** ISO-8601: only what was seen (anomalies) or placed (blocks) after it. */
-  since: z.iso.datetime({ offset: true }).optional(),
+  since: Instant.optional(),
   limit: z.number().int().min(1).max(500).default(100),
 });
-const since = (value: string | undefined) => (value ? new Date(value) : undefined);
+
+/** What admins see of a session: not its partner `Location`. */
+const shown = ({ sessionPath: _path, ...session }: VideoSession) => session;
 
 export const adminRouter = router({
+  /** The caller's id and admin role (the web app hides actions from viewers). */
+  me: adminReadProcedure.query(({ ctx }) => ({
+    userId: ctx.principal.userId,
+    role: ctx.adminRole,
+  })),
+  residents: router({
+    /**
+     * One resident by opaque id: consent per purpose with its history (notice version, time,
+     * channel, method, actor, reason), erasures (newest first) and video sessions.
+     */
+    get: adminReadProcedure
+      .input(z.strictObject({ userId: UserId }))
+      .query(async ({ ctx, input }) => {
+        const { db } = ctx.deps.database;
+        const [consents, history, erasures, videoSessions] = await Promise.all([
+          listConsents(db, input.userId),
+          listConsentHistory(db, input.userId, { limit: 500 }),
+          listErasures(db, { userId: input.userId, limit: 100 }),
+          listVideoSessions(db, { userId: input.userId, limit: 100 }),
+        ]);
+        return {
+          userId: input.userId,
+          consents: consents.map((consent) => ({
+            ...consent,
+            history: history.filter((entry) => entry.purpose === consent.purpose),
+          })),
+          erasures,
+          videoSessions: videoSessions.map(shown),
+        };
+      }),
+  }),
   partners: router({
     /** What the health probe last saw per partner and check, and the recent transitions. */
-    health: adminProcedure
+    health: adminReadProcedure
       .input(
         z.strictObject({ transitions: z.number().int().min(1).max(500).default(50) }).optional(),
       )
       .query(({ ctx, input }) => partnerHealthReport(ctx.deps.database.db, input)),
   }),
   anomalies: router({
-    list: adminProcedure
+    list: adminReadProcedure
       .input(WatchQuery.optional())
       .query(({ ctx, input }) =>
-        listAnomalies(ctx.deps.database.db, { ...input, since: since(input?.since) }),
+        listAnomalies(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
       ),
   }),
   blocks: router({
-    list: adminProcedure
+    list: adminReadProcedure
       .input(WatchQuery.extend({ activeOnly: z.boolean().optional() }).optional())
       .query(({ ctx, input }) =>
-        listBlocks(ctx.deps.database.db, { ...input, since: since(input?.since) }),
+        listBlocks(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
       ),
-    /** Ends a block early; the reason is kept with the block and the admin's id audited. */
-    lift: adminProcedure
-      .input(z.strictObject({ blockId: TypedId("blk"), reason: z.string().trim().min(3).max(500) }))
+    /** Ends a block early; the reason is kept with the block and on its audit row. */
+    lift: adminActProcedure
+      .input(z.strictObject({ blockId: TypedId("blk"), reason: AdminReason }))
       .mutation(async ({ ctx, input }) => {
         const block = await liftBlock(
           ctx.deps.database.db,
@@ -81,45 +122,49 @@ export const adminRouter = router({
       }),
   }),
   devices: router({
-    list: adminProcedure.query(({ ctx }) => listAllDevices(ctx.deps.database.db)),
-    upsert: adminProcedure
-      .input(z.strictObject({ devices: z.array(DeviceRecord).min(1).max(1000) }))
+    list: adminReadProcedure.query(({ ctx }) => listAllDevices(ctx.deps.database.db)),
+    upsert: adminActProcedure
+      .input(
+        z.strictObject({ devices: z.array(DeviceRecord).min(1).max(1000), reason: AdminReason }),
+      )
       .mutation(async ({ ctx, input }) => {
         await upsertDevices(ctx.deps.database.db, input.devices, ctx.audit);
         return { upserted: input.devices.length };
       }),
   }),
   consents: router({
-    list: adminProcedure
+    list: adminReadProcedure
       .input(z.strictObject({ userId: UserId }))
       .query(({ ctx, input }) => listConsents(ctx.deps.database.db, input.userId)),
-    /** Revokes on the resident's behalf (e.g. a written request); the reason is kept. */
-    revoke: adminProcedure
+    /**
+     * Revokes one purpose (`purpose`) or every purpose (`all: true`) on the resident's behalf
+     * (e.g. a written request), in one transaction; the reason is kept with the consent history
+     * and on the audit rows. Returns the resident's consents afterwards.
+     */
+    revoke: adminActProcedure
       .input(
-        z.strictObject({
-          userId: UserId,
-          purpose: z.enum(PURPOSES),
-          reason: z.string().min(3).max(500),
-        }),
+        z.union([
+          z.strictObject({ userId: UserId, purpose: z.enum(PURPOSES), reason: AdminReason }),
+          z.strictObject({ userId: UserId, all: z.literal(true), reason: AdminReason }),
+        ]),
       )
-      .mutation(async ({ ctx, input }) => {
-        await revokeConsent(
+      .mutation(({ ctx, input }) =>
+        revokeConsents(
           ctx.deps.database.db,
           {
             userId: input.userId,
-            purpose: input.purpose,
+            purposes: "purpose" in input ? [input.purpose] : [...PURPOSES],
             channel: "admin",
             method: "admin_action",
             actor: `admin:${ctx.principal.userId}`,
             reason: input.reason,
           },
           ctx.audit,
-        );
-        return listConsents(ctx.deps.database.db, input.userId);
-      }),
+        ),
+      ),
   }),
   erasures: router({
-    list: adminProcedure
+    list: adminReadProcedure
       .input(
         z.strictObject({
           userId: UserId.optional(),
@@ -128,10 +173,14 @@ export const adminRouter = router({
         }),
       )
       .query(({ ctx, input }) => listErasures(ctx.deps.database.db, input)),
+    /** Makes a pending erasure due now: the next pass of the erasure worker sends it. */
+    retry: adminActProcedure
+      .input(z.strictObject({ erasureId: TypedId("ers"), reason: AdminReason }))
+      .mutation(({ ctx, input }) => retryErasure(ctx.deps.database.db, input.erasureId, ctx.audit)),
   }),
   videoSessions: router({
     /** Live sessions, and those being ended at the partner (attempts, last error), newest first. */
-    list: adminProcedure
+    list: adminReadProcedure
       .input(
         z.strictObject({
           userId: UserId.optional(),
@@ -140,18 +189,60 @@ export const adminRouter = router({
         }),
       )
       .query(async ({ ctx, input }) =>
-        (await listVideoSessions(ctx.deps.database.db, input)).map(
-          ({ sessionPath: _path, ...session }) => session,
-        ),
+        (await listVideoSessions(ctx.deps.database.db, input)).map(shown),
       ),
+    /**
+     * Queues the session's end (reason `admin`): the end queue sends the `DELETE` at the partner
+     * within `VIDEO_END_INTERVAL_MS` and retries until the partner confirms.
+     */
+    end: adminActProcedure
+      .input(z.strictObject({ sessionId: TypedId("vss"), reason: AdminReason }))
+      .mutation(async ({ ctx, input }) => {
+        const session = await requestAdminVideoSessionEnd(
+          ctx.deps.database.db,
+          input.sessionId,
+          ctx.audit,
+        );
+        if (!session) throw new SessionNotFoundError();
+        return shown(session);
+      }),
   }),
   audit: router({
-    list: adminProcedure
-      .input(AuditQuery)
-      .query(({ ctx, input }) => listAuditEvents(ctx.deps.database.db, input)),
+    /**
+     * A page of the audit trail under the filters, newest first: `nextCursor` pages to older
+     * rows, `prevCursor` back to newer ones (keyset on `seq`; as fast on page 1,000 as on 1).
+     */
+    list: adminReadProcedure
+      .input(
+        AuditQueryFilter.extend({
+          limit: z.number().int().min(1).max(500).default(50),
+          cursor: AuditCursor.optional(),
+        }),
+      )
+      .query(({ ctx, input }) => pageAuditEvents(ctx.deps.database.db, auditFilter(input))),
+    /** The filtered rows as RFC 4180 CSV, newest first, at most 50,000 (`truncated` beyond). */
+    export: adminReadProcedure
+      .input(AuditQueryFilter.optional())
+      .query(({ ctx, input }) => exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}))),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
-    verify: adminProcedure.query(({ ctx }) =>
+    verify: adminReadProcedure.query(({ ctx }) =>
       verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
     ),
+  }),
+  vpn: router({
+    /** Connects and disconnects seen on the VPN, newest first; one peer's with its fingerprint. */
+    events: adminReadProcedure
+      .input(
+        z
+          .strictObject({
+            peerFingerprint: z
+              .string()
+              .regex(/^[0-9a-f]{16}$/)
+              .optional(),
+            limit: z.number().int().min(1).max(500).default(100),
+          })
+          .optional(),
+      )
+      .query(({ ctx, input }) => listVpnEvents(ctx.deps.database.db, input)),
   }),
 });

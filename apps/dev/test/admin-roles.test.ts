@@ -1,0 +1,579 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  type AuditEvent,
+  auditRowHash,
+  chainGenesis,
+  countAuditEvents,
+  listConsents,
+  recordVpnEvent,
+} from "@propgate/consent-audit";
+import { auditEvents } from "@propgate/consent-audit/schema";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
+import { errorOf, HIGH_RATE_LIMITS, startTestStack, type TestStack } from "./harness.ts";
+
+/*
+ * Invariant 5's admin roles (issue 13): a viewer reads every admin screen's data and is refused
+ * every action; an operator acts, with a reason that every audit row of the action carries with
+ * the admin's id; a resident token reaches no admin procedure. Then the audit trail's pages and
+ * CSV export over 100,000 seeded rows.
+ */
+
+let stack: TestStack;
+beforeAll(async () => {
+  // The erasure outbox is driven by hand (runErasuresOnce); pages are walked by one admin.
+  stack = await startTestStack({ env: { ...HIGH_RATE_LIMITS, ERASURE_INTERVAL_MS: "3600000" } });
+});
+afterAll(() => stack.close());
+
+const offers = createOfferMaker();
+afterAll(() => offers.close());
+
+const as = async (sub: string, role?: "viewer" | "operator") =>
+  stack.client(await stack.issuer.mint({ sub, sites: [], ...(role ? { role } : {}) }));
+
+const REASON = 'resident asked in writing, "all of it", ticket 77';
+
+/** The rows of the whole audit table, as a count (an action refused must write none). */
+async function auditCount() {
+  await stack.deps.auditWriter.flush();
+  return countAuditEvents(stack.database.db);
+}
+
+/** A resident with every purpose granted. */
+async function residentWithConsents(userId: string) {
+  const resident = await stack.resident(userId);
+  for (const purpose of ["intercom", "barrier", "video", "faces", "plates"] as const) {
+    await resident.trpc.consent.grant.mutate({ purpose, noticeVersion: 1 });
+  }
+  return resident;
+}
+
+/** A block in force on a resident who tried ten devices that are not theirs. */
+async function blockOf(userId: string) {
+  const prober = await stack.resident(userId);
+  for (let i = 0; i < 10; i++) {
+    await errorOf(prober.trpc.intercom.openDoor.mutate({ deviceId: `door-probe${i}` }));
+  }
+  await stack.deps.watch.settle();
+  const operator = await as("operator-blocks", "operator");
+  const [block] = await operator.admin.blocks.list.query({ subjectId: userId, activeOnly: true });
+  if (!block) throw new Error("ten refused devices placed no block");
+  return block;
+}
+
+describe("admin.me", () => {
+  test("names the caller and their role; the old propgate:admin role is an operator", async () => {
+    expect(await (await as("viewer-me", "viewer")).admin.me.query()).toEqual({
+      userId: "viewer-me",
+      role: "viewer",
+    });
+    expect(await (await as("operator-me", "operator")).admin.me.query()).toEqual({
+      userId: "operator-me",
+      role: "operator",
+    });
+    const legacy = stack.client(
+      await stack.issuer.mint({ sub: "admin-me", sites: [], admin: true }),
+    );
+    expect(await legacy.admin.me.query()).toEqual({ userId: "admin-me", role: "operator" });
+  });
+});
+
+describe("a viewer", () => {
+  test("reads every screen's data", async () => {
+    const resident = await residentWithConsents("user-viewed");
+    await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+    await recordVpnEvent(stack.database.db, {
+      iface: "wg0",
+      peerFingerprint: "0123456789abcdef",
+      endpointIp: "198.51.100.4",
+      kind: "connected",
+      at: new Date(),
+      rxBytes: 0,
+      txBytes: 0,
+    });
+    const viewer = await as("viewer-reads", "viewer");
+    const person = await viewer.admin.residents.get.query({ userId: "user-viewed" });
+    expect(person.consents.map((c) => [c.purpose, c.state])).toEqual([
+      ["intercom", "granted"],
+      ["barrier", "granted"],
+      ["video", "granted"],
+      ["faces", "revoked"],
+      ["plates", "granted"],
+    ]);
+    const faces = person.consents.find((c) => c.purpose === "faces");
+    expect(
+      faces?.history.map((entry) => [entry.action, entry.noticeVersion, entry.channel]),
+    ).toEqual([
+      ["revoke", null, "app"],
+      ["grant", 1, "app"],
+    ]);
+    expect(person.erasures).toEqual([
+      expect.objectContaining({ categories: ["faces"], status: "pending" }),
+    ]);
+    expect(person.videoSessions).toEqual([]);
+    expect(await viewer.admin.consents.list.query({ userId: "user-viewed" })).toHaveLength(5);
+    expect((await viewer.admin.erasures.list.query({ userId: "user-viewed" }))[0]?.status).toBe(
+      "pending",
+    );
+    expect(await viewer.admin.videoSessions.list.query({})).toBeArray();
+    const page = await viewer.admin.audit.list.query({ userId: "user-viewed" });
+    expect(page.rows.length).toBeGreaterThanOrEqual(6);
+    expect(page).toMatchObject({ prevCursor: null, nextCursor: null });
+    const exported = await viewer.admin.audit.export.query({ userId: "user-viewed" });
+    expect(exported.rows).toBe(page.rows.length);
+    expect(await viewer.admin.audit.verify.query()).toMatchObject({ ok: true });
+    expect(await viewer.admin.anomalies.list.query()).toBeArray();
+    expect(await viewer.admin.blocks.list.query()).toBeArray();
+    expect(await viewer.admin.partners.health.query()).toMatchObject({ checks: expect.any(Array) });
+    expect(await viewer.admin.devices.list.query()).toContainEqual(
+      expect.objectContaining({ id: "door-a1" }),
+    );
+    const vpn = await viewer.admin.vpn.events.query({ peerFingerprint: "0123456789abcdef" });
+    expect(vpn[0]).toMatchObject({ kind: "connected", iface: "wg0" });
+  });
+
+  test("is refused every action, FORBIDDEN with a clear message, and nothing changes", async () => {
+    const kept = await residentWithConsents("user-kept");
+    await kept.trpc.consent.revoke.mutate({ purpose: "plates" });
+    const block = await blockOf("user-viewer-prober");
+    const operator = await as("operator-setup", "operator");
+    const [erasure] = await operator.admin.erasures.list.query({ userId: "user-kept" });
+    if (!erasure) throw new Error("no pending erasure to retry");
+    const viewer = await as("viewer-acts", "viewer");
+    const before = await auditCount();
+    const attempts = [
+      () =>
+        viewer.admin.consents.revoke.mutate({
+          userId: "user-kept",
+          purpose: "intercom",
+          reason: REASON,
+        }),
+      () => viewer.admin.consents.revoke.mutate({ userId: "user-kept", all: true, reason: REASON }),
+      () => viewer.admin.blocks.lift.mutate({ blockId: block.id, reason: REASON }),
+      () =>
+        viewer.admin.devices.upsert.mutate({
+          devices: [
+            {
+              id: "door-viewer",
+              kind: "door",
+              siteId: "site-v",
+              partner: "intercom",
+              partnerDeviceId: "ic-viewer",
+              name: "Viewer's door",
+            },
+          ],
+          reason: REASON,
+        }),
+      () => viewer.admin.erasures.retry.mutate({ erasureId: erasure.id, reason: REASON }),
+      () =>
+        viewer.admin.videoSessions.end.mutate({
+          sessionId: "vss_00000000000000000000",
+          reason: REASON,
+        }),
+      // Refused before the input is read: a viewer learns nothing from a bad one either.
+      () =>
+        viewer.admin.consents.revoke.mutate({ userId: "user-kept", purpose: "intercom" } as never),
+    ];
+    for (const attempt of attempts) {
+      const error = await errorOf(attempt());
+      expect(error).toMatchObject({ code: "FORBIDDEN", httpStatus: 403, cause: "FORBIDDEN" });
+      expect(error.message).toBe("the viewer role reads only; this action needs the operator role");
+    }
+    expect(await auditCount()).toBe(before);
+    const consents = await listConsents(stack.database.db, "user-kept");
+    expect(consents.map((c) => c.state)).toEqual([
+      "granted",
+      "granted",
+      "granted",
+      "granted",
+      "revoked",
+    ]);
+    expect(await viewer.admin.blocks.list.query({ subjectId: "user-viewer-prober" })).toEqual([
+      expect.objectContaining({ id: block.id, liftedAt: null }),
+    ]);
+    expect((await viewer.admin.devices.list.query()).some((d) => d.id === "door-viewer")).toBe(
+      false,
+    );
+  });
+});
+
+describe("a resident token (no admin role)", () => {
+  test("is FORBIDDEN on every admin procedure, reads and actions alike", async () => {
+    const resident = await stack.resident("user-no-role");
+    const calls = [
+      () => resident.trpc.admin.me.query(),
+      () => resident.trpc.admin.residents.get.query({ userId: "user-viewed" }),
+      () => resident.trpc.admin.consents.list.query({ userId: "user-viewed" }),
+      () => resident.trpc.admin.audit.list.query({}),
+      () => resident.trpc.admin.audit.export.query({}),
+      () => resident.trpc.admin.audit.verify.query(),
+      () => resident.trpc.admin.vpn.events.query(),
+      () => resident.trpc.admin.partners.health.query(),
+      () => resident.trpc.admin.anomalies.list.query(),
+      () => resident.trpc.admin.blocks.list.query(),
+      () => resident.trpc.admin.erasures.list.query({}),
+      () => resident.trpc.admin.videoSessions.list.query({}),
+      () => resident.trpc.admin.devices.list.query(),
+      () =>
+        resident.trpc.admin.consents.revoke.mutate({
+          userId: "user-no-role",
+          all: true,
+          reason: REASON,
+        }),
+    ];
+    for (const call of calls) {
+      expect(await errorOf(call())).toMatchObject({ code: "FORBIDDEN", cause: "FORBIDDEN" });
+    }
+  });
+});
+
+describe("an operator", () => {
+  test("revokes one purpose, then all, with a reason: refused at once, audited with the admin and reason", async () => {
+    const resident = await residentWithConsents("user-revoked");
+    const operator = await as("operator-revokes", "operator");
+    const one = await operator.admin.consents.revoke.mutate({
+      userId: "user-revoked",
+      purpose: "intercom",
+      reason: REASON,
+    });
+    expect(one.find((c) => c.purpose === "intercom")?.state).toBe("revoked");
+    stack.sims.intercom.recorder.clear();
+    expect(
+      await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" })),
+    ).toMatchObject({ cause: "CONSENT_REQUIRED" });
+    expect(stack.sims.intercom.recorder.all()).toEqual([]);
+
+    const all = await operator.admin.consents.revoke.mutate({
+      userId: "user-revoked",
+      all: true,
+      reason: "second request: everything",
+    });
+    expect(all.map((c) => c.state)).toEqual(Array(5).fill("revoked"));
+    const { rows } = await operator.admin.audit.list.query({
+      userId: "user-revoked",
+      kind: "consent.revoke",
+    });
+    expect(rows.map((row) => [row.purpose, row.actor, row.reason])).toEqual([
+      ["plates", "operator-revokes", "second request: everything"],
+      ["faces", "operator-revokes", "second request: everything"],
+      ["video", "operator-revokes", "second request: everything"],
+      ["barrier", "operator-revokes", "second request: everything"],
+      ["intercom", "operator-revokes", REASON],
+    ]);
+    const person = await operator.admin.residents.get.query({ userId: "user-revoked" });
+    const intercom = person.consents.find((c) => c.purpose === "intercom");
+    expect(intercom?.history[0]).toMatchObject({
+      action: "revoke",
+      channel: "admin",
+      actor: "admin:operator-revokes",
+      reason: REASON,
+    });
+    expect(person.erasures.map((e) => e.categories).sort()).toEqual([["faces"], ["plates"]]);
+    // Revoking all again changes nothing and writes nothing.
+    const before = await auditCount();
+    await operator.admin.consents.revoke.mutate({
+      userId: "user-revoked",
+      all: true,
+      reason: REASON,
+    });
+    expect(await auditCount()).toBe(before);
+  });
+
+  test("must give a reason of 3 to 500 characters", async () => {
+    const operator = await as("operator-terse", "operator");
+    for (const reason of [undefined, "", "  ok  ", "x".repeat(501)]) {
+      const error = await errorOf(
+        operator.admin.consents.revoke.mutate({
+          userId: "user-revoked",
+          purpose: "video",
+          ...(reason === undefined ? {} : { reason }),
+        } as never),
+      );
+      expect(error).toMatchObject({ code: "BAD_REQUEST", cause: "INVALID_INPUT" });
+    }
+    const bad = await errorOf(
+      operator.admin.consents.revoke.mutate({
+        userId: "user-revoked",
+        purpose: "video",
+        all: true,
+        reason: REASON,
+      } as never),
+    );
+    expect(bad.code).toBe("BAD_REQUEST");
+  });
+
+  test("lifts a block and registers a device with a reason on the audit row", async () => {
+    const block = await blockOf("user-operator-prober");
+    const operator = await as("operator-lifts", "operator");
+    await operator.admin.blocks.lift.mutate({ blockId: block.id, reason: "false alarm, checked" });
+    await operator.admin.devices.upsert.mutate({
+      devices: [
+        {
+          id: "door-op1",
+          kind: "door",
+          siteId: "site-op",
+          partner: "intercom",
+          partnerDeviceId: "ic-op1",
+          name: "Operator's door",
+        },
+      ],
+      reason: "new entrance",
+    });
+    const lifted = await operator.admin.audit.list.query({ kind: "admin.blocks.lift", limit: 1 });
+    expect(lifted.rows[0]).toMatchObject({
+      actor: "operator-lifts",
+      reason: "false alarm, checked",
+      target: block.id,
+    });
+    const upserted = await operator.admin.audit.list.query({ target: "door-op1" });
+    expect(upserted.rows).toEqual([
+      expect.objectContaining({ kind: "admin.devices.upsert", reason: "new entrance" }),
+    ]);
+  });
+
+  test("retries an erasure the partner refused: due now, sent on the next pass, audited", async () => {
+    const resident = await residentWithConsents("user-erase-retry");
+    await stack.background.runErasuresOnce(); // the other tests' erasures, out of the way
+    // One pass makes three attempts: all refused (503), so the request backs off.
+    stack.sims.intercom.faults.set({ failErasures: 3 });
+    try {
+      await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+      await stack.background.runErasuresOnce(); // refused: backed off
+    } finally {
+      stack.sims.intercom.faults.reset();
+    }
+    const operator = await as("operator-retries", "operator");
+    const [failed] = await operator.admin.erasures.list.query({ userId: "user-erase-retry" });
+    expect(failed).toMatchObject({ status: "pending", attempts: 1 });
+    expect(Date.parse(failed?.nextAttemptAt ?? "")).toBeGreaterThan(Date.now());
+    const retried = await operator.admin.erasures.retry.mutate({
+      erasureId: failed?.id ?? "",
+      reason: "partner fixed their side",
+    });
+    expect(Date.parse(retried.nextAttemptAt)).toBeLessThanOrEqual(Date.now());
+    const erasedBefore = stack.sims.intercom.data.erasures().length;
+    await stack.background.runErasuresOnce();
+    const [done] = await operator.admin.erasures.list.query({ userId: "user-erase-retry" });
+    expect(done?.status).toBe("done");
+    expect(stack.sims.intercom.data.erasures()).toHaveLength(erasedBefore + 1);
+    const { rows } = await operator.admin.audit.list.query({ kind: "admin.erasures.retry" });
+    expect(rows[0]).toMatchObject({
+      userId: "user-erase-retry",
+      actor: "operator-retries",
+      reason: "partner fixed their side",
+      callId: failed?.id,
+    });
+    expect(
+      await errorOf(
+        operator.admin.erasures.retry.mutate({ erasureId: failed?.id ?? "", reason: "again" }),
+      ),
+    ).toMatchObject({ code: "BAD_REQUEST", cause: "INVALID_INPUT" });
+  });
+
+  test("ends a live video session: queued, ended at the partner, audited", async () => {
+    const resident = await residentWithConsents("user-video-ended");
+    const sim = stack.sims.intercom;
+    const known = new Set(sim.video.sessions().map((s) => s.sessionId));
+    const session = await resident.trpc.video.createSession.mutate({
+      cameraId: "cam-a1",
+      offerSdp: await offers.makeOffer(),
+    });
+    const partnerSide = sim.video.sessions().find((s) => !known.has(s.sessionId));
+    if (!partnerSide) throw new Error("the partner holds no new session");
+    const operator = await as("operator-video", "operator");
+    const ending = await operator.admin.videoSessions.end.mutate({
+      sessionId: session.sessionId,
+      reason: "camera abuse report",
+    });
+    expect(ending).toMatchObject({ id: session.sessionId, state: "ending", endReason: "admin" });
+    expect(ending).not.toHaveProperty("sessionPath");
+    const closed = await sim.video.waitForSessionState(partnerSide.sessionId, "closed", 5000);
+    expect(closed.closedReason).toBe("deleted");
+    for (const deadline = Date.now() + 5000; ; await Bun.sleep(50)) {
+      const [row] = await operator.admin.videoSessions.list.query({ userId: "user-video-ended" });
+      if (row?.state === "ended") break;
+      if (Date.now() > deadline) throw new Error(`not ended: ${JSON.stringify(row)}`);
+    }
+    const { rows } = await operator.admin.audit.list.query({
+      userId: "user-video-ended",
+      kind: "admin.video_sessions.end",
+    });
+    expect(rows).toEqual([
+      expect.objectContaining({
+        actor: "operator-video",
+        reason: "camera abuse report",
+        target: "cam-a1",
+        result: "ok",
+      }),
+    ]);
+    expect(
+      await errorOf(
+        operator.admin.videoSessions.end.mutate({
+          sessionId: "vss_00000000000000000000",
+          reason: "no such session",
+        }),
+      ),
+    ).toMatchObject({ code: "NOT_FOUND" });
+  });
+});
+
+describe("the audit trail over 100,000 rows", () => {
+  const SEEDED = 100_000;
+  const START = Date.UTC(2025, 0, 1);
+  /** The seeded rows' content: row i at START + i seconds, on a chain of its own. */
+  const seedRow = (i: number) => ({
+    chainSeq: i + 1,
+    id: `evt_seed${String(i).padStart(12, "0")}`,
+    at: new Date(START + i * 1000),
+    kind: i % 50 === 0 ? ("access.denied" as const) : ("partner.request" as const),
+    sourceApp: "seed",
+    instanceId: "seed",
+    clientIp: null,
+    requestId: null,
+    userId: `seed-user-${i % 500}`,
+    actor: null,
+    operation: i % 2 ? ("intercom.open" as const) : ("barrier.open" as const),
+    partner: i % 2 ? ("intercom" as const) : ("barrier" as const),
+    purpose: i % 2 ? ("intercom" as const) : ("barrier" as const),
+    target: `door-seed-${i % 200}`,
+    attempt: 1,
+    result: i % 50 === 0 ? "denied" : "pending",
+    errorCode: null,
+    httpStatus: null,
+    latencyMs: null,
+    callId: null,
+    reason: null,
+  });
+
+  beforeAll(async () => {
+    // Real rows: linked and hashed as the writer would, so the chain still verifies.
+    const chainId = "seed/admin-roles";
+    let prev = chainGenesis(chainId);
+    for (let start = 0; start < SEEDED; start += 2000) {
+      const values = [];
+      for (let i = start; i < Math.min(SEEDED, start + 2000); i++) {
+        const content = seedRow(i);
+        const hash = auditRowHash(prev, content);
+        values.push({ ...content, chainId, prevHash: prev, hash });
+        prev = hash;
+      }
+      await stack.database.db.insert(auditEvents).values(values);
+    }
+  }, 120_000);
+
+  /** Every page under `filter` from the newest to the oldest and back: the same pages. */
+  async function walk(filter: Record<string, string>, limit: number) {
+    const viewer = await as("viewer-pages", "viewer");
+    const forward: AuditEvent[][] = [];
+    let page = await viewer.admin.audit.list.query({ ...filter, limit });
+    forward.push(page.rows);
+    while (page.nextCursor) {
+      page = await viewer.admin.audit.list.query({ ...filter, limit, cursor: page.nextCursor });
+      forward.push(page.rows);
+    }
+    const back: AuditEvent[][] = [page.rows];
+    while (page.prevCursor) {
+      page = await viewer.admin.audit.list.query({ ...filter, limit, cursor: page.prevCursor });
+      back.unshift(page.rows);
+    }
+    const ids = (pages: AuditEvent[][]) => pages.map((rows) => rows.map((row) => row.id));
+    expect(ids(back)).toEqual(ids(forward));
+    const rows = forward.flat();
+    expect(new Set(rows.map((row) => row.seq)).size).toBe(rows.length);
+    expect(rows.map((row) => row.seq)).toEqual(rows.map((row) => row.seq).sort((a, b) => b - a));
+    return rows;
+  }
+
+  test("pages forward and back without gaps or repeats, under every filter", async () => {
+    const viewer = await as("viewer-pages", "viewer");
+    // Unfiltered: ten pages down from the newest, then back up.
+    const down: AuditEvent[][] = [];
+    let page = await viewer.admin.audit.list.query({ limit: 500 });
+    down.push(page.rows);
+    for (let i = 0; i < 9 && page.nextCursor; i++) {
+      page = await viewer.admin.audit.list.query({ limit: 500, cursor: page.nextCursor });
+      down.push(page.rows);
+    }
+    const up: AuditEvent[][] = [page.rows];
+    while (page.prevCursor) {
+      page = await viewer.admin.audit.list.query({ limit: 500, cursor: page.prevCursor });
+      up.unshift(page.rows);
+    }
+    expect(up.map((rows) => rows.map((row) => row.seq))).toEqual(
+      down.map((rows) => rows.map((row) => row.seq)),
+    );
+    const seqs = down.flat().map((row) => row.seq);
+    expect(seqs).toHaveLength(5000);
+    expect(new Set(seqs).size).toBe(5000);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+
+    const expected = (keep: (i: number) => boolean) =>
+      Array.from({ length: SEEDED }, (_, i) => i)
+        .filter(keep)
+        .map((i) => seedRow(i).id)
+        .reverse();
+    const seededIds = (rows: AuditEvent[]) =>
+      rows.filter((row) => row.sourceApp === "seed").map((row) => row.id);
+    expect(seededIds(await walk({ userId: "seed-user-7" }, 37))).toEqual(
+      expected((i) => i % 500 === 7),
+    );
+    expect(seededIds(await walk({ target: "door-seed-3" }, 100))).toEqual(
+      expected((i) => i % 200 === 3),
+    );
+    expect(seededIds(await walk({ result: "denied", kind: "access.denied" }, 500))).toEqual(
+      expected((i) => i % 50 === 0),
+    );
+    const window = {
+      from: new Date(START + 40_000_000).toISOString(),
+      to: new Date(START + 40_600_000).toISOString(),
+    };
+    expect(seededIds(await walk({ ...window, partner: "barrier" }, 99))).toEqual(
+      expected((i) => i >= 40_000 && i < 40_600 && i % 2 === 0),
+    );
+    expect(
+      seededIds(await walk({ ...window, operation: "intercom.open", userId: "seed-user-1" }, 5)),
+    ).toEqual(expected((i) => i >= 40_000 && i < 40_600 && i % 500 === 1));
+    expect(await viewer.admin.audit.verify.query()).toMatchObject({ ok: true });
+  }, 120_000);
+
+  test("exports the filtered rows as CSV, quoting commas, quotes and newlines (RFC 4180)", async () => {
+    const operator = await as("operator-csv", "operator");
+    const reason = 'moved, "as agreed"\nby phone';
+    await operator.admin.devices.upsert.mutate({
+      devices: [
+        {
+          id: "door-csv",
+          kind: "door",
+          siteId: "site-csv",
+          partner: "barrier",
+          partnerDeviceId: "br-csv",
+          name: "CSV door",
+        },
+      ],
+      reason,
+    });
+    const viewer = await as("viewer-csv", "viewer");
+    const exported = await viewer.admin.audit.export.query({ target: "door-csv" });
+    expect({ rows: exported.rows, truncated: exported.truncated }).toEqual({
+      rows: 1,
+      truncated: false,
+    });
+    const [header, line, end, ...rest] = exported.csv.split("\r\n");
+    expect(rest).toEqual([]);
+    expect(end).toBe("");
+    expect(header?.split(",")).toHaveLength(25);
+    expect(header?.split(",")[22]).toBe("reason");
+    expect(line).toContain(',"moved, ""as agreed""\nby phone",');
+    expect(line).toContain(",admin.devices.upsert,");
+    expect(line).toContain(",operator-csv,");
+
+    const seeded = await viewer.admin.audit.export.query({
+      userId: "seed-user-9",
+      partner: "intercom",
+    });
+    expect({ rows: seeded.rows, truncated: seeded.truncated }).toEqual({
+      rows: SEEDED / 500,
+      truncated: false,
+    });
+  });
+});
