@@ -1,12 +1,44 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { getCookie } from "hono/cookie";
+import { createOidcClient, type OidcClient, type PendingSignIn, signInFailure } from "./oidc.ts";
+import {
+  cookieHeader,
+  cookieName,
+  createSessionStore,
+  randomToken,
+  type Session,
+  type SessionStore,
+  sameSecret,
+} from "./session.ts";
 
 export interface AdminAppOptions {
   /** Origin of the api; only `/trpc/admin.*` calls are forwarded there. */
   apiUrl: URL;
-  /** How to reach the api (tests may pass their own); defaults to the global fetch. */
+  /** This app's public origin (ADMIN_URL): redirect URI, the expected `Origin` of mutations. */
+  publicUrl: URL;
+  oidc: {
+    issuer: URL;
+    clientId: string;
+    clientSecret: string;
+    /** Plain http to a loopback provider (development only). */
+    allowInsecureRequests: boolean;
+  };
+  session: { idleSeconds: number; maxSeconds: number };
+  /** Cookies carry `Secure` unless this is false (plain http on loopback in development). */
+  secureCookies: boolean;
+  /** How to reach the api and the provider (tests may pass their own); the global fetch by default. */
   fetch?: typeof fetch;
+  now?: () => number;
+  /** One line per failed sign-in or refresh (a reason code, never a token); console.warn by default. */
+  warn?: (line: string) => void;
+}
+
+export interface AdminApp {
+  app: Hono;
+  sessions: SessionStore;
+  stop(): void;
 }
 
 const PAGE_DIR = `${import.meta.dir}/page`;
@@ -14,15 +46,27 @@ const PAGE_DIR = `${import.meta.dir}/page`;
 /** One admin procedure per call (httpLink never batches), e.g. `admin.consents.list`. */
 const ADMIN_PROCEDURE = /^admin(\.[A-Za-z]{1,64}){1,4}$/;
 
-// The page only talks to its own origin (the proxy below), so the api needs no CORS.
-const CSP = [
-  "default-src 'none'",
+const SESSION_COOKIE = "propgate-admin";
+/** Binds a sign-in's `state` to the browser that started it; Lax, so the provider's redirect carries it. */
+const LOGIN_COOKIE = "propgate-admin-login";
+const SIGN_IN_TTL_MS = 10 * 60_000;
+const MAX_PENDING_SIGN_INS = 1000;
+/** An access token this close to its expiry is refreshed before it is sent. */
+const REFRESH_MARGIN_MS = 30_000;
+
+/**
+ * The page's script and style are files of this origin: no inline script or style anywhere.
+ * Sent on every response, pages and JSON alike.
+ */
+export const CSP = [
+  "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  "connect-src 'self'",
   "img-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
   "base-uri 'none'",
-  "form-action 'none'",
+  "form-action 'self'",
   "frame-ancestors 'none'",
 ].join("; ");
 
@@ -42,25 +86,124 @@ function pageScript(): Promise<string> {
   return bundle;
 }
 
-function errorBody(c: Context, status: 404 | 405 | 413 | 500 | 502, code: string, message: string) {
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 502 | 503;
+
+function errorBody(c: Context, status: ErrorStatus, code: string, message: string) {
   return c.json({ error: { code, message, requestId: crypto.randomUUID() } }, status);
 }
 
-/** The admin web app: one page, its script and style, and a proxy for the api's admin procedures. */
-export function createAdminApp(options: AdminAppOptions): Hono {
+const escapeHtml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char] ?? "",
+  );
+
+/** A small server-made page (sign-in outcome, signed out); static text and links only. */
+function notice(title: string, text: string, link: { href: string; label: string }, head = "") {
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${escapeHtml(title)} · Propgate admin</title>
+    <link rel="stylesheet" href="/admin.css" />${head}
+  </head>
+  <body>
+    <main class="notice">
+      <h1>${escapeHtml(title)}</h1>
+      <p>${escapeHtml(text)}</p>
+      <p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>
+    </main>
+  </body>
+</html>`;
+}
+
+/**
+ * The admin web app: OpenID Connect sign-in, server-side sessions, the page, and a proxy that
+ * calls the api's admin procedures with the session's access token.
+ */
+export function createAdminApp(options: AdminAppOptions): AdminApp {
   const forward = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  const warn = options.warn ?? ((line: string) => console.warn(line));
   const apiOrigin = options.apiUrl.origin;
+  const origin = options.publicUrl.origin;
+  const secure = options.secureCookies;
+  const oidc: OidcClient = createOidcClient({
+    ...options.oidc,
+    redirectUri: `${origin}/auth/callback`,
+    postLogoutRedirectUri: `${origin}/auth/signed-out`,
+    fetch: options.fetch,
+    now,
+  });
+  const sessions = createSessionStore({
+    idleMs: options.session.idleSeconds * 1000,
+    absoluteMs: options.session.maxSeconds * 1000,
+    now,
+  });
+  /** Sign-ins started and not yet finished, by `state`. */
+  const pending = new Map<string, { signIn: PendingSignIn; binding: string; startedAt: number }>();
+  const refreshing = new WeakMap<Session, Promise<boolean>>();
+
+  const sessionCookie = (value: string, maxAge: number) =>
+    cookieHeader(SESSION_COOKIE, value, { secure, sameSite: "Strict", maxAge });
+  const sessionId = (c: Context) => getCookie(c, cookieName(SESSION_COOKIE, secure));
+  const currentSession = (c: Context) => sessions.touch(sessionId(c));
+
+  /** A fresh enough access token, refreshed when the provider gave a refresh token. */
+  function freshToken(session: Session): Promise<boolean> {
+    if (now() < session.accessTokenExpiresAt - REFRESH_MARGIN_MS) return Promise.resolve(true);
+    const { refreshToken } = session;
+    if (!refreshToken) return Promise.resolve(false);
+    let inflight = refreshing.get(session);
+    if (!inflight) {
+      inflight = oidc
+        .refresh(refreshToken)
+        .then((refreshed) => {
+          Object.assign(session, refreshed);
+          return true;
+        })
+        .catch((error: unknown) => {
+          warn(`admin session refresh failed: ${signInFailure(error)}`);
+          return false;
+        })
+        .finally(() => refreshing.delete(session));
+      refreshing.set(session, inflight);
+    }
+    return inflight;
+  }
+
+  /**
+   * A mutation must come from this app's own page: same-origin by `Origin` (and by
+   * `Sec-Fetch-Site` when the browser sends it) and carrying the session's CSRF token.
+   */
+  function refuseMutation(c: Context, session: Session): Response | null {
+    const site = c.req.header("sec-fetch-site");
+    if (site !== undefined && site !== "same-origin")
+      return errorBody(c, 403, "CSRF_REJECTED", "cross-site requests are refused");
+    if (c.req.header("origin") !== origin)
+      return errorBody(c, 403, "CSRF_REJECTED", "the request's Origin is not this app");
+    if (!sameSecret(c.req.header("x-csrf-token"), session.csrfToken))
+      return errorBody(c, 403, "CSRF_REJECTED", "a valid x-csrf-token header is required");
+    return null;
+  }
+
+  const sessionRequired = (c: Context) =>
+    errorBody(c, 401, "SESSION_REQUIRED", "sign in first (the session is missing or over)");
+
   const app = new Hono();
 
   app.use("*", async (c, next) => {
     await next();
+    c.header("content-security-policy", CSP);
     c.header("x-content-type-options", "nosniff");
+    c.header("x-frame-options", "DENY");
     c.header("referrer-policy", "no-referrer");
     c.header("cache-control", "no-store");
   });
 
   app.get("/", async (c) => {
-    c.header("content-security-policy", CSP);
+    if (!currentSession(c)) return c.redirect("/auth/login", 302);
     return c.html(await Bun.file(`${PAGE_DIR}/index.html`).text());
   });
   app.get("/admin.js", async (c) => {
@@ -71,6 +214,119 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     c.header("content-type", "text/css; charset=utf-8");
     return c.body(await Bun.file(`${PAGE_DIR}/admin.css`).text());
   });
+
+  app.get("/auth/login", async (c) => {
+    let started: Awaited<ReturnType<OidcClient["startSignIn"]>>;
+    try {
+      started = await oidc.startSignIn();
+    } catch (error) {
+      warn(`admin sign-in could not start: ${signInFailure(error)}`);
+      return c.html(
+        notice(
+          "Sign-in unavailable",
+          "The identity provider could not be reached. Try again in a moment.",
+          { href: "/auth/login", label: "Try again" },
+        ),
+        503,
+      );
+    }
+    for (const [state, entry] of pending) {
+      if (pending.size < MAX_PENDING_SIGN_INS && now() - entry.startedAt < SIGN_IN_TTL_MS) break;
+      pending.delete(state); // the oldest first (Map order is insertion order)
+    }
+    const binding = getCookie(c, cookieName(LOGIN_COOKIE, secure)) ?? randomToken();
+    pending.set(started.pending.state, { signIn: started.pending, binding, startedAt: now() });
+    c.header(
+      "set-cookie",
+      cookieHeader(LOGIN_COOKIE, binding, {
+        secure,
+        sameSite: "Lax",
+        maxAge: SIGN_IN_TTL_MS / 1000,
+      }),
+    );
+    return c.redirect(started.url.href, 302);
+  });
+
+  app.get("/auth/callback", async (c) => {
+    const url = new URL(c.req.url);
+    const state = url.searchParams.get("state") ?? "";
+    const entry = pending.get(state);
+    pending.delete(state);
+    const retry = { href: "/auth/login", label: "Sign in again" };
+    const binding = getCookie(c, cookieName(LOGIN_COOKIE, secure));
+    if (
+      !entry ||
+      now() - entry.startedAt >= SIGN_IN_TTL_MS ||
+      !sameSecret(binding, entry.binding)
+    ) {
+      return c.html(
+        notice(
+          "Sign-in not recognised",
+          "This sign-in was not started in this browser, was already used or took too long.",
+          retry,
+        ),
+        400,
+      );
+    }
+    let signedIn: Awaited<ReturnType<OidcClient["finishSignIn"]>>;
+    try {
+      signedIn = await oidc.finishSignIn(
+        new URL(`${url.pathname}${url.search}`, origin),
+        entry.signIn,
+      );
+    } catch (error) {
+      const reason = signInFailure(error);
+      warn(`admin sign-in failed: ${reason}`);
+      return c.html(notice("Sign-in failed", `Sign-in failed (${reason}).`, retry), 400);
+    }
+    sessions.delete(sessionId(c)); // a new id for every sign-in (no session fixation)
+    const { id } = sessions.create(signedIn);
+    c.header("set-cookie", sessionCookie(id, options.session.maxSeconds));
+    // A page, not a redirect: after the provider's cross-site redirect the browser would not send
+    // the SameSite=Strict cookie with a redirect's request; it does with this page's navigation.
+    return c.html(
+      notice(
+        "Signed in",
+        "Opening the admin page…",
+        { href: "/", label: "Continue" },
+        `
+    <meta http-equiv="refresh" content="0;url=/" />`,
+      ),
+    );
+  });
+
+  app.get("/auth/session", (c) => {
+    const session = currentSession(c);
+    if (!session) return sessionRequired(c);
+    return c.json({
+      userId: session.userId,
+      roles: session.roles,
+      csrfToken: session.csrfToken,
+      expiresAt: new Date(sessions.endsAt(session)).toISOString(),
+    });
+  });
+
+  app.post("/auth/logout", async (c) => {
+    const id = sessionId(c);
+    const session = sessions.touch(id);
+    if (session) {
+      const refused = refuseMutation(c, session);
+      if (refused) return refused;
+      sessions.delete(id);
+    }
+    c.header("set-cookie", sessionCookie("", 0));
+    const endSession = await oidc.endSessionUrl(session?.idToken ?? null);
+    return c.json({ location: endSession?.href ?? "/auth/signed-out" });
+  });
+
+  app.get("/auth/signed-out", (c) =>
+    c.html(
+      notice("Signed out", "You are signed out of the Propgate admin app.", {
+        href: "/auth/login",
+        label: "Sign in again",
+      }),
+    ),
+  );
 
   app.all(
     "/trpc/:procedure",
@@ -85,11 +341,24 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       if (method !== "GET" && method !== "POST") {
         return errorBody(c, 405, "METHOD_NOT_ALLOWED", "only GET and POST are proxied");
       }
+      const id = sessionId(c);
+      const session = sessions.touch(id);
+      if (!session) return sessionRequired(c);
+      if (method === "POST") {
+        const refused = refuseMutation(c, session);
+        if (refused) return refused;
+      } else {
+        const site = c.req.header("sec-fetch-site");
+        if (site !== undefined && site !== "same-origin" && site !== "none")
+          return errorBody(c, 403, "CSRF_REJECTED", "cross-site requests are refused");
+      }
+      if (!(await freshToken(session))) {
+        sessions.delete(id);
+        return sessionRequired(c);
+      }
       const target = new URL(`/trpc/${procedure}`, apiOrigin);
       target.search = new URL(c.req.url).search;
-      const headers = new Headers();
-      const authorization = c.req.header("authorization");
-      if (authorization) headers.set("authorization", authorization);
+      const headers = new Headers({ authorization: `Bearer ${session.accessToken}` });
       if (method === "POST") headers.set("content-type", "application/json");
       let upstream: Response;
       try {
@@ -113,5 +382,5 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.notFound((c) => errorBody(c, 404, "NOT_FOUND", "not found"));
   app.onError((_error, c) => errorBody(c, 500, "INTERNAL", "internal error"));
-  return app;
+  return { app, sessions, stop: () => sessions.stop() };
 }

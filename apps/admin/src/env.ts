@@ -1,16 +1,105 @@
-import { type EnvSource, host, parseEnv, port, url } from "@propgate/config";
+import {
+  ConfigError,
+  checkPartnerUrl,
+  type EnvSource,
+  host,
+  integer,
+  isLoopbackHost,
+  parseEnv,
+  port,
+  propgateEnv,
+  readConfigFile,
+  url,
+} from "@propgate/config";
 import { z } from "zod";
 
 const schema = z.object({
+  PROPGATE_ENV: propgateEnv.default("production"),
   HOST: host.default("127.0.0.1"),
   PORT: port.default(8790),
   /** The api the admin page talks to, through this app's `/trpc/admin.*` proxy. */
   API_URL: url,
+  /** This app's own public origin; the redirect URI is `${ADMIN_URL}/auth/callback`. */
+  ADMIN_URL: url.optional(),
+  /** The company's OpenID Connect provider (discovery at `/.well-known/openid-configuration`). */
+  ADMIN_OIDC_ISSUER: url,
+  ADMIN_OIDC_CLIENT_ID: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
+  ADMIN_OIDC_CLIENT_SECRET_FILE: z.string().min(1),
+  /** A session unused this long is over. */
+  ADMIN_SESSION_IDLE_SECONDS: integer(1, 86_400).default(30 * 60),
+  /** A session is over this long after sign-in, however busy. */
+  ADMIN_SESSION_MAX_SECONDS: integer(1, 7 * 86_400).default(8 * 3600),
 });
 
-export type AdminEnv = z.infer<typeof schema>;
+export interface AdminEnv {
+  PROPGATE_ENV: z.infer<typeof propgateEnv>;
+  HOST: string;
+  PORT: number;
+  API_URL: URL;
+  /** Null in development only: then the listener's own URL is the public one. */
+  ADMIN_URL: URL | null;
+  ADMIN_OIDC_ISSUER: URL;
+  ADMIN_OIDC_CLIENT_ID: string;
+  /** Read from ADMIN_OIDC_CLIENT_SECRET_FILE. */
+  clientSecret: string;
+  ADMIN_SESSION_IDLE_SECONDS: number;
+  ADMIN_SESSION_MAX_SECONDS: number;
+  /** Plain http to the provider (and a cookie without `Secure`) only on loopback outside production. */
+  allowInsecureLoopback: boolean;
+}
 
 /** Settings of the admin app; the only reader of process.env. */
 export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
-  return parseEnv(schema, source);
+  const env = parseEnv(schema, source);
+  const allowInsecureLoopback = env.PROPGATE_ENV !== "production";
+  const adminUrl = env.ADMIN_URL ?? null;
+  if (!adminUrl && (env.PROPGATE_ENV === "production" || !isLoopbackHost(env.HOST)))
+    throw new ConfigError(
+      "ADMIN_URL",
+      "is missing (optional only on a loopback HOST in development)",
+    );
+  if (adminUrl) {
+    if (adminUrl.pathname !== "/" || adminUrl.search || adminUrl.hash || adminUrl.username)
+      throw new ConfigError("ADMIN_URL", "is invalid: must be an origin (no path, query or user)");
+    const insecureOk = allowInsecureLoopback && isLoopbackHost(adminUrl.hostname);
+    if (adminUrl.protocol !== "https:" && !(adminUrl.protocol === "http:" && insecureOk))
+      throw new ConfigError(
+        "ADMIN_URL",
+        "is invalid: must be https (plain http only on loopback in development)",
+      );
+  }
+  // The admin's access token travels to the api: https, or plain http on this machine.
+  if (
+    env.API_URL.protocol !== "https:" &&
+    !(env.API_URL.protocol === "http:" && isLoopbackHost(env.API_URL.hostname))
+  )
+    throw new ConfigError("API_URL", "is invalid: must be https (plain http only on loopback)");
+  const issuerProblem = checkPartnerUrl(env.ADMIN_OIDC_ISSUER, allowInsecureLoopback);
+  if (issuerProblem) throw new ConfigError("ADMIN_OIDC_ISSUER", `is invalid: ${issuerProblem}`);
+  const clientSecret = readConfigFile(
+    "ADMIN_OIDC_CLIENT_SECRET_FILE",
+    env.ADMIN_OIDC_CLIENT_SECRET_FILE,
+  ).trim();
+  if (!clientSecret)
+    throw new ConfigError("ADMIN_OIDC_CLIENT_SECRET_FILE", "points at an empty file");
+  if (env.ADMIN_SESSION_IDLE_SECONDS > env.ADMIN_SESSION_MAX_SECONDS)
+    throw new ConfigError(
+      "ADMIN_SESSION_IDLE_SECONDS",
+      "must not exceed ADMIN_SESSION_MAX_SECONDS",
+    );
+  return {
+    PROPGATE_ENV: env.PROPGATE_ENV,
+    HOST: env.HOST,
+    PORT: env.PORT,
+    API_URL: env.API_URL,
+    ADMIN_URL: adminUrl,
+    ADMIN_OIDC_ISSUER: env.ADMIN_OIDC_ISSUER,
+    ADMIN_OIDC_CLIENT_ID: env.ADMIN_OIDC_CLIENT_ID,
+    clientSecret,
+    ADMIN_SESSION_IDLE_SECONDS: env.ADMIN_SESSION_IDLE_SECONDS,
+    ADMIN_SESSION_MAX_SECONDS: env.ADMIN_SESSION_MAX_SECONDS,
+    allowInsecureLoopback,
+  };
 }

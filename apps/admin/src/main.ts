@@ -2,7 +2,7 @@ import { ConfigError } from "@propgate/config";
 import { type AdminEnv, loadAdminEnv } from "./env.ts";
 import { serveAdmin } from "./server.ts";
 
-/** The admin web app: `bun src/main.ts` with HOST, PORT and API_URL. */
+/** The admin web app: `bun src/main.ts` with the settings of apps/admin/README.md. */
 let env: AdminEnv;
 try {
   env = loadAdminEnv();
@@ -11,8 +11,10 @@ try {
   console.error(error.message);
   process.exit(1);
 }
-const admin = serveAdmin({ apiUrl: env.API_URL, hostname: env.HOST, port: env.PORT });
-console.log(`admin app on ${admin.url} (api ${env.API_URL.origin})`);
+const admin = serveAdmin(env);
+console.log(
+  `admin app on ${admin.url} (api ${env.API_URL.origin}, sign-in at ${env.ADMIN_OIDC_ISSUER.origin}; redirect URI ${admin.redirectUri})`,
+);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     void admin.stop().then(() => process.exit(0));

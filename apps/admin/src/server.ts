@@ -1,19 +1,63 @@
-import { type AdminAppOptions, createAdminApp } from "./app.ts";
+import { isLoopbackHost } from "@propgate/config";
+import { type AdminApp, createAdminApp } from "./app.ts";
+import type { AdminEnv } from "./env.ts";
 
 export interface RunningAdmin {
+  /** The public URL (ADMIN_URL, else the listener's own). */
   url: string;
+  /** The redirect URI to register at the identity provider. */
+  redirectUri: string;
+  /** Where the provider sends the browser after logout. */
+  postLogoutRedirectUri: string;
   stop(): Promise<void>;
 }
 
-/** Starts the admin app on `hostname:port` (port 0 picks a free one). */
+/**
+ * Starts the admin app on HOST:PORT (port 0 picks a free one). Without ADMIN_URL (development
+ * only) the listener's own URL is the public one.
+ */
 export function serveAdmin(
-  options: AdminAppOptions & { hostname: string; port: number },
+  env: AdminEnv,
+  options: { fetch?: typeof fetch; warn?: (line: string) => void } = {},
 ): RunningAdmin {
-  const app = createAdminApp(options);
-  const server = Bun.serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
+  let admin: AdminApp | null = null;
+  const server = Bun.serve({
+    hostname: env.HOST,
+    port: env.PORT,
+    fetch: (request) =>
+      admin ? admin.app.fetch(request) : new Response("starting", { status: 503 }),
+  });
+  const publicUrl = env.ADMIN_URL ?? new URL(server.url.origin);
+  // `Secure` cookies are never sent over plain http: relaxed only for loopback in development.
+  const secureCookies = !(
+    env.allowInsecureLoopback &&
+    publicUrl.protocol === "http:" &&
+    isLoopbackHost(publicUrl.hostname)
+  );
+  admin = createAdminApp({
+    apiUrl: env.API_URL,
+    publicUrl,
+    oidc: {
+      issuer: env.ADMIN_OIDC_ISSUER,
+      clientId: env.ADMIN_OIDC_CLIENT_ID,
+      clientSecret: env.clientSecret,
+      allowInsecureRequests: env.allowInsecureLoopback,
+    },
+    session: {
+      idleSeconds: env.ADMIN_SESSION_IDLE_SECONDS,
+      maxSeconds: env.ADMIN_SESSION_MAX_SECONDS,
+    },
+    secureCookies,
+    fetch: options.fetch,
+    warn: options.warn,
+  });
+  const running = admin;
   return {
-    url: server.url.origin,
+    url: publicUrl.origin,
+    redirectUri: `${publicUrl.origin}/auth/callback`,
+    postLogoutRedirectUri: `${publicUrl.origin}/auth/signed-out`,
     async stop() {
+      running.stop();
       await server.stop(true);
     },
   };

@@ -2,18 +2,52 @@ import type { AppRouter } from "@propgate/api";
 import { AUDIT_KINDS, type AuditKind } from "@propgate/domain";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 
-/** The admin page: a typed tRPC client of the api's admin procedures, via this app's proxy. */
+/**
+ * The admin page: a typed tRPC client of the api's admin procedures, via this app's proxy. The
+ * page never holds a token: the browser sends the session cookie (HttpOnly), the app adds the
+ * admin's access token on its side. Mutations carry the session's CSRF token.
+ */
 
-const TOKEN_KEY = "propgate.admin.token";
+interface SessionInfo {
+  userId: string;
+  roles: string[];
+  csrfToken: string;
+  expiresAt: string;
+}
+
+const SIGN_IN = "/auth/login";
+let csrfToken = "";
+
+/** True when the admin app (not the api) refused for want of a session: sign in again. */
+async function sessionOver(response: Response): Promise<boolean> {
+  if (response.status !== 401) return false;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: unknown } } | null;
+  return body?.error?.code === "SESSION_REQUIRED";
+}
+
+async function fetchSession(): Promise<SessionInfo> {
+  const response = await fetch("/auth/session", { credentials: "same-origin" });
+  if (await sessionOver(response)) {
+    location.assign(SIGN_IN);
+    throw new Error("signing in again");
+  }
+  if (!response.ok) throw new Error(`the session could not be read (HTTP ${response.status})`);
+  return (await response.json()) as SessionInfo;
+}
 
 function createClient() {
   return createTRPCClient<AppRouter>({
     links: [
       httpLink({
         url: `${location.origin}/trpc`,
-        headers: () => {
-          const token = sessionStorage.getItem(TOKEN_KEY);
-          return token ? { authorization: `Bearer ${token}` } : {};
+        headers: () => ({ "x-csrf-token": csrfToken }),
+        fetch: async (input, init) => {
+          const response = await fetch(input, { ...init, credentials: "same-origin" });
+          if (await sessionOver(response)) location.assign(SIGN_IN);
+          return response;
         },
       }),
     ],
@@ -34,8 +68,8 @@ function element<T extends HTMLElement>(id: string, type: new () => T): T {
 }
 
 const ui = {
-  token: element("token", HTMLInputElement),
-  tokenClear: element("token-clear", HTMLButtonElement),
+  signedIn: element("signed-in", HTMLParagraphElement),
+  logout: element("logout", HTMLButtonElement),
   error: element("error", HTMLDivElement),
   status: element("status", HTMLParagraphElement),
   residentForm: element("resident-form", HTMLFormElement),
@@ -61,6 +95,33 @@ const ui = {
 
 let shownUserId: string | null = null;
 let revoking: Purpose | null = null;
+/** Only operators see the buttons that act; the api checks the role again on every call. */
+let canAct = false;
+
+/** Until `admin.me` answers: the role from the session's `roles` claim (display only). */
+function roleOf(roles: string[]): "operator" | "viewer" | null {
+  if (roles.includes("propgate:operator") || roles.includes("propgate:admin")) return "operator";
+  if (roles.includes("propgate:viewer")) return "viewer";
+  return null;
+}
+
+function showSignedIn(userId: string, role: string | null) {
+  const badge = document.createElement("span");
+  badge.className = "role";
+  badge.textContent = role ?? "no admin role";
+  ui.signedIn.replaceChildren(`Signed in as ${userId} `, badge);
+  ui.signedIn.dataset.user = userId;
+  ui.signedIn.dataset.role = role ?? "";
+}
+
+/** The session (its CSRF token), then who the api says the admin is: `admin.me` decides the role. */
+const ready = fetchSession().then(async (session) => {
+  csrfToken = session.csrfToken;
+  showSignedIn(session.userId, roleOf(session.roles));
+  const me = await client.admin.me.query();
+  canAct = me.role === "operator";
+  showSignedIn(me.userId, me.role);
+});
 
 function showError(error: unknown) {
   let text = error instanceof Error ? error.message : String(error);
@@ -83,6 +144,7 @@ async function run(label: string, action: () => Promise<void>): Promise<boolean>
   clearError();
   ui.status.textContent = `${label}…`;
   try {
+    await ready;
     await action();
     ui.status.textContent = "";
     return true;
@@ -126,7 +188,7 @@ function renderConsents(userId: string, consents: Consent[]) {
         ? `current ${consent.currentNoticeVersion}`
         : `${consent.grantedNoticeVersion} (current ${consent.currentNoticeVersion})`;
     const action = document.createElement("td");
-    if (consent.state === "granted") {
+    if (consent.state === "granted" && canAct) {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = "Revoke";
@@ -243,18 +305,20 @@ function stopRevoke() {
   ui.revokeForm.hidden = true;
 }
 
-ui.token.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
-ui.token.addEventListener("input", () => {
-  const token = ui.token.value.trim().replace(/^Bearer\s+/i, "");
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
-});
-element("token-form", HTMLFormElement).addEventListener("submit", (event) => {
-  event.preventDefault();
-});
-ui.tokenClear.addEventListener("click", () => {
-  sessionStorage.removeItem(TOKEN_KEY);
-  ui.token.value = "";
+ready.catch(showError);
+
+ui.logout.addEventListener("click", () => {
+  void run("Signing out", async () => {
+    const response = await fetch("/auth/logout", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": csrfToken },
+    });
+    const body = (await response.json().catch(() => null)) as { location?: string } | null;
+    if (!response.ok || typeof body?.location !== "string")
+      throw new Error(`signing out failed (HTTP ${response.status})`);
+    location.assign(body.location);
+  });
 });
 
 ui.residentForm.addEventListener("submit", (event) => {

@@ -1,0 +1,99 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadAdminEnv } from "../src/env.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "propgate-admin-env-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const SECRET = "a-client-secret-nobody-may-see";
+const secretFile = join(dir, "secret");
+writeFileSync(secretFile, `${SECRET}\n`);
+writeFileSync(join(dir, "empty"), "\n");
+
+const production = {
+  API_URL: "https://api.internal",
+  ADMIN_URL: "https://admin.example.com",
+  ADMIN_OIDC_ISSUER: "https://login.example.com/tenant",
+  ADMIN_OIDC_CLIENT_ID: "propgate-admin",
+  ADMIN_OIDC_CLIENT_SECRET_FILE: secretFile,
+};
+
+function problem(source: Record<string, string>): string {
+  try {
+    loadAdminEnv(source);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return "none";
+}
+
+describe("admin app settings", () => {
+  test("production: the secret from its file, session defaults 30 min idle and 8 h", () => {
+    const env = loadAdminEnv(production);
+    expect(env.clientSecret).toBe(SECRET);
+    expect(env.ADMIN_URL?.origin).toBe("https://admin.example.com");
+    expect(env.ADMIN_SESSION_IDLE_SECONDS).toBe(1800);
+    expect(env.ADMIN_SESSION_MAX_SECONDS).toBe(28_800);
+    expect(env.allowInsecureLoopback).toBe(false);
+  });
+
+  test("one line naming the bad variable, never its value", () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ ...production, ADMIN_URL: "" }, "config: ADMIN_URL is missing"],
+      [{ ...production, ADMIN_URL: "http://admin.example.com" }, "config: ADMIN_URL is invalid"],
+      [{ ...production, ADMIN_URL: "http://127.0.0.1:8790" }, "config: ADMIN_URL is invalid"],
+      [{ ...production, ADMIN_URL: "https://a.example/admin" }, "config: ADMIN_URL is invalid"],
+      [
+        { ...production, ADMIN_OIDC_ISSUER: "http://127.0.0.1:9" },
+        "config: ADMIN_OIDC_ISSUER is invalid",
+      ],
+      [{ ...production, API_URL: "http://api.internal" }, "config: API_URL is invalid"],
+      [{ ...production, ADMIN_OIDC_CLIENT_ID: "" }, "config: ADMIN_OIDC_CLIENT_ID is missing"],
+      [
+        { ...production, ADMIN_OIDC_CLIENT_SECRET_FILE: join(dir, "absent") },
+        "config: ADMIN_OIDC_CLIENT_SECRET_FILE points at a file that cannot be read",
+      ],
+      [
+        { ...production, ADMIN_OIDC_CLIENT_SECRET_FILE: join(dir, "empty") },
+        "config: ADMIN_OIDC_CLIENT_SECRET_FILE points at an empty file",
+      ],
+      [
+        { ...production, ADMIN_SESSION_IDLE_SECONDS: "0" },
+        "config: ADMIN_SESSION_IDLE_SECONDS is invalid",
+      ],
+      [
+        { ...production, ADMIN_SESSION_IDLE_SECONDS: "7200", ADMIN_SESSION_MAX_SECONDS: "3600" },
+        "config: ADMIN_SESSION_IDLE_SECONDS must not exceed ADMIN_SESSION_MAX_SECONDS",
+      ],
+    ];
+    for (const [source, expected] of cases) {
+      const message = problem(source);
+      expect(message).toStartWith(expected);
+      expect(message).not.toContain(SECRET);
+      expect(message).not.toContain("\n");
+    }
+  });
+
+  test("development: http on loopback, and ADMIN_URL optional on a loopback HOST", () => {
+    const env = loadAdminEnv({
+      PROPGATE_ENV: "development",
+      API_URL: "http://127.0.0.1:8080",
+      ADMIN_OIDC_ISSUER: "http://127.0.0.1:9000",
+      ADMIN_OIDC_CLIENT_ID: "propgate-admin",
+      ADMIN_OIDC_CLIENT_SECRET_FILE: secretFile,
+    });
+    expect(env.ADMIN_URL).toBeNull();
+    expect(env.allowInsecureLoopback).toBe(true);
+    expect(
+      problem({
+        PROPGATE_ENV: "development",
+        HOST: "0.0.0.0",
+        API_URL: "http://127.0.0.1:8080",
+        ADMIN_OIDC_ISSUER: "http://127.0.0.1:9000",
+        ADMIN_OIDC_CLIENT_ID: "propgate-admin",
+        ADMIN_OIDC_CLIENT_SECRET_FILE: secretFile,
+      }),
+    ).toStartWith("config: ADMIN_URL is missing");
+  });
+});
