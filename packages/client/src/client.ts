@@ -1,0 +1,80 @@
+import type { AppRouter } from "@propgate/api";
+import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import type { RateLimitState } from "./headers.ts";
+import { type GetToken, propgateLink, type RetryPolicy, TOKEN_CONTEXT_KEY } from "./link.ts";
+
+type HttpLinkFetch = NonNullable<Parameters<typeof httpLink<AppRouter>>[0]["fetch"]>;
+
+export interface PropgateClientOptions {
+  /** The api's base URL (`https://api.propgate.example`); calls go to `<url>/trpc`. `""`: this page's origin. */
+  url: string;
+  /**
+   * The resident's access token. Called before every request; with `{ refresh: true }` once
+   * after an `UNAUTHORIZED` answer, and the call is then sent again. Null sends no token.
+   */
+  getToken: GetToken;
+  /** The fetch to use (default: the global one: browsers, React Native, Bun). */
+  fetch?: HttpLinkFetch;
+  /** Retries of safe calls after `429`/`503` (default: 1 retry, waits of at most 5 s). */
+  retry?: Partial<RetryPolicy>;
+  /** Makes the idempotency key of an open the caller gave none to (default: 128 random bits). */
+  newIdempotencyKey?: () => string;
+  /** Told the rate limits of every answer (also readable as `client.$rateLimit`). */
+  onRateLimit?: (state: RateLimitState) => void;
+}
+
+/** The typed tRPC client of the api, with the rate limits of its last answer. */
+export type PropgateClient = TRPCClient<AppRouter> & {
+  /** The `RateLimit`/`RateLimit-Policy` fields of the last answer, parsed; null before any. */
+  readonly $rateLimit: RateLimitState | null;
+};
+
+const HEX = "0123456789abcdef";
+
+/**
+ * `app_` + 32 hex digits. `crypto.getRandomValues` where the platform has it (browsers, Bun,
+ * React Native with react-native-get-random-values); else Math.random, which is enough here:
+ * the api scopes a key to its resident and device, and a key only has to differ between taps.
+ */
+function randomIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  if (typeof globalThis.crypto?.getRandomValues === "function") {
+    globalThis.crypto.getRandomValues(bytes);
+  } else {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+  let key = "app_";
+  for (const byte of bytes) key += (HEX[byte >> 4] ?? "") + (HEX[byte & 15] ?? "");
+  return key;
+}
+
+/** A client of the resident api for web and React Native (see this package's README). */
+export function createPropgateClient(options: PropgateClientOptions): PropgateClient {
+  let last: RateLimitState | null = null;
+  const trpc = createTRPCClient<AppRouter>({
+    links: [
+      propgateLink({
+        getToken: options.getToken,
+        retry: { maxRetries: 1, maxWaitMs: 5000, defaultWaitMs: 1000, ...options.retry },
+        newIdempotencyKey: options.newIdempotencyKey ?? randomIdempotencyKey,
+        onAnswer(state) {
+          last = state;
+          options.onRateLimit?.(state);
+        },
+      }),
+      httpLink<AppRouter>({
+        url: `${options.url.replace(/\/+$/, "")}/trpc`,
+        fetch: options.fetch,
+        headers({ op }) {
+          const token = op.context[TOKEN_CONTEXT_KEY];
+          return typeof token === "string" && token ? { authorization: `Bearer ${token}` } : {};
+        },
+      }),
+    ],
+  });
+  // tRPC's client is a proxy of procedure paths; `$rateLimit` is answered before it.
+  return new Proxy(trpc, {
+    get: (target, key, receiver) =>
+      key === "$rateLimit" ? last : Reflect.get(target, key, receiver),
+  }) as PropgateClient;
+}

@@ -1,0 +1,8 @@
+export {
+  createPropgateClient,
+  type PropgateClient,
+  type PropgateClientOptions,
+} from "./client.ts";
+export { PropgateError, type PropgateErrorCode } from "./errors.ts";
+export { parseRateLimits, type RateLimitItem, type RateLimitState } from "./headers.ts";
+export type { GetToken, RetryPolicy } from "./link.ts";

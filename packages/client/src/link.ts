@@ -1,0 +1,201 @@
+import type { AppRouter } from "@propgate/api";
+import {
+  type Operation,
+  type OperationResultEnvelope,
+  TRPCClientError,
+  type TRPCLink,
+} from "@trpc/client";
+import type { inferRouterInputs } from "@trpc/server";
+import { observable, type Unsubscribable } from "@trpc/server/observable";
+import { PropgateError, responseOf } from "./errors.ts";
+import {
+  type HeaderSource,
+  parseRateLimits,
+  parseRetryAfter,
+  type RateLimitState,
+} from "./headers.ts";
+
+/** How a safe call is retried after a `429` or a `503`. */
+export interface RetryPolicy {
+  /** Retries after the first attempt, at most (default 1). */
+  maxRetries: number;
+  /** The longest wait honoured (default 5000 ms): an answer asking for longer ends the call. */
+  maxWaitMs: number;
+  /** The wait when the answer names none (default 1000 ms). */
+  defaultWaitMs: number;
+}
+
+/** The app's token: the current one, or (`refresh: true`, after an `UNAUTHORIZED`) a new one. */
+export type GetToken = (options?: { refresh?: boolean }) => string | null | Promise<string | null>;
+
+export interface PropgateLinkOptions {
+  getToken: GetToken;
+  retry: RetryPolicy;
+  newIdempotencyKey: () => string;
+  onAnswer: (state: RateLimitState) => void;
+}
+
+/** Where the link leaves an attempt's token for the `httpLink` headers to send. */
+export const TOKEN_CONTEXT_KEY = "propgateToken";
+
+type Inputs = inferRouterInputs<AppRouter>;
+/** The key the opens take, from the router's types: a type error here if either stops taking one. */
+type OpenKey = NonNullable<
+  Inputs["intercom"]["openDoor"]["idempotencyKey"] & Inputs["barrier"]["open"]["idempotencyKey"]
+>;
+const OPENS: ReadonlySet<string> = new Set(["intercom.openDoor", "barrier.open"]);
+
+type Envelope = OperationResultEnvelope<unknown, TRPCClientError<AppRouter>>;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An open without a key of the caller's gets one, kept for all of this call's attempts. */
+function withIdempotencyKey(op: Operation, newKey: () => string): Operation {
+  if (op.type !== "mutation" || !OPENS.has(op.path) || !isObject(op.input)) return op;
+  if (op.input.idempotencyKey !== undefined) return op;
+  const idempotencyKey: OpenKey = newKey();
+  return { ...op, input: { ...op.input, idempotencyKey } };
+}
+
+/** A call that may be sent again: a query, or a mutation that carries an idempotency key. */
+function isSafe(op: Operation): boolean {
+  if (op.type === "query") return true;
+  return (
+    op.type === "mutation" && isObject(op.input) && typeof op.input.idempotencyKey === "string"
+  );
+}
+
+function statusOf(error: TRPCClientError<AppRouter>): number | null {
+  return error.data?.httpStatus ?? responseOf(error)?.status ?? null;
+}
+
+function isUnauthorized(error: TRPCClientError<AppRouter>): boolean {
+  return error.data?.cause?.code === "UNAUTHORIZED" || statusOf(error) === 401;
+}
+
+/** How long to wait before the next attempt, or null when the error ends the call. */
+function retryWait(
+  error: TRPCClientError<AppRouter>,
+  safe: boolean,
+  retries: number,
+  policy: RetryPolicy,
+): number | null {
+  const status = statusOf(error);
+  if (!safe || retries >= policy.maxRetries || (status !== 429 && status !== 503)) return null;
+  const response = responseOf(error);
+  const seconds =
+    (response ? parseRetryAfter(response.headers) : null) ??
+    error.data?.cause?.retryAfterSeconds ??
+    null;
+  const waitMs = seconds === null ? policy.defaultWaitMs : seconds * 1000;
+  return waitMs <= policy.maxWaitMs ? waitMs : null;
+}
+
+function answerHeaders(value: unknown): { status: number; headers: HeaderSource } | null {
+  if (!isObject(value) || !isObject(value.response)) return null;
+  const response = value.response as { status?: unknown; headers?: unknown };
+  if (typeof response.status !== "number" || !isObject(response.headers)) return null;
+  const headers = response.headers as Partial<HeaderSource>;
+  return typeof headers.get === "function"
+    ? { status: response.status, headers: headers as HeaderSource }
+    : null;
+}
+
+/**
+ * The link in front of tRPC's `httpLink`: per call, the token (a refresh and one replay after
+ * `UNAUTHORIZED`, which the api answers before doing anything), an idempotency key for the
+ * opens, bounded retries of safe calls after `429`/`503` honouring `Retry-After`, the
+ * `RateLimit` fields of every answer, and errors as `PropgateError`.
+ */
+export function propgateLink(options: PropgateLinkOptions): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) => {
+      if (op.type === "subscription") return next(op);
+      return observable<Envelope, TRPCClientError<AppRouter>>((observer) => {
+        let stopped = false;
+        let current: Unsubscribable | null = null;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let wake: (() => void) | null = null;
+
+        const record = (answer: { status: number; headers: HeaderSource } | null) => {
+          if (!answer) return;
+          options.onAnswer({
+            procedure: op.path,
+            status: answer.status,
+            receivedAt: Date.now(),
+            limits: parseRateLimits(answer.headers),
+          });
+        };
+        const attempt = (attemptOp: Operation) =>
+          new Promise<Envelope>((resolve, reject) => {
+            let last: Envelope | undefined;
+            current = next(attemptOp).subscribe({
+              next(envelope) {
+                last = envelope;
+              },
+              error: reject,
+              complete() {
+                if (last) resolve(last);
+                else reject(new TRPCClientError("the call ended without a result"));
+              },
+            });
+          });
+        const sleep = (ms: number) =>
+          new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, ms);
+          });
+
+        const run = async (): Promise<Envelope | null> => {
+          const call = withIdempotencyKey(op, options.newIdempotencyKey);
+          const safe = isSafe(call);
+          let refreshed = false;
+          let retries = 0;
+          for (;;) {
+            const token = await options.getToken(refreshed ? { refresh: true } : undefined);
+            if (stopped) return null;
+            try {
+              const envelope = await attempt({
+                ...call,
+                context: { ...call.context, [TOKEN_CONTEXT_KEY]: token },
+              });
+              record(answerHeaders(envelope.context));
+              return envelope;
+            } catch (caught) {
+              const error = TRPCClientError.from<AppRouter>(caught as Error);
+              record(answerHeaders(error.meta));
+              if (stopped) return null;
+              if (isUnauthorized(error) && !refreshed) {
+                refreshed = true;
+                continue;
+              }
+              const waitMs = retryWait(error, safe, retries, options.retry);
+              if (waitMs === null) throw new PropgateError(error, op.path);
+              retries++;
+              await sleep(waitMs);
+              if (stopped) return null;
+            }
+          }
+        };
+
+        run().then(
+          (envelope) => {
+            if (!envelope || stopped) return;
+            observer.next(envelope);
+            observer.complete();
+          },
+          (error: unknown) => {
+            if (!stopped) observer.error(TRPCClientError.from<AppRouter>(error as Error));
+          },
+        );
+        return () => {
+          stopped = true;
+          clearTimeout(timer);
+          wake?.();
+          (current as Unsubscribable | null)?.unsubscribe();
+        };
+      });
+    };
+}
