@@ -78,3 +78,29 @@ export function ensureAuditSigningKey(dataDir: string | null): { file: string; c
     },
   };
 }
+
+/**
+ * The admin app's OpenID Connect client secret at the dev issuer (mode 0600): made on first start
+ * under `<dataDir>/admin-oidc-client-secret` for ADMIN_OIDC_CLIENT_SECRET_FILE; without a dataDir,
+ * in a temporary folder that `cleanup` removes.
+ */
+export function ensureAdminClientSecret(dataDir: string | null): {
+  file: string;
+  secret: string;
+  cleanup(): void;
+} {
+  const folder = dataDir ?? mkdtempSync(join(tmpdir(), "propgate-admin-secret-"));
+  const file = join(folder, "admin-oidc-client-secret");
+  if (!existsSync(file)) {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return {
+    file,
+    secret: readFileSync(file, "utf8").trim(),
+    cleanup: () => {
+      if (!dataDir) rmSync(folder, { recursive: true, force: true });
+    },
+  };
+}

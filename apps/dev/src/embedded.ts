@@ -1,10 +1,15 @@
 import { join } from "node:path";
+import { loadAdminEnv, type RunningAdmin, serveAdmin } from "@propgate/admin";
 import type { PartnerTuning } from "@propgate/api";
 import { type DatabaseHandle, openDatabase, upsertDevices } from "@propgate/consent-audit";
 import type { LogDestination } from "@propgate/observability";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type Instance, loadApiEnv, startInstance } from "@propgate/server";
-import { ensureAuditSigningKey, loadOrCreateDevCredentials } from "./credentials.ts";
+import {
+  ensureAdminClientSecret,
+  ensureAuditSigningKey,
+  loadOrCreateDevCredentials,
+} from "./credentials.ts";
 import { type DevIssuer, startDevIssuer } from "./issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
 import { mountVideoPage } from "./video-page.ts";
@@ -21,23 +26,31 @@ export interface EmbeddedStackOptions {
   tuning?: PartnerTuning;
   /** Extra settings layered over the generated ones (e.g. a second instance's INSTANCE_ID). */
   env?: Record<string, string>;
+  /** The admin app's port (0, the default, picks a free one; `bun run start` uses 8790). */
+  adminPort?: number;
+  /** Extra settings of the admin app (e.g. ADMIN_SESSION_IDLE_SECONDS). */
+  adminEnv?: Record<string, string>;
 }
 
 export interface EmbeddedStack extends Omit<Instance, "stop" | "drain"> {
   database: DatabaseHandle;
   issuer: DevIssuer;
   sims: { intercom: PartnerSim; barrier: PartnerSim };
+  /** The admin app, signing in at the dev issuer (client `ADMIN_CLIENT_ID`). */
+  admin: RunningAdmin;
   /** The settings the api was started with, as env variables (secrets included: dev only). */
   env: Record<string, string>;
   stop(): Promise<void>;
 }
 
 const RESIDENT_AUDIENCE = "propgate-api";
+export const ADMIN_CLIENT_ID = "propgate-admin";
 
 /**
  * The whole stack on embedded defaults: two partner simulators (intercom, barrier), a dev
- * identity issuer, PGlite and one api instance — all on loopback. The api is configured through
- * the same env parsing as production.
+ * identity issuer, PGlite, one api instance and the admin app (signing in at the dev issuer) —
+ * all on loopback. The api and the admin app are configured through the same env parsing as
+ * production.
  */
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const credentials = await loadOrCreateDevCredentials(options.dataDir);
@@ -114,6 +127,27 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     actor: "seed",
   });
 
+  // The admin app, parsed like production's; without ADMIN_URL its own loopback URL is used.
+  const adminSecret = ensureAdminClientSecret(options.dataDir);
+  const admin = serveAdmin(
+    loadAdminEnv({
+      PROPGATE_ENV: "development",
+      HOST: "127.0.0.1",
+      PORT: String(options.adminPort ?? 0),
+      API_URL: instance.api.url,
+      ADMIN_OIDC_ISSUER: issuer.issuer,
+      ADMIN_OIDC_CLIENT_ID: ADMIN_CLIENT_ID,
+      ADMIN_OIDC_CLIENT_SECRET_FILE: adminSecret.file,
+      ...options.adminEnv,
+    }),
+  );
+  issuer.registerClient({
+    clientId: ADMIN_CLIENT_ID,
+    clientSecret: adminSecret.secret,
+    redirectUris: [admin.redirectUri],
+    postLogoutRedirectUris: [admin.postLogoutRedirectUri],
+  });
+
   return {
     api: instance.api,
     partnerSurface: instance.partnerSurface,
@@ -123,12 +157,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     database,
     issuer,
     sims: { intercom, barrier },
+    admin,
     env,
     async stop() {
+      await admin.stop();
       await instance.stop();
       await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
       if (!options.database) await database.close();
       auditKey.cleanup();
+      adminSecret.cleanup();
     },
   };
 }

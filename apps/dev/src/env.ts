@@ -10,6 +10,8 @@ export function loadDevStackEnv(source: EnvSource = process.env) {
     z.object({
       DATA_DIR: z.string().default(REPO_DATA_DIR),
       PORT: port.default(8080),
+      /** The admin app's port (0 picks a free one). */
+      ADMIN_PORT: port.default(8790),
       LOG_LEVEL: logLevel.default("info"),
     }),
     source,

@@ -2,10 +2,12 @@ import { ADMIN_ROLE } from "@propgate/api";
 import { SiteId, UserId } from "@propgate/domain";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { z } from "zod";
+import { createDevOidc, type DevOidcClient } from "./issuer-oidc.ts";
 
 /**
  * A development identity issuer standing in for tenant-core's identity provider: serves a JWKS
- * and mints resident/admin tokens. Loopback only; never part of a production deployment.
+ * and mints resident/admin tokens; and, for the admin app's sign-in, an OpenID Connect provider
+ * (`issuer-oidc.ts`). Loopback only; never part of a production deployment.
  */
 export interface DevIssuer {
   url: string;
@@ -13,6 +15,8 @@ export interface DevIssuer {
   audience: string;
   jwksUrl: URL;
   mint(claims: MintClaims): Promise<string>;
+  /** Registers an OpenID Connect client (the admin app) with its exact redirect URIs. */
+  registerClient(client: DevOidcClient): void;
   stop(): Promise<void>;
 }
 
@@ -66,12 +70,27 @@ export async function startDevIssuer(options: {
       .setExpirationTime(claims.expiresAt ?? `${claims.expiresInSeconds ?? 3600}s`)
       .sign(privateKey);
 
+  const oidc = createDevOidc({
+    issuer: () => issuer,
+    accessToken: (sub, role, lifetimeSeconds) =>
+      mint({ sub, sites: [], role, expiresInSeconds: lifetimeSeconds }),
+    idToken: (payload, audience, lifetimeSeconds) =>
+      new SignJWT(payload)
+        .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime(`${lifetimeSeconds}s`)
+        .sign(privateKey),
+  });
+
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: options.port ?? 0,
     ...(options.tls ? { tls: options.tls } : {}),
     async fetch(request) {
-      const { pathname } = new URL(request.url);
+      const url = new URL(request.url);
+      const { pathname } = url;
       if (request.method === "GET" && pathname === "/.well-known/jwks.json") {
         return Response.json({ keys: [{ ...publicJwk, kid, use: "sig", alg: "RS256" }] });
       }
@@ -90,6 +109,8 @@ export async function startDevIssuer(options: {
         }
         return Response.json({ token: await mint(body.data), tokenType: "Bearer" });
       }
+      const answer = await oidc.handle(request, url);
+      if (answer) return answer;
       return Response.json(
         { error: { code: "NOT_FOUND", message: "no such route" } },
         { status: 404 },
@@ -103,6 +124,7 @@ export async function startDevIssuer(options: {
     audience: options.audience,
     jwksUrl: new URL("/.well-known/jwks.json", issuer),
     mint,
+    registerClient: oidc.registerClient,
     stop: () => server.stop(true),
   };
 }

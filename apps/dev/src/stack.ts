@@ -19,6 +19,7 @@ const logDestination = process.stdout.isTTY
 const stack = await startEmbeddedStack({
   dataDir,
   apiPort: env.PORT,
+  adminPort: env.ADMIN_PORT,
   logLevel: env.LOG_LEVEL,
   logDestination,
 });
@@ -31,6 +32,7 @@ const watchToken = await stack.issuer.mint({
 console.log(`
 Propgate is running on embedded defaults (PGlite in ${dataDir}).
 
+  admin app      ${stack.admin.url}        (sign in as the dev operator or the dev viewer)
   api            ${stack.api.url}        (tRPC at ${stack.api.url}/trpc, /healthz, /readyz)
   metrics        ${stack.metrics?.url ?? "off"}/metrics
   intercom sim   ${stack.sims.intercom.url}   (fault injection: ${stack.sims.intercom.adminUrl}/admin/faults)

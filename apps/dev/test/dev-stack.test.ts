@@ -9,7 +9,14 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 /** Starts `bun run start`'s entry and resolves once it printed its banner. */
 async function startStack() {
   const child = Bun.spawn([process.execPath, `${import.meta.dir}/../src/stack.ts`], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: "" },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: "0",
+      ADMIN_PORT: "0",
+      LOG_LEVEL: "warn",
+      DATABASE_URL: "",
+    },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -24,7 +31,7 @@ async function startStack() {
   reader.releaseLock();
   const url = (name: string) =>
     new RegExp(`${name}\\s+(http://127\\.0\\.0\\.1:\\d+)`).exec(output)?.[1] ?? "";
-  return { child, output, api: url("api"), issuer: url("dev issuer") };
+  return { child, output, api: url("api"), issuer: url("dev issuer"), admin: url("admin app") };
 }
 
 describe("bun run start (embedded defaults)", () => {
@@ -33,6 +40,13 @@ describe("bun run start (embedded defaults)", () => {
     try {
       expect(first.api).toStartWith("http://127.0.0.1:");
       expect(first.output).toContain("/dev/token");
+      // The admin app is up and sends a newcomer to the dev issuer's sign-in page.
+      expect(first.admin).toStartWith("http://127.0.0.1:");
+      const login = await fetch(`${first.admin}/auth/login`, { redirect: "manual" });
+      expect(login.headers.get("location")).toStartWith(`${first.issuer}/oidc/authorize?`);
+      const signInPage = await (await fetch(login.headers.get("location") ?? "")).text();
+      expect(signInPage).toContain("Sign in as dev operator");
+      expect(statSync(join(dataDir, "admin-oidc-client-secret")).mode & 0o077).toBe(0);
       expect((await fetch(`${first.api}/healthz`)).status).toBe(200);
       expect(await (await fetch(`${first.api}/readyz`)).json()).toEqual({ status: "ready" });
 
