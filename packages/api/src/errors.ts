@@ -55,24 +55,30 @@ export interface ErrorCause {
   retryAfterSeconds?: number;
 }
 
-/** The tRPC code (and so the HTTP status) and the public message of each cause. */
-function describe(error: DomainError): { trpc: TRPC_ERROR_CODE_KEY; message: string } {
-  switch (error.code) {
+/**
+ * The tRPC code (and so the HTTP status) of each cause, and its public message: null where the
+ * error's own message is public. The resident api's OpenAPI document is built from it too.
+ */
+export function describeCause(code: ErrorCode): {
+  trpc: TRPC_ERROR_CODE_KEY;
+  message: string | null;
+} {
+  switch (code) {
     case "UNAUTHORIZED":
-      return { trpc: "UNAUTHORIZED", message: error.message };
+      return { trpc: "UNAUTHORIZED", message: null };
     case "FORBIDDEN":
     case "FORBIDDEN_DEVICE":
     case "FORBIDDEN_SITE":
     case "BLOCKED":
-      return { trpc: "FORBIDDEN", message: error.message };
+      return { trpc: "FORBIDDEN", message: null };
     case "CONSENT_REQUIRED":
       return { trpc: "FORBIDDEN", message: "consent for this purpose is required" };
     case "INVALID_INPUT":
-      return { trpc: "BAD_REQUEST", message: error.message };
+      return { trpc: "BAD_REQUEST", message: null };
     case "RATE_LIMITED":
-      return { trpc: "TOO_MANY_REQUESTS", message: error.message };
+      return { trpc: "TOO_MANY_REQUESTS", message: null };
     case "NOT_FOUND":
-      return { trpc: "NOT_FOUND", message: error.message };
+      return { trpc: "NOT_FOUND", message: null };
     case "PARTNER_UNAVAILABLE":
       return {
         trpc: "SERVICE_UNAVAILABLE",
@@ -85,7 +91,7 @@ function describe(error: DomainError): { trpc: TRPC_ERROR_CODE_KEY; message: str
     case "INTERNAL":
       return { trpc: "INTERNAL_SERVER_ERROR", message: "internal error" };
     default: {
-      const unhandled: never = error.code;
+      const unhandled: never = code;
       throw new Error(`unmapped error code ${String(unhandled)}`);
     }
   }
@@ -123,8 +129,8 @@ export function toTRPCError(error: unknown): TRPCError {
       error,
     );
   }
-  const { trpc, message } = describe(error);
-  return new CausedTRPCError(trpc, message, causeOf(error));
+  const { trpc, message } = describeCause(error.code);
+  return new CausedTRPCError(trpc, message ?? error.message, causeOf(error));
 }
 
 /**

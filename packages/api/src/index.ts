@@ -7,6 +7,7 @@ export {
 export type { AppDeps } from "./deps.ts";
 export { startErasureWorker } from "./erasure/worker.ts";
 export { type ErrorCause, trpcErrorEnvelope } from "./errors.ts";
+export { residentApiDocument } from "./openapi.ts";
 export { createInflightCalls } from "./partner-call/inflight.ts";
 export { createPartners, type Partners, type PartnerTuning } from "./partners.ts";
 export {

@@ -41,14 +41,17 @@ function ownCause(code: string): ErrorCause {
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error, ctx }) {
     const cause = error instanceof CausedTRPCError ? error.propgate : ownCause(error.code);
+    // An input that failed its parser; an output that failed `.output()` is INTERNAL, and its
+    // issues stay in the log.
+    const invalidInput = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError;
     const zodIssues =
-      error.cause instanceof z.ZodError
+      invalidInput && error.cause instanceof z.ZodError
         ? error.cause.issues
             .slice(0, 10)
             .map((issue) => ({ path: issue.path.join("."), message: issue.message }))
         : undefined;
     return {
-      message: error.cause instanceof z.ZodError ? "invalid input" : shape.message,
+      message: invalidInput ? "invalid input" : shape.message,
       code: shape.code,
       data: {
         code: shape.data.code,

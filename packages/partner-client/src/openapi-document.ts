@@ -15,6 +15,7 @@ export interface OpenApiHeader {
 
 export interface OpenApiMediaType {
   schema: JsonSchema;
+  example?: unknown;
 }
 
 export interface OpenApiResponse {
@@ -28,7 +29,9 @@ export interface OpenApiParameter {
   in: "path" | "query" | "header";
   required: boolean;
   description: string;
-  schema: JsonSchema;
+  /** The value's schema; a value sent serialized as a media type (JSON in a query) has `content`. */
+  schema?: JsonSchema;
+  content?: Record<string, OpenApiMediaType>;
   style?: "form" | "simple";
   explode?: boolean;
 }

@@ -3,6 +3,7 @@ import {
   appRouter,
   rateLimitMiddleware,
   refusalMessage,
+  residentApiDocument,
   trpcErrorEnvelope,
 } from "@propgate/api";
 import { checkReadiness } from "@propgate/consent-audit";
@@ -27,6 +28,8 @@ export type HttpEnv = { Variables: { requestId: string; clientIp: string | null 
 export interface CreateAppOptions {
   /** Extra routes mounted before tRPC (the embedded default's dev pages). */
   mount?: (app: Hono<HttpEnv>) => void;
+  /** Serve the resident api's OpenAPI document at `/openapi.json` (outside production only). */
+  serveOpenApi?: boolean;
 }
 
 const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
@@ -106,6 +109,13 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
     return c.json({ status: "not_ready", reason: readiness.reason.split(":")[0] }, 503);
   });
 
+  if (options.serveOpenApi) {
+    // For app developers on a dev stack; production's is docs/openapi/resident-api.json.
+    app.get("/openapi.json", (c) => {
+      c.header("cache-control", "no-store");
+      return c.json(residentApiDocument());
+    });
+  }
   options.mount?.(app);
 
   // Per client IP, before authentication and before a body is read.

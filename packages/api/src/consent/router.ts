@@ -4,15 +4,26 @@ import { z } from "zod";
 import { residentProcedure, router } from "../trpc.ts";
 
 const Purpose = z.enum(PURPOSES);
+/** Per purpose, the resident's decision and the notice it was made on (`listConsents`). */
+const ConsentList = z.array(
+  z.object({
+    purpose: Purpose,
+    state: z.enum(["granted", "revoked", "none"]),
+    currentNoticeVersion: z.number().int().positive(),
+    grantedNoticeVersion: z.number().int().positive().nullable(),
+    updatedAt: z.iso.datetime().nullable(),
+  }),
+);
 
 export const consentRouter = router({
-  list: residentProcedure.query(({ ctx }) =>
-    listConsents(ctx.deps.database.db, ctx.principal.userId),
-  ),
+  list: residentProcedure
+    .output(ConsentList)
+    .query(({ ctx }) => listConsents(ctx.deps.database.db, ctx.principal.userId)),
   grant: residentProcedure
     .input(
       z.strictObject({ purpose: Purpose, noticeVersion: z.number().int().min(1).max(1_000_000) }),
     )
+    .output(ConsentList)
     .mutation(async ({ ctx, input }) => {
       await grantConsent(
         ctx.deps.database.db,
@@ -29,6 +40,7 @@ export const consentRouter = router({
     }),
   revoke: residentProcedure
     .input(z.strictObject({ purpose: Purpose }))
+    .output(ConsentList)
     .mutation(async ({ ctx, input }) => {
       await revokeConsent(
         ctx.deps.database.db,

@@ -12,6 +12,12 @@ const OpenInput = z.strictObject({
   idempotencyKey: ClientIdempotencyKey.optional(),
 });
 type OpenInput = z.infer<typeof OpenInput>;
+const OpenResult = z.object({
+  status: z.literal("opened"),
+  /** The partner's id of the open. */
+  eventId: z.string().min(1).max(128),
+  at: z.iso.datetime(),
+});
 
 /**
  * The key the partner sees: derived from the resident's key, the resident and the device, so
@@ -49,11 +55,13 @@ async function openDevice(call: PartnerCallScope, input: OpenInput) {
 export const intercomRouter = router({
   openDoor: partnerProcedure("intercom.open", { limit: "open" })
     .input(OpenInput)
+    .output(OpenResult)
     .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
 });
 
 export const barrierRouter = router({
   open: partnerProcedure("barrier.open", { limit: "open" })
     .input(OpenInput)
+    .output(OpenResult)
     .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
 });

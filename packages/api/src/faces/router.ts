@@ -1,4 +1,4 @@
-import { PartnerRecordId } from "@propgate/partner-client/contract";
+import { FaceRecord, PartnerRecordId } from "@propgate/partner-client/contract";
 import { z } from "zod";
 import { callPartner } from "../partner-call/call-partner.ts";
 import { partnerProcedure, router } from "../trpc.ts";
@@ -10,14 +10,17 @@ import { checkedJpegBase64 } from "./jpeg.ts";
  */
 
 export const facesRouter = router({
-  list: partnerProcedure("faces.list").query(async ({ ctx }) => {
-    const answer = await callPartner(ctx.call, { own: "faces" }, (io) =>
-      ctx.deps.partners.intercom.faces.list(io),
-    );
-    return answer.faces;
-  }),
+  list: partnerProcedure("faces.list")
+    .output(z.array(FaceRecord))
+    .query(async ({ ctx }) => {
+      const answer = await callPartner(ctx.call, { own: "faces" }, (io) =>
+        ctx.deps.partners.intercom.faces.list(io),
+      );
+      return answer.faces;
+    }),
   enroll: partnerProcedure("faces.enroll")
     .input(z.strictObject({ image: z.string().min(1) }))
+    .output(FaceRecord)
     .mutation(({ ctx, input }) => {
       const imageBase64 = checkedJpegBase64(input.image, ctx.deps.faceMaxImageBytes);
       return callPartner(ctx.call, { own: "faces" }, (io) =>
@@ -26,6 +29,7 @@ export const facesRouter = router({
     }),
   remove: partnerProcedure("faces.remove")
     .input(z.strictObject({ faceId: PartnerRecordId }))
+    .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) =>
       callPartner(ctx.call, { own: input.faceId }, (io) =>
         ctx.deps.partners.intercom.faces.remove({ faceId: input.faceId, ...io }),

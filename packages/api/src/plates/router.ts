@@ -1,6 +1,6 @@
 import { InvalidInputError } from "@propgate/consent-audit";
 import { SiteId } from "@propgate/domain";
-import { PartnerRecordId } from "@propgate/partner-client/contract";
+import { PartnerRecordId, PlateRecord } from "@propgate/partner-client/contract";
 import { z } from "zod";
 import { callPartner } from "../partner-call/call-partner.ts";
 import { partnerProcedure, router } from "../trpc.ts";
@@ -15,6 +15,7 @@ const PlateInput = z.string().min(1).max(32);
 export const platesRouter = router({
   list: partnerProcedure("plates.list")
     .input(z.strictObject({ siteId: SiteId }))
+    .output(z.array(PlateRecord))
     .query(async ({ ctx, input }) => {
       const answer = await callPartner(ctx.call, { site: input.siteId }, (io) =>
         ctx.deps.partners.barrier.plates.list({ siteId: input.siteId, ...io }),
@@ -29,6 +30,7 @@ export const platesRouter = router({
         validUntil: z.iso.datetime({ offset: true }).optional(),
       }),
     )
+    .output(PlateRecord)
     .mutation(({ ctx, input }) => {
       const plate = normalizePlate(input.plate);
       if (!plate) throw new InvalidInputError("plate is not a valid Russian registration plate");
@@ -46,6 +48,7 @@ export const platesRouter = router({
     }),
   remove: partnerProcedure("plates.remove")
     .input(z.strictObject({ siteId: SiteId, plateId: PartnerRecordId }))
+    .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) =>
       callPartner(ctx.call, { site: input.siteId }, (io) =>
         ctx.deps.partners.barrier.plates.remove({

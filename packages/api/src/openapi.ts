@@ -1,0 +1,458 @@
+import { ERROR_CODES, type ErrorCode } from "@propgate/domain";
+import {
+  type JsonSchema,
+  jsonSchema,
+  type OpenApiDocument,
+  type OpenApiHeader,
+  type OpenApiOperation,
+  type OpenApiResponse,
+  schemaRef,
+} from "@propgate/partner-client/openapi";
+import { type AnyProcedure, TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { z } from "zod";
+import { describeCause } from "./errors.ts";
+import { type AppRouter, appRouter } from "./root.ts";
+
+/**
+ * The resident api as it travels over tRPC's HTTP, as an OpenAPI 3.1 document: one path per
+ * procedure (`GET /trpc/<query>?input=<JSON>`, `POST /trpc/<mutation>` with the JSON input), the
+ * `{ result: { data } }` answer and the error envelope with every `cause.code`. Built from the
+ * procedures' own zod inputs and `.output()` schemas (committed as
+ * docs/openapi/resident-api.json by `bun run openapi`; served at `/openapi.json` outside
+ * production). `admin.*` is not in it.
+ */
+
+type PathsOf<R, P extends string = ""> = {
+  [K in keyof R & string]: R[K] extends AnyProcedure ? `${P}${K}` : PathsOf<R[K], `${P}${K}.`>;
+}[keyof R & string];
+/** Every resident procedure's path, from the router's type: the docs below must name each. */
+type ResidentProcedure = Exclude<PathsOf<AppRouter["_def"]["record"]>, `admin.${string}`>;
+
+interface ProcedureDoc {
+  summary: string;
+  description: string;
+  /** Causes that mean something particular for this procedure. */
+  errors?: Partial<Record<ErrorCode, string>>;
+  /** An input for the embedded default (its seeded sites and devices). */
+  example?: unknown;
+}
+
+const PARTNER_CALL =
+  "Calls the partner: the device or site must be one of the token's sites, the purpose's " +
+  "consent granted, and the resident not blocked.";
+
+const DOCS: Record<ResidentProcedure, ProcedureDoc> = {
+  "devices.list": {
+    summary: "The devices of the resident's sites",
+    description: "Doors, gates and cameras of the sites in the resident's token, by site and name.",
+  },
+  "intercom.openDoor": {
+    summary: "Open a door",
+    description:
+      `${PARTNER_CALL} Counted against the per-resident open limit. The same ` +
+      "`idempotencyKey` again (a retry after a timeout, a 429 or a 503) answers the first " +
+      "open's result without opening twice; without one every call is a new open, and a " +
+      "client must not retry it. `@propgate/client` sends a fresh key per tap.",
+    errors: {
+      FORBIDDEN_DEVICE: "Not a door of the resident's sites (or no such device).",
+      CONSENT_REQUIRED: "The `intercom` purpose is not granted: `consent.grant` first.",
+      RATE_LIMITED: "Over the open limit (or the per-resident or per-IP one).",
+    },
+    example: { deviceId: "door-a1", idempotencyKey: "tap-2026-0001" },
+  },
+  "barrier.open": {
+    summary: "Open a gate",
+    description:
+      `${PARTNER_CALL} As \`intercom.openDoor\`, for a gate of the barrier partner, under the ` +
+      "`barrier` purpose.",
+    errors: {
+      FORBIDDEN_DEVICE: "Not a gate of the resident's sites (or no such device).",
+      CONSENT_REQUIRED: "The `barrier` purpose is not granted.",
+      RATE_LIMITED: "Over the open limit (or the per-resident or per-IP one).",
+    },
+    example: { deviceId: "gate-a", idempotencyKey: "tap-2026-0002" },
+  },
+  "consent.list": {
+    summary: "The resident's consents",
+    description:
+      "One entry per purpose: `granted`, `revoked` or `none` (never decided), the notice " +
+      "version in force and the one granted. Grant with the current version.",
+  },
+  "consent.grant": {
+    summary: "Grant a purpose",
+    description:
+      "Grants the purpose on the notice version the resident was shown, which must be the " +
+      "current one (`consent.list`). Granting what is granted changes nothing. Answers the " +
+      "consents as `consent.list` does.",
+    errors: { INVALID_INPUT: "Not the current notice version (or an unknown purpose)." },
+    example: { purpose: "intercom", noticeVersion: 1 },
+  },
+  "consent.revoke": {
+    summary: "Revoke a purpose",
+    description:
+      "From its answer on, no partner call starts for the purpose, calls in flight are " +
+      "abandoned, live video sessions are ended and the partners are asked to erase what they " +
+      "hold for the resident. Answers the consents as `consent.list` does.",
+    example: { purpose: "video" },
+  },
+  "video.createSession": {
+    summary: "Start watching a camera (WebRTC)",
+    description:
+      `${PARTNER_CALL} The app's receive-only SDP offer (DTLS-SRTP, ICE credentials, at most ` +
+      "16 KiB) goes to the camera's partner; the answer SDP and ICE servers come back, and the " +
+      "app connects to the partner's media server directly. Propgate keeps no SDP.",
+    errors: {
+      INVALID_INPUT: "The offer is not a receive-only WebRTC offer.",
+      FORBIDDEN_DEVICE: "Not a camera of the resident's sites.",
+      CONSENT_REQUIRED: "The `video` purpose is not granted.",
+      RATE_LIMITED: "As many live sessions as a resident may hold, or a rate limit.",
+    },
+    example: { cameraId: "cam-a1", offerSdp: "v=0\r\n" },
+  },
+  "video.endSession": {
+    summary: "Stop watching",
+    description:
+      "Ends the session at the partner. `ended: false`: the partner has not confirmed yet; " +
+      "Propgate keeps trying.",
+    errors: { NOT_FOUND: "No such live session of this resident." },
+    example: { sessionId: "vss_00000000000000000000" },
+  },
+  "video.listSessions": {
+    summary: "The resident's live video sessions",
+    description: "Sessions not ended yet, oldest first.",
+  },
+  "plates.list": {
+    summary: "The resident's plates at a site",
+    description: `${PARTNER_CALL} The barrier partner's records, passed through (\`barrier\` purpose).`,
+    example: { siteId: "site-a" },
+  },
+  "plates.add": {
+    summary: "Let a car's plate through a site's barriers",
+    description:
+      `${PARTNER_CALL} The plate is normalized (Cyrillic look-alikes to Latin, no spaces); ` +
+      "Propgate keeps no plate.",
+    errors: { INVALID_INPUT: "Not a Russian registration plate, or `validUntil` is past." },
+    example: { siteId: "site-a", plate: "А123ВС77" },
+  },
+  "plates.remove": {
+    summary: "Remove a plate",
+    description: `${PARTNER_CALL} By the id \`plates.list\` gave.`,
+    errors: { PARTNER_REJECTED: "The partner holds no such plate for the resident." },
+    example: { siteId: "site-a", plateId: "plate-1" },
+  },
+  "faces.list": {
+    summary: "The resident's enrolled faces",
+    description: `${PARTNER_CALL} The intercom partner's records (\`faces\` purpose).`,
+  },
+  "faces.enroll": {
+    summary: "Enroll a face photo",
+    description:
+      `${PARTNER_CALL} A JPEG, base64, at most FACE_MAX_IMAGE_BYTES decoded (the one large ` +
+      "body the api takes); it goes to the partner in memory only.",
+    errors: { INVALID_INPUT: "Not a JPEG, or too large." },
+    example: { image: "/9j/4AAQSkZJRgABAQ==" },
+  },
+  "faces.remove": {
+    summary: "Remove an enrolled face",
+    description: `${PARTNER_CALL} By the id \`faces.list\` gave.`,
+    errors: { PARTNER_REJECTED: "The partner holds no such face for the resident." },
+    example: { faceId: "face-1" },
+  },
+};
+
+/** What each cause means to a resident's app. */
+const CAUSES: Record<ErrorCode, string> = {
+  UNAUTHORIZED:
+    "No valid bearer token (missing, expired, not for this api): get a new one and send again.",
+  FORBIDDEN: "Not allowed: a site that is not in the token, or a role the resident lacks.",
+  FORBIDDEN_DEVICE: "The device is not one of the resident's (or not of the procedure's kind).",
+  FORBIDDEN_SITE: "The site is not one of the token's (sent as FORBIDDEN today).",
+  CONSENT_REQUIRED: "The purpose's consent is not granted: ask the resident, `consent.grant`.",
+  INVALID_INPUT: "The input broke the procedure's schema or rules; `data.issues` says where.",
+  RATE_LIMITED: "Over a rate limit: try again after `cause.retryAfterSeconds` (`Retry-After`).",
+  BLOCKED: "Blocked for a while after unusual activity; `cause.retryAfterSeconds` when it ends.",
+  NOT_FOUND: "No such thing for this resident.",
+  PARTNER_UNAVAILABLE:
+    "The partner did not answer in time or is down; `cause.retryAfterSeconds` when it said.",
+  PARTNER_REJECTED: "The partner refused the request.",
+  PARTNER_PROTOCOL_ERROR: "The partner's answer broke its contract.",
+  INTERNAL: "Propgate failed; the message says no more. Quote `data.requestId`.",
+};
+
+const ErrorEnvelope = z.object({
+  error: z.object({
+    message: z.string(),
+    code: z.number().int(),
+    data: z.object({
+      code: z.string(),
+      httpStatus: z.number().int(),
+      path: z.string().optional(),
+      cause: z.object({
+        code: z.enum(ERROR_CODES),
+        retryAfterSeconds: z.number().int().min(0).optional(),
+      }),
+      requestId: z.string().nullable(),
+      issues: z
+        .array(z.object({ path: z.string(), message: z.string() }))
+        .max(10)
+        .optional(),
+    }),
+  }),
+});
+
+function errorEnvelopeSchema(): JsonSchema {
+  const docs = z.registry<{ description: string }>();
+  const { error } = ErrorEnvelope.shape;
+  const { data } = error.shape;
+  docs.add(ErrorEnvelope, { description: "Every error answer: tRPC's error envelope." });
+  docs.add(error.shape.message, {
+    description: "For people; a partner's or an internal error's detail never appears here.",
+  });
+  docs.add(error.shape.code, { description: "The JSON-RPC 2.0 code tRPC gives `data.code`." });
+  docs.add(data.shape.code, {
+    description: "tRPC's name of the error (`FORBIDDEN`, `TOO_MANY_REQUESTS`, …).",
+  });
+  docs.add(data.shape.httpStatus, { description: "The answer's HTTP status." });
+  docs.add(data.shape.path, { description: "The procedure, when the request reached one." });
+  docs.add(data.shape.cause, { description: "The stable reason: act on `cause.code`." });
+  docs.add(data.shape.cause.shape.code, {
+    description: ERROR_CODES.map((code) => `\`${code}\`: ${CAUSES[code]}`).join(" "),
+  });
+  docs.add(data.shape.cause.shape.retryAfterSeconds, {
+    description: "Seconds until trying again makes sense, when known.",
+  });
+  docs.add(data.shape.requestId, {
+    description: "The request's id: the `x-request-id` answer header and the api's log line.",
+  });
+  docs.add(data.shape.issues, {
+    description: "For `INVALID_INPUT`: the first problems, by field.",
+  });
+  return jsonSchema(ErrorEnvelope, "input", docs);
+}
+
+const REQUEST_ID: OpenApiHeader = {
+  description: "The request's id (also `error.data.requestId`); quote it to support.",
+  schema: { type: "string" },
+};
+const RATE_LIMIT_HEADERS: Record<string, OpenApiHeader> = {
+  RateLimit: {
+    description:
+      "The limits this request counted against (draft-ietf-httpapi-ratelimit-headers): " +
+      '`"resident";r=119;t=60, "ip";r=599;t=42` — per policy, requests left (`r`) and seconds ' +
+      "until the window resets (`t`).",
+    schema: { type: "string" },
+  },
+  "RateLimit-Policy": {
+    description: 'The policies: `"resident";q=120;w=60` — quota (`q`) per window of `w` seconds.',
+    schema: { type: "string" },
+  },
+};
+const RETRY_AFTER: OpenApiHeader = {
+  description: "Seconds until the refused limit's window resets (RFC 9110 §10.2.3).",
+  required: true,
+  schema: { type: "string", pattern: "^[0-9]+$" },
+};
+
+/** The error answers: one per HTTP status the causes travel with. */
+function errorResponses(): Record<string, OpenApiResponse> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of ERROR_CODES) {
+    const status = getHTTPStatusCodeFromError(new TRPCError({ code: describeCause(code).trpc }));
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, OpenApiResponse> = {};
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const causes = codes.map((code) => `\`${code}\``).join(", ");
+    responses[String(status)] = {
+      description: `An error; \`cause.code\` is ${causes}.`,
+      headers:
+        status === 429
+          ? { "x-request-id": REQUEST_ID, "Retry-After": RETRY_AFTER, ...RATE_LIMIT_HEADERS }
+          : { "x-request-id": REQUEST_ID },
+      content: { "application/json": { schema: schemaRef("ErrorEnvelope") } },
+    };
+  }
+  return responses;
+}
+
+function componentName(path: string, part: "Input" | "Output"): string {
+  return path
+    .split(".")
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join("")
+    .concat(part);
+}
+
+/** The resident procedures of the router, in its order, with their parsers. */
+function residentProcedures(): Array<{ path: ResidentProcedure; procedure: AnyProcedure }> {
+  // Typed as the nested record; at run time tRPC keeps the procedures flat, by their paths.
+  const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+  const found = Object.entries(procedures).filter(([path]) => !path.startsWith("admin."));
+  const documented = new Set(Object.keys(DOCS));
+  const missing = found.filter(([path]) => !documented.has(path)).map(([path]) => path);
+  if (missing.length > 0) throw new Error(`no OpenAPI docs for ${missing.join(", ")}`);
+  return found.map(([path, procedure]) => ({ path: path as ResidentProcedure, procedure }));
+}
+
+function operation(
+  path: ResidentProcedure,
+  procedure: AnyProcedure,
+  schemas: Record<string, JsonSchema>,
+): { method: "get" | "post"; operation: OpenApiOperation } {
+  const { type, inputs, output } = procedure._def as {
+    type: string;
+    inputs: unknown[];
+    output?: unknown;
+  };
+  if (type !== "query" && type !== "mutation") throw new Error(`${path}: a ${type}`);
+  if (!output) throw new Error(`${path} has no .output(): the document needs its answer's schema`);
+  const [input, ...more] = inputs;
+  if (more.length > 0) throw new Error(`${path}: more than one input parser`);
+  if (!(output instanceof z.ZodType) || (input !== undefined && !(input instanceof z.ZodType))) {
+    throw new Error(`${path}: a parser that is not zod`);
+  }
+  const doc = DOCS[path];
+  const outputName = componentName(path, "Output");
+  schemas[outputName] = jsonSchema(output, "input");
+  const inputName = componentName(path, "Input");
+  if (input) schemas[inputName] = jsonSchema(input, "input");
+  const media = {
+    schema: schemaRef(inputName),
+    ...(doc.example === undefined ? {} : { example: doc.example }),
+  };
+  const particular = Object.entries(doc.errors ?? {}).map(
+    ([code, meaning]) => `- \`${code}\`: ${meaning}`,
+  );
+  const op: OpenApiOperation = {
+    operationId: path,
+    summary: doc.summary,
+    description: [
+      doc.description,
+      type === "query"
+        ? "A query: safe to send again."
+        : "A mutation: send it again only with the same `idempotencyKey`, where it takes one.",
+      ...(particular.length > 0
+        ? [`Errors that mean something here:\n${particular.join("\n")}`]
+        : []),
+    ].join("\n\n"),
+    tags: [path.split(".")[0] ?? path],
+    security: [{ residentBearer: [] }],
+    responses: {
+      "200": {
+        description: "Done: the procedure's answer is `result.data`.",
+        headers: { "x-request-id": REQUEST_ID, ...RATE_LIMIT_HEADERS },
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              required: ["result"],
+              properties: {
+                result: {
+                  type: "object",
+                  required: ["data"],
+                  properties: { data: schemaRef(outputName) },
+                },
+              },
+            },
+          },
+        },
+      },
+      ...errorResponses(),
+    },
+  };
+  if (input && type === "query") {
+    op.parameters = [
+      {
+        name: "input",
+        in: "query",
+        required: true,
+        description: "The input as JSON, URL-encoded: `?input=%7B%22siteId%22%3A%22site-a%22%7D`.",
+        content: { "application/json": media },
+      },
+    ];
+  } else if (input) {
+    op.requestBody = {
+      required: true,
+      description: "The input, as JSON.",
+      content: { "application/json": media },
+    };
+  }
+  return { method: type === "query" ? "get" : "post", operation: op };
+}
+
+const TAGS: Record<string, string> = {
+  devices: "The devices of the resident's sites.",
+  intercom: "Doors (the intercom partner).",
+  barrier: "Gates (the barrier partner).",
+  consent: "Consent per purpose (152-FZ): every partner call needs its purpose granted.",
+  video: "Live video of a camera, over WebRTC straight from the partner's media server.",
+  plates: "Car plates let through at a site (the barrier partner).",
+  faces: "Faces recognised at doors (the intercom partner).",
+};
+
+let built: OpenApiDocument | null = null;
+
+/** The OpenAPI 3.1 document of the resident api (built once). */
+export function residentApiDocument(): OpenApiDocument {
+  if (built) return built;
+  const schemas: Record<string, JsonSchema> = {};
+  const paths: OpenApiDocument["paths"] = {};
+  for (const { path, procedure } of residentProcedures()) {
+    const { method, operation: op } = operation(path, procedure, schemas);
+    paths[`/trpc/${path}`] = { [method]: op };
+  }
+  schemas.ErrorEnvelope = errorEnvelopeSchema();
+  const tags = [...new Set(Object.keys(DOCS).map((path) => path.split(".")[0] ?? path))];
+  built = {
+    openapi: "3.1.1",
+    info: { title: "Propgate resident API", version: "v1", description: INTRO },
+    servers: [
+      {
+        url: "{baseUrl}",
+        description: "The api's base URL; the procedures are under /trpc.",
+        variables: {
+          baseUrl: {
+            default: "http://127.0.0.1:8080",
+            description: "The embedded default (`bun run start`); production's own URL otherwise.",
+          },
+        },
+      },
+    ],
+    tags: tags.map((name) => ({ name, description: TAGS[name] ?? name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        residentBearer: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description:
+            "The resident's access token from tenant-core's identity provider (`sub`, `sites`).",
+        },
+      },
+    },
+  };
+  return built;
+}
+
+const INTRO = `The resident api of Propgate, the gateway between PropDevelopment's tenant app and \
+its partners (intercom, barrier), as it travels over tRPC's HTTP. Generated from the procedures' zod \
+schemas (\`packages/api\`) by \`bun run openapi\`; do not edit. TypeScript apps use \
+\`@propgate/client\` instead.
+
+- **Calls.** A query is \`GET /trpc/<procedure>\`, its input (if any) as URL-encoded JSON in \
+\`?input=\`; a mutation is \`POST /trpc/<procedure>\` with the JSON input as the body \
+(\`Content-Type: application/json\`). Plain JSON, no batching.
+- **Answers.** \`200\` with \`{ "result": { "data": … } }\`. Answers may gain fields: ignore \
+those you do not know.
+- **Errors.** The HTTP status and \`{ "error": { "message", "code", "data": { "code", \
+"httpStatus", "path", "cause": { "code", "retryAfterSeconds" }, "requestId" } } }\`; act on \
+\`error.data.cause.code\`, the stable reason.
+- **Authentication.** \`Authorization: Bearer <resident JWT>\` on every call. \`UNAUTHORIZED\`: \
+get a new token and send the call again (nothing was done).
+- **Retries.** Queries, and opens with the same \`idempotencyKey\`, may be sent again after a \
+\`429\` or \`503\`, after \`Retry-After\`. Other mutations are not safe to repeat.
+- **Rate limits.** Answers carry \`RateLimit\` and \`RateLimit-Policy\` \
+(draft-ietf-httpapi-ratelimit-headers); a refusal is \`429\` with \`Retry-After\`.`;

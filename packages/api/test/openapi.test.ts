@@ -1,0 +1,124 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ERROR_CODES } from "@propgate/domain";
+import { documentDrift, type JsonSchema, openApiJson } from "@propgate/partner-client/openapi";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { z } from "zod";
+import { residentApiDocument } from "../src/openapi.ts";
+import { appRouter } from "../src/root.ts";
+
+const COMMITTED = join(import.meta.dir, "../../../docs/openapi/resident-api.json");
+const document = residentApiDocument();
+
+function component(name: string): JsonSchema {
+  const schema = document.components.schemas[name];
+  if (!schema) throw new Error(`no component schema ${name}`);
+  return schema;
+}
+const reader = (name: string) =>
+  z.fromJSONSchema(component(name) as Parameters<typeof z.fromJSONSchema>[0]);
+
+describe("docs/openapi/resident-api.json", () => {
+  test("is what the generator writes now from the router", async () => {
+    const committed = await Bun.file(COMMITTED).text();
+    expect(documentDrift("resident-api.json", committed, document)).toBeNull();
+  });
+
+  test("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(JSON.parse(openApiJson(document)));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+});
+
+describe("the resident api document", () => {
+  const procedures = Object.entries(
+    appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>,
+  );
+
+  test("has every resident procedure of the router, as tRPC sends it, and no admin.*", () => {
+    const resident = procedures.filter(([path]) => !path.startsWith("admin."));
+    expect(resident.length).toBeGreaterThan(10);
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method} ${path}`),
+    );
+    expect(documented).toEqual(
+      resident.map(
+        ([path, procedure]) => `${procedure._def.type === "query" ? "get" : "post"} /trpc/${path}`,
+      ),
+    );
+    expect(JSON.stringify(document)).not.toContain("/trpc/admin.");
+  });
+
+  test("a query with an input takes it as JSON in ?input=, a mutation as its JSON body", () => {
+    const list = document.paths["/trpc/plates.list"]?.get;
+    expect(list?.parameters).toEqual([
+      expect.objectContaining({ name: "input", in: "query", required: true }),
+    ]);
+    expect(list?.parameters?.[0]?.content?.["application/json"]?.schema).toEqual({
+      $ref: "#/components/schemas/PlatesListInput",
+    });
+    expect(list?.requestBody).toBeUndefined();
+    const open = document.paths["/trpc/intercom.openDoor"]?.post;
+    expect(open?.requestBody?.content["application/json"]?.schema).toEqual({
+      $ref: "#/components/schemas/IntercomOpenDoorInput",
+    });
+    expect(document.paths["/trpc/devices.list"]?.get?.parameters).toBeUndefined();
+  });
+
+  test("answers are { result: { data } }, errors the envelope with every cause.code", () => {
+    for (const item of Object.values(document.paths)) {
+      for (const op of Object.values(item)) {
+        const ok = op?.responses["200"]?.content?.["application/json"]?.schema as {
+          properties: { result: { properties: { data: unknown } } };
+        };
+        expect(ok.properties.result.properties.data).toEqual({
+          $ref: `#/components/schemas/${op?.operationId
+            .split(".")
+            .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+            .join("")}Output`,
+        });
+        expect(Object.keys(op?.responses ?? {})).toEqual(
+          ["200", "400", "401", "403", "404", "429", "500", "502", "503"].sort(),
+        );
+      }
+    }
+    const envelope = component("ErrorEnvelope") as {
+      properties: {
+        error: {
+          properties: {
+            data: { properties: { cause: { properties: { code: { enum: string[] } } } } };
+          };
+        };
+      };
+    };
+    expect(envelope.properties.error.properties.data.properties.cause.properties.code.enum).toEqual(
+      [...ERROR_CODES],
+    );
+  });
+
+  test("inputs are strict, answers tolerant, and the examples pass their inputs' schemas", () => {
+    const open = reader("IntercomOpenDoorInput");
+    expect(open.safeParse({ deviceId: "door-a1" }).success).toBe(true);
+    expect(open.safeParse({ deviceId: "door-a1", extra: 1 }).success).toBe(false);
+    const devices = reader("DevicesListOutput");
+    const device = { id: "door-a1", kind: "door", name: "A", siteId: "site-a" };
+    expect(devices.safeParse([{ ...device, floor: 2 }]).success).toBe(true);
+    expect(devices.safeParse([{ ...device, kind: "window" }]).success).toBe(false);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const op of Object.values(item)) {
+        const media =
+          op?.requestBody?.content["application/json"] ??
+          op?.parameters?.[0]?.content?.["application/json"];
+        if (!media) continue;
+        const name = (media.schema.$ref as string).split("/").pop() ?? "";
+        expect({ path, valid: reader(name).safeParse(media.example).success }).toEqual({
+          path,
+          valid: true,
+        });
+      }
+    }
+  });
+});
