@@ -1,5 +1,4 @@
-import type { AppRouter } from "@propgate/api";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createPropgateClient, PropgateError } from "@propgate/client";
 
 /**
  * The dev video page: creates a receive-only offer, asks the api for a session, applies the
@@ -24,9 +23,7 @@ let sessionId: string | null = null;
 
 function client() {
   const token = tokenInput.value.trim();
-  return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: "/trpc", headers: () => ({ authorization: `Bearer ${token}` }) })],
-  });
+  return createPropgateClient({ url: location.origin, getToken: () => token || null });
 }
 
 function show(text: string) {
@@ -104,10 +101,7 @@ async function run(action: () => Promise<unknown>) {
   try {
     await action();
   } catch (error) {
-    const cause =
-      error instanceof TRPCClientError
-        ? ` (${(error.data as { cause?: { code?: string } })?.cause?.code ?? "error"})`
-        : "";
+    const cause = error instanceof PropgateError ? ` (${error.code})` : "";
     show(`failed: ${error instanceof Error ? error.message : String(error)}${cause}`);
   }
 }
