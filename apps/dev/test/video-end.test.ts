@@ -86,6 +86,7 @@ describe("a standard WHEP partner", () => {
     const closed = sim.video.sessions().find((s) => s.sessionId === partnerSessionId);
     expect(closed).toMatchObject({ state: "closed", closedReason: "deleted" });
     expect(await resident.trpc.video.listSessions.query()).toEqual([]);
+    await stack.deps.auditWriter.flush(); // the answer's row is queued, not awaited
     const ends = await listAuditEvents(stack.database.db, {
       userId: "user-whep-std",
       operation: "video.end_session",

@@ -39,6 +39,8 @@ describe("video.createSession", () => {
       { sessionId: session.sessionId, cameraId: "cam-a1", expiresAt: session.expiresAt },
     ]);
 
+    // The answer's row is queued, not awaited (group commit): let it land first.
+    await stack.deps.auditWriter.flush();
     const audit = await listAuditEvents(stack.database.db, {
       userId: "user-vid-ok",
       operation: "video.create_session",
@@ -59,6 +61,7 @@ describe("video.createSession", () => {
         .find((s) => s.state === "closed" && s.closedReason === "deleted"),
     ).toBeDefined();
     expect(await resident.trpc.video.listSessions.query()).toEqual([]);
+    await stack.deps.auditWriter.flush();
     const ends = await listAuditEvents(stack.database.db, {
       userId: "user-vid-ok",
       operation: "video.end_session",
