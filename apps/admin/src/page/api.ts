@@ -1,0 +1,122 @@
+import type { AppRouter } from "@propgate/api";
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+
+/**
+ * The page's one tRPC client of the api's admin procedures, via this app's proxy. The page never
+ * holds a token: the browser sends the session cookie (HttpOnly), the app adds the admin's access
+ * token on its side. Mutations carry the session's CSRF token from `GET /auth/session`.
+ */
+
+interface SessionInfo {
+  userId: string;
+  roles: string[];
+  csrfToken: string;
+  expiresAt: string;
+}
+
+const SIGN_IN = "/auth/login";
+let csrfToken = "";
+
+/** True when the admin app (not the api) refused for want of a session: sign in again. */
+async function sessionOver(response: Response): Promise<boolean> {
+  if (response.status !== 401) return false;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: unknown } } | null;
+  return body?.error?.code === "SESSION_REQUIRED";
+}
+
+export async function fetchSession(): Promise<SessionInfo> {
+  const response = await fetch("/auth/session", { credentials: "same-origin" });
+  if (await sessionOver(response)) {
+    location.assign(SIGN_IN);
+    throw new Error("signing in again");
+  }
+  if (!response.ok) throw new Error(`the session could not be read (HTTP ${response.status})`);
+  const session = (await response.json()) as SessionInfo;
+  csrfToken = session.csrfToken;
+  return session;
+}
+
+export const client = createTRPCClient<AppRouter>({
+  links: [
+    httpLink({
+      url: `${location.origin}/trpc`,
+      headers: () => ({ "x-csrf-token": csrfToken }),
+      fetch: async (input, init) => {
+        const response = await fetch(input, { ...init, credentials: "same-origin" });
+        if (await sessionOver(response)) location.assign(SIGN_IN);
+        return response;
+      },
+    }),
+  ],
+});
+
+/** Signs out here and, when the provider offers it, there too. */
+export async function signOut(): Promise<void> {
+  const response = await fetch("/auth/logout", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "x-csrf-token": csrfToken },
+  });
+  const body = (await response.json().catch(() => null)) as { location?: string } | null;
+  if (!response.ok || typeof body?.location !== "string")
+    throw new Error(`signing out failed (HTTP ${response.status})`);
+  location.assign(body.location);
+}
+
+type Admin = typeof client.admin;
+export type ResidentView = Awaited<ReturnType<Admin["residents"]["get"]["query"]>>;
+export type Consent = ResidentView["consents"][number];
+export type Erasure = ResidentView["erasures"][number];
+export type VideoSession = ResidentView["videoSessions"][number];
+export type AuditQuery = Parameters<Admin["audit"]["list"]["query"]>[0];
+export type AuditPage = Awaited<ReturnType<Admin["audit"]["list"]["query"]>>;
+export type AuditVerdict = Awaited<ReturnType<Admin["audit"]["verify"]["query"]>>;
+export type Block = Awaited<ReturnType<Admin["blocks"]["list"]["query"]>>[number];
+export type Anomaly = Awaited<ReturnType<Admin["anomalies"]["list"]["query"]>>[number];
+export type HealthReport = Awaited<ReturnType<Admin["partners"]["health"]["query"]>>;
+export type VpnEvent = Awaited<ReturnType<Admin["vpn"]["events"]["query"]>>[number];
+export type Device = Awaited<ReturnType<Admin["devices"]["list"]["query"]>>[number];
+
+/** What an error box shows: the api's `cause.code`, its message and request id; never a stack. */
+export interface ShownError {
+  code: string;
+  message: string;
+  requestId: string | null;
+  /** Which input was refused and why (the api's zod issues). */
+  issues: string[];
+}
+
+interface ErrorData {
+  code?: string;
+  cause?: { code?: string } | null;
+  requestId?: string | null;
+  issues?: { path: string; message: string }[];
+}
+
+export function describeError(error: unknown): ShownError {
+  if (error instanceof TRPCClientError) {
+    const data = (error.data ?? null) as ErrorData | null;
+    // The admin app's own refusals (CSRF, no session, api unreachable): { error: { code, … } }.
+    const shape = (error.shape ?? null) as { code?: unknown; requestId?: unknown } | null;
+    const ownCode = typeof shape?.code === "string" ? shape.code : null;
+    const ownRequestId = typeof shape?.requestId === "string" ? shape.requestId : null;
+    const network = error.cause instanceof TypeError ? "NETWORK_ERROR" : null;
+    return {
+      code: data?.cause?.code ?? ownCode ?? data?.code ?? network ?? "ERROR",
+      message: error.message,
+      requestId: data?.requestId ?? ownRequestId,
+      issues: (data?.issues ?? []).map((issue) =>
+        issue.path ? `${issue.path}: ${issue.message}` : issue.message,
+      ),
+    };
+  }
+  return {
+    code: "ERROR",
+    message: error instanceof Error ? error.message : String(error),
+    requestId: null,
+    issues: [],
+  };
+}

@@ -1,0 +1,74 @@
+import { DEVICE_KINDS, PARTNERS } from "@propgate/domain";
+import { client, type Device } from "./api.ts";
+import { addOptions, byId, cell, fillTable, h, screenLink } from "./elements.ts";
+import { createPanel } from "./panel.ts";
+import type { Screen } from "./router.ts";
+import { timeElement } from "./time.ts";
+
+/**
+ * The devices Propgate knows (`admin.devices.list`): doors, gates and cameras per site and
+ * partner. Narrowed in the page as the admin types; the list is reloaded on demand.
+ */
+
+export function createDevicesScreen(ready: Promise<unknown>): Screen {
+  const section = byId("screen-devices", HTMLElement);
+  const form = byId("devices-form", HTMLFormElement);
+  const search = byId("devices-search", HTMLInputElement);
+  const kind = byId("devices-kind", HTMLSelectElement);
+  const partner = byId("devices-partner", HTMLSelectElement);
+  const count = byId("devices-count", HTMLParagraphElement);
+  const table = byId("devices", HTMLTableElement);
+  const panel = createPanel(section, () => ready);
+  addOptions(kind, DEVICE_KINDS);
+  addOptions(partner, PARTNERS);
+  let devices: Device[] | null = null;
+
+  function render() {
+    if (!devices) return;
+    const text = search.value.trim().toLowerCase();
+    const shown = devices.filter(
+      (device) =>
+        (kind.value === "" || device.kind === kind.value) &&
+        (partner.value === "" || device.partner === partner.value) &&
+        (text === "" ||
+          [device.id, device.siteId, device.name].some((field) =>
+            field.toLowerCase().includes(text),
+          )),
+    );
+    count.textContent =
+      shown.length === devices.length
+        ? `${devices.length} devices`
+        : `${shown.length} of ${devices.length} devices`;
+    fillTable(
+      table,
+      shown.map((device) =>
+        h(
+          "tr",
+          { "data-device": device.id, "data-kind": device.kind },
+          h("th", { scope: "row" }, screenLink(device.id, "audit", { target: device.id })),
+          cell(device.kind),
+          cell(device.siteId),
+          cell(device.partner),
+          cell(device.partnerDeviceId, { class: "mono" }),
+          cell(device.name),
+          cell(timeElement(device.updatedAt)),
+        ),
+      ),
+      devices.length === 0 ? "No devices registered." : "No devices match.",
+    );
+  }
+
+  const reload = async () => {
+    await panel.run("Loading devices", async () => {
+      devices = await client.admin.devices.list.query();
+      render();
+    });
+  };
+
+  for (const input of [search, kind, partner]) input.addEventListener("input", render);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void reload();
+  });
+  return { name: "devices", section, show: () => void reload() };
+}

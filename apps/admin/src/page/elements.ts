@@ -1,0 +1,93 @@
+/**
+ * Building the page's elements: text only through `textContent`, attributes through
+ * `setAttribute`, never HTML strings or inline handlers (the CSP allows no inline script).
+ */
+
+export type Child = Node | string | number | null | undefined | false;
+type Attributes = Record<string, string | number | boolean | null | undefined>;
+
+/** `h("td", { class: "mono" }, "text")`: an element with attributes (false/null/undefined left off). */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name.startsWith("on")) throw new Error(`no inline handlers (${name})`);
+    if (value === false || value === null || value === undefined) continue;
+    node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+/** The element with this id, of this type, or an error naming it. */
+export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
+  const found = document.getElementById(id);
+  if (!(found instanceof type)) throw new Error(`#${id} is missing from the page`);
+  return found;
+}
+
+/** A table cell; an empty value shows as a dash. */
+export function cell(value: Child, attributes: Attributes = {}): HTMLTableCellElement {
+  const empty = value === null || value === undefined || value === "" || value === false;
+  return h("td", attributes, empty ? "—" : value);
+}
+
+/** A button that does one thing; `label` is what a screen reader says when it differs. */
+export function actionButton(
+  text: string,
+  label: string,
+  onClick: (button: HTMLButtonElement) => void,
+): HTMLButtonElement {
+  const button = h("button", { type: "button", "aria-label": label }, text);
+  button.addEventListener("click", () => onClick(button));
+  return button;
+}
+
+/** A link to another screen (hash routing), e.g. a resident's page from an audit row. */
+export function screenLink(text: string, screen: string, params: Record<string, string>) {
+  return h("a", { href: `#/${screen}?${new URLSearchParams(params)}` }, text);
+}
+
+/** Replaces a table's body; with no rows, one row that says so across every column. */
+export function fillTable(table: HTMLTableElement, rows: HTMLTableRowElement[], empty: string) {
+  const body = table.tBodies[0] ?? table.createTBody();
+  if (rows.length === 0) {
+    const columns = table.tHead?.rows[0]?.cells.length ?? 1;
+    rows.push(h("tr", { class: "empty" }, h("td", { colspan: columns }, empty)));
+  }
+  body.replaceChildren(...rows);
+}
+
+/** The options of a `<select>` from one of the domain's lists, after its "any". */
+export function addOptions(select: HTMLSelectElement, values: readonly string[]) {
+  for (const value of values) select.append(h("option", { value }, value));
+}
+
+/** One of `values` or undefined for "any" (a select can only hold what was put in it). */
+export function pick<T extends string>(values: readonly T[], value: string): T | undefined {
+  return values.find((known) => known === value);
+}
+
+/** A trimmed text input's value, or undefined when blank. */
+export function optional(value: string): string | undefined {
+  const trimmed = value.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+/** Bytes as people read them (1.2 MB). */
+export function bytes(count: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = count;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
