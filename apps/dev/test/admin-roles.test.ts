@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   type AuditEvent,
-  auditRowHash,
-  chainGenesis,
   countAuditEvents,
   listConsents,
   recordVpnEvent,
 } from "@propgate/consent-audit";
-import { auditEvents } from "@propgate/consent-audit/schema";
+import { SEED_START, seedAuditRows, seedRow } from "./audit-seed.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import { errorOf, HIGH_RATE_LIMITS, startTestStack, type TestStack } from "./harness.ts";
 
@@ -419,47 +417,9 @@ describe("an operator", () => {
 
 describe("the audit trail over 100,000 rows", () => {
   const SEEDED = 100_000;
-  const START = Date.UTC(2025, 0, 1);
-  /** The seeded rows' content: row i at START + i seconds, on a chain of its own. */
-  const seedRow = (i: number) => ({
-    chainSeq: i + 1,
-    id: `evt_seed${String(i).padStart(12, "0")}`,
-    at: new Date(START + i * 1000),
-    kind: i % 50 === 0 ? ("access.denied" as const) : ("partner.request" as const),
-    sourceApp: "seed",
-    instanceId: "seed",
-    clientIp: null,
-    requestId: null,
-    userId: `seed-user-${i % 500}`,
-    actor: null,
-    operation: i % 2 ? ("intercom.open" as const) : ("barrier.open" as const),
-    partner: i % 2 ? ("intercom" as const) : ("barrier" as const),
-    purpose: i % 2 ? ("intercom" as const) : ("barrier" as const),
-    target: `door-seed-${i % 200}`,
-    attempt: 1,
-    result: i % 50 === 0 ? "denied" : "pending",
-    errorCode: null,
-    httpStatus: null,
-    latencyMs: null,
-    callId: null,
-    reason: null,
-  });
+  const START = SEED_START;
 
-  beforeAll(async () => {
-    // Real rows: linked and hashed as the writer would, so the chain still verifies.
-    const chainId = "seed/admin-roles";
-    let prev = chainGenesis(chainId);
-    for (let start = 0; start < SEEDED; start += 2000) {
-      const values = [];
-      for (let i = start; i < Math.min(SEEDED, start + 2000); i++) {
-        const content = seedRow(i);
-        const hash = auditRowHash(prev, content);
-        values.push({ ...content, chainId, prevHash: prev, hash });
-        prev = hash;
-      }
-      await stack.database.db.insert(auditEvents).values(values);
-    }
-  }, 120_000);
+  beforeAll(() => seedAuditRows(stack.database.db, SEEDED, "seed/admin-roles"), 120_000);
 
   /** Every page under `filter` from the newest to the oldest and back: the same pages. */
   async function walk(filter: Record<string, string>, limit: number) {
