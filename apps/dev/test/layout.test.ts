@@ -33,8 +33,9 @@ describe("layout", () => {
   });
 
   test("the admin app takes the router type from @propgate/api, a package", () => {
-    const page = readFileSync(join(ROOT, "apps/admin/src/page/page.ts"), "utf8");
-    expect(page).toContain('import type { AppRouter } from "@propgate/api";');
+    // The page's one tRPC client lives in api.ts.
+    const client = readFileSync(join(ROOT, "apps/admin/src/page/api.ts"), "utf8");
+    expect(client).toContain('import type { AppRouter } from "@propgate/api";');
     expect(appNames.has("@propgate/api")).toBe(false);
   });
 });
