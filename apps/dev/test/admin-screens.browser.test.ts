@@ -191,6 +191,7 @@ describe.skipIf(!available)("the resident screen", () => {
       .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-kind")));
     expect(kinds.indexOf("access.denied")).toBeLessThan(kinds.indexOf("consent.revoke"));
     await expectNoErrors(page);
+    await page.setViewportSize({ width: 1600, height: 760 }); // docs/images/admin-audit.png
     await screenshot(page, "admin-audit-resident");
     await page.close();
   });
@@ -438,7 +439,7 @@ describe.skipIf(!available)("VPN connections and devices", () => {
 
     await first.getByRole("link", { name: "a1b2c3d4e5f60718" }).click();
     await page.waitForURL(/#\/vpn\?peer=a1b2c3d4e5f60718$/);
-    await page.locator('#vpn-events tr[data-peer="0f1e2d3c4b5a6978"]').waitFor({
+    await page.locator('#vpn-events tr[data-peer="0f1e2d3c4b5a6978"]').first().waitFor({
       state: "detached",
     });
     expect(await page.locator("#vpn-events tbody tr").count()).toBe(3);

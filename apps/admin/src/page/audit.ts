@@ -62,9 +62,9 @@ function auditRow(row: AuditPage["rows"][number]): HTMLTableRowElement {
     cell(row.partner),
     cell(row.userId ? screenLink(row.userId, "resident", { userId: row.userId }) : null),
     cell(row.target),
-    cell(outcome(row), { class: `result-${row.result}` }),
-    cell(row.actor),
-    cell(row.reason, { class: "wrap" }),
+    cell(outcome(row), { class: `wrap result-${row.result}` }),
+    cell(row.actor, { class: "wrap" }),
+    cell(row.reason, { class: "wrap reason" }),
     cell(row.requestId, { class: "mono" }),
   );
 }
@@ -100,6 +100,8 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
   /** The filters of the rows shown (not what is typed and not yet applied). */
   let applied: { filter: Filter; limit: number; key: string } | null = null;
   let page: AuditPage | null = null;
+  /** The cursor of the page shown (undefined: the newest page). */
+  let shownCursor: string | undefined;
   /** Counted from the newest page; null after a jump to one row (the verdict's). */
   let pageNumber: number | null = 1;
 
@@ -158,6 +160,7 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
     if (!applied) return;
     const { filter, limit } = applied;
     render(await client.admin.audit.list.query({ ...filter, limit, cursor }), number);
+    shownCursor = cursor;
   }
 
   function turn(direction: "newer" | "older") {
@@ -243,7 +246,11 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
     show(params) {
       const { filter, limit } = filterOf(params);
       const key = JSON.stringify([FILTER_KEYS.map((name) => filter[name] ?? ""), limit]);
-      if (applied?.key === key && page) return; // back on this screen: keep the page shown
+      if (applied?.key === key && page) {
+        // Back on this screen: the same page again, with what was written meanwhile.
+        void panel.run("Loading the audit trail", () => loadPage(shownCursor, pageNumber));
+        return;
+      }
       applied = { filter, limit, key };
       fillForm(filter, limit);
       exportResult.textContent = "";

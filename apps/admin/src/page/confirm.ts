@@ -56,7 +56,13 @@ form.addEventListener("submit", (event) => {
     },
   );
 });
-cancel.addEventListener("click", () => dialog.close());
+cancel.addEventListener("click", () => {
+  if (!submit.disabled) dialog.close();
+});
+// Not while the action is on its way: its outcome (or error) is shown here.
+dialog.addEventListener("cancel", (event) => {
+  if (submit.disabled) event.preventDefault();
+});
 dialog.addEventListener("close", () => {
   pending = null;
 });

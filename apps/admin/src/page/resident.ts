@@ -227,6 +227,7 @@ export function createResidentScreen(ready: Promise<unknown>): Screen {
       const userId = params.get("userId")?.trim() ?? "";
       if (userId === "") {
         input.focus();
+        void reload(); // back from another screen: the resident shown, as they are now
         return;
       }
       input.value = userId;
