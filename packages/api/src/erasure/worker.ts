@@ -8,8 +8,13 @@ import {
   failErasureAttempt,
 } from "@propgate/consent-audit";
 import { newId } from "@propgate/domain";
-import { PartnerRejectedError } from "@propgate/partner-client";
 import type { AppDeps } from "../deps.ts";
+import {
+  failureCode,
+  type PeriodicPass,
+  retryDelaySeconds,
+  startPeriodicPass,
+} from "../outbox-pass.ts";
 import { auditHooks } from "../partner-call/audit-hooks.ts";
 
 export interface ErasureWorkerOptions {
@@ -24,11 +29,8 @@ export interface ErasureWorkerOptions {
   overdueSeconds: number;
 }
 
-export interface ErasureWorker {
-  /** Runs one pass now (tests and shutdown use it); resolves when the pass is done. */
-  runOnce(): Promise<number>;
-  stop(): Promise<void>;
-}
+/** `runOnce` runs one pass now (tests and shutdown use it). */
+export type ErasureWorker = PeriodicPass;
 
 /**
  * Sends queued erasures (`DELETE /v1/subjects/{subject}`) until each partner acknowledges,
@@ -43,9 +45,6 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
     instanceId: deps.instanceId,
     actor: "erasure-worker",
   };
-  let running: Promise<number> | null = null;
-  let stopped = false;
-
   async function send(request: ErasureRequest): Promise<void> {
     const runtime = deps.partners[request.partner];
     const target = request.categories.join(",");
@@ -76,15 +75,8 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
         status === "done" ? "erasure acknowledged" : "erasure accepted by the partner",
       );
     } catch (error) {
-      const code =
-        error instanceof PartnerRejectedError
-          ? `http_${error.status}`
-          : ((error as { code?: string }).code ?? "error").toLowerCase();
-      const retryInSeconds = Math.min(
-        options.maxRetrySeconds,
-        options.baseRetrySeconds * 2 ** request.attempts,
-      );
-      await failErasureAttempt(db, request.id, { errorCode: code.slice(0, 64), retryInSeconds });
+      const retryInSeconds = retryDelaySeconds(request.attempts, options);
+      await failErasureAttempt(db, request.id, { errorCode: failureCode(error), retryInSeconds });
       deps.metrics.erasures.inc({ partner: request.partner, outcome: "retry" });
       deps.logger.warn(
         { erasureId: request.id, partner: request.partner, err: error, retryInSeconds },
@@ -103,24 +95,7 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
     return due.length;
   }
 
-  function runOnce(): Promise<number> {
-    running ??= pass().finally(() => {
-      running = null;
-    });
-    return running;
-  }
-
-  const timer = setInterval(() => {
-    if (stopped) return;
-    runOnce().catch((error) => deps.logger.error({ err: error }, "erasure pass failed"));
-  }, options.intervalMs);
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
+  return startPeriodicPass(pass, options.intervalMs, (error) =>
+    deps.logger.error({ err: error }, "erasure pass failed"),
+  );
 }

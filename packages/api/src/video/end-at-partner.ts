@@ -5,8 +5,8 @@ import {
   type VideoSession,
 } from "@propgate/consent-audit";
 import { newId, PARTNERS } from "@propgate/domain";
-import { PartnerRejectedError } from "@propgate/partner-client";
 import type { AppDeps } from "../deps.ts";
+import { failureCode, retryDelaySeconds } from "../outbox-pass.ts";
 import { auditHooks } from "../partner-call/audit-hooks.ts";
 
 export interface EndRetry {
@@ -52,15 +52,8 @@ export async function endAtPartner(
       }),
     });
   } catch (error) {
-    const code =
-      error instanceof PartnerRejectedError
-        ? `http_${error.status}`
-        : ((error as { code?: string }).code ?? "error").toLowerCase();
-    const retryInSeconds = Math.min(
-      retry.maxRetrySeconds,
-      retry.baseRetrySeconds * 2 ** session.endAttempts,
-    );
-    await failVideoEndAttempt(db, session.id, { errorCode: code.slice(0, 64), retryInSeconds });
+    const retryInSeconds = retryDelaySeconds(session.endAttempts, retry);
+    await failVideoEndAttempt(db, session.id, { errorCode: failureCode(error), retryInSeconds });
     deps.metrics.videoSessionEnds.inc({ partner, reason, outcome: "retry" });
     deps.logger.warn(
       { videoSessionId: session.id, partner, reason, err: error, retryInSeconds },

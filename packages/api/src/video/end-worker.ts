@@ -6,6 +6,7 @@ import {
   requestEndOfMovedCameraSessions,
 } from "@propgate/consent-audit";
 import type { AppDeps } from "../deps.ts";
+import { type PeriodicPass, startPeriodicPass } from "../outbox-pass.ts";
 import { type EndRetry, endAtPartner } from "./end-at-partner.ts";
 
 export interface VideoEndWorkerOptions extends EndRetry {
@@ -15,11 +16,8 @@ export interface VideoEndWorkerOptions extends EndRetry {
   batch: number;
 }
 
-export interface VideoEndWorker {
-  /** Runs one pass now (tests, and a revocation); resolves when the pass is done. */
-  runOnce(): Promise<number>;
-  stop(): Promise<void>;
-}
+/** `runOnce` runs one pass now (tests, and a revocation). */
+export type VideoEndWorker = PeriodicPass;
 
 /**
  * Ends video sessions at the partner that must no longer run: queued by a revocation of `video`
@@ -35,10 +33,6 @@ export function startVideoEndWorker(deps: AppDeps, options: VideoEndWorkerOption
     instanceId: deps.instanceId,
     actor: "video-end-worker",
   };
-  let running: Promise<number> | null = null;
-  let again = false;
-  let stopped = false;
-
   async function pass(): Promise<number> {
     await requestEndOfMovedCameraSessions(db);
     await endStaleReservations(db);
@@ -49,36 +43,11 @@ export function startVideoEndWorker(deps: AppDeps, options: VideoEndWorkerOption
     return due.length;
   }
 
-  function runOnce(): Promise<number> {
-    if (running) {
-      // A wake-up during a pass runs one more pass after it, so nothing queued meanwhile waits.
-      again = true;
-      return running;
-    }
-    running = pass().finally(() => {
-      running = null;
-      if (again && !stopped) {
-        again = false;
-        void runOnce().catch(report);
-      }
-    });
-    return running;
-  }
-
-  function report(error: unknown) {
-    deps.logger.error({ err: error }, "video end pass failed");
-  }
-
-  const timer = setInterval(() => {
-    if (!stopped) runOnce().catch(report);
-  }, options.intervalMs);
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
+  // A revocation's wake-up during a pass must not wait for the next tick.
+  return startPeriodicPass(
+    pass,
+    options.intervalMs,
+    (error) => deps.logger.error({ err: error }, "video end pass failed"),
+    true,
+  );
 }
