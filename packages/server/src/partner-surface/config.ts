@@ -1,5 +1,12 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { ConfigError, type EnvSource, integer, parseEnv, readConfigFile } from "@propgate/config";
+import {
+  ConfigError,
+  type EnvSource,
+  integer,
+  listenAddress,
+  parseEnv,
+  readConfigFile,
+} from "@propgate/config";
 import { PARTNERS, SURFACE_SCOPES } from "@propgate/domain";
 import { z } from "zod";
 import { type Cidr, InvalidCidrError, parseCidrList } from "../net/cidr.ts";
@@ -65,18 +72,6 @@ export interface PartnerSurfaceSettings {
 export interface PartnerSurfaceConfig extends PartnerSurfaceSettings {
   listen: { hostname: string; port: number };
 }
-
-/** `host:port`, or `[v6]:port`. */
-const listenAddress = z.string().transform((value, ctx) => {
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]{1,253})):([0-9]{1,5})$/.exec(value);
-  const hostname = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (!hostname || !Number.isInteger(port) || port > 65535) {
-    ctx.addIssue({ code: "custom", message: "must be host:port (IPv6 as [addr]:port)" });
-    return z.NEVER;
-  }
-  return { hostname, port };
-});
 
 const cidrs = z.string().transform((value, ctx) => {
   try {
