@@ -1,9 +1,15 @@
 import type { AppRouter } from "@propgate/api";
 import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import type { PropgateError } from "./errors.ts";
 import type { RateLimitState } from "./headers.ts";
 import { type GetToken, propgateLink, type RetryPolicy, TOKEN_CONTEXT_KEY } from "./link.ts";
 
 type HttpLinkFetch = NonNullable<Parameters<typeof httpLink<AppRouter>>[0]["fetch"]>;
+
+/** Headers sent with every request, or a function read before each one (a CSRF token read later). */
+export type ExtraHeaders =
+  | Record<string, string>
+  | (() => Record<string, string> | Promise<Record<string, string>>);
 
 export interface PropgateClientOptions {
   /** The api's base URL (`https://api.propgate.example`); calls go to `<url>/trpc`. `""`: this page's origin. */
@@ -11,8 +17,19 @@ export interface PropgateClientOptions {
   /**
    * The resident's access token. Called before every request; with `{ refresh: true }` once
    * after an `UNAUTHORIZED` answer, and the call is then sent again. Null sends no token.
+   * Left out (session mode: a gateway holds the token, the browser sends its cookie): no
+   * `Authorization` header, and an `UNAUTHORIZED` is the error.
    */
-  getToken: GetToken;
+  getToken?: GetToken;
+  /** More request headers (`x-csrf-token`); `authorization` from `getToken` wins over theirs. */
+  headers?: ExtraHeaders;
+  /** The fetch's `credentials` (`"same-origin"`: send this origin's cookies); default the fetch's. */
+  credentials?: "omit" | "same-origin" | "include";
+  /**
+   * Told when a gateway answers `401` with `SESSION_REQUIRED` (its session is missing or over),
+   * before the call fails with that error: sign in again.
+   */
+  onSessionRequired?: (error: PropgateError) => void;
   /** The fetch to use (default: the global one: browsers, React Native, Bun). */
   fetch?: HttpLinkFetch;
   /** Retries of safe calls after `429`/`503` (default: 1 retry, waits of at most 5 s). */
@@ -48,26 +65,47 @@ function randomIdempotencyKey(): string {
   return key;
 }
 
-/** A client of the resident api for web and React Native (see this package's README). */
+/** The fetch with the options' `credentials`; the global one looked up per call, on `globalThis`. */
+function fetchWith(options: PropgateClientOptions): HttpLinkFetch | undefined {
+  const { credentials, fetch: given } = options;
+  if (!credentials) return given;
+  return (input, init) =>
+    given
+      ? given(input, { ...init, credentials })
+      : globalThis.fetch(input, { ...init, credentials });
+}
+
+/**
+ * A client of the api for web and React Native apps with a resident's token, and for a page
+ * behind a session gateway (the admin app) without one (see this package's README).
+ */
 export function createPropgateClient(options: PropgateClientOptions): PropgateClient {
   let last: RateLimitState | null = null;
+  const extraHeaders = options.headers;
   const trpc = createTRPCClient<AppRouter>({
     links: [
       propgateLink({
-        getToken: options.getToken,
+        getToken: options.getToken ?? null,
         retry: { maxRetries: 1, maxWaitMs: 5000, defaultWaitMs: 1000, ...options.retry },
         newIdempotencyKey: options.newIdempotencyKey ?? randomIdempotencyKey,
         onAnswer(state) {
           last = state;
           options.onRateLimit?.(state);
         },
+        onSessionRequired: options.onSessionRequired,
       }),
       httpLink<AppRouter>({
         url: `${options.url.replace(/\/+$/, "")}/trpc`,
-        fetch: options.fetch,
-        headers({ op }) {
+        fetch: fetchWith(options),
+        async headers({ op }) {
+          const extra =
+            typeof extraHeaders === "function" ? await extraHeaders() : (extraHeaders ?? {});
           const token = op.context[TOKEN_CONTEXT_KEY];
-          return typeof token === "string" && token ? { authorization: `Bearer ${token}` } : {};
+          if (typeof token !== "string" || !token) return extra;
+          const rest = Object.entries(extra).filter(
+            ([name]) => name.toLowerCase() !== "authorization",
+          );
+          return { ...Object.fromEntries(rest), authorization: `Bearer ${token}` };
         },
       }),
     ],

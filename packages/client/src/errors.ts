@@ -4,11 +4,24 @@ import { TRPCClientError } from "@trpc/client";
 import { type HeaderSource, parseRetryAfter } from "./headers.ts";
 
 /**
- * What went wrong, as the api's `error.data.cause.code` says (`ERROR_CODES` of
- * `@propgate/domain`), or `NETWORK_ERROR` when no answer of the api's came back: no connection,
- * a timeout, an abort, or an answer that is not the api's JSON (a proxy's error page).
+ * The refusals of a session gateway in front of the api (the admin app: no session, a missing
+ * CSRF token, the api out of reach, …), sent as the one non-tRPC error body
+ * `{ error: { code, message, requestId } }`.
  */
-export type PropgateErrorCode = ErrorCode | "NETWORK_ERROR";
+export type GatewayErrorCode =
+  | "SESSION_REQUIRED"
+  | "CSRF_REJECTED"
+  | "API_UNREACHABLE"
+  | "PAYLOAD_TOO_LARGE"
+  | "METHOD_NOT_ALLOWED";
+
+/**
+ * What went wrong, as the api's `error.data.cause.code` says (`ERROR_CODES` of
+ * `@propgate/domain`) or a gateway's own error body (`GatewayErrorCode`, or an api code such as
+ * `NOT_FOUND`), or `NETWORK_ERROR` when no answer of either came back: no connection, a timeout,
+ * an abort, or an answer that is not such JSON (a proxy's error page).
+ */
+export type PropgateErrorCode = ErrorCode | GatewayErrorCode | "NETWORK_ERROR";
 
 /** Every code the api sends; a `Record` so the compiler keeps it equal to `ErrorCode`. */
 const API_CODES: Record<ErrorCode, true> = {
@@ -27,13 +40,47 @@ const API_CODES: Record<ErrorCode, true> = {
   INTERNAL: true,
 };
 
+const GATEWAY_CODES: Record<GatewayErrorCode, true> = {
+  SESSION_REQUIRED: true,
+  CSRF_REJECTED: true,
+  API_UNREACHABLE: true,
+  PAYLOAD_TOO_LARGE: true,
+  METHOD_NOT_ALLOWED: true,
+};
+
 function isApiCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && Object.hasOwn(API_CODES, code);
 }
 
-/** The `meta` tRPC's httpLink puts on an error: the answer, when one came. */
+function isGatewayCode(code: unknown): code is ErrorCode | GatewayErrorCode {
+  return isApiCode(code) || (typeof code === "string" && Object.hasOwn(GATEWAY_CODES, code));
+}
+
+/** The `meta` tRPC's httpLink puts on an error: the answer and its JSON, when one came. */
 interface ErrorMeta {
   response?: { status: number; headers: HeaderSource };
+  responseJSON?: unknown;
+}
+
+/** One refused input, as the api's `error.data.issues` names it (`INVALID_INPUT`). */
+export interface InputIssue {
+  /** The input's path, dot-separated (`reason`, `filter.userId`); `""` for the whole input. */
+  path: string;
+  message: string;
+}
+
+/** A JSON answer that is not tRPC's: `{ error: { code, message, requestId } }` of a gateway. */
+function gatewayBody(
+  meta: ErrorMeta | undefined,
+): { code: string; message: string | null; requestId: string | null } | null {
+  const body = meta?.responseJSON as { error?: Record<string, unknown> } | null | undefined;
+  const error = typeof body === "object" && body !== null ? body.error : undefined;
+  if (typeof error !== "object" || error === null || typeof error.code !== "string") return null;
+  return {
+    code: error.code,
+    message: typeof error.message === "string" ? error.message : null,
+    requestId: typeof error.requestId === "string" ? error.requestId : null,
+  };
 }
 
 export function responseOf(error: TRPCClientError<AppRouter>): ErrorMeta["response"] | null {
@@ -43,7 +90,7 @@ export function responseOf(error: TRPCClientError<AppRouter>): ErrorMeta["respon
 
 /**
  * A failed call. A `TRPCClientError` too (tRPC passes it through unchanged), with the api's
- * stable reason in `code` and what a resident's app needs to show it.
+ * stable reason in `code` and what an app needs to show it.
  */
 export class PropgateError extends TRPCClientError<AppRouter> {
   readonly code: PropgateErrorCode;
@@ -55,9 +102,13 @@ export class PropgateError extends TRPCClientError<AppRouter> {
   readonly httpStatus: number | null;
   /** The procedure called (`intercom.openDoor`). */
   readonly procedure: string;
+  /** Which inputs were refused and why (the api's zod issues of an `INVALID_INPUT`); else empty. */
+  readonly issues: InputIssue[];
 
   constructor(error: TRPCClientError<AppRouter>, procedure: string) {
-    super(error.message, {
+    const data = error.data;
+    const gateway = data ? null : gatewayBody(error.meta as ErrorMeta | undefined);
+    super(gateway?.message ?? error.message, {
       result: error.shape ? { error: error.shape } : undefined,
       cause: error,
       meta: error.meta,
@@ -66,13 +117,16 @@ export class PropgateError extends TRPCClientError<AppRouter> {
     Object.setPrototypeOf(this, new.target.prototype);
     this.name = "PropgateError";
     const response = responseOf(error);
-    const data = error.data;
     const cause = data?.cause;
-    this.code = isApiCode(cause?.code) ? cause.code : data ? "INTERNAL" : "NETWORK_ERROR";
+    if (isApiCode(cause?.code)) this.code = cause.code;
+    else if (gateway) this.code = isGatewayCode(gateway.code) ? gateway.code : "INTERNAL";
+    else this.code = data ? "INTERNAL" : "NETWORK_ERROR";
     this.retryAfterSeconds =
       cause?.retryAfterSeconds ?? (response ? parseRetryAfter(response.headers) : null);
-    this.requestId = data?.requestId ?? response?.headers.get("x-request-id") ?? null;
+    this.requestId =
+      data?.requestId ?? gateway?.requestId ?? response?.headers.get("x-request-id") ?? null;
     this.httpStatus = data?.httpStatus ?? response?.status ?? null;
     this.procedure = procedure;
+    this.issues = (data?.issues ?? []).map(({ path, message }) => ({ path, message }));
   }
 }

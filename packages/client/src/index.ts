@@ -1,8 +1,14 @@
 export {
   createPropgateClient,
+  type ExtraHeaders,
   type PropgateClient,
   type PropgateClientOptions,
 } from "./client.ts";
-export { PropgateError, type PropgateErrorCode } from "./errors.ts";
+export {
+  type GatewayErrorCode,
+  type InputIssue,
+  PropgateError,
+  type PropgateErrorCode,
+} from "./errors.ts";
 export { parseRateLimits, type RateLimitItem, type RateLimitState } from "./headers.ts";
 export type { GetToken, RetryPolicy } from "./link.ts";

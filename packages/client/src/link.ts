@@ -29,10 +29,13 @@ export interface RetryPolicy {
 export type GetToken = (options?: { refresh?: boolean }) => string | null | Promise<string | null>;
 
 export interface PropgateLinkOptions {
-  getToken: GetToken;
+  /** Null in session mode: no token is sent, and an `UNAUTHORIZED` is not replayed. */
+  getToken: GetToken | null;
   retry: RetryPolicy;
   newIdempotencyKey: () => string;
   onAnswer: (state: RateLimitState) => void;
+  /** Told when a call ends with a gateway's `401 SESSION_REQUIRED`, before the call fails. */
+  onSessionRequired?: (error: PropgateError) => void;
 }
 
 /** Where the link leaves an attempt's token for the `httpLink` headers to send. */
@@ -107,7 +110,8 @@ function answerHeaders(value: unknown): { status: number; headers: HeaderSource 
  * The link in front of tRPC's `httpLink`: per call, the token (a refresh and one replay after
  * `UNAUTHORIZED`, which the api answers before doing anything), an idempotency key for the
  * opens, bounded retries of safe calls after `429`/`503` honouring `Retry-After`, the
- * `RateLimit` fields of every answer, and errors as `PropgateError`.
+ * `RateLimit` fields of every answer, and errors as `PropgateError` (a gateway's
+ * `SESSION_REQUIRED` told to `onSessionRequired` first).
  */
 export function propgateLink(options: PropgateLinkOptions): TRPCLink<AppRouter> {
   return () =>
@@ -154,7 +158,9 @@ export function propgateLink(options: PropgateLinkOptions): TRPCLink<AppRouter> 
           let refreshed = false;
           let retries = 0;
           for (;;) {
-            const token = await options.getToken(refreshed ? { refresh: true } : undefined);
+            const token = options.getToken
+              ? await options.getToken(refreshed ? { refresh: true } : undefined)
+              : null;
             if (stopped) return null;
             try {
               const envelope = await attempt({
@@ -167,12 +173,17 @@ export function propgateLink(options: PropgateLinkOptions): TRPCLink<AppRouter> 
               const error = TRPCClientError.from<AppRouter>(caught as Error);
               record(answerHeaders(error.meta));
               if (stopped) return null;
-              if (isUnauthorized(error) && !refreshed) {
+              if (options.getToken && isUnauthorized(error) && !refreshed) {
                 refreshed = true;
                 continue;
               }
               const waitMs = retryWait(error, safe, retries, options.retry);
-              if (waitMs === null) throw new PropgateError(error, op.path);
+              if (waitMs === null) {
+                const failure = new PropgateError(error, op.path);
+                if (failure.code === "SESSION_REQUIRED" && failure.httpStatus === 401)
+                  options.onSessionRequired?.(failure);
+                throw failure;
+              }
               retries++;
               await sleep(waitMs);
               if (stopped) return null;
