@@ -1,3 +1,5 @@
+import type { GatewayErrorCode } from "@propgate/client";
+import type { ErrorCode } from "@propgate/domain";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -88,7 +90,13 @@ function pageScript(): Promise<string> {
 
 type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 502 | 503;
 
-function errorBody(c: Context, status: ErrorStatus, code: string, message: string) {
+/** The page's client reads these codes (`PropgateError.code`): a new one is added there too. */
+function errorBody(
+  c: Context,
+  status: ErrorStatus,
+  code: GatewayErrorCode | ErrorCode,
+  message: string,
+) {
   return c.json({ error: { code, message, requestId: crypto.randomUUID() } }, status);
 }
 

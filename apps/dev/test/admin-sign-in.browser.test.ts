@@ -246,6 +246,38 @@ describe.skipIf(!available)("admin sign-in (OpenID Connect at the dev issuer)", 
     await context.close();
   });
 
+  test("the page's client: the app's own refusal shows its code; an ended session goes to sign-in", async () => {
+    const resident = await stack.resident("resident-sign-in-stale-page");
+    await grant(resident, ["intercom"]);
+    const { context, page } = await signedIn("operator");
+    await page.getByLabel("Resident user id").fill(resident.userId);
+    await page.getByRole("button", { name: "Look up" }).click();
+    const intercom = page.locator('#consents tr[data-purpose="intercom"][data-state="granted"]');
+    await intercom.waitFor();
+
+    // Signing in again in another tab replaces the session: this page's CSRF token is stale.
+    const other = await context.newPage();
+    await other.goto(`${stack.admin.url}/auth/login`);
+    await other.getByRole("button", { name: "Sign in as dev operator" }).click();
+    await other.locator('#signed-in[data-user="dev-operator"]').waitFor();
+    await intercom.getByRole("button", { name: "Revoke intercom" }).click();
+    await page.getByLabel(/Reason/).fill("a page with a stale CSRF token");
+    await page.getByRole("button", { name: "Confirm revoke" }).click();
+    const refused = page.locator('#confirm-error[data-code="CSRF_REJECTED"]');
+    await refused.waitFor();
+    const text = (await refused.textContent()) ?? "";
+    expect(text).toContain("a valid x-csrf-token header is required");
+    expect(text).toMatch(/request id [0-9a-f-]{36}/);
+    await page.getByRole("button", { name: "Cancel" }).click();
+
+    // Signed out in the other tab: the page's next call is SESSION_REQUIRED, and it goes to sign-in.
+    await other.getByRole("button", { name: "Sign out" }).click();
+    await other.waitForURL(`${stack.admin.url}/auth/signed-out`);
+    await page.getByRole("button", { name: "Look up" }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${stack.issuer.url}/oidc/authorize?`));
+    await context.close();
+  });
+
   test("no token reaches the page: DOM, script-readable cookies, storage, responses", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

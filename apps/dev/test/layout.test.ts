@@ -32,10 +32,22 @@ describe("layout", () => {
     }
   });
 
-  test("the admin app takes the router type from @propgate/api, a package", () => {
-    // The page's one tRPC client lives in api.ts.
+  test("the admin page calls the api through @propgate/client, not a tRPC set-up of its own", () => {
+    // The page's one client lives in api.ts; the router type comes with the client package.
     const client = readFileSync(join(ROOT, "apps/admin/src/page/api.ts"), "utf8");
-    expect(client).toContain('import type { AppRouter } from "@propgate/api";');
-    expect(appNames.has("@propgate/api")).toBe(false);
+    expect(client).toMatch(
+      /import \{[^}]*\bcreatePropgateClient\b[^}]*\} from "@propgate\/client";/,
+    );
+    expect(client).toContain("createPropgateClient({");
+    const page = readdirSync(join(ROOT, "apps/admin/src/page")).filter((f) => f.endsWith(".ts"));
+    for (const file of page) {
+      const source = readFileSync(join(ROOT, "apps/admin/src/page", file), "utf8");
+      const direct = /from "@trpc\/|from "@propgate\/api"/.test(source);
+      expect({ file, direct }).toEqual({ file, direct: false });
+    }
+    const { deps } = manifest("admin");
+    expect(deps).toContain("@propgate/client");
+    expect(deps.filter((dep) => dep.startsWith("@trpc/") || dep === "@propgate/api")).toEqual([]);
+    expect(appNames.has("@propgate/client")).toBe(false);
   });
 });

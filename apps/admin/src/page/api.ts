@@ -1,10 +1,10 @@
-import type { AppRouter } from "@propgate/api";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createPropgateClient, PropgateError } from "@propgate/client";
 
 /**
- * The page's one tRPC client of the api's admin procedures, via this app's proxy. The page never
- * holds a token: the browser sends the session cookie (HttpOnly), the app adds the admin's access
- * token on its side. Mutations carry the session's CSRF token from `GET /auth/session`.
+ * The page's one client of the api's admin procedures (`@propgate/client` in session mode), via
+ * this app's proxy. The page never holds a token: the browser sends the session cookie
+ * (HttpOnly), the app adds the admin's access token on its side. Mutations carry the session's
+ * CSRF token from `GET /auth/session`.
  */
 
 interface SessionInfo {
@@ -20,10 +20,7 @@ let csrfToken = "";
 /** True when the admin app (not the api) refused for want of a session: sign in again. */
 async function sessionOver(response: Response): Promise<boolean> {
   if (response.status !== 401) return false;
-  const body = (await response
-    .clone()
-    .json()
-    .catch(() => null)) as { error?: { code?: unknown } } | null;
+  const body = (await response.json().catch(() => null)) as { error?: { code?: unknown } } | null;
   return body?.error?.code === "SESSION_REQUIRED";
 }
 
@@ -39,18 +36,11 @@ export async function fetchSession(): Promise<SessionInfo> {
   return session;
 }
 
-export const client = createTRPCClient<AppRouter>({
-  links: [
-    httpLink({
-      url: `${location.origin}/trpc`,
-      headers: () => ({ "x-csrf-token": csrfToken }),
-      fetch: async (input, init) => {
-        const response = await fetch(input, { ...init, credentials: "same-origin" });
-        if (await sessionOver(response)) location.assign(SIGN_IN);
-        return response;
-      },
-    }),
-  ],
+export const client = createPropgateClient({
+  url: location.origin,
+  credentials: "same-origin",
+  headers: () => ({ "x-csrf-token": csrfToken }),
+  onSessionRequired: () => location.assign(SIGN_IN),
 });
 
 /** Signs out here and, when the provider offers it, there too. */
@@ -89,26 +79,14 @@ export interface ShownError {
   issues: string[];
 }
 
-interface ErrorData {
-  code?: string;
-  cause?: { code?: string } | null;
-  requestId?: string | null;
-  issues?: { path: string; message: string }[];
-}
-
+/** The client's errors carry the api's cause and the app's own refusals (CSRF, no session, …). */
 export function describeError(error: unknown): ShownError {
-  if (error instanceof TRPCClientError) {
-    const data = (error.data ?? null) as ErrorData | null;
-    // The admin app's own refusals (CSRF, no session, api unreachable): { error: { code, … } }.
-    const shape = (error.shape ?? null) as { code?: unknown; requestId?: unknown } | null;
-    const ownCode = typeof shape?.code === "string" ? shape.code : null;
-    const ownRequestId = typeof shape?.requestId === "string" ? shape.requestId : null;
-    const network = error.cause instanceof TypeError ? "NETWORK_ERROR" : null;
+  if (error instanceof PropgateError) {
     return {
-      code: data?.cause?.code ?? ownCode ?? data?.code ?? network ?? "ERROR",
+      code: error.code,
       message: error.message,
-      requestId: data?.requestId ?? ownRequestId,
-      issues: (data?.issues ?? []).map((issue) =>
+      requestId: error.requestId,
+      issues: error.issues.map((issue) =>
         issue.path ? `${issue.path}: ${issue.message}` : issue.message,
       ),
     };
