@@ -52,4 +52,30 @@ describe("calls in flight", () => {
     expect(inflight.abort("u2", "intercom")).toBe(1);
     expect(await newer.catch((error: unknown) => error)).toBeInstanceOf(ConsentRequiredError);
   });
+
+  test("idle() waits for every call in flight, and no longer than its bound", async () => {
+    const inflight = createInflightCalls();
+    await inflight.idle(10_000); // nothing in flight: at once
+    const a = pendingCall();
+    const b = pendingCall();
+    const calls = [inflight.run("u3", "intercom", a.run), inflight.run("u4", "barrier", b.run)];
+    let idle = false;
+    const waiting = inflight.idle(10_000).then(() => {
+      idle = true;
+    });
+    a.finish();
+    await calls[0];
+    expect(inflight.running).toBe(1);
+    expect(idle).toBe(false);
+    b.finish();
+    await calls[1];
+    await waiting;
+    expect(idle).toBe(true);
+    // A call that never ends holds idle() only for its bound.
+    void inflight.run("u5", "intercom", pendingCall().run);
+    const started = performance.now();
+    await inflight.idle(50);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    expect(inflight.running).toBe(1);
+  });
 });

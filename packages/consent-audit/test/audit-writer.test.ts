@@ -111,6 +111,37 @@ describe("group commit of partner-call audit rows", () => {
     expect(kinds[0]).toBe("access.denied");
   });
 
+  test("an answer's row rides with the next attempt's statement, or goes alone after the linger", async () => {
+    const writer = createAuditWriter(handle.db, { resultLingerMs: 2_000 });
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    const first = attemptInput(userId, "intercom", 1);
+    await writer.attempt(first, APP_AUDIT);
+    writer.result(failedAnswer(first, 1), APP_AUDIT);
+    // One call at a time: the answer's row waits for the next attempt instead of its own batch.
+    expect(writer.stats).toMatchObject({ batches: 1, rows: 1, pending: 1 });
+    await writer.attempt(attemptInput(userId, "intercom", 2), APP_AUDIT);
+    expect(writer.stats).toMatchObject({ batches: 2, rows: 3, pending: 0 });
+
+    // No attempt follows: the row goes in on its own once the linger is over, without a flush.
+    const quick = createAuditWriter(handle.db, { resultLingerMs: 30 });
+    const second = attemptInput(userId, "intercom", 3);
+    await quick.attempt(second, APP_AUDIT);
+    quick.result(failedAnswer(second, 1), APP_AUDIT);
+    const queuedAt = performance.now();
+    const responses = () =>
+      listAuditEvents(handle.db, { userId }).then(
+        (rows) =>
+          rows.filter((row) => row.callId === second.callId && row.kind === "partner.response")
+            .length,
+      );
+    expect(await responses()).toBe(0);
+    while ((await responses()) === 0) await Bun.sleep(5);
+    expect(performance.now() - queuedAt).toBeGreaterThanOrEqual(25);
+    expect(quick.stats).toMatchObject({ batches: 2, rows: 2, pending: 0 });
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+
   test("bad input is refused before anything is queued; a failing batch fails each of its callers", async () => {
     const writer = createAuditWriter(handle.db);
     await expect(

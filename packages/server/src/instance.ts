@@ -104,6 +104,9 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       deps.lifecycle.draining = true;
       await partnerSurface?.stop();
       await api.stop(stopOptions.graceMs);
+      // A call whose client hung up is not a request the server waits for: let it finish (its
+      // audit rows go in the flush below), within the grace or a bounded wait.
+      await deps.inflight.idle(Math.max(stopOptions.graceMs ?? 0, STOP_INFLIGHT_WAIT_MS));
       await metrics?.stop();
       clearInterval(checkpoints);
       await background.stop();
@@ -120,6 +123,9 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     },
   };
 }
+
+/** How long `stop()` waits at least for partner calls still in flight (their deadline is shorter). */
+const STOP_INFLIGHT_WAIT_MS = 2_000;
 
 /** Builds the long-lived parts of one api instance from its settings. */
 async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<ServerDeps> {
