@@ -169,6 +169,8 @@ try {
     ...apiSettings,
     INSTANCE_ID: instanceId,
     DATABASE_URL: dbUrl ?? "",
+    // The heap budget the README's "Running it for real" gives every instance.
+    BUN_JSC_forceRAMSize: String(512 * MB),
   });
   let api: { url: string; pid: number | null };
   let proxy: { url: string; pid: number | null };
@@ -642,7 +644,9 @@ try {
     },
     database: stack.testDatabase.label,
     revision: revisionAtStart,
-    apiPlacement: childMode ? "child process" : "in the bench process",
+    apiPlacement: childMode
+      ? "child process, BUN_JSC_forceRAMSize 512 MiB"
+      : "in the bench process",
     config: { ...CONFIG, residents: RESIDENTS, pacedPerConnection: PACED_PER_CONNECTION },
     closed,
     paced,
