@@ -24,6 +24,7 @@ import {
   type ChildServer,
   postgresBackendCpu,
   readCpuSeconds,
+  readMainThreadCpuSeconds,
   readVm,
   startApiProcess,
   startBareProxyProcess,
@@ -40,6 +41,7 @@ import {
   type TargetName,
 } from "./report.ts";
 import { measureRevocation } from "./revocation.ts";
+import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
 import { fmt, median, percentile } from "./stats.ts";
 
 /**
@@ -250,6 +252,7 @@ try {
     };
     const sampler = setInterval(sample, 250);
     const cpuBefore = pid === null ? null : readCpuSeconds(pid);
+    const mainBefore = pid === null ? null : readMainThreadCpuSeconds(pid);
     const dbBefore = propgate && dbName ? postgresBackendCpu(dbName) : null;
     const activity = propgate && pgSql ? sampleActivity(pgSql) : null;
     const wallStart = performance.now();
@@ -264,6 +267,7 @@ try {
     sample();
     clearInterval(sampler);
     const cpuAfter = pid === null ? null : readCpuSeconds(pid);
+    const mainAfter = pid === null ? null : readMainThreadCpuSeconds(pid);
     const activitySeen = activity ? await activity.stop() : null;
     const dbCpuSeconds =
       dbBefore && dbName ? backendCpuDelta(dbBefore, postgresBackendCpu(dbName)) : null;
@@ -274,6 +278,8 @@ try {
       rep,
       load,
       cpuSeconds: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+      mainThreadCpuSeconds:
+        mainBefore !== null && mainAfter !== null ? mainAfter - mainBefore : null,
       dbCpuSeconds,
       activity: activitySeen,
       rssMaxBytes: rssSamples.length ? Math.max(...rssSamples) : null,
@@ -342,6 +348,13 @@ try {
         const per1000 = mine
           .map((r) => (r.cpuSeconds === null ? Number.NaN : (1e6 * r.cpuSeconds) / r.load.ok))
           .filter(Number.isFinite);
+        const mainPer1000 = mine
+          .map((r) =>
+            r.mainThreadCpuSeconds === null
+              ? Number.NaN
+              : (1e6 * r.mainThreadCpuSeconds) / r.load.ok,
+          )
+          .filter(Number.isFinite);
         const dbPer1000 = mine
           .map((r) =>
             r.dbCpuSeconds === null ? Number.NaN : (1e6 * r.dbCpuSeconds) / Math.max(1, r.load.ok),
@@ -363,6 +376,7 @@ try {
           non2xx: mine.reduce((sum, r) => sum + r.load.non2xx, 0),
           errors: mine.reduce((sum, r) => sum + r.load.errors, 0),
           cpuMsPer1000: per1000.length ? median(per1000) : null,
+          mainThreadMsPer1000: mainPer1000.length ? median(mainPer1000) : null,
           dbCpuMsPer1000: dbPer1000.length ? median(dbPer1000) : null,
           advisoryWaiting: seen.length ? median(seen.map((a) => a.advisoryWaiting)) : null,
           active: seen.length ? median(seen.map((a) => a.active)) : null,
@@ -403,6 +417,8 @@ try {
     .join(", ");
   const hwm = api.pid === null ? null : readVm(api.pid, "VmHWM");
 
+  // The cost of one awaited hop on this machine, measured while nothing else runs.
+  const roundTrip: RoundTrip | null = dbUrl ? await measureRoundTrip(dbUrl) : null;
   // `audit verify` on generated rows, in a database of its own, after the load runs.
   const verify = await measureAuditVerify(QUICK ? 100_000 : 1_000_000);
   // One admin.audit.list page (100 rows) at 100,000 rows, under every filter, deep both ways.
@@ -590,6 +606,33 @@ try {
         : "the api shares the bench process with the load generator: its CPU cannot be told apart",
     },
     {
+      measure:
+        "CPU per request by c, api main thread / api other threads / bare proxy (whole process), ms",
+      value: childMode
+        ? CONFIG.connections
+            .map((c) => {
+              const mine = cell(closed, "propgate", (x) => x.connections === c);
+              const bare = cell(closed, "bare", (x) => x.connections === c);
+              const main = (mine?.mainThreadMsPer1000 ?? Number.NaN) / 1000;
+              const rest = (mine?.cpuMsPer1000 ?? Number.NaN) / 1000 - main;
+              return `c = ${c}: ${fmt(main, 2)} / ${fmt(rest, 2)} / ${fmt((bare?.cpuMsPer1000 ?? Number.NaN) / 1000, 2)}`;
+            })
+            .join("; ")
+        : "not measured",
+      note: childMode
+        ? "/proc/<pid>/task/<pid>/stat (the event loop, where JavaScript runs) against the whole process (Bun's HTTP client thread, JIT and GC helpers), per successful request"
+        : "needs the api in a child process (DATABASE_URL)",
+    },
+    {
+      measure: "one sequential round trip (`select 1`), wall / client CPU, µs",
+      value: roundTrip
+        ? `${fmt(roundTrip.wallUs, 0)} / ${fmt(roundTrip.cpuUs, 0)}`
+        : "not measured",
+      note: roundTrip
+        ? `${roundTrip.queries} queries one at a time on one Bun.SQL connection, after the load runs: the event loop sleeps and wakes once per query, and that costs the client this much CPU on this machine, the floor under every awaited hop of a request at a low rate`
+        : "needs PostgreSQL (DATABASE_URL)",
+    },
+    {
       measure: "`audit verify`, seconds per million rows",
       value: fmt(verify.secondsPerMillion, 2),
       note: `${verify.rows.toLocaleString("en")} generated rows of one chain in a throwaway database (multi-row INSERTs, then VACUUM ANALYZE as autovacuum would), then \`verifyAuditChain\` over all of them, timed alone`,
@@ -611,6 +654,16 @@ try {
         `${fmt(at16Propgate?.advisoryWaiting, 1)} of ${fmt(at16Propgate?.active, 1)} active backends ` +
         "were waiting on an advisory lock, on average."
       : "CPU and lock waits need the api in a child process on PostgreSQL (DATABASE_URL).",
+    ...(childMode && roundTrip
+      ? [
+          `The api's main thread spent ${perOpen(cell(closed, "propgate", (c) => c.connections === 1)?.mainThreadMsPer1000)} ms ` +
+            `of CPU per door open at c = 1 and ${perOpen(at16Propgate?.mainThreadMsPer1000)} ms at c = 16: ` +
+            "one request at a time, the event loop sleeps and wakes at each awaited hop (the request, the " +
+            "audit statement, the partner's answer), and one such round trip costs a Bun process " +
+            `${fmt(roundTrip.cpuUs, 0)} µs of CPU on this machine (a sequential \`select 1\`: ` +
+            `${fmt(roundTrip.wallUs, 0)} µs wall). Under load the hops of concurrent requests share wake-ups.`,
+        ]
+      : []),
     topFrame
       ? `The api's top self frame under load: \`${topFrame.functionName}\` ` +
         (topFrame.via

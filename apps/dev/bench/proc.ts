@@ -30,15 +30,20 @@ export function readVm(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number 
 }
 
 /** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15). */
-export function readCpuSeconds(pid: number): number | null {
+export function readCpuSeconds(pid: number, file = `/proc/${pid}/stat`): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(file, "utf8");
     // The command name may hold spaces: count fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   } catch {
     return null;
   }
+}
+
+/** utime + stime of a process's main thread (the event loop, where JavaScript runs), seconds. */
+export function readMainThreadCpuSeconds(pid: number): number | null {
+  return readCpuSeconds(pid, `/proc/${pid}/task/${pid}/stat`);
 }
 
 async function freePort(): Promise<number> {

@@ -19,6 +19,8 @@ export interface RunRecord {
   load: LoadResult;
   /** CPU seconds of the target's own process during the run (child processes only). */
   cpuSeconds: number | null;
+  /** Of those, its main thread's (the event loop, where JavaScript runs). */
+  mainThreadCpuSeconds: number | null;
   /** CPU seconds of the PostgreSQL backends of the bench database during the run. */
   dbCpuSeconds: number | null;
   /** PostgreSQL backends of the bench database, sampled during the run (propgate only). */
@@ -44,6 +46,7 @@ export interface Cell {
   non2xx: number;
   errors: number;
   cpuMsPer1000: number | null;
+  mainThreadMsPer1000: number | null;
   dbCpuMsPer1000: number | null;
   advisoryWaiting: number | null;
   active: number | null;
