@@ -48,7 +48,16 @@ try {
       }),
     ],
   });
-  const { rows } = await admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
+  // An answer's row is queued, not awaited (it rides with the next batch, 20 ms at most): read
+  // until the gate's answer is in, for a second at most.
+  const readTrail = () => admin.admin.audit.list.query({ userId: "demo-resident", limit: 20 });
+  let { rows } = await readTrail();
+  for (let tries = 0; tries < 20; tries++) {
+    if (rows.some((row) => row.kind === "partner.response" && row.operation === "barrier.open"))
+      break;
+    await Bun.sleep(50);
+    ({ rows } = await readTrail());
+  }
   say("audit rows for demo-resident (admin.audit.list, newest first)");
   for (const row of rows) {
     const cells = [
