@@ -146,6 +146,22 @@ describe("startup configuration", () => {
     );
   });
 
+  test("a database it cannot reach stops startup with one line, no stack and no password", async () => {
+    const env: Record<string, string> = {
+      ...baseEnv(),
+      DATABASE_URL: "postgres://propgate:hunter2secret@127.0.0.1:1/propgate",
+    };
+    delete env.DATA_DIR;
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    const lines = output.trim().split("\n");
+    const failure = lines.at(-1) ?? "";
+    expect(failure).toStartWith("api did not start: ");
+    expect(failure).toMatch(/ECONNREFUSED|CONNECT|connect/);
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(output).not.toContain("hunter2secret");
+  });
+
   test("plain-http partner URLs are refused in production", async () => {
     const env = productionEnv();
     const { code, output } = await runToExit(env);

@@ -23,7 +23,14 @@ export async function runInstance(
     console.error(refusal);
     process.exit(1);
   }
-  const instance = await startInstance(env, options);
+  let instance: Instance;
+  try {
+    instance = await startInstance(env, options);
+  } catch (error) {
+    // One line an operator can act on (the database or a port it could not reach), no stack.
+    console.error(`api did not start: ${startupFailure(error)}`);
+    process.exit(1);
+  }
   const { deps, api, partnerSurface } = instance;
   deps.logger.info(
     { url: api.url, tls: api.tls, instanceId: deps.instanceId, database: deps.database.kind },
@@ -54,4 +61,26 @@ export async function runInstance(
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
   return instance;
+}
+
+/**
+ * What stopped startup, in one line: the innermost error's code and message (a driver's
+ * `connect ECONNREFUSED 127.0.0.1:5432`), with anything after a newline (a query, its
+ * parameters) and a URL's credentials cut off.
+ */
+export function startupFailure(error: unknown): string {
+  let current = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const cause = (current as { cause?: unknown } | null)?.cause;
+    if (!(cause instanceof Error)) break;
+    current = cause;
+  }
+  const message = (current instanceof Error ? current.message : String(current))
+    .split("\n")[0]
+    ?.replace(/\/\/[^/@\s]*@/g, "//")
+    .slice(0, 300);
+  const code = (current as { code?: unknown } | null)?.code;
+  return typeof code === "string" && !message?.includes(code)
+    ? `${code}: ${message}`
+    : (message ?? "");
 }
