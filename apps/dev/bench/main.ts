@@ -418,7 +418,7 @@ try {
   const hwm = api.pid === null ? null : readVm(api.pid, "VmHWM");
 
   // The cost of one awaited hop on this machine, measured while nothing else runs.
-  const roundTrip: RoundTrip | null = dbUrl ? await measureRoundTrip(dbUrl) : null;
+  const roundTrip: RoundTrip | null = pgSql ? await measureRoundTrip(pgSql) : null;
   // `audit verify` on generated rows, in a database of its own, after the load runs.
   const verify = await measureAuditVerify(QUICK ? 100_000 : 1_000_000);
   // One admin.audit.list page (100 rows) at 100,000 rows, under every filter, deep both ways.

@@ -1,7 +1,8 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { type ErrorCause, trpcErrorEnvelope } from "@propgate/api";
 import { TRPCClientError } from "@trpc/client";
-import { createPropgateClient, type PropgateClientOptions, PropgateError } from "../src/index.ts";
+import { createPropgateClient, type PropgateClientOptions } from "../src/index.ts";
+import { failure } from "./failure.ts";
 
 /**
  * The client against a real HTTP server on 127.0.0.1 that answers as the api does (tRPC's
@@ -78,16 +79,6 @@ beforeEach(() => {
 
 function client(options: Partial<PropgateClientOptions> = {}) {
   return createPropgateClient({ url: server.url.origin, getToken: () => "token-1", ...options });
-}
-
-async function failure(promise: Promise<unknown>): Promise<PropgateError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PropgateError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("the token", () => {

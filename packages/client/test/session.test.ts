@@ -1,6 +1,11 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { trpcErrorEnvelope } from "@propgate/api";
-import { createPropgateClient, type PropgateClientOptions, PropgateError } from "../src/index.ts";
+import {
+  createPropgateClient,
+  type PropgateClientOptions,
+  type PropgateError,
+} from "../src/index.ts";
+import { failure } from "./failure.ts";
 
 /**
  * Session mode: the client behind a gateway that holds the session (the admin app), against a
@@ -55,16 +60,6 @@ const unauthorized = (): Answer => ({
 
 function sessionClient(options: Partial<PropgateClientOptions> = {}) {
   return createPropgateClient({ url: server.url.origin, ...options });
-}
-
-async function failure(promise: Promise<unknown>): Promise<PropgateError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PropgateError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("session mode (no getToken)", () => {

@@ -423,7 +423,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     async flush() {
       for (;;) {
         if (retrying.length > 0) retryNow();
-        if (lingerTimer || (!writing && queue.length > 0)) void drain();
+        if (lingerTimer) void drain(); // answers' rows waiting for an attempt go now
         if (!writing) return;
         await writing;
       }

@@ -133,6 +133,7 @@ export {
   findSubject,
   rememberSubject,
 } from "./partner-subjects";
+export { errorCode, rootMessage } from "./pg-errors";
 export type {
   ConsentChannel,
   DeviceKind,

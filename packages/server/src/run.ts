@@ -1,4 +1,5 @@
 import { ConfigError } from "@propgate/config";
+import { errorCode, rootMessage } from "@propgate/consent-audit";
 import { type ApiEnv, loadApiEnv } from "./env.ts";
 import { type Instance, type InstanceOptions, startInstance } from "./instance.ts";
 
@@ -64,23 +65,16 @@ export async function runInstance(
 }
 
 /**
- * What stopped startup, in one line: the innermost error's code and message (a driver's
- * `connect ECONNREFUSED 127.0.0.1:5432`), with anything after a newline (a query, its
+ * What stopped startup, in one line: the innermost error's message (a driver's
+ * `connect ECONNREFUSED 127.0.0.1:5432`) with its code, anything after a newline (a query, its
  * parameters) and a URL's credentials cut off.
  */
-export function startupFailure(error: unknown): string {
-  let current = error;
-  for (let depth = 0; depth < 5; depth++) {
-    const cause = (current as { cause?: unknown } | null)?.cause;
-    if (!(cause instanceof Error)) break;
-    current = cause;
-  }
-  const message = (current instanceof Error ? current.message : String(current))
-    .split("\n")[0]
-    ?.replace(/\/\/[^/@\s]*@/g, "//")
-    .slice(0, 300);
-  const code = (current as { code?: unknown } | null)?.code;
-  return typeof code === "string" && !message?.includes(code)
-    ? `${code}: ${message}`
-    : (message ?? "");
+function startupFailure(error: unknown): string {
+  const message =
+    rootMessage(error)
+      .split("\n")[0]
+      ?.replace(/\/\/[^/@\s]*@/g, "//")
+      .slice(0, 300) ?? "";
+  const code = errorCode(error);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
