@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { CHAIN_GENESIS_PREFIX, GENESIS_HASH, LEGACY_CHAIN } from "./audit-chain";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
-import type { Database } from "./database";
+import { type Database, registeredSnapshotReader } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
 
 export type AuditChainVerdict =
@@ -38,7 +38,7 @@ const FAULT = `seq::float8 as seq, chain_id as "chainId", chain_seq::float8 as "
  * its `prev_hash` is not the previous row's hash, or its chain's genesis): walked along the
  * chain index, so it stops at the first.
  */
-const FIRST_LINK_FAULT = sql.raw(`
+const FIRST_LINK_FAULT_TEXT = `
 select ${FAULT}, case when chain_seq <> expected then 1 else 2 end as rank,
   expected::float8 as expected
 from (select w.*, coalesce(w.previous_seq, 0) + 1 as expected from (
@@ -47,7 +47,8 @@ from (select w.*, coalesce(w.previous_seq, 0) + 1 as expected from (
     pg_catalog.lag(e.hash) over chain as previous_hash
   from audit_events e window chain as (partition by e.chain_id order by e.chain_seq)) w) w
 where chain_seq <> expected or prev_hash <> coalesce(previous_hash, ${GENESIS})
-order by chain_id, chain_seq limit 1`);
+order by chain_id, chain_seq limit 1`;
+const FIRST_LINK_FAULT = sql.raw(FIRST_LINK_FAULT_TEXT);
 
 /** The first row whose hash is not that of its content (rank 3): every row, on parallel workers. */
 const FIRST_CONTENT_FAULT = sql.raw(`
@@ -98,6 +99,23 @@ async function firstInChainOrder(tx: Database, faults: Fault[]): Promise<Fault |
   return first ? faults[first.index] : faults[0];
 }
 
+async function checkpointAndContentFaults(tx: Database): Promise<Fault[]> {
+  const faults = rowsOf<Fault>(await tx.execute(FIRST_CHECKPOINT_FAULT));
+  // The planner prices row_to_json and sha256 as one cheap operator each, so it would hash a
+  // million rows on one core; this prices the workers' rows as they are (free to send).
+  await tx.execute(sql`set local parallel_tuple_cost = 0`);
+  faults.push(...rowsOf<Fault>(await tx.execute(FIRST_CONTENT_FAULT)));
+  return faults;
+}
+
+async function exportSnapshot(tx: Database): Promise<string> {
+  const [row] = rowsOf<{ snapshot: string }>(
+    await tx.execute(sql`select pg_catalog.pg_export_snapshot() as snapshot`),
+  );
+  if (!row) throw new Error("pg_export_snapshot returned no row");
+  return row.snapshot;
+}
+
 function faultVerdict(fault: Fault): AuditChainVerdict {
   const reasons = {
     1: `chain ${fault.chainId}: seq ${fault.expected} is missing (next row has seq ${fault.chainSeq})`,
@@ -116,13 +134,15 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
  * chain cut short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's
  * signature must be the audit key's (otherwise a forger could write checkpoints of his own).
  * Names the first bad row in chain order. One snapshot (a repeatable-read, read-only
- * transaction); the hashing runs in the database, on parallel workers where it has them.
+ * transaction, shared with a second connection that walks the links meanwhile); the hashing
+ * runs in the database, on parallel workers where it has them.
  */
 export async function verifyAuditChain(
   db: Database,
   options: { publicKey?: KeyObject } = {},
 ): Promise<AuditChainVerdict> {
   const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
+  const reader = registeredSnapshotReader(db);
   return db.transaction(
     async (tx) => {
       const checkpoints = await tx.select().from(auditCheckpoints);
@@ -142,12 +162,21 @@ export async function verifyAuditChain(
         }
       }
       await tx.execute(sql`set local jit = off`); // compiling costs more than it saves here
-      const faults = rowsOf<Fault>(await tx.execute(FIRST_LINK_FAULT));
-      faults.push(...rowsOf<Fault>(await tx.execute(FIRST_CHECKPOINT_FAULT)));
-      // The planner prices row_to_json and sha256 as one cheap operator each, so it would hash
-      // a million rows on one core; this prices the workers' rows as they are (free to send).
-      await tx.execute(sql`set local parallel_tuple_cost = 0`);
-      faults.push(...rowsOf<Fault>(await tx.execute(FIRST_CONTENT_FAULT)));
+      // The link walk runs on one core along the chain index and the hashing on parallel
+      // workers: on PostgreSQL they run at once, the walk on a second connection reading this
+      // transaction's snapshot; on PGlite (one backend) one after the other.
+      let faults: Fault[];
+      if (reader) {
+        const snapshot = await exportSnapshot(tx);
+        const [linkFaults, otherFaults] = await Promise.all([
+          reader<Fault>(snapshot, ["set local jit = off"], FIRST_LINK_FAULT_TEXT),
+          checkpointAndContentFaults(tx),
+        ]);
+        faults = [...linkFaults, ...otherFaults];
+      } else {
+        faults = rowsOf<Fault>(await tx.execute(FIRST_LINK_FAULT));
+        faults.push(...(await checkpointAndContentFaults(tx)));
+      }
       const fault = await firstInChainOrder(tx, faults);
       if (fault) return faultVerdict(fault);
       const placed = rowsOf<{ chainId: string; chainSeq: number; hasRow: boolean }>(

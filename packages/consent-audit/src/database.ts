@@ -70,6 +70,25 @@ export function registeredRawQuery(db: Database): RawQuery | undefined {
   return rawQueries.get(db);
 }
 
+/**
+ * Runs read-only statements on a second pooled connection, in a repeatable-read transaction
+ * that shares an exported snapshot (`pg_export_snapshot()` of a transaction that stays open
+ * meanwhile), so two parts of one consistent read run at once. Registered for a postgres.js
+ * pool of two connections or more only (with one, the second would wait for the first for
+ * ever); PGlite is one backend. Kept out of the public handle.
+ */
+export type SnapshotReader = <R extends Record<string, unknown>>(
+  snapshot: string,
+  setup: readonly string[],
+  text: string,
+) => Promise<R[]>;
+
+const snapshotReaders = new WeakMap<Database, SnapshotReader>();
+
+export function registeredSnapshotReader(db: Database): SnapshotReader | undefined {
+  return snapshotReaders.get(db);
+}
+
 export function registeredListener(db: Database): ChannelListener | undefined {
   return channelListeners.get(db);
 }
@@ -118,6 +137,22 @@ function postgresListener(client: postgres.Sql): ChannelListener {
   };
 }
 
+function postgresSnapshotReader(client: postgres.Sql): SnapshotReader {
+  return async <R extends Record<string, unknown>>(
+    snapshot: string,
+    setup: readonly string[],
+    text: string,
+  ) => {
+    if (!/^[0-9A-F]+-[0-9A-F]+-[0-9]+$/.test(snapshot)) throw new Error("not a snapshot id");
+    const rows = await client.begin("isolation level repeatable read read only", async (tx) => {
+      await tx.unsafe(`set transaction snapshot '${snapshot}'`);
+      for (const statement of setup) await tx.unsafe(statement);
+      return tx.unsafe(text);
+    });
+    return rows as unknown as R[];
+  };
+}
+
 /** PGlite is one in-process backend: notifications are local and it never reconnects. */
 function pgliteListener(client: PGlite): ChannelListener {
   return async (channel, onNotify) => {
@@ -157,6 +192,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
         return rows as unknown as R[];
       },
     );
+    // With one connection the second would wait for the first for ever.
+    if (client.options.max >= 2) snapshotReaders.set(db, postgresSnapshotReader(client));
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
   }
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { openDatabase, registeredSnapshotReader } from "../src/database";
 import {
   auditChainId,
   auditRowHash,
@@ -328,3 +329,54 @@ describe("verifyAuditChain across pages", () => {
     expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBadSeq: 1002 });
   });
 });
+
+const onPostgres = process.env.DATABASE_URL !== undefined;
+if (!onPostgres) {
+  console.log(
+    "[skip] verify's link walk on a second connection: needs PostgreSQL (set DATABASE_URL); PGlite has one connection",
+  );
+}
+
+describe.if(onPostgres)(
+  "verifyAuditChain on PostgreSQL: the link walk on a second connection",
+  () => {
+    test("reads the exporting transaction's snapshot, not rows committed since", async () => {
+      const handle = await chainOf(3);
+      const reader = registeredSnapshotReader(handle.db);
+      if (!reader) throw new Error("a pool of 10 registers a snapshot reader");
+      const counted = await handle.db.transaction(
+        async (tx) => {
+          const [row] = (await tx.execute(
+            sql`select pg_catalog.pg_export_snapshot() as snapshot`,
+          )) as unknown as { snapshot: string }[];
+          // Committed by another connection after the snapshot was taken.
+          await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+          return reader<{ count: number }>(
+            row?.snapshot ?? "",
+            [],
+            "select count(*)::float8 as count from audit_events",
+          );
+        },
+        { isolationLevel: "repeatable read", accessMode: "read only" },
+      );
+      expect(counted).toEqual([{ count: 3 }]);
+      expect(await countAuditEvents(handle.db)).toBe(4);
+      expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 4 });
+    });
+
+    test("a pool of one connection has none (verify walks on that one)", async () => {
+      const handle = await chainOf(2);
+      if (!handle.url) throw new Error("a PostgreSQL test database has a url");
+      const single = await openDatabase({ url: handle.url, max: 1 });
+      try {
+        expect(registeredSnapshotReader(single.db)).toBeUndefined();
+        await single.db.execute(sql`delete from audit_events where chain_seq = 1`);
+        const verdict = await verifyAuditChain(single.db);
+        expect(verdict).toMatchObject({ ok: false, firstBadSeq: 2 });
+        if (!verdict.ok) expect(verdict.reason).toContain("seq 1 is missing");
+      } finally {
+        await single.close();
+      }
+    });
+  },
+);
