@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createTestDatabase } from "@propgate/consent-audit/testing";
 import { createApp } from "@propgate/server";
+import { serverTimingSpans } from "../bench/breakdown.ts";
 import { errorOf, grant, startTestStack } from "./harness.ts";
 
 const stack = await startTestStack();
@@ -135,5 +136,59 @@ describe("health, readiness, metrics", () => {
     const body = (await response.json()) as { error: { code: string; requestId: string } };
     expect(body.error.code).toBe("NOT_FOUND");
     expect(body.error.requestId).toBe(response.headers.get("x-request-id") ?? "");
+  });
+});
+
+describe("Server-Timing (outside production)", () => {
+  async function openDoor(token: string) {
+    return fetch(`${stack.api.url}/trpc/intercom.openDoor`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ deviceId: "door-a1" }),
+    });
+  }
+
+  test("a door open says where its time went: the partner's part, the audit commit, the gateway's", async () => {
+    const resident = await stack.resident("user-server-timing");
+    await grant(resident, ["intercom"]);
+    stack.sims.intercom.faults.set({ latencyMs: 120 });
+    let response: Response;
+    try {
+      response = await openDoor(resident.token);
+    } finally {
+      stack.sims.intercom.faults.reset();
+    }
+    expect(response.status).toBe(200);
+    const timing = serverTimingSpans(response.headers.get("server-timing"));
+    expect(Object.keys(timing)).toEqual(["gateway", "audit", "partner", "total"]);
+    // The partner held its answer 120 ms: that is the partner's span, not the gateway's.
+    expect(timing.partner).toBeGreaterThanOrEqual(120);
+    expect(timing.audit).toBeGreaterThan(0);
+    expect(timing.gateway).toBeLessThan((timing.total ?? 0) - 120);
+    const sum = (timing.gateway ?? 0) + (timing.audit ?? 0) + (timing.partner ?? 0);
+    expect(Math.abs(sum - (timing.total ?? 0))).toBeLessThan(0.01);
+  });
+
+  test("a refusal before any partner request has no partner or audit time", async () => {
+    const resident = await stack.resident("user-server-timing-refused"); // no consent
+    const response = await openDoor(resident.token);
+    expect(response.status).toBe(403);
+    const timing = serverTimingSpans(response.headers.get("server-timing"));
+    expect(timing).toMatchObject({ audit: 0, partner: 0 });
+    expect(timing.total).toBeGreaterThan(0);
+  });
+
+  test("an app built without it (production) sends no Server-Timing", async () => {
+    const resident = await stack.resident("user-server-timing-off");
+    await grant(resident, ["intercom"]);
+    const app = createApp(stack.deps);
+    const response = await app.request("/trpc/intercom.openDoor", {
+      method: "POST",
+      headers: { authorization: `Bearer ${resident.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ deviceId: "door-a1" }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("server-timing")).toBeNull();
+    expect((await openDoor(resident.token)).headers.get("server-timing")).toContain("total;dur=");
   });
 });

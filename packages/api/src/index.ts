@@ -21,6 +21,7 @@ export {
   refusalMessage,
 } from "./rate-limit.ts";
 export { type AppRouter, appRouter } from "./root.ts";
+export { RequestTiming } from "./timing.ts";
 export type { Context } from "./trpc.ts";
 export { startVideoEndWorker } from "./video/end-worker.ts";
 export {

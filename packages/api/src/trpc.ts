@@ -12,6 +12,7 @@ import {
 } from "./errors.ts";
 import type { PartnerCallScope, ResidentOperation } from "./partner-call/call-partner.ts";
 import { enforceRateLimit, type LimitName } from "./rate-limit.ts";
+import type { RequestTiming } from "./timing.ts";
 
 /** What the HTTP layer hands every procedure. */
 export interface Context {
@@ -23,6 +24,8 @@ export interface Context {
   authorization: string | null;
   /** Headers the procedures add to the HTTP response (the RateLimit fields). */
   responseHeaders: Headers;
+  /** Where the request's time goes (`Server-Timing`), when the app serves it. */
+  timing?: RequestTiming;
 }
 
 /** The cause of tRPC's own errors (no procedure, unparsable input) that no domain error made. */
@@ -166,6 +169,7 @@ export function partnerProcedure(
       audit: ctx.audit,
       operation,
       purpose,
+      timing: ctx.timing,
     };
     return next({ ctx: { call } });
   });

@@ -1,6 +1,7 @@
 import {
   type AppDeps,
   appRouter,
+  RequestTiming,
   rateLimitMiddleware,
   refusalMessage,
   residentApiDocument,
@@ -23,13 +24,17 @@ export interface ServerDeps extends AppDeps {
   rateLimitAddress: ClientAddressResolver;
 }
 
-export type HttpEnv = { Variables: { requestId: string; clientIp: string | null } };
+export type HttpEnv = {
+  Variables: { requestId: string; clientIp: string | null; timing: RequestTiming | undefined };
+};
 
 export interface CreateAppOptions {
   /** Extra routes mounted before tRPC (the embedded default's dev pages). */
   mount?: (app: Hono<HttpEnv>) => void;
   /** Serve the resident api's OpenAPI document at `/openapi.json` (outside production only). */
   serveOpenApi?: boolean;
+  /** Answer every tRPC call with `Server-Timing` (`RequestTiming`; outside production only). */
+  serverTiming?: boolean;
 }
 
 const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
@@ -65,8 +70,12 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
       clientIp = null; // no socket: an in-process app.request() in tests
     }
     c.set("clientIp", clientIp);
+    const timing =
+      options.serverTiming && c.req.path.startsWith("/trpc/") ? new RequestTiming() : undefined;
+    c.set("timing", timing);
     await next();
     c.header("x-request-id", requestId);
+    if (timing) c.header("server-timing", timing.header());
     const route = routeLabel(c.req.path, c.res.status, c.req.matchedRoutes);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
@@ -170,6 +179,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
         clientAddress: deps.rateLimitAddress(c.get("clientIp"), c.req.header("x-forwarded-for")),
         authorization: c.req.header("authorization") ?? null,
         responseHeaders,
+        timing: c.get("timing"),
       }),
       responseMeta: () => ({ headers: responseHeaders }),
       onError({ error, path }) {

@@ -87,6 +87,7 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     tls: env.tls,
     mount: options.mount,
     serveOpenApi: env.PROPGATE_ENV !== "production",
+    serverTiming: env.PROPGATE_ENV !== "production",
   });
   const partnerSurface = env.partnerSurface ? servePartnerSurface(deps, env.partnerSurface) : null;
   const metrics = env.metricsListen ? serveMetrics(deps, env.metricsListen) : null;

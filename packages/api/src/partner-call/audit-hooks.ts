@@ -1,6 +1,7 @@
 import type { AuditContext, AuditWriter } from "@propgate/consent-audit";
 import type { Partner, PartnerOperation, Purpose } from "@propgate/domain";
 import type { CallHooks } from "@propgate/partner-client";
+import type { RequestTiming } from "../timing.ts";
 
 /** One partner call as the audit log sees it. */
 export interface AuditedCall {
@@ -21,11 +22,17 @@ export interface AuditedCall {
  * statement (group commit); `beforeAttempt` resumes when its row is committed, `afterAttempt`
  * at once (the answer's row follows in a later batch, retried if a batch fails).
  */
-export function auditHooks(writer: AuditWriter, audit: AuditContext, call: AuditedCall): CallHooks {
+export function auditHooks(
+  writer: AuditWriter,
+  audit: AuditContext,
+  call: AuditedCall,
+  timing?: RequestTiming,
+): CallHooks {
   const { userId, purpose, operation, partner, target, callId } = call;
+  let sentAt = 0;
   return {
     async beforeAttempt({ attempt }) {
-      await writer.attempt(
+      const row = writer.attempt(
         {
           userId,
           purpose,
@@ -38,8 +45,12 @@ export function auditHooks(writer: AuditWriter, audit: AuditContext, call: Audit
         },
         audit,
       );
+      await (timing ? timing.audit(row) : row);
+      sentAt = performance.now();
     },
     async afterAttempt(outcome) {
+      if (timing && sentAt > 0) timing.addPartner(performance.now() - sentAt);
+      sentAt = 0;
       // Queued, not awaited: the answer is not held for its row (the writer retries a failure).
       writer.result(
         {

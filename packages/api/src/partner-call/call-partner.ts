@@ -11,6 +11,7 @@ import { OPERATIONS } from "@propgate/partner-client/contract";
 import type { Principal } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
+import type { RequestTiming } from "../timing.ts";
 import { auditHooks } from "./audit-hooks.ts";
 
 /** The partner operations a resident's call can make (erasure and health are Propgate's own). */
@@ -23,6 +24,8 @@ export interface PartnerCallScope {
   audit: AuditContext;
   operation: ResidentOperation;
   purpose: Purpose;
+  /** The request's `Server-Timing` spans, when served. */
+  timing?: RequestTiming;
 }
 
 /** What a call acts on, which decides how it is authorized and which partner serves it. */
@@ -75,15 +78,20 @@ export async function callPartner<T>(
   if (!options.endsProcessing) await requireConsent(scope, targetId);
 
   const subject = await deps.subjects.subjectOf(partner, principal);
-  const hooks = auditHooks(deps.auditWriter, scope.audit, {
-    userId: principal.userId,
-    purpose,
-    operation,
-    partner,
-    target: targetId,
-    callId: newId("call"),
-    endsProcessing: options.endsProcessing,
-  });
+  const hooks = auditHooks(
+    deps.auditWriter,
+    scope.audit,
+    {
+      userId: principal.userId,
+      purpose,
+      operation,
+      partner,
+      target: targetId,
+      callId: newId("call"),
+      endsProcessing: options.endsProcessing,
+    },
+    scope.timing,
+  );
   const io = { partner, device, subject, hooks };
   if (options.endsProcessing) return run(io);
   return deps.inflight.run(principal.userId, purpose, (signal) => run({ ...io, signal }));
