@@ -14,10 +14,17 @@ export interface SpanFigures {
 
 export interface Breakdown {
   requests: number;
+  /** Pairs sent first and not counted. */
+  warmup: number;
   gapMs: number;
   /** The client's wall time per request: direct to the partner, and through Propgate. */
   direct: SpanFigures;
   propgate: SpanFigures;
+  /**
+   * `GET /healthz` of the same api at the same pace: one loopback hop to an idle process and
+   * back, with no work behind it — the floor under every hop a door open makes.
+   */
+  hop: SpanFigures;
   /** Propgate's own `Server-Timing` spans (`gateway`, `audit`, `partner`, `total`), ms. */
   spans: Record<string, SpanFigures>;
 }
@@ -39,10 +46,10 @@ const figures = (values: number[]): SpanFigures => ({
 });
 
 /**
- * Where one door open's time goes at a low rate: `requests` pairs sent one at a time, `gapMs`
- * apart (the event loop idles between them, as at 100 opens/s), each pair a request straight
- * to the partner then the same open through Propgate, whose `Server-Timing` splits its time
- * into the partner's part, the audit commit and its own. Throws when an answer is not 200 or
+ * Where one door open's time goes at a low rate: `requests` rounds sent one at a time, `gapMs`
+ * apart (the processes idle between them, as at 100 opens/s), each round a request straight
+ * to the partner, the same open through Propgate, whose `Server-Timing` splits its time into
+ * the partner's part, the audit commit and its own, and a `GET /healthz` of the api (one hop). Throws when an answer is not 200 or
  * Propgate sends no `Server-Timing` (it serves one outside production).
  */
 export async function measureBreakdown(
@@ -51,13 +58,21 @@ export async function measureBreakdown(
   options: { requests: number; gapMs: number; warmup?: number },
 ): Promise<Breakdown> {
   const directMs: number[] = [];
+  const hopMs: number[] = [];
   const propgateMs: number[] = [];
   const spans: Record<string, number[]> = {};
   const warmup = options.warmup ?? 50;
+  const health: BreakdownTarget = {
+    origin: propgate.origin,
+    request: () => ({ path: "/healthz", headers: {}, body: "" }),
+  };
   const timed = async (target: BreakdownTarget, n: number) => {
     const { path, headers, body } = target.request(n);
     const started = performance.now();
-    const answer = await fetch(`${target.origin}${path}`, { method: "POST", headers, body });
+    const answer = await fetch(
+      `${target.origin}${path}`,
+      body ? { method: "POST", headers, body } : { headers },
+    );
     await answer.arrayBuffer();
     const ms = performance.now() - started;
     if (answer.status !== 200) throw new Error(`breakdown: ${path} answered ${answer.status}`);
@@ -67,12 +82,15 @@ export async function measureBreakdown(
     const viaPartner = await timed(direct, n);
     await Bun.sleep(options.gapMs);
     const viaPropgate = await timed(propgate, n);
+    await Bun.sleep(options.gapMs);
+    const viaHop = await timed(health, n);
     const timing = viaPropgate.answer.headers.get("server-timing");
     if (!timing)
       throw new Error("breakdown: Propgate sent no Server-Timing (PROPGATE_ENV production?)");
     if (n >= warmup) {
       directMs.push(viaPartner.ms);
       propgateMs.push(viaPropgate.ms);
+      hopMs.push(viaHop.ms);
       for (const [name, ms] of Object.entries(serverTimingSpans(timing))) {
         spans[name] ??= [];
         spans[name].push(ms);
@@ -82,9 +100,11 @@ export async function measureBreakdown(
   }
   return {
     requests: options.requests,
+    warmup,
     gapMs: options.gapMs,
     direct: figures(directMs),
     propgate: figures(propgateMs),
+    hop: figures(hopMs),
     spans: Object.fromEntries(Object.entries(spans).map(([name, ms]) => [name, figures(ms)])),
   };
 }

@@ -52,6 +52,7 @@ import { fmt, median, percentile } from "./stats.ts";
  */
 
 const QUICK = process.argv.includes("--quick");
+const BREAKDOWN_ONLY = process.argv.includes("--breakdown");
 const CONFIG = QUICK
   ? {
       reps: 1,
@@ -292,468 +293,497 @@ try {
     };
   }
 
-  // Token refreshes: a short lifetime, on an api that has not fetched a token yet.
-  const idleRss = api.pid === null ? process.memoryUsage().rss : readVm(api.pid);
-  const normalLifetime = stack.sims.intercom.faults.get().tokenLifetimeSeconds;
-  stack.sims.intercom.faults.set({ tokenLifetimeSeconds: CONFIG.tokenLifetimeSeconds });
-  progress(`token lifetime ${CONFIG.tokenLifetimeSeconds} s: propgate c=16`);
-  const tokenRun = await measure("propgate", "closed", -1, 16, CONFIG.tokenSeconds);
-  const tokenPartnerCalls = stack.sims.intercom.recorder.count({ operation: "intercom.open" });
-  const tokenRecords = stack.sims.intercom.recorder
-    .all({ operation: "token" })
-    .map((r) => ({ at: r.at, status: r.status, scope: r.tokenClaims?.scope ?? null }));
-  stack.sims.intercom.faults.set({ tokenLifetimeSeconds: normalLifetime });
-
-  progress("warm-up");
-  for (const target of ["direct", "bare", "propgate"] as const) {
-    await measure(target, "closed", -1, 16, CONFIG.warmSeconds);
+  /**
+   * Where a door open's time goes at a low rate, from Propgate's own Server-Timing, with the
+   * api's main-thread CPU per round meanwhile (ms; null with the api in this process).
+   */
+  async function breakdownRun() {
+    progress(`breakdown: ${CONFIG.breakdownOpens} sequential door opens, 10 ms apart`);
+    partnerToken = await simToken(stack);
+    const tag = `${runPrefix}-breakdown`;
+    const mainBefore = api.pid === null ? null : readMainThreadCpuSeconds(api.pid);
+    const figures = await measureBreakdown(
+      { origin: targets.direct.origin, request: targets.direct.request(tag) },
+      { origin: targets.propgate.origin, request: targets.propgate.request(tag) },
+      { requests: CONFIG.breakdownOpens, gapMs: 10 },
+    );
+    const mainAfter = api.pid === null ? null : readMainThreadCpuSeconds(api.pid);
+    const rounds = figures.requests + figures.warmup;
+    const mainThreadMsPerRound =
+      mainBefore !== null && mainAfter !== null ? ((mainAfter - mainBefore) * 1000) / rounds : null;
+    return { ...figures, mainThreadMsPerRound };
   }
 
-  const runs: RunRecord[] = [];
-  const order: TargetName[] = ["direct", "bare", "propgate"];
-  for (let rep = 0; rep < CONFIG.reps; rep++) {
-    for (const c of CONFIG.connections) {
-      for (const target of order) {
-        progress(`rep ${rep + 1}/${CONFIG.reps} closed c=${c} ${target}`);
-        runs.push(await measure(target, "closed", rep, c, CONFIG.closedSeconds));
+  // `--breakdown`: that measure alone, after a warm-up, on stdout; BENCHMARKS.md untouched.
+  if (BREAKDOWN_ONLY) {
+    await measure("propgate", "closed", -1, 16, CONFIG.warmSeconds);
+    const breakdown = await breakdownRun();
+    console.log(JSON.stringify(breakdown, null, 2));
+    console.log(
+      `Server-Timing p50 ms: ${breakdownLine(breakdown)}; client p50 ${fmt(breakdown.propgate.p50, 2)}, ` +
+        `direct p50 ${fmt(breakdown.direct.p50, 2)}, one hop (GET /healthz) p50 ${fmt(breakdown.hop.p50, 2)}; ` +
+        `api main thread ${fmt(breakdown.mainThreadMsPerRound, 3)} ms CPU per round`,
+    );
+  } else {
+    // Token refreshes: a short lifetime, on an api that has not fetched a token yet.
+    const idleRss = api.pid === null ? process.memoryUsage().rss : readVm(api.pid);
+    const normalLifetime = stack.sims.intercom.faults.get().tokenLifetimeSeconds;
+    stack.sims.intercom.faults.set({ tokenLifetimeSeconds: CONFIG.tokenLifetimeSeconds });
+    progress(`token lifetime ${CONFIG.tokenLifetimeSeconds} s: propgate c=16`);
+    const tokenRun = await measure("propgate", "closed", -1, 16, CONFIG.tokenSeconds);
+    const tokenPartnerCalls = stack.sims.intercom.recorder.count({ operation: "intercom.open" });
+    const tokenRecords = stack.sims.intercom.recorder
+      .all({ operation: "token" })
+      .map((r) => ({ at: r.at, status: r.status, scope: r.tokenClaims?.scope ?? null }));
+    stack.sims.intercom.faults.set({ tokenLifetimeSeconds: normalLifetime });
+
+    progress("warm-up");
+    for (const target of ["direct", "bare", "propgate"] as const) {
+      await measure(target, "closed", -1, 16, CONFIG.warmSeconds);
+    }
+
+    const runs: RunRecord[] = [];
+    const order: TargetName[] = ["direct", "bare", "propgate"];
+    for (let rep = 0; rep < CONFIG.reps; rep++) {
+      for (const c of CONFIG.connections) {
+        for (const target of order) {
+          progress(`rep ${rep + 1}/${CONFIG.reps} closed c=${c} ${target}`);
+          runs.push(await measure(target, "closed", rep, c, CONFIG.closedSeconds));
+        }
+      }
+      for (const rate of CONFIG.rates) {
+        const connections = Math.max(1, Math.round(rate / PACED_PER_CONNECTION));
+        for (const target of order) {
+          progress(`rep ${rep + 1}/${CONFIG.reps} paced ${rate} req/s ${target}`);
+          runs.push(await measure(target, "paced", rep, connections, CONFIG.pacedSeconds, rate));
+        }
       }
     }
-    for (const rate of CONFIG.rates) {
-      const connections = Math.max(1, Math.round(rate / PACED_PER_CONNECTION));
-      for (const target of order) {
-        progress(`rep ${rep + 1}/${CONFIG.reps} paced ${rate} req/s ${target}`);
-        runs.push(await measure(target, "paced", rep, connections, CONFIG.pacedSeconds, rate));
+
+    const breakdown = await breakdownRun();
+
+    progress(`revocation: ${CONFIG.revokeRounds} rounds across two instances`);
+    const b = await startInstance(stack, "bench-b");
+    const revocation = await measureRevocation(stack, b, {
+      rounds: CONFIG.revokeRounds,
+      baselineOpens: CONFIG.baselineOpens,
+    }).finally(() => b.stop());
+
+    // Aggregate: medians over repetitions per (kind, target, connections/rate).
+    const cells = (kind: "closed" | "paced"): Cell[] => {
+      const keys = kind === "closed" ? CONFIG.connections : CONFIG.rates;
+      const out: Cell[] = [];
+      for (const key of keys) {
+        for (const target of order) {
+          const mine = runs.filter(
+            (r) =>
+              r.kind === kind &&
+              r.target === target &&
+              (kind === "closed" ? r.load.connections === key : r.load.overallRate === key),
+          );
+          const first = mine[0];
+          if (!first) continue;
+          const per1000 = mine
+            .map((r) => (r.cpuSeconds === null ? Number.NaN : (1e6 * r.cpuSeconds) / r.load.ok))
+            .filter(Number.isFinite);
+          const mainPer1000 = mine
+            .map((r) =>
+              r.mainThreadCpuSeconds === null
+                ? Number.NaN
+                : (1e6 * r.mainThreadCpuSeconds) / r.load.ok,
+            )
+            .filter(Number.isFinite);
+          const dbPer1000 = mine
+            .map((r) =>
+              r.dbCpuSeconds === null
+                ? Number.NaN
+                : (1e6 * r.dbCpuSeconds) / Math.max(1, r.load.ok),
+            )
+            .filter(Number.isFinite);
+          const seen = mine.flatMap((r) => (r.activity ? [r.activity] : []));
+          const rss = mine.map((r) => r.rssMaxBytes ?? Number.NaN).filter(Number.isFinite);
+          const audits = mine.filter((r) => r.auditRows !== null);
+          out.push({
+            target,
+            kind,
+            connections: first.load.connections,
+            rate: first.load.overallRate,
+            reps: mine.length,
+            rps: median(mine.map((r) => r.load.rps)),
+            p50: median(mine.map((r) => r.load.p50)),
+            p90: median(mine.map((r) => r.load.p90)),
+            p99: median(mine.map((r) => r.load.p99)),
+            non2xx: mine.reduce((sum, r) => sum + r.load.non2xx, 0),
+            errors: mine.reduce((sum, r) => sum + r.load.errors, 0),
+            cpuMsPer1000: per1000.length ? median(per1000) : null,
+            mainThreadMsPer1000: mainPer1000.length ? median(mainPer1000) : null,
+            dbCpuMsPer1000: dbPer1000.length ? median(dbPer1000) : null,
+            advisoryWaiting: seen.length ? median(seen.map((a) => a.advisoryWaiting)) : null,
+            active: seen.length ? median(seen.map((a) => a.active)) : null,
+            rssMaxBytes: rss.length ? Math.max(...rss) : null,
+            auditRowsPerSecond: audits.length
+              ? median(audits.map((r) => (r.auditRows ?? 0) / r.wallSeconds))
+              : null,
+            auditRowsPerRequest: audits.length
+              ? median(audits.map((r) => (r.auditRows ?? 0) / Math.max(1, r.load.ok)))
+              : null,
+          });
+        }
       }
-    }
-  }
+      return out;
+    };
+    const closed = cells("closed");
+    const paced = cells("paced");
+    const cell = (list: Cell[], target: TargetName, match: (c: Cell) => boolean) =>
+      list.find((c) => c.target === target && match(c));
 
-  // Where a door open's time goes at a low rate, from Propgate's own Server-Timing.
-  progress(`breakdown: ${CONFIG.breakdownOpens} sequential door opens, 10 ms apart`);
-  partnerToken = await simToken(stack);
-  const breakdownTag = `${runPrefix}-breakdown`;
-  const breakdown = await measureBreakdown(
-    { origin: targets.direct.origin, request: targets.direct.request(breakdownTag) },
-    { origin: targets.propgate.origin, request: targets.propgate.request(breakdownTag) },
-    { requests: CONFIG.breakdownOpens, gapMs: 10 },
-  );
+    // Goals.
+    const at16 = (target: TargetName) => cell(closed, target, (c) => c.connections === 16);
+    const ratio16 = (at16("propgate")?.rps ?? Number.NaN) / (at16("bare")?.rps ?? Number.NaN);
+    const paced100 = (target: TargetName) => cell(paced, target, (c) => c.rate === 100);
+    const addedP50 = (paced100("propgate")?.p50 ?? Number.NaN) - (paced100("direct")?.p50 ?? 0);
+    const addedP99 = (paced100("propgate")?.p99 ?? Number.NaN) - (paced100("direct")?.p99 ?? 0);
+    const paced100Rps = paced100("propgate")?.rps ?? Number.NaN;
+    const saturatedNote =
+      paced100Rps < 90 ? ` (propgate saturated: ${fmt(paced100Rps, 0)} of 100 req/s achieved)` : "";
+    const revokeP50 = percentile(revocation.revokeToReject, 50);
+    const revokeP99 = percentile(revocation.revokeToReject, 99);
+    const propgateRuns = runs.filter((r) => r.target === "propgate");
+    const loadRss = propgateRuns.map((r) => r.rssMaxBytes ?? Number.NaN).filter(Number.isFinite);
+    const maxRss = loadRss.length ? Math.max(...loadRss) : Number.NaN;
+    const rssByC = closed
+      .filter((c) => c.target === "propgate")
+      .map((c) => `${c.connections} → ${fmt((c.rssMaxBytes ?? Number.NaN) / MB, 0)}`)
+      .join(", ");
+    const hwm = api.pid === null ? null : readVm(api.pid, "VmHWM");
 
-  progress(`revocation: ${CONFIG.revokeRounds} rounds across two instances`);
-  const b = await startInstance(stack, "bench-b");
-  const revocation = await measureRevocation(stack, b, {
-    rounds: CONFIG.revokeRounds,
-    baselineOpens: CONFIG.baselineOpens,
-  }).finally(() => b.stop());
+    // The cost of one awaited hop on this machine, measured while nothing else runs.
+    const roundTrip: RoundTrip | null = pgSql ? await measureRoundTrip(pgSql) : null;
+    // `audit verify` on generated rows, in a database of its own, after the load runs.
+    const verify = await measureAuditVerify(QUICK ? 100_000 : 1_000_000);
+    // One admin.audit.list page (100 rows) at 100,000 rows, under every filter, deep both ways.
+    const pages = await measureAuditPages(100_000);
 
-  // Aggregate: medians over repetitions per (kind, target, connections/rate).
-  const cells = (kind: "closed" | "paced"): Cell[] => {
-    const keys = kind === "closed" ? CONFIG.connections : CONFIG.rates;
-    const out: Cell[] = [];
-    for (const key of keys) {
-      for (const target of order) {
-        const mine = runs.filter(
-          (r) =>
-            r.kind === kind &&
-            r.target === target &&
-            (kind === "closed" ? r.load.connections === key : r.load.overallRate === key),
-        );
-        const first = mine[0];
-        if (!first) continue;
-        const per1000 = mine
-          .map((r) => (r.cpuSeconds === null ? Number.NaN : (1e6 * r.cpuSeconds) / r.load.ok))
-          .filter(Number.isFinite);
-        const mainPer1000 = mine
-          .map((r) =>
-            r.mainThreadCpuSeconds === null
-              ? Number.NaN
-              : (1e6 * r.mainThreadCpuSeconds) / r.load.ok,
-          )
-          .filter(Number.isFinite);
-        const dbPer1000 = mine
-          .map((r) =>
-            r.dbCpuSeconds === null ? Number.NaN : (1e6 * r.dbCpuSeconds) / Math.max(1, r.load.ok),
-          )
-          .filter(Number.isFinite);
-        const seen = mine.flatMap((r) => (r.activity ? [r.activity] : []));
-        const rss = mine.map((r) => r.rssMaxBytes ?? Number.NaN).filter(Number.isFinite);
-        const audits = mine.filter((r) => r.auditRows !== null);
-        out.push({
-          target,
-          kind,
-          connections: first.load.connections,
-          rate: first.load.overallRate,
-          reps: mine.length,
-          rps: median(mine.map((r) => r.load.rps)),
-          p50: median(mine.map((r) => r.load.p50)),
-          p90: median(mine.map((r) => r.load.p90)),
-          p99: median(mine.map((r) => r.load.p99)),
-          non2xx: mine.reduce((sum, r) => sum + r.load.non2xx, 0),
-          errors: mine.reduce((sum, r) => sum + r.load.errors, 0),
-          cpuMsPer1000: per1000.length ? median(per1000) : null,
-          mainThreadMsPer1000: mainPer1000.length ? median(mainPer1000) : null,
-          dbCpuMsPer1000: dbPer1000.length ? median(dbPer1000) : null,
-          advisoryWaiting: seen.length ? median(seen.map((a) => a.advisoryWaiting)) : null,
-          active: seen.length ? median(seen.map((a) => a.active)) : null,
-          rssMaxBytes: rss.length ? Math.max(...rss) : null,
-          auditRowsPerSecond: audits.length
-            ? median(audits.map((r) => (r.auditRows ?? 0) / r.wallSeconds))
-            : null,
-          auditRowsPerRequest: audits.length
-            ? median(audits.map((r) => (r.auditRows ?? 0) / Math.max(1, r.load.ok)))
-            : null,
-        });
+    const verdict = (ok: boolean, measurable = true): Goal["verdict"] =>
+      !measurable ? "n/a" : ok ? "met" : "MISSED";
+    const goals: Goal[] = [
+      {
+        goal: "throughput ≥ 50 % of the bare proxy at c = 16 (stretch 75 %)",
+        measured: `${fmt(100 * ratio16, 1)} % (${fmt(at16("propgate")?.rps, 0)} vs ${fmt(at16("bare")?.rps, 0)} req/s)`,
+        verdict: verdict(ratio16 >= 0.5),
+        detail:
+          ratio16 >= 0.75
+            ? "stretch met"
+            : ratio16 >= 0.5
+              ? `stretch missed by ${fmt(75 - 100 * ratio16, 1)} points`
+              : `${fmt(50 - 100 * ratio16, 1)} points short; needs ${fmt(0.5 / ratio16, 1)}× today's req/s`,
+      },
+      {
+        goal: "paced 100 req/s: added p50 ≤ 1 ms over direct",
+        measured: `${fmt(addedP50, 2)} ms`,
+        verdict: verdict(addedP50 <= 1, Number.isFinite(addedP50)),
+        detail: `${addedP50 <= 1 ? `${fmt(1 - addedP50, 2)} ms to spare` : `${fmt(addedP50 - 1, 2)} ms over`}${saturatedNote}`,
+      },
+      {
+        goal: "paced 100 req/s: added p99 ≤ 5 ms over direct",
+        measured: `${fmt(addedP99, 2)} ms`,
+        verdict: verdict(addedP99 <= 5, Number.isFinite(addedP99)),
+        detail: `${addedP99 <= 5 ? `${fmt(5 - addedP99, 2)} ms to spare` : `${fmt(addedP99 - 5, 2)} ms over`}${saturatedNote}`,
+      },
+      {
+        goal: "revoke → reject p99 < 50 ms (two instances)",
+        measured: `${fmt(revokeP99, 1)} ms (p50 ${fmt(revokeP50, 1)}; ${revocation.revokeToReject.length} rounds${revocation.timedOut ? `, ${revocation.timedOut} never rejected` : ""})`,
+        verdict: verdict(revokeP99 < 50 && revocation.timedOut === 0),
+        detail:
+          revokeP99 < 50
+            ? `${fmt(50 - revokeP99, 1)} ms to spare`
+            : `${fmt(revokeP99 - 50, 1)} ms over`,
+      },
+      {
+        goal: "api RSS under load < 150 MB",
+        measured: childMode
+          ? `${fmt(maxRss / MB, 1)} MB (max VmRSS sampled under load)`
+          : `${fmt(maxRss / MB, 1)} MB (whole bench process)`,
+        verdict: verdict(maxRss < 150 * MB, childMode),
+        detail: !childMode
+          ? "in-process run: the RSS includes load generator, simulators and PGlite; set DATABASE_URL"
+          : maxRss < 150 * MB
+            ? `${fmt(150 - maxRss / MB, 1)} MB to spare`
+            : `${fmt(maxRss / MB - 150, 1)} MB over`,
+      },
+      {
+        goal: "`audit verify` of 1 M rows < 5 s",
+        measured: `${fmt(verify.secondsPerMillion, 2)} s per million rows (${verify.rows.toLocaleString("en")} rows in ${fmt(verify.seconds, 2)} s${verify.ok ? "" : ", NOT intact"})`,
+        verdict: verify.ok ? verdict(verify.secondsPerMillion < 5, true) : "MISSED",
+        detail:
+          verify.secondsPerMillion < 5
+            ? `${fmt(5 - verify.secondsPerMillion, 2)} s to spare`
+            : `${fmt(verify.secondsPerMillion - 5, 2)} s over`,
+      },
+      {
+        goal: "audit page at 100,000 rows < 300 ms",
+        measured: `worst ${fmt(pages.worstMs, 1)} ms (${pages.worstQuery}), median ${fmt(pages.medianMs, 1)} ms over ${pages.pages} pages`,
+        verdict: verdict(pages.worstMs < 300),
+        detail:
+          pages.worstMs < 300
+            ? `${fmt(300 - pages.worstMs, 1)} ms to spare`
+            : `${fmt(pages.worstMs - 300, 1)} ms over`,
+      },
+    ];
+    const missed = goals.some((g) => g.verdict === "MISSED");
+
+    // Profile one short propgate run on a fresh, profiled api child.
+    let profile: Summary["profile"] = null;
+    let profileNote = "No goal missed: no profile taken.";
+    let profileCopy: string | null = null;
+    // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
+    async function profileApi(): Promise<{ file: string; summary: ProfileSummary }> {
+      const profileDir = join(workDir, "profile");
+      mkdirSync(profileDir);
+      const profiled = await startApiProcess(childEnv("bench-profiled"), {
+        logDir: workDir,
+        name: "api-profiled",
+        cpuProfileDir: profileDir,
+      });
+      let runStart = 0;
+      let runEnd = 0;
+      try {
+        targets.propgate.origin = profiled.url;
+        targets.propgate.pid = profiled.pid;
+        await measure("propgate", "closed", -1, 16, 1);
+        runStart = performance.now();
+        await measure("propgate", "closed", -1, 16, CONFIG.profileSeconds);
+        runEnd = performance.now();
+      } finally {
+        targets.propgate.origin = api.url;
+        targets.propgate.pid = api.pid;
+        await profiled.stop();
       }
+      const exited = performance.now();
+      const file = join(profileDir, "api-profiled.cpuprofile");
+      const window = { fromEndMs: exited - runStart, toEndMs: exited - runEnd };
+      return { file, summary: topFrames(file, { window }) };
     }
-    return out;
-  };
-  const closed = cells("closed");
-  const paced = cells("paced");
-  const cell = (list: Cell[], target: TargetName, match: (c: Cell) => boolean) =>
-    list.find((c) => c.target === target && match(c));
-
-  // Goals.
-  const at16 = (target: TargetName) => cell(closed, target, (c) => c.connections === 16);
-  const ratio16 = (at16("propgate")?.rps ?? Number.NaN) / (at16("bare")?.rps ?? Number.NaN);
-  const paced100 = (target: TargetName) => cell(paced, target, (c) => c.rate === 100);
-  const addedP50 = (paced100("propgate")?.p50 ?? Number.NaN) - (paced100("direct")?.p50 ?? 0);
-  const addedP99 = (paced100("propgate")?.p99 ?? Number.NaN) - (paced100("direct")?.p99 ?? 0);
-  const paced100Rps = paced100("propgate")?.rps ?? Number.NaN;
-  const saturatedNote =
-    paced100Rps < 90 ? ` (propgate saturated: ${fmt(paced100Rps, 0)} of 100 req/s achieved)` : "";
-  const revokeP50 = percentile(revocation.revokeToReject, 50);
-  const revokeP99 = percentile(revocation.revokeToReject, 99);
-  const propgateRuns = runs.filter((r) => r.target === "propgate");
-  const loadRss = propgateRuns.map((r) => r.rssMaxBytes ?? Number.NaN).filter(Number.isFinite);
-  const maxRss = loadRss.length ? Math.max(...loadRss) : Number.NaN;
-  const rssByC = closed
-    .filter((c) => c.target === "propgate")
-    .map((c) => `${c.connections} → ${fmt((c.rssMaxBytes ?? Number.NaN) / MB, 0)}`)
-    .join(", ");
-  const hwm = api.pid === null ? null : readVm(api.pid, "VmHWM");
-
-  // The cost of one awaited hop on this machine, measured while nothing else runs.
-  const roundTrip: RoundTrip | null = pgSql ? await measureRoundTrip(pgSql) : null;
-  // `audit verify` on generated rows, in a database of its own, after the load runs.
-  const verify = await measureAuditVerify(QUICK ? 100_000 : 1_000_000);
-  // One admin.audit.list page (100 rows) at 100,000 rows, under every filter, deep both ways.
-  const pages = await measureAuditPages(100_000);
-
-  const verdict = (ok: boolean, measurable = true): Goal["verdict"] =>
-    !measurable ? "n/a" : ok ? "met" : "MISSED";
-  const goals: Goal[] = [
-    {
-      goal: "throughput ≥ 50 % of the bare proxy at c = 16 (stretch 75 %)",
-      measured: `${fmt(100 * ratio16, 1)} % (${fmt(at16("propgate")?.rps, 0)} vs ${fmt(at16("bare")?.rps, 0)} req/s)`,
-      verdict: verdict(ratio16 >= 0.5),
-      detail:
-        ratio16 >= 0.75
-          ? "stretch met"
-          : ratio16 >= 0.5
-            ? `stretch missed by ${fmt(75 - 100 * ratio16, 1)} points`
-            : `${fmt(50 - 100 * ratio16, 1)} points short; needs ${fmt(0.5 / ratio16, 1)}× today's req/s`,
-    },
-    {
-      goal: "paced 100 req/s: added p50 ≤ 1 ms over direct",
-      measured: `${fmt(addedP50, 2)} ms`,
-      verdict: verdict(addedP50 <= 1, Number.isFinite(addedP50)),
-      detail: `${addedP50 <= 1 ? `${fmt(1 - addedP50, 2)} ms to spare` : `${fmt(addedP50 - 1, 2)} ms over`}${saturatedNote}`,
-    },
-    {
-      goal: "paced 100 req/s: added p99 ≤ 5 ms over direct",
-      measured: `${fmt(addedP99, 2)} ms`,
-      verdict: verdict(addedP99 <= 5, Number.isFinite(addedP99)),
-      detail: `${addedP99 <= 5 ? `${fmt(5 - addedP99, 2)} ms to spare` : `${fmt(addedP99 - 5, 2)} ms over`}${saturatedNote}`,
-    },
-    {
-      goal: "revoke → reject p99 < 50 ms (two instances)",
-      measured: `${fmt(revokeP99, 1)} ms (p50 ${fmt(revokeP50, 1)}; ${revocation.revokeToReject.length} rounds${revocation.timedOut ? `, ${revocation.timedOut} never rejected` : ""})`,
-      verdict: verdict(revokeP99 < 50 && revocation.timedOut === 0),
-      detail:
-        revokeP99 < 50
-          ? `${fmt(50 - revokeP99, 1)} ms to spare`
-          : `${fmt(revokeP99 - 50, 1)} ms over`,
-    },
-    {
-      goal: "api RSS under load < 150 MB",
-      measured: childMode
-        ? `${fmt(maxRss / MB, 1)} MB (max VmRSS sampled under load)`
-        : `${fmt(maxRss / MB, 1)} MB (whole bench process)`,
-      verdict: verdict(maxRss < 150 * MB, childMode),
-      detail: !childMode
-        ? "in-process run: the RSS includes load generator, simulators and PGlite; set DATABASE_URL"
-        : maxRss < 150 * MB
-          ? `${fmt(150 - maxRss / MB, 1)} MB to spare`
-          : `${fmt(maxRss / MB - 150, 1)} MB over`,
-    },
-    {
-      goal: "`audit verify` of 1 M rows < 5 s",
-      measured: `${fmt(verify.secondsPerMillion, 2)} s per million rows (${verify.rows.toLocaleString("en")} rows in ${fmt(verify.seconds, 2)} s${verify.ok ? "" : ", NOT intact"})`,
-      verdict: verify.ok ? verdict(verify.secondsPerMillion < 5, true) : "MISSED",
-      detail:
-        verify.secondsPerMillion < 5
-          ? `${fmt(5 - verify.secondsPerMillion, 2)} s to spare`
-          : `${fmt(verify.secondsPerMillion - 5, 2)} s over`,
-    },
-    {
-      goal: "audit page at 100,000 rows < 300 ms",
-      measured: `worst ${fmt(pages.worstMs, 1)} ms (${pages.worstQuery}), median ${fmt(pages.medianMs, 1)} ms over ${pages.pages} pages`,
-      verdict: verdict(pages.worstMs < 300),
-      detail:
-        pages.worstMs < 300
-          ? `${fmt(300 - pages.worstMs, 1)} ms to spare`
-          : `${fmt(pages.worstMs - 300, 1)} ms over`,
-    },
-  ];
-  const missed = goals.some((g) => g.verdict === "MISSED");
-
-  // Profile one short propgate run on a fresh, profiled api child.
-  let profile: Summary["profile"] = null;
-  let profileNote = "No goal missed: no profile taken.";
-  let profileCopy: string | null = null;
-  // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
-  async function profileApi(): Promise<{ file: string; summary: ProfileSummary }> {
-    const profileDir = join(workDir, "profile");
-    mkdirSync(profileDir);
-    const profiled = await startApiProcess(childEnv("bench-profiled"), {
-      logDir: workDir,
-      name: "api-profiled",
-      cpuProfileDir: profileDir,
-    });
-    let runStart = 0;
-    let runEnd = 0;
-    try {
-      targets.propgate.origin = profiled.url;
-      targets.propgate.pid = profiled.pid;
-      await measure("propgate", "closed", -1, 16, 1);
-      runStart = performance.now();
-      await measure("propgate", "closed", -1, 16, CONFIG.profileSeconds);
-      runEnd = performance.now();
-    } finally {
-      targets.propgate.origin = api.url;
-      targets.propgate.pid = api.pid;
-      await profiled.stop();
-    }
-    const exited = performance.now();
-    const file = join(profileDir, "api-profiled.cpuprofile");
-    const window = { fromEndMs: exited - runStart, toEndMs: exited - runEnd };
-    return { file, summary: topFrames(file, { window }) };
-  }
-  if (missed && childMode) {
-    progress(`cpu profile: propgate c=16 for ${CONFIG.profileSeconds} s`);
-    try {
-      const taken = await profileApi();
-      profileCopy = taken.file;
-      profile = { ...taken.summary, seconds: CONFIG.profileSeconds };
+    if (missed && childMode) {
+      progress(`cpu profile: propgate c=16 for ${CONFIG.profileSeconds} s`);
+      try {
+        const taken = await profileApi();
+        profileCopy = taken.file;
+        profile = { ...taken.summary, seconds: CONFIG.profileSeconds };
+        profileNote =
+          `A goal was missed, so a second api child ran with \`bun --cpu-prof\`: a 1 s warm-up, then ` +
+          `${CONFIG.profileSeconds} s of propgate at c = 16; only samples of that run are counted ` +
+          "(a window counted back from the child's exit, when Bun writes the profile).";
+      } catch (error) {
+        console.error(error);
+        profileNote = `A goal was missed, but the profiled api run failed: ${String(error).split("\n")[0]}`;
+      }
+    } else if (missed) {
       profileNote =
-        `A goal was missed, so a second api child ran with \`bun --cpu-prof\`: a 1 s warm-up, then ` +
-        `${CONFIG.profileSeconds} s of propgate at c = 16; only samples of that run are counted ` +
-        "(a window counted back from the child's exit, when Bun writes the profile).";
-    } catch (error) {
-      console.error(error);
-      profileNote = `A goal was missed, but the profiled api run failed: ${String(error).split("\n")[0]}`;
+        "A goal was missed, but the api runs in the bench process (no DATABASE_URL): " +
+        "`--cpu-prof` needs the api in a child process, so no profile was taken.";
     }
-  } else if (missed) {
-    profileNote =
-      "A goal was missed, but the api runs in the bench process (no DATABASE_URL): " +
-      "`--cpu-prof` needs the api in a child process, so no profile was taken.";
+
+    const allPropgateCalls = propgateRuns.reduce((sum, r) => sum + r.load.ok, 0);
+    const allPropgateTokens = propgateRuns.reduce((sum, r) => sum + (r.tokenRequests ?? 0), 0);
+    const tokenCalls = Math.max(1, tokenRun.load.ok);
+    const at16Propgate = at16("propgate");
+    const at16Bare = at16("bare");
+    const measures: Measure[] = [
+      {
+        measure: `token requests per 10,000 calls, token lifetime ${CONFIG.tokenLifetimeSeconds} s`,
+        value: fmt((10_000 * (tokenRun.tokenRequests ?? 0)) / tokenCalls, 1),
+        note:
+          `${tokenRun.tokenRequests} \`token\` records at the sim over ${tokenRun.load.ok} door opens ` +
+          `(${tokenPartnerCalls} partner requests) in ${fmt(tokenRun.wallSeconds, 0)} s at c = 16; ` +
+          `the token source refreshes at half the lifetime counted from 1 s before its request, so ≈ ${fmt(1 + tokenRun.wallSeconds / (CONFIG.tokenLifetimeSeconds / 2 - 1), 0)} expected`,
+      },
+      {
+        measure: `token requests per 10,000 calls, lifetime ${normalLifetime} s`,
+        value: fmt((10_000 * allPropgateTokens) / Math.max(1, allPropgateCalls), 2),
+        note: `${allPropgateTokens} over the ${allPropgateCalls} door opens of every measured propgate run`,
+      },
+      {
+        measure: "revoke → reject, p50 / p99 ms",
+        value: `${fmt(revokeP50, 1)} / ${fmt(revokeP99, 1)}`,
+        note:
+          `revoke on instance A, first CONSENT_REQUIRED on B for a request started after it; ` +
+          `${revocation.revokeToReject.length} rounds; baseline: a door open through B ` +
+          `p50 ${fmt(percentile(revocation.baseline, 50), 1)} ms, p99 ${fmt(percentile(revocation.baseline, 99), 1)} ms ` +
+          `(${revocation.baseline.length} sequential)`,
+      },
+      {
+        measure: "audit rows per second, propgate c = 16",
+        value: fmt(at16Propgate?.auditRowsPerSecond, 0),
+        note: `\`countAuditEvents\` before and after each run over its wall time; ${fmt(at16Propgate?.auditRowsPerRequest, 2)} rows per door open`,
+      },
+      {
+        measure: "PostgreSQL backends waiting on an advisory lock, propgate c = 16",
+        value: childMode
+          ? `${fmt(at16Propgate?.advisoryWaiting, 1)} of ${fmt(at16Propgate?.active, 1)} active`
+          : "not measured",
+        note: childMode
+          ? "mean over `pg_stat_activity` of the bench database sampled every 100 ms during the run (`wait_event_type = 'Lock'`, `wait_event = 'advisory'`)"
+          : "needs PostgreSQL (DATABASE_URL)",
+      },
+      {
+        measure: "api RSS under load, max / idle MB",
+        value: `${fmt(maxRss / MB, 1)} / ${fmt(idleRss === null ? Number.NaN : idleRss / MB, 1)}`,
+        note: childMode
+          ? `VmRSS of the api child (/proc/${api.pid}/status) sampled every 250 ms during every propgate run; max by c: ${rssByC}; VmHWM at the end ${fmt(hwm === null ? Number.NaN : hwm / MB, 1)} MB`
+          : "process.memoryUsage().rss of the bench process, which also holds the load generator, both simulators and PGlite",
+      },
+      {
+        measure:
+          "CPU seconds per 1,000 requests at c = 16: api / its PostgreSQL backends / bare proxy",
+        value: childMode
+          ? [at16Propgate?.cpuMsPer1000, at16Propgate?.dbCpuMsPer1000, at16Bare?.cpuMsPer1000]
+              .map((ms) => fmt((ms ?? Number.NaN) / 1000, 3))
+              .join(" / ")
+          : "not measured",
+        note: childMode
+          ? "utime + stime from /proc/<pid>/stat over each run: the api child, the server's backends whose process title names the bench database (WAL writer and checkpointer not included), the proxy child"
+          : "the api shares the bench process with the load generator: its CPU cannot be told apart",
+      },
+      {
+        measure:
+          "CPU per request by c, api main thread / api other threads / bare proxy (whole process), ms",
+        value: childMode
+          ? CONFIG.connections
+              .map((c) => {
+                const mine = cell(closed, "propgate", (x) => x.connections === c);
+                const bare = cell(closed, "bare", (x) => x.connections === c);
+                const main = (mine?.mainThreadMsPer1000 ?? Number.NaN) / 1000;
+                const rest = (mine?.cpuMsPer1000 ?? Number.NaN) / 1000 - main;
+                return `c = ${c}: ${fmt(main, 2)} / ${fmt(rest, 2)} / ${fmt((bare?.cpuMsPer1000 ?? Number.NaN) / 1000, 2)}`;
+              })
+              .join("; ")
+          : "not measured",
+        note: childMode
+          ? "/proc/<pid>/task/<pid>/stat (the event loop, where JavaScript runs) against the whole process (Bun's HTTP client thread, JIT and GC helpers), per successful request"
+          : "needs the api in a child process (DATABASE_URL)",
+      },
+      {
+        measure: "a door open one at a time, 10 ms apart: Server-Timing p50 ms",
+        value: breakdownLine(breakdown),
+        note:
+          `${breakdown.requests} opens through Propgate, each after a request straight to the partner ` +
+          `(p50 ${fmt(breakdown.direct.p50, 2)} ms, p90 ${fmt(breakdown.direct.p90, 2)}), 10 ms apart; ` +
+          `the client saw p50 ${fmt(breakdown.propgate.p50, 2)} ms, p90 ${fmt(breakdown.propgate.p90, 2)}; ` +
+          `one hop to the idle api and back (\`GET /healthz\`, same pace) p50 ${fmt(breakdown.hop.p50, 2)} ms; ` +
+          `the api's main thread spent ${fmt(breakdown.mainThreadMsPerRound, 2)} ms of CPU per round. ` +
+          "`Server-Timing` (served outside production): `partner` from the committed attempt row to the " +
+          "read answer, `audit` waiting for that row's commit, `gateway` the rest of `total` (auth, " +
+          "limits, checks, parsing, the response)",
+      },
+      {
+        measure: "one sequential round trip (`select 1`), wall / client CPU, µs",
+        value: roundTrip
+          ? `${fmt(roundTrip.wallUs, 0)} / ${fmt(roundTrip.cpuUs, 0)}`
+          : "not measured",
+        note: roundTrip
+          ? `${roundTrip.queries} queries one at a time on one Bun.SQL connection, after the load runs: the event loop sleeps and wakes once per query, and that costs the client this much CPU on this machine, the floor under every awaited hop of a request at a low rate`
+          : "needs PostgreSQL (DATABASE_URL)",
+      },
+      {
+        measure: "`audit verify`, seconds per million rows",
+        value: fmt(verify.secondsPerMillion, 2),
+        note: `${verify.rows.toLocaleString("en")} generated rows of one chain in a throwaway database (multi-row INSERTs, then VACUUM ANALYZE as autovacuum would), then \`verifyAuditChain\` over all of them, timed alone`,
+      },
+    ];
+
+    const perOpen = (ms: number | null | undefined) => fmt((ms ?? Number.NaN) / 1000, 2);
+    const topFrame = profile?.frames[0];
+    const findings = [
+      `At c = 16 Propgate served ${fmt(100 * ratio16, 1)} % of the bare proxy's req/s ` +
+        `(${fmt(at16Propgate?.rps, 0)} vs ${fmt(at16Bare?.rps, 0)}), p50 ${fmt(at16Propgate?.p50, 1)} ms ` +
+        `vs ${fmt(at16Bare?.p50, 1)} ms; at c = 1 (one request at a time) its p50 was ` +
+        `${fmt(cell(closed, "propgate", (c) => c.connections === 1)?.p50, 1)} ms against ` +
+        `${fmt(cell(closed, "direct", (c) => c.connections === 1)?.p50, 2)} ms direct.`,
+      childMode
+        ? `Per door open at c = 16: ${perOpen(at16Propgate?.cpuMsPer1000)} ms of api CPU and ` +
+          `${perOpen(at16Propgate?.dbCpuMsPer1000)} ms of PostgreSQL backend CPU, against ` +
+          `${perOpen(at16Bare?.cpuMsPer1000)} ms of proxy CPU per forwarded request; ` +
+          `${fmt(at16Propgate?.advisoryWaiting, 1)} of ${fmt(at16Propgate?.active, 1)} active backends ` +
+          "were waiting on an advisory lock, on average."
+        : "CPU and lock waits need the api in a child process on PostgreSQL (DATABASE_URL).",
+      ...(childMode && roundTrip
+        ? [
+            `The api's main thread spent ${perOpen(cell(closed, "propgate", (c) => c.connections === 1)?.mainThreadMsPer1000)} ms ` +
+              `of CPU per door open at c = 1 and ${perOpen(at16Propgate?.mainThreadMsPer1000)} ms at c = 16: ` +
+              "one request at a time, the event loop sleeps and wakes at each awaited hop (the request, the " +
+              "audit statement, the partner's answer), and one such round trip costs a Bun process " +
+              `${fmt(roundTrip.cpuUs, 0)} µs of CPU on this machine (a sequential \`select 1\`: ` +
+              `${fmt(roundTrip.wallUs, 0)} µs wall). Under load the hops of concurrent requests share wake-ups.`,
+          ]
+        : []),
+      topFrame
+        ? `The api's top self frame under load: \`${topFrame.functionName}\` ` +
+          (topFrame.via
+            ? `(${topFrame.location === "(native)" ? "native" : `\`${topFrame.location}\``}, called from \`${topFrame.via}\`)`
+            : `(\`${topFrame.location}\`)`) +
+          `, ${fmt(topFrame.percent, 1)} % of the samples.`
+        : profileNote,
+    ];
+
+    const notes = [
+      "Load generator: autocannon (programmatic API, one process, no workers), a fresh `Idempotency-Key` / `idempotencyKey` per request through `setupRequest`. Latency percentiles come from autocannon's per-response times (fractional ms); its own histogram rounds to whole ms.",
+      `Closed loop: ${CONFIG.reps} repetition(s) of ${CONFIG.closedSeconds} s per (target, c), interleaved (direct, bare, propgate at each c) so drift hits all three; after a ${CONFIG.warmSeconds} s warm-up per target at c = 16 that is not counted.`,
+      `Paced: autocannon's \`overallRate\`, split over ${PACED_PER_CONNECTION}-per-second connections (${CONFIG.rates.map((r) => `${Math.max(1, Math.round(r / PACED_PER_CONNECTION))} at ${r} req/s`).join(", ")}). autocannon paces per connection per second: a connection sends its share back to back, then waits for the next second. That is a bursty approximation of an open loop, not Poisson arrivals; when the achieved rate is below the offered one the target is saturated and the latencies are those of a closed loop. ${CONFIG.pacedSeconds} s per run.`,
+      `Placement: ${childMode ? "the measured api and the bare proxy each run as a child process (bun, on loopback); the load generator, both partner simulators, the dev identity issuer and the stack's own api instance (used for consent grants and as instance A of the revocation measure) run in the bench process" : "everything (load generator, simulators, api, proxy, PGlite) runs in the bench process"}. The bare proxy forwards to the simulator in the bench process, like the api does.`,
+      `The api runs with LOG_LEVEL=info (one log line per request, as in production) ${childMode ? "written to a file" : "to a discarding stream"}, rate limits from \`HIGH_RATE_LIMITS\`, in-memory rate-limit counters (no REDIS_URL), ${RESIDENTS} residents with consent granted, round robin, all opening \`door-a1\`.`,
+      `The ${os.availableParallelism()} cores are shared by the load generator, the simulator, the api, the proxy and the database, and by whatever else runs on the machine (load average ${loadAtStart.map((l) => fmt(l, 2)).join(", ")} at the start): absolute figures are low and noisy; the ratios to the same-run baselines are the figures to read.`,
+      `Revoke → reject is the former \`bench/revocation.ts\`: both instances in the bench process (B started by the harness's \`startInstance\`, debug logging), ${CONFIG.revokeRounds} rounds.`,
+    ];
+
+    const summary: Summary = {
+      startedAt: startedAt.toISOString(),
+      quick: QUICK,
+      elapsedSeconds: (performance.now() - began) / 1000,
+      machine: {
+        nproc: os.availableParallelism(),
+        memoryGiB: os.totalmem() / 1024 ** 3,
+        cpuModel: cpuModel(),
+        bun: Bun.version,
+        kernel: `${os.type()} ${os.release()}`,
+        loadAverageAtStart: loadAtStart,
+      },
+      database: stack.testDatabase.label,
+      revision: revisionAtStart,
+      apiPlacement: childMode
+        ? "child process, BUN_JSC_forceRAMSize 512 MiB"
+        : "in the bench process",
+      config: { ...CONFIG, residents: RESIDENTS, pacedPerConnection: PACED_PER_CONNECTION },
+      closed,
+      paced,
+      measures,
+      goals,
+      profile,
+      profileNote,
+      findings,
+      notes,
+    };
+
+    console.log(stdoutReport(summary));
+    const resultsDir = resolve(import.meta.dir, "results");
+    mkdirSync(resultsDir, { recursive: true });
+    const json = `${JSON.stringify({ ...summary, runs, tokenRun, tokenRecords, revocation, breakdown }, null, 2)}\n`;
+    const stamp = `${summary.startedAt.replaceAll(":", "-")}${QUICK ? "-quick" : ""}`;
+    const written = [join(resultsDir, `${stamp}.json`)];
+    if (!QUICK) written.push(join(resultsDir, "latest.json"));
+    for (const file of written) writeFileSync(file, json);
+    if (!QUICK) {
+      const markdown = resolve(import.meta.dir, "../../../BENCHMARKS.md");
+      writeFileSync(markdown, benchmarksMarkdown(summary));
+      written.push(markdown);
+    }
+    // The repo's `biome check .` sees these files too: leave them formatted its way.
+    const biome = Bun.spawnSync([BIOME, "format", "--write", ...written], { stdout: "ignore" });
+    if (biome.exitCode !== 0) console.error(`biome format failed: ${biome.stderr.toString()}`);
+    // The raw profile, for Chrome DevTools (git-ignored like the timestamped JSON).
+    if (profileCopy) copyFileSync(profileCopy, join(resultsDir, `${stamp}-api.cpuprofile`));
+    progress(`wrote ${written.join(", ")}`);
   }
-
-  const allPropgateCalls = propgateRuns.reduce((sum, r) => sum + r.load.ok, 0);
-  const allPropgateTokens = propgateRuns.reduce((sum, r) => sum + (r.tokenRequests ?? 0), 0);
-  const tokenCalls = Math.max(1, tokenRun.load.ok);
-  const at16Propgate = at16("propgate");
-  const at16Bare = at16("bare");
-  const measures: Measure[] = [
-    {
-      measure: `token requests per 10,000 calls, token lifetime ${CONFIG.tokenLifetimeSeconds} s`,
-      value: fmt((10_000 * (tokenRun.tokenRequests ?? 0)) / tokenCalls, 1),
-      note:
-        `${tokenRun.tokenRequests} \`token\` records at the sim over ${tokenRun.load.ok} door opens ` +
-        `(${tokenPartnerCalls} partner requests) in ${fmt(tokenRun.wallSeconds, 0)} s at c = 16; ` +
-        `the token source refreshes at half the lifetime counted from 1 s before its request, so ≈ ${fmt(1 + tokenRun.wallSeconds / (CONFIG.tokenLifetimeSeconds / 2 - 1), 0)} expected`,
-    },
-    {
-      measure: `token requests per 10,000 calls, lifetime ${normalLifetime} s`,
-      value: fmt((10_000 * allPropgateTokens) / Math.max(1, allPropgateCalls), 2),
-      note: `${allPropgateTokens} over the ${allPropgateCalls} door opens of every measured propgate run`,
-    },
-    {
-      measure: "revoke → reject, p50 / p99 ms",
-      value: `${fmt(revokeP50, 1)} / ${fmt(revokeP99, 1)}`,
-      note:
-        `revoke on instance A, first CONSENT_REQUIRED on B for a request started after it; ` +
-        `${revocation.revokeToReject.length} rounds; baseline: a door open through B ` +
-        `p50 ${fmt(percentile(revocation.baseline, 50), 1)} ms, p99 ${fmt(percentile(revocation.baseline, 99), 1)} ms ` +
-        `(${revocation.baseline.length} sequential)`,
-    },
-    {
-      measure: "audit rows per second, propgate c = 16",
-      value: fmt(at16Propgate?.auditRowsPerSecond, 0),
-      note: `\`countAuditEvents\` before and after each run over its wall time; ${fmt(at16Propgate?.auditRowsPerRequest, 2)} rows per door open`,
-    },
-    {
-      measure: "PostgreSQL backends waiting on an advisory lock, propgate c = 16",
-      value: childMode
-        ? `${fmt(at16Propgate?.advisoryWaiting, 1)} of ${fmt(at16Propgate?.active, 1)} active`
-        : "not measured",
-      note: childMode
-        ? "mean over `pg_stat_activity` of the bench database sampled every 100 ms during the run (`wait_event_type = 'Lock'`, `wait_event = 'advisory'`)"
-        : "needs PostgreSQL (DATABASE_URL)",
-    },
-    {
-      measure: "api RSS under load, max / idle MB",
-      value: `${fmt(maxRss / MB, 1)} / ${fmt(idleRss === null ? Number.NaN : idleRss / MB, 1)}`,
-      note: childMode
-        ? `VmRSS of the api child (/proc/${api.pid}/status) sampled every 250 ms during every propgate run; max by c: ${rssByC}; VmHWM at the end ${fmt(hwm === null ? Number.NaN : hwm / MB, 1)} MB`
-        : "process.memoryUsage().rss of the bench process, which also holds the load generator, both simulators and PGlite",
-    },
-    {
-      measure:
-        "CPU seconds per 1,000 requests at c = 16: api / its PostgreSQL backends / bare proxy",
-      value: childMode
-        ? [at16Propgate?.cpuMsPer1000, at16Propgate?.dbCpuMsPer1000, at16Bare?.cpuMsPer1000]
-            .map((ms) => fmt((ms ?? Number.NaN) / 1000, 3))
-            .join(" / ")
-        : "not measured",
-      note: childMode
-        ? "utime + stime from /proc/<pid>/stat over each run: the api child, the server's backends whose process title names the bench database (WAL writer and checkpointer not included), the proxy child"
-        : "the api shares the bench process with the load generator: its CPU cannot be told apart",
-    },
-    {
-      measure:
-        "CPU per request by c, api main thread / api other threads / bare proxy (whole process), ms",
-      value: childMode
-        ? CONFIG.connections
-            .map((c) => {
-              const mine = cell(closed, "propgate", (x) => x.connections === c);
-              const bare = cell(closed, "bare", (x) => x.connections === c);
-              const main = (mine?.mainThreadMsPer1000 ?? Number.NaN) / 1000;
-              const rest = (mine?.cpuMsPer1000 ?? Number.NaN) / 1000 - main;
-              return `c = ${c}: ${fmt(main, 2)} / ${fmt(rest, 2)} / ${fmt((bare?.cpuMsPer1000 ?? Number.NaN) / 1000, 2)}`;
-            })
-            .join("; ")
-        : "not measured",
-      note: childMode
-        ? "/proc/<pid>/task/<pid>/stat (the event loop, where JavaScript runs) against the whole process (Bun's HTTP client thread, JIT and GC helpers), per successful request"
-        : "needs the api in a child process (DATABASE_URL)",
-    },
-    {
-      measure: "a door open one at a time, 10 ms apart: Server-Timing p50 ms",
-      value: breakdownLine(breakdown),
-      note:
-        `${breakdown.requests} opens through Propgate, each after a request straight to the partner ` +
-        `(p50 ${fmt(breakdown.direct.p50, 2)} ms, p90 ${fmt(breakdown.direct.p90, 2)}), 10 ms apart; ` +
-        `the client saw p50 ${fmt(breakdown.propgate.p50, 2)} ms, p90 ${fmt(breakdown.propgate.p90, 2)}. ` +
-        "`Server-Timing` (served outside production): `partner` from the committed attempt row to the " +
-        "read answer, `audit` waiting for that row's commit, `gateway` the rest of `total` (auth, " +
-        "limits, checks, parsing, the response)",
-    },
-    {
-      measure: "one sequential round trip (`select 1`), wall / client CPU, µs",
-      value: roundTrip
-        ? `${fmt(roundTrip.wallUs, 0)} / ${fmt(roundTrip.cpuUs, 0)}`
-        : "not measured",
-      note: roundTrip
-        ? `${roundTrip.queries} queries one at a time on one Bun.SQL connection, after the load runs: the event loop sleeps and wakes once per query, and that costs the client this much CPU on this machine, the floor under every awaited hop of a request at a low rate`
-        : "needs PostgreSQL (DATABASE_URL)",
-    },
-    {
-      measure: "`audit verify`, seconds per million rows",
-      value: fmt(verify.secondsPerMillion, 2),
-      note: `${verify.rows.toLocaleString("en")} generated rows of one chain in a throwaway database (multi-row INSERTs, then VACUUM ANALYZE as autovacuum would), then \`verifyAuditChain\` over all of them, timed alone`,
-    },
-  ];
-
-  const perOpen = (ms: number | null | undefined) => fmt((ms ?? Number.NaN) / 1000, 2);
-  const topFrame = profile?.frames[0];
-  const findings = [
-    `At c = 16 Propgate served ${fmt(100 * ratio16, 1)} % of the bare proxy's req/s ` +
-      `(${fmt(at16Propgate?.rps, 0)} vs ${fmt(at16Bare?.rps, 0)}), p50 ${fmt(at16Propgate?.p50, 1)} ms ` +
-      `vs ${fmt(at16Bare?.p50, 1)} ms; at c = 1 (one request at a time) its p50 was ` +
-      `${fmt(cell(closed, "propgate", (c) => c.connections === 1)?.p50, 1)} ms against ` +
-      `${fmt(cell(closed, "direct", (c) => c.connections === 1)?.p50, 2)} ms direct.`,
-    childMode
-      ? `Per door open at c = 16: ${perOpen(at16Propgate?.cpuMsPer1000)} ms of api CPU and ` +
-        `${perOpen(at16Propgate?.dbCpuMsPer1000)} ms of PostgreSQL backend CPU, against ` +
-        `${perOpen(at16Bare?.cpuMsPer1000)} ms of proxy CPU per forwarded request; ` +
-        `${fmt(at16Propgate?.advisoryWaiting, 1)} of ${fmt(at16Propgate?.active, 1)} active backends ` +
-        "were waiting on an advisory lock, on average."
-      : "CPU and lock waits need the api in a child process on PostgreSQL (DATABASE_URL).",
-    ...(childMode && roundTrip
-      ? [
-          `The api's main thread spent ${perOpen(cell(closed, "propgate", (c) => c.connections === 1)?.mainThreadMsPer1000)} ms ` +
-            `of CPU per door open at c = 1 and ${perOpen(at16Propgate?.mainThreadMsPer1000)} ms at c = 16: ` +
-            "one request at a time, the event loop sleeps and wakes at each awaited hop (the request, the " +
-            "audit statement, the partner's answer), and one such round trip costs a Bun process " +
-            `${fmt(roundTrip.cpuUs, 0)} µs of CPU on this machine (a sequential \`select 1\`: ` +
-            `${fmt(roundTrip.wallUs, 0)} µs wall). Under load the hops of concurrent requests share wake-ups.`,
-        ]
-      : []),
-    topFrame
-      ? `The api's top self frame under load: \`${topFrame.functionName}\` ` +
-        (topFrame.via
-          ? `(${topFrame.location === "(native)" ? "native" : `\`${topFrame.location}\``}, called from \`${topFrame.via}\`)`
-          : `(\`${topFrame.location}\`)`) +
-        `, ${fmt(topFrame.percent, 1)} % of the samples.`
-      : profileNote,
-  ];
-
-  const notes = [
-    "Load generator: autocannon (programmatic API, one process, no workers), a fresh `Idempotency-Key` / `idempotencyKey` per request through `setupRequest`. Latency percentiles come from autocannon's per-response times (fractional ms); its own histogram rounds to whole ms.",
-    `Closed loop: ${CONFIG.reps} repetition(s) of ${CONFIG.closedSeconds} s per (target, c), interleaved (direct, bare, propgate at each c) so drift hits all three; after a ${CONFIG.warmSeconds} s warm-up per target at c = 16 that is not counted.`,
-    `Paced: autocannon's \`overallRate\`, split over ${PACED_PER_CONNECTION}-per-second connections (${CONFIG.rates.map((r) => `${Math.max(1, Math.round(r / PACED_PER_CONNECTION))} at ${r} req/s`).join(", ")}). autocannon paces per connection per second: a connection sends its share back to back, then waits for the next second. That is a bursty approximation of an open loop, not Poisson arrivals; when the achieved rate is below the offered one the target is saturated and the latencies are those of a closed loop. ${CONFIG.pacedSeconds} s per run.`,
-    `Placement: ${childMode ? "the measured api and the bare proxy each run as a child process (bun, on loopback); the load generator, both partner simulators, the dev identity issuer and the stack's own api instance (used for consent grants and as instance A of the revocation measure) run in the bench process" : "everything (load generator, simulators, api, proxy, PGlite) runs in the bench process"}. The bare proxy forwards to the simulator in the bench process, like the api does.`,
-    `The api runs with LOG_LEVEL=info (one log line per request, as in production) ${childMode ? "written to a file" : "to a discarding stream"}, rate limits from \`HIGH_RATE_LIMITS\`, in-memory rate-limit counters (no REDIS_URL), ${RESIDENTS} residents with consent granted, round robin, all opening \`door-a1\`.`,
-    `The ${os.availableParallelism()} cores are shared by the load generator, the simulator, the api, the proxy and the database, and by whatever else runs on the machine (load average ${loadAtStart.map((l) => fmt(l, 2)).join(", ")} at the start): absolute figures are low and noisy; the ratios to the same-run baselines are the figures to read.`,
-    `Revoke → reject is the former \`bench/revocation.ts\`: both instances in the bench process (B started by the harness's \`startInstance\`, debug logging), ${CONFIG.revokeRounds} rounds.`,
-  ];
-
-  const summary: Summary = {
-    startedAt: startedAt.toISOString(),
-    quick: QUICK,
-    elapsedSeconds: (performance.now() - began) / 1000,
-    machine: {
-      nproc: os.availableParallelism(),
-      memoryGiB: os.totalmem() / 1024 ** 3,
-      cpuModel: cpuModel(),
-      bun: Bun.version,
-      kernel: `${os.type()} ${os.release()}`,
-      loadAverageAtStart: loadAtStart,
-    },
-    database: stack.testDatabase.label,
-    revision: revisionAtStart,
-    apiPlacement: childMode
-      ? "child process, BUN_JSC_forceRAMSize 512 MiB"
-      : "in the bench process",
-    config: { ...CONFIG, residents: RESIDENTS, pacedPerConnection: PACED_PER_CONNECTION },
-    closed,
-    paced,
-    measures,
-    goals,
-    profile,
-    profileNote,
-    findings,
-    notes,
-  };
-
-  console.log(stdoutReport(summary));
-  const resultsDir = resolve(import.meta.dir, "results");
-  mkdirSync(resultsDir, { recursive: true });
-  const json = `${JSON.stringify({ ...summary, runs, tokenRun, tokenRecords, revocation, breakdown }, null, 2)}\n`;
-  const stamp = `${summary.startedAt.replaceAll(":", "-")}${QUICK ? "-quick" : ""}`;
-  const written = [join(resultsDir, `${stamp}.json`)];
-  if (!QUICK) written.push(join(resultsDir, "latest.json"));
-  for (const file of written) writeFileSync(file, json);
-  if (!QUICK) {
-    const markdown = resolve(import.meta.dir, "../../../BENCHMARKS.md");
-    writeFileSync(markdown, benchmarksMarkdown(summary));
-    written.push(markdown);
-  }
-  // The repo's `biome check .` sees these files too: leave them formatted its way.
-  const biome = Bun.spawnSync([BIOME, "format", "--write", ...written], { stdout: "ignore" });
-  if (biome.exitCode !== 0) console.error(`biome format failed: ${biome.stderr.toString()}`);
-  // The raw profile, for Chrome DevTools (git-ignored like the timestamped JSON).
-  if (profileCopy) copyFileSync(profileCopy, join(resultsDir, `${stamp}-api.cpuprofile`));
-  progress(`wrote ${written.join(", ")}`);
   finished = true;
 } finally {
   for (const child of children) await child.stop();
