@@ -724,6 +724,19 @@ try {
             : `(\`${topFrame.location}\`)`) +
           `, ${fmt(topFrame.percent, 1)} % of the samples.`
         : profileNote,
+      (() => {
+        const span = (name: string) => breakdown.spans[name]?.p50;
+        return (
+          `One door open at a time, 10 ms apart (${breakdown.requests} opens): Propgate's ` +
+          `\`Server-Timing\` p50 splits ${fmt(span("total"), 2)} ms into the audit commit ` +
+          `${fmt(span("audit"), 2)}, the partner ${fmt(span("partner"), 2)} and its own work ` +
+          `${fmt(span("gateway"), 2)}; the client saw ${fmt(breakdown.propgate.p50, 2)} ms against ` +
+          `${fmt(breakdown.direct.p50, 2)} direct. At that pace one hop to the idle api and back ` +
+          `(\`GET /healthz\`) costs ${fmt(breakdown.hop.p50, 2)} ms: a door open makes three such ` +
+          "hops where a direct call makes one (the client's, the database's, the partner's), and " +
+          "the attempt row must be committed before the partner's request leaves (invariant 1)."
+        );
+      })(),
     ];
 
     const notes = [
