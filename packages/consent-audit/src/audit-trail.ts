@@ -146,11 +146,17 @@ const CSV_COLUMNS = [
   ["hash", "hash"],
 ] as const satisfies readonly (readonly [string, keyof AuditEvent])[];
 
-/** One RFC 4180 field: quoted when it holds a quote, comma, CR or LF; quotes doubled. */
+/**
+ * One RFC 4180 field: quoted when it holds a quote, comma, CR or LF; quotes doubled. Text that
+ * a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a CR: an
+ * admin's reason, a client's request id) gets a leading `'` and is quoted, as OWASP's advice on
+ * CSV injection has it; numbers are written as they are.
+ */
 function csvField(value: string | number | null): string {
   if (value === null) return "";
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  if (typeof value === "number") return String(value);
+  if (/^[=+\-@\t\r]/.test(value)) return `"'${value.replaceAll('"', '""')}"`;
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 const ExportQuery = AuditFilter.extend({

