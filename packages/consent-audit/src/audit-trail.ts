@@ -1,7 +1,7 @@
 import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS } from "@propgate/domain";
 import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { AuditEvent } from "./audit";
+import { type AuditContext, type AuditEvent, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
@@ -166,11 +166,16 @@ export type AuditExportQuery = z.input<typeof ExportQuery>;
 
 /**
  * The rows under `filter` as CSV (RFC 4180: a header line, CRLF line ends, fields quoted where
- * needed), newest first, at most `maxRows` (50,000); `truncated` when more rows matched.
+ * needed), newest first, at most `maxRows` (50,000); `truncated` when more rows matched. The
+ * export is itself audited, after the rows are read and before they are returned: an
+ * `admin.audit.export` row with `audit` (the admin as `actor`), the filter's resident, target,
+ * operation and partner, and `result` `ok` or `truncated`. If that row cannot be written, no
+ * rows leave.
  */
 export async function exportAuditCsv(
   db: Database,
   query: AuditExportQuery,
+  audit: AuditContext,
 ): Promise<{ csv: string; rows: number; truncated: boolean }> {
   const { maxRows, ...filter } = parseInput(ExportQuery, query, "audit export");
   const where = conditions(filter);
@@ -200,5 +205,14 @@ export async function exportAuditCsv(
     }
     before = last.seq;
   }
+  await recordAuditEvent(db, {
+    ...audit,
+    kind: "admin.audit.export",
+    result: truncated ? "truncated" : "ok",
+    userId: filter.userId ?? null,
+    target: filter.target ?? null,
+    operation: filter.operation ?? null,
+    partner: filter.partner ?? null,
+  });
   return { csv: `${lines.join("\r\n")}\r\n`, rows, truncated };
 }

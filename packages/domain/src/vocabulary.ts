@@ -95,6 +95,8 @@ export const AUDIT_KINDS = [
   "admin.blocks.lift",
   "admin.erasures.retry",
   "admin.video_sessions.end",
+  /** An admin took a CSV of the audit trail (who, when, under which filter, whether cut). */
+  "admin.audit.export",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 /** What the anomaly rules find (`propgate_anomalies_total{kind}`). */

@@ -223,7 +223,9 @@ export const adminRouter = router({
     /** The filtered rows as RFC 4180 CSV, newest first, at most 50,000 (`truncated` beyond). */
     export: adminReadProcedure
       .input(AuditQueryFilter.optional())
-      .query(({ ctx, input }) => exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}))),
+      .query(({ ctx, input }) =>
+        exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}), ctx.audit),
+      ),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
     verify: adminReadProcedure.query(({ ctx }) =>
       verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
