@@ -287,6 +287,18 @@ const DRILLS: Record<DrillName, Drill> = {
           `sent while it was down: ${JSON.stringify(outcomes(down))}; every ok answered after the restart`,
         ),
         check(
+          "while it is down a resident is told UNAVAILABLE (503, Retry-After: 2), never INTERNAL",
+          down.some((sample) => sample.outcome === "UNAVAILABLE") &&
+            down.every(
+              (sample) =>
+                (sample.outcome === "ok" && sample.end >= downTo) ||
+                (sample.outcome === "UNAVAILABLE" &&
+                  sample.status === 503 &&
+                  sample.retryAfter === "2"),
+            ),
+          JSON.stringify(outcomes(down)),
+        ),
+        check(
           "the api recovers by itself, within 15 s",
           recovered !== null && recovered - startedAt < 15_000,
           recovered === null ? "no success" : `${fmt(recovered - startedAt)} after the restart`,

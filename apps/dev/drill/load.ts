@@ -10,6 +10,8 @@ export interface Sample {
   status: number;
   /** `ok`, a cause code, `network` (refused or reset), `http_<status>` without a cause. */
   outcome: string;
+  /** The answer's `Retry-After`, when it had one. */
+  retryAfter: string | null;
 }
 
 export interface Load {
@@ -39,6 +41,7 @@ export function startLoad(
     const start = performance.now();
     let status = 0;
     let outcome = "network";
+    let retryAfter: string | null = null;
     try {
       const answer = await fetch(`${apiUrl}/trpc/intercom.openDoor`, {
         method: "POST",
@@ -46,6 +49,7 @@ export function startLoad(
         body: JSON.stringify({ deviceId: options.deviceId ?? "door-a1", idempotencyKey: key }),
       });
       status = answer.status;
+      retryAfter = answer.headers.get("retry-after");
       const body = (await answer.json().catch(() => null)) as {
         error?: { data?: { cause?: { code?: string } } };
       } | null;
@@ -53,7 +57,7 @@ export function startLoad(
     } catch {
       outcome = "network";
     }
-    samples.push({ start, end: performance.now(), status, outcome });
+    samples.push({ start, end: performance.now(), status, outcome, retryAfter });
   }
 
   // A tick every 5 ms sends what the schedule owes, so the rate holds without a timer per request.

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from "@propgate/consent-audit";
 import { DomainError, type ErrorCode } from "@propgate/domain";
 import { TRPCError } from "@trpc/server";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
@@ -88,6 +89,11 @@ export function describeCause(code: ErrorCode): {
       return { trpc: "BAD_GATEWAY", message: "the partner service refused the request" };
     case "PARTNER_PROTOCOL_ERROR":
       return { trpc: "BAD_GATEWAY", message: "the partner service sent an invalid answer" };
+    case "UNAVAILABLE":
+      return {
+        trpc: "SERVICE_UNAVAILABLE",
+        message: "the service is unavailable, try again later",
+      };
     case "INTERNAL":
       return { trpc: "INTERNAL_SERVER_ERROR", message: "internal error" };
     default: {
@@ -112,15 +118,35 @@ export class CausedTRPCError extends TRPCError {
   }
 }
 
+/** The cause a tRPC error carries to the client (null for tRPC's own errors). */
+export function causeOfTRPCError(error: TRPCError): ErrorCause | null {
+  return error instanceof CausedTRPCError ? error.propgate : null;
+}
+
 function causeOf(error: DomainError): ErrorCause {
   return error.retryAfterSeconds === null
     ? { code: error.code }
     : { code: error.code, retryAfterSeconds: error.retryAfterSeconds };
 }
 
-/** The one mapping from domain errors to tRPC errors. Unknown errors never leak their message. */
+/** How soon a resident may try again when the database is out of reach (it reconnects in ≤ 1 s). */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The one mapping from domain errors to tRPC errors. Unknown errors never leak their message;
+ * the database out of reach is UNAVAILABLE (503, retry after a moment), not INTERNAL — and,
+ * like INTERNAL, keeps the original error for the log line.
+ */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
+  if (!(error instanceof DomainError) && isDatabaseUnavailable(error)) {
+    return new CausedTRPCError(
+      "SERVICE_UNAVAILABLE",
+      "the service is unavailable, try again later",
+      { code: "UNAVAILABLE", retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
+      error,
+    );
+  }
   if (!(error instanceof DomainError)) {
     return new CausedTRPCError(
       "INTERNAL_SERVER_ERROR",

@@ -6,7 +6,7 @@ export {
 } from "./auth.ts";
 export type { AppDeps } from "./deps.ts";
 export { startErasureWorker } from "./erasure/worker.ts";
-export { type ErrorCause, trpcErrorEnvelope } from "./errors.ts";
+export { causeOfTRPCError, type ErrorCause, trpcErrorEnvelope } from "./errors.ts";
 export { residentApiDocument } from "./openapi.ts";
 export { createInflightCalls } from "./partner-call/inflight.ts";
 export { createPartners, type Partners, type PartnerTuning } from "./partners.ts";

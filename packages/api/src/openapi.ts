@@ -177,6 +177,8 @@ const CAUSES: Record<ErrorCode, string> = {
     "The partner did not answer in time or is down; `cause.retryAfterSeconds` when it said.",
   PARTNER_REJECTED: "The partner refused the request.",
   PARTNER_PROTOCOL_ERROR: "The partner's answer broke its contract.",
+  UNAVAILABLE:
+    "Propgate's database is out of reach for now: try again after `cause.retryAfterSeconds` (`Retry-After`).",
   INTERNAL: "Propgate failed; the message says no more. Quote `data.requestId`.",
 };
 

@@ -26,6 +26,7 @@ const EXPECTED_TRPC_CODE: Record<ErrorCode, TRPCError["code"]> = {
   PARTNER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   PARTNER_REJECTED: "BAD_GATEWAY",
   PARTNER_PROTOCOL_ERROR: "BAD_GATEWAY",
+  UNAVAILABLE: "SERVICE_UNAVAILABLE",
   INTERNAL: "INTERNAL_SERVER_ERROR",
 };
 
@@ -53,6 +54,34 @@ describe("toTRPCError", () => {
     expect(toTRPCError(domainError("INVALID_INPUT", "plate is not valid")).message).toBe(
       "plate is not valid",
     );
+  });
+
+  test("the database out of reach is UNAVAILABLE (503, retry in 2 s), other database errors INTERNAL", () => {
+    // As postgres.js and drizzle throw them: a code on the error or on its cause.
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+      code: "ECONNREFUSED",
+    });
+    const wrapped = new Error("Failed query: insert into …", { cause: refused });
+    const shutdown = Object.assign(
+      new Error("terminating connection due to administrator command"),
+      {
+        code: "57P01",
+      },
+    );
+    const closed = Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), {
+      code: "CONNECTION_CLOSED",
+    });
+    for (const error of [refused, wrapped, shutdown, closed]) {
+      const mapped = toTRPCError(error) as CausedTRPCError;
+      expect(mapped.code).toBe("SERVICE_UNAVAILABLE");
+      expect(mapped.message).toBe("the service is unavailable, try again later");
+      expect(mapped.propgate).toEqual({ code: "UNAVAILABLE", retryAfterSeconds: 2 });
+      expect(mapped.cause).toBe(error); // for the log line, never the client
+    }
+    const unique = Object.assign(new Error("duplicate key value violates unique constraint"), {
+      code: "23505",
+    });
+    expect((toTRPCError(unique) as CausedTRPCError).propgate).toEqual({ code: "INTERNAL" });
   });
 
   test("retryAfterSeconds travels with the cause when it is known", () => {

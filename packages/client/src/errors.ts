@@ -37,6 +37,7 @@ const API_CODES: Record<ErrorCode, true> = {
   PARTNER_UNAVAILABLE: true,
   PARTNER_REJECTED: true,
   PARTNER_PROTOCOL_ERROR: true,
+  UNAVAILABLE: true,
   INTERNAL: true,
 };
 

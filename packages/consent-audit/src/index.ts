@@ -133,7 +133,7 @@ export {
   findSubject,
   rememberSubject,
 } from "./partner-subjects";
-export { errorCode, rootMessage } from "./pg-errors";
+export { errorCode, isDatabaseUnavailable, rootMessage } from "./pg-errors";
 export type {
   ConsentChannel,
   DeviceKind,

@@ -8,6 +8,40 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** postgres.js's codes for a connection it could not make or lost. */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
+
+/**
+ * The database cannot be reached or is going away, for now: no connection (refused, reset,
+ * timed out, closed), SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down,
+ * crashed, starting up) or 53300 (too many connections). Anything else — a constraint, a bad
+ * query — is not this.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code === undefined) return false;
+  return (
+    CONNECTION_CODES.has(code) ||
+    code.startsWith("08") ||
+    code === "57P01" ||
+    code === "57P02" ||
+    code === "57P03" ||
+    code === "53300"
+  );
+}
+
 /** The innermost error message (drizzle's wrapper message repeats the whole query). */
 export function rootMessage(err: unknown): string {
   let current = err;

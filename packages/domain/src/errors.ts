@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   "PARTNER_UNAVAILABLE",
   "PARTNER_REJECTED",
   "PARTNER_PROTOCOL_ERROR",
+  /** Propgate's own database is unreachable for now; retry after `retryAfterSeconds`. */
+  "UNAVAILABLE",
   "INTERNAL",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,6 +1,7 @@
 import {
   type AppDeps,
   appRouter,
+  causeOfTRPCError,
   RequestTiming,
   rateLimitMiddleware,
   refusalMessage,
@@ -181,9 +182,23 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
         responseHeaders,
         timing: c.get("timing"),
       }),
-      responseMeta: () => ({ headers: responseHeaders }),
+      responseMeta: ({ errors }) => {
+        // A refusal that says when to come back says it as `Retry-After` too (RFC 9110
+        // §10.2.3), for clients that read the header and not the body; a rate limit set it.
+        const retryAfter = errors
+          .map((error) => causeOfTRPCError(error)?.retryAfterSeconds)
+          .find((seconds) => seconds !== undefined);
+        if (retryAfter !== undefined && !responseHeaders.has("retry-after"))
+          responseHeaders.set("retry-after", String(retryAfter));
+        return { headers: responseHeaders };
+      },
       onError({ error, path }) {
-        if (error.code === "INTERNAL_SERVER_ERROR") {
+        if (causeOfTRPCError(error)?.code === "UNAVAILABLE") {
+          deps.logger.error(
+            { requestId: c.get("requestId"), path, err: error.cause ?? error },
+            "database unavailable",
+          );
+        } else if (error.code === "INTERNAL_SERVER_ERROR") {
           deps.logger.error(
             { requestId: c.get("requestId"), path, err: error.cause ?? error },
             "procedure failed",
