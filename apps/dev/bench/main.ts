@@ -46,7 +46,7 @@ import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
 import { fmt, median, percentile } from "./stats.ts";
 
 /**
- * `bun run bench [--quick]`: Propgate's door open against two baselines taken in the same run —
+ * `bun run bench [--quick | --breakdown]`: Propgate's door open against two baselines taken in the same run —
  * the partner simulator called directly, and a bare Bun.serve proxy in front of it — with
  * autocannon as the load generator. See BENCHMARKS.md for what each figure means.
  */

@@ -282,6 +282,7 @@ export function benchmarksMarkdown(summary: Summary): string {
     "npx --yes bun@1.4.5 install",
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx --yes bun@1.4.5 run bench",
     "npx --yes bun@1.4.5 run bench --quick   # about a minute, rough figures, BENCHMARKS.md untouched",
+    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx --yes bun@1.4.5 run bench --breakdown  # one open's time split alone",
     "```",
     "",
     "With `DATABASE_URL` the bench creates a throwaway database on that server (dropped at the",
