@@ -892,6 +892,7 @@ describe("the audit trail as an admin filters it", () => {
     const [block] = await admin.admin.blocks.list.query({ subjectId: prober.userId });
     if (!block) throw new Error("ten refused devices placed no block");
     await admin.admin.blocks.lift.mutate({ blockId: block.id, reason: "audit kinds test" }); // admin.blocks.lift
+    await admin.admin.audit.export.query({ kind: "admin.blocks.lift" }); // admin.audit.export
 
     for (const kind of AUDIT_KINDS) {
       const { rows } = await admin.admin.audit.list.query({ kind, limit: 500 });
