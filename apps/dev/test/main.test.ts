@@ -191,6 +191,7 @@ describe("the partner surface", () => {
           secretHash: await Bun.password.hash(SECRET, { algorithm: "bcrypt", cost: 4 }),
           partner: "intercom",
           scopes: ["events.write"],
+          addresses: ["127.0.0.1"],
         },
       ]),
       { mode: 0o600 },

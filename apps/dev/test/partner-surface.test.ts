@@ -54,6 +54,7 @@ beforeAll(async () => {
         secretHash: await hash(CLIENTS.intercom.secret),
         partner: "intercom",
         scopes: ["access.check", "events.write"],
+        addresses: ["127.0.0.1"],
       },
       {
         clientId: CLIENTS.barrier.clientId,
@@ -63,12 +64,14 @@ beforeAll(async () => {
         }),
         partner: "barrier",
         scopes: ["access.check", "events.write"],
+        addresses: ["127.0.0.1"],
       },
       {
         clientId: CLIENTS.eventsOnly.clientId,
         secretHash: await hash(CLIENTS.eventsOnly.secret),
         partner: "intercom",
         scopes: ["events.write"],
+        addresses: ["127.0.0.1"],
       },
     ]),
     { mode: 0o600 },

@@ -12,6 +12,7 @@ import {
   type RunningPartnerSurface,
   servePartnerSurface,
 } from "@propgate/server";
+import { requestFrom } from "./fixtures/request-from.ts";
 import { startTestStack, type TestStack } from "./harness.ts";
 
 /**
@@ -52,6 +53,7 @@ beforeAll(async () => {
     secretHash: await hash(client.secret),
     partner: "intercom",
     scopes: ["access.check"],
+    addresses: ["127.0.0.1"],
   });
   writeFileSync(
     clientsFile,
@@ -106,6 +108,29 @@ async function tokenRequest(base: string, client: Client): Promise<Answer> {
     status: response.status,
     headers: response.headers,
     json: text ? JSON.parse(text) : {},
+    ms: performance.now() - started,
+  };
+}
+
+/** `tokenRequest` from another local address (a second VPN peer). */
+async function tokenRequestFrom(
+  localAddress: string,
+  base: string,
+  client: Client,
+): Promise<Answer> {
+  const started = performance.now();
+  const answer = await requestFrom(localAddress, `${base}/oauth/token`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${btoa(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.secret)}`)}`,
+    },
+    body: "grant_type=client_credentials",
+  });
+  return {
+    status: answer.status,
+    headers: answer.headers,
+    json: answer.text ? JSON.parse(answer.text) : {},
     ms: performance.now() - started,
   };
 }
@@ -272,20 +297,24 @@ describe("POST /oauth/token per client id (RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_P
     expect(other.json).toMatchObject({ token_type: "Bearer", scope: "access.check" });
   });
 
-  test("failed sign-ins under the limits are still counted by the anomaly rules, and block", async () => {
+  test("failed sign-ins under the limits are still counted by the anomaly rules, and block the guessing peer", async () => {
     const surface = stack.partnerSurface;
     if (!surface) throw new Error("the stack started without its partner surface");
+    // A second VPN peer (a loopback alias) tries the client's id with wrong secrets.
     const wrong = { clientId: CLIENTS.guessed.clientId, secret: "not-the-secret" };
-    for (let i = 0; i < 3; i++) expect((await tokenRequest(surface.url, wrong)).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await tokenRequestFrom("127.0.0.2", surface.url, wrong)).status).toBe(401);
     await stack.deps.watch.settle();
     const [anomaly] = await listAnomalies(stack.database.db, {
       kind: "partner_credential_guessing",
-      subjectId: CLIENTS.guessed.clientId,
+      subjectId: "127.0.0.2",
     });
-    expect(anomaly).toMatchObject({ subjectType: "partner_client" });
-    const blocked = await tokenRequest(surface.url, CLIENTS.guessed);
+    expect(anomaly).toMatchObject({ subjectType: "ip" });
+    const blocked = await tokenRequestFrom("127.0.0.2", surface.url, CLIENTS.guessed);
     expect(blocked.status).toBe(403);
     expect(blocked.json).toMatchObject({ error: { code: "BLOCKED" } });
+    // The client whose id was tried is not the offender: from its own address it is served.
+    expect((await tokenRequest(surface.url, CLIENTS.guessed)).status).toBe(200);
   });
 });
 

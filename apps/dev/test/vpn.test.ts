@@ -312,6 +312,7 @@ async function buildBed(): Promise<void> {
         }),
         partner: "intercom",
         scopes: ["access.check", "events.write"],
+        addresses: [ADDR.partnerVpn],
       },
     ]),
     { mode: 0o600 },

@@ -3,7 +3,11 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AppRouter } from "@propgate/api";
 import { listAnomalies, listAuditEvents, listBlocks } from "@propgate/consent-audit";
+import { createTRPCClient, httpLink } from "@trpc/client";
+import { requestFrom } from "./fixtures/request-from.ts";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import {
   clearRecorders,
   errorOf,
@@ -42,12 +46,14 @@ beforeAll(async () => {
         secretHash: await hash(CLIENTS.intercom.secret),
         partner: "intercom",
         scopes: ["access.check"],
+        addresses: ["127.0.0.1"],
       },
       {
         clientId: CLIENTS.barrier.clientId,
         secretHash: await hash(CLIENTS.barrier.secret),
         partner: "barrier",
         scopes: ["access.check"],
+        addresses: ["127.0.0.1"],
       },
     ]),
     { mode: 0o600 },
@@ -90,7 +96,7 @@ function partnerTraffic() {
 }
 
 describe("a resident trying devices it may not use", () => {
-  test("is blocked on both instances before any partner call; others are not; a lift restores; a second offence blocks twice as long", async () => {
+  test("is blocked on both instances before any partner call; others are not; a lift restores", async () => {
     const prober = await stack.resident("user-watch-prober");
     const neighbour = await stack.resident("user-watch-neighbour");
     await grant(prober, ["intercom"]);
@@ -181,50 +187,234 @@ describe("a resident trying devices it may not use", () => {
     expect(
       await errorOf(client.admin.blocks.lift.mutate({ blockId: block.id, reason: "again" })),
     ).toMatchObject({ httpStatus: 404 });
+  });
+});
 
-    // The same window is still over its threshold: the next refusals record no second block
-    // until the next window; a new anomaly in a later window (here: consent probing) does.
-    await prober.trpc.consent.revoke.mutate({ purpose: "intercom" });
-    for (let i = 0; i < 20; i++) {
-      const error = await errorOf(prober.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));
-      expect(error.cause).toBe("CONSENT_REQUIRED");
+describe("a blocked resident", () => {
+  test("can revoke consent, end their own video session and read why and until when; opens still reach no partner", async () => {
+    const resident = await stack.resident("user-watch-blocked");
+    await grant(resident, ["intercom"]);
+    await resident.trpc.consent.grant.mutate({ purpose: "video", noticeVersion: 1 });
+    const offers = createOfferMaker();
+    try {
+      const sim = stack.sims.intercom;
+      const before = new Set(sim.video.sessions().map((s) => s.sessionId));
+      const session = await resident.trpc.video.createSession.mutate({
+        cameraId: "cam-a1",
+        offerSdp: await offers.makeOffer(),
+      });
+      const atPartner = sim.video.sessions().find((s) => !before.has(s.sessionId));
+      if (!atPartner) throw new Error("the partner holds no new session");
+      for (let i = 0; i < 10; i++) {
+        await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: `door-yy${i}` }));
+        await stack.deps.watch.settle();
+      }
+      clearRecorders(stack);
+      const refused = await errorOf(
+        resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }),
+      );
+      expect(refused).toMatchObject({ httpStatus: 403, cause: "BLOCKED" });
+      // Why and until when: the kind in the message, the seconds left in the cause.
+      expect(refused.message).toContain("enumeration");
+      expect(refused.data.cause?.retryAfterSeconds).toBeGreaterThan(850);
+      expect(refused.message).toContain(`${refused.data.cause?.retryAfterSeconds} s`);
+      expect(partnerTraffic()).toHaveLength(0);
+      const video = await errorOf(
+        resident.trpc.video.createSession.mutate({ cameraId: "cam-a1", offerSdp: "v=0" }),
+      );
+      expect(video.cause).toBe("BLOCKED");
+
+      // What is theirs stays theirs: the session they watch ends, at the partner too.
+      expect(await resident.trpc.video.endSession.mutate({ sessionId: session.sessionId })).toEqual(
+        {
+          ended: true,
+        },
+      );
+      expect(sim.video.sessions().map((s) => s.sessionId)).not.toContain(atPartner.sessionId);
+      await resident.trpc.consent.revoke.mutate({ purpose: "intercom" });
+      const consents = await resident.trpc.consent.list.query();
+      expect(consents.find((consent) => consent.purpose === "intercom")?.state).toBe("revoked");
+    } finally {
+      await offers.close();
     }
+  });
+});
+
+describe("a resident whose app retries opens through a revocation", () => {
+  test("after re-grant opens, adds a plate and enrols a face; consent probing is recorded and counted, never a block", async () => {
+    const resident = await stack.resident("user-watch-retries");
+    await grant(resident, ["intercom"]);
+    for (const purpose of ["plates", "faces"] as const)
+      await resident.trpc.consent.grant.mutate({ purpose, noticeVersion: 1 });
+    const before = await stack.deps.metrics.registry.getSingleMetricAsString(
+      "propgate_anomalies_total",
+    );
+    // Four clients of the resident (phone, tablet, watch, web) keep opening while they revoke.
+    let stop = false;
+    const refusals: string[] = [];
+    const app = async () => {
+      while (!stop) {
+        await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }).catch((error) => {
+          refusals.push(String(error?.data?.cause?.code));
+        });
+      }
+    };
+    const clients = [app(), app(), app(), app()];
+    await eventually("some opens were sent", async () => partnerTraffic().length > 0);
+    await resident.trpc.consent.revoke.mutate({ purpose: "intercom" });
+    await eventually(
+      "25 refusals for want of consent",
+      async () => refusals.filter((code) => code === "CONSENT_REQUIRED").length >= 25,
+    );
+    stop = true;
+    await Promise.all(clients);
     await stack.deps.watch.settle();
-    const blocks = await listBlocks(stack.database.db, { subjectId: prober.userId });
-    expect(blocks.map((b) => [b.kind, b.offence])).toEqual([
-      ["consent_probing", 2],
-      ["enumeration", 1],
-    ]);
-    const again = blocks[0];
-    if (!again) throw new Error("no second block");
-    expect((Date.parse(again.expiresAt) - Date.parse(again.createdAt)) / 1000).toBe(1800);
+    expect(new Set(refusals)).toEqual(new Set(["CONSENT_REQUIRED"]));
+
+    const [anomaly] = await listAnomalies(stack.database.db, {
+      kind: "consent_probing",
+      subjectId: resident.userId,
+    });
+    expect(anomaly).toMatchObject({ subjectType: "resident", blockId: null });
+    expect(anomaly?.count).toBeGreaterThanOrEqual(20);
+    expect(await listBlocks(stack.database.db, { subjectId: resident.userId })).toEqual([]);
+    const after = await stack.deps.metrics.registry.getSingleMetricAsString(
+      "propgate_anomalies_total",
+    );
+    const probing = (text: string) =>
+      Number(/kind="consent_probing"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    expect(probing(after)).toBe(probing(before) + 1);
+
+    await grant(resident, ["intercom"]);
+    await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    await resident.trpc.plates.add.mutate({ siteId: "site-a", plate: "A777AA77" });
+    const jpeg = Buffer.concat([
+      Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
+      Buffer.alloc(64, 0x20),
+      Buffer.from([0xff, 0xd9]),
+    ]).toString("base64");
+    await resident.trpc.faces.enroll.mutate({ image: jpeg });
   });
 });
 
 describe("repeated bad tokens from one client IP", () => {
-  test("block that IP before authentication, and no other", async () => {
+  test("block that address's bad tokens only: residents and admins with valid tokens behind it go on", async () => {
     const resident = await stack.resident("user-watch-ip");
     await grant(resident, ["intercom"]);
+    const operator = await stack.issuer.mint({ sub: "admin-watch-nat", sites: [], admin: true });
     const from = (ip: string, token: string) =>
       fetch(`${stack.api.url}/trpc/devices.list`, {
         headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ip },
+      });
+    /** A tRPC client behind the same carrier NAT as the guesser. */
+    const behind = (ip: string, token: string) =>
+      createTRPCClient<AppRouter>({
+        links: [
+          httpLink({
+            url: `${stack.api.url}/trpc`,
+            headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ip },
+          }),
+        ],
       });
     for (let i = 0; i < 30; i++) {
       const response = await from("203.0.113.7", `not-a-token-${i}`);
       expect(response.status).toBe(401);
     }
     await stack.deps.watch.settle();
-    // Even a good token is refused from that address now, before it is checked.
-    const refused = await from("203.0.113.7", resident.token);
+    const [block] = await listBlocks(stack.database.db, { subjectType: "ip" });
+    expect(block).toMatchObject({ subjectId: "203.0.113.7", kind: "credential_guessing" });
+
+    // The 31st junk token is refused as blocked, before anything else of it is looked at.
+    const refused = await from("203.0.113.7", "not-a-token-31");
     expect(refused.status).toBe(403);
     const body = (await refused.json()) as {
       error: { data: { cause: { code: string; retryAfterSeconds: number } } };
     };
     expect(body.error.data.cause).toMatchObject({ code: "BLOCKED" });
     expect(body.error.data.cause.retryAfterSeconds).toBeGreaterThan(0);
-    expect((await from("203.0.113.8", resident.token)).status).toBe(200);
-    const [block] = await listBlocks(stack.database.db, { subjectType: "ip" });
-    expect(block).toMatchObject({ subjectId: "203.0.113.7", kind: "credential_guessing" });
+    expect((await from("203.0.113.7", "")).status).toBe(403);
+
+    // The residents and admins sharing the address are not the guesser.
+    const nat = behind("203.0.113.7", resident.token);
+    expect((await from("203.0.113.7", resident.token)).status).toBe(200);
+    await nat.intercom.openDoor.mutate({ deviceId: "door-a1" });
+    await nat.consent.revoke.mutate({ purpose: "intercom" });
+    const admin = behind("203.0.113.7", operator);
+    const listed = await admin.admin.blocks.list.query({ subjectType: "ip", activeOnly: true });
+    expect(listed.map((b) => b.subjectId)).toContain("203.0.113.7");
+    // The admin app calls with the admin's token from its own address, forwarding the admin's.
+    expect((await from("203.0.113.8", "not-a-token")).status).toBe(401);
+  });
+});
+
+describe("a VPN peer guessing another partner's client secret", () => {
+  /** A token request from `localAddress` (a loopback alias stands for a second VPN peer). */
+  async function tokenFrom(localAddress: string, client: { clientId: string; secret: string }) {
+    const answer = await requestFrom(localAddress, `${stack.partnerSurface?.url}/oauth/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${btoa(`${client.clientId}:${client.secret}`)}`,
+      },
+      body: "grant_type=client_credentials",
+    });
+    return { status: answer.status, body: JSON.parse(answer.text) as Record<string, unknown> };
+  }
+
+  test("blocks the guessing peer; the partner, from its own address, keeps getting tokens and answering checks", async () => {
+    const own = await tokenFrom("127.0.0.1", CLIENTS.intercom);
+    expect(own.status).toBe(200);
+    const held = String(own.body.access_token);
+
+    // From another peer even the right secret is an unknown client: same answer as a wrong one.
+    const rightSecretElsewhere = await tokenFrom("127.0.0.2", CLIENTS.intercom);
+    expect(rightSecretElsewhere).toEqual({
+      status: 401,
+      body: { error: "invalid_client", error_description: "client authentication failed" },
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const guess = await tokenFrom("127.0.0.2", {
+        clientId: CLIENTS.intercom.clientId,
+        secret: `guess-${i}`,
+      });
+      statuses.push(guess.status);
+      await stack.deps.watch.settle();
+    }
+    // Ten failures for the one id (with the one above), then the peer is refused as blocked
+    // (one more when the 5-minute window turns meanwhile: the sliding estimate rounds down).
+    const first = statuses.indexOf(403);
+    expect(first === 9 || first === 10).toBe(true);
+    expect(statuses).toEqual([...Array(first).fill(401), ...Array(40 - first).fill(403)]);
+    const blocks = await listBlocks(stack.database.db, { kind: "partner_credential_guessing" });
+    expect(blocks.map((b) => [b.subjectType, b.subjectId])).toEqual([["ip", "127.0.0.2"]]);
+
+    // The partner is untouched: new tokens, and its checks with the token it already held.
+    const again = await tokenFrom("127.0.0.1", CLIENTS.intercom);
+    expect(again.status).toBe(200);
+    for (const accessToken of [held, String(again.body.access_token)]) {
+      const check = await fetch(`${stack.partnerSurface?.url}/partner/v1/access-checks`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          subject: createHash("sha256").update("guess-victim").digest("base64url"),
+          deviceId: "ic-a1",
+          method: "key",
+        }),
+      });
+      expect(check.status).toBe(200);
+    }
+    // A token of the partner's, carried to the guessing peer, is refused there.
+    const stolen = await requestFrom(
+      "127.0.0.3",
+      `${stack.partnerSurface?.url}/partner/v1/access-checks`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${held}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject: "x".repeat(43), deviceId: "ic-a1", method: "key" }),
+      },
+    );
+    expect(stolen.status).toBe(401);
   });
 });
 

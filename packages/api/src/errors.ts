@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from "@propgate/consent-audit";
-import { DomainError, type ErrorCode } from "@propgate/domain";
+import { type AnomalyKind, DomainError, type ErrorCode } from "@propgate/domain";
 import { TRPCError } from "@trpc/server";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 
@@ -179,8 +179,9 @@ export function trpcErrorEnvelope(input: {
 export class BlockedError extends DomainError {
   readonly code = "BLOCKED" as const;
   override readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super("blocked for a while after unusual activity; try again later");
+  constructor(retryAfterSeconds: number, kind: AnomalyKind) {
+    // Why and until when, so the resident (or their app's support screen) can tell an operator.
+    super(`blocked for ${retryAfterSeconds} s after unusual activity (${kind}); try again later`);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

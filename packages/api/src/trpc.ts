@@ -80,16 +80,22 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 export const publicProcedure = t.procedure.use(mapErrors);
 
-/** A signed-in resident (or admin), counted against the per-resident limit. */
+/**
+ * A signed-in resident (or admin), counted against the per-resident limit. An address block
+ * (credential guessing) refuses only requests whose token fails or is missing: many residents
+ * may share the address (a carrier's NAT, a building's Wi-Fi, a load balancer), and a valid
+ * token is counted against its own resident instead (invariant 7).
+ */
 export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  // A blocked address is refused before its token is even looked at.
-  ctx.deps.watch.enforce("ip", ctx.clientAddress);
   let principal: Awaited<ReturnType<typeof ctx.deps.verifier.verify>>;
   try {
     principal = await ctx.deps.verifier.verify(ctx.authorization);
   } catch (error) {
-    if (error instanceof UnauthorizedError)
+    if (error instanceof UnauthorizedError) {
+      // A blocked address learns only that it is blocked, and its tries are not counted again.
+      ctx.deps.watch.enforce("ip", ctx.clientAddress);
       ctx.deps.watch.observe("auth_failures", ctx.clientAddress);
+    }
     throw error;
   }
   await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
@@ -144,16 +150,18 @@ export const adminActProcedure = residentProcedure
 /**
  * A resident procedure that calls a partner for `operation`: the call scope (who, what for,
  * which operation) is built here once and handed to `callPartner` as `ctx.call`. `limit: "open"`
- * also counts the call against the door/gate open limit.
+ * also counts the call against the door/gate open limit. A blocked resident is refused before
+ * any partner call, unless `whileBlocked`: what lets a resident read, remove or end what is
+ * theirs (a list, a removal, ending their own video session) never turns on them; consent and
+ * erasure procedures make no partner call here and take no block at all.
  */
 export function partnerProcedure(
   operation: ResidentOperation,
-  options: { limit?: LimitName } = {},
+  options: { limit?: LimitName; whileBlocked?: true } = {},
 ) {
   const purpose = OPERATIONS[operation].purpose;
   return residentProcedure.use(async ({ ctx, next }) => {
-    // Before any partner call; consent, reading and erasure stay open to a blocked resident.
-    ctx.deps.watch.enforce("resident", ctx.principal.userId);
+    if (!options.whileBlocked) ctx.deps.watch.enforce("resident", ctx.principal.userId);
     if (options.limit === "open") ctx.deps.watch.observe("opens", ctx.principal.userId);
     if (options.limit) {
       await enforceRateLimit(

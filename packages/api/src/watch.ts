@@ -17,33 +17,76 @@ import type { Logger, Metrics } from "@propgate/observability";
 import { BlockedError } from "./errors.ts";
 import { openRedis } from "./rate-limit.ts";
 
-/** Every rule: what it counts, per whom, and the anomaly it reports. */
+/**
+ * Every rule: what it counts, per whom, the anomaly it reports, and whether a hit blocks its
+ * subject. A rule blocks only where blocking protects someone (docs/architecture.md, invariant
+ * 7): its offender costs partners or residents something (checks, opens, probes for ids) or is
+ * guessing credentials. Refusals that cost nothing are recorded, counted and alerted on only.
+ * `per: "member"` counts per (subject, member) but blocks the subject.
+ */
 export const WATCH_RULES = {
   /** Access checks by one partner client per minute (the owner's "mass access checks"). */
-  access_checks: { kind: "mass_access_checks", subject: "partner_client", distinct: false },
-  /** Distinct subjects checked by one partner client per minute. */
-  access_check_subjects: { kind: "mass_access_checks", subject: "partner_client", distinct: true },
-  /** Distinct devices or sites a resident was refused (FORBIDDEN_DEVICE / FORBIDDEN_SITE). */
-  refused_targets: { kind: "enumeration", subject: "resident", distinct: true },
-  /** Door and gate opens by one resident. */
-  opens: { kind: "unusual_opening", subject: "resident", distinct: false },
-  /** Bad or missing bearer tokens from one client IP on the resident api. */
-  auth_failures: { kind: "credential_guessing", subject: "ip", distinct: false },
-  /** Failed client authentication at the partner token endpoint, per client id. */
-  token_failures_client: {
-    kind: "partner_credential_guessing",
+  access_checks: {
+    kind: "mass_access_checks",
     subject: "partner_client",
     distinct: false,
+    blocks: true,
+  },
+  /** Distinct subjects checked by one partner client per minute. */
+  access_check_subjects: {
+    kind: "mass_access_checks",
+    subject: "partner_client",
+    distinct: true,
+    blocks: true,
+  },
+  /** Distinct devices or sites a resident was refused (FORBIDDEN_DEVICE / FORBIDDEN_SITE). */
+  refused_targets: { kind: "enumeration", subject: "resident", distinct: true, blocks: true },
+  /** Door and gate opens by one resident. */
+  opens: { kind: "unusual_opening", subject: "resident", distinct: false, blocks: true },
+  /**
+   * Bad or missing bearer tokens from one client IP on the resident api. The block refuses only
+   * requests from that address whose credentials fail: a valid token still passes (a NAT).
+   */
+  auth_failures: { kind: "credential_guessing", subject: "ip", distinct: false, blocks: true },
+  /**
+   * Failed client authentication at the partner token endpoint, per (client id, peer): the
+   * guessing peer is blocked, never the client whose id it tries (ids are not secret).
+   */
+  token_failures_client: {
+    kind: "partner_credential_guessing",
+    subject: "ip",
+    distinct: false,
+    blocks: true,
+    per: "member",
   },
   /** Failed client authentication at the partner token endpoint, per peer address. */
-  token_failures_peer: { kind: "partner_credential_guessing", subject: "ip", distinct: false },
-  /** CONSENT_REQUIRED answers to one resident. */
-  consent_refusals: { kind: "consent_probing", subject: "resident", distinct: false },
-  /** Requests to the partner surface from outside the VPN, per peer address. */
-  outside_vpn: { kind: "outside_vpn", subject: "ip", distinct: false },
+  token_failures_peer: {
+    kind: "partner_credential_guessing",
+    subject: "ip",
+    distinct: false,
+    blocks: true,
+  },
+  /**
+   * CONSENT_REQUIRED answers to one resident: they cost nothing (no partner call) and the rate
+   * limit bounds them, while an app retrying through a revocation trips them: never a block.
+   */
+  consent_refusals: {
+    kind: "consent_probing",
+    subject: "resident",
+    distinct: false,
+    blocks: false,
+  },
+  /** Requests to the partner surface from outside the VPN, per peer address: already refused. */
+  outside_vpn: { kind: "outside_vpn", subject: "ip", distinct: false, blocks: false },
 } as const satisfies Record<
   string,
-  { kind: AnomalyKind; subject: BlockSubjectType; distinct: boolean }
+  {
+    kind: AnomalyKind;
+    subject: BlockSubjectType;
+    distinct: boolean;
+    blocks: boolean;
+    per?: "member";
+  }
 >;
 export type WatchRule = keyof typeof WATCH_RULES;
 
@@ -51,8 +94,6 @@ export interface RulePolicy {
   /** The count (or distinct count) that fires the rule within the window. */
   threshold: number;
   windowSeconds: number;
-  /** Whether a hit blocks its subject (otherwise it is recorded only). */
-  block: boolean;
 }
 
 export interface WatchSettings {
@@ -185,7 +226,8 @@ function redisCounters(url: string, prefix: string, fallback: Counters, logger: 
 
 export interface Watch {
   /**
-   * One event for `rule` by `subjectId` (`member`: what a distinct rule counts, e.g. the device).
+   * One event for `rule` by `subjectId` (`member`: what a distinct rule counts, e.g. the device,
+   * or what a `per: "member"` rule counts apart, e.g. the client id a peer tried).
    * Never throws and never waits for the database: a hit is stored in the background.
    */
   observe(rule: WatchRule, subjectId: string | null | undefined, member?: string): void;
@@ -228,7 +270,8 @@ export function createWatch(
     const windowMs = policy.windowSeconds * 1000;
     const now = Date.now();
     const bucket = Math.floor(now / windowMs);
-    const key = `${rule}:${subjectId}`;
+    const perMember = "per" in spec && member !== undefined;
+    const key = perMember ? `${rule}:${subjectId}:${member}` : `${rule}:${subjectId}`;
     const counts =
       spec.distinct && member !== undefined
         ? await counters.distinct(key, member, bucket, policy.windowSeconds)
@@ -268,7 +311,7 @@ export function createWatch(
       },
       "anomaly detected",
     );
-    if (!policy.block) return;
+    if (!spec.blocks) return;
     const block = await placeBlock(
       database.db,
       anomaly,
@@ -302,7 +345,7 @@ export function createWatch(
     },
     enforce(subjectType, subjectId) {
       const block = blocks.check(subjectType, subjectId);
-      if (block) throw new BlockedError(secondsLeft(block.expiresAt));
+      if (block) throw new BlockedError(secondsLeft(block.expiresAt), block.kind);
     },
     blocks,
     async settle() {

@@ -246,6 +246,8 @@ export async function listBlocks(
 /** What a check of the block list answers for a blocked subject. */
 export interface BlockInForce {
   blockId: string;
+  /** The rule's anomaly that placed it: told to the blocked subject, so they know why. */
+  kind: AnomalyKind;
   expiresAt: number;
 }
 
@@ -281,7 +283,7 @@ export async function createBlockList(
       const k = key(subjectType, row.subjectId);
       const expiresAt = row.expiresAt.getTime();
       if ((next.get(k)?.expiresAt ?? 0) < expiresAt)
-        next.set(k, { blockId: row.id, expiresAt, subjectType });
+        next.set(k, { blockId: row.id, kind: row.kind as AnomalyKind, expiresAt, subjectType });
     }
     inForce = next;
   };
@@ -319,7 +321,7 @@ export async function createBlockList(
       if (!subjectId) return null;
       const found = inForce.get(key(subjectType, subjectId));
       if (!found || found.expiresAt <= Date.now()) return null;
-      return { blockId: found.blockId, expiresAt: found.expiresAt };
+      return { blockId: found.blockId, kind: found.kind, expiresAt: found.expiresAt };
     },
     counts() {
       const counts: Record<BlockSubjectType, number> = { resident: 0, ip: 0, partner_client: 0 };

@@ -155,6 +155,13 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       );
     }
   }
+  if (env.PROPGATE_ENV === "production" && env.TRUST_PROXY_CIDRS.length === 0) {
+    // Behind a load balancer every client then has the balancer's address: one per-IP limit
+    // and one address block for all (blocks still spare valid tokens, invariant 7).
+    logger.warn(
+      "TRUST_PROXY_CIDRS is unset: behind a load balancer, per-IP limits and address blocks see the balancer's address, not the clients'; set it to the balancer's addresses",
+    );
+  }
   const perMinute = (quota: number) => ({ quota, windowSeconds: 60 });
   const rateLimits = createRateLimits(
     {
@@ -254,11 +261,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
 
 /** The anomaly rules' thresholds and windows from the settings (docs: README, configuration). */
 function watchSettings(env: ApiEnv): WatchSettings {
-  const rule = (threshold: number, windowSeconds: number, block = true) => ({
-    threshold,
-    windowSeconds,
-    block,
-  });
+  const rule = (threshold: number, windowSeconds: number) => ({ threshold, windowSeconds });
   return {
     rules: {
       access_checks: rule(env.ANOMALY_ACCESS_CHECKS_PER_MINUTE, 60),
@@ -270,8 +273,7 @@ function watchSettings(env: ApiEnv): WatchSettings {
       // A peer may front several partner clients: twice the per-client figure.
       token_failures_peer: rule(env.ANOMALY_TOKEN_FAILURES_PER_5_MINUTES * 2, 300),
       consent_refusals: rule(env.ANOMALY_CONSENT_REFUSALS_PER_10_MINUTES, 600),
-      // Already refused at the door; recorded and alerted on, never a block (a NAT may hide many).
-      outside_vpn: rule(1, 600, false),
+      outside_vpn: rule(1, 600),
     },
     blockBaseSeconds: env.BLOCK_BASE_SECONDS,
     blockMaxSeconds: Math.max(env.BLOCK_BASE_SECONDS, env.BLOCK_MAX_SECONDS),

@@ -43,6 +43,7 @@ async function clientsFile(name = "clients.json"): Promise<string> {
         }),
         partner: "intercom",
         scopes: ["events.write"],
+        addresses: ["10.80.0.2"],
       },
     ]),
   );
@@ -149,12 +150,27 @@ describe("loadPartnerSurfaceConfig", () => {
       secretHash: "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
       partner: "intercom",
       scopes: ["events.write"],
+      addresses: ["10.80.0.2", "10.80.1.0/29"],
     };
     const cases: Array<[unknown, string]> = [
       [[{ ...entry, secretHash: SECRET }], "[0].[secretHash]"],
       [[entry, entry], "duplicate clientId"],
       [[{ ...entry, scopes: ["intercom.open"] }], "[0].[scopes].[0]"],
       [[{ ...entry, partner: "elevator" }], "[0].[partner]"],
+      [[{ ...entry, addresses: [] }], "[0].[addresses]"],
+      [[{ ...entry, addresses: ["10.80.0.2", "10.80.1.1/29"] }], "[0].[addresses].[1]"],
+      [[{ ...entry, addresses: ["vpn-peer"] }], "[0].[addresses].[0]"],
+      [
+        [
+          {
+            scopes: entry.scopes,
+            clientId: "x-1",
+            secretHash: entry.secretHash,
+            partner: "intercom",
+          },
+        ],
+        "[0].[addresses]",
+      ],
       [[{ ...entry, secret: SECRET }], "[0]"],
       [[], "PARTNER_CLIENTS_FILE"],
       ["{", "not JSON"],

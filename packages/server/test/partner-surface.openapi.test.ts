@@ -104,6 +104,7 @@ describe("the running surface answers as documented", () => {
             }),
             partner: "intercom",
             scopes: ["access.check"],
+            addresses: parseCidrList("10.80.0.2/32"),
           },
         ],
         tokenTtlSeconds: 300,

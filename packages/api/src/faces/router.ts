@@ -10,7 +10,7 @@ import { checkedJpegBase64 } from "./jpeg.ts";
  */
 
 export const facesRouter = router({
-  list: partnerProcedure("faces.list")
+  list: partnerProcedure("faces.list", { whileBlocked: true })
     .output(z.array(FaceRecord))
     .query(async ({ ctx }) => {
       const answer = await callPartner(ctx.call, { own: "faces" }, (io) =>
@@ -27,7 +27,7 @@ export const facesRouter = router({
         ctx.deps.partners.intercom.faces.enroll({ imageBase64, ...io }),
       );
     }),
-  remove: partnerProcedure("faces.remove")
+  remove: partnerProcedure("faces.remove", { whileBlocked: true })
     .input(z.strictObject({ faceId: PartnerRecordId }))
     .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) =>

@@ -13,7 +13,7 @@ import { normalizePlate } from "./normalize.ts";
 const PlateInput = z.string().min(1).max(32);
 
 export const platesRouter = router({
-  list: partnerProcedure("plates.list")
+  list: partnerProcedure("plates.list", { whileBlocked: true })
     .input(z.strictObject({ siteId: SiteId }))
     .output(z.array(PlateRecord))
     .query(async ({ ctx, input }) => {
@@ -46,7 +46,7 @@ export const platesRouter = router({
         }),
       );
     }),
-  remove: partnerProcedure("plates.remove")
+  remove: partnerProcedure("plates.remove", { whileBlocked: true })
     .input(z.strictObject({ siteId: SiteId, plateId: PartnerRecordId }))
     .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) =>

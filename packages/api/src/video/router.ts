@@ -23,7 +23,7 @@ export const videoRouter = router({
     .input(z.strictObject({ cameraId: DeviceId, offerSdp: z.string().min(1).max(MAX_SDP_BYTES) }))
     .output(CreatedSession)
     .mutation(({ ctx, input }) => createVideoSession(ctx.call, input)),
-  endSession: partnerProcedure("video.end_session")
+  endSession: partnerProcedure("video.end_session", { whileBlocked: true })
     .input(z.strictObject({ sessionId: SessionId }))
     .output(z.object({ ended: z.boolean() }))
     .mutation(({ ctx, input }) => endSession(ctx.call, input)),

@@ -8,7 +8,8 @@ const REALM = 'realm="propgate-partner-surface"';
 
 /**
  * Lets a request through only with a valid partner-surface token of a client that is still
- * registered and holds `scope` (in the token and in the clients file).
+ * registered, calls from one of its addresses and holds `scope` (in the token and in the
+ * clients file).
  */
 export function requireScope(
   surface: PartnerSurface,
@@ -30,7 +31,8 @@ export function requireScope(
         "www-authenticate": `Bearer ${REALM}, error="invalid_token"`,
       });
     }
-    const registered = surface.clients.get(claims.clientId);
+    // Still registered, and used from one of its addresses: a token is a bearer credential.
+    const registered = surface.clientAt(claims.clientId, c.get("peer"));
     if (!registered || registered.partner !== claims.partner) {
       throw new PartnerSurfaceError(401, "UNAUTHORIZED", "the client is not registered", {
         "www-authenticate": `Bearer ${REALM}, error="invalid_token"`,

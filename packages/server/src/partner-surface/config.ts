@@ -9,13 +9,29 @@ import {
 } from "@propgate/config";
 import { PARTNERS, SURFACE_SCOPES } from "@propgate/domain";
 import { z } from "zod";
-import { type Cidr, InvalidCidrError, parseCidrList } from "../net/cidr.ts";
+import { type Cidr, InvalidCidrError, parseCidr, parseCidrList } from "../net/cidr.ts";
 
 const ARGON2ID_HASH =
   /^\$argon2id\$v=19\$m=\d{1,8},t=\d{1,4},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
 const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
 
-/** A partner's client as the operator registers it: the secret only as a Bun.password hash. */
+/** One address (`10.77.0.2`, a single host) or network (`10.77.0.0/29`) a client may come from. */
+const ClientAddress = z.string().transform((value, ctx) => {
+  const text = value.includes("/") ? value : `${value}/${value.includes(":") ? 128 : 32}`;
+  try {
+    return parseCidr(text);
+  } catch (error) {
+    if (!(error instanceof InvalidCidrError)) throw error;
+    ctx.addIssue({ code: "custom", message: `must be an IP address or a CIDR: ${error.message}` });
+    return z.NEVER;
+  }
+});
+
+/**
+ * A partner's client as the operator registers it: the secret only as a Bun.password hash, and
+ * the VPN address(es) it may come from — client ids are not secret, so a token request for one
+ * from any other peer is refused as if the id were unknown.
+ */
 export const PartnerClientRecord = z.strictObject({
   clientId: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "clientId must be 3-64 of [A-Za-z0-9._-]"),
   secretHash: z.string().refine((hash) => ARGON2ID_HASH.test(hash) || BCRYPT_HASH.test(hash), {
@@ -26,8 +42,9 @@ export const PartnerClientRecord = z.strictObject({
     .array(z.enum(SURFACE_SCOPES))
     .min(1)
     .refine((scopes) => new Set(scopes).size === scopes.length, { message: "duplicate scope" }),
+  addresses: z.array(ClientAddress).min(1).max(32),
 });
-export type PartnerClientRecord = z.infer<typeof PartnerClientRecord>;
+export type PartnerClientRecord = z.output<typeof PartnerClientRecord>;
 
 const ClientsFile = z
   .array(PartnerClientRecord)

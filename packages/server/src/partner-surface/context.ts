@@ -39,7 +39,11 @@ export type SurfaceContext = Context<SurfaceEnv>;
 export interface PartnerSurface {
   deps: PartnerSurfaceDeps;
   tokens: PartnerTokens;
-  clients: ReadonlyMap<string, PartnerClientRecord>;
+  /**
+   * The registered client `clientId`, if `peer` is one of its addresses; undefined otherwise,
+   * as for an id nobody registered (a client id is no secret; its address is the second factor).
+   */
+  clientAt(clientId: string, peer: string | null): PartnerClientRecord | undefined;
   maxBodyBytes: number;
   /** The per-partner-client rate limit, mounted after the token check. */
   limitClient: MiddlewareHandler<SurfaceEnv>;

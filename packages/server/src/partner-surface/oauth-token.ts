@@ -116,8 +116,9 @@ async function countTokenRequest(
 /**
  * `POST /oauth/token`: OAuth 2.0 client credentials (RFC 6749 §4.4) with client_secret_basic or
  * client_secret_post. Secrets are checked with `Bun.password.verify` against the registered hash;
- * an unknown client is checked against a throwaway hash so both cost the same time. Before that
- * check (invariant 7): blocks, the limits per peer and per client id, then a verification slot.
+ * an unknown client — or a registered one asked for from outside its addresses — is checked
+ * against a throwaway hash so both cost the same time. Before that check (invariant 7): blocks,
+ * the limits per peer and per client id, then a verification slot.
  */
 export function tokenRoutes(surface: PartnerSurface) {
   const app = new Hono<SurfaceEnv>();
@@ -166,19 +167,22 @@ export function tokenRoutes(surface: PartnerSurface) {
     }
     if (!credentials) throw new OAuthError(401, "invalid_client", "client authentication failed");
     // Blocked and limited before the costly secret check: a guesser gets nothing more for its
-    // tries. The id is counted as presented (registered or not); the per-peer limit bounds how
-    // many ids one peer can make us count, and malformed ones share one key.
+    // tries. A registered id asked for from another peer is treated as an unknown id (same
+    // answer, same work): its block and its limit are the client's own, never the guesser's
+    // to spend. Other ids are counted per (id, peer); the per-peer limit bounds how many ids
+    // one peer can make us count, and malformed ones share one key.
     const wellFormed = CLIENT_ID.test(credentials.clientId);
-    if (wellFormed) enforceSurfaceBlock(surface, "partner_client", credentials.clientId);
+    const peer = c.get("peer");
+    const client = wellFormed ? surface.clientAt(credentials.clientId, peer) : undefined;
+    if (client) enforceSurfaceBlock(surface, "partner_client", client.clientId);
     await countTokenRequest(
       surface,
       c,
       counted,
       "partner_token_client",
-      wellFormed ? credentials.clientId : "(malformed)",
+      client ? client.clientId : wellFormed ? `${credentials.clientId}@${peer}` : "(malformed)",
     );
 
-    const client = wellFormed ? surface.clients.get(credentials.clientId) : undefined;
     const release = await surface.verifications.acquire();
     if (!release) {
       surface.deps.metrics.partnerSurfaceRefused.inc({ reason: "verifications_busy" });
@@ -201,13 +205,14 @@ export function tokenRoutes(surface: PartnerSurface) {
       result: client && valid ? "valid" : "invalid",
     });
     if (!client || !valid) {
-      surface.deps.watch?.observe("token_failures_peer", c.get("peer"));
-      // Counted per client id only for registered ids: made-up ones would only fill memory.
-      if (client) surface.deps.watch?.observe("token_failures_client", client.clientId);
+      // The guessing peer is what a block stops, never the client whose id it tried.
+      surface.deps.watch?.observe("token_failures_peer", peer);
+      if (wellFormed)
+        surface.deps.watch?.observe("token_failures_client", peer, credentials.clientId);
       surface.deps.logger.warn(
         {
           requestId: c.get("requestId"),
-          ip: c.get("peer"),
+          ip: peer,
           clientId: wellFormed ? credentials.clientId : "(malformed)",
         },
         "partner client authentication failed",

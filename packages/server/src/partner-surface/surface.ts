@@ -42,13 +42,22 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
         requestId: (c) => c.get("requestId"),
       })
     : (_c, next) => next();
+  const clients = new Map(
+    settings.clients.map((client) => [
+      client.clientId,
+      { client, from: createCidrMatcher(client.addresses) },
+    ]),
+  );
   const surface: PartnerSurface = {
     deps: { ...deps, logger },
     tokens: createPartnerTokens({
       signingKey: settings.signingKey,
       ttlSeconds: settings.tokenTtlSeconds,
     }),
-    clients: new Map(settings.clients.map((client) => [client.clientId, client])),
+    clientAt: (clientId, peer) => {
+      const found = clients.get(clientId);
+      return found?.from(peer) ? found.client : undefined;
+    },
     maxBodyBytes: settings.maxBodyBytes ?? 16 * 1024,
     verifications: createVerificationSlots(
       {
