@@ -11,6 +11,7 @@ import {
   verifyAuditChain,
 } from "@propgate/consent-audit";
 import { z } from "zod";
+import { BLOCKS_USAGE, blocksCli } from "./blocks.ts";
 import { loadCliEnv } from "./env.ts";
 import { partnerVerifyCli } from "./partner-verify/command.ts";
 import { securityCheckCli } from "./security-check/command.ts";
@@ -29,6 +30,7 @@ const USAGE = `propgate — operator commands
                                         check a partner's staging against the contract with
                                         the api's PARTNER_<P>_* settings; exits 1 on a failed
                                         check (no database needed)
+${BLOCKS_USAGE}
 
 Database: DATABASE_URL (PostgreSQL; with sslmode=verify-full, DATABASE_CA_FILE names the CA
 that signed the server's certificate), or DATA_DIR for an embedded PGlite that no running
@@ -117,6 +119,8 @@ try {
   else if (group === "security-check") process.exit(await securityCheckCli(process.argv.slice(3)));
   else if (group === "audit" && command === "verify") process.exit(await verifyAudit(rest));
   else if (group === "partner" && command === "verify") process.exit(await partnerVerifyCli(rest));
+  else if (group === "blocks")
+    process.exit(await blocksCli(process.argv.slice(3), (name) => openCliDatabase(name)));
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);
