@@ -4,16 +4,16 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie } from "hono/cookie";
-import { createOidcClient, type OidcClient, type PendingSignIn, signInFailure } from "./oidc.ts";
+import { createOidcClient, type OidcClient, signInFailure } from "./oidc.ts";
 import {
   cookieHeader,
   cookieName,
   createSessionStore,
-  randomToken,
   type Session,
   type SessionStore,
   sameSecret,
 } from "./session.ts";
+import { createSignInCookie } from "./sign-in-cookie.ts";
 
 export interface AdminAppOptions {
   /** Origin of the api; only `/trpc/admin.*` calls are forwarded there. */
@@ -27,7 +27,15 @@ export interface AdminAppOptions {
     /** Plain http to a loopback provider (development only). */
     allowInsecureRequests: boolean;
   };
-  session: { idleSeconds: number; maxSeconds: number };
+  session: {
+    idleSeconds: number;
+    maxSeconds: number;
+    /**
+     * ADMIN_SESSION_SECRET_FILE's content: the key of the sealed sign-in cookie, shared by every
+     * instance. Without it (null or absent) each process makes a random key of its own.
+     */
+    secret?: string | null;
+  };
   /** Cookies carry `Secure` unless this is false (plain http on loopback in development). */
   secureCookies: boolean;
   /** How to reach the api and the provider (tests may pass their own); the global fetch by default. */
@@ -49,10 +57,12 @@ const PAGE_DIR = `${import.meta.dir}/page`;
 const ADMIN_PROCEDURE = /^admin(\.[A-Za-z]{1,64}){1,4}$/;
 
 const SESSION_COOKIE = "propgate-admin";
-/** Binds a sign-in's `state` to the browser that started it; Lax, so the provider's redirect carries it. */
+/**
+ * The browser's sign-ins under way, sealed (`sign-in-cookie.ts`); Lax, so the provider's
+ * top-level redirect back to the callback carries it.
+ */
 const LOGIN_COOKIE = "propgate-admin-login";
 const SIGN_IN_TTL_MS = 10 * 60_000;
-const MAX_PENDING_SIGN_INS = 1000;
 /** An access token this close to its expiry is refreshed before it is sent. */
 const REFRESH_MARGIN_MS = 30_000;
 
@@ -149,13 +159,19 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     absoluteMs: options.session.maxSeconds * 1000,
     now,
   });
-  /** Sign-ins started and not yet finished, by `state`. */
-  const pending = new Map<string, { signIn: PendingSignIn; binding: string; startedAt: number }>();
+  const signIns = createSignInCookie({
+    secret: options.session.secret ?? null,
+    ttlMs: SIGN_IN_TTL_MS,
+    now,
+  });
   const refreshing = new WeakMap<Session, Promise<boolean>>();
 
   const sessionCookie = (value: string, maxAge: number) =>
     cookieHeader(SESSION_COOKIE, value, { secure, sameSite: "Strict", maxAge });
   const sessionId = (c: Context) => getCookie(c, cookieName(SESSION_COOKIE, secure));
+  const loginCookie = (value: string, maxAge: number) =>
+    cookieHeader(LOGIN_COOKIE, value, { secure, sameSite: "Lax", maxAge });
+  const loginCookieValue = (c: Context) => getCookie(c, cookieName(LOGIN_COOKIE, secure));
   const currentSession = (c: Context) => sessions.touch(sessionId(c));
 
   /** A fresh enough access token, refreshed when the provider gave a refresh token. */
@@ -238,35 +254,16 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
         503,
       );
     }
-    for (const [state, entry] of pending) {
-      if (pending.size < MAX_PENDING_SIGN_INS && now() - entry.startedAt < SIGN_IN_TTL_MS) break;
-      pending.delete(state); // the oldest first (Map order is insertion order)
-    }
-    const binding = getCookie(c, cookieName(LOGIN_COOKIE, secure)) ?? randomToken();
-    pending.set(started.pending.state, { signIn: started.pending, binding, startedAt: now() });
-    c.header(
-      "set-cookie",
-      cookieHeader(LOGIN_COOKIE, binding, {
-        secure,
-        sameSite: "Lax",
-        maxAge: SIGN_IN_TTL_MS / 1000,
-      }),
-    );
+    const sealed = signIns.add(loginCookieValue(c), started.pending);
+    c.header("set-cookie", loginCookie(sealed, SIGN_IN_TTL_MS / 1000));
     return c.redirect(started.url.href, 302);
   });
 
   app.get("/auth/callback", async (c) => {
     const url = new URL(c.req.url);
-    const state = url.searchParams.get("state") ?? "";
-    const entry = pending.get(state);
-    pending.delete(state);
+    const taken = signIns.take(loginCookieValue(c), url.searchParams.get("state") ?? "");
     const retry = { href: "/auth/login", label: "Sign in again" };
-    const binding = getCookie(c, cookieName(LOGIN_COOKIE, secure));
-    if (
-      !entry ||
-      now() - entry.startedAt >= SIGN_IN_TTL_MS ||
-      !sameSecret(binding, entry.binding)
-    ) {
+    if (!taken) {
       return c.html(
         notice(
           "Sign-in not recognised",
@@ -276,11 +273,13 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
         400,
       );
     }
+    // Used once, whatever comes next (the provider's code is single use too).
+    c.header("set-cookie", loginCookie(taken.rest ?? "", taken.rest ? SIGN_IN_TTL_MS / 1000 : 0));
     let signedIn: Awaited<ReturnType<OidcClient["finishSignIn"]>>;
     try {
       signedIn = await oidc.finishSignIn(
         new URL(`${url.pathname}${url.search}`, origin),
-        entry.signIn,
+        taken.signIn,
       );
     } catch (error) {
       const reason = signInFailure(error);
@@ -289,7 +288,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     }
     sessions.delete(sessionId(c)); // a new id for every sign-in (no session fixation)
     const { id } = sessions.create(signedIn);
-    c.header("set-cookie", sessionCookie(id, options.session.maxSeconds));
+    c.header("set-cookie", sessionCookie(id, options.session.maxSeconds), { append: true });
     // A page, not a redirect: after the provider's cross-site redirect the browser would not send
     // the SameSite=Strict cookie with a redirect's request; it does with this page's navigation.
     return c.html(

@@ -31,7 +31,12 @@ const schema = z.object({
   ADMIN_SESSION_IDLE_SECONDS: integer(1, 86_400).default(30 * 60),
   /** A session is over this long after sign-in, however busy. */
   ADMIN_SESSION_MAX_SECONDS: integer(1, 7 * 86_400).default(8 * 3600),
+  /** The key of the sealed sign-in cookie, the same for every instance; else one per process. */
+  ADMIN_SESSION_SECRET_FILE: z.string().min(1).optional(),
 });
+
+/** Enough to derive a 256-bit key from: `openssl rand -base64 32` gives 44 characters. */
+const MIN_SECRET_CHARS = 32;
 
 export interface AdminEnv {
   PROPGATE_ENV: z.infer<typeof propgateEnv>;
@@ -46,6 +51,8 @@ export interface AdminEnv {
   clientSecret: string;
   ADMIN_SESSION_IDLE_SECONDS: number;
   ADMIN_SESSION_MAX_SECONDS: number;
+  /** Read from ADMIN_SESSION_SECRET_FILE; null: each process makes a random key. */
+  sessionSecret: string | null;
   /** Plain http to the provider (and a cookie without `Secure`) only on loopback outside production. */
   allowInsecureLoopback: boolean;
 }
@@ -84,6 +91,15 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
   ).trim();
   if (!clientSecret)
     throw new ConfigError("ADMIN_OIDC_CLIENT_SECRET_FILE", "points at an empty file");
+  const sessionSecret =
+    env.ADMIN_SESSION_SECRET_FILE === undefined
+      ? null
+      : readConfigFile("ADMIN_SESSION_SECRET_FILE", env.ADMIN_SESSION_SECRET_FILE).trim();
+  if (sessionSecret !== null && sessionSecret.length < MIN_SECRET_CHARS)
+    throw new ConfigError(
+      "ADMIN_SESSION_SECRET_FILE",
+      `must hold at least ${MIN_SECRET_CHARS} characters (e.g. openssl rand -base64 32)`,
+    );
   if (env.ADMIN_SESSION_IDLE_SECONDS > env.ADMIN_SESSION_MAX_SECONDS)
     throw new ConfigError(
       "ADMIN_SESSION_IDLE_SECONDS",
@@ -100,6 +116,7 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
     clientSecret,
     ADMIN_SESSION_IDLE_SECONDS: env.ADMIN_SESSION_IDLE_SECONDS,
     ADMIN_SESSION_MAX_SECONDS: env.ADMIN_SESSION_MAX_SECONDS,
+    sessionSecret,
     allowInsecureLoopback,
   };
 }

@@ -20,7 +20,7 @@ export interface OidcOptions {
   now?: () => number;
 }
 
-/** What the browser must bring back to the callback; kept server-side, never sent to it. */
+/** What the callback needs from the start of a sign-in; the browser keeps it sealed, unreadable. */
 export interface PendingSignIn {
   state: string;
   nonce: string;

@@ -46,6 +46,7 @@ export function serveAdmin(
     session: {
       idleSeconds: env.ADMIN_SESSION_IDLE_SECONDS,
       maxSeconds: env.ADMIN_SESSION_MAX_SECONDS,
+      secret: env.sessionSecret,
     },
     secureCookies,
     fetch: options.fetch,

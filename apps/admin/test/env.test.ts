@@ -10,6 +10,9 @@ const SECRET = "a-client-secret-nobody-may-see";
 const secretFile = join(dir, "secret");
 writeFileSync(secretFile, `${SECRET}\n`);
 writeFileSync(join(dir, "empty"), "\n");
+const SESSION_SECRET = "a-session-secret-of-well-over-32-characters";
+writeFileSync(join(dir, "session-secret"), `${SESSION_SECRET}\n`);
+writeFileSync(join(dir, "short-secret"), "too-short-a-secret\n");
 
 const production = {
   API_URL: "https://api.internal",
@@ -29,13 +32,19 @@ function problem(source: Record<string, string>): string {
 }
 
 describe("admin app settings", () => {
-  test("production: the secret from its file, session defaults 30 min idle and 8 h", () => {
+  test("production: secrets from their files, session defaults 30 min idle and 8 h", () => {
     const env = loadAdminEnv(production);
     expect(env.clientSecret).toBe(SECRET);
     expect(env.ADMIN_URL?.origin).toBe("https://admin.example.com");
     expect(env.ADMIN_SESSION_IDLE_SECONDS).toBe(1800);
     expect(env.ADMIN_SESSION_MAX_SECONDS).toBe(28_800);
     expect(env.allowInsecureLoopback).toBe(false);
+    expect(env.sessionSecret).toBeNull();
+    const shared = loadAdminEnv({
+      ...production,
+      ADMIN_SESSION_SECRET_FILE: join(dir, "session-secret"),
+    });
+    expect(shared.sessionSecret).toBe(SESSION_SECRET);
   });
 
   test("one line naming the bad variable, never its value", () => {
@@ -59,6 +68,14 @@ describe("admin app settings", () => {
         "config: ADMIN_OIDC_CLIENT_SECRET_FILE points at an empty file",
       ],
       [
+        { ...production, ADMIN_SESSION_SECRET_FILE: join(dir, "absent") },
+        "config: ADMIN_SESSION_SECRET_FILE points at a file that cannot be read",
+      ],
+      [
+        { ...production, ADMIN_SESSION_SECRET_FILE: join(dir, "short-secret") },
+        "config: ADMIN_SESSION_SECRET_FILE must hold at least 32 characters",
+      ],
+      [
         { ...production, ADMIN_SESSION_IDLE_SECONDS: "0" },
         "config: ADMIN_SESSION_IDLE_SECONDS is invalid",
       ],
@@ -71,6 +88,7 @@ describe("admin app settings", () => {
       const message = problem(source);
       expect(message).toStartWith(expected);
       expect(message).not.toContain(SECRET);
+      expect(message).not.toContain("too-short-a-secret");
       expect(message).not.toContain("\n");
     }
   });

@@ -166,22 +166,22 @@ describe.skipIf(!available)("the audit screen over 100,000 rows", () => {
     const csv = readFileSync(await download.path(), "utf8");
     const [header, ...lines] = csv.split("\r\n");
     expect(header?.split(",").slice(0, 6)).toEqual([
-      "seq",
-      "at",
-      "chain_id",
-      "chain_seq",
-      "id",
-      "kind",
+      '"seq"',
+      '"at"',
+      '"chain_id"',
+      '"chain_seq"',
+      '"id"',
+      '"kind"',
     ]);
-    expect(header?.split(",")).toContain("reason");
+    expect(header?.split(",")).toContain('"reason"');
     expect(lines.at(-1)).toBe("");
     const rows = lines.slice(0, -1);
     // seed-user-9's rows are all odd, so all intercom: 200 of them.
     expect(rows).toHaveLength(SEEDED / 500);
-    expect(rows[0]).toContain(`,${seedRow(99_509).id},partner.request,`);
-    expect(rows[0]).toContain(",seed-user-9,");
-    expect(rows[0]).toContain(",intercom.open,intercom,intercom,door-seed-109,");
-    expect(rows.every((row) => row.includes(",seed-user-9,"))).toBe(true);
+    expect(rows[0]).toContain(`,"${seedRow(99_509).id}","partner.request",`);
+    expect(rows[0]).toContain(',"seed-user-9",');
+    expect(rows[0]).toContain(',"intercom.open","intercom","intercom","door-seed-109",');
+    expect(rows.every((row) => row.includes(',"seed-user-9",'))).toBe(true);
     await page
       .locator("#audit-export-result", { hasText: `Exported ${SEEDED / 500} rows` })
       .waitFor();

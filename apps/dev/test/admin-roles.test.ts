@@ -195,6 +195,49 @@ describe("a viewer", () => {
   });
 });
 
+describe("client addresses in the audit trail", () => {
+  test("a viewer sees them cut to their network, in pages and in the CSV; an operator whole", async () => {
+    // The resident calls from this machine: its rows carry 127.0.0.1 as their client address.
+    const resident = await residentWithConsents("user-addressed");
+    await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+    const filter = { userId: "user-addressed" };
+    const viewer = await as("viewer-addresses", "viewer");
+    const operator = await as("operator-addresses", "operator");
+
+    const viewed = await viewer.admin.audit.list.query(filter);
+    expect(viewed.rows.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(viewed.rows.map((row) => row.clientIp))).toEqual(new Set(["127.0.x.x"]));
+    const operated = await operator.admin.audit.list.query(filter);
+    expect(new Set(operated.rows.map((row) => row.clientIp))).toEqual(new Set(["127.0.0.1"]));
+    // The same rows either way; only the address differs.
+    expect(viewed.rows.map((row) => row.id)).toEqual(operated.rows.map((row) => row.id));
+
+    const clientIps = (csv: string) => {
+      const [header, ...lines] = csv.trimEnd().split("\r\n");
+      const column = header?.split(",").indexOf('"client_ip"') ?? -1;
+      expect(column).toBe(8);
+      return new Set(lines.map((line) => line.split(",")[column]));
+    };
+    const viewerCsv = await viewer.admin.audit.export.query(filter);
+    expect(viewerCsv.rows).toBe(viewed.rows.length);
+    expect(clientIps(viewerCsv.csv)).toEqual(new Set(['"127.0.x.x"']));
+    expect(viewerCsv.csv).not.toContain("127.0.0.1");
+    const operatorCsv = await operator.admin.audit.export.query(filter);
+    expect(clientIps(operatorCsv.csv)).toEqual(new Set(['"127.0.0.1"']));
+
+    // Each export is audited as who took it and about whom, the viewer's too.
+    await stack.deps.auditWriter.flush();
+    const exports = await operator.admin.audit.list.query({
+      ...filter,
+      kind: "admin.audit.export",
+    });
+    expect(exports.rows.map((row) => [row.actor, row.result, row.clientIp])).toEqual([
+      ["operator-addresses", "ok", "127.0.0.1"],
+      ["viewer-addresses", "ok", "127.0.0.1"],
+    ]);
+  });
+});
+
 describe("a resident token (no admin role)", () => {
   test("is FORBIDDEN on every admin procedure, reads and actions alike", async () => {
     const resident = await stack.resident("user-no-role");
@@ -496,7 +539,7 @@ describe("the audit trail over 100,000 rows", () => {
     expect(await viewer.admin.audit.verify.query()).toMatchObject({ ok: true });
   }, 120_000);
 
-  test("exports the filtered rows as CSV, quoting commas, quotes and newlines (RFC 4180)", async () => {
+  test("exports the filtered rows as CSV, every field quoted, quotes doubled (RFC 4180)", async () => {
     const operator = await as("operator-csv", "operator");
     const reason = 'moved, "as agreed"\nby phone';
     await operator.admin.devices.upsert.mutate({
@@ -522,10 +565,10 @@ describe("the audit trail over 100,000 rows", () => {
     expect(rest).toEqual([]);
     expect(end).toBe("");
     expect(header?.split(",")).toHaveLength(25);
-    expect(header?.split(",")[22]).toBe("reason");
+    expect(header?.split(",")[22]).toBe('"reason"');
     expect(line).toContain(',"moved, ""as agreed""\nby phone",');
-    expect(line).toContain(",admin.devices.upsert,");
-    expect(line).toContain(",operator-csv,");
+    expect(line).toContain(',"admin.devices.upsert",');
+    expect(line).toContain(',"operator-csv",');
 
     const seeded = await viewer.admin.audit.export.query({
       userId: "seed-user-9",

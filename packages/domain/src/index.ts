@@ -1,3 +1,4 @@
+export { clientNetwork } from "./addresses.ts";
 export { DomainError, ERROR_CODES, type ErrorCode, isDomainError } from "./errors.ts";
 export {
   DEVICE_ID_PATTERN,

@@ -4,6 +4,7 @@ import {
   ACCESS_METHODS,
   AUDIT_KINDS,
   AUDIT_OPERATIONS,
+  clientNetwork,
   DomainError,
   ERASURE_CATEGORIES,
   ERASURE_PARTNER,
@@ -80,5 +81,17 @@ describe("DomainError", () => {
     expect(error.retryAfterSeconds).toBeNull();
     expect(error.message).toBe("nothing here");
     expect(error.name).toBe("Example");
+  });
+});
+
+describe("clientNetwork", () => {
+  test("IPv4 to /16, IPv6 to /48 (zeros expanded), anything else hidden whole", () => {
+    expect(clientNetwork("198.51.100.7")).toBe("198.51.x.x");
+    expect(clientNetwork("::ffff:203.0.113.9")).toBe("203.0.x.x");
+    expect(clientNetwork("2001:db8:85a3:8d3:1319:8a2e:370:7348")).toBe("2001:db8:85a3:…");
+    expect(clientNetwork("2001:DB8::1")).toBe("2001:db8:0:…");
+    expect(clientNetwork("::1")).toBe("0:0:0:…");
+    for (const junk of ["", "localhost", "1.2.3", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::"])
+      expect(clientNetwork(junk)).toBe("(address)");
   });
 });

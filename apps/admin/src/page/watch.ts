@@ -1,4 +1,4 @@
-import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES } from "@propgate/domain";
+import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, clientNetwork } from "@propgate/domain";
 import { canAct } from "./access.ts";
 import { type Anomaly, type Block, client } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
@@ -12,16 +12,8 @@ import { duration, timeElement } from "./time.ts";
  * (`admin.blocks.list`); operators **Lift** a block in force, with a reason.
  */
 
-/**
- * A client address is personal data: shown cut to its network (198.51.x.x, 2001:db8:85a3:…).
- * The subject id filter still takes the whole address to find its block.
- */
-function shownSubjectId(type: string, id: string): string {
-  if (type !== "ip") return id;
-  if (id.includes(":")) return `${id.split(":").slice(0, 3).join(":")}:…`;
-  const octets = id.split(".");
-  return octets.length === 4 ? `${octets[0]}.${octets[1]}.x.x` : "(address)";
-}
+/** A client address is shown cut to its network; the subject id filter takes the whole address. */
+const shownSubjectId = (type: string, id: string) => (type === "ip" ? clientNetwork(id) : id);
 
 function subject(type: string, id: string) {
   return h("span", {}, h("span", { class: "hint" }, `${type} `), shownSubjectId(type, id));

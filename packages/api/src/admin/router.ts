@@ -21,6 +21,7 @@ import {
   upsertDevices,
   type VideoSession,
   verifyAuditChain,
+  withClientNetwork,
 } from "@propgate/consent-audit";
 import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, PURPOSES, TypedId, UserId } from "@propgate/domain";
 import { z } from "zod";
@@ -53,6 +54,12 @@ const WatchQuery = z.strictObject({
 
 /** What admins see of a session: not its partner `Location`. */
 const shown = ({ sessionPath: _path, ...session }: VideoSession) => session;
+
+/**
+ * Client addresses in the audit trail are personal data an operator may need (to lift or trace
+ * a block) and a viewer does not: a viewer's pages and exports show the network only.
+ */
+const clientIpShown = (role: "viewer" | "operator") => (role === "operator" ? "whole" : "network");
 
 export const adminRouter = router({
   /** The caller's id and admin role (the web app hides actions from viewers). */
@@ -211,6 +218,8 @@ export const adminRouter = router({
     /**
      * A page of the audit trail under the filters, newest first: `nextCursor` pages to older
      * rows, `prevCursor` back to newer ones (keyset on `seq`; as fast on page 1,000 as on 1).
+     * A viewer sees each row's client address cut to its network (`198.51.x.x`), here and in
+     * `export`.
      */
     list: adminReadProcedure
       .input(
@@ -219,13 +228,17 @@ export const adminRouter = router({
           cursor: AuditCursor.optional(),
         }),
       )
-      .query(({ ctx, input }) => pageAuditEvents(ctx.deps.database.db, auditFilter(input))),
+      .query(async ({ ctx, input }) => {
+        const page = await pageAuditEvents(ctx.deps.database.db, auditFilter(input));
+        if (clientIpShown(ctx.adminRole) === "whole") return page;
+        return { ...page, rows: page.rows.map(withClientNetwork) };
+      }),
     /** The filtered rows as RFC 4180 CSV, newest first, at most 50,000 (`truncated` beyond). */
-    export: adminReadProcedure
-      .input(AuditQueryFilter.optional())
-      .query(({ ctx, input }) =>
-        exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}), ctx.audit),
-      ),
+    export: adminReadProcedure.input(AuditQueryFilter.optional()).query(({ ctx, input }) =>
+      exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}), ctx.audit, {
+        clientIp: clientIpShown(ctx.adminRole),
+      }),
+    ),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
     verify: adminReadProcedure.query(({ ctx }) =>
       verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
