@@ -250,7 +250,11 @@ describe("partner verify passes against a partner that keeps the contract", () =
     sims.intercom.faults.set({ metadataAt: "oidc" });
     const rfc8414 = `${sims.intercom.url}/.well-known/oauth-authorization-server`;
     const oidc = `${sims.intercom.url}/.well-known/openid-configuration`;
-    for (const env of [{}, { PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token` }]) {
+    const settings: Array<Record<string, string>> = [
+      {},
+      { PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token` },
+    ];
+    for (const env of settings) {
       sims.intercom.recorder.clear();
       const { code, report, rows } = await verify("intercom", { env });
       expect({ env, failed: failedChecks(report), code }).toEqual({ env, failed: [], code: 0 });

@@ -27,7 +27,11 @@ interface PostgresConnection {
  * to postgres.js as they are: `require` encrypts but accepts ANY certificate, so it does not
  * authenticate the server (`ca` is not used); the others may not encrypt at all.
  */
-export function postgresConnection(url: string, ca?: string, password?: string): PostgresConnection {
+export function postgresConnection(
+  url: string,
+  ca?: string,
+  password?: string,
+): PostgresConnection {
   const credentials = password === undefined ? {} : { pass: password };
   const queryAt = url.indexOf("?");
   if (queryAt < 0) return { url, options: credentials };
