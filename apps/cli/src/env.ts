@@ -1,5 +1,6 @@
 import {
   databaseCa,
+  databasePassword,
   type EnvSource,
   type PartnerSettings,
   parseEnv,
@@ -26,12 +27,16 @@ export function loadCliEnv(source: EnvSource = process.env) {
     ...parseEnv(schema, source),
     /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
     databaseCa: databaseCa(source),
+    /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
+    databasePassword: databasePassword(source),
   };
 }
 
 /**
  * One partner's `PARTNER_<P>_*` settings, read as the api reads them (plain http to loopback
- * only outside production); `partner verify` needs nothing else, no database.
+ * only outside production); `partner verify` needs nothing else, no database. Inline secrets are
+ * taken even in production: a check run by hand lives seconds in an operator's shell, not in a
+ * unit file or a container's spec, which is what the api's refusal guards against.
  */
 export function loadPartnerEnv(
   partner: Partner,
@@ -43,7 +48,7 @@ export function loadPartnerEnv(
   );
   const allowInsecureLoopback = PROPGATE_ENV !== "production";
   return {
-    settings: partnerSettings(partner, source, { allowInsecureLoopback }),
+    settings: partnerSettings(partner, source, { allowInsecureLoopback, allowInlineSecrets: true }),
     allowInsecureLoopback,
   };
 }

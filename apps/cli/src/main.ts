@@ -33,8 +33,8 @@ const USAGE = `propgate — operator commands
 ${BLOCKS_USAGE}
 
 Database: DATABASE_URL (PostgreSQL; with sslmode=verify-full, DATABASE_CA_FILE names the CA
-that signed the server's certificate), or DATA_DIR for an embedded PGlite that no running
-stack holds open.`;
+that signed the server's certificate; DATABASE_PASSWORD_FILE the file holding the password when
+the URL has none), or DATA_DIR for an embedded PGlite that no running stack holds open.`;
 
 function fail(message: string, code = 1): never {
   console.error(message);
@@ -47,7 +47,7 @@ async function openCliDatabase(command: string, env = loadCliEnv()) {
     fail(`${command}: set DATABASE_URL (or DATA_DIR for an embedded PGlite)`);
   const database = await openDatabase(
     env.DATABASE_URL
-      ? { url: env.DATABASE_URL, ca: env.databaseCa }
+      ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
       : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
   );
   if (database.kind === "pglite") await migrateDatabase(database);

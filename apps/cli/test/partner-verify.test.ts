@@ -69,6 +69,21 @@ describe("partner verify: usage and configuration", () => {
     }
   });
 
+  test("in production it still takes an inline secret and subject key (a check run by hand, not a service)", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const closed = `https://127.0.0.1:${server.port}`;
+    await server.stop(true);
+    const { code, stdout, stderr } = await verify(["intercom", "--json"], {
+      PROPGATE_ENV: "production",
+      PARTNER_INTERCOM_BASE_URL: `${closed}/`,
+      PARTNER_INTERCOM_TOKEN_URL: `${closed}/oauth/token`,
+    });
+    expect(stderr).not.toContain("refused in production");
+    expect(code).toBe(1); // checked, and failed: nothing answers there
+    const report = JSON.parse(stdout) as { checks: Array<{ check: string; status: string }> };
+    expect(report.checks[0]).toMatchObject({ check: "discovery", status: "fail" });
+  });
+
   test("no database is needed, and a partner that is not there fails discovery within the timeout", async () => {
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     const closed = `http://127.0.0.1:${server.port}`;

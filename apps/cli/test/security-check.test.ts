@@ -491,10 +491,17 @@ describe.if(OPENSSL !== null)("TLS certificates", () => {
       },
       { severity: "high", check: "env.plain-http", message: "AUTH_JWKS_URL", line: 9 },
       {
+        severity: "high",
+        check: "env.inline-secret",
+        message:
+          "PARTNER_INTERCOM_CLIENT_SECRET is inline, which the api refuses in production; put it in a 0600 file only the service reads and set PARTNER_INTERCOM_CLIENT_SECRET_FILE",
+        line: 5,
+      },
+      {
         severity: "low",
         check: "env.inline-secret",
-        message: "PARTNER_INTERCOM_CLIENT_SECRET is inline",
-        line: 5,
+        message: "DATABASE_URL holds the password; prefer DATABASE_PASSWORD_FILE",
+        line: 10,
       },
       {
         severity: "high",

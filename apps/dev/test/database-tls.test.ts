@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkReadiness, migrateDatabase, openDatabase } from "@propgate/consent-audit";
@@ -157,6 +165,11 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
   });
 
   test("the api starts on verify-full with the right CA, and refuses to with another", async () => {
+    // Production takes partner secrets from files only.
+    const secretFile = join(tlsDir, "partner-client-secret");
+    const subjectKeyFile = join(tlsDir, "partner-subject-key");
+    writeFileSync(secretFile, "client-secret-for-database-tls-test", { mode: 0o600 });
+    writeFileSync(subjectKeyFile, "cd".repeat(32), { mode: 0o600 });
     const env = (caFile: string): Record<string, string> => ({
       PATH: process.env.PATH ?? "",
       PROPGATE_ENV: "production",
@@ -174,8 +187,8 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
           [`PARTNER_${partner}_BASE_URL`, `https://${partner.toLowerCase()}.example`],
           [`PARTNER_${partner}_TOKEN_URL`, `https://${partner.toLowerCase()}.example/oauth/token`],
           [`PARTNER_${partner}_CLIENT_ID`, "propgate"],
-          [`PARTNER_${partner}_CLIENT_SECRET`, "client-secret-for-database-tls-test"],
-          [`PARTNER_${partner}_SUBJECT_KEY`, "cd".repeat(32)],
+          [`PARTNER_${partner}_CLIENT_SECRET_FILE`, secretFile],
+          [`PARTNER_${partner}_SUBJECT_KEY_FILE`, subjectKeyFile],
         ]),
       ),
     });

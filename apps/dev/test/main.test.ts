@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +68,7 @@ afterAll(async () => {
 
 function baseEnv(): Record<string, string> {
   writeFileSync(join(dir, "secret"), SECRET, { mode: 0o600 });
+  writeFileSync(join(dir, "subject-key"), "cd".repeat(32), { mode: 0o600 });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     PROPGATE_ENV: "development",
@@ -82,7 +84,7 @@ function baseEnv(): Record<string, string> {
     env[`PARTNER_${partner}_ISSUER`] = sim.issuer;
     env[`PARTNER_${partner}_CLIENT_ID`] = "propgate";
     env[`PARTNER_${partner}_CLIENT_SECRET_FILE`] = join(dir, "secret");
-    env[`PARTNER_${partner}_SUBJECT_KEY`] = "cd".repeat(32);
+    env[`PARTNER_${partner}_SUBJECT_KEY_FILE`] = join(dir, "subject-key");
   }
   return env;
 }
@@ -109,6 +111,7 @@ describe("startup configuration", () => {
   test("a malformed value is named, and no secret is printed", async () => {
     const env = baseEnv();
     delete env.PARTNER_BARRIER_CLIENT_SECRET_FILE;
+    delete env.PARTNER_BARRIER_SUBJECT_KEY_FILE;
     env.PARTNER_BARRIER_CLIENT_SECRET = SECRET;
     env.PARTNER_BARRIER_SUBJECT_KEY = `${SECRET}!`;
     const { code, output } = await runToExit(env);
@@ -125,8 +128,65 @@ describe("startup configuration", () => {
     delete env.DATA_DIR;
     env.DATABASE_URL = "postgres://propgate@127.0.0.1:1/propgate";
     env.AUTH_JWKS_URL = "https://id.example/.well-known/jwks.json";
+    const signingKey = join(dir, "audit-signing-key.pem");
+    writeFileSync(
+      signingKey,
+      generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }),
+      { mode: 0o600 },
+    );
+    env.AUDIT_SIGNING_KEY_FILE = signingKey;
     return env;
   }
+
+  /** Production settings with https partners: the partner URL checks pass too. */
+  function productionPartnersEnv(): Record<string, string> {
+    const env = productionEnv();
+    for (const partner of ["INTERCOM", "BARRIER"]) {
+      const origin = `https://${partner.toLowerCase()}.partner.example`;
+      env[`PARTNER_${partner}_BASE_URL`] = origin;
+      env[`PARTNER_${partner}_ISSUER`] = origin;
+    }
+    return env;
+  }
+
+  test("production refuses a partner's client secret or subject key inline, naming it, printing no secret", async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [
+        { PARTNER_INTERCOM_CLIENT_SECRET: SECRET },
+        "config: PARTNER_INTERCOM_CLIENT_SECRET is refused in production (the environment is not secret): put it in a file and set PARTNER_INTERCOM_CLIENT_SECRET_FILE",
+      ],
+      [
+        { PARTNER_BARRIER_SUBJECT_KEY: "cd".repeat(32) },
+        "config: PARTNER_BARRIER_SUBJECT_KEY is refused in production (the environment is not secret): put it in a file and set PARTNER_BARRIER_SUBJECT_KEY_FILE",
+      ],
+    ];
+    for (const [inline, line] of cases) {
+      const env = { ...productionPartnersEnv(), ...inline };
+      for (const name of Object.keys(inline)) delete env[`${name}_FILE`];
+      const { code, output } = await runToExit(env);
+      expect({ inline: Object.keys(inline), code, output: output.trim() }).toEqual({
+        inline: Object.keys(inline),
+        code: 1,
+        output: line,
+      });
+      expect(output).not.toContain(SECRET);
+    }
+  });
+
+  test("production with DATABASE_PASSWORD_FILE and a password in DATABASE_URL too: one line naming both", async () => {
+    writeFileSync(join(dir, "database-password"), "db-password-for-main-test\n", { mode: 0o600 });
+    const env = {
+      ...productionPartnersEnv(),
+      DATABASE_URL: "postgres://propgate:db-password-inline@127.0.0.1:1/propgate",
+      DATABASE_PASSWORD_FILE: join(dir, "database-password"),
+    };
+    const { code, output } = await runToExit(env);
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "config: DATABASE_PASSWORD_FILE is set and DATABASE_URL holds a password too: remove the password from DATABASE_URL",
+    );
+    expect(output).not.toContain("db-password");
+  });
 
   test("production refuses an identity provider's keys over plain http", async () => {
     const env = { ...productionEnv(), AUTH_JWKS_URL: issuer.jwksUrl.href };

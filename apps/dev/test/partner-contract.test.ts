@@ -2,9 +2,10 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import { errorOf, type Resident, startTestStack } from "./harness.ts";
 
-// Read tolerantly, write strictly (DESIGN.md, "Partner contract"): answers carrying more than
-// the contract names are taken; one missing a field we use is refused — PARTNER_PROTOCOL_ERROR
-// for the resident, one warning line and propgate_partner_protocol_errors_total for operations.
+// docs/architecture.md, "Partner contract: read tolerantly, write strictly": answers carrying
+// more than the contract names are taken; one missing a field we use is refused —
+// PARTNER_PROTOCOL_ERROR for the resident, one warning line and
+// propgate_partner_protocol_errors_total for operations.
 const stack = await startTestStack();
 afterAll(() => stack.close());
 const { intercom, barrier } = stack.sims;

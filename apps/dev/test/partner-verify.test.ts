@@ -230,6 +230,49 @@ describe("partner verify passes against a partner that keeps the contract", () =
     expect(sims.intercom.recorder.count({ operation: "intercom.open", status: 200 })).toBe(0);
   });
 
+  test("with both ISSUER and TOKEN_URL set: the issuer's RFC 8414 metadata is checked too, and passes", async () => {
+    const { code, report, rows } = await verify("intercom", {
+      env: { PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token` },
+    });
+    expect(failedChecks(report)).toEqual([]);
+    expect(code).toBe(0);
+    expect(rows.get("discovery")).toEqual({
+      check: "discovery",
+      status: "pass",
+      detail: `RFC 8414 metadata at ${sims.intercom.url}/.well-known/oauth-authorization-server; its token_endpoint is PARTNER_INTERCOM_TOKEN_URL; the token endpoint answers`,
+    });
+    expect(
+      sims.intercom.recorder.all({ operation: "metadata" }).map((r) => [r.path, r.status]),
+    ).toEqual([["/.well-known/oauth-authorization-server", 200]]);
+  });
+
+  test("an identity server serving only OpenID Connect discovery: passes with ISSUER alone (the api's token source finds it) and with TOKEN_URL too", async () => {
+    sims.intercom.faults.set({ metadataAt: "oidc" });
+    const rfc8414 = `${sims.intercom.url}/.well-known/oauth-authorization-server`;
+    const oidc = `${sims.intercom.url}/.well-known/openid-configuration`;
+    const settings: Array<Record<string, string>> = [
+      {},
+      { PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token` },
+    ];
+    for (const env of settings) {
+      sims.intercom.recorder.clear();
+      const { code, report, rows } = await verify("intercom", { env });
+      expect({ env, failed: failedChecks(report), code }).toEqual({ env, failed: [], code: 0 });
+      expect(rows.get("discovery")?.status).toBe("pass");
+      expect(rows.get("discovery")?.detail).toStartWith(
+        `OpenID Connect discovery metadata at ${oidc}; ${rfc8414} answered HTTP 404;`,
+      );
+      expect(rows.get("token:intercom.open")?.status).toBe("pass");
+      // RFC 8414 first, then OpenID Connect: once, however many tokens were asked for.
+      expect(
+        sims.intercom.recorder.all({ operation: "metadata" }).map((r) => [r.path, r.status]),
+      ).toEqual([
+        ["/.well-known/oauth-authorization-server", 404],
+        ["/.well-known/openid-configuration", 200],
+      ]);
+    }
+  }, 20_000);
+
   test("a 503 with Retry-After is seen and passes retry-after (the call is retried after it)", async () => {
     sims.intercom.faults.set({ failNext: 1, errorStatus: 503, retryAfterSeconds: 1 });
     const { code, rows } = await verify("intercom");
@@ -302,6 +345,22 @@ describe("partner verify fails, naming the check, against a partner that breaks 
     expect(failedChecks(report)).toEqual(tokenRows.map((row) => row.check));
     expect(rows.get("health")?.detail).toBe("no health.read token (see token:health.read)");
     expect(sims.intercom.recorder.count({ operation: "intercom.open" })).toBe(0);
+  });
+
+  test("with both ISSUER and TOKEN_URL set, an issuer that serves no metadata fails discovery, naming both paths; tokens still come from TOKEN_URL", async () => {
+    const issuer = `${sims.intercom.url}/tenant`;
+    const { code, report, rows } = await verify("intercom", {
+      env: {
+        PARTNER_INTERCOM_ISSUER: issuer,
+        PARTNER_INTERCOM_TOKEN_URL: `${sims.intercom.url}/oauth/token`,
+      },
+    });
+    expect(code).toBe(1);
+    expect(failedChecks(report)).toEqual(["discovery"]);
+    expect(rows.get("discovery")?.detail).toBe(
+      `no metadata: ${sims.intercom.url}/.well-known/oauth-authorization-server/tenant answered HTTP 404, ${issuer}/.well-known/openid-configuration HTTP 404`,
+    );
+    expect(rows.get("token:intercom.open")?.status).toBe("pass");
   });
 
   test("a 503 without Retry-After fails retry-after", async () => {

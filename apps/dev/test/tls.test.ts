@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -29,6 +29,12 @@ afterAll(() => {
 });
 
 const read = (file: string) => readFileSync(file, "utf8");
+/** A 0600 file holding `text`, for a `*_FILE` variable. */
+function secretFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
 const AUDIENCE = "propgate-api";
 const CLIENTS = {
   intercom: { clientId: "propgate-intercom", clientSecret: "intercom-secret-0123456789abcdef" },
@@ -110,8 +116,9 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
       env[`PARTNER_${name}_BASE_URL`] = sim.url;
       env[`PARTNER_${name}_ISSUER`] = sim.issuer;
       env[`PARTNER_${name}_CLIENT_ID`] = client.clientId;
-      env[`PARTNER_${name}_CLIENT_SECRET`] = client.clientSecret;
-      env[`PARTNER_${name}_SUBJECT_KEY`] = "ab".repeat(32);
+      // Production takes partner secrets from files only.
+      env[`PARTNER_${name}_CLIENT_SECRET_FILE`] = secretFile(`${name}-secret`, client.clientSecret);
+      env[`PARTNER_${name}_SUBJECT_KEY_FILE`] = secretFile(`${name}-subject-key`, "ab".repeat(32));
       env[`PARTNER_${name}_CA_FILE`] = certs.caFile;
       env[`PARTNER_${name}_CLIENT_CERT_FILE`] = certs.clientCertFile;
       env[`PARTNER_${name}_CLIENT_KEY_FILE`] = certs.clientKeyFile;

@@ -1,6 +1,8 @@
 import {
   ConfigError,
   databaseCa,
+  databasePassword,
+  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -60,14 +62,25 @@ export function loadProbeEnv(source: EnvSource = process.env) {
   if (timeoutMs >= env.PROBE_INTERVAL_MS)
     throw new ConfigError("PROBE_TIMEOUT_MS", "must be below PROBE_INTERVAL_MS");
   const allowInsecureLoopback = env.PROPGATE_ENV !== "production";
-  // The same PARTNER_<P>_* settings as the api; a partner without a base URL is not probed.
+  // The same PARTNER_<P>_* settings as the api, read as strictly (inline secrets refused in
+  // production); a partner without a base URL is not probed.
   const partners: PartnerSettings[] = PARTNERS.filter(
     (partner) => source[`PARTNER_${partner.toUpperCase()}_BASE_URL`] !== undefined,
-  ).map((partner) => partnerSettings(partner, source, { allowInsecureLoopback }));
+  ).map((partner) =>
+    partnerSettings(partner, source, {
+      allowInsecureLoopback,
+      allowInlineSecrets: allowInsecureLoopback,
+    }),
+  );
   return {
     ...env,
     /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
     databaseCa: databaseCa(source),
+    /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
+    databasePassword: databasePassword(source),
+    /** Logged once at start in production when DATABASE_URL carries the password; else null. */
+    inlineDatabasePasswordWarning:
+      env.PROPGATE_ENV === "production" ? databaseUrlPasswordWarning(source) : null,
     VPN_DUMP_COMMAND: env.VPN_DUMP_COMMAND ?? ["wg", "show", env.VPN_INTERFACE, "dump"],
     PROBE_TIMEOUT_MS: timeoutMs,
     allowInsecureLoopback,

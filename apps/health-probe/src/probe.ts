@@ -55,8 +55,11 @@ export async function startHealthProbe(
   const database =
     options.database ??
     (await openDatabase(
-      env.DATABASE_URL ? { url: env.DATABASE_URL, ca: env.databaseCa } : { dataDir: env.DATA_DIR },
+      env.DATABASE_URL
+        ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
+        : { dataDir: env.DATA_DIR },
     ));
+  if (env.inlineDatabasePasswordWarning) logger.warn(env.inlineDatabasePasswordWarning);
   const collector =
     options.vpn === false
       ? null

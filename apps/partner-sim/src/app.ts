@@ -14,7 +14,12 @@ import { videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
-import { discoveryRoutes, JWKS_PATH, METADATA_PATH } from "./oauth/discovery.ts";
+import {
+  discoveryRoutes,
+  JWKS_PATH,
+  METADATA_PATH,
+  OIDC_METADATA_PATH,
+} from "./oauth/discovery.ts";
 import { TOKEN_PATH, tokenRoutes } from "./oauth/token.ts";
 import { type PartnerSimOptions, resolveSimOptions } from "./options.ts";
 import { createRecorder, type RecordedOperation, type Recorder } from "./recorder.ts";
@@ -48,7 +53,7 @@ export interface PartnerSimApp {
 
 function classify(method: string, path: string): RecordedOperation {
   if (path === TOKEN_PATH) return "token";
-  if (path === METADATA_PATH) return "metadata";
+  if (path === METADATA_PATH || path === OIDC_METADATA_PATH) return "metadata";
   if (path === JWKS_PATH) return "jwks";
   if (path === "/v1/health") return "health";
   if (/^\/v1\/intercoms\/[^/]+\/open$/.test(path)) return "intercom.open";

@@ -13,6 +13,13 @@ export type ResponseMode = (typeof RESPONSE_MODES)[number];
 export const DIALECTS = ["propgate", "standard"] as const;
 export type Dialect = (typeof DIALECTS)[number];
 
+/**
+ * Where the authorization server metadata is served: RFC 8414's
+ * `/.well-known/oauth-authorization-server`, OpenID Connect discovery's
+ * `/.well-known/openid-configuration` (many partners' identity servers serve only that), or both.
+ */
+export const METADATA_PATHS = ["rfc8414", "oidc", "both"] as const;
+
 /** How an erasure is acknowledged: 200 with counts, 204, or 202 (accepted, erased later). */
 export const ERASURE_ANSWERS = ["counts", "no-content", "accepted"] as const;
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
@@ -59,6 +66,8 @@ export const FaultSettings = z.strictObject({
   erasureAnswer: z.enum(ERASURE_ANSWERS).nullable(),
   /** A broken partner: any valid token is taken for any scope (a check must notice). */
   acceptAnyScope: z.boolean(),
+  /** Where the metadata is served (see `METADATA_PATHS`); elsewhere the path answers 404. */
+  metadataAt: z.enum(METADATA_PATHS),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
 
@@ -106,6 +115,7 @@ export function createFaultController(
     dialect: defaults.dialect ?? "propgate",
     erasureAnswer: null,
     acceptAnyScope: false,
+    metadataAt: "rfc8414",
   });
   let state: FaultSettings = { ...initial };
 

@@ -55,6 +55,7 @@ describe("admin API", () => {
       dialect: "propgate",
       erasureAnswer: null,
       acceptAnyScope: false,
+      metadataAt: "rfc8414",
     });
     expect(await expectFaultsSet({ latencyMs: 5 })).toMatchObject({
       latencyMs: 5,

@@ -37,6 +37,29 @@ describe("discovery", () => {
     expect(sim.audience).toBe("urn:propgate:partner-sim:intercom");
   });
 
+  test("metadataAt: RFC 8414's path, OpenID Connect discovery's, or both; elsewhere 404 as any unknown path", async () => {
+    const rfc8414 = `${sim.url}/.well-known/oauth-authorization-server`;
+    const oidc = `${sim.url}/.well-known/openid-configuration`;
+    const statuses = async () => [(await fetch(rfc8414)).status, (await fetch(oidc)).status];
+    try {
+      expect(await statuses()).toEqual([200, 404]);
+      sim.faults.set({ metadataAt: "oidc" });
+      expect(await statuses()).toEqual([404, 200]);
+      const missing = await fetch(rfc8414);
+      expect(await missing.json()).toMatchObject({ error: "not_found" });
+      const served = await fetch(oidc);
+      expect(served.headers.get("content-type")).toStartWith("application/json");
+      expect(await served.json()).toMatchObject({
+        issuer: sim.url,
+        token_endpoint: `${sim.url}/oauth/token`,
+      });
+      sim.faults.set({ metadataAt: "both" });
+      expect(await statuses()).toEqual([200, 200]);
+    } finally {
+      sim.faults.reset();
+    }
+  });
+
   test("serves one public RS256 key", async () => {
     const jwks = (await (await fetch(`${sim.url}/.well-known/jwks.json`)).json()) as {
       keys: Record<string, unknown>[];

@@ -1,3 +1,4 @@
+export { databasePassword, databaseUrlPasswordWarning } from "./database.ts";
 export {
   booleanFlag,
   hexOrBase64Key,

@@ -27,6 +27,16 @@ function readSecretFile(variable: string, path: string): string {
   return text;
 }
 
+interface PartnerSettingsOptions {
+  /** Plain http to a loopback host (development and test only). */
+  allowInsecureLoopback: boolean;
+  /**
+   * `_CLIENT_SECRET` and `_SUBJECT_KEY` given inline. A long-running production process refuses
+   * them: its environment shows in `/proc/<pid>/environ`, `docker inspect` and unit files.
+   */
+  allowInlineSecrets: boolean;
+}
+
 /**
  * Reads `PARTNER_<NAME>_*` settings: _BASE_URL, _ISSUER or _TOKEN_URL, _CLIENT_ID,
  * _CLIENT_SECRET or _CLIENT_SECRET_FILE, _SUBJECT_KEY or _SUBJECT_KEY_FILE, _CA_FILE,
@@ -35,7 +45,7 @@ function readSecretFile(variable: string, path: string): string {
 export function partnerSettings(
   name: string,
   env: EnvSource,
-  options: { allowInsecureLoopback: boolean },
+  options: PartnerSettingsOptions,
 ): PartnerSettings {
   const p = `PARTNER_${name.toUpperCase()}_`;
   const schema = z.object({
@@ -73,16 +83,28 @@ export function partnerSettings(
     if (problem) throw new ConfigError(`${p}${key}`, `is invalid: ${problem}`);
   }
 
-  const secretValue = str("CLIENT_SECRET");
+  /** The inline value of a secret that also has a `_FILE` form, unless it is refused here. */
+  const inlineSecret = (key: string): string | undefined => {
+    const value = str(key);
+    if (value === undefined) return undefined;
+    if (str(`${key}_FILE`) !== undefined)
+      throw new ConfigError(`${p}${key}`, `and ${p}${key}_FILE are both set`);
+    if (!options.allowInlineSecrets)
+      throw new ConfigError(
+        `${p}${key}`,
+        `is refused in production (the environment is not secret): put it in a file and set ${p}${key}_FILE`,
+      );
+    return value;
+  };
+
+  const secretValue = inlineSecret("CLIENT_SECRET");
   const secretFile = str("CLIENT_SECRET_FILE");
-  if (secretValue && secretFile)
-    throw new ConfigError(`${p}CLIENT_SECRET`, `and ${p}CLIENT_SECRET_FILE are both set`);
   const clientSecret =
     secretValue ?? (secretFile ? readSecretFile(`${p}CLIENT_SECRET_FILE`, secretFile) : undefined);
   if (!clientSecret)
     throw new ConfigError(`${p}CLIENT_SECRET`, `is missing (or set ${p}CLIENT_SECRET_FILE)`);
 
-  const keyValue = str("SUBJECT_KEY");
+  const keyValue = inlineSecret("SUBJECT_KEY");
   const keyFile = str("SUBJECT_KEY_FILE");
   const keyText =
     keyValue ?? (keyFile ? readSecretFile(`${p}SUBJECT_KEY_FILE`, keyFile) : undefined);

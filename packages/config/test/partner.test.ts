@@ -18,9 +18,15 @@ const base = {
   PARTNER_INTERCOM_SUBJECT_KEY: KEY,
 };
 
-function problem(env: Record<string, string | undefined>, allowInsecureLoopback = false): string {
+const INLINE_ALLOWED = { allowInsecureLoopback: false, allowInlineSecrets: true };
+
+function problem(
+  env: Record<string, string | undefined>,
+  allowInsecureLoopback = false,
+  allowInlineSecrets = true,
+): string {
   try {
-    partnerSettings("intercom", env, { allowInsecureLoopback });
+    partnerSettings("intercom", env, { allowInsecureLoopback, allowInlineSecrets });
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
@@ -33,7 +39,7 @@ function problem(env: Record<string, string | undefined>, allowInsecureLoopback 
 
 describe("partner settings", () => {
   test("a complete https configuration parses", () => {
-    const settings = partnerSettings("intercom", base, { allowInsecureLoopback: false });
+    const settings = partnerSettings("intercom", base, INLINE_ALLOWED);
     expect(settings.baseUrl.href).toBe("https://intercom.partner.example/api");
     expect(settings.clientSecret).toBe(SECRET);
     expect(settings.subjectKey).toHaveLength(32);
@@ -80,7 +86,8 @@ describe("partner settings", () => {
     };
     expect(problem(loopback, false)).toContain("must be https outside development and test");
     expect(
-      partnerSettings("intercom", loopback, { allowInsecureLoopback: true }).baseUrl.port,
+      partnerSettings("intercom", loopback, { ...INLINE_ALLOWED, allowInsecureLoopback: true })
+        .baseUrl.port,
     ).toBe("9000");
   });
 
@@ -93,13 +100,60 @@ describe("partner settings", () => {
       PARTNER_INTERCOM_CLIENT_SECRET: undefined,
       PARTNER_INTERCOM_CLIENT_SECRET_FILE: secretFile,
     };
-    expect(partnerSettings("intercom", env, { allowInsecureLoopback: false }).clientSecret).toBe(
-      SECRET,
-    );
+    expect(partnerSettings("intercom", env, INLINE_ALLOWED).clientSecret).toBe(SECRET);
     expect(problem({ ...env, PARTNER_INTERCOM_CLIENT_SECRET_FILE: join(dir, "absent") })).toBe(
       "config: PARTNER_INTERCOM_CLIENT_SECRET_FILE points at a file that cannot be read",
     );
     expect(problem({ ...env, PARTNER_INTERCOM_CLIENT_SECRET: SECRET })).toContain("are both set");
+  });
+
+  test("production refuses an inline secret or subject key, naming it; the _FILE forms pass", () => {
+    const secretFile = join(dir, "production-secret");
+    const keyFile = join(dir, "production-subject-key");
+    writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+    writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+    const files = {
+      ...base,
+      PARTNER_INTERCOM_CLIENT_SECRET: undefined,
+      PARTNER_INTERCOM_CLIENT_SECRET_FILE: secretFile,
+      PARTNER_INTERCOM_SUBJECT_KEY: undefined,
+      PARTNER_INTERCOM_SUBJECT_KEY_FILE: keyFile,
+    };
+    const production = { allowInsecureLoopback: false, allowInlineSecrets: false };
+    const settings = partnerSettings("intercom", files, production);
+    expect(settings.clientSecret).toBe(SECRET);
+    expect(Buffer.from(settings.subjectKey).toString("hex")).toBe(KEY);
+
+    expect(
+      problem(
+        {
+          ...files,
+          PARTNER_INTERCOM_CLIENT_SECRET_FILE: undefined,
+          PARTNER_INTERCOM_CLIENT_SECRET: SECRET,
+        },
+        false,
+        false,
+      ),
+    ).toBe(
+      "config: PARTNER_INTERCOM_CLIENT_SECRET is refused in production (the environment is not secret): put it in a file and set PARTNER_INTERCOM_CLIENT_SECRET_FILE",
+    );
+    expect(
+      problem(
+        {
+          ...files,
+          PARTNER_INTERCOM_SUBJECT_KEY_FILE: undefined,
+          PARTNER_INTERCOM_SUBJECT_KEY: KEY,
+        },
+        false,
+        false,
+      ),
+    ).toBe(
+      "config: PARTNER_INTERCOM_SUBJECT_KEY is refused in production (the environment is not secret): put it in a file and set PARTNER_INTERCOM_SUBJECT_KEY_FILE",
+    );
+    // Both forms at once is a mistake whatever the environment, and says so first.
+    expect(problem({ ...files, PARTNER_INTERCOM_SUBJECT_KEY: KEY }, false, false)).toBe(
+      "config: PARTNER_INTERCOM_SUBJECT_KEY and PARTNER_INTERCOM_SUBJECT_KEY_FILE are both set",
+    );
   });
 
   test("mTLS needs both certificate and key", () => {

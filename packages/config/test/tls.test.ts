@@ -70,7 +70,11 @@ describe("partner TLS files", () => {
     PARTNER_INTERCOM_SUBJECT_KEY: "ab".repeat(32),
   };
   const settings = (env: Record<string, string>) =>
-    partnerSettings("intercom", { ...partner, ...env }, { allowInsecureLoopback: false });
+    partnerSettings(
+      "intercom",
+      { ...partner, ...env },
+      { allowInsecureLoopback: false, allowInlineSecrets: true },
+    );
 
   test("CA, client certificate and key are PEM files, checked at startup", () => {
     expect(

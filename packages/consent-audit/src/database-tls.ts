@@ -2,11 +2,13 @@ import { checkServerIdentity, type PeerCertificate } from "node:tls";
 
 /**
  * What postgres.js is given for a deployment URL: the URL, and options to spread into its own
- * (`ssl` only when verifying: an `ssl` key, even undefined, would override the URL's sslmode).
+ * (`ssl` only when verifying: an `ssl` key, even undefined, would override the URL's sslmode;
+ * `pass` only when DATABASE_PASSWORD_FILE gave one). Every connection of a handle uses them.
  */
 interface PostgresConnection {
   url: string;
   options: {
+    pass?: string;
     ssl?: {
       ca?: string;
       rejectUnauthorized: true;
@@ -25,12 +27,17 @@ interface PostgresConnection {
  * to postgres.js as they are: `require` encrypts but accepts ANY certificate, so it does not
  * authenticate the server (`ca` is not used); the others may not encrypt at all.
  */
-export function postgresConnection(url: string, ca?: string): PostgresConnection {
+export function postgresConnection(
+  url: string,
+  ca?: string,
+  password?: string,
+): PostgresConnection {
+  const credentials = password === undefined ? {} : { pass: password };
   const queryAt = url.indexOf("?");
-  if (queryAt < 0) return { url, options: {} };
+  if (queryAt < 0) return { url, options: credentials };
   const query = new URLSearchParams(url.slice(queryAt + 1));
   const sslmode = query.get("sslmode");
-  if (sslmode !== "verify-full" && sslmode !== "verify-ca") return { url, options: {} };
+  if (sslmode !== "verify-full" && sslmode !== "verify-ca") return { url, options: credentials };
   query.delete("sslmode");
   const rest = query.toString();
   const stripped = url.slice(0, queryAt) + (rest === "" ? "" : `?${rest}`);
@@ -49,6 +56,7 @@ export function postgresConnection(url: string, ca?: string): PostgresConnection
   return {
     url: stripped,
     options: {
+      ...credentials,
       ssl: {
         ...(ca === undefined ? {} : { ca }),
         rejectUnauthorized: true,

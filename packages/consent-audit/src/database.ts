@@ -26,13 +26,15 @@ export interface OpenDatabaseOptions {
    * `sslmode=verify-full` / `verify-ca` in `url` (see `postgresConnection`).
    */
   ca?: string;
+  /** The role's password (DATABASE_PASSWORD_FILE) when `url` carries none. */
+  password?: string;
   /** postgres.js pool size (default 10). */
   max?: number;
 }
 
 /** What `migrateDatabase` needs per driver; kept out of the public handle. */
 export type MigrationTarget =
-  | { kind: "postgres"; url: string; ca?: string }
+  | { kind: "postgres"; url: string; ca?: string; password?: string }
   | { kind: "pglite"; db: PgliteDatabase<typeof schema> };
 
 const migrationTargets = new WeakMap<Database, MigrationTarget>();
@@ -165,7 +167,7 @@ function pgliteListener(client: PGlite): ChannelListener {
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (opts.url !== undefined) {
-    const connection = postgresConnection(opts.url, opts.ca);
+    const connection = postgresConnection(opts.url, opts.ca, opts.password);
     const client = postgres(connection.url, {
       ...connection.options,
       max: opts.max ?? 10,
@@ -177,7 +179,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
     });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
-    migrationTargets.set(db, { kind: "postgres", url: opts.url, ca: opts.ca });
+    migrationTargets.set(db, {
+      kind: "postgres",
+      url: opts.url,
+      ca: opts.ca,
+      password: opts.password,
+    });
     channelListeners.set(db, postgresListener(client));
     rawQueries.set(
       db,

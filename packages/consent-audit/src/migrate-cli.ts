@@ -1,4 +1,4 @@
-import { ConfigError, databaseCa } from "@propgate/config";
+import { ConfigError, databaseCa, databasePassword } from "@propgate/config";
 import { openDatabase } from "./database";
 import { checkReadiness, migrateDatabase } from "./migrations";
 import { rootMessage } from "./pg-errors";
@@ -12,8 +12,10 @@ if (url === undefined || url.trim() === "") {
 }
 
 let ca: string | undefined;
+let password: string | undefined;
 try {
   ca = databaseCa(process.env);
+  password = databasePassword(process.env);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   console.error(`migrate: ${err.message}`);
@@ -23,7 +25,7 @@ try {
 let where = "the database";
 try {
   where = describeDatabaseUrl(url);
-  const handle = await openDatabase({ url, ca, max: 1 });
+  const handle = await openDatabase({ url, ca, password, max: 1 });
   let outcome: string;
   try {
     const before = await checkReadiness(handle);
@@ -37,17 +39,16 @@ try {
   console.log(`migrate: ${where} ${outcome}`);
 } catch (err) {
   const message = rootMessage(err).replace(/\s+/g, " ");
-  console.error(`migrate: failed on ${where}: ${redactPassword(message, url)}`);
+  console.error(`migrate: failed on ${where}: ${redactPassword(message, url, password)}`);
   process.exit(1);
 }
 
-function redactPassword(text: string, databaseUrl: string): string {
-  let password = "";
+/** The message without the URL or either password (the URL's, or DATABASE_PASSWORD_FILE's). */
+function redactPassword(text: string, databaseUrl: string, filePassword?: string): string {
+  let password = filePassword ?? "";
   try {
-    password = decodeURIComponent(new URL(databaseUrl).password);
-  } catch {
-    return text.replaceAll(databaseUrl, "[DATABASE_URL]");
-  }
+    password ||= decodeURIComponent(new URL(databaseUrl).password);
+  } catch {}
   const redacted = text.replaceAll(databaseUrl, "[DATABASE_URL]");
   return password === "" ? redacted : redacted.replaceAll(password, "***");
 }

@@ -70,7 +70,7 @@ export async function migrateDatabase(handle: DatabaseHandle): Promise<void> {
     return;
   }
   // A dedicated single connection, so the session advisory lock covers every migration query.
-  const connection = postgresConnection(target.url, target.ca);
+  const connection = postgresConnection(target.url, target.ca, target.password);
   const client = postgres(connection.url, {
     ...connection.options,
     max: 1,

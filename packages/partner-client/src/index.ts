@@ -33,6 +33,7 @@ export { checkAnswer, checkOffer, SdpError, type SdpSummary } from "./sdp.ts";
 export { subjectFor } from "./subject.ts";
 export {
   createTokenSource,
+  discoverAuthorizationServer,
   refreshSkewMs,
   type TokenSource,
   type TokenSourceOptions,

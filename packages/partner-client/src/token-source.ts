@@ -6,7 +6,10 @@ import type { PartnerFetch } from "./transport.ts";
 
 export interface TokenSourceOptions {
   partner: string;
-  /** RFC 8414 issuer, discovered once; or give `tokenUrl` to skip discovery. */
+  /**
+   * The issuer, discovered once (RFC 8414, else OpenID Connect discovery); or give `tokenUrl` to
+   * skip discovery.
+   */
   issuer: URL | null;
   tokenUrl: URL | null;
   clientId: string;
@@ -23,6 +26,38 @@ export interface TokenSourceOptions {
   now?: () => number;
   metrics?: Metrics;
   logger?: Logger;
+}
+
+export interface DiscoveryOptions {
+  fetch: PartnerFetch;
+  /** Plain http to a loopback issuer (dev/test only; the config refuses it elsewhere). */
+  allowInsecureLoopback?: boolean;
+  /** Deadline of each metadata request. */
+  requestTimeoutMs: number;
+}
+
+/**
+ * The issuer's authorization server metadata: RFC 8414's `/.well-known/oauth-authorization-server`
+ * first, then OpenID Connect discovery's `/.well-known/openid-configuration`, which many identity
+ * servers serve instead. Only a 4xx (nothing served there) moves on to the second; a 5xx, no
+ * answer, or metadata naming another issuer fails at once, as oauth4webapi judges it.
+ */
+export async function discoverAuthorizationServer(
+  issuer: URL,
+  options: DiscoveryOptions,
+): Promise<oauth.AuthorizationServer> {
+  const request = (algorithm: "oauth2" | "oidc") =>
+    oauth.discoveryRequest(issuer, {
+      [oauth.customFetch]: options.fetch,
+      [oauth.allowInsecureRequests]: options.allowInsecureLoopback === true,
+      algorithm,
+      signal: AbortSignal.timeout(options.requestTimeoutMs),
+    });
+  const rfc8414 = await request("oauth2");
+  if (rfc8414.status < 400 || rfc8414.status >= 500)
+    return oauth.processDiscoveryResponse(issuer, rfc8414);
+  await rfc8414.body?.cancel();
+  return oauth.processDiscoveryResponse(issuer, await request("oidc"));
 }
 
 export interface TokenSource {
@@ -82,18 +117,14 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         token_endpoint: options.tokenUrl.href,
       });
     }
-    const issuer = options.issuer as URL;
-    metadata ??= oauth
-      .discoveryRequest(issuer, {
-        ...httpOptions,
-        algorithm: "oauth2",
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      })
-      .then((response) => oauth.processDiscoveryResponse(issuer, response))
-      .catch((error: unknown) => {
-        metadata = null; // discover again next time
-        throw error;
-      });
+    metadata ??= discoverAuthorizationServer(options.issuer as URL, {
+      fetch: options.fetch,
+      allowInsecureLoopback: options.allowInsecureLoopback,
+      requestTimeoutMs,
+    }).catch((error: unknown) => {
+      metadata = null; // discover again next time
+      throw error;
+    });
     return metadata;
   }
 

@@ -2,6 +2,8 @@ import {
   ConfigError,
   certificateFiles,
   databaseCa,
+  databasePassword,
+  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -119,6 +121,8 @@ function loadAuditSigner(file: string): AuditSigner {
 export function loadApiEnv(source: EnvSource = process.env) {
   const base = parseEnv(schema, source);
   const allowInsecureLoopback = base.PROPGATE_ENV !== "production";
+  // Partner secrets come from files in production; the environment shows in /proc, docker inspect.
+  const partnerOptions = { allowInsecureLoopback, allowInlineSecrets: allowInsecureLoopback };
   if (base.PROPGATE_ENV === "production") {
     // PGlite is one process's database: no roles, no consent bus across instances, none of the
     // guarantees between instances. Production runs on PostgreSQL or not at all.
@@ -148,6 +152,11 @@ export function loadApiEnv(source: EnvSource = process.env) {
           }),
     /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
     databaseCa: databaseCa(source),
+    /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
+    databasePassword: databasePassword(source),
+    /** Logged once at start in production when DATABASE_URL carries the password; else null. */
+    inlineDatabasePasswordWarning:
+      base.PROPGATE_ENV === "production" ? databaseUrlPasswordWarning(source) : null,
     /** The identity provider's CA (PEM), for a JWKS served under a private CA. */
     authJwksCa: base.AUTH_JWKS_CA_FILE
       ? readConfigFile("AUTH_JWKS_CA_FILE", base.AUTH_JWKS_CA_FILE)
@@ -159,8 +168,8 @@ export function loadApiEnv(source: EnvSource = process.env) {
     /** Signs audit checkpoints; null when AUDIT_SIGNING_KEY_FILE is unset (a warning at start). */
     auditSigner: base.AUDIT_SIGNING_KEY_FILE ? loadAuditSigner(base.AUDIT_SIGNING_KEY_FILE) : null,
     partners: {
-      intercom: partnerSettings("intercom", source, { allowInsecureLoopback }),
-      barrier: partnerSettings("barrier", source, { allowInsecureLoopback }),
+      intercom: partnerSettings("intercom", source, partnerOptions),
+      barrier: partnerSettings("barrier", source, partnerOptions),
     },
   };
 }

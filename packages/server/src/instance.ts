@@ -144,8 +144,11 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   const database =
     options.database ??
     (await openDatabase(
-      env.DATABASE_URL ? { url: env.DATABASE_URL, ca: env.databaseCa } : { dataDir: env.DATA_DIR },
+      env.DATABASE_URL
+        ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
+        : { dataDir: env.DATA_DIR },
     ));
+  if (env.inlineDatabasePasswordWarning) logger.warn(env.inlineDatabasePasswordWarning);
   if (options.migrate) await migrateDatabase(database);
   for (const settings of Object.values(env.partners)) {
     if (settings.baseUrl.protocol === "http:") {

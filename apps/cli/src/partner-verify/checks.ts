@@ -8,6 +8,7 @@ import {
   createPartnerClient,
   createPartnerFetch,
   createTokenSource,
+  discoverAuthorizationServer,
   facesOperations,
   HealthResponse,
   intercomOperations,
@@ -181,6 +182,15 @@ export async function runPartnerChecks(input: VerifyInput): Promise<CheckRow[]> 
   if (targets.camera === null)
     optional.set(CAMERA_SCOPE, "needed only if this partner serves cameras (--camera <id>)");
 
+  // With a token URL the api discovers nothing; the issuer's metadata is still the partner's to
+  // serve, so it is fetched here for the discovery row to judge (the exchanges keep what came).
+  if (input.settings.issuer && input.settings.tokenUrl) {
+    await discoverAuthorizationServer(input.settings.issuer, {
+      fetch: run.oauth.fetch,
+      allowInsecureLoopback: input.allowInsecureLoopback,
+      requestTimeoutMs: input.settings.timeoutMs,
+    }).catch(() => undefined);
+  }
   const tokens = await tokenRows({
     tokens: run.tokens,
     exchanges: run.oauth.exchanges,

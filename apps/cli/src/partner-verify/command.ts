@@ -11,11 +11,14 @@ const PARTNER_VERIFY_USAGE = `propgate partner verify <intercom|barrier> [--devi
   Checks a partner's staging against the partner contract, with the api's own settings
   (PARTNER_<P>_BASE_URL, _ISSUER or _TOKEN_URL, _CLIENT_ID, _CLIENT_SECRET[_FILE],
   _SUBJECT_KEY[_FILE], _CA_FILE, _CLIENT_CERT_FILE + _CLIENT_KEY_FILE, _TIMEOUT_MS; plain http
-  to loopback only with PROPGATE_ENV=development or test) and the api's own partner client,
+  to loopback only with PROPGATE_ENV=development or test; inline secrets are taken even in
+  production, where the api refuses them) and the api's own partner client,
   acting for a synthetic subject that stands for no resident. The ids are the partner's test
   devices: --device is really opened. Every call is bounded by PARTNER_<P>_TIMEOUT_MS.
 
-    discovery          RFC 8414 metadata (with _ISSUER); the token endpoint answers
+    discovery          with _ISSUER (with or without _TOKEN_URL): the issuer's RFC 8414
+                       metadata, or OpenID Connect discovery's when RFC 8414's path answers
+                       a 4xx; the token endpoint answers
     token:<scope>      a token for each scope the partner's operations need, its scope and
                        expires_in (video.view may be refused when no --camera is given)
     health             GET /v1/health answers {status}

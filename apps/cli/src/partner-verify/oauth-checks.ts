@@ -3,7 +3,10 @@ import { auditErrorCode, type PartnerScope, type TokenSource } from "@propgate/p
 import type { Exchange } from "./observed-fetch.ts";
 import type { CheckRow } from "./report.ts";
 
-/** The OAuth rows: RFC 8414 discovery, and one token per scope, judged from what was answered. */
+/**
+ * The OAuth rows: discovery (RFC 8414, or OpenID Connect), and one token per scope, judged from
+ * what was answered.
+ */
 
 const pass = (check: string, detail: string): CheckRow => ({ check, status: "pass", detail });
 const fail = (check: string, detail: string): CheckRow => ({ check, status: "fail", detail });
@@ -122,9 +125,16 @@ function judgeTokenAnswer(check: string, scope: PartnerScope, sent: Exchange): C
   return pass(check, `granted, ${notes.join("; ")}`);
 }
 
+const RFC8414_PATH = "/.well-known/oauth-authorization-server";
+const OIDC_PATH = "/.well-known/openid-configuration";
+
+const where = (exchange: Exchange) => `${exchange.url.origin}${exchange.url.pathname}`;
+
 /**
- * RFC 8414 metadata at the issuer (when `PARTNER_<P>_ISSUER` is set), as oauth4webapi reads it
- * and with what our token requests need; and the token endpoint answering at all.
+ * The issuer's metadata (when `PARTNER_<P>_ISSUER` is set), as oauth4webapi reads it and with
+ * what our token requests need: RFC 8414's, or OpenID Connect discovery's when RFC 8414's path
+ * answered a 4xx (the api's token source asks in that order); and the token endpoint answering
+ * at all. With `_TOKEN_URL` set too, the api uses that URL and the metadata is checked anyway.
  */
 export function discoveryRow(settings: PartnerSettings, exchanges: readonly Exchange[]): CheckRow {
   const check = "discovery";
@@ -144,20 +154,33 @@ export function discoveryRow(settings: PartnerSettings, exchanges: readonly Exch
       ? fail(check, problem)
       : pass(check, `${prefix}TOKEN_URL is set (no discovery); the token endpoint answers`);
   }
-  const meta = exchanges.find((exchange) => exchange.method === "GET");
+  const gets = exchanges.filter((exchange) => exchange.method === "GET");
+  const rfc8414 = gets.find((exchange) => exchange.url.pathname.startsWith(RFC8414_PATH));
+  const oidc = gets.find((exchange) => exchange.url.pathname.endsWith(OIDC_PATH));
+  const meta = oidc ?? rfc8414;
   if (!meta) return fail(check, "no metadata request was sent");
-  const where = `${meta.url.origin}${meta.url.pathname}`;
-  if (meta.status === null) return fail(check, `${where} did not answer (${meta.failure})`);
-  if (meta.status !== 200) return fail(check, `${where} answered HTTP ${meta.status}`);
-  if (meta.mediaType !== "application/json") return fail(check, `${where} is not application/json`);
+  const at = where(meta);
+  if (meta.status === null) return fail(check, `${at} did not answer (${meta.failure})`);
+  if (meta.status !== 200) {
+    return fail(
+      check,
+      rfc8414 && oidc
+        ? `no metadata: ${where(rfc8414)} answered HTTP ${rfc8414.status}, ${at} HTTP ${meta.status}`
+        : `${at} answered HTTP ${meta.status}`,
+    );
+  }
+  const standard = meta === oidc ? "OpenID Connect discovery" : "RFC 8414";
+  if (meta.mediaType !== "application/json") return fail(check, `${at} is not application/json`);
   const fields = meta.fields;
-  if (!fields) return fail(check, `${where} is not a JSON object`);
+  if (!fields) return fail(check, `${at} is not a JSON object`);
   let issuer: string | null = null;
   try {
     issuer = typeof fields.issuer === "string" ? new URL(fields.issuer).href : null;
   } catch {}
-  if (issuer !== settings.issuer.href)
-    return fail(check, `the metadata's issuer is not ${prefix}ISSUER (RFC 8414 §3.3)`);
+  if (issuer !== settings.issuer.href) {
+    const section = meta === oidc ? "OpenID Connect Discovery §4.3" : "RFC 8414 §3.3";
+    return fail(check, `the metadata's issuer is not ${prefix}ISSUER (${section})`);
+  }
   if (typeof fields.tokenEndpoint !== "string")
     return fail(check, "the metadata has no token_endpoint");
   if (Array.isArray(fields.grantTypes) && !fields.grantTypes.includes("client_credentials"))
@@ -166,5 +189,14 @@ export function discoveryRow(settings: PartnerSettings, exchanges: readonly Exch
     return fail(check, "token_endpoint_auth_methods_supported lacks client_secret_basic");
   const problem = endpoint();
   if (problem) return fail(check, problem);
-  return pass(check, `RFC 8414 metadata at ${where}; the token endpoint answers`);
+  const notes = [`${standard} metadata at ${at}`];
+  if (meta === oidc && rfc8414) notes.push(`${where(rfc8414)} answered HTTP ${rfc8414.status}`);
+  if (settings.tokenUrl) {
+    notes.push(
+      fields.tokenEndpoint === settings.tokenUrl.href
+        ? `its token_endpoint is ${prefix}TOKEN_URL`
+        : `its token_endpoint is not ${prefix}TOKEN_URL, which the api uses`,
+    );
+  }
+  return pass(check, `${notes.join("; ")}; the token endpoint answers`);
 }

@@ -43,7 +43,7 @@ function isLoopback(host: string): boolean {
 /** Variables whose value is a URL the api trusts (tokens, keys or partner traffic go there). */
 const TRANSPORT_URL = /^(PARTNER_[A-Z0-9]+_(BASE_URL|ISSUER|TOKEN_URL)|AUTH_ISSUER|AUTH_JWKS_URL)$/;
 const INLINE_SECRET = /^PARTNER_[A-Z0-9]+_(CLIENT_SECRET|SUBJECT_KEY)$/;
-const SECRET_FILE = /(_SECRET_FILE|_KEY_FILE)$/;
+const SECRET_FILE = /(_SECRET_FILE|_KEY_FILE|_PASSWORD_FILE)$/;
 const CERT_FILE = /(_CERT_FILE|_CA_FILE)$/;
 
 /**
@@ -120,12 +120,21 @@ export function checkEnvFile(path: string): { findings: Finding[]; referenced: R
     }
     if (INLINE_SECRET.test(key) && value !== "") {
       holdsSecret = true;
-      sink.add(
-        "low",
-        "env.inline-secret",
-        `${key} is inline; prefer ${key}_FILE (a 0600 file only the service reads)`,
-        line,
-      );
+      if (production) {
+        sink.add(
+          "high",
+          "env.inline-secret",
+          `${key} is inline, which the api refuses in production; put it in a 0600 file only the service reads and set ${key}_FILE`,
+          line,
+        );
+      } else {
+        sink.add(
+          "low",
+          "env.inline-secret",
+          `${key} is inline; prefer ${key}_FILE (a 0600 file only the service reads)`,
+          line,
+        );
+      }
     }
     if (SECRET_FILE.test(key) && value !== "")
       referenced.secrets.push(resolve(dirname(path), value));
@@ -137,7 +146,15 @@ export function checkEnvFile(path: string): { findings: Finding[]; referenced: R
   if (database) {
     try {
       const url = new URL(database.value);
-      if (url.password !== "") holdsSecret = true;
+      if (url.password !== "") {
+        holdsSecret = true;
+        sink.add(
+          "low",
+          "env.inline-secret",
+          "DATABASE_URL holds the password; prefer DATABASE_PASSWORD_FILE (a 0600 file only the service reads)",
+          database.line,
+        );
+      }
       const sslmode = url.searchParams.get("sslmode");
       const problem = production ? databaseTlsProblem(sslmode) : null;
       if (problem) {
