@@ -230,7 +230,8 @@ describe("a blocked resident", () => {
           ended: true,
         },
       );
-      expect(sim.video.sessions().map((s) => s.sessionId)).not.toContain(atPartner.sessionId);
+      const ended = sim.video.sessions().find((s) => s.sessionId === atPartner.sessionId);
+      expect(ended?.state).toBe("closed");
       await resident.trpc.consent.revoke.mutate({ purpose: "intercom" });
       const consents = await resident.trpc.consent.list.query();
       expect(consents.find((consent) => consent.purpose === "intercom")?.state).toBe("revoked");
@@ -342,6 +343,15 @@ describe("repeated bad tokens from one client IP", () => {
     const admin = behind("203.0.113.7", operator);
     const listed = await admin.admin.blocks.list.query({ subjectType: "ip", activeOnly: true });
     expect(listed.map((b) => b.subjectId)).toContain("203.0.113.7");
+    // A viewer sees the address's network only, as in the audit trail.
+    const viewer = behind(
+      "203.0.113.7",
+      await stack.issuer.mint({ sub: "viewer-watch-nat", sites: [], role: "viewer" }),
+    );
+    const seen = await viewer.admin.blocks.list.query({ subjectType: "ip", activeOnly: true });
+    expect(seen.map((b) => b.subjectId)).toEqual(listed.map(() => "203.0.x.x"));
+    const anomalies = await viewer.admin.anomalies.list.query({ kind: "credential_guessing" });
+    expect(anomalies.map((a) => a.subjectId)).toEqual(["203.0.x.x"]);
     // The admin app calls with the admin's token from its own address, forwarding the admin's.
     expect((await from("203.0.113.8", "not-a-token")).status).toBe(401);
   });

@@ -23,7 +23,14 @@ import {
   verifyAuditChain,
   withClientNetwork,
 } from "@propgate/consent-audit";
-import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, PURPOSES, TypedId, UserId } from "@propgate/domain";
+import {
+  ANOMALY_KINDS,
+  BLOCK_SUBJECT_TYPES,
+  clientNetwork,
+  PURPOSES,
+  TypedId,
+  UserId,
+} from "@propgate/domain";
 import { z } from "zod";
 import { SessionNotFoundError } from "../errors.ts";
 import { AdminReason, adminActProcedure, adminReadProcedure, router } from "../trpc.ts";
@@ -60,6 +67,17 @@ const shown = ({ sessionPath: _path, ...session }: VideoSession) => session;
  * a block) and a viewer does not: a viewer's pages and exports show the network only.
  */
 const clientIpShown = (role: "viewer" | "operator") => (role === "operator" ? "whole" : "network");
+
+/** Anomalies and blocks on an address: a viewer sees the address's network, as in the trail. */
+function shownToRole<T extends { subjectType: string; subjectId: string }>(
+  role: "viewer" | "operator",
+  rows: T[],
+): T[] {
+  if (clientIpShown(role) === "whole") return rows;
+  return rows.map((row) =>
+    row.subjectType === "ip" ? { ...row, subjectId: clientNetwork(row.subjectId) } : row,
+  );
+}
 
 export const adminRouter = router({
   /** The caller's id and admin role (the web app hides actions from viewers). */
@@ -104,15 +122,21 @@ export const adminRouter = router({
   anomalies: router({
     list: adminReadProcedure
       .input(WatchQuery.optional())
-      .query(({ ctx, input }) =>
-        listAnomalies(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
+      .query(async ({ ctx, input }) =>
+        shownToRole(
+          ctx.adminRole,
+          await listAnomalies(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
+        ),
       ),
   }),
   blocks: router({
     list: adminReadProcedure
       .input(WatchQuery.extend({ activeOnly: z.boolean().optional() }).optional())
-      .query(({ ctx, input }) =>
-        listBlocks(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
+      .query(async ({ ctx, input }) =>
+        shownToRole(
+          ctx.adminRole,
+          await listBlocks(ctx.deps.database.db, { ...input, since: instant(input?.since) }),
+        ),
       ),
     /** Ends a block early; the reason is kept with the block and on its audit row. */
     lift: adminActProcedure
