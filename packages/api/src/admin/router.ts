@@ -25,7 +25,14 @@ import {
 import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, PURPOSES, TypedId, UserId } from "@propgate/domain";
 import { z } from "zod";
 import { SessionNotFoundError } from "../errors.ts";
-import { AdminReason, adminActProcedure, adminReadProcedure, router } from "../trpc.ts";
+import {
+  AdminReason,
+  adminActProcedure,
+  adminAuditExportProcedure,
+  adminAuditVerifyProcedure,
+  adminReadProcedure,
+  router,
+} from "../trpc.ts";
 
 /*
  * The admin api (invariant 5): reads need the viewer or operator role (`adminReadProcedure`),
@@ -221,14 +228,17 @@ export const adminRouter = router({
       )
       .query(({ ctx, input }) => pageAuditEvents(ctx.deps.database.db, auditFilter(input))),
     /** The filtered rows as RFC 4180 CSV, newest first, at most 50,000 (`truncated` beyond). */
-    export: adminReadProcedure
+    export: adminAuditExportProcedure
       .input(AuditQueryFilter.optional())
       .query(({ ctx, input }) =>
         exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}), ctx.audit),
       ),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
-    verify: adminReadProcedure.query(({ ctx }) =>
-      verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
+    verify: adminAuditVerifyProcedure.query(({ ctx }) =>
+      verifyAuditChain(ctx.deps.database.db, {
+        publicKey: ctx.deps.auditVerifyKey ?? undefined,
+        statementTimeoutMs: ctx.deps.adminReads.auditStatementTimeoutMs,
+      }),
     ),
   }),
   vpn: router({
