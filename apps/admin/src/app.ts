@@ -48,6 +48,9 @@ const PAGE_DIR = `${import.meta.dir}/page`;
 /** One admin procedure per call (httpLink never batches), e.g. `admin.consents.list`. */
 const ADMIN_PROCEDURE = /^admin(\.[A-Za-z]{1,64}){1,4}$/;
 
+/** The api's answer headers the proxy passes on (besides `content-type`). */
+const FORWARDED_HEADERS = ["x-request-id", "retry-after", "ratelimit", "ratelimit-policy"];
+
 const SESSION_COOKIE = "propgate-admin";
 /** Binds a sign-in's `state` to the browser that started it; Lax, so the provider's redirect carries it. */
 const LOGIN_COOKIE = "propgate-admin-login";
@@ -382,8 +385,11 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
       const responseHeaders = new Headers({
         "content-type": upstream.headers.get("content-type") ?? "application/json",
       });
-      const requestId = upstream.headers.get("x-request-id");
-      if (requestId) responseHeaders.set("x-request-id", requestId);
+      // When to come back (a 429 or 503) and the api's rate-limit fields, for the page's client.
+      for (const name of FORWARDED_HEADERS) {
+        const value = upstream.headers.get(name);
+        if (value) responseHeaders.set(name, value);
+      }
       return new Response(upstream.body, { status: upstream.status, headers: responseHeaders });
     },
   );
