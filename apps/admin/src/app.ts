@@ -56,6 +56,9 @@ const PAGE_DIR = `${import.meta.dir}/page`;
 /** One admin procedure per call (httpLink never batches), e.g. `admin.consents.list`. */
 const ADMIN_PROCEDURE = /^admin(\.[A-Za-z]{1,64}){1,4}$/;
 
+/** The api's answer headers the proxy passes on (besides `content-type`). */
+const FORWARDED_HEADERS = ["x-request-id", "retry-after", "ratelimit", "ratelimit-policy"];
+
 const SESSION_COOKIE = "propgate-admin";
 /**
  * The browser's sign-ins under way, sealed (`sign-in-cookie.ts`); Lax, so the provider's
@@ -381,8 +384,11 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
       const responseHeaders = new Headers({
         "content-type": upstream.headers.get("content-type") ?? "application/json",
       });
-      const requestId = upstream.headers.get("x-request-id");
-      if (requestId) responseHeaders.set("x-request-id", requestId);
+      // When to come back (a 429 or 503) and the api's rate-limit fields, for the page's client.
+      for (const name of FORWARDED_HEADERS) {
+        const value = upstream.headers.get(name);
+        if (value) responseHeaders.set(name, value);
+      }
       return new Response(upstream.body, { status: upstream.status, headers: responseHeaders });
     },
   );

@@ -7,6 +7,7 @@ import type {
   SubjectRegistry,
 } from "@propgate/consent-audit";
 import type { Logger, Metrics } from "@propgate/observability";
+import type { AdminReadLimits } from "./admin/read-limits.ts";
 import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
@@ -21,6 +22,8 @@ export interface AppDeps {
   auditWriter: AuditWriter;
   /** Anomaly rules and the blocks they place (every instance enforces them within a second). */
   watch: Watch;
+  /** Statement timeouts of admin reads; one audit verify and one export at a time. */
+  adminReads: AdminReadLimits;
   /** Checks checkpoint signatures in `admin.audit.verify`; null without a signing key. */
   auditVerifyKey: KeyObject | null;
   logger: Logger;

@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from "@propgate/consent-audit";
+import { isDatabaseUnavailable, isStatementTimeout } from "@propgate/consent-audit";
 import { type AnomalyKind, DomainError, type ErrorCode } from "@propgate/domain";
 import { TRPCError } from "@trpc/server";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
@@ -133,16 +133,26 @@ function causeOf(error: DomainError): ErrorCause {
 const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 /**
+ * The cause of an error that is no domain error: the database out of reach (retry after a
+ * moment), a statement past its timeout (an admin read, invariant 8: no time to promise), or
+ * an internal error.
+ */
+function causeOfFailure(error: unknown): ErrorCause {
+  if (isDatabaseUnavailable(error))
+    return { code: "UNAVAILABLE", retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
+  if (isStatementTimeout(error)) return { code: "UNAVAILABLE" };
+  return { code: "INTERNAL" };
+}
+
+/**
  * The one mapping from domain errors to tRPC errors. Unknown errors never leak their message;
- * the database out of reach is UNAVAILABLE (503, retry after a moment), not INTERNAL — and,
- * like INTERNAL, keeps the original error for the log line.
+ * the database out of reach or too slow is UNAVAILABLE (503), not INTERNAL — and, like
+ * INTERNAL, keeps the original error for the log line.
  */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (!(error instanceof DomainError)) {
-    const cause: ErrorCause = isDatabaseUnavailable(error)
-      ? { code: "UNAVAILABLE", retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS }
-      : { code: "INTERNAL" };
+    const cause = causeOfFailure(error);
     const { trpc, message } = describeCause(cause.code);
     return new CausedTRPCError(trpc, message ?? "internal error", cause, error);
   }

@@ -1,3 +1,4 @@
+export { type AdminReadLimits, createAdminReadLimits } from "./admin/read-limits.ts";
 export {
   ADMIN_ROLE,
   createResidentVerifier,

@@ -1,7 +1,8 @@
-import type { AuditContext } from "@propgate/consent-audit";
+import { type AuditContext, withStatementTimeout } from "@propgate/consent-audit";
 import { OPERATIONS } from "@propgate/partner-client/contract";
 import { initTRPC } from "@trpc/server";
 import { z } from "zod";
+import type { AdminReadLimits } from "./admin/read-limits.ts";
 import type { AppDeps } from "./deps.ts";
 import {
   CausedTRPCError,
@@ -118,12 +119,44 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
   return next({ ctx: { principal, audit } });
 });
 
-/** The admin api's reads: a viewer or an operator (invariant 5). */
-export const adminReadProcedure = residentProcedure.use(({ ctx, next }) => {
+/** A viewer or an operator (invariant 5). */
+const adminRoleProcedure = residentProcedure.use(({ ctx, next }) => {
   const role = ctx.principal.adminRole;
   if (role === null) throw new ForbiddenError("an admin role (viewer or operator) is required");
   return next({ ctx: { adminRole: role } });
 });
+
+/**
+ * The rest of the procedure runs with `ctx.deps.database` on one transaction whose statements
+ * are cancelled past the timeout (invariant 8): a slow admin read gives its connection back.
+ */
+const boundedReads = (timeoutMs: (limits: AdminReadLimits) => number) =>
+  t.middleware(({ ctx, next }) =>
+    withStatementTimeout(ctx.deps.database, timeoutMs(ctx.deps.adminReads), (database) =>
+      next({ ctx: { deps: { ...ctx.deps, database } } }),
+    ),
+  );
+
+/** The admin api's reads: a viewer or an operator, within ADMIN_READ_STATEMENT_TIMEOUT_MS. */
+export const adminReadProcedure = adminRoleProcedure.use(
+  boundedReads((limits) => limits.readStatementTimeoutMs),
+);
+
+/**
+ * The audit export: one at a time per instance (another at once is refused 429 with
+ * Retry-After), within ADMIN_AUDIT_STATEMENT_TIMEOUT_MS.
+ */
+export const adminAuditExportProcedure = adminRoleProcedure
+  .use(({ ctx, next }) => ctx.deps.adminReads.exclusive("export", () => next()))
+  .use(boundedReads((limits) => limits.auditStatementTimeoutMs));
+
+/**
+ * The audit verify: one at a time per instance, like the export. It bounds the statements of
+ * its own snapshot transaction (`verifyAuditChain`'s `statementTimeoutMs`).
+ */
+export const adminAuditVerifyProcedure = adminRoleProcedure.use(({ ctx, next }) =>
+  ctx.deps.adminReads.exclusive("verify", () => next()),
+);
 
 /** Why an operator acts: required of every admin action, kept on its audit rows. */
 export const AdminReason = z.string().trim().min(3).max(500);

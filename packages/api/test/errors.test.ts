@@ -84,6 +84,15 @@ describe("toTRPCError", () => {
     expect((toTRPCError(unique) as CausedTRPCError).propgate).toEqual({ code: "INTERNAL" });
   });
 
+  test("a statement past its timeout (an admin read) is UNAVAILABLE with no time promised", () => {
+    const cancelled = Object.assign(new Error("canceling statement due to statement timeout"), {
+      code: "57014",
+    });
+    const mapped = toTRPCError(new Error("Failed query: select …", { cause: cancelled }));
+    expect(mapped.code).toBe("SERVICE_UNAVAILABLE");
+    expect((mapped as CausedTRPCError).propgate).toEqual({ code: "UNAVAILABLE" });
+  });
+
   test("retryAfterSeconds travels with the cause when it is known", () => {
     expect(
       (toTRPCError(new PartnerUnavailableError("busy", 7)) as CausedTRPCError).propgate,

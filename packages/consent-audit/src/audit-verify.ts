@@ -4,6 +4,7 @@ import { CHAIN_GENESIS_PREFIX, GENESIS_HASH, LEGACY_CHAIN } from "./audit-chain"
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
 import { type Database, registeredSnapshotReader } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
+import { setLocalStatementTimeout } from "./statement-timeout";
 
 export type AuditChainVerdict =
   /** `checkpoints`: how many signed checkpoints matched (absent when there are none). */
@@ -116,6 +117,21 @@ async function exportSnapshot(tx: Database): Promise<string> {
   return row.snapshot;
 }
 
+/**
+ * The bounds of the verify's transaction on PostgreSQL (PGlite enforces neither): each statement
+ * within `statementTimeoutMs`; and, since it sits idle while its reader walks (after at most one
+ * other verify's walk on the reader's one connection), idle for up to twice that — or, with no
+ * statement timeout (the operator's CLI), for as long as the walk takes.
+ */
+function verifyBounds(statementTimeoutMs: number | undefined): string[] {
+  if (statementTimeoutMs === undefined)
+    return ["set local idle_in_transaction_session_timeout = 0"];
+  return [
+    setLocalStatementTimeout(statementTimeoutMs),
+    `set local idle_in_transaction_session_timeout = ${2 * statementTimeoutMs}`,
+  ];
+}
+
 function faultVerdict(fault: Fault): AuditChainVerdict {
   const reasons = {
     1: `chain ${fault.chainId}: seq ${fault.expected} is missing (next row has seq ${fault.chainSeq})`,
@@ -135,16 +151,25 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
  * signature must be the audit key's (otherwise a forger could write checkpoints of his own).
  * Names the first bad row in chain order. One snapshot (a repeatable-read, read-only
  * transaction, shared with a second connection that walks the links meanwhile); the hashing
- * runs in the database, on parallel workers where it has them.
+ * runs in the database, on parallel workers where it has them. `statementTimeoutMs` bounds
+ * every statement of it, on both connections (the admin api's; the CLI runs unbounded).
  */
 export async function verifyAuditChain(
   db: Database,
-  options: { publicKey?: KeyObject } = {},
+  options: { publicKey?: KeyObject; statementTimeoutMs?: number } = {},
 ): Promise<AuditChainVerdict> {
   const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
   const reader = registeredSnapshotReader(db);
+  const readerBounds =
+    options.statementTimeoutMs === undefined
+      ? []
+      : [setLocalStatementTimeout(options.statementTimeoutMs)];
   return db.transaction(
     async (tx) => {
+      if (reader) {
+        for (const statement of verifyBounds(options.statementTimeoutMs))
+          await tx.execute(sql.raw(statement));
+      }
       const checkpoints = await tx.select().from(auditCheckpoints);
       if (options.publicKey) {
         for (const checkpoint of checkpoints) {
@@ -169,7 +194,7 @@ export async function verifyAuditChain(
       if (reader) {
         const snapshot = await exportSnapshot(tx);
         const [linkFaults, otherFaults] = await Promise.all([
-          reader<Fault>(snapshot, ["set local jit = off"], FIRST_LINK_FAULT_TEXT),
+          reader<Fault>(snapshot, ["set local jit = off", ...readerBounds], FIRST_LINK_FAULT_TEXT),
           checkpointAndContentFaults(tx),
         ]);
         faults = [...linkFaults, ...otherFaults];

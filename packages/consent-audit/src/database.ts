@@ -30,7 +30,16 @@ export interface OpenDatabaseOptions {
   password?: string;
   /** postgres.js pool size (default 10). */
   max?: number;
+  /**
+   * `idle_in_transaction_session_timeout` of every session (default 60 s; 0 turns it off): a
+   * transaction left open while its client waits on something else is ended by the server, and
+   * its connection and locks with it. None of ours waits outside the database that long.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
+
+/** The default `idleInTransactionTimeoutMs`. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 /** What `migrateDatabase` needs per driver; kept out of the public handle. */
 export type MigrationTarget =
@@ -73,11 +82,13 @@ export function registeredRawQuery(db: Database): RawQuery | undefined {
 }
 
 /**
- * Runs read-only statements on a second pooled connection, in a repeatable-read transaction
- * that shares an exported snapshot (`pg_export_snapshot()` of a transaction that stays open
- * meanwhile), so two parts of one consistent read run at once. Registered for a postgres.js
- * pool of two connections or more only (with one, the second would wait for the first for
- * ever); PGlite is one backend. Kept out of the public handle.
+ * Runs read-only statements on a second connection, in a repeatable-read transaction that
+ * shares an exported snapshot (`pg_export_snapshot()` of a transaction that stays open
+ * meanwhile), so two parts of one consistent read run at once. The connection is of a pool of
+ * its own (one connection, closed when idle), never of the pool the exporting transaction holds
+ * one of: readers waiting on that pool would take it whole once enough transactions held a
+ * connection each, and wait for ever. PostgreSQL only; PGlite is one backend. Kept out of the
+ * public handle.
  */
 export type SnapshotReader = <R extends Record<string, unknown>>(
   snapshot: string,
@@ -168,16 +179,22 @@ function pgliteListener(client: PGlite): ChannelListener {
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (opts.url !== undefined) {
     const connection = postgresConnection(opts.url, opts.ca, opts.password);
-    const client = postgres(connection.url, {
+    const options = {
       ...connection.options,
-      max: opts.max ?? 10,
       // Server NOTICEs (e.g. "schema already exists, skipping") are not worth a log line.
       onnotice: () => {},
       // A database that is down fails a query within 5 s instead of postgres.js's 30, and one
       // that is back is reconnected to within a second (its default backoff reaches 20 s).
       connect_timeout: 5,
       backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
-    });
+      connection: {
+        idle_in_transaction_session_timeout:
+          opts.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
+    };
+    const client = postgres(connection.url, { ...options, max: opts.max ?? 10 });
+    // The snapshot reader's pool: one connection, opened on first use, closed after 30 s idle.
+    const readerClient = postgres(connection.url, { ...options, max: 1, idle_timeout: 30 });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
     migrationTargets.set(db, {
       kind: "postgres",
@@ -199,9 +216,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
         return rows as unknown as R[];
       },
     );
-    // With one connection the second would wait for the first for ever.
-    if (client.options.max >= 2) snapshotReaders.set(db, postgresSnapshotReader(client));
-    return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
+    snapshotReaders.set(db, postgresSnapshotReader(readerClient));
+    return {
+      db,
+      kind: "postgres",
+      close: async () => {
+        await Promise.all([client.end({ timeout: 5 }), readerClient.end({ timeout: 5 })]);
+      },
+    };
   }
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const client = opts.dataDir === undefined ? new PGlite() : new PGlite(opts.dataDir);

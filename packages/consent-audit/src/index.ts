@@ -134,7 +134,7 @@ export {
   findSubject,
   rememberSubject,
 } from "./partner-subjects";
-export { errorCode, isDatabaseUnavailable, rootMessage } from "./pg-errors";
+export { errorCode, isDatabaseUnavailable, isStatementTimeout, rootMessage } from "./pg-errors";
 export type {
   ConsentChannel,
   DeviceKind,
@@ -155,6 +155,7 @@ export {
   PARTNERS,
   PURPOSES,
 } from "./purposes";
+export { withStatementTimeout } from "./statement-timeout";
 export type {
   ListVideoSessionsQuery,
   VideoSession,

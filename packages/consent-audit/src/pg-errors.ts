@@ -42,6 +42,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+/** A statement cancelled (SQLSTATE 57014): past its `statement_timeout`, or by an operator. */
+export function isStatementTimeout(err: unknown): boolean {
+  return errorCode(err) === "57014";
+}
+
 /** The innermost error message (drizzle's wrapper message repeats the whole query). */
 export function rootMessage(err: unknown): string {
   let current = err;

@@ -16,7 +16,10 @@ export const ERROR_CODES = [
   "PARTNER_UNAVAILABLE",
   "PARTNER_REJECTED",
   "PARTNER_PROTOCOL_ERROR",
-  /** Propgate's own database is unreachable for now; retry after `retryAfterSeconds`. */
+  /**
+   * Propgate's own database is unreachable for now (retry after `retryAfterSeconds`), or an
+   * admin read ran past its statement timeout (no `retryAfterSeconds`).
+   */
   "UNAVAILABLE",
   "INTERNAL",
 ] as const;

@@ -67,6 +67,12 @@ const schema = z.object({
   /** 72 h: well inside the 30 days 152-FZ allows for destroying data after consent is withdrawn. */
   ERASURE_OVERDUE_SECONDS: integer(60, 30 * 86_400).default(72 * 3600),
   FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * Admin reads' `statement_timeout` (invariant 8): list pages and lookups take milliseconds;
+   * an audit verify or export walks the whole log (raise it for a log of many millions of rows).
+   */
+  ADMIN_READ_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  ADMIN_AUDIT_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000).default(60_000),
   /** Shared rate-limit counters across instances; in-memory per instance when unset. */
   REDIS_URL: z
     .string()

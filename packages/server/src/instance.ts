@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import {
+  createAdminReadLimits,
   createInflightCalls,
   createPartners,
   createRateLimits,
@@ -234,6 +235,10 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     devices: await createDeviceCache(database),
     consents: createConsentCache(database),
     auditVerifyKey: env.auditSigner?.publicKey ?? null,
+    adminReads: createAdminReadLimits({
+      readStatementTimeoutMs: env.ADMIN_READ_STATEMENT_TIMEOUT_MS,
+      auditStatementTimeoutMs: env.ADMIN_AUDIT_STATEMENT_TIMEOUT_MS,
+    }),
     logger,
     metrics,
     instanceId,

@@ -33,7 +33,14 @@ import {
 } from "@propgate/domain";
 import { z } from "zod";
 import { SessionNotFoundError } from "../errors.ts";
-import { AdminReason, adminActProcedure, adminReadProcedure, router } from "../trpc.ts";
+import {
+  AdminReason,
+  adminActProcedure,
+  adminAuditExportProcedure,
+  adminAuditVerifyProcedure,
+  adminReadProcedure,
+  router,
+} from "../trpc.ts";
 
 /*
  * The admin api (invariant 5): reads need the viewer or operator role (`adminReadProcedure`),
@@ -258,14 +265,17 @@ export const adminRouter = router({
         return { ...page, rows: page.rows.map(withClientNetwork) };
       }),
     /** The filtered rows as RFC 4180 CSV, newest first, at most 50,000 (`truncated` beyond). */
-    export: adminReadProcedure.input(AuditQueryFilter.optional()).query(({ ctx, input }) =>
+    export: adminAuditExportProcedure.input(AuditQueryFilter.optional()).query(({ ctx, input }) =>
       exportAuditCsv(ctx.deps.database.db, auditFilter(input ?? {}), ctx.audit, {
         clientIp: clientIpShown(ctx.adminRole),
       }),
     ),
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
-    verify: adminReadProcedure.query(({ ctx }) =>
-      verifyAuditChain(ctx.deps.database.db, { publicKey: ctx.deps.auditVerifyKey ?? undefined }),
+    verify: adminAuditVerifyProcedure.query(({ ctx }) =>
+      verifyAuditChain(ctx.deps.database.db, {
+        publicKey: ctx.deps.auditVerifyKey ?? undefined,
+        statementTimeoutMs: ctx.deps.adminReads.auditStatementTimeoutMs,
+      }),
     ),
   }),
   vpn: router({

@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { type DatabaseHandle, openDatabase, registeredSnapshotReader } from "../src/database";
+import { isStatementTimeout, recordAuditEvent, verifyAuditChain } from "../src/index";
+import { auditEvents } from "../src/schema/index";
+import { withStatementTimeout } from "../src/statement-timeout";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { APP_AUDIT } from "./fixtures";
+
+/*
+ * Invariant 8: no admin read can take an instance down. The verify's snapshot reader never
+ * waits on the pool its transaction holds a connection of; reads bounded by a statement timeout
+ * are cancelled past it; a transaction left idle is ended by the server.
+ */
+
+setDefaultTimeout(30_000);
+
+const opened: DatabaseHandle[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((handle) => handle.close()));
+});
+
+const onPostgres = process.env.DATABASE_URL !== undefined;
+if (!onPostgres) {
+  console.log(
+    "[skip] pool, statement and idle-transaction bounds: need PostgreSQL (set DATABASE_URL); PGlite is one backend without them",
+  );
+}
+
+/** `promise`, or a failure naming what did not finish within `ms` (a wedged pool never does). */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function testDatabase(): Promise<TestDatabase & { url: string }> {
+  const handle = await createTestDatabase();
+  opened.push(handle);
+  if (!handle.url) throw new Error("a PostgreSQL test database has a url");
+  return { ...handle, url: handle.url };
+}
+
+/** Another session holds `audit_events` locked (ACCESS EXCLUSIVE) until the returned call. */
+async function lockAuditEvents(url: string): Promise<() => Promise<void>> {
+  const holder = await openDatabase({ url, max: 1 });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let taken = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    taken = resolve;
+  });
+  const holding = holder.db.transaction(async (tx) => {
+    await tx.execute(sql`lock table audit_events in access exclusive mode`);
+    taken();
+    await released;
+  });
+  await Promise.race([lockTaken, holding]);
+  return async () => {
+    release();
+    await holding;
+    await holder.close();
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the statement to fail");
+}
+
+const show = async (handle: DatabaseHandle, setting: string) => {
+  const rows = (await handle.db.execute(sql.raw(`show ${setting}`))) as unknown as Record<
+    string,
+    string
+  >[];
+  return rows[0]?.[setting];
+};
+
+describe.if(onPostgres)("database sessions on PostgreSQL (invariant 8)", () => {
+  test("every session has an idle_in_transaction_session_timeout: 60 s unless told", async () => {
+    const database = await testDatabase();
+    expect(await show(database, "idle_in_transaction_session_timeout")).toBe("1min");
+    const tuned = await openDatabase({ url: database.url, idleInTransactionTimeoutMs: 250 });
+    opened.push(tuned);
+    expect(await show(tuned, "idle_in_transaction_session_timeout")).toBe("250ms");
+    // The snapshot reader's own connection too.
+    const reader = registeredSnapshotReader(tuned.db);
+    if (!reader) throw new Error("PostgreSQL registers a snapshot reader");
+    const [row] = await tuned.db.transaction(
+      async (tx) => {
+        const exported = (await tx.execute(
+          sql`select pg_catalog.pg_export_snapshot() as snapshot`,
+        )) as unknown as { snapshot: string }[];
+        return reader<{ idle: string }>(
+          exported[0]?.snapshot ?? "",
+          [],
+          "select pg_catalog.current_setting('idle_in_transaction_session_timeout') as idle",
+        );
+      },
+      { isolationLevel: "repeatable read", accessMode: "read only" },
+    );
+    expect(row?.idle).toBe("250ms");
+  });
+
+  test("a transaction left idle is ended by the server, and the pool goes on", async () => {
+    const database = await testDatabase();
+    const tuned = await openDatabase({ url: database.url, idleInTransactionTimeoutMs: 250 });
+    opened.push(tuned);
+    const failure = await failureOf(
+      tuned.db.transaction(async (tx) => {
+        const [me] = (await tx.execute(
+          sql`select pg_catalog.pg_backend_pid() as pid`,
+        )) as unknown as { pid: number }[];
+        // Idle in the transaction until the server has ended this session (another connection looks).
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const [seen] = (await database.db.execute(
+            sql`select count(*)::int as n from pg_catalog.pg_stat_activity where pid = ${me?.pid}`,
+          )) as unknown as { n: number }[];
+          if (seen?.n === 0) break;
+          if (Date.now() > deadline) throw new Error("the idle transaction was never ended");
+          await Bun.sleep(50); // polling another session's state, with a deadline
+        }
+        await tx.execute(sql`select 1`);
+      }),
+    );
+    expect(String(failure)).not.toContain("never ended");
+    expect(await tuned.db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+  });
+
+  test("verifies never wait on their own pool: six at once on a pool of two all finish", async () => {
+    const database = await testDatabase();
+    for (let i = 0; i < 20; i++)
+      await recordAuditEvent(database.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+    const small = await openDatabase({ url: database.url, max: 2 });
+    opened.push(small);
+    const verdicts = await within(
+      15_000,
+      "six concurrent verifies on a pool of two",
+      Promise.all(Array.from({ length: 6 }, () => verifyAuditChain(small.db))),
+    );
+    expect(verdicts).toEqual(Array.from({ length: 6 }, () => ({ ok: true, count: 20 })));
+  });
+
+  test("a read past its statement timeout is cancelled (a lock wait counts); the setting stays in its transaction", async () => {
+    const database = await testDatabase();
+    const unlock = await lockAuditEvents(database.url);
+    try {
+      const failure = await within(
+        10_000,
+        "a read held by a lock",
+        failureOf(
+          withStatementTimeout(database, 200, ({ db }) => db.select().from(auditEvents).limit(1)),
+        ),
+      );
+      expect(isStatementTimeout(failure)).toBe(true);
+    } finally {
+      await unlock();
+    }
+    expect(await withStatementTimeout(database, 200, ({ db }) => db.$count(auditEvents))).toBe(0);
+    const settings = await Promise.all(
+      Array.from({ length: 10 }, () => show(database, "statement_timeout")),
+    );
+    expect(settings).toEqual(Array.from({ length: 10 }, () => "0"));
+  });
+
+  test("verifyAuditChain's statementTimeoutMs bounds its transaction and its reader", async () => {
+    const database = await testDatabase();
+    await recordAuditEvent(database.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+    const unlock = await lockAuditEvents(database.url);
+    try {
+      const failure = await within(
+        10_000,
+        "a verify held by a lock",
+        failureOf(verifyAuditChain(database.db, { statementTimeoutMs: 200 })),
+      );
+      expect(isStatementTimeout(failure)).toBe(true);
+    } finally {
+      await unlock();
+    }
+    expect(await verifyAuditChain(database.db, { statementTimeoutMs: 5000 })).toEqual({
+      ok: true,
+      count: 1,
+    });
+  });
+});
+
+describe.if(!onPostgres)("on PGlite (one backend: no pool, no statement timer)", () => {
+  test("withStatementTimeout runs the work on the handle as it is; verify takes the option", async () => {
+    const handle = await createTestDatabase();
+    opened.push(handle);
+    expect(await withStatementTimeout(handle, 200, async (given) => given === handle)).toBe(true);
+    await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+    expect(await verifyAuditChain(handle.db, { statementTimeoutMs: 200 })).toEqual({
+      ok: true,
+      count: 1,
+    });
+  });
+});
