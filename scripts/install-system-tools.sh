@@ -14,6 +14,7 @@ PACKAGES=(
   openssl             # throwaway CA and certificates made at test time
   prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
   redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
+  libreoffice-calc-nogui  # soffice: opens the audit CSV export as a spreadsheet would
 )
 
 missing=()
