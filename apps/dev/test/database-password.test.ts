@@ -210,6 +210,7 @@ describe.skipIf(missing !== null)(
       };
     }
 
+    const PROXY_WARNING = /"level":"warn".*"msg":"TRUST_PROXY_CIDRS is unset/;
     const INLINE_WARNING =
       /"msg":"DATABASE_URL holds the database password.*DATABASE_PASSWORD_FILE"/;
 
@@ -228,6 +229,8 @@ describe.skipIf(missing !== null)(
           body: { status: "ready" },
         });
         expect(api.lines.filter((logLine) => INLINE_WARNING.test(logLine))).toEqual([]);
+        // Production says once that, without TRUST_PROXY_CIDRS, address rules see the balancer.
+        expect(api.lines.filter((logLine) => PROXY_WARNING.test(logLine))).toHaveLength(1);
       } finally {
         expect(await api.stop()).toBe(0);
       }
@@ -247,7 +250,10 @@ describe.skipIf(missing !== null)(
     test("a password inline in DATABASE_URL still works in production, with one warning naming DATABASE_PASSWORD_FILE", async () => {
       const inline = new URL(url);
       inline.password = encodeURIComponent(PASSWORD);
-      const api = spawnChild([process.execPath, API_MAIN], apiEnv({ DATABASE_URL: inline.href }));
+      const api = spawnChild(
+        [process.execPath, API_MAIN],
+        apiEnv({ DATABASE_URL: inline.href, TRUST_PROXY_CIDRS: "10.0.0.0/24" }),
+      );
       try {
         const [line] = await api.waitFor(/^\{.*"api listening".*\}$/);
         const ready = await fetch(`${(JSON.parse(line) as { url: string }).url}/readyz`);
@@ -256,6 +262,7 @@ describe.skipIf(missing !== null)(
         expect(warnings).toHaveLength(1);
         expect(JSON.parse(warnings[0] ?? "{}")).toMatchObject({ level: "warn" });
         expect(warnings[0]).not.toContain(PASSWORD);
+        expect(api.lines.filter((logLine) => PROXY_WARNING.test(logLine))).toEqual([]);
       } finally {
         expect(await api.stop()).toBe(0);
       }
