@@ -39,6 +39,7 @@ export {
   type AuditSigner,
   auditKeyId,
   auditVerifyKey,
+  checkpointMessage,
   createAuditSigner,
   generateAuditSigningKey,
 } from "./audit-signing";

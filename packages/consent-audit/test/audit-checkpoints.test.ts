@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { checkpointMessage } from "../src/audit-signing";
 import {
   type AuditCheckpoint,
   type AuditWriter,
@@ -8,6 +7,7 @@ import {
   auditChainId,
   auditRowHash,
   chainGenesis,
+  checkpointMessage,
   createAuditSigner,
   createAuditWriter,
   GENESIS_HASH,
