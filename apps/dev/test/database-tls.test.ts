@@ -1,8 +1,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkReadiness, migrateDatabase, openDatabase } from "@propgate/consent-audit";
+import {
+  checkReadiness,
+  generateAuditSigningKey,
+  migrateDatabase,
+  openDatabase,
+} from "@propgate/consent-audit";
 import {
   createTestCertificates,
   signServerCertificate,
@@ -157,6 +170,8 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
   });
 
   test("the api starts on verify-full with the right CA, and refuses to with another", async () => {
+    const auditKeyFile = join(tlsDir, "audit-signing-key.pem");
+    writeFileSync(auditKeyFile, generateAuditSigningKey(), { mode: 0o600 });
     const env = (caFile: string): Record<string, string> => ({
       PATH: process.env.PATH ?? "",
       PROPGATE_ENV: "production",
@@ -169,6 +184,7 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
       AUTH_ISSUER: "https://id.example",
       AUTH_AUDIENCE: "propgate-api",
       AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
+      AUDIT_SIGNING_KEY_FILE: auditKeyFile,
       ...Object.fromEntries(
         ["INTERCOM", "BARRIER"].flatMap((partner) => [
           [`PARTNER_${partner}_BASE_URL`, `https://${partner.toLowerCase()}.example`],
