@@ -67,6 +67,11 @@ export async function readChainHead(db: Database, chainId: string): Promise<Chai
   return head ? { chainId, ...head } : null;
 }
 
+/** Whether any checkpoint of `chainId` is stored. */
+export async function hasCheckpoint(db: Database, chainId: string): Promise<boolean> {
+  return (await newestCheckpoint(db, chainId)) !== null;
+}
+
 async function newestCheckpoint(db: Database, chainId: string) {
   const [newest] = await db
     .select({ chainSeq: auditCheckpoints.chainSeq, at: auditCheckpoints.at })

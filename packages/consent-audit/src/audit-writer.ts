@@ -11,6 +11,7 @@ import {
   type AuditCheckpoint,
   type CheckpointCadence,
   DEFAULT_CHECKPOINT_CADENCE,
+  hasCheckpoint,
   type ProcessChainSigning,
   readChainHead,
   signProcessChain,
@@ -73,6 +74,8 @@ export interface AuditWriterOptions {
   heartbeatMs?: number;
   /** Each checkpoint committed, for the log stream (a copy outside the database). */
   onCheckpoint?: (checkpoint: AuditCheckpoint) => void;
+  /** A checkpoint its timer could not sign (it tries again on the next tick). */
+  onCheckpointError?: (error: unknown) => void;
   /** A batch failed to commit (its result rows are retried; its waiting callers get the error). */
   onWriteError?: (error: unknown, rows: number) => void;
   /** Result rows given up on after `resultTries` failed batches (counted and alerted on). */
@@ -233,10 +236,12 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   let head: ChainHead = emptyChain(chainName());
   /** The newest checkpoint of the chain written to now; null until it is opened. */
   let signed: { chainId: string; chainSeq: number; at: number } | null = null;
+  /** The chain a checkpoint was last sent for (stored, maybe, though the send failed). */
+  let signingSent: string | null = null;
   /** Heads built for the batch being written: one of them may be committed if it fails. */
   let attempted: ChainHead[] = [];
   /** Chains left after a failed batch, to be closed once the database answers again. */
-  const abandoned: { head: ChainHead; attempted: ChainHead[]; opened: boolean }[] = [];
+  const abandoned: { head: ChainHead; attempted: ChainHead[] }[] = [];
   let closed = false;
   const queue: Queued[] = [];
   const retrying: Extract<Queued, { type: "result" }>[] = [];
@@ -314,8 +319,10 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
       if (
         signer &&
         (signed?.chainId !== head.chainId || Date.now() - signed.at >= cadence.intervalMs)
-      )
+      ) {
+        signingSent = head.chainId;
         await signOwn(head);
+      }
       const fast = await writeIfGranted(batch);
       outcome = fast ? { ...fast, isGranted: () => true } : await writeChecked(batch);
     } catch (error) {
@@ -343,7 +350,8 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
    * batch (a lost connection leaves that unknown), so the writer goes on with a new chain.
    */
   function failed(batch: readonly Queued[], error: unknown) {
-    if (signer) abandoned.push({ head, attempted, opened: signed?.chainId === head.chainId });
+    // Nothing was sent to a chain never opened: only the others need closing.
+    if (signingSent === head.chainId) abandoned.push({ head, attempted });
     generation += 1;
     head = emptyChain(chainName());
     failuresInARow += 1;
@@ -415,7 +423,8 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
           candidate.chainSeq === (stored?.chainSeq ?? 0) &&
           (stored === null || candidate.hash === stored.hash),
       );
-      if (stored || chain.opened) written.push(await signOwn(known ?? chain.head, true));
+      if (stored || (await hasCheckpoint(db, chain.head.chainId)))
+        written.push(await signOwn(known ?? chain.head, true));
       abandoned.shift();
     }
     return written;
@@ -423,7 +432,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
 
   /** The writer's chain, where it moved or a heartbeat is due; then the process chain. */
   async function tick(): Promise<AuditCheckpoint[]> {
-    if (!signer) return [];
+    if (!signer || closed) return []; // closed: nothing may follow the closing checkpoints
     const written = await closeAbandoned();
     const current = head;
     if (
@@ -447,13 +456,13 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     ? signProcessChain(db, signer, {
         cadence,
         onCheckpoint: noteCheckpoint,
-        onError: (error) => options.onWriteError?.(error, 0),
+        onError: (error) => options.onCheckpointError?.(error),
       })
     : null;
   // Half an interval: rows are signed within one even when the timer runs late.
   const timer = signer
     ? setInterval(
-        () => void tickOnce().catch((error) => options.onWriteError?.(error, 0)),
+        () => void tickOnce().catch((error) => options.onCheckpointError?.(error)),
         Math.max(10, Math.min(cadence.intervalMs, cadence.heartbeatMs) / 2),
       )
     : undefined;

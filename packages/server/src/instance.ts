@@ -58,7 +58,8 @@ export interface Instance {
   drain(): void;
   /**
    * Stops the listeners (requests in flight may finish within `graceMs`), the background work,
-   * the audit writer (flushed) and the pools, in that order.
+   * the audit writer (flushed, its chains closed by signed checkpoints) and the pools, in that
+   * order.
    */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
@@ -178,6 +179,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     // A copy of every checkpoint outside the database: the log stream (`audit verify --checkpoints`).
     onCheckpoint: (checkpoint) =>
       logger.info(checkpointLogFields(checkpoint), CHECKPOINT_LOG_MESSAGE),
+    onCheckpointError: (error) => logger.error({ err: error }, "audit checkpoint failed"),
     onWriteError: (error, rows) => {
       metrics.auditWriteFailures.inc();
       logger.error({ err: error, rows }, "audit batch failed");
