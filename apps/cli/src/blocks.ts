@@ -1,5 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import {
+  type AuditSigner,
   type Block,
   BlockNotFoundError,
   type DatabaseHandle,
@@ -9,6 +10,7 @@ import {
 } from "@propgate/consent-audit";
 import { BLOCK_SUBJECT_TYPES, TypedId } from "@propgate/domain";
 import { z } from "zod";
+import { withSignedChain } from "./audit-signing.ts";
 
 export const BLOCKS_USAGE = `  propgate blocks list [--all] [--subject <id>] [--type <${BLOCK_SUBJECT_TYPES.join("|")}>] [--json]
                                         the blocks in force (--all: lifted and expired too),
@@ -92,6 +94,7 @@ function operator() {
 export async function blocksCli(
   args: string[],
   open: (command: string) => Promise<DatabaseHandle>,
+  signer: (command: string) => AuditSigner | null,
 ): Promise<number> {
   const [command, ...rest] = args;
   try {
@@ -128,12 +131,16 @@ export async function blocksCli(
         );
       }
       const { actor, audit } = operator();
+      // Its audit row goes on a chain of this command's own, signed and closed like devices import's.
+      const signing = signer("blocks lift");
       const database = await open("blocks lift");
       try {
-        const block = await liftBlock(
-          database.db,
-          { ...parsed.data, actor },
-          { ...audit, reason: parsed.data.reason },
+        const block = await withSignedChain(database.db, signing, () =>
+          liftBlock(
+            database.db,
+            { ...parsed.data, actor },
+            { ...audit, reason: parsed.data.reason },
+          ),
         );
         console.log(`blocks lift: ${block.id} (${block.subjectType}:${block.subjectId}) lifted`);
         return 0;

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   databaseCa,
   databasePassword,
@@ -18,13 +20,24 @@ const schema = z.object({
   DATA_DIR: z.string().optional(),
   /** The key that checks audit checkpoints: the public key, or the api's signing key itself. */
   AUDIT_VERIFY_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * The api's signing key: checks checkpoints too, and signs the chain of a command that writes
+   * audit rows (`devices import`; required for those in production). With DATA_DIR, the
+   * embedded default's key there is the default.
+   */
   AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  PROPGATE_ENV: propgateEnv.default("production"),
 });
 
 /** Settings of the operator CLI. */
 export function loadCliEnv(source: EnvSource = process.env) {
+  const base = parseEnv(schema, source);
+  const embeddedKey = base.DATA_DIR ? join(base.DATA_DIR, "audit-signing-key.pem") : undefined;
   return {
-    ...parseEnv(schema, source),
+    ...base,
+    AUDIT_SIGNING_KEY_FILE:
+      base.AUDIT_SIGNING_KEY_FILE ??
+      (embeddedKey && existsSync(embeddedKey) ? embeddedKey : undefined),
     /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
     databaseCa: databaseCa(source),
     /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */

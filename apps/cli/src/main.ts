@@ -1,16 +1,21 @@
 import { readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { ConfigError } from "@propgate/config";
 import {
   auditVerifyKey,
+  CheckpointLogError,
   DeviceRecord,
+  type LoggedCheckpoint,
   migrateDatabase,
   openDatabase,
+  parseCheckpointLog,
   upsertDevices,
   verifyAuditChain,
 } from "@propgate/consent-audit";
 import { z } from "zod";
+import { CommandKeyError, commandSigner, withSignedChain } from "./audit-signing.ts";
 import { BLOCKS_USAGE, blocksCli } from "./blocks.ts";
 import { loadCliEnv } from "./env.ts";
 import { partnerVerifyCli } from "./partner-verify/command.ts";
@@ -19,12 +24,18 @@ import { securityCheckCli } from "./security-check/command.ts";
 const USAGE = `propgate — operator commands
 
   propgate devices import <file.json>   register or update devices from a JSON array of
-                                        { id, kind, siteId, partner, partnerDeviceId, name }
+                                        { id, kind, siteId, partner, partnerDeviceId, name };
+                                        its audit rows signed with AUDIT_SIGNING_KEY_FILE
+                                        (required in production)
   propgate security-check [--help]      audit the deployment's WireGuard, nftables, TLS, secret
                                         and env files; exits 1 on high or critical findings
-  propgate audit verify [--json]        recompute every audit chain and its signed checkpoints
-                                        (AUDIT_VERIFY_KEY_FILE): exit 0 intact, 1 tampered
-                                        (naming the first bad row and why)
+  propgate audit verify [--json] [--checkpoints <log export>]
+                                        recompute every audit chain and its signed checkpoints
+                                        (AUDIT_VERIFY_KEY_FILE), and with the key the end of
+                                        each chain; --checkpoints: the 'audit checkpoint' lines
+                                        of the api's log stream must all be in the database.
+                                        Exit 0 intact, 1 tampered (naming the first bad row or
+                                        the chains, and why)
   propgate partner verify <intercom|barrier> [--device <id>] [--camera <id>] [--site <id>]
                           [--json] [--help]
                                         check a partner's staging against the contract with
@@ -54,10 +65,42 @@ async function openCliDatabase(command: string, env = loadCliEnv()) {
   return database;
 }
 
+function verifyArguments(args: string[]): { json: boolean; checkpoints?: string } {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof VERIFY_OPTIONS; strict: true }>>;
+  try {
+    parsed = parseArgs({ args, options: VERIFY_OPTIONS, strict: true, allowPositionals: false });
+  } catch (error) {
+    fail(
+      `audit verify: ${error instanceof Error ? error.message : "bad arguments"}\n\n${USAGE}`,
+      2,
+    );
+  }
+  return { json: parsed.values.json ?? false, checkpoints: parsed.values.checkpoints };
+}
+
+const VERIFY_OPTIONS = {
+  json: { type: "boolean" },
+  checkpoints: { type: "string" },
+} as const;
+
+/** The checkpoints of a log export (`--checkpoints`): unreadable or malformed stops the command. */
+function readCheckpointLog(file: string): LoggedCheckpoint[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    fail(`audit verify: ${file} is not a readable file`);
+  }
+  try {
+    return parseCheckpointLog(text);
+  } catch (error) {
+    if (error instanceof CheckpointLogError) fail(`audit verify: ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
 async function verifyAudit(args: string[]) {
-  const json = args.includes("--json");
-  const unknown = args.filter((arg) => arg !== "--json");
-  if (unknown.length > 0) fail(`audit verify: unknown argument ${unknown[0]}\n\n${USAGE}`, 2);
+  const { json, checkpoints } = verifyArguments(args);
   const env = loadCliEnv();
   const keyFile = env.AUDIT_VERIFY_KEY_FILE ?? env.AUDIT_SIGNING_KEY_FILE;
   let publicKey: ReturnType<typeof auditVerifyKey> | undefined;
@@ -68,18 +111,32 @@ async function verifyAudit(args: string[]) {
       fail(`audit verify: ${keyFile} does not hold an Ed25519 key (PEM or JWK)`);
     }
   }
+  if (checkpoints && !publicKey)
+    fail("audit verify: --checkpoints needs the key that checks them (AUDIT_VERIFY_KEY_FILE)", 2);
+  const logged = checkpoints ? readCheckpointLog(checkpoints) : undefined;
   const database = await openCliDatabase("audit verify", env);
   const started = performance.now();
   try {
-    const verdict = await verifyAuditChain(database.db, { publicKey });
+    const verdict = await verifyAuditChain(database.db, { publicKey, logged });
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
     const signatures = publicKey ? "checked" : "not checked (set AUDIT_VERIFY_KEY_FILE)";
+    const stream = logged ? `, ${logged.length} checkpoint(s) of the log stream held` : "";
     if (json)
-      console.log(JSON.stringify({ ...verdict, signaturesChecked: Boolean(publicKey), seconds }));
-    else if (verdict.ok)
       console.log(
-        `audit verify: intact, ${verdict.count} row(s), ${verdict.checkpoints ?? 0} checkpoint(s), signatures ${signatures}, in ${seconds} s`,
+        JSON.stringify({
+          ...verdict,
+          signaturesChecked: Boolean(publicKey),
+          ...(logged ? { logStreamCheckpoints: logged.length } : {}),
+          seconds,
+        }),
       );
+    else if (verdict.ok) {
+      console.log(
+        `audit verify: intact, ${verdict.count} row(s), ${verdict.checkpoints ?? 0} checkpoint(s), signatures ${signatures}${stream}, in ${seconds} s`,
+      );
+      for (const note of verdict.notes ?? []) console.log(`  note: ${note}`);
+    } else if (verdict.firstBadSeq === null)
+      console.log(`audit verify: TAMPERED: ${verdict.reason}`);
     else console.log(`audit verify: TAMPERED at row seq ${verdict.firstBadSeq}: ${verdict.reason}`);
     return verdict.ok ? 0 : 1;
   } finally {
@@ -100,13 +157,20 @@ async function importDevices(file: string | undefined) {
     const issue = parsed.error.issues[0];
     fail(`devices import: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
-  const database = await openCliDatabase("devices import");
+  const env = loadCliEnv();
+  const signer = commandSigner("devices import", {
+    keyFile: env.AUDIT_SIGNING_KEY_FILE,
+    production: env.PROPGATE_ENV === "production",
+  });
+  const database = await openCliDatabase("devices import", env);
   try {
-    await upsertDevices(database.db, parsed.data, {
-      sourceApp: "cli",
-      instanceId: hostname(),
-      actor: `operator:${userInfo().username}`,
-    });
+    await withSignedChain(database.db, signer, () =>
+      upsertDevices(database.db, parsed.data, {
+        sourceApp: "cli",
+        instanceId: hostname(),
+        actor: `operator:${userInfo().username}`,
+      }),
+    );
     console.log(`devices import: ${parsed.data.length} device(s) registered`);
   } finally {
     await database.close();
@@ -120,9 +184,21 @@ try {
   else if (group === "audit" && command === "verify") process.exit(await verifyAudit(rest));
   else if (group === "partner" && command === "verify") process.exit(await partnerVerifyCli(rest));
   else if (group === "blocks")
-    process.exit(await blocksCli(process.argv.slice(3), (name) => openCliDatabase(name)));
+    process.exit(
+      await blocksCli(
+        process.argv.slice(3),
+        (name) => openCliDatabase(name),
+        (name) => {
+          const env = loadCliEnv();
+          return commandSigner(name, {
+            keyFile: env.AUDIT_SIGNING_KEY_FILE,
+            production: env.PROPGATE_ENV === "production",
+          });
+        },
+      ),
+    );
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
+  if (error instanceof ConfigError || error instanceof CommandKeyError) fail(error.message);
   fail(`propgate: ${error instanceof Error ? error.message : "failed"}`);
 }

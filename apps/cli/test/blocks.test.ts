@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import {
+  auditVerifyKey,
+  createAuditSigner,
   createBlockList,
+  generateAuditSigningKey,
   listAuditEvents,
   listBlocks,
   openDatabase,
   placeBlock,
   recordAnomaly,
+  signProcessChain,
+  verifyAuditChain,
 } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { runCli } from "./run-cli.ts";
@@ -18,14 +23,19 @@ const dir = mkdtempSync(join(tmpdir(), "propgate-cli-blocks-"));
 let database: TestDatabase | null = null;
 let env: Record<string, string>;
 
+/** The audit signing key, made at test time: the lift's row goes on a signed chain. */
+const signingKey = generateAuditSigningKey();
+const keyFile = join(dir, "audit-signing-key.pem");
+writeFileSync(keyFile, signingKey, { mode: 0o600 });
+
 beforeAll(async () => {
   const candidate = await createTestDatabase();
   if (candidate.url) {
     database = candidate;
-    env = { DATABASE_URL: candidate.url };
+    env = { DATABASE_URL: candidate.url, AUDIT_SIGNING_KEY_FILE: keyFile };
   } else {
     await candidate.close(); // PGlite: the CLI opens (and migrates) its own data dir
-    env = { DATA_DIR: join(dir, "data") };
+    env = { DATA_DIR: join(dir, "data"), AUDIT_SIGNING_KEY_FILE: keyFile };
   }
 });
 afterAll(async () => {
@@ -50,6 +60,8 @@ async function blockSomeone(subjectId: string) {
   // The CLI migrates a PGlite data dir on first use; list once so the tables exist.
   if (!database) await cli(["blocks", "list"]);
   return withDb(async (db) => {
+    // As an api instance places it: on a chain its signing key signs and closes.
+    const signing = signProcessChain(db, createAuditSigner(signingKey));
     const { anomaly } = await recordAnomaly(db, {
       kind: "credential_guessing",
       subjectType: "ip",
@@ -65,6 +77,7 @@ async function blockSomeone(subjectId: string) {
       { baseSeconds: 900, maxSeconds: 86_400 },
       { sourceApp: "api", instanceId: "test", actor: null },
     );
+    await signing.release();
     if (!block) throw new Error("no block placed");
     return block;
   });
@@ -128,6 +141,11 @@ describe("propgate blocks", () => {
     const all = await cli(["blocks", "list", "--all"]);
     expect({ code: all.code, stderr: all.stderr }).toEqual({ code: 0, stderr: "" });
     expect(all.stdout).toContain(`lifted by ${operator}`);
+    // The command's chain is signed and closed: the log verifies with the key, its end included.
+    const verdict = await withDb((db) =>
+      verifyAuditChain(db, { publicKey: auditVerifyKey(signingKey) }),
+    );
+    expect(verdict).toMatchObject({ ok: true });
   });
 
   test("bad usage exits 2 and changes nothing; a block not in force exits 1", async () => {
@@ -152,6 +170,14 @@ describe("propgate blocks", () => {
     const unknown = await cli(["blocks", "lift", "blk_00000000000000000000", "--reason", "gone"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("no such block in force");
+    // Production (the CLI's default) lifts nothing without the key its row must be signed with.
+    const { AUDIT_SIGNING_KEY_FILE: _key, ...keyless } = env;
+    const unsigned = await runCli(["blocks", "lift", block.id, "--reason", "resident called"], {
+      env: keyless,
+    });
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.stderr).toContain("blocks lift: AUDIT_SIGNING_KEY_FILE is unset");
+    expect((await cli(["blocks", "list"])).stdout).toContain(block.id);
     const first = await cli(["blocks", "lift", block.id, "--reason", "resident called"]);
     expect(first.code).toBe(0);
     const again = await cli(["blocks", "lift", block.id, "--reason", "resident called"]);

@@ -1,3 +1,4 @@
+import type { AuditChainVerdict } from "@propgate/consent-audit";
 import { type Load, outcomes, percentile, type Sample, startLoad } from "./load.ts";
 import { type Rig, type RigOptions, startRig } from "./rig.ts";
 
@@ -36,6 +37,12 @@ const now = () => performance.now();
 const between = (samples: readonly Sample[], from: number, to: number) =>
   samples.filter((s) => s.start >= from && s.start < to);
 const fmt = (value: number, unit = "ms") => `${value.toFixed(value < 10 ? 1 : 0)} ${unit}`;
+/** The verifier's clock an hour on: a chain not closed by then has gone quiet for good. */
+const anHourOn = () => new Date(Date.now() + 3_600_000);
+const verdictText = (verdict: AuditChainVerdict) =>
+  verdict.ok
+    ? `intact: ${verdict.count} rows, ${verdict.checkpoints ?? 0} signed checkpoints`
+    : verdict.reason;
 const check = (rule: string, pass: boolean, measured: string): Check => ({ rule, pass, measured });
 
 /** The first sample that started at or after `from` and succeeded, or null. */
@@ -263,6 +270,10 @@ const DRILLS: Record<DrillName, Drill> = {
       await Bun.sleep(500);
       const { requests, responses } = await rig.auditCounts();
       const sent = await rig.sim.opens();
+      // Stopped, every chain ends in a closing checkpoint: the one the outage cut off included.
+      rig.api.signal("SIGTERM");
+      await rig.api.exited;
+      const ends = await rig.auditVerify(anHourOn());
       const redWhileDown = seen.some((s) => s.at > downFrom && s.at < startedAt && s.value === 503);
       const greenAfter = seen
         .filter((s) => s.at > (recovered ?? startedAt))
@@ -274,6 +285,11 @@ const DRILLS: Record<DrillName, Drill> = {
           "no partner request without its audit row",
           requests >= sent && sent > 0,
           `the partner received ${sent} opens; ${requests} partner.request rows (${responses} answers)`,
+        ),
+        check(
+          "after the outage and a stop, `audit verify` with the key an hour on: every chain closed",
+          ends.ok,
+          verdictText(ends),
         ),
         check(
           "/readyz red while the database is down, green again after",
@@ -376,6 +392,7 @@ const DRILLS: Record<DrillName, Drill> = {
       const samples = await load.stop();
       const { requests, responses } = await rig.auditCounts();
       const sent = await rig.sim.opens();
+      const ends = await rig.auditVerify(anHourOn());
       const inFlight = samples.filter((s) => s.start < signalledAt && s.end > signalledAt);
       const firstRed = seen.find((s) => s.at > signalledAt && s.value === 503);
       const late = between(samples, signalledAt + drainMs + 300, Number.POSITIVE_INFINITY);
@@ -404,6 +421,11 @@ const DRILLS: Record<DrillName, Drill> = {
           "no audit row lost: a request row for every request sent, an answer row for every answer",
           requests >= sent && responses >= sent && sent > 0,
           `the partner received ${sent}; ${requests} request rows, ${responses} answer rows`,
+        ),
+        check(
+          "its audit chains end in closing checkpoints: `audit verify` with the key an hour on",
+          ends.ok,
+          verdictText(ends),
         ),
       ];
     },

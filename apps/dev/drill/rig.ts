@@ -1,7 +1,16 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { migrateDatabase, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import {
+  type AuditChainVerdict,
+  createAuditSigner,
+  generateAuditSigningKey,
+  migrateDatabase,
+  openDatabase,
+  signProcessChain,
+  upsertDevices,
+  verifyAuditChain,
+} from "@propgate/consent-audit";
 import type { Subprocess } from "bun";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "../src/seed.ts";
@@ -24,6 +33,8 @@ export interface Rig {
   residents: string[];
   /** Counts of the audit log, read from the throwaway database. */
   auditCounts(): Promise<{ requests: number; responses: number }>;
+  /** `audit verify` with the api's public key, by the clock `now` (default: now). */
+  auditVerify(now?: Date): Promise<AuditChainVerdict>;
   close(): Promise<void>;
 }
 
@@ -200,7 +211,14 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const pg = await startThrowawayPostgres();
   const database = await openDatabase({ url: pg.url, max: 2 });
   await migrateDatabase(database);
+  // The api signs its audit chains; the rig's own seeding is signed and closed with the same key.
+  const auditKey = generateAuditSigningKey();
+  const auditKeyFile = join(dir, "audit-signing-key.pem");
+  writeFileSync(auditKeyFile, auditKey, { mode: 0o600 });
+  const signer = createAuditSigner(auditKey);
+  const seeding = signProcessChain(database.db, signer);
   await upsertDevices(database.db, SEED_DEVICES, { sourceApp: "drill", instanceId: "drill" });
+  await seeding.release();
   const redis = options.redis ? await startThrowawayRedis() : null;
   const sim = await startSim(dir, options.tokenLifetimeSeconds ?? 300);
   const issuer = await startDevIssuer({
@@ -217,6 +235,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     AUTH_ISSUER: issuer.issuer,
     AUTH_AUDIENCE: "propgate-api",
     AUTH_JWKS_URL: issuer.jwksUrl.href,
+    AUDIT_SIGNING_KEY_FILE: auditKeyFile,
     ...HIGH_RATE_LIMITS,
     ...(redis ? { REDIS_URL: redis.url } : {}),
     ...options.env,
@@ -257,6 +276,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       )) as unknown as Array<{ requests: number; responses: number }>;
       return rows[0] ?? { requests: 0, responses: 0 };
     },
+    auditVerify: (now) => verifyAuditChain(database.db, { publicKey: signer.publicKey, now }),
     async close() {
       api.signal("SIGKILL");
       await api.exited;

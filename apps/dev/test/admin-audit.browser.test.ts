@@ -28,7 +28,7 @@ const cspViolations: string[] = [];
 beforeAll(async () => {
   if (!available) return;
   stack = await startTestStack({ logLevel: "warn" });
-  await seedAuditRows(stack.database.db, SEEDED, "seed/admin-audit-screen");
+  await seedAuditRows(stack, SEEDED, "seed/admin-audit-screen");
   browser = await launchChromium();
   operator = await browser.newContext({
     timezoneId: TIME_ZONE,

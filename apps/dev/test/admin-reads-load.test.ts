@@ -41,7 +41,7 @@ let viewerToken: string;
 beforeAll(async () => {
   if (!onPostgres) return;
   stack = await startTestStack({ env: HIGH_RATE_LIMITS, logLevel: "warn" });
-  await seedAuditRows(stack.database.db, SEEDED_ROWS, "seed/admin-reads-load");
+  await seedAuditRows(stack, SEEDED_ROWS, "seed/admin-reads-load");
   resident = await stack.resident("resident-admin-reads-load");
   await grant(resident, ["intercom"]);
   viewerToken = await stack.issuer.mint({

@@ -462,7 +462,7 @@ describe("the audit trail over 100,000 rows", () => {
   const SEEDED = 100_000;
   const START = SEED_START;
 
-  beforeAll(() => seedAuditRows(stack.database.db, SEEDED, "seed/admin-roles"), 120_000);
+  beforeAll(() => seedAuditRows(stack, SEEDED, "seed/admin-roles"), 120_000);
 
   /** Every page under `filter` from the newest to the oldest and back: the same pages. */
   async function walk(filter: Record<string, string>, limit: number) {

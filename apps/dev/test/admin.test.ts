@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { savePartnerHealth } from "@propgate/consent-audit";
+import { auditRowHash, chainGenesis, savePartnerHealth } from "@propgate/consent-audit";
+import { auditEvents } from "@propgate/consent-audit/schema";
+import { eq } from "drizzle-orm";
 import { errorOf, startTestStack } from "./harness.ts";
 
 const stack = await startTestStack();
@@ -83,20 +85,64 @@ describe("admin.devices", () => {
 });
 
 describe("admin.audit.verify", () => {
+  test("names a forged chain that the audit key never signed", async () => {
+    const client = await admin();
+    const chainId = "forged/1/x/w1.0";
+    const content = {
+      chainSeq: 1,
+      id: "evt_forged_admin",
+      at: new Date(),
+      kind: "partner.request" as const,
+      sourceApp: "api",
+      instanceId: "api-forged",
+      clientIp: null,
+      requestId: null,
+      userId: "user-forged",
+      actor: null,
+      operation: "intercom.open" as const,
+      partner: "intercom" as const,
+      purpose: "intercom" as const,
+      target: "door-a1",
+      attempt: 0,
+      result: "pending",
+      errorCode: null,
+      httpStatus: null,
+      latencyMs: null,
+      callId: null,
+      reason: null,
+    };
+    const prevHash = chainGenesis(chainId);
+    await stack.database.db
+      .insert(auditEvents)
+      .values({ ...content, chainId, prevHash, hash: auditRowHash(prevHash, content) });
+    try {
+      const verdict = await client.admin.audit.verify.query();
+      expect(verdict.ok ? "" : verdict.reason).toContain(
+        `chain ${chainId} has 1 row(s) and no signed checkpoint`,
+      );
+    } finally {
+      await stack.database.db.delete(auditEvents).where(eq(auditEvents.chainId, chainId));
+    }
+  });
+
   test("partner calls get signed checkpoints, logged too; a cut tail is reported", async () => {
     const client = await admin();
     const resident = await stack.resident("user-checkpoints");
     await resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });
     await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
-    // The writer signs its head right after a batch commits, without holding the caller.
+    // Rows not yet signed (the writer signs within AUDIT_CHECKPOINT_SECONDS): a live chain.
     await stack.deps.auditWriter.flush();
+    expect(await client.admin.audit.verify.query()).toMatchObject({ ok: true });
+    // Signed now, as the writer's timer would.
+    await stack.deps.auditWriter.checkpoint();
     const verdict = await client.admin.audit.verify.query();
     expect(verdict).toMatchObject({ ok: true, checkpoints: expect.any(Number) });
     const logged = stack.logs.filter((line) => line.msg === "audit checkpoint");
     expect(logged.length).toBeGreaterThan(0);
     expect(logged[0]).toMatchObject({
       chainSeq: expect.any(Number),
-      signature: expect.any(String),
+      closing: false,
+      checkpoint: expect.stringMatching(/^[0-9a-f]+$/),
     });
     // Cut the newest rows (and keep their checkpoint): verify names the cut.
     await stack.database.db.execute(

@@ -1,10 +1,19 @@
-import { auditRowHash, chainGenesis, type Database } from "@propgate/consent-audit";
+import { readFileSync } from "node:fs";
+import {
+  auditRowHash,
+  chainGenesis,
+  createAuditSigner,
+  type Database,
+  DEFAULT_CHECKPOINT_CADENCE,
+  writeCheckpoint,
+} from "@propgate/consent-audit";
 import { auditEvents } from "@propgate/consent-audit/schema";
 
 /**
  * Audit rows for the tests of the trail at size (admin-roles.test.ts, the audit screen):
  * row i at SEED_START + i seconds, linked and hashed as the writer would on a chain of its own,
- * so the chain still verifies.
+ * opened and closed by checkpoints signed with the stack's audit key, so the chain still
+ * verifies.
  */
 
 export const SEED_START = Date.UTC(2025, 0, 1);
@@ -34,8 +43,16 @@ export const seedRow = (i: number) => ({
   reason: null,
 });
 
-export async function seedAuditRows(db: Database, count: number, chainId: string) {
+export async function seedAuditRows(
+  stack: { database: { db: Database }; env: Record<string, string> },
+  count: number,
+  chainId: string,
+) {
+  const { db } = stack.database;
+  const signer = createAuditSigner(readFileSync(stack.env.AUDIT_SIGNING_KEY_FILE ?? "", "utf8"));
+  const cadence = DEFAULT_CHECKPOINT_CADENCE;
   let prev = chainGenesis(chainId);
+  await writeCheckpoint(db, signer, { chainId, chainSeq: 0, hash: prev }, { cadence });
   for (let start = 0; start < count; start += 2000) {
     const values = [];
     for (let i = start; i < Math.min(count, start + 2000); i++) {
@@ -46,4 +63,10 @@ export async function seedAuditRows(db: Database, count: number, chainId: string
     }
     await db.insert(auditEvents).values(values);
   }
+  await writeCheckpoint(
+    db,
+    signer,
+    { chainId, chainSeq: count, hash: prev },
+    { cadence, closing: true },
+  );
 }

@@ -10,7 +10,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkReadiness, migrateDatabase, openDatabase } from "@propgate/consent-audit";
+import {
+  checkReadiness,
+  generateAuditSigningKey,
+  migrateDatabase,
+  openDatabase,
+} from "@propgate/consent-audit";
 import {
   createTestCertificates,
   signServerCertificate,
@@ -170,6 +175,8 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
     const subjectKeyFile = join(tlsDir, "partner-subject-key");
     writeFileSync(secretFile, "client-secret-for-database-tls-test", { mode: 0o600 });
     writeFileSync(subjectKeyFile, "cd".repeat(32), { mode: 0o600 });
+    const auditKeyFile = join(tlsDir, "audit-signing-key.pem");
+    writeFileSync(auditKeyFile, generateAuditSigningKey(), { mode: 0o600 });
     const env = (caFile: string): Record<string, string> => ({
       PATH: process.env.PATH ?? "",
       PROPGATE_ENV: "production",
@@ -182,6 +189,7 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
       AUTH_ISSUER: "https://id.example",
       AUTH_AUDIENCE: "propgate-api",
       AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
+      AUDIT_SIGNING_KEY_FILE: auditKeyFile,
       ...Object.fromEntries(
         ["INTERCOM", "BARRIER"].flatMap((partner) => [
           [`PARTNER_${partner}_BASE_URL`, `https://${partner.toLowerCase()}.example`],

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { AppRouter } from "@propgate/api";
 import { ConfigError } from "@propgate/config";
-import { upsertDevices } from "@propgate/consent-audit";
+import { generateAuditSigningKey, upsertDevices } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { createTestCertificates } from "@propgate/partner-sim/testing";
@@ -23,6 +23,9 @@ import { spawnChild } from "./processes.ts";
  */
 const certs = createTestCertificates();
 const dir = mkdtempSync(join(tmpdir(), "propgate-tls-test-"));
+/** Production signs the audit chains: a key made for this run. */
+const auditKeyFile = join(dir, "audit-signing-key.pem");
+writeFileSync(auditKeyFile, generateAuditSigningKey(), { mode: 0o600 });
 afterAll(() => {
   certs?.remove();
   rmSync(dir, { recursive: true, force: true });
@@ -107,6 +110,7 @@ describe.skipIf(certs === null)("HTTPS with mTLS end to end", () => {
       AUTH_JWKS_CA_FILE: certs.caFile,
       TLS_CERT_FILE: certs.serverCertFile,
       TLS_KEY_FILE: certs.serverKeyFile,
+      AUDIT_SIGNING_KEY_FILE: auditKeyFile,
     };
     for (const [name, sim] of [
       ["INTERCOM", sims.intercom],

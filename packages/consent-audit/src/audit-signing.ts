@@ -69,19 +69,34 @@ export function generateAuditSigningKey(): string {
     .toString();
 }
 
-/** What a checkpoint's signature covers. */
+/**
+ * What a checkpoint's signature covers. v2 adds whether the chain closed there and the cadence
+ * its writer promised (what the verifier needs to tell a live chain from one cut or crashed);
+ * one with neither was signed as v1, before those existed.
+ */
 export function checkpointMessage(checkpoint: {
   chainId: string;
   chainSeq: number;
   headHash: string;
   at: Date;
+  closing?: boolean;
+  intervalMs?: number | null;
+  heartbeatMs?: number | null;
 }): string {
-  return [
-    "propgate-audit-checkpoint:v1",
+  const v1 = [
     checkpoint.chainId,
     String(checkpoint.chainSeq),
     checkpoint.headHash,
     checkpoint.at.toISOString(),
+  ];
+  const v2 = checkpoint.closing || checkpoint.intervalMs != null || checkpoint.heartbeatMs != null;
+  if (!v2) return ["propgate-audit-checkpoint:v1", ...v1].join("\n");
+  return [
+    "propgate-audit-checkpoint:v2",
+    ...v1,
+    checkpoint.closing ? "closing" : "open",
+    String(checkpoint.intervalMs),
+    String(checkpoint.heartbeatMs),
   ].join("\n");
 }
 

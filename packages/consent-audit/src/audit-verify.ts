@@ -1,14 +1,20 @@
 import type { KeyObject } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { CHAIN_GENESIS_PREFIX, GENESIS_HASH, LEGACY_CHAIN } from "./audit-chain";
+import { CHAIN_ENDS, type ChainEnd, judgeChainEnds, newestCheckpoints } from "./audit-chain-ends";
+import type { AuditCheckpoint } from "./audit-checkpoints";
+import { type LoggedCheckpoint, loggedButMissing } from "./audit-log-stream";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
 import { type Database, registeredSnapshotReader } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
 import { setLocalStatementTimeout } from "./statement-timeout";
 
 export type AuditChainVerdict =
-  /** `checkpoints`: how many signed checkpoints matched (absent when there are none). */
-  | { ok: true; count: number; checkpoints?: number }
+  /**
+   * `checkpoints`: how many signed checkpoints matched (absent when there are none); `notes`:
+   * ends that hold with a remark (a crash the log stream told from a cut).
+   */
+  | { ok: true; count: number; checkpoints?: number; notes?: string[] }
   | { ok: false; firstBadSeq: number | null; reason: string };
 
 /*
@@ -65,10 +71,13 @@ select ${FAULT}, 4 as rank, null::float8 as expected from (
   join audit_events e using (chain_id, chain_seq) where e.hash <> k.head_hash) bad
 order by chain_id, chain_seq limit 1`);
 
-/** Checkpoints past their chain's end (rows cut off), and how many checkpoints a row matched. */
+/**
+ * Checkpoints past their chain's end (rows cut off), and how many checkpoints a row matched (an
+ * opening checkpoint, seq 0, signs the genesis before any row).
+ */
 const CHECKPOINT_ROWS = sql.raw(`
 select k.id, k.chain_id as "chainId", k.chain_seq::float8 as "chainSeq",
-  (e.chain_seq is not null) as "hasRow"
+  (k.chain_seq = 0 or e.chain_seq is not null) as "hasRow"
 from audit_checkpoints k
 left join audit_events e using (chain_id, chain_seq)
 order by k.chain_id, k.chain_seq`);
@@ -148,7 +157,9 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
  * equal the previous row's hash, and each hash must match the row's content. Finds edited,
  * deleted and inserted rows and rows moved between chains; with the signed checkpoints, also a
  * chain cut short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's
- * signature must be the audit key's (otherwise a forger could write checkpoints of his own).
+ * signature must be the audit key's (otherwise a forger could write checkpoints of his own), and
+ * every chain's end must be signed (`judgeChainEnds`, by the clock `now`); with `logged`, the
+ * checkpoints of the log stream must all be in the database, rows included.
  * Names the first bad row in chain order. One snapshot (a repeatable-read, read-only
  * transaction, shared with a second connection that walks the links meanwhile); the hashing
  * runs in the database, on parallel workers where it has them. `statementTimeoutMs` bounds
@@ -156,9 +167,16 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
  */
 export async function verifyAuditChain(
   db: Database,
-  options: { publicKey?: KeyObject; statementTimeoutMs?: number } = {},
+  options: {
+    publicKey?: KeyObject;
+    now?: Date;
+    logged?: readonly LoggedCheckpoint[];
+    statementTimeoutMs?: number;
+  } = {},
 ): Promise<AuditChainVerdict> {
   const keyId = options.publicKey ? auditKeyId(options.publicKey) : null;
+  if (options.logged && !options.publicKey)
+    throw new Error("checking the log stream's checkpoints needs the public key");
   const reader = registeredSnapshotReader(db);
   const readerBounds =
     options.statementTimeoutMs === undefined
@@ -184,6 +202,22 @@ export async function verifyAuditChain(
               reason: `checkpoint ${checkpoint.id} of chain ${checkpoint.chainId} at seq ${checkpoint.chainSeq} is not signed by the audit key`,
             };
           }
+        }
+        const forged = options.logged?.find(
+          (logged) =>
+            logged.keyId !== keyId ||
+            !checkpointSignatureValid(
+              options.publicKey as KeyObject,
+              checkpointMessage(logged),
+              logged.signature,
+            ),
+        );
+        if (forged) {
+          return {
+            ok: false,
+            firstBadSeq: null,
+            reason: `the log stream's checkpoint of chain ${forged.chainId} at seq ${forged.chainSeq} (line ${forged.line}) is not signed by the audit key`,
+          };
         }
       }
       await tx.execute(sql`set local jit = off`); // compiling costs more than it saves here
@@ -215,11 +249,59 @@ export async function verifyAuditChain(
           reason: `chain ${cut.chainId} ends before its signed checkpoint at seq ${cut.chainSeq} (rows cut)`,
         };
       }
+      const ends = options.publicKey
+        ? await checkChainEnds(
+            async <R extends Record<string, unknown>>(query: SQL) =>
+              rowsOf<R>(await tx.execute(query)),
+            checkpoints,
+            { now: options.now ?? new Date(), logged: options.logged },
+          )
+        : { notes: [] };
+      if ("reason" in ends) return { ok: false, firstBadSeq: null, reason: ends.reason };
       const [{ count } = { count: 0 }] = rowsOf<{ count: number }>(await tx.execute(COUNT));
-      return placed.length > 0
-        ? { ok: true, count, checkpoints: placed.length }
-        : { ok: true, count };
+      return {
+        ok: true,
+        count,
+        ...(placed.length > 0 ? { checkpoints: placed.length } : {}),
+        ...(ends.notes.length > 0 ? { notes: ends.notes } : {}),
+      };
     },
     { isolationLevel: "repeatable read", accessMode: "read only" },
   );
+}
+
+/** How many chains whose end fails a verdict names (chain order); the rest are counted. */
+const MAX_END_FAULTS = 5;
+
+/**
+ * The end of every chain, with the key: the log stream's checkpoints first (a cut that also took
+ * the checkpoints shows only there), then `judgeChainEnds`. Per chain, never per row.
+ */
+async function checkChainEnds(
+  run: <R extends Record<string, unknown>>(query: SQL) => Promise<R[]>,
+  checkpoints: readonly AuditCheckpoint[],
+  options: { now: Date; logged?: readonly LoggedCheckpoint[] },
+): Promise<{ reason: string } | { notes: string[] }> {
+  const ends = await run<ChainEnd>(CHAIN_ENDS);
+  if (options.logged) {
+    const [first] = await loggedButMissing(run, options.logged);
+    const lost = first === undefined ? undefined : options.logged[first];
+    if (lost) {
+      const lastSeq = ends.find((end) => end.chainId === lost.chainId)?.lastSeq ?? 0;
+      const rows = lastSeq < lost.chainSeq ? `, and its rows from seq ${lastSeq + 1} on` : "";
+      return {
+        reason: `chain ${lost.chainId}: the log stream holds its signed ${lost.closing ? "closing " : ""}checkpoint at seq ${lost.chainSeq} (${lost.at.toISOString()}, line ${lost.line}) that the database lacks${rows}: a cut`,
+      };
+    }
+  }
+  const verdict = judgeChainEnds(ends, checkpoints, {
+    now: options.now,
+    logged: options.logged && newestCheckpoints(options.logged),
+  });
+  if (verdict.faults.length > 0) {
+    const more = verdict.faults.length - MAX_END_FAULTS;
+    const others = more > 0 ? `; and ${more} more chain(s) whose end fails` : "";
+    return { reason: `${verdict.faults.slice(0, MAX_END_FAULTS).join("; ")}${others}` };
+  }
+  return { notes: verdict.notes };
 }

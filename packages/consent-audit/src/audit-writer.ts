@@ -2,13 +2,21 @@ import {
   type AuditContext,
   auditChainId,
   completeAuditEvent,
-  lockAuditChain,
   type ParsedAuditEvent,
   parseAuditContext,
   parseAuditEvent,
 } from "./audit";
 import { type ChainHead, chainRows, emptyChain } from "./audit-chain";
-import { type AuditCheckpoint, checkpointAuditChain, writeCheckpoint } from "./audit-checkpoints";
+import {
+  type AuditCheckpoint,
+  type CheckpointCadence,
+  DEFAULT_CHECKPOINT_CADENCE,
+  hasCheckpoint,
+  type ProcessChainSigning,
+  readChainHead,
+  signProcessChain,
+  writeCheckpoint,
+} from "./audit-checkpoints";
 import type { AuditSigner } from "./audit-signing";
 import { type Database, type RawQuery, registeredRawQuery } from "./database";
 import { ConsentRequiredError } from "./errors";
@@ -55,11 +63,19 @@ type Queued =
 
 export interface AuditWriterOptions {
   maxBatch?: number;
-  /** Signs the chain's head (a checkpoint) at most this often while rows are written. */
+  /**
+   * Signs the writer's chain and this process's chain (checkpoints): new rows within
+   * `checkpointEveryMs`, a heartbeat every `heartbeatMs` while idle, a closing one at `close()`.
+   */
   signer?: AuditSigner;
+  /** Default 10 s (AUDIT_CHECKPOINT_SECONDS). */
   checkpointEveryMs?: number;
-  /** Each checkpoint written, for the log stream (a copy outside the database). */
+  /** Default 60 s. */
+  heartbeatMs?: number;
+  /** Each checkpoint committed, for the log stream (a copy outside the database). */
   onCheckpoint?: (checkpoint: AuditCheckpoint) => void;
+  /** A checkpoint its timer could not sign (it tries again on the next tick). */
+  onCheckpointError?: (error: unknown) => void;
   /** A batch failed to commit (its result rows are retried; its waiting callers get the error). */
   onWriteError?: (error: unknown, rows: number) => void;
   /** Result rows given up on after `resultTries` failed batches (counted and alerted on). */
@@ -91,8 +107,13 @@ export interface AuditWriter {
   denied(input: DeniedInput, audit: AuditContext): Promise<string>;
   /** Resolves once everything queued so far is committed, retried now, or given up. */
   flush(): Promise<void>;
-  /** Signs the heads of this process's chains now, where they moved since the last checkpoint. */
+  /** Signs the heads of this process's chains now where they moved (or a heartbeat is due). */
   checkpoint(): Promise<AuditCheckpoint[]>;
+  /**
+   * Flushes, then signs the closing checkpoints (of this writer's chains, and of the process
+   * chain when no other writer signs it); rows offered afterwards are refused.
+   */
+  close(): Promise<AuditCheckpoint[]>;
   /** The chain this writer appends to now (a new one after a failed batch). */
   readonly chainId: string;
   /** Batches and rows written so far; `gateRechecks`: batches a revocation sent the slow way. */
@@ -177,6 +198,14 @@ function jsonRow(row: Row): Record<string, string | number | null> {
   };
 }
 
+/** A row offered to a writer after `close()`: it would follow the chain's closing checkpoint. */
+export class AuditWriterClosedError extends Error {
+  constructor() {
+    super("the audit writer is closed");
+    this.name = "AuditWriterClosedError";
+  }
+}
+
 let writersStarted = 0;
 
 /**
@@ -190,7 +219,10 @@ let writersStarted = 0;
 export function createAuditWriter(db: Database, options: AuditWriterOptions = {}): AuditWriter {
   const maxBatch = options.maxBatch ?? 256;
   const { signer } = options;
-  const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
+  const cadence: CheckpointCadence = {
+    intervalMs: options.checkpointEveryMs ?? DEFAULT_CHECKPOINT_CADENCE.intervalMs,
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_CHECKPOINT_CADENCE.heartbeatMs,
+  };
   const resultTries = options.resultTries ?? 8;
   const retryDelayMs = options.retryDelayMs ?? 100;
   const resultLingerMs = options.resultLingerMs ?? 20;
@@ -202,8 +234,15 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   let generation = 0;
   const chainName = () => `${auditChainId()}/w${writer}.${generation}`;
   let head: ChainHead = emptyChain(chainName());
-  let checkpointed = { chainId: head.chainId, chainSeq: 0 };
-  let lastCheckpointAt = 0;
+  /** The newest checkpoint of the chain written to now; null until it is opened. */
+  let signed: { chainId: string; chainSeq: number; at: number } | null = null;
+  /** The chain a checkpoint was last sent for (stored, maybe, though the send failed). */
+  let signingSent: string | null = null;
+  /** Heads built for the batch being written: one of them may be committed if it fails. */
+  let attempted: ChainHead[] = [];
+  /** Chains left after a failed batch, to be closed once the database answers again. */
+  const abandoned: { head: ChainHead; attempted: ChainHead[] }[] = [];
+  let closed = false;
   const queue: Queued[] = [];
   const retrying: Extract<Queued, { type: "result" }>[] = [];
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -227,7 +266,9 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
         ? completeAuditEvent(attemptRow(item.attempt, item.audit, false))
         : item.row,
     );
-    return chainRows(head, contents, new Date());
+    const built = chainRows(head, contents, new Date());
+    attempted.push(built.head);
+    return built;
   }
 
   /** Fast way: one statement, every attempt taken as granted; false when the gate said no. */
@@ -270,8 +311,18 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
 
   async function write(batch: Queued[]): Promise<void> {
     inBatch = batch.length;
+    attempted = [];
     let outcome: Awaited<ReturnType<typeof writeChecked>>;
     try {
+      // The chain's newest checkpoint is fresh before rows go in (its first one opens it), so
+      // rows not yet signed always follow one younger than an interval: the chain reads as live.
+      if (
+        signer &&
+        (signed?.chainId !== head.chainId || Date.now() - signed.at >= cadence.intervalMs)
+      ) {
+        signingSent = head.chainId;
+        await signOwn(head);
+      }
       const fast = await writeIfGranted(batch);
       outcome = fast ? { ...fast, isGranted: () => true } : await writeChecked(batch);
     } catch (error) {
@@ -291,10 +342,6 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
         item.reject(new ConsentRequiredError(item.attempt.purpose, eventId));
       } else item.resolve(eventId);
     });
-    // The head is committed: sign it, at most once per checkpointEveryMs.
-    if (signer && Date.now() - lastCheckpointAt >= checkpointEveryMs) {
-      await checkpointOwnChain().catch((error) => options.onWriteError?.(error, 0));
-    }
   }
 
   /**
@@ -303,6 +350,8 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
    * batch (a lost connection leaves that unknown), so the writer goes on with a new chain.
    */
   function failed(batch: readonly Queued[], error: unknown) {
+    // Nothing was sent to a chain never opened: only the others need closing.
+    if (signingSent === head.chainId) abandoned.push({ head, attempted });
     generation += 1;
     head = emptyChain(chainName());
     failuresInARow += 1;
@@ -338,26 +387,86 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     void drain();
   }
 
-  async function checkpointOwnChain(): Promise<AuditCheckpoint | null> {
-    if (!signer) return null;
-    const current = head;
-    if (current.chainSeq === 0) return null;
-    if (checkpointed.chainId === current.chainId && checkpointed.chainSeq >= current.chainSeq)
-      return null;
-    const checkpoint = await writeCheckpoint(db, signer, current);
-    checkpointed = { chainId: current.chainId, chainSeq: current.chainSeq };
+  /** Signs `current`, a committed head of the chain written to now. */
+  async function signOwn(current: ChainHead, closing = false): Promise<AuditCheckpoint> {
+    if (!signer) throw new Error("no signer");
+    const checkpoint = await writeCheckpoint(db, signer, current, { cadence, closing });
+    if (current.chainId === head.chainId)
+      signed = {
+        chainId: current.chainId,
+        chainSeq: current.chainSeq,
+        at: checkpoint.at.getTime(),
+      };
     noteCheckpoint(checkpoint);
     return checkpoint;
   }
 
   function noteCheckpoint(checkpoint: AuditCheckpoint) {
-    lastCheckpointAt = Date.now();
     try {
       options.onCheckpoint?.(checkpoint);
     } catch {
       // The checkpoint is committed; a failing log copy must not hold up the callers.
     }
   }
+
+  /**
+   * Closes the chains a failed batch left: at the head the database holds, when it is one this
+   * writer built (the failed batch may have committed after all), else at the last one it knew.
+   */
+  async function closeAbandoned(): Promise<AuditCheckpoint[]> {
+    const written: AuditCheckpoint[] = [];
+    while (signer && abandoned.length > 0) {
+      const chain = abandoned[0] as (typeof abandoned)[number];
+      const stored = await readChainHead(db, chain.head.chainId);
+      const known = [chain.head, ...chain.attempted].find(
+        (candidate) =>
+          candidate.chainSeq === (stored?.chainSeq ?? 0) &&
+          (stored === null || candidate.hash === stored.hash),
+      );
+      if (stored || (await hasCheckpoint(db, chain.head.chainId)))
+        written.push(await signOwn(known ?? chain.head, true));
+      abandoned.shift();
+    }
+    return written;
+  }
+
+  /** The writer's chain, where it moved or a heartbeat is due; then the process chain. */
+  async function tick(): Promise<AuditCheckpoint[]> {
+    if (!signer || closed) return []; // closed: nothing may follow the closing checkpoints
+    const written = await closeAbandoned();
+    const current = head;
+    if (
+      signed?.chainId === current.chainId &&
+      (current.chainSeq > signed.chainSeq || Date.now() - signed.at >= cadence.heartbeatMs)
+    )
+      written.push(await signOwn(current));
+    if (processChain) written.push(...(await processChain.tick()));
+    return written;
+  }
+
+  let ticking: Promise<AuditCheckpoint[]> | null = null;
+  function tickOnce(): Promise<AuditCheckpoint[]> {
+    ticking ??= tick().finally(() => {
+      ticking = null;
+    });
+    return ticking;
+  }
+
+  const processChain: ProcessChainSigning | null = signer
+    ? signProcessChain(db, signer, {
+        cadence,
+        onCheckpoint: noteCheckpoint,
+        onError: (error) => options.onCheckpointError?.(error),
+      })
+    : null;
+  // Half an interval: rows are signed within one even when the timer runs late.
+  const timer = signer
+    ? setInterval(
+        () => void tickOnce().catch((error) => options.onCheckpointError?.(error)),
+        Math.max(10, Math.min(cadence.intervalMs, cadence.heartbeatMs) / 2),
+      )
+    : undefined;
+  timer?.unref();
 
   /** Result rows only: written when an attempt comes, or after `resultLingerMs` at the latest. */
   function drainSoon() {
@@ -397,9 +506,22 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     make: (done: Pick<Extract<Queued, { type: "row" }>, "resolve" | "reject">) => Queued,
   ) {
     return new Promise<string>((resolve, reject) => {
+      if (closed) {
+        reject(new AuditWriterClosedError());
+        return;
+      }
       queue.push(make({ resolve, reject }));
       void drain();
     });
+  }
+
+  async function flush() {
+    for (;;) {
+      if (retrying.length > 0) retryNow();
+      if (lingerTimer) void drain(); // answers' rows waiting for an attempt go now
+      if (!writing) return;
+      await writing;
+    }
   }
 
   return {
@@ -413,6 +535,10 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     result(input, audit) {
       const result = parseInput(PartnerResultSchema, input, "partner result");
       const row = completeAuditEvent(resultRow(result, parseAuditContext(audit)));
+      if (closed) {
+        options.onRowsLost?.([row], new AuditWriterClosedError());
+        return;
+      }
       queue.push({ type: "result", row, tries: 0 });
       drainSoon();
     },
@@ -420,27 +546,20 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
       const row = parseAuditEvent(deniedRow(input, audit));
       return waitFor((done) => ({ type: "row", row, ...done }));
     },
-    async flush() {
-      for (;;) {
-        if (retrying.length > 0) retryNow();
-        if (lingerTimer) void drain(); // answers' rows waiting for an attempt go now
-        if (!writing) return;
-        await writing;
-      }
-    },
-    async checkpoint() {
-      if (!signer) return [];
+    flush,
+    checkpoint: tickOnce,
+    async close() {
+      await flush();
+      closed = true;
+      clearInterval(timer);
+      await ticking?.catch(() => {});
+      await flush(); // rows queued before `closed` was set
       const written: AuditCheckpoint[] = [];
-      const own = await checkpointOwnChain();
-      if (own) written.push(own);
-      // The process chain: the rows other writes append under this process's chain lock.
-      const processChain = await db.transaction(async (tx) => {
-        await lockAuditChain(tx);
-        return checkpointAuditChain(tx, signer);
-      });
-      if (processChain) {
-        noteCheckpoint(processChain);
-        written.push(processChain);
+      try {
+        written.push(...(await closeAbandoned()));
+        if (signed?.chainId === head.chainId) written.push(await signOwn(head, true));
+      } finally {
+        if (processChain) written.push(...(await processChain.release()));
       }
       return written;
     },

@@ -10,8 +10,8 @@ import {
 import { and, count, desc, eq, is, lt, type SQL, sql } from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import { AUDIT_CHAIN_LOCK_NAMESPACE, chainRows, emptyChain } from "./audit-chain";
-import type { Database } from "./database";
+import { AUDIT_CHAIN_LOCK_NAMESPACE, type ChainHead, chainRows, emptyChain } from "./audit-chain";
+import { type Database, rootDatabase } from "./database";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
 
@@ -177,6 +177,23 @@ export function auditChainId(): string {
   return PROCESS_CHAIN_ID;
 }
 
+/** Signs this process's chain as it grows (`signProcessChain`, in a process with the audit key). */
+export interface ProcessChainSigner {
+  /**
+   * Runs in the appending transaction, under the chain lock, after the rows: may add a signed
+   * checkpoint of `head`, which then commits (or not) with them.
+   */
+  afterAppend(tx: Database, head: ChainHead): Promise<void>;
+}
+
+const processChainSigners = new WeakMap<Database, ProcessChainSigner>();
+
+/** Registers (or with null removes) the signer of this process's chain in database `db`. */
+export function setProcessChainSigner(db: Database, signer: ProcessChainSigner | null): void {
+  if (signer) processChainSigners.set(rootDatabase(db), signer);
+  else processChainSigners.delete(rootDatabase(db));
+}
+
 const chainLockHolders = new WeakSet<Database>();
 
 /**
@@ -213,8 +230,9 @@ export async function appendAuditEvents(
       .orderBy(desc(auditEvents.chainSeq))
       .limit(1);
     const head = last ? { chainId: PROCESS_CHAIN_ID, ...last } : emptyChain(PROCESS_CHAIN_ID);
-    const { rows } = chainRows(head, inputs, new Date());
+    const { rows, head: newHead } = chainRows(head, inputs, new Date());
     const stored = await inner.insert(auditEvents).values(rows).returning();
+    await processChainSigners.get(rootDatabase(inner))?.afterAppend(inner, newHead);
     return stored.sort((a, b) => a.chainSeq - b.chainSeq).map(toAuditEvent);
   };
   // Inside a transaction already: append in place (no savepoint round trips under the lock).

@@ -106,6 +106,27 @@ export function registeredListener(db: Database): ChannelListener | undefined {
   return channelListeners.get(db);
 }
 
+const transactionRoots = new WeakMap<Database, Database>();
+
+/**
+ * The database handle's `db` a transaction was begun on (`db` itself when it is none), so code
+ * given a `tx` finds what is registered for its database (the process chain's signer).
+ */
+export function rootDatabase(db: Database): Database {
+  return transactionRoots.get(db) ?? db;
+}
+
+/** Each transaction begun on `db`, savepoints included, remembers `root`. */
+function trackTransactions(db: Database, root: Database = db): void {
+  const begin = db.transaction.bind(db);
+  db.transaction = ((run, config) =>
+    begin((tx) => {
+      transactionRoots.set(tx, root);
+      trackTransactions(tx, root);
+      return run(tx);
+    }, config)) as Database["transaction"];
+}
+
 interface ChannelSubscriber {
   onNotify(payload: string): void;
   onReconnect(): void;
@@ -196,6 +217,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     // The snapshot reader's pool: one connection, opened on first use, closed after 30 s idle.
     const readerClient = postgres(connection.url, { ...options, max: 1, idle_timeout: 30 });
     const db: Database = drizzlePostgres({ client, schema, casing: "snake_case" });
+    trackTransactions(db);
     migrationTargets.set(db, {
       kind: "postgres",
       url: opts.url,
@@ -235,6 +257,7 @@ export async function wrapPglite(client: PGlite): Promise<DatabaseHandle> {
   await client.waitReady;
   const pglite = drizzlePglite({ client, schema, casing: "snake_case" });
   const db: Database = pglite;
+  trackTransactions(db);
   migrationTargets.set(db, { kind: "pglite", db: pglite });
   channelListeners.set(db, pgliteListener(client));
   rawQueries.set(

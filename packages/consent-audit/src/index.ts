@@ -19,12 +19,27 @@ export {
   GENESIS_HASH,
   LEGACY_CHAIN,
 } from "./audit-chain";
-export { type AuditCheckpoint, checkpointAuditChain } from "./audit-checkpoints";
+export {
+  type AuditCheckpoint,
+  type CheckpointCadence,
+  DEFAULT_CHECKPOINT_CADENCE,
+  type ProcessChainSigning,
+  signProcessChain,
+  writeCheckpoint,
+} from "./audit-checkpoints";
+export {
+  CHECKPOINT_LOG_MESSAGE,
+  CheckpointLogError,
+  checkpointLogFields,
+  type LoggedCheckpoint,
+  parseCheckpointLog,
+} from "./audit-log-stream";
 export {
   AuditKeyError,
   type AuditSigner,
   auditKeyId,
   auditVerifyKey,
+  checkpointMessage,
   createAuditSigner,
   generateAuditSigningKey,
 } from "./audit-signing";
@@ -40,7 +55,12 @@ export {
 } from "./audit-trail";
 export type { AuditChainVerdict } from "./audit-verify";
 export { verifyAuditChain } from "./audit-verify";
-export { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "./audit-writer";
+export {
+  type AuditWriter,
+  AuditWriterClosedError,
+  type AuditWriterOptions,
+  createAuditWriter,
+} from "./audit-writer";
 export type { Anomaly, AnomalyHit, Block, BlockInForce, BlockList } from "./blocks";
 export {
   BLOCKS_CHANNEL,

@@ -1,76 +1,364 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import {
   type AuditCheckpoint,
+  type AuditWriter,
+  type AuditWriterOptions,
   auditChainId,
   auditRowHash,
+  chainGenesis,
+  checkpointMessage,
   createAuditSigner,
   createAuditWriter,
+  GENESIS_HASH,
   generateAuditSigningKey,
+  LEGACY_CHAIN,
+  type LoggedCheckpoint,
   verifyAuditChain,
 } from "../src/index";
 import { auditCheckpoints, auditEvents } from "../src/schema/index";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
-import { APP_AUDIT, attemptInput, grant, newUserId } from "./fixtures";
+import { APP_AUDIT, attemptInput, grant, Inbox, newUserId } from "./fixtures";
 
 setDefaultTimeout(60_000);
 
 const signer = createAuditSigner(generateAuditSigningKey());
+const HOUR = 3_600_000;
 const opened: TestDatabase[] = [];
+const writers: AuditWriter[] = [];
 afterEach(async () => {
+  // Writers first: closing signs in their databases.
+  await Promise.all(writers.splice(0).map((writer) => writer.close().catch(() => [])));
   await Promise.all(opened.splice(0).map((handle) => handle.close()));
 });
 
-/** A database whose chain has `n` partner.request rows and a signed checkpoint of its head. */
-async function signedChain(n: number) {
+async function database() {
   const handle = await createTestDatabase();
   opened.push(handle);
-  const logged: AuditCheckpoint[] = [];
-  const writer = createAuditWriter(handle.db, {
-    signer,
-    checkpointEveryMs: 0,
-    onCheckpoint: (checkpoint) => logged.push(checkpoint),
-  });
-  const userId = newUserId();
-  await grant(handle.db, userId, "intercom");
-  for (let i = 0; i < n; i++) await writer.attempt(attemptInput(userId, "intercom", i), APP_AUDIT);
-  // Each batch's checkpoint is written right after it commits, without holding its callers.
-  await writer.flush();
-  return { handle, writer, logged };
+  return handle;
 }
 
-const verify = (handle: TestDatabase) =>
-  verifyAuditChain(handle.db, { publicKey: signer.publicKey });
+/** A writer with the audit key; `logged` receives every checkpoint, as the log stream does. */
+function signingWriter(handle: TestDatabase, options: AuditWriterOptions = {}) {
+  const logged = new Inbox<AuditCheckpoint>();
+  const writer = createAuditWriter(handle.db, { signer, onCheckpoint: logged.push, ...options });
+  writers.push(writer);
+  return { writer, logged };
+}
+
+/** `n` partner attempts of one resident (granted first), one batch each. */
+async function attempts(handle: TestDatabase, writer: AuditWriter, n: number, userId?: string) {
+  const user = userId ?? newUserId();
+  if (!userId) await grant(handle.db, user, "intercom");
+  for (let i = 0; i < n; i++) await writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT);
+  return user;
+}
+
+const verify = (
+  handle: TestDatabase,
+  options: { now?: Date; logged?: readonly LoggedCheckpoint[] } = {},
+) => verifyAuditChain(handle.db, { publicKey: signer.publicKey, ...options });
+
+/** The verifier's clock an hour on: every chain that is not closed has gone quiet by then. */
+const anHourOn = () => new Date(Date.now() + HOUR);
+
+const asLogged = (checkpoints: readonly AuditCheckpoint[]): LoggedCheckpoint[] =>
+  checkpoints.map(({ id: _id, ...checkpoint }, i) => ({ ...checkpoint, line: i + 1 }));
+
+/** A chain of `n` rows linked and hashed as a writer would, written straight into the table. */
+async function insertChain(handle: TestDatabase, chainId: string, n: number, from = 1) {
+  let prev = chainGenesis(chainId);
+  if (from > 1) {
+    const [last] = await handle.db
+      .select({ hash: auditEvents.hash })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.chainId, chainId), eq(auditEvents.chainSeq, from - 1)));
+    prev = last?.hash ?? prev;
+  }
+  for (let chainSeq = from; chainSeq < from + n; chainSeq++) {
+    const content = {
+      chainSeq,
+      id: `evt_forged${crypto.randomUUID().slice(0, 8)}`,
+      at: new Date(),
+      kind: "partner.request" as const,
+      sourceApp: "api",
+      instanceId: "api-forged",
+      clientIp: null,
+      requestId: null,
+      userId: "usr_forged",
+      actor: null,
+      operation: "intercom.open" as const,
+      partner: "intercom" as const,
+      purpose: "intercom" as const,
+      target: "dev_door_1",
+      attempt: 0,
+      result: "pending",
+      errorCode: null,
+      httpStatus: null,
+      latencyMs: null,
+      callId: null,
+      reason: null,
+    };
+    const hash = auditRowHash(prev, content);
+    await handle.db.insert(auditEvents).values({ ...content, chainId, prevHash: prev, hash });
+    prev = hash;
+  }
+}
+
+const reasonOf = (verdict: Awaited<ReturnType<typeof verify>>) =>
+  verdict.ok ? "" : verdict.reason;
 
 describe("signed checkpoints", () => {
-  test("an untouched log verifies against its checkpoints; each one also goes to the log stream", async () => {
-    const { handle, writer, logged } = await signedChain(5);
-    // The grant is on the process chain; the writer's batches on its own chain, each signed.
-    expect(await verify(handle)).toEqual({ ok: true, count: 6, checkpoints: 5 });
-    expect(logged.map((checkpoint) => checkpoint.chainSeq)).toEqual([1, 2, 3, 4, 5]);
-    expect(logged.every((checkpoint) => checkpoint.chainId === writer.chainId)).toBe(true);
-    expect(writer.chainId.startsWith(`${auditChainId()}/`)).toBe(true);
-    // Now the process chain's head too; then nothing new anywhere: no checkpoint.
+  test("an untouched log verifies, live chains between checkpoints included; each checkpoint also goes to the log stream", async () => {
+    const handle = await database();
+    const { writer, logged } = signingWriter(handle);
+    // The grant goes on the process chain, signed in its own transaction (no checkpoint yet);
+    // the attempts on the writer's chain, opened by a checkpoint of its genesis (seq 0).
+    await attempts(handle, writer, 3);
+    const processChain = await logged.take("the process chain's checkpoint", (checkpoint) => {
+      return checkpoint.chainId === auditChainId();
+    });
+    expect(processChain).toMatchObject({ chainSeq: 1, closing: false, intervalMs: 10_000 });
+    const opening = await logged.take("the writer's opening", (c) => c.chainId === writer.chainId);
+    expect(opening).toMatchObject({ chainSeq: 0, headHash: chainGenesis(writer.chainId) });
+    // Rows 1-3 of the writer's chain are not signed yet: live, younger than two intervals.
+    expect(await verify(handle)).toMatchObject({ ok: true, count: 4 });
+
+    // Signed now where they moved (the writer's chain); then nothing is due anywhere.
     const now = await writer.checkpoint();
     expect(now.map((checkpoint) => [checkpoint.chainId, checkpoint.chainSeq])).toEqual([
-      [auditChainId(), 1],
+      [writer.chainId, 3],
     ]);
     expect(await writer.checkpoint()).toEqual([]);
-    expect(await verify(handle)).toEqual({ ok: true, count: 6, checkpoints: 6 });
+    expect(await verify(handle)).toMatchObject({ ok: true, count: 4 });
+
+    // Stopped: both chains closed where they end, and read as ended long after.
+    const closing = await writer.close();
+    expect(closing.map((c) => [c.chainId, c.chainSeq, c.closing])).toEqual([
+      [writer.chainId, 3, true],
+      [auditChainId(), 1, true],
+    ]);
+    expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true, count: 4 });
+    const stored = await handle.db.select().from(auditCheckpoints);
+    expect(logged.items.map((c) => c.id).sort()).toEqual(stored.map((c) => c.id).sort());
+    await expect(writer.attempt(attemptInput(newUserId()), APP_AUDIT)).rejects.toThrow(
+      "the audit writer is closed",
+    );
   });
 
-  test("cutting the newest rows is detected", async () => {
-    const { handle, writer } = await signedChain(5);
+  test("new rows are signed within the interval, a heartbeat while idle, and a chain that stops signing is no longer live", async () => {
+    const handle = await database();
+    const { writer, logged } = signingWriter(handle, { checkpointEveryMs: 40, heartbeatMs: 150 });
+    const userId = await attempts(handle, writer, 1);
+    const signed = await logged.take(
+      "row 1 signed",
+      (c) => c.chainId === writer.chainId && c.chainSeq === 1,
+    );
+    const heartbeat = await logged.take(
+      "a heartbeat",
+      (c) => c.chainId === writer.chainId && c.chainSeq === 1 && c.at > signed.at,
+    );
+    expect(heartbeat.at.getTime() - signed.at.getTime()).toBeGreaterThanOrEqual(150);
+    await attempts(handle, writer, 1, userId);
+    await logged.take("row 2 signed", (c) => c.chainId === writer.chainId && c.chainSeq === 2);
+    expect(await verify(handle)).toMatchObject({ ok: true });
+
+    // The same chain as a verifier sees it once its writer went quiet without closing it.
+    const later = await verify(handle, { now: anHourOn() });
+    expect(reasonOf(later)).toContain(
+      `chain ${writer.chainId} ended without a closing checkpoint: a crash or a cut`,
+    );
+    await writer.close();
+    expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
+  });
+
+  test("cutting a chain's newest rows and the checkpoints past the cut is detected, naming the chain; within its live window only the log stream shows it", async () => {
+    const handle = await database();
+    const { writer, logged } = signingWriter(handle);
+    const userId = await attempts(handle, writer, 3);
+    await writer.checkpoint();
+    await attempts(handle, writer, 3, userId);
+    await writer.close();
+    await handle.db.execute(
+      sql`delete from audit_events where chain_id = ${writer.chainId} and chain_seq > 3`,
+    );
+    await handle.db.execute(
+      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and chain_seq > 3`,
+    );
+    const verdict = await verify(handle, { now: anHourOn() });
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
+    expect(reasonOf(verdict)).toStartWith(
+      `chain ${writer.chainId} ended without a closing checkpoint: a crash or a cut (its newest checkpoint: seq 3,`,
+    );
+    // Just after the cut the chain looks like one still being written: live for two heartbeats.
+    expect(await verify(handle)).toMatchObject({ ok: true });
+    const withStream = await verify(handle, { logged: asLogged(logged.items) });
+    expect(reasonOf(withStream)).toMatch(
+      new RegExp(
+        `^chain ${writer.chainId.replaceAll(".", "\\.")}: the log stream holds its signed (closing )?checkpoint at seq 6 .* that the database lacks, and its rows from seq 4 on: a cut$`,
+      ),
+    );
+  });
+
+  test("a self-consistent forged chain with no checkpoint is detected, naming it", async () => {
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 2);
+    await insertChain(handle, "forged/1/x/w1.0", 3);
+    // The hash chain alone is fooled; the end rules are not.
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+    const verdict = await verify(handle);
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
+    expect(reasonOf(verdict)).toBe(
+      "chain forged/1/x/w1.0 has 3 row(s) and no signed checkpoint: the audit key never signed it (a chain inserted, or written without the key)",
+    );
+  });
+
+  test("deleting a stopped chain's closing checkpoint is detected, naming the chain", async () => {
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 3);
+    await writer.close();
+    expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
+    await handle.db.execute(
+      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and closing`,
+    );
+    const verdict = await verify(handle, { now: anHourOn() });
+    expect(reasonOf(verdict)).toStartWith(
+      `chain ${writer.chainId} ended without a closing checkpoint: a crash or a cut (its newest checkpoint: seq 0,`,
+    );
+    expect(reasonOf(verdict)).toContain("rows 1-3 not signed");
+  });
+
+  test("a crash is told from a cut only by the log stream", async () => {
+    const handle = await database();
+    const { writer, logged } = signingWriter(handle);
+    const userId = await attempts(handle, writer, 2);
+    await writer.checkpoint();
+    await attempts(handle, writer, 2, userId); // rows 3-4: the crash comes before they are signed
+    await logged.take("the process chain's checkpoint", (c) => c.chainId === auditChainId());
+    const crash = await verify(handle, { now: anHourOn() });
+    expect(reasonOf(crash)).toContain(
+      `chain ${writer.chainId} ended without a closing checkpoint: a crash or a cut`,
+    );
+    // The log stream saw the chain's last checkpoint and nothing after it: a crash.
+    const stream = asLogged(logged.items);
+    const told = await verify(handle, { now: anHourOn(), logged: stream });
+    expect(told).toMatchObject({ ok: true });
+    expect(told.ok && told.notes).toContainEqual(
+      expect.stringMatching(
+        /ended without a closing checkpoint: a crash \(the log stream has nothing past its checkpoint at seq 2, .*\); rows 3-4 not signed$/,
+      ),
+    );
+    // A stream that never saw that checkpoint cannot tell.
+    const partial = stream.filter((c) => !(c.chainId === writer.chainId && c.chainSeq === 2));
+    const unknown = await verify(handle, { now: anHourOn(), logged: partial });
+    expect(reasonOf(unknown)).toContain("the log stream holds no copy of that checkpoint");
+    // A line the key did not sign is refused.
+    const forged = { ...stream[0], signature: signer.sign("something else") } as LoggedCheckpoint;
+    expect(reasonOf(await verify(handle, { logged: [forged] }))).toContain(
+      "(line 1) is not signed by the audit key",
+    );
+  });
+
+  test("rows added after a chain's closing checkpoint are found", async () => {
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 1);
+    await writer.close();
+    await grant(handle.db, newUserId(), "intercom"); // the process chain, no longer signed
+    const reason = reasonOf(await verify(handle));
+    expect(reason).toStartWith(
+      `chain ${auditChainId()} has rows after its closing checkpoint (seq 1, signed `,
+    );
+    expect(reason).toEndWith("): row 2 added after it closed");
+  });
+
+  test("a chain left by a failed batch is closed where the database has it, once it answers again", async () => {
+    const handle = await database();
+    const errors: unknown[] = [];
+    const { writer } = signingWriter(handle, { onWriteError: (error) => errors.push(error) });
+    const userId = await attempts(handle, writer, 2);
+    const failedChain = writer.chainId;
+    await handle.db.execute(
+      sql.raw(
+        `alter table audit_events add constraint test_refuse_opens check (operation <> 'intercom.open') not valid`,
+      ),
+    );
+    await expect(attempts(handle, writer, 1, userId)).rejects.toThrow();
+    expect(writer.chainId).not.toBe(failedChain);
+    await handle.db.execute(sql.raw("alter table audit_events drop constraint test_refuse_opens"));
+    await attempts(handle, writer, 1, userId);
+    const [closed] = (await writer.checkpoint()).filter((c) => c.chainId === failedChain);
+    expect(closed).toMatchObject({ chainSeq: 2, closing: true });
+    await writer.close();
+    expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
+  });
+
+  test("the legacy chain is sealed by the first process with the key; a row added to it later is found", async () => {
+    const handle = await database();
+    let prev = GENESIS_HASH;
+    for (const chainSeq of [1, 2]) {
+      const content = {
+        chainSeq,
+        id: `evt_legacy${chainSeq}`,
+        at: new Date("2026-11-01T10:00:00.000Z"),
+        kind: "partner.event" as const,
+        sourceApp: "api",
+        instanceId: "api-old",
+        clientIp: null,
+        requestId: null,
+        userId: null,
+        actor: null,
+        operation: null,
+        partner: null,
+        purpose: null,
+        target: null,
+        attempt: null,
+        result: "recorded",
+        errorCode: null,
+        httpStatus: null,
+        latencyMs: null,
+        callId: null,
+        reason: null,
+      };
+      const hash = auditRowHash(prev, content);
+      await handle.db
+        .insert(auditEvents)
+        .values({ ...content, chainId: LEGACY_CHAIN, prevHash: prev, hash });
+      prev = hash;
+    }
+    expect(reasonOf(await verify(handle))).toBe(
+      "chain legacy (rows from before chains) has no signed checkpoint: the first instance started with the audit key seals it",
+    );
+    const { logged } = signingWriter(handle);
+    const seal = await logged.take("the seal", (c) => c.chainId === LEGACY_CHAIN);
+    expect(seal).toMatchObject({ chainSeq: 2, closing: true });
+    expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
+    await insertChain(handle, LEGACY_CHAIN, 1, 3);
+    expect(reasonOf(await verify(handle))).toContain(
+      "chain legacy has rows after its closing checkpoint (seq 2,",
+    );
+  });
+
+  test("cutting the newest rows under their checkpoint is detected", async () => {
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 5);
+    await writer.checkpoint();
     await handle.db.execute(
       sql`delete from audit_events where chain_id = ${writer.chainId} and chain_seq > 3`,
     );
     const verdict = await verify(handle);
     expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
-    if (!verdict.ok) expect(verdict.reason).toContain("ends before its signed checkpoint");
+    expect(reasonOf(verdict)).toContain("ends before its signed checkpoint");
   });
 
   test("a chain rebuilt with fresh hashes (without the key) is detected", async () => {
-    const { handle, writer } = await signedChain(5);
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 5);
+    await writer.checkpoint();
     // Edit row 3, then recompute every hash from it on so the chain links again.
     await handle.db.execute(
       sql`update audit_events set target = 'dev_forged' where chain_id = ${writer.chainId} and chain_seq = 3`,
@@ -89,20 +377,30 @@ describe("signed checkpoints", () => {
       );
       prev = hash;
     }
+    // The checkpoint of row 5 names another hash.
     const verdict = await verify(handle);
-    expect(verdict).toMatchObject({ ok: false, firstBadSeq: rows[2]?.seq });
-    if (!verdict.ok) expect(verdict.reason).toContain("does not match its signed checkpoint");
-    // The hash chain alone is fooled: the checkpoints are what catch it.
-    await handle.db.delete(auditCheckpoints);
-    expect(await verify(handle)).toEqual({ ok: true, count: 6 });
+    expect(verdict).toMatchObject({ ok: false, firstBadSeq: rows[4]?.seq });
+    expect(reasonOf(verdict)).toBe(
+      `chain ${writer.chainId} does not match its signed checkpoint at seq 5 (rebuilt)`,
+    );
+    // The hash chain alone is fooled; without its checkpoints the chain is no longer signed.
+    await handle.db.delete(auditCheckpoints).where(eq(auditCheckpoints.chainId, writer.chainId));
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true, count: 6 });
+    expect(reasonOf(await verify(handle))).toContain(
+      `chain ${writer.chainId} has 5 row(s) and no signed checkpoint`,
+    );
   });
 
   test("a checkpoint not signed by the audit key is refused", async () => {
-    const { handle } = await signedChain(2);
+    const handle = await database();
+    const { writer } = signingWriter(handle);
+    await attempts(handle, writer, 2);
+    await writer.checkpoint();
     const forger = createAuditSigner(generateAuditSigningKey());
     const [head] = await handle.db
       .select()
       .from(auditCheckpoints)
+      .where(gt(auditCheckpoints.chainSeq, 0))
       .orderBy(asc(auditCheckpoints.chainSeq))
       .limit(1);
     await handle.db.insert(auditCheckpoints).values({
@@ -113,6 +411,36 @@ describe("signed checkpoints", () => {
     });
     const verdict = await verify(handle);
     expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
-    if (!verdict.ok) expect(verdict.reason).toContain("is not signed by the audit key");
+    expect(reasonOf(verdict)).toContain("is not signed by the audit key");
+  });
+
+  test("a checkpoint signed before closing checkpoints existed (v1) still verifies, and says nothing of closing", async () => {
+    const handle = await database();
+    await insertChain(handle, "old/1/x/w1.0", 2);
+    const [head] = await handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.chainId, "old/1/x/w1.0"), eq(auditEvents.chainSeq, 2)));
+    const v1 = {
+      chainId: "old/1/x/w1.0",
+      chainSeq: 2,
+      headHash: head?.hash ?? "",
+      at: new Date(Date.now() - HOUR),
+    };
+    const message = checkpointMessage(v1);
+    expect(message.split("\n")[0]).toBe("propgate-audit-checkpoint:v1");
+    expect(checkpointMessage({ ...v1, closing: true, intervalMs: 1, heartbeatMs: 2 })).not.toBe(
+      message,
+    );
+    await handle.db.insert(auditCheckpoints).values({
+      ...v1,
+      id: "ckp_v1",
+      keyId: signer.keyId,
+      signature: signer.sign(message),
+    });
+    expect(await verify(handle)).toMatchObject({ ok: true, count: 2, checkpoints: 1 });
+    // Marking it closing (which v1 could not say) breaks its signature.
+    await handle.db.execute(sql`update audit_checkpoints set closing = true where id = 'ckp_v1'`);
+    expect(reasonOf(await verify(handle))).toContain("is not signed by the audit key");
   });
 });

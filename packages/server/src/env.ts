@@ -105,8 +105,13 @@ const schema = z.object({
   /** A first block lasts this long; each later one of the same subject twice the one before. */
   BLOCK_BASE_SECONDS: integer(1, 86_400).default(900),
   BLOCK_MAX_SECONDS: integer(1, 30 * 86_400).default(86_400),
-  /** Ed25519 private key that signs the audit chains' checkpoints; kept off the database host. */
+  /**
+   * Ed25519 private key that signs the audit chains' checkpoints; kept off the database host.
+   * Required in production: without it nothing shows a cut tail (docs/architecture.md, invariant 1).
+   */
   AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** New audit rows are signed within this; `audit verify` reads a chain as live for two of it. */
+  AUDIT_CHECKPOINT_SECONDS: integer(1, 60).default(10),
 });
 
 export type ApiEnv = ReturnType<typeof loadApiEnv>;
@@ -143,6 +148,12 @@ export function loadApiEnv(source: EnvSource = process.env) {
     // Whoever can swap the keys mints admin tokens: the keys come over https only.
     if (base.AUTH_JWKS_URL.protocol !== "https:")
       throw new ConfigError("AUTH_JWKS_URL", "is invalid: must be https in production");
+    if (!base.AUDIT_SIGNING_KEY_FILE) {
+      throw new ConfigError(
+        "AUDIT_SIGNING_KEY_FILE",
+        "is missing: production signs the audit chains' checkpoints (an Ed25519 private key)",
+      );
+    }
   }
   return {
     ...base,
@@ -171,7 +182,7 @@ export function loadApiEnv(source: EnvSource = process.env) {
     tls: certificateFiles(source, "TLS_CERT_FILE", "TLS_KEY_FILE"),
     /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */
     partnerSurface: loadPartnerSurfaceConfig(source),
-    /** Signs audit checkpoints; null when AUDIT_SIGNING_KEY_FILE is unset (a warning at start). */
+    /** Signs audit checkpoints; null when AUDIT_SIGNING_KEY_FILE is unset (outside production). */
     auditSigner: base.AUDIT_SIGNING_KEY_FILE ? loadAuditSigner(base.AUDIT_SIGNING_KEY_FILE) : null,
     partners: {
       intercom: partnerSettings("intercom", source, partnerOptions),

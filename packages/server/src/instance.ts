@@ -11,6 +11,8 @@ import {
   type WatchSettings,
 } from "@propgate/api";
 import {
+  CHECKPOINT_LOG_MESSAGE,
+  checkpointLogFields,
   createAuditWriter,
   createBlockList,
   createConsentCache,
@@ -57,7 +59,8 @@ export interface Instance {
   drain(): void;
   /**
    * Stops the listeners (requests in flight may finish within `graceMs`), the background work,
-   * the audit writer (flushed) and the pools, in that order.
+   * the audit writer (flushed, its chains closed by signed checkpoints) and the pools, in that
+   * order.
    */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
@@ -74,14 +77,6 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       "AUDIT_SIGNING_KEY_FILE is unset: the audit chains get no signed checkpoints, so a cut tail or a rebuilt chain goes unseen",
     );
   }
-  // Sign the chain's head now and then even when no partner call writes a batch.
-  const checkpoints = env.auditSigner
-    ? setInterval(() => {
-        deps.auditWriter
-          .checkpoint()
-          .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
-      }, 10_000)
-    : undefined;
   const api = serveApi(deps, {
     hostname: env.HOST,
     port: env.PORT,
@@ -110,12 +105,11 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       // audit rows go in the flush below), within the grace or a bounded wait.
       await deps.inflight.idle(Math.max(stopOptions.graceMs ?? 0, STOP_INFLIGHT_WAIT_MS));
       await metrics?.stop();
-      clearInterval(checkpoints);
       await background.stop();
-      await deps.auditWriter.flush();
+      // Flushed, then the closing checkpoints: a chain that ends without one reads as cut or crashed.
       await deps.auditWriter
-        .checkpoint()
-        .catch((error) => deps.logger.error({ err: error }, "audit checkpoint failed"));
+        .close()
+        .catch((error) => deps.logger.error({ err: error }, "audit closing checkpoint failed"));
       await deps.rateLimits.close();
       await deps.watch.close();
       await deps.watch.blocks.close();
@@ -192,19 +186,11 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   });
   const auditWriter = createAuditWriter(database.db, {
     signer: env.auditSigner ?? undefined,
-    // A copy of every checkpoint outside the database: the log stream.
+    checkpointEveryMs: env.AUDIT_CHECKPOINT_SECONDS * 1000,
+    // A copy of every checkpoint outside the database: the log stream (`audit verify --checkpoints`).
     onCheckpoint: (checkpoint) =>
-      logger.info(
-        {
-          chainId: checkpoint.chainId,
-          chainSeq: checkpoint.chainSeq,
-          headHash: checkpoint.headHash,
-          keyId: checkpoint.keyId,
-          signature: checkpoint.signature,
-          at: checkpoint.at.toISOString(),
-        },
-        "audit checkpoint",
-      ),
+      logger.info(checkpointLogFields(checkpoint), CHECKPOINT_LOG_MESSAGE),
+    onCheckpointError: (error) => logger.error({ err: error }, "audit checkpoint failed"),
     onWriteError: (error, rows) => {
       metrics.auditWriteFailures.inc();
       logger.error({ err: error, rows }, "audit batch failed");
