@@ -282,11 +282,17 @@ describe.skipIf(missing !== null)(
           },
         ]),
       );
+      // The CLI runs as production: its audit rows are signed with the api's key.
+      const signingKey = file(
+        "cli-audit-signing-key.pem",
+        String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })),
+      );
       const cli = (passwordFile: string) =>
         runToExit([process.execPath, CLI, "devices", "import", devices], {
           PATH: process.env.PATH ?? "",
           DATABASE_URL: url,
           DATABASE_PASSWORD_FILE: passwordFile,
+          AUDIT_SIGNING_KEY_FILE: signingKey,
         });
       expect(await cli(rightFile)).toEqual({
         code: 0,
