@@ -11,6 +11,7 @@ import {
   migrateDatabase,
   openDatabase,
   parseCheckpointLog,
+  rootMessage,
   upsertDevices,
   verifyAuditChain,
 } from "@propgate/consent-audit";
@@ -200,5 +201,6 @@ try {
   else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError || error instanceof CommandKeyError) fail(error.message);
-  fail(`propgate: ${error instanceof Error ? error.message : "failed"}`);
+  // The root of the cause chain: a query wrapper's "Failed query: …" hides why (a refused login).
+  fail(`propgate: ${error instanceof Error ? rootMessage(error) : "failed"}`);
 }
