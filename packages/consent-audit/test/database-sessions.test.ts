@@ -5,6 +5,7 @@ import {
   isStatementTimeout,
   migrateDatabase,
   recordAuditEvent,
+  rootMessage,
   verifyAuditChain,
 } from "../src/index";
 import { auditEvents } from "../src/schema/index";
@@ -139,6 +140,58 @@ describe.if(onPostgres)("database sessions on PostgreSQL (invariant 8)", () => {
     );
     expect(String(failure)).not.toContain("never ended");
     expect(await tuned.db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+  });
+
+  test("a transaction whose backend dies: its statements fail, none crashes the process or runs outside it", async () => {
+    // postgres.js 3.4.9 threw from an immediate on a closed socket (an uncaught TypeError that
+    // ends the process), and could run the dead transaction's statements on the connection it
+    // reopened for the pool; patches/postgres@3.4.9.patch settles both (porsager/postgres#1208,
+    // #1155).
+    const database = await testDatabase();
+    const handle = await openDatabase({ url: database.url, max: 1 });
+    opened.push(handle);
+    let ended: (value: unknown) => void = () => {};
+    const transactionEnded = new Promise((resolve) => {
+      ended = resolve;
+    });
+    let body: Promise<void> = Promise.resolve();
+    const transaction = handle.db.transaction((tx) => {
+      body = (async () => {
+        const [me] = (await tx.execute(
+          sql`select pg_catalog.pg_backend_pid() as pid`,
+        )) as unknown as { pid: number }[];
+        await database.db.execute(sql`select pg_catalog.pg_terminate_backend(${me?.pid})`);
+        // The transaction has failed for its caller; the callback still holds its handle.
+        await transactionEnded;
+        // The pool reopens its one connection for someone else meanwhile.
+        expect(await handle.db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+        await tx.insert(auditEvents).values({
+          id: "evt_outside_its_transaction0",
+          kind: "partner.event",
+          result: "ok",
+          sourceApp: "test",
+          instanceId: "test",
+          chainId: "test/outside",
+          prevHash: "0".repeat(64),
+          hash: "1".repeat(64),
+        } as typeof auditEvents.$inferInsert);
+      })();
+      return body;
+    });
+    const failure = await within(10_000, "the killed transaction", failureOf(transaction));
+    ended(failure);
+    expect(String(failure)).toMatch(/CONNECTION_CLOSED|terminating connection/);
+    // The callback runs on: its insert is refused, not written outside the transaction.
+    const refused = await within(10_000, "the dead transaction's insert", failureOf(body));
+    expect(rootMessage(refused)).toContain("CONNECTION_CLOSED");
+    const [left] = (await within(
+      10_000,
+      "the pool after the loss",
+      handle.db.execute(
+        sql`select count(*)::int as n from audit_events where chain_id = 'test/outside'`,
+      ),
+    )) as unknown as { n: number }[];
+    expect(left?.n).toBe(0);
   });
 
   test("verifies never wait on their own pool: six at once on a pool of two all finish", async () => {
