@@ -7,24 +7,28 @@ import {
   type AuditCheckpoint,
   type AuditWriter,
   type AuditWriterOptions,
-  auditRowHash,
   CHECKPOINT_LOG_MESSAGE,
-  chainGenesis,
   checkpointLogFields,
   checkpointMessage,
   createAuditSigner,
   createAuditWriter,
   type Database,
   generateAuditSigningKey,
-  grantConsent,
   listAllDevices,
   listAuditEvents,
   migrateDatabase,
   openDatabase,
   parseCheckpointLog,
 } from "@propgate/consent-audit";
-import { auditCheckpoints, auditEvents } from "@propgate/consent-audit/schema";
-import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { auditCheckpoints } from "@propgate/consent-audit/schema";
+import {
+  appendUnsignedRows,
+  createTestDatabase,
+  cutChainAfter,
+  deleteClosingCheckpoint,
+  type TestDatabase,
+  writeDoorOpens,
+} from "@propgate/consent-audit/testing";
 import { createLogger } from "@propgate/observability";
 import { desc, eq, sql } from "drizzle-orm";
 import { runCli } from "./run-cli.ts";
@@ -301,41 +305,6 @@ function writerOn(db: Database, options: AuditWriterOptions = {}): AuditWriter {
   return writer;
 }
 
-const audit = { sourceApp: "api", instanceId: "api-cli-test" };
-
-/** `n` door opens of one resident (consent granted first), one batch each. */
-async function opens(db: Database, writer: AuditWriter, n: number, userId?: string) {
-  const user = userId ?? `usr_${crypto.randomUUID()}`;
-  if (!userId) {
-    await grantConsent(
-      db,
-      {
-        userId: user,
-        purpose: "intercom",
-        noticeVersion: 1,
-        channel: "app",
-        method: "in_app_checkbox",
-      },
-      audit,
-    );
-  }
-  for (let attempt = 0; attempt < n; attempt++) {
-    await writer.attempt(
-      {
-        userId: user,
-        purpose: "intercom",
-        operation: "intercom.open",
-        partner: "intercom",
-        target: "door-x1",
-        attempt,
-        callId: `call_${crypto.randomUUID()}`,
-      },
-      audit,
-    );
-  }
-  return user;
-}
-
 /** Waits out the live window of the chain's newest checkpoint (two heartbeats, as signed). */
 async function untilNotLive(db: Database, chainId: string) {
   const [newest] = await db
@@ -346,16 +315,6 @@ async function untilNotLive(db: Database, chainId: string) {
     .limit(1);
   if (!newest?.heartbeatMs) throw new Error(`chain ${chainId} has no v2 checkpoint`);
   await Bun.sleep(Math.max(0, newest.at.getTime() + 2 * newest.heartbeatMs + 20 - Date.now()));
-}
-
-/** Rows and checkpoints of `chainId` past `chainSeq` deleted: the tail cut. */
-async function cutAfter(db: Database, chainId: string, chainSeq: number) {
-  await db.execute(
-    sql`delete from audit_events where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
-  );
-  await db.execute(
-    sql`delete from audit_checkpoints where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
-  );
 }
 
 const verifyWithKey = (s: Scenario, ...args: string[]) =>
@@ -414,12 +373,12 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
     const s = await scenario();
     const stream = logStream();
     const stopped = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    await opens(s.db, stopped, 2);
+    await writeDoorOpens(s.db, stopped, 2);
     await stopped.close();
     const live = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    const userId = await opens(s.db, live, 2);
+    const userId = await writeDoorOpens(s.db, live, 2);
     await live.checkpoint();
-    await opens(s.db, live, 2, userId); // not signed yet: the chain reads as live
+    await writeDoorOpens(s.db, live, 2, userId); // not signed yet: the chain reads as live
     const exported = stream.export(join(dir, "untouched-log.jsonl"));
     await s.ready();
     const verdict = await verifyWithKey(s);
@@ -437,11 +396,11 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a chain's newest rows cut with the checkpoints past the cut exit 1, naming the chain", async () => {
     const s = await scenario();
     const writer = writerOn(s.db, QUICK);
-    const userId = await opens(s.db, writer, 3);
+    const userId = await writeDoorOpens(s.db, writer, 3);
     await writer.checkpoint();
-    await opens(s.db, writer, 3, userId);
+    await writeDoorOpens(s.db, writer, 3, userId);
     await writer.close();
-    await cutAfter(s.db, writer.chainId, 3);
+    await cutChainAfter(s.db, writer.chainId, 3);
     await untilNotLive(s.db, writer.chainId);
     await s.ready();
     const { code, stdout } = await verifyWithKey(s);
@@ -454,39 +413,9 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a forged chain inserted, hashed and linked but never signed, exits 1 naming it", async () => {
     const s = await scenario();
     const writer = writerOn(s.db);
-    await opens(s.db, writer, 2);
+    await writeDoorOpens(s.db, writer, 2);
     await writer.close();
-    let prev = chainGenesis("forged/1/x/w1.0");
-    for (const chainSeq of [1, 2, 3]) {
-      const content = {
-        chainSeq,
-        id: `evt_forged${chainSeq}`,
-        at: new Date(),
-        kind: "partner.request" as const,
-        sourceApp: "api",
-        instanceId: "api-forged",
-        clientIp: null,
-        requestId: null,
-        userId: "usr_forged",
-        actor: null,
-        operation: "intercom.open" as const,
-        partner: "intercom" as const,
-        purpose: "intercom" as const,
-        target: "door-x1",
-        attempt: 0,
-        result: "pending",
-        errorCode: null,
-        httpStatus: null,
-        latencyMs: null,
-        callId: null,
-        reason: null,
-      };
-      const hash = auditRowHash(prev, content);
-      await s.db
-        .insert(auditEvents)
-        .values({ ...content, chainId: "forged/1/x/w1.0", prevHash: prev, hash });
-      prev = hash;
-    }
+    await appendUnsignedRows(s.db, "forged/1/x/w1.0", 3);
     await s.ready();
     expect((await runCli(["audit", "verify"], { env: s.env })).code).toBe(0); // no key: fooled
     const { code, stdout } = await verifyWithKey(s);
@@ -499,11 +428,9 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a stopped chain's closing checkpoint deleted exits 1, naming the chain", async () => {
     const s = await scenario();
     const writer = writerOn(s.db, QUICK);
-    await opens(s.db, writer, 3);
+    await writeDoorOpens(s.db, writer, 3);
     await writer.close();
-    await s.db.execute(
-      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and closing`,
-    );
+    await deleteClosingCheckpoint(s.db, writer.chainId);
     await untilNotLive(s.db, writer.chainId);
     await s.ready();
     const { code, stdout } = await verifyWithKey(s);
@@ -517,13 +444,13 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
     const s = await scenario();
     const stream = logStream();
     const writer = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    const userId = await opens(s.db, writer, 3);
+    const userId = await writeDoorOpens(s.db, writer, 3);
     await writer.checkpoint();
-    await opens(s.db, writer, 3, userId);
+    await writeDoorOpens(s.db, writer, 3, userId);
     await writer.close();
     const exported = stream.export(join(dir, "cut-log.jsonl"));
     // Rows 4-6 and every checkpoint past row 3 gone: what is left reads as a chain still live.
-    await cutAfter(s.db, writer.chainId, 3);
+    await cutChainAfter(s.db, writer.chainId, 3);
     await s.ready();
     const alone = await verifyWithKey(s);
     expect(alone.stdout).toStartWith("audit verify: intact");
