@@ -16,27 +16,23 @@ import {
   generateAuditSigningKey,
   listAllDevices,
   listAuditEvents,
-  migrateDatabase,
-  openDatabase,
   parseCheckpointLog,
 } from "@propgate/consent-audit";
 import { auditCheckpoints } from "@propgate/consent-audit/schema";
 import {
   appendUnsignedRows,
-  createTestDatabase,
   cutChainAfter,
   deleteClosingCheckpoint,
-  type TestDatabase,
   writeDoorOpens,
 } from "@propgate/consent-audit/testing";
 import { createLogger } from "@propgate/observability";
 import { desc, eq, sql } from "drizzle-orm";
+import { type CliDatabase, createCliDatabase } from "./cli-database.ts";
 import { runCli } from "./run-cli.ts";
 
 /** `bun run propgate devices import <file.json>`, the operator CLI. */
 const dir = mkdtempSync(join(tmpdir(), "propgate-cli-"));
-let database: TestDatabase | null = null;
-let env: Record<string, string>;
+let database: CliDatabase;
 /** The api's signing key, made for this run, and its public half (what an auditor holds). */
 const signingKey = join(dir, "audit-signing.pem");
 const verifyKey = join(dir, "audit-verify.pem");
@@ -46,14 +42,7 @@ const signer = createAuditSigner(signingPem);
 beforeAll(async () => {
   writeFileSync(signingKey, signingPem, { mode: 0o600 });
   writeFileSync(verifyKey, signer.publicKey.export({ type: "spki", format: "pem" }).toString());
-  const candidate = await createTestDatabase();
-  if (candidate.url) {
-    database = candidate;
-    env = { DATABASE_URL: candidate.url };
-  } else {
-    await candidate.close(); // PGlite: the CLI opens (and migrates) its own data dir
-    env = { DATA_DIR: join(dir, "data") };
-  }
+  database = await createCliDatabase(join(dir, "data"));
 });
 afterAll(async () => {
   await database?.close();
@@ -65,22 +54,12 @@ function cli(args: string[]) {
 }
 
 function cliWith(extraEnv: Record<string, string>, args: string[]) {
-  return runCli(args, { env: { ...env, ...extraEnv } });
+  return runCli(args, { env: { ...database.env, ...extraEnv } });
 }
 
 /** With the api's signing key, as an operator runs commands that write audit rows. */
 function signed(args: string[]) {
   return cliWith({ AUDIT_SIGNING_KEY_FILE: signingKey }, args);
-}
-
-async function withDb<T>(use: (db: TestDatabase["db"]) => Promise<T>): Promise<T> {
-  if (database) return use(database.db);
-  const handle = await openDatabase({ dataDir: join(env.DATA_DIR ?? "", "pglite") });
-  try {
-    return await use(handle.db);
-  } finally {
-    await handle.close();
-  }
 }
 
 const devices = [
@@ -109,7 +88,7 @@ describe("propgate devices import", () => {
     const { code, stdout } = await signed(["devices", "import", file]);
     expect(code).toBe(0);
     expect(stdout).toContain("2 device(s) registered");
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       const stored = await listAllDevices(db);
       expect(stored.map((device) => device.id).sort()).toEqual(["door-x1", "gate-x"]);
       const audit = await listAuditEvents(db, { kind: "admin.devices.upsert" });
@@ -121,7 +100,7 @@ describe("propgate devices import", () => {
     // running it again updates in place
     writeFileSync(file, JSON.stringify([{ ...devices[0], name: "X, main entrance" }]));
     expect((await signed(["devices", "import", file])).code).toBe(0);
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       const stored = await listAllDevices(db);
       expect(stored.find((device) => device.id === "door-x1")?.name).toBe("X, main entrance");
       expect(stored).toHaveLength(2);
@@ -140,7 +119,7 @@ describe("propgate devices import", () => {
     const { code, stderr } = await signed(["devices", "import", file]);
     expect(code).toBe(1);
     expect(stderr).toContain("record 1.kind");
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       expect((await listAllDevices(db)).some((device) => device.id === "door-y1")).toBe(false);
     });
   });
@@ -153,7 +132,7 @@ describe("propgate devices import", () => {
     expect(refused.stderr.trim()).toStartWith(
       "devices import: AUDIT_SIGNING_KEY_FILE is unset: the audit rows this writes would carry no signed checkpoint",
     );
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       expect((await listAllDevices(db)).some((device) => device.id === "door-u1")).toBe(false);
     });
     // Outside production the rows go in unsigned, with the same words as a warning.
@@ -217,7 +196,7 @@ describe("propgate audit verify", () => {
     expect(asJson.code).toBe(0);
     expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, count: expect.any(Number) });
 
-    const edited = await withDb(async (db) => {
+    const edited = await database.withDb(async (db) => {
       const [row] = await listAuditEvents(db, { limit: 1 });
       await db.execute(
         sql`update audit_events set target = 'door-forged' where seq = ${row?.seq ?? 0}`,
@@ -255,22 +234,11 @@ afterEach(async () => {
 });
 
 async function scenario(): Promise<Scenario> {
-  const candidate = await createTestDatabase();
-  if (candidate.url) {
-    cleanups.push(() => candidate.close());
-    return { db: candidate.db, env: { DATABASE_URL: candidate.url }, ready: async () => {} };
-  }
-  await candidate.close();
-  const dataDir = mkdtempSync(join(dir, "scenario-"));
-  const handle = await openDatabase({ dataDir: join(dataDir, "pglite") });
-  await migrateDatabase(handle);
-  let open = true;
-  const ready = async () => {
-    if (open) await handle.close();
-    open = false;
-  };
-  cleanups.push(ready);
-  return { db: handle.db, env: { DATA_DIR: dataDir }, ready };
+  const own = await createCliDatabase(mkdtempSync(join(dir, "scenario-")));
+  cleanups.push(() => own.close());
+  const { db, release } = await own.open();
+  cleanups.push(release);
+  return { db, env: own.env, ready: release };
 }
 
 /** The api's `audit checkpoint` log lines, through the api's own logger (its scrubber included). */
