@@ -193,3 +193,30 @@ export async function writeDoorOpens(
   }
   return resident;
 }
+
+/**
+ * Another session holds `audit_events` locked (ACCESS EXCLUSIVE, as a migration may) until the
+ * returned call: every read of it waits meanwhile. PostgreSQL only (`url` of a test database).
+ */
+export async function lockAuditEvents(url: string): Promise<() => Promise<void>> {
+  const holder = await openDatabase({ url, max: 1 });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let taken = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    taken = resolve;
+  });
+  const holding = holder.db.transaction(async (tx) => {
+    await tx.execute(sql`lock table audit_events in access exclusive mode`);
+    taken();
+    await released;
+  });
+  await Promise.race([lockTaken, holding]);
+  return async () => {
+    release();
+    await holding;
+    await holder.close();
+  };
+}
