@@ -100,8 +100,9 @@ async function createPostgresDatabase(adminUrl: string): Promise<TestDatabase> {
 }
 
 /*
- * Tampering as someone with write access to the database but not the audit key would do it,
- * for the tests of `verifyAuditChain`, `propgate audit verify` and `admin.audit.verify`.
+ * For the audit tests of every workspace (`verifyAuditChain`, `propgate audit verify`,
+ * `admin.audit.verify`, the read timeouts): rows as an api writes them, and the tampering of
+ * someone with write access to the database but not the audit key.
  */
 
 const TEST_AUDIT: AuditContext = { sourceApp: "api", instanceId: "api-test" };
