@@ -9,18 +9,17 @@ import {
   generateAuditSigningKey,
   listAuditEvents,
   listBlocks,
-  openDatabase,
   placeBlock,
   recordAnomaly,
   signProcessChain,
   verifyAuditChain,
 } from "@propgate/consent-audit";
-import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { type CliDatabase, createCliDatabase } from "./cli-database.ts";
 import { runCli } from "./run-cli.ts";
 
 /** `propgate blocks list|lift`: an operator acting on blocks without the admin app. */
 const dir = mkdtempSync(join(tmpdir(), "propgate-cli-blocks-"));
-let database: TestDatabase | null = null;
+let database: CliDatabase;
 let env: Record<string, string>;
 
 /** The audit signing key, made at test time: the lift's row goes on a signed chain. */
@@ -29,37 +28,19 @@ const keyFile = join(dir, "audit-signing-key.pem");
 writeFileSync(keyFile, signingKey, { mode: 0o600 });
 
 beforeAll(async () => {
-  const candidate = await createTestDatabase();
-  if (candidate.url) {
-    database = candidate;
-    env = { DATABASE_URL: candidate.url, AUDIT_SIGNING_KEY_FILE: keyFile };
-  } else {
-    await candidate.close(); // PGlite: the CLI opens (and migrates) its own data dir
-    env = { DATA_DIR: join(dir, "data"), AUDIT_SIGNING_KEY_FILE: keyFile };
-  }
+  database = await createCliDatabase(join(dir, "data"));
+  env = { ...database.env, AUDIT_SIGNING_KEY_FILE: keyFile };
 });
 afterAll(async () => {
   await database?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function withDb<T>(use: (db: TestDatabase["db"]) => Promise<T>): Promise<T> {
-  if (database) return use(database.db);
-  const handle = await openDatabase({ dataDir: join(env.DATA_DIR ?? "", "pglite") });
-  try {
-    return await use(handle.db);
-  } finally {
-    await handle.close();
-  }
-}
-
 const cli = (args: string[]) => runCli(args, { env });
 
 /** A block as the watch places it: an anomaly, then the block, audited. */
 async function blockSomeone(subjectId: string) {
-  // The CLI migrates a PGlite data dir on first use; list once so the tables exist.
-  if (!database) await cli(["blocks", "list"]);
-  return withDb(async (db) => {
+  return database.withDb(async (db) => {
     // As an api instance places it: on a chain its signing key signs and closes.
     const signing = signProcessChain(db, createAuditSigner(signingKey));
     const { anomaly } = await recordAnomaly(db, {
@@ -96,7 +77,7 @@ describe("propgate blocks", () => {
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id: block.id })]);
 
     // A running instance's block list hears of the lift (PostgreSQL's announcement).
-    const instance = database ? await createBlockList(database) : null;
+    const instance = database.postgres ? await createBlockList(database.postgres) : null;
     try {
       if (instance) expect(instance.check("ip", "198.51.100.7")?.blockId).toBe(block.id);
       const lifted = await cli([
@@ -119,7 +100,7 @@ describe("propgate blocks", () => {
       await instance?.close();
     }
     const operator = `operator:${userInfo().username}`;
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       const [stored] = await listBlocks(db, { subjectId: "198.51.100.7" });
       expect(stored).toMatchObject({
         liftedBy: operator,
@@ -142,7 +123,7 @@ describe("propgate blocks", () => {
     expect({ code: all.code, stderr: all.stderr }).toEqual({ code: 0, stderr: "" });
     expect(all.stdout).toContain(`lifted by ${operator}`);
     // The command's chain is signed and closed: the log verifies with the key, its end included.
-    const verdict = await withDb((db) =>
+    const verdict = await database.withDb((db) =>
       verifyAuditChain(db, { publicKey: auditVerifyKey(signingKey) }),
     );
     expect(verdict).toMatchObject({ ok: true });

@@ -7,32 +7,32 @@ import {
   type AuditCheckpoint,
   type AuditWriter,
   type AuditWriterOptions,
-  auditRowHash,
   CHECKPOINT_LOG_MESSAGE,
-  chainGenesis,
   checkpointLogFields,
   checkpointMessage,
   createAuditSigner,
   createAuditWriter,
   type Database,
   generateAuditSigningKey,
-  grantConsent,
   listAllDevices,
   listAuditEvents,
-  migrateDatabase,
-  openDatabase,
   parseCheckpointLog,
 } from "@propgate/consent-audit";
-import { auditCheckpoints, auditEvents } from "@propgate/consent-audit/schema";
-import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import { auditCheckpoints } from "@propgate/consent-audit/schema";
+import {
+  appendUnsignedRows,
+  cutChainAfter,
+  deleteClosingCheckpoint,
+  writeDoorOpens,
+} from "@propgate/consent-audit/testing";
 import { createLogger } from "@propgate/observability";
 import { desc, eq, sql } from "drizzle-orm";
+import { type CliDatabase, createCliDatabase } from "./cli-database.ts";
 import { runCli } from "./run-cli.ts";
 
 /** `bun run propgate devices import <file.json>`, the operator CLI. */
 const dir = mkdtempSync(join(tmpdir(), "propgate-cli-"));
-let database: TestDatabase | null = null;
-let env: Record<string, string>;
+let database: CliDatabase;
 /** The api's signing key, made for this run, and its public half (what an auditor holds). */
 const signingKey = join(dir, "audit-signing.pem");
 const verifyKey = join(dir, "audit-verify.pem");
@@ -42,14 +42,7 @@ const signer = createAuditSigner(signingPem);
 beforeAll(async () => {
   writeFileSync(signingKey, signingPem, { mode: 0o600 });
   writeFileSync(verifyKey, signer.publicKey.export({ type: "spki", format: "pem" }).toString());
-  const candidate = await createTestDatabase();
-  if (candidate.url) {
-    database = candidate;
-    env = { DATABASE_URL: candidate.url };
-  } else {
-    await candidate.close(); // PGlite: the CLI opens (and migrates) its own data dir
-    env = { DATA_DIR: join(dir, "data") };
-  }
+  database = await createCliDatabase(join(dir, "data"));
 });
 afterAll(async () => {
   await database?.close();
@@ -61,22 +54,12 @@ function cli(args: string[]) {
 }
 
 function cliWith(extraEnv: Record<string, string>, args: string[]) {
-  return runCli(args, { env: { ...env, ...extraEnv } });
+  return runCli(args, { env: { ...database.env, ...extraEnv } });
 }
 
 /** With the api's signing key, as an operator runs commands that write audit rows. */
 function signed(args: string[]) {
   return cliWith({ AUDIT_SIGNING_KEY_FILE: signingKey }, args);
-}
-
-async function withDb<T>(use: (db: TestDatabase["db"]) => Promise<T>): Promise<T> {
-  if (database) return use(database.db);
-  const handle = await openDatabase({ dataDir: join(env.DATA_DIR ?? "", "pglite") });
-  try {
-    return await use(handle.db);
-  } finally {
-    await handle.close();
-  }
 }
 
 const devices = [
@@ -105,7 +88,7 @@ describe("propgate devices import", () => {
     const { code, stdout } = await signed(["devices", "import", file]);
     expect(code).toBe(0);
     expect(stdout).toContain("2 device(s) registered");
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       const stored = await listAllDevices(db);
       expect(stored.map((device) => device.id).sort()).toEqual(["door-x1", "gate-x"]);
       const audit = await listAuditEvents(db, { kind: "admin.devices.upsert" });
@@ -117,7 +100,7 @@ describe("propgate devices import", () => {
     // running it again updates in place
     writeFileSync(file, JSON.stringify([{ ...devices[0], name: "X, main entrance" }]));
     expect((await signed(["devices", "import", file])).code).toBe(0);
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       const stored = await listAllDevices(db);
       expect(stored.find((device) => device.id === "door-x1")?.name).toBe("X, main entrance");
       expect(stored).toHaveLength(2);
@@ -136,7 +119,7 @@ describe("propgate devices import", () => {
     const { code, stderr } = await signed(["devices", "import", file]);
     expect(code).toBe(1);
     expect(stderr).toContain("record 1.kind");
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       expect((await listAllDevices(db)).some((device) => device.id === "door-y1")).toBe(false);
     });
   });
@@ -149,7 +132,7 @@ describe("propgate devices import", () => {
     expect(refused.stderr.trim()).toStartWith(
       "devices import: AUDIT_SIGNING_KEY_FILE is unset: the audit rows this writes would carry no signed checkpoint",
     );
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       expect((await listAllDevices(db)).some((device) => device.id === "door-u1")).toBe(false);
     });
     // Outside production the rows go in unsigned, with the same words as a warning.
@@ -213,7 +196,7 @@ describe("propgate audit verify", () => {
     expect(asJson.code).toBe(0);
     expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, count: expect.any(Number) });
 
-    const edited = await withDb(async (db) => {
+    const edited = await database.withDb(async (db) => {
       const [row] = await listAuditEvents(db, { limit: 1 });
       await db.execute(
         sql`update audit_events set target = 'door-forged' where seq = ${row?.seq ?? 0}`,
@@ -251,22 +234,11 @@ afterEach(async () => {
 });
 
 async function scenario(): Promise<Scenario> {
-  const candidate = await createTestDatabase();
-  if (candidate.url) {
-    cleanups.push(() => candidate.close());
-    return { db: candidate.db, env: { DATABASE_URL: candidate.url }, ready: async () => {} };
-  }
-  await candidate.close();
-  const dataDir = mkdtempSync(join(dir, "scenario-"));
-  const handle = await openDatabase({ dataDir: join(dataDir, "pglite") });
-  await migrateDatabase(handle);
-  let open = true;
-  const ready = async () => {
-    if (open) await handle.close();
-    open = false;
-  };
-  cleanups.push(ready);
-  return { db: handle.db, env: { DATA_DIR: dataDir }, ready };
+  const own = await createCliDatabase(mkdtempSync(join(dir, "scenario-")));
+  cleanups.push(() => own.close());
+  const { db, release } = await own.open();
+  cleanups.push(release);
+  return { db, env: own.env, ready: release };
 }
 
 /** The api's `audit checkpoint` log lines, through the api's own logger (its scrubber included). */
@@ -301,41 +273,6 @@ function writerOn(db: Database, options: AuditWriterOptions = {}): AuditWriter {
   return writer;
 }
 
-const audit = { sourceApp: "api", instanceId: "api-cli-test" };
-
-/** `n` door opens of one resident (consent granted first), one batch each. */
-async function opens(db: Database, writer: AuditWriter, n: number, userId?: string) {
-  const user = userId ?? `usr_${crypto.randomUUID()}`;
-  if (!userId) {
-    await grantConsent(
-      db,
-      {
-        userId: user,
-        purpose: "intercom",
-        noticeVersion: 1,
-        channel: "app",
-        method: "in_app_checkbox",
-      },
-      audit,
-    );
-  }
-  for (let attempt = 0; attempt < n; attempt++) {
-    await writer.attempt(
-      {
-        userId: user,
-        purpose: "intercom",
-        operation: "intercom.open",
-        partner: "intercom",
-        target: "door-x1",
-        attempt,
-        callId: `call_${crypto.randomUUID()}`,
-      },
-      audit,
-    );
-  }
-  return user;
-}
-
 /** Waits out the live window of the chain's newest checkpoint (two heartbeats, as signed). */
 async function untilNotLive(db: Database, chainId: string) {
   const [newest] = await db
@@ -346,16 +283,6 @@ async function untilNotLive(db: Database, chainId: string) {
     .limit(1);
   if (!newest?.heartbeatMs) throw new Error(`chain ${chainId} has no v2 checkpoint`);
   await Bun.sleep(Math.max(0, newest.at.getTime() + 2 * newest.heartbeatMs + 20 - Date.now()));
-}
-
-/** Rows and checkpoints of `chainId` past `chainSeq` deleted: the tail cut. */
-async function cutAfter(db: Database, chainId: string, chainSeq: number) {
-  await db.execute(
-    sql`delete from audit_events where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
-  );
-  await db.execute(
-    sql`delete from audit_checkpoints where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
-  );
 }
 
 const verifyWithKey = (s: Scenario, ...args: string[]) =>
@@ -414,12 +341,12 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
     const s = await scenario();
     const stream = logStream();
     const stopped = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    await opens(s.db, stopped, 2);
+    await writeDoorOpens(s.db, stopped, 2);
     await stopped.close();
     const live = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    const userId = await opens(s.db, live, 2);
+    const userId = await writeDoorOpens(s.db, live, 2);
     await live.checkpoint();
-    await opens(s.db, live, 2, userId); // not signed yet: the chain reads as live
+    await writeDoorOpens(s.db, live, 2, userId); // not signed yet: the chain reads as live
     const exported = stream.export(join(dir, "untouched-log.jsonl"));
     await s.ready();
     const verdict = await verifyWithKey(s);
@@ -437,11 +364,11 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a chain's newest rows cut with the checkpoints past the cut exit 1, naming the chain", async () => {
     const s = await scenario();
     const writer = writerOn(s.db, QUICK);
-    const userId = await opens(s.db, writer, 3);
+    const userId = await writeDoorOpens(s.db, writer, 3);
     await writer.checkpoint();
-    await opens(s.db, writer, 3, userId);
+    await writeDoorOpens(s.db, writer, 3, userId);
     await writer.close();
-    await cutAfter(s.db, writer.chainId, 3);
+    await cutChainAfter(s.db, writer.chainId, 3);
     await untilNotLive(s.db, writer.chainId);
     await s.ready();
     const { code, stdout } = await verifyWithKey(s);
@@ -454,39 +381,9 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a forged chain inserted, hashed and linked but never signed, exits 1 naming it", async () => {
     const s = await scenario();
     const writer = writerOn(s.db);
-    await opens(s.db, writer, 2);
+    await writeDoorOpens(s.db, writer, 2);
     await writer.close();
-    let prev = chainGenesis("forged/1/x/w1.0");
-    for (const chainSeq of [1, 2, 3]) {
-      const content = {
-        chainSeq,
-        id: `evt_forged${chainSeq}`,
-        at: new Date(),
-        kind: "partner.request" as const,
-        sourceApp: "api",
-        instanceId: "api-forged",
-        clientIp: null,
-        requestId: null,
-        userId: "usr_forged",
-        actor: null,
-        operation: "intercom.open" as const,
-        partner: "intercom" as const,
-        purpose: "intercom" as const,
-        target: "door-x1",
-        attempt: 0,
-        result: "pending",
-        errorCode: null,
-        httpStatus: null,
-        latencyMs: null,
-        callId: null,
-        reason: null,
-      };
-      const hash = auditRowHash(prev, content);
-      await s.db
-        .insert(auditEvents)
-        .values({ ...content, chainId: "forged/1/x/w1.0", prevHash: prev, hash });
-      prev = hash;
-    }
+    await appendUnsignedRows(s.db, "forged/1/x/w1.0", 3);
     await s.ready();
     expect((await runCli(["audit", "verify"], { env: s.env })).code).toBe(0); // no key: fooled
     const { code, stdout } = await verifyWithKey(s);
@@ -499,11 +396,9 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
   test("a stopped chain's closing checkpoint deleted exits 1, naming the chain", async () => {
     const s = await scenario();
     const writer = writerOn(s.db, QUICK);
-    await opens(s.db, writer, 3);
+    await writeDoorOpens(s.db, writer, 3);
     await writer.close();
-    await s.db.execute(
-      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and closing`,
-    );
+    await deleteClosingCheckpoint(s.db, writer.chainId);
     await untilNotLive(s.db, writer.chainId);
     await s.ready();
     const { code, stdout } = await verifyWithKey(s);
@@ -517,13 +412,13 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
     const s = await scenario();
     const stream = logStream();
     const writer = writerOn(s.db, { onCheckpoint: stream.onCheckpoint });
-    const userId = await opens(s.db, writer, 3);
+    const userId = await writeDoorOpens(s.db, writer, 3);
     await writer.checkpoint();
-    await opens(s.db, writer, 3, userId);
+    await writeDoorOpens(s.db, writer, 3, userId);
     await writer.close();
     const exported = stream.export(join(dir, "cut-log.jsonl"));
     // Rows 4-6 and every checkpoint past row 3 gone: what is left reads as a chain still live.
-    await cutAfter(s.db, writer.chainId, 3);
+    await cutChainAfter(s.db, writer.chainId, 3);
     await s.ready();
     const alone = await verifyWithKey(s);
     expect(alone.stdout).toStartWith("audit verify: intact");

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openDatabase } from "@propgate/consent-audit";
-import { sql } from "drizzle-orm";
+import { lockAuditEvents } from "@propgate/consent-audit/testing";
 import { seedAuditRows } from "./audit-seed.ts";
 import {
   grant,
@@ -228,22 +227,8 @@ describe.if(onPostgres)("admin reads under load (invariant 8)", () => {
       headers: { authorization: `Bearer ${viewerToken}` },
     };
     // Another session holds the audit table: every read of it waits (migrations do this too).
-    const holder = await openDatabase({ url: stack.testDatabase.url ?? "", max: 1 });
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let taken = () => {};
-    const lockTaken = new Promise<void>((resolve) => {
-      taken = resolve;
-    });
-    const holding = holder.db.transaction(async (tx) => {
-      await tx.execute(sql`lock table audit_events in access exclusive mode`);
-      taken();
-      await released;
-    });
+    const unlock = await lockAuditEvents(stack.testDatabase.url ?? "");
     try {
-      await Promise.race([lockTaken, holding]);
       const stuck = await Promise.all(
         (["admin.audit.list", "admin.audit.export", "admin.audit.verify"] as const).map(
           (procedure) => adminRead(procedure, via),
@@ -259,9 +244,7 @@ describe.if(onPostgres)("admin reads under load (invariant 8)", () => {
         expect(answer.retryAfter).toBeNull();
       }
     } finally {
-      release();
-      await holding;
-      await holder.close();
+      await unlock();
     }
     const after = await Promise.all(
       (["admin.audit.list", "admin.audit.export", "admin.audit.verify"] as const).map((procedure) =>

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { auditRowHash, chainGenesis, savePartnerHealth } from "@propgate/consent-audit";
+import { savePartnerHealth } from "@propgate/consent-audit";
 import { auditEvents } from "@propgate/consent-audit/schema";
+import { appendUnsignedRows } from "@propgate/consent-audit/testing";
 import { eq } from "drizzle-orm";
 import { errorOf, startTestStack } from "./harness.ts";
 
@@ -88,33 +89,7 @@ describe("admin.audit.verify", () => {
   test("names a forged chain that the audit key never signed", async () => {
     const client = await admin();
     const chainId = "forged/1/x/w1.0";
-    const content = {
-      chainSeq: 1,
-      id: "evt_forged_admin",
-      at: new Date(),
-      kind: "partner.request" as const,
-      sourceApp: "api",
-      instanceId: "api-forged",
-      clientIp: null,
-      requestId: null,
-      userId: "user-forged",
-      actor: null,
-      operation: "intercom.open" as const,
-      partner: "intercom" as const,
-      purpose: "intercom" as const,
-      target: "door-a1",
-      attempt: 0,
-      result: "pending",
-      errorCode: null,
-      httpStatus: null,
-      latencyMs: null,
-      callId: null,
-      reason: null,
-    };
-    const prevHash = chainGenesis(chainId);
-    await stack.database.db
-      .insert(auditEvents)
-      .values({ ...content, chainId, prevHash, hash: auditRowHash(prevHash, content) });
+    await appendUnsignedRows(stack.database.db, chainId, 1);
     try {
       const verdict = await client.admin.audit.verify.query();
       expect(verdict.ok ? "" : verdict.reason).toContain(

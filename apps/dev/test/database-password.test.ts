@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +18,8 @@ import {
   type ThrowawayPostgres,
   throwawayPostgresUnavailable,
 } from "../drill/throwaway-postgres.ts";
-import { spawnChild } from "./processes.ts";
+import { API_MAIN, MIGRATE, productionApiEnv, refusal } from "./database-login.ts";
+import { runToExit, spawnChild } from "./processes.ts";
 
 /**
  * DATABASE_PASSWORD_FILE: every process that opens the database (the api, `migrate`, the
@@ -27,8 +27,6 @@ import { spawnChild } from "./processes.ts";
  * PostgreSQL trusts 127.0.0.1, where a wrong password would connect too; so a throwaway server
  * of the test's own asks for SCRAM passwords, and a wrong file is refused.
  */
-const MIGRATE = `${import.meta.dir}/../../../packages/consent-audit/src/migrate-cli.ts`;
-const API_MAIN = `${import.meta.dir}/../../api/src/main.ts`;
 const CLI = `${import.meta.dir}/../../cli/src/main.ts`;
 
 // Each test starts processes (the api, migrate, the CLI) on a machine shared with other runs.
@@ -50,28 +48,6 @@ function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text, { mode: 0o600 });
   return path;
-}
-
-/** The innermost error's code (drizzle and postgres.js wrap the server's answer). */
-async function refusalCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    let current = error as Error & { code?: string; cause?: unknown };
-    while (current.cause instanceof Error) current = current.cause as typeof current;
-    return current.code;
-  }
-  throw new Error("expected the login to be refused");
-}
-
-async function runToExit(argv: string[], env: Record<string, string>) {
-  const child = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, output: `${out}${err}`.trim() };
 }
 
 describe.skipIf(missing !== null)(
@@ -128,7 +104,7 @@ describe.skipIf(missing !== null)(
       }
       // The reload is asynchronous: wait until a login without the password is refused.
       const deadline = Date.now() + 10_000;
-      while ((await refusalCode(currentUser(undefined)).catch(() => "connected")) === "connected") {
+      while ((await refusal(currentUser(undefined)).catch(() => null)) === null) {
         if (Date.now() > deadline) throw new Error("the server never started asking for passwords");
         await Bun.sleep(50);
       }
@@ -143,8 +119,8 @@ describe.skipIf(missing !== null)(
       expect(password).toBe(PASSWORD);
       expect(await currentUser(password)).toBe(ROLE);
       const wrong = databasePassword({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: wrongFile });
-      expect(await refusalCode(currentUser(wrong))).toBe("28P01");
-      expect(await refusalCode(currentUser(undefined))).toBe("28P01");
+      expect((await refusal(currentUser(wrong))).code).toBe("28P01");
+      expect((await refusal(currentUser(undefined))).code).toBe("28P01");
       // migrateDatabase opens a connection of its own: it gets the password too.
       const handle: DatabaseHandle = await openDatabase({ url, password, max: 1 });
       try {
@@ -175,41 +151,6 @@ describe.skipIf(missing !== null)(
       expect(wrong.output.split("\n")).toHaveLength(1);
     });
 
-    /** Production settings of the api on the throwaway server (partners are never called here). */
-    function apiEnv(database: Record<string, string>): Record<string, string> {
-      const secret = file("partner-secret", "partner-secret-for-password-test");
-      const subjectKey = file("subject-key", "cd".repeat(32));
-      const signingKey = file(
-        "audit-signing-key.pem",
-        String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })),
-      );
-      return {
-        PATH: process.env.PATH ?? "",
-        PROPGATE_ENV: "production",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        METRICS_LISTEN: "off",
-        SHUTDOWN_DRAIN_MS: "0",
-        AUTH_ISSUER: "https://id.example",
-        AUTH_AUDIENCE: "propgate-api",
-        AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
-        AUDIT_SIGNING_KEY_FILE: signingKey,
-        ...Object.fromEntries(
-          ["INTERCOM", "BARRIER"].flatMap((partner) => [
-            [`PARTNER_${partner}_BASE_URL`, `https://${partner.toLowerCase()}.example`],
-            [
-              `PARTNER_${partner}_TOKEN_URL`,
-              `https://${partner.toLowerCase()}.example/oauth/token`,
-            ],
-            [`PARTNER_${partner}_CLIENT_ID`, "propgate"],
-            [`PARTNER_${partner}_CLIENT_SECRET_FILE`, secret],
-            [`PARTNER_${partner}_SUBJECT_KEY_FILE`, subjectKey],
-          ]),
-        ),
-        ...database,
-      };
-    }
-
     const PROXY_WARNING = /"level":"warn".*"msg":"TRUST_PROXY_CIDRS is unset/;
     const INLINE_WARNING =
       /"msg":"DATABASE_URL holds the database password.*DATABASE_PASSWORD_FILE"/;
@@ -217,7 +158,7 @@ describe.skipIf(missing !== null)(
     test("the api in production starts and is ready with the file, warns of nothing; with a wrong file it does not start", async () => {
       const api = spawnChild(
         [process.execPath, API_MAIN],
-        apiEnv({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: rightFile }),
+        productionApiEnv(dir, { DATABASE_URL: url, DATABASE_PASSWORD_FILE: rightFile }),
       );
       try {
         const [line] = await api.waitFor(/^\{.*"api listening".*\}$/);
@@ -238,7 +179,7 @@ describe.skipIf(missing !== null)(
 
       const refused = await runToExit(
         [process.execPath, API_MAIN],
-        apiEnv({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: wrongFile }),
+        productionApiEnv(dir, { DATABASE_URL: url, DATABASE_PASSWORD_FILE: wrongFile }),
       );
       expect(refused.code).toBe(1);
       expect(refused.output.split("\n").at(-1)).toStartWith("api did not start: ");
@@ -252,7 +193,7 @@ describe.skipIf(missing !== null)(
       inline.password = encodeURIComponent(PASSWORD);
       const api = spawnChild(
         [process.execPath, API_MAIN],
-        apiEnv({ DATABASE_URL: inline.href, TRUST_PROXY_CIDRS: "10.0.0.0/24" }),
+        productionApiEnv(dir, { DATABASE_URL: inline.href, TRUST_PROXY_CIDRS: "10.0.0.0/24" }),
       );
       try {
         const [line] = await api.waitFor(/^\{.*"api listening".*\}$/);

@@ -1,21 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  checkReadiness,
-  generateAuditSigningKey,
-  migrateDatabase,
-  openDatabase,
-} from "@propgate/consent-audit";
+import { checkReadiness, migrateDatabase, openDatabase } from "@propgate/consent-audit";
 import {
   createTestCertificates,
   signServerCertificate,
@@ -27,16 +14,14 @@ import {
   type ThrowawayPostgres,
   throwawayPostgresUnavailable,
 } from "../drill/throwaway-postgres.ts";
-import { spawnChild } from "./processes.ts";
+import { API_MAIN, MIGRATE, productionApiEnv, refusal } from "./database-login.ts";
+import { runToExit, spawnChild } from "./processes.ts";
 
 /**
  * Database TLS that authenticates the server (docs/architecture.md, invariant 6): a throwaway
  * PostgreSQL with `ssl = on` and certificates from a CA made now, reached through the real
  * `openDatabase`, the migrate entry and the api's own startup.
  */
-const MIGRATE = `${import.meta.dir}/../../../packages/consent-audit/src/migrate-cli.ts`;
-const API_MAIN = `${import.meta.dir}/../../api/src/main.ts`;
-
 const missing =
   throwawayPostgresUnavailable() ??
   (Bun.which("openssl") === null
@@ -44,18 +29,6 @@ const missing =
     : null);
 if (missing && process.env.CI) throw new Error(`the database TLS tests must run in CI: ${missing}`);
 if (missing) console.warn(`[skip] database TLS: ${missing}`);
-
-/** The innermost error's message and code (drizzle wraps the driver's error). */
-async function refusal(promise: Promise<unknown>): Promise<{ message: string; code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    let current = error as Error & { code?: string; cause?: unknown };
-    while (current.cause instanceof Error) current = current.cause as typeof current;
-    return { message: current.message, code: current.code };
-  }
-  throw new Error("expected the connection to be refused");
-}
 
 describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
   let certs: TestCertificates;
@@ -170,36 +143,8 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
   });
 
   test("the api starts on verify-full with the right CA, and refuses to with another", async () => {
-    // Production takes partner secrets from files only.
-    const secretFile = join(tlsDir, "partner-client-secret");
-    const subjectKeyFile = join(tlsDir, "partner-subject-key");
-    writeFileSync(secretFile, "client-secret-for-database-tls-test", { mode: 0o600 });
-    writeFileSync(subjectKeyFile, "cd".repeat(32), { mode: 0o600 });
-    const auditKeyFile = join(tlsDir, "audit-signing-key.pem");
-    writeFileSync(auditKeyFile, generateAuditSigningKey(), { mode: 0o600 });
-    const env = (caFile: string): Record<string, string> => ({
-      PATH: process.env.PATH ?? "",
-      PROPGATE_ENV: "production",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      METRICS_LISTEN: "off",
-      SHUTDOWN_DRAIN_MS: "0",
-      DATABASE_URL: url("verify-full"),
-      DATABASE_CA_FILE: caFile,
-      AUTH_ISSUER: "https://id.example",
-      AUTH_AUDIENCE: "propgate-api",
-      AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
-      AUDIT_SIGNING_KEY_FILE: auditKeyFile,
-      ...Object.fromEntries(
-        ["INTERCOM", "BARRIER"].flatMap((partner) => [
-          [`PARTNER_${partner}_BASE_URL`, `https://${partner.toLowerCase()}.example`],
-          [`PARTNER_${partner}_TOKEN_URL`, `https://${partner.toLowerCase()}.example/oauth/token`],
-          [`PARTNER_${partner}_CLIENT_ID`, "propgate"],
-          [`PARTNER_${partner}_CLIENT_SECRET_FILE`, secretFile],
-          [`PARTNER_${partner}_SUBJECT_KEY_FILE`, subjectKeyFile],
-        ]),
-      ),
-    });
+    const env = (caFile: string) =>
+      productionApiEnv(tlsDir, { DATABASE_URL: url("verify-full"), DATABASE_CA_FILE: caFile });
     const good = spawnChild([process.execPath, API_MAIN], env(certs.caFile));
     try {
       const [line] = await good.waitFor(/^\{.*"api listening".*\}$/);
@@ -231,16 +176,6 @@ describe.skipIf(missing !== null)("PostgreSQL over TLS", () => {
     expect(refused.message).toContain("IP: 127.0.0.1 is not in the cert's list");
   });
 });
-
-async function runToExit(argv: string[], env: Record<string, string>) {
-  const child = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, output: `${out}${err}`.trim() };
-}
 
 /** As root the server runs as `postgres`, which must own its key; otherwise we run it. */
 function postgresOwner(): { uid: number; gid: number } | null {

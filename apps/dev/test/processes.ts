@@ -103,3 +103,14 @@ export function udpSocketsOf(pid: number): Array<{ address: string; port: number
   }
   return sockets;
 }
+
+/** Runs `argv` to its end: the exit code and what it printed (stdout, then stderr), trimmed. */
+export async function runToExit(argv: string[], env: Record<string, string>) {
+  const child = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, output: `${out}${err}`.trim() };
+}

@@ -1,7 +1,13 @@
 import { PGlite } from "@electric-sql/pglite";
+import { desc, eq, sql } from "drizzle-orm";
 import postgres from "postgres";
-import { type DatabaseHandle, openDatabase, wrapPglite } from "./database";
+import type { AuditContext } from "./audit";
+import { chainRows, emptyChain } from "./audit-chain";
+import type { AuditWriter } from "./audit-writer";
+import { grantConsent } from "./consent";
+import { type Database, type DatabaseHandle, openDatabase, wrapPglite } from "./database";
 import { migrateDatabase } from "./migrations";
+import { auditEvents } from "./schema/index";
 import { describeDatabaseUrl } from "./url";
 
 export interface TestDatabase extends DatabaseHandle {
@@ -90,5 +96,128 @@ async function createPostgresDatabase(adminUrl: string): Promise<TestDatabase> {
       closing ??= dropDatabase();
       return closing;
     },
+  };
+}
+
+/*
+ * For the audit tests of every workspace (`verifyAuditChain`, `propgate audit verify`,
+ * `admin.audit.verify`, the read timeouts): rows as an api writes them, and the tampering of
+ * someone with write access to the database but not the audit key.
+ */
+
+const TEST_AUDIT: AuditContext = { sourceApp: "api", instanceId: "api-test" };
+
+/**
+ * `count` partner requests appended at the end of `chainId` (a new chain when it has none),
+ * hashed and linked as a writer links them but signed by no checkpoint: a forged chain, or rows
+ * added to a closed one.
+ */
+export async function appendUnsignedRows(db: Database, chainId: string, count: number) {
+  const [end] = await db
+    .select({ chainSeq: auditEvents.chainSeq, hash: auditEvents.hash })
+    .from(auditEvents)
+    .where(eq(auditEvents.chainId, chainId))
+    .orderBy(desc(auditEvents.chainSeq))
+    .limit(1);
+  const head = end ? { chainId, ...end } : emptyChain(chainId);
+  const content = {
+    kind: "partner.request" as const,
+    sourceApp: "api",
+    instanceId: "api-forged",
+    clientIp: null,
+    requestId: null,
+    userId: "usr_forged",
+    actor: null,
+    operation: "intercom.open" as const,
+    partner: "intercom" as const,
+    purpose: "intercom" as const,
+    target: "door-forged",
+    attempt: 0,
+    result: "pending",
+    errorCode: null,
+    httpStatus: null,
+    latencyMs: null,
+    callId: null,
+    reason: null,
+  };
+  const { rows } = chainRows(
+    head,
+    Array.from({ length: count }, () => content),
+    new Date(),
+  );
+  await db.insert(auditEvents).values(rows);
+}
+
+/** The tail cut: the rows of `chainId` past `chainSeq` deleted, with the checkpoints past it. */
+export async function cutChainAfter(db: Database, chainId: string, chainSeq: number) {
+  await db.execute(
+    sql`delete from audit_events where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
+  );
+  await db.execute(
+    sql`delete from audit_checkpoints where chain_id = ${chainId} and chain_seq > ${chainSeq}`,
+  );
+}
+
+/** A stopped chain made to look cut short or crashed: its closing checkpoint deleted. */
+export async function deleteClosingCheckpoint(db: Database, chainId: string) {
+  await db.execute(sql`delete from audit_checkpoints where chain_id = ${chainId} and closing`);
+}
+
+/**
+ * `count` door opens of one resident, each its own batch of `writer`, as the api writes them;
+ * the resident's consent is granted first unless `userId` names one who has it. Returns the id.
+ */
+export async function writeDoorOpens(
+  db: Database,
+  writer: AuditWriter,
+  count: number,
+  userId?: string,
+): Promise<string> {
+  const resident = userId ?? `usr_${crypto.randomUUID()}`;
+  if (!userId) {
+    const consent = { noticeVersion: 1, channel: "app", method: "in_app_checkbox" } as const;
+    await grantConsent(db, { userId: resident, purpose: "intercom", ...consent }, TEST_AUDIT);
+  }
+  for (let attempt = 0; attempt < count; attempt++) {
+    await writer.attempt(
+      {
+        userId: resident,
+        purpose: "intercom",
+        operation: "intercom.open",
+        partner: "intercom",
+        target: "door-test-1",
+        attempt,
+        callId: `call_${crypto.randomUUID()}`,
+      },
+      TEST_AUDIT,
+    );
+  }
+  return resident;
+}
+
+/**
+ * Another session holds `audit_events` locked (ACCESS EXCLUSIVE, as a migration may) until the
+ * returned call: every read of it waits meanwhile. PostgreSQL only (`url` of a test database).
+ */
+export async function lockAuditEvents(url: string): Promise<() => Promise<void>> {
+  const holder = await openDatabase({ url, max: 1 });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let taken = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    taken = resolve;
+  });
+  const holding = holder.db.transaction(async (tx) => {
+    await tx.execute(sql`lock table audit_events in access exclusive mode`);
+    taken();
+    await released;
+  });
+  await Promise.race([lockTaken, holding]);
+  return async () => {
+    release();
+    await holding;
+    await holder.close();
   };
 }

@@ -10,14 +10,20 @@ import {
   checkpointMessage,
   createAuditSigner,
   createAuditWriter,
-  GENESIS_HASH,
   generateAuditSigningKey,
   LEGACY_CHAIN,
   type LoggedCheckpoint,
   verifyAuditChain,
 } from "../src/index";
 import { auditCheckpoints, auditEvents } from "../src/schema/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import {
+  appendUnsignedRows,
+  createTestDatabase,
+  cutChainAfter,
+  deleteClosingCheckpoint,
+  type TestDatabase,
+  writeDoorOpens,
+} from "../src/testing";
 import { APP_AUDIT, attemptInput, grant, Inbox, newUserId } from "./fixtures";
 
 setDefaultTimeout(60_000);
@@ -46,14 +52,6 @@ function signingWriter(handle: TestDatabase, options: AuditWriterOptions = {}) {
   return { writer, logged };
 }
 
-/** `n` partner attempts of one resident (granted first), one batch each. */
-async function attempts(handle: TestDatabase, writer: AuditWriter, n: number, userId?: string) {
-  const user = userId ?? newUserId();
-  if (!userId) await grant(handle.db, user, "intercom");
-  for (let i = 0; i < n; i++) await writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT);
-  return user;
-}
-
 const verify = (
   handle: TestDatabase,
   options: { now?: Date; logged?: readonly LoggedCheckpoint[] } = {},
@@ -65,46 +63,6 @@ const anHourOn = () => new Date(Date.now() + HOUR);
 const asLogged = (checkpoints: readonly AuditCheckpoint[]): LoggedCheckpoint[] =>
   checkpoints.map(({ id: _id, ...checkpoint }, i) => ({ ...checkpoint, line: i + 1 }));
 
-/** A chain of `n` rows linked and hashed as a writer would, written straight into the table. */
-async function insertChain(handle: TestDatabase, chainId: string, n: number, from = 1) {
-  let prev = chainGenesis(chainId);
-  if (from > 1) {
-    const [last] = await handle.db
-      .select({ hash: auditEvents.hash })
-      .from(auditEvents)
-      .where(and(eq(auditEvents.chainId, chainId), eq(auditEvents.chainSeq, from - 1)));
-    prev = last?.hash ?? prev;
-  }
-  for (let chainSeq = from; chainSeq < from + n; chainSeq++) {
-    const content = {
-      chainSeq,
-      id: `evt_forged${crypto.randomUUID().slice(0, 8)}`,
-      at: new Date(),
-      kind: "partner.request" as const,
-      sourceApp: "api",
-      instanceId: "api-forged",
-      clientIp: null,
-      requestId: null,
-      userId: "usr_forged",
-      actor: null,
-      operation: "intercom.open" as const,
-      partner: "intercom" as const,
-      purpose: "intercom" as const,
-      target: "dev_door_1",
-      attempt: 0,
-      result: "pending",
-      errorCode: null,
-      httpStatus: null,
-      latencyMs: null,
-      callId: null,
-      reason: null,
-    };
-    const hash = auditRowHash(prev, content);
-    await handle.db.insert(auditEvents).values({ ...content, chainId, prevHash: prev, hash });
-    prev = hash;
-  }
-}
-
 const reasonOf = (verdict: Awaited<ReturnType<typeof verify>>) =>
   verdict.ok ? "" : verdict.reason;
 
@@ -114,7 +72,7 @@ describe("signed checkpoints", () => {
     const { writer, logged } = signingWriter(handle);
     // The grant goes on the process chain, signed in its own transaction (no checkpoint yet);
     // the attempts on the writer's chain, opened by a checkpoint of its genesis (seq 0).
-    await attempts(handle, writer, 3);
+    await writeDoorOpens(handle.db, writer, 3);
     const processChain = await logged.take("the process chain's checkpoint", (checkpoint) => {
       return checkpoint.chainId === auditChainId();
     });
@@ -149,7 +107,7 @@ describe("signed checkpoints", () => {
   test("new rows are signed within the interval, a heartbeat while idle, and a chain that stops signing is no longer live", async () => {
     const handle = await database();
     const { writer, logged } = signingWriter(handle, { checkpointEveryMs: 40, heartbeatMs: 150 });
-    const userId = await attempts(handle, writer, 1);
+    const userId = await writeDoorOpens(handle.db, writer, 1);
     const signed = await logged.take(
       "row 1 signed",
       (c) => c.chainId === writer.chainId && c.chainSeq === 1,
@@ -159,7 +117,7 @@ describe("signed checkpoints", () => {
       (c) => c.chainId === writer.chainId && c.chainSeq === 1 && c.at > signed.at,
     );
     expect(heartbeat.at.getTime() - signed.at.getTime()).toBeGreaterThanOrEqual(150);
-    await attempts(handle, writer, 1, userId);
+    await writeDoorOpens(handle.db, writer, 1, userId);
     await logged.take("row 2 signed", (c) => c.chainId === writer.chainId && c.chainSeq === 2);
     expect(await verify(handle)).toMatchObject({ ok: true });
 
@@ -175,16 +133,11 @@ describe("signed checkpoints", () => {
   test("cutting a chain's newest rows and the checkpoints past the cut is detected, naming the chain; within its live window only the log stream shows it", async () => {
     const handle = await database();
     const { writer, logged } = signingWriter(handle);
-    const userId = await attempts(handle, writer, 3);
+    const userId = await writeDoorOpens(handle.db, writer, 3);
     await writer.checkpoint();
-    await attempts(handle, writer, 3, userId);
+    await writeDoorOpens(handle.db, writer, 3, userId);
     await writer.close();
-    await handle.db.execute(
-      sql`delete from audit_events where chain_id = ${writer.chainId} and chain_seq > 3`,
-    );
-    await handle.db.execute(
-      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and chain_seq > 3`,
-    );
+    await cutChainAfter(handle.db, writer.chainId, 3);
     const verdict = await verify(handle, { now: anHourOn() });
     expect(verdict).toMatchObject({ ok: false, firstBadSeq: null });
     expect(reasonOf(verdict)).toStartWith(
@@ -203,8 +156,8 @@ describe("signed checkpoints", () => {
   test("a self-consistent forged chain with no checkpoint is detected, naming it", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 2);
-    await insertChain(handle, "forged/1/x/w1.0", 3);
+    await writeDoorOpens(handle.db, writer, 2);
+    await appendUnsignedRows(handle.db, "forged/1/x/w1.0", 3);
     // The hash chain alone is fooled; the end rules are not.
     expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
     const verdict = await verify(handle);
@@ -217,12 +170,10 @@ describe("signed checkpoints", () => {
   test("deleting a stopped chain's closing checkpoint is detected, naming the chain", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 3);
+    await writeDoorOpens(handle.db, writer, 3);
     await writer.close();
     expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
-    await handle.db.execute(
-      sql`delete from audit_checkpoints where chain_id = ${writer.chainId} and closing`,
-    );
+    await deleteClosingCheckpoint(handle.db, writer.chainId);
     const verdict = await verify(handle, { now: anHourOn() });
     expect(reasonOf(verdict)).toStartWith(
       `chain ${writer.chainId} ended without a closing checkpoint: a crash or a cut (its newest checkpoint: seq 0,`,
@@ -233,9 +184,9 @@ describe("signed checkpoints", () => {
   test("a crash is told from a cut only by the log stream", async () => {
     const handle = await database();
     const { writer, logged } = signingWriter(handle);
-    const userId = await attempts(handle, writer, 2);
+    const userId = await writeDoorOpens(handle.db, writer, 2);
     await writer.checkpoint();
-    await attempts(handle, writer, 2, userId); // rows 3-4: the crash comes before they are signed
+    await writeDoorOpens(handle.db, writer, 2, userId); // rows 3-4: the crash comes before they are signed
     await logged.take("the process chain's checkpoint", (c) => c.chainId === auditChainId());
     const crash = await verify(handle, { now: anHourOn() });
     expect(reasonOf(crash)).toContain(
@@ -264,7 +215,7 @@ describe("signed checkpoints", () => {
   test("rows added after a chain's closing checkpoint are found", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 1);
+    await writeDoorOpens(handle.db, writer, 1);
     await writer.close();
     await grant(handle.db, newUserId(), "intercom"); // the process chain, no longer signed
     const reason = reasonOf(await verify(handle));
@@ -278,17 +229,17 @@ describe("signed checkpoints", () => {
     const handle = await database();
     const errors: unknown[] = [];
     const { writer } = signingWriter(handle, { onWriteError: (error) => errors.push(error) });
-    const userId = await attempts(handle, writer, 2);
+    const userId = await writeDoorOpens(handle.db, writer, 2);
     const failedChain = writer.chainId;
     await handle.db.execute(
       sql.raw(
         `alter table audit_events add constraint test_refuse_opens check (operation <> 'intercom.open') not valid`,
       ),
     );
-    await expect(attempts(handle, writer, 1, userId)).rejects.toThrow();
+    await expect(writeDoorOpens(handle.db, writer, 1, userId)).rejects.toThrow();
     expect(writer.chainId).not.toBe(failedChain);
     await handle.db.execute(sql.raw("alter table audit_events drop constraint test_refuse_opens"));
-    await attempts(handle, writer, 1, userId);
+    await writeDoorOpens(handle.db, writer, 1, userId);
     const [closed] = (await writer.checkpoint()).filter((c) => c.chainId === failedChain);
     expect(closed).toMatchObject({ chainSeq: 2, closing: true });
     await writer.close();
@@ -297,37 +248,8 @@ describe("signed checkpoints", () => {
 
   test("the legacy chain is sealed by the first process with the key; a row added to it later is found", async () => {
     const handle = await database();
-    let prev = GENESIS_HASH;
-    for (const chainSeq of [1, 2]) {
-      const content = {
-        chainSeq,
-        id: `evt_legacy${chainSeq}`,
-        at: new Date("2026-11-01T10:00:00.000Z"),
-        kind: "partner.event" as const,
-        sourceApp: "api",
-        instanceId: "api-old",
-        clientIp: null,
-        requestId: null,
-        userId: null,
-        actor: null,
-        operation: null,
-        partner: null,
-        purpose: null,
-        target: null,
-        attempt: null,
-        result: "recorded",
-        errorCode: null,
-        httpStatus: null,
-        latencyMs: null,
-        callId: null,
-        reason: null,
-      };
-      const hash = auditRowHash(prev, content);
-      await handle.db
-        .insert(auditEvents)
-        .values({ ...content, chainId: LEGACY_CHAIN, prevHash: prev, hash });
-      prev = hash;
-    }
+    // Rows as an api wrote them before chains: linked from the all-zero genesis, never signed.
+    await appendUnsignedRows(handle.db, LEGACY_CHAIN, 2);
     expect(reasonOf(await verify(handle))).toBe(
       "chain legacy (rows from before chains) has no signed checkpoint: the first instance started with the audit key seals it",
     );
@@ -335,7 +257,7 @@ describe("signed checkpoints", () => {
     const seal = await logged.take("the seal", (c) => c.chainId === LEGACY_CHAIN);
     expect(seal).toMatchObject({ chainSeq: 2, closing: true });
     expect(await verify(handle, { now: anHourOn() })).toMatchObject({ ok: true });
-    await insertChain(handle, LEGACY_CHAIN, 1, 3);
+    await appendUnsignedRows(handle.db, LEGACY_CHAIN, 1);
     expect(reasonOf(await verify(handle))).toContain(
       "chain legacy has rows after its closing checkpoint (seq 2,",
     );
@@ -344,7 +266,7 @@ describe("signed checkpoints", () => {
   test("cutting the newest rows under their checkpoint is detected", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 5);
+    await writeDoorOpens(handle.db, writer, 5);
     await writer.checkpoint();
     await handle.db.execute(
       sql`delete from audit_events where chain_id = ${writer.chainId} and chain_seq > 3`,
@@ -357,7 +279,7 @@ describe("signed checkpoints", () => {
   test("a chain rebuilt with fresh hashes (without the key) is detected", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 5);
+    await writeDoorOpens(handle.db, writer, 5);
     await writer.checkpoint();
     // Edit row 3, then recompute every hash from it on so the chain links again.
     await handle.db.execute(
@@ -394,7 +316,7 @@ describe("signed checkpoints", () => {
   test("a checkpoint not signed by the audit key is refused", async () => {
     const handle = await database();
     const { writer } = signingWriter(handle);
-    await attempts(handle, writer, 2);
+    await writeDoorOpens(handle.db, writer, 2);
     await writer.checkpoint();
     const forger = createAuditSigner(generateAuditSigningKey());
     const [head] = await handle.db
@@ -416,7 +338,7 @@ describe("signed checkpoints", () => {
 
   test("a checkpoint signed before closing checkpoints existed (v1) still verifies, and says nothing of closing", async () => {
     const handle = await database();
-    await insertChain(handle, "old/1/x/w1.0", 2);
+    await appendUnsignedRows(handle.db, "old/1/x/w1.0", 2);
     const [head] = await handle.db
       .select()
       .from(auditEvents)

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { appendAuditEvents, exportAuditCsv } from "../src/index";
+import { exportAuditCsv } from "../src/index";
 import { createTestDatabase } from "../src/testing";
-import { ADMIN_AUDIT, APP_AUDIT } from "./fixtures";
+import { ADMIN_AUDIT, appendLifts } from "./fixtures";
 
 /*
  * The audit CSV opened by a real spreadsheet program, LibreOffice Calc, the way a Russian-locale
@@ -77,17 +77,7 @@ test.skipIf(SOFFICE === null)(
         '"=6+6"',
         "-7+7",
       ];
-      await appendAuditEvents(
-        database.db,
-        reasons.map((reason) => ({
-          ...APP_AUDIT,
-          actor: "adm_1",
-          reason,
-          kind: "admin.blocks.lift" as const,
-          result: "ok",
-          target: "blk_1",
-        })),
-      );
+      await appendLifts(database.db, reasons);
       const { csv, rows } = await exportAuditCsv(
         database.db,
         { kind: "admin.blocks.lift" },

@@ -9,7 +9,7 @@ import {
   verifyAuditChain,
 } from "../src/index";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
-import { ADMIN_AUDIT, APP_AUDIT } from "./fixtures";
+import { ADMIN_AUDIT, APP_AUDIT, appendLifts } from "./fixtures";
 
 setDefaultTimeout(30_000);
 
@@ -105,20 +105,6 @@ describe("pageAuditEvents", () => {
 });
 
 describe("exportAuditCsv", () => {
-  /** One `admin.blocks.lift` row per reason, in order. */
-  const appendLifts = (db: TestDatabase["db"], reasons: readonly string[]) =>
-    appendAuditEvents(
-      db,
-      reasons.map((reason) => ({
-        ...APP_AUDIT,
-        actor: "adm_1",
-        reason,
-        kind: "admin.blocks.lift" as const,
-        result: "ok",
-        target: "blk_1",
-      })),
-    );
-
   const WHOLE = { clientIp: "whole" } as const;
 
   test("the filtered rows as RFC 4180 CSV: every field quoted, quotes doubled", async () => {

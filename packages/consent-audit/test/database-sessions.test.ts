@@ -10,7 +10,7 @@ import {
 } from "../src/index";
 import { auditEvents } from "../src/schema/index";
 import { withStatementTimeout } from "../src/statement-timeout";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase, lockAuditEvents, type TestDatabase } from "../src/testing";
 import { APP_AUDIT } from "./fixtures";
 
 /*
@@ -47,30 +47,6 @@ async function testDatabase(): Promise<TestDatabase & { url: string }> {
   opened.push(handle);
   if (!handle.url) throw new Error("a PostgreSQL test database has a url");
   return { ...handle, url: handle.url };
-}
-
-/** Another session holds `audit_events` locked (ACCESS EXCLUSIVE) until the returned call. */
-async function lockAuditEvents(url: string): Promise<() => Promise<void>> {
-  const holder = await openDatabase({ url, max: 1 });
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let taken = () => {};
-  const lockTaken = new Promise<void>((resolve) => {
-    taken = resolve;
-  });
-  const holding = holder.db.transaction(async (tx) => {
-    await tx.execute(sql`lock table audit_events in access exclusive mode`);
-    taken();
-    await released;
-  });
-  await Promise.race([lockTaken, holding]);
-  return async () => {
-    release();
-    await holding;
-    await holder.close();
-  };
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<unknown> {

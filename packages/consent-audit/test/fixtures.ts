@@ -1,6 +1,6 @@
 import type { PartnerOperation } from "@propgate/domain";
 import type { AuditContext, Database, Purpose } from "../src/index";
-import { grantConsent } from "../src/index";
+import { appendAuditEvents, grantConsent } from "../src/index";
 
 export const APP_AUDIT: AuditContext = {
   sourceApp: "api",
@@ -21,6 +21,21 @@ export function grant(db: Database, userId: string, purpose: Purpose) {
     db,
     { userId, purpose, noticeVersion: 1, channel: "app", method: "in_app_checkbox" },
     APP_AUDIT,
+  );
+}
+
+/** One `admin.blocks.lift` row per reason, in order: an admin's words, as the CSV export gets them. */
+export function appendLifts(db: Database, reasons: readonly string[]) {
+  return appendAuditEvents(
+    db,
+    reasons.map((reason) => ({
+      ...APP_AUDIT,
+      actor: "adm_1",
+      reason,
+      kind: "admin.blocks.lift" as const,
+      result: "ok",
+      target: "blk_1",
+    })),
   );
 }
 
