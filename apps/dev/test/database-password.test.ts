@@ -6,6 +6,7 @@ import { databasePassword } from "@propgate/config";
 import {
   checkReadiness,
   type DatabaseHandle,
+  generateAuditSigningKey,
   loadPartnerHealth,
   migrateDatabase,
   openDatabase,
@@ -224,10 +225,7 @@ describe.skipIf(missing !== null)(
         ]),
       );
       // The CLI runs as production: its audit rows are signed with the api's key.
-      const signingKey = file(
-        "cli-audit-signing-key.pem",
-        String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })),
-      );
+      const signingKey = file("cli-audit-signing-key.pem", generateAuditSigningKey());
       const cli = (passwordFile: string) =>
         runToExit([process.execPath, CLI, "devices", "import", devices], {
           PATH: process.env.PATH ?? "",
