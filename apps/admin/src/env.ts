@@ -30,7 +30,7 @@ export const adminEnv = z.object({
     description:
       "this app's public origin (no path); its `/auth/callback` is the redirect URI to register, `/auth/signed-out` the post-logout one",
     unset: "– (development on a loopback `HOST` only: the listener's own URL)",
-    production: "required, https",
+    production: "required; must be https",
   }),
   ADMIN_OIDC_ISSUER: url.meta({
     description:

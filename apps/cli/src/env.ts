@@ -39,7 +39,7 @@ const cliEnv = z.object({
     description:
       "the api's signing key: checks checkpoints too, and signs the chain of a command that writes audit rows (`devices import`, `blocks lift`)",
     unset: "– (with `DATA_DIR`, the embedded stack's key there)",
-    production: "required by the commands that write audit rows",
+    production: "needed by the commands that write audit rows",
   }),
 });
 

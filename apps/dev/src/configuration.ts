@@ -101,8 +101,8 @@ when a variable has no description, or when a program reads a variable this file
 
 Every program parses its environment once, at start. An empty value counts as unset. A missing or
 malformed value stops startup with one line naming the variable, never its value. A \`*_FILE\`
-variable names a file read once at start (a mounted secret, a systemd credential); secrets come
-only that way in production.`;
+variable names a file read once at start (a mounted secret, a systemd credential): production
+takes the partners' secrets only that way.`;
 
 /** The reference as markdown, from the programs' schemas. */
 export function configurationReference(programs: readonly Program[] = PROGRAMS): string {

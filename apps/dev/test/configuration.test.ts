@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { loadAdminEnv } from "@propgate/admin";
 import { loadCliEnv, loadPartnerEnv } from "@propgate/cli/env";
-import { type EnvSource, envRows, undocumentedVariables } from "@propgate/config";
-import { loadMigrateEnv } from "@propgate/consent-audit";
+import { ConfigError, type EnvSource, envRows, undocumentedVariables } from "@propgate/config";
+import { generateAuditSigningKey, loadMigrateEnv } from "@propgate/consent-audit";
 import { PARTNERS } from "@propgate/domain";
 import { loadProbeEnv } from "@propgate/health-probe";
 import { loadApiEnv } from "@propgate/server";
@@ -48,18 +48,114 @@ function variablesRead(env: EnvSource, ...loads: Array<(source: EnvSource) => un
   return [...reads].sort();
 }
 
-/** Inline partner settings every program accepts outside production. */
-function partners(): Record<string, string> {
+/** Partner settings every program accepts: inline secrets outside production, files in it. */
+function partners(production = false): Record<string, string> {
   const env: Record<string, string> = {};
   for (const partner of PARTNERS) {
     const p = `PARTNER_${partner.toUpperCase()}_`;
     env[`${p}BASE_URL`] = `https://${partner}.partner.example`;
     env[`${p}ISSUER`] = `https://${partner}.partner.example`;
     env[`${p}CLIENT_ID`] = "propgate";
-    env[`${p}CLIENT_SECRET`] = "client-secret-of-the-configuration-test";
-    env[`${p}SUBJECT_KEY`] = "ab".repeat(32);
+    if (production) {
+      env[`${p}CLIENT_SECRET_FILE`] = file("partner-secret", "client-secret-of-the-test\n");
+      env[`${p}SUBJECT_KEY_FILE`] = file("subject-key", `${"ab".repeat(32)}\n`);
+    } else {
+      env[`${p}CLIENT_SECRET`] = "client-secret-of-the-test";
+      env[`${p}SUBJECT_KEY`] = "ab".repeat(32);
+    }
   }
   return env;
+}
+
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content, { mode: 0o600 });
+  return path;
+}
+
+const DATABASE_URL = "postgres://propgate@db.internal:5432/propgate";
+
+/**
+ * Each program's loaders, with settings it starts with outside production and in it (its
+ * default). Reading them connects to nothing.
+ */
+const LOADERS: Array<{
+  title: string;
+  load: (source: EnvSource) => unknown;
+  development: () => EnvSource;
+  production: () => EnvSource;
+}> = [
+  {
+    title: "api",
+    load: loadApiEnv,
+    development: () => ({
+      PROPGATE_ENV: "development",
+      DATA_DIR: join(dir, "pglite"),
+      AUTH_ISSUER: "https://id.example",
+      AUTH_AUDIENCE: "propgate-api",
+      AUTH_JWKS_URL: "https://id.example/jwks.json",
+      ...partners(),
+    }),
+    production: () => ({
+      DATABASE_URL,
+      AUTH_ISSUER: "https://id.example",
+      AUTH_AUDIENCE: "propgate-api",
+      AUTH_JWKS_URL: "https://id.example/jwks.json",
+      AUDIT_SIGNING_KEY_FILE: file("audit-signing-key.pem", generateAuditSigningKey()),
+      ...partners(true),
+    }),
+  },
+  {
+    title: "admin app",
+    load: loadAdminEnv,
+    development: () => ({
+      PROPGATE_ENV: "development",
+      API_URL: "http://127.0.0.1:8080",
+      ADMIN_OIDC_ISSUER: "http://127.0.0.1:9000",
+      ADMIN_OIDC_CLIENT_ID: "propgate-admin",
+      ADMIN_OIDC_CLIENT_SECRET_FILE: file("admin-secret", "admin-client-secret\n"),
+    }),
+    production: () => ({
+      API_URL: "https://api.internal",
+      ADMIN_URL: "https://admin.example.com",
+      ADMIN_OIDC_ISSUER: "https://login.example.com",
+      ADMIN_OIDC_CLIENT_ID: "propgate-admin",
+      ADMIN_OIDC_CLIENT_SECRET_FILE: file("admin-secret", "admin-client-secret\n"),
+    }),
+  },
+  {
+    title: "health probe",
+    load: loadProbeEnv,
+    development: () => ({
+      PROPGATE_ENV: "development",
+      DATA_DIR: join(dir, "probe"),
+      ...partners(),
+    }),
+    production: () => ({ DATABASE_URL, ...partners(true) }),
+  },
+  {
+    title: "operator CLI",
+    load: (source) => [loadCliEnv(source), loadPartnerEnv(PARTNERS[0], source)],
+    development: () => ({ PROPGATE_ENV: "development", DATA_DIR: join(dir, "cli"), ...partners() }),
+    production: () => ({ DATABASE_URL, ...partners(true) }),
+  },
+  {
+    title: "migrate",
+    load: loadMigrateEnv,
+    development: () => ({ DATABASE_URL }),
+    production: () => ({ DATABASE_URL }),
+  },
+];
+
+/** The variable a loader refuses the settings for; null when it takes them. */
+function refused(load: (source: EnvSource) => unknown, env: EnvSource): string | null {
+  try {
+    load(env);
+    return null;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.variable;
+    throw error;
+  }
 }
 
 describe("docs/configuration.md", () => {
@@ -127,46 +223,52 @@ describe("docs/configuration.md", () => {
 });
 
 describe("each program reads exactly the variables its table lists", () => {
-  test("api", () => {
-    const env = {
-      PROPGATE_ENV: "development",
-      DATA_DIR: join(dir, "pglite"),
-      AUTH_ISSUER: "https://id.example",
-      AUTH_AUDIENCE: "propgate-api",
-      AUTH_JWKS_URL: "https://id.example/jwks.json",
-      ...partners(),
-    };
-    expect(variablesRead(env, loadApiEnv)).toEqual(documented("api"));
-  });
+  for (const { title, load, development, production } of LOADERS) {
+    test(`${title}, outside production and in it`, () => {
+      expect(refused(load, development())).toBeNull();
+      expect(refused(load, production())).toBeNull();
+      expect(variablesRead(development(), load)).toEqual(documented(title));
+      expect(variablesRead(production(), load)).toEqual(documented(title));
+    });
+  }
 
-  test("admin app", () => {
-    const secret = join(dir, "admin-secret");
-    writeFileSync(secret, "admin-client-secret\n", { mode: 0o600 });
-    const env = {
-      API_URL: "https://api.internal",
-      ADMIN_URL: "https://admin.example.com",
-      ADMIN_OIDC_ISSUER: "https://login.example.com",
-      ADMIN_OIDC_CLIENT_ID: "propgate-admin",
-      ADMIN_OIDC_CLIENT_SECRET_FILE: secret,
-    };
-    expect(variablesRead(env, loadAdminEnv)).toEqual(documented("admin app"));
-  });
-
-  test("health probe", () => {
-    const env = { PROPGATE_ENV: "development", DATA_DIR: join(dir, "probe"), ...partners() };
-    expect(variablesRead(env, loadProbeEnv)).toEqual(documented("health probe"));
-  });
-
-  test("operator CLI, partner verify included", () => {
-    const env = { DATABASE_URL: "postgres://propgate@db.internal/propgate", ...partners() };
-    expect(variablesRead(env, loadCliEnv, (source) => loadPartnerEnv(PARTNERS[0], source))).toEqual(
-      documented("operator CLI"),
-    );
-  });
-
-  test("migrate", () => {
-    const env = { DATABASE_URL: "postgres://propgate@db.internal/propgate" };
-    expect(variablesRead(env, loadMigrateEnv)).toEqual(documented("migrate"));
+  test("the production column is what production does: required, https only, refused inline", () => {
+    const first = PARTNERS[0].toUpperCase();
+    let checked = 0;
+    for (const { title, load, production } of LOADERS) {
+      const program = PROGRAMS.find((candidate) => candidate.title.startsWith(title));
+      const rows = program?.tables.flatMap((table) => envRows(table.schema)) ?? [];
+      for (const row of rows) {
+        const variable = row.variable.replace("<P>", first);
+        const outcome = (change: (env: EnvSource) => void) => {
+          const env = production();
+          change(env);
+          return { title, variable, refused: refused(load, env) };
+        };
+        const expectRefused = (change: (env: EnvSource) => void) => {
+          expect(outcome(change)).toEqual({ title, variable, refused: variable });
+          checked++;
+        };
+        if (row.production.startsWith("required"))
+          expectRefused((env) => {
+            delete env[variable];
+          });
+        if (row.production.includes("must be https"))
+          expectRefused((env) => {
+            env[variable] = "http://plain.example.test";
+          });
+        const inline = (env: EnvSource) => {
+          env[variable] = "ab".repeat(32);
+          delete env[`${variable}_FILE`];
+        };
+        if (row.production.startsWith("refused inline")) expectRefused(inline);
+        if (row.production.startsWith("taken inline")) {
+          expect(outcome(inline)).toEqual({ title, variable, refused: null });
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
   });
 
   test("no production module reads the environment outside its env module", () => {

@@ -34,6 +34,7 @@ const probeEnv = z.object({
     description:
       "PostgreSQL, where each check's state and transitions are kept (`partner_health`); as the api reaches it",
     unset: "– (required unless `DATA_DIR`)",
+    production: "a password in it gets a warning at start: use `DATABASE_PASSWORD_FILE`",
   }),
   ...databaseFileEnv,
   DATA_DIR: z.string().optional().meta({

@@ -14,8 +14,6 @@ export const databaseFileEnv = {
   DATABASE_PASSWORD_FILE: z.string().optional().meta({
     description:
       "file holding the database role's password (trailing line break dropped), for a `DATABASE_URL` without one; both at once stop startup. `PGPASSFILE` is not read",
-    production:
-      "preferred: a password inline in `DATABASE_URL` works but gets a warning at start (it shows wherever the environment does)",
   }),
 };
 

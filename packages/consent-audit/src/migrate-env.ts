@@ -12,7 +12,7 @@ import { z } from "zod";
 export const migrateEnv = z.object({
   DATABASE_URL: databaseUrl.meta({
     description:
-      "the PostgreSQL database to bring to the committed schema, `postgres://…?sslmode=verify-full`; run it as the role that owns the schema",
+      "the PostgreSQL database to bring to the committed schema, `postgres://…?sslmode=verify-full`; as the owner role (`infra/postgres/README.md`)",
   }),
   ...databaseFileEnv,
 });

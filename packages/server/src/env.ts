@@ -69,13 +69,14 @@ const apiEnv = z.object({
     .optional()
     .meta({
       description: "names this instance in audit rows and logs (1–64 of `A-Za-z0-9._-`)",
-      unset: "host-pid-random",
+      unset: "`<host>-<pid>-<random>`",
     }),
   DATABASE_URL: databaseUrl.optional().meta({
     description:
       "PostgreSQL, `postgres://…?sslmode=verify-full` (`sslmode=require` does not authenticate the server: `security-check` flags it)",
     unset: "– (the embedded PGlite under `DATA_DIR`)",
-    production: "required: PostgreSQL only",
+    production:
+      "required (PostgreSQL only); a password in it gets a warning at start: use `DATABASE_PASSWORD_FILE`",
   }),
   ...databaseFileEnv,
   DATA_DIR: z.string().optional().meta({
@@ -83,10 +84,10 @@ const apiEnv = z.object({
     production: "not taken: `DATABASE_URL` is required (PGlite is one process's database)",
   }),
   AUTH_ISSUER: z.string().min(1).meta({
-    description: "the residents' identity provider (`iss` of their tokens)",
+    description: "`iss` of the tokens the api accepts, residents' and admins'",
   }),
   AUTH_AUDIENCE: z.string().min(1).meta({
-    description: "`aud` the residents' tokens must carry",
+    description: "`aud` those tokens must carry",
   }),
   AUTH_JWKS_URL: url.meta({
     description: "the identity provider's signing keys (JWKS); tokens carry `sub` and `sites`",
