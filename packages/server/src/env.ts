@@ -225,7 +225,7 @@ const apiEnv = z.object({
   BLOCK_MAX_SECONDS: integer(1, 30 * 86_400)
     .default(86_400)
     .meta({ description: "the longest a block lasts" }),
-  // Kept off the database host: without it nothing shows a cut tail (architecture, invariant 1).
+  // Off the database host; without it nothing shows a cut tail (docs/architecture.md, invariant 1).
   AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional().meta({
     description:
       "Ed25519 private key (PEM or JWK) signing the audit chains' checkpoints; keep it off the database host, the same file for every instance",
