@@ -20,8 +20,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function drift(committed: string, generated: string): string | null {
   if (committed === generated) return null;
   const [was, now] = [committed.split("\n"), generated.split("\n")];
-  const line = was.findIndex((text, i) => text !== now[i]);
-  return `docs/configuration.md is stale from line ${line + 1} (committed ${JSON.stringify(was[line])}, generated ${JSON.stringify(now[line])}): run \`bun run config-docs\` and commit the result`;
+  let line = 0;
+  while (was[line] === now[line]) line++;
+  return (
+    `docs/configuration.md is stale from line ${line + 1} (committed ${JSON.stringify(was[line])}, ` +
+    `generated ${JSON.stringify(now[line])}): run \`bun run config-docs\` and commit the result`
+  );
 }
 
 /** The variables a program's tables list, partner ones as `PARTNER_<P>_*`. */

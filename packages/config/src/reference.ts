@@ -7,7 +7,7 @@ import { z } from "zod";
  */
 declare module "zod" {
   interface GlobalMeta {
-    /** What production (`PROPGATE_ENV=production`) adds: required there, https only, refused inline… */
+    /** What production (`PROPGATE_ENV=production`) adds: required, https only, refused inline… */
     production?: string;
     /** What applies when the variable is unset, where the schema's own default does not say it. */
     unset?: string;
