@@ -15,6 +15,10 @@ PACKAGES=(
   prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
   redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
   libreoffice-calc-nogui  # soffice: opens the audit CSV export as a spreadsheet would
+  podman              # builds and runs the image (infra/image/), as root with runc
+  runc                # podman's runtime here: crun fails on this kernel's hybrid cgroups
+  buildah             # podman build's engine, also usable alone on the Containerfile
+  ca-certificates     # the CA bundle the image carries (/etc/ssl/certs/ca-certificates.crt)
 )
 
 missing=()
