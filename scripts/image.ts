@@ -130,6 +130,9 @@ async function stageAssets(dir: string): Promise<string[]> {
 
 /** Compiles infra/image/entry.ts (every program) into `outfile`. */
 async function compile(outfile: string, assets: string[]) {
+  // The bundle names each module by its path from the working directory: the same binary
+  // wherever this runs, and paths a reader of the binary recognises (`// apps/api/src/main.ts`).
+  process.chdir(ROOT);
   const result = await Bun.build({
     entrypoints: [join(IMAGE_DIR, "entry.ts")],
     // The environment is the only configuration: no .env or bunfig.toml from the working dir.
