@@ -59,7 +59,7 @@ function parseListing(lines: string[]): ImageFile[] {
 }
 
 describe.skipIf(missing !== null)("the image (infra/image)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "propgate-image-"));
+  let dir = "";
   const names = new Set<string>();
   let image = "";
   let report = "";
@@ -113,6 +113,7 @@ describe.skipIf(missing !== null)("the image (infra/image)", () => {
   }
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "propgate-image-"));
     chownSync(dir, USER, USER);
     const built = await runToExit(
       [process.execPath, join(ROOT, "scripts/image.ts"), "--reuse", "--no-latest"],
@@ -142,7 +143,7 @@ describe.skipIf(missing !== null)("the image (infra/image)", () => {
   afterAll(async () => {
     if (names.size > 0) await podman(["rm", "--force", "--ignore", ...names]);
     await database?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test("`bun run image` prints the image's size and every file it holds", async () => {
