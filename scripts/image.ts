@@ -3,11 +3,10 @@
  * the programs compiled into one binary, on a root filesystem staged from this host's Debian
  * files (nothing pulled from an image registry) — tags it, and prints its size and its files.
  *
- *   bun run image [--reuse] [--no-latest] [--json]
+ *   bun run image [--reuse] [--no-latest]
  *
- * Tags: propgate:<commit> (plus -<tree> when the work tree differs from the commit) and
- * propgate:latest. --reuse keeps an image already built from the same tree; --json prints one
- * JSON object instead of the report.
+ * Tags: propgate:<commit> (plus -<tree> when the work tree differs from the commit) and, unless
+ * --no-latest, propgate:latest. --reuse keeps an image already built from the same tree.
  */
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,11 +56,11 @@ interface Built {
   files: ImageFile[];
 }
 
-/** Runs a command to its end; throws with its output when it fails. */
-function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+/** Runs a command in the repository to its end; throws with its error output when it fails. */
+function run(argv: string[], env: Record<string, string> = {}) {
   const result = Bun.spawnSync(argv, {
-    cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...options.env },
+    cwd: ROOT,
+    env: { ...process.env, ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -81,8 +80,8 @@ function sourceOf(): Source {
       const index = join(scratch, "index");
       cpSync(resolve(ROOT, run(["git", "rev-parse", "--git-path", "index"]).trim()), index);
       const env = { GIT_INDEX_FILE: index };
-      run(["git", "add", "--all", "--", "."], { env });
-      const tree = run(["git", "write-tree"], { env }).trim();
+      run(["git", "add", "--all", "--", "."], env);
+      const tree = run(["git", "write-tree"], env).trim();
       const clean = tree === run(["git", "rev-parse", "HEAD^{tree}"]).trim();
       const short = revision.slice(0, 12);
       return { revision, tree, version: clean ? short : `${short}-${tree.slice(0, 12)}` };
@@ -244,24 +243,27 @@ function report(built: Built) {
     );
 }
 
-{
+const USAGE = "usage: bun run image [--reuse] [--no-latest]";
+let options: { reuse: boolean; latest: boolean };
+try {
   const { values } = parseArgs({
     options: {
       reuse: { type: "boolean", default: false },
       "no-latest": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
     },
   });
-  if (!Bun.which("podman")) {
-    console.error("image: podman is missing (scripts/install-system-tools.sh installs it)");
-    process.exit(1);
-  }
-  try {
-    const built = await buildImage({ reuse: values.reuse, latest: !values["no-latest"] });
-    if (values.json) console.log(JSON.stringify(built));
-    else report(built);
-  } catch (error) {
-    console.error(`image: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  }
+  options = { reuse: values.reuse, latest: !values["no-latest"] };
+} catch (error) {
+  console.error(`image: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  process.exit(2);
+}
+if (!Bun.which("podman")) {
+  console.error("image: podman is missing (scripts/install-system-tools.sh installs it)");
+  process.exit(1);
+}
+try {
+  report(await buildImage(options));
+} catch (error) {
+  console.error(`image: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 }
