@@ -1,3 +1,3 @@
-export { type AdminApp, type AdminAppOptions, createAdminApp } from "./app.ts";
+export { type AdminApp, type AdminAppOptions, bundleAdminPage, createAdminApp } from "./app.ts";
 export { type AdminEnv, adminEnv, loadAdminEnv } from "./env.ts";
 export { type RunningAdmin, serveAdmin } from "./server.ts";
