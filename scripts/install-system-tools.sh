@@ -20,6 +20,7 @@ PACKAGES=(
   podman              # builds and runs the image (infra/image/), as root with runc
   runc                # podman's runtime here: crun fails on this kernel's hybrid cgroups
   buildah             # podman build's engine, also usable alone on the Containerfile
+  catatonit           # the pause process of the pods `podman kube play` makes (its infra container)
   ca-certificates     # the CA bundle the image carries (/etc/ssl/certs/ca-certificates.crt)
 )
 # kubectl (kustomize v5) renders infra/k8s. This machine's image ships it (google-cloud-cli's
