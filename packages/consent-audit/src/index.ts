@@ -1,3 +1,12 @@
+export type { AdminSessionRow, AdminSessionTimeouts } from "./admin-sessions";
+export {
+  deleteAdminSession,
+  insertAdminSession,
+  lockAdminSession,
+  resealAdminSession,
+  sweepAdminSessions,
+  touchAdminSession,
+} from "./admin-sessions";
 export type {
   AuditContext,
   AuditEvent,

@@ -13,13 +13,16 @@ import {
   createConsentBus,
   type Database,
   type DatabaseHandle,
+  deleteAdminSession,
   endVideoSession,
   failVideoEndAttempt,
   grantConsent,
+  insertAdminSession,
   listAuditEvents,
   listConsentHistory,
   listConsents,
   listErasures,
+  lockAdminSession,
   migrateDatabase,
   openDatabase,
   recordAuditEvent,
@@ -27,10 +30,13 @@ import {
   recordPartnerResult,
   requestAdminVideoSessionEnd,
   requestEndOfMovedCameraSessions,
+  resealAdminSession,
   reserveVideoSession,
   retryErasure,
   revokeConsent,
   revokeConsents,
+  sweepAdminSessions,
+  touchAdminSession,
   upsertDevices,
   verifyAuditChain,
 } from "../src/index";
@@ -72,6 +78,7 @@ const ROLES = {
   api_role: `propgate_t_${suffix}_api`,
   admin_role: `propgate_t_${suffix}_admin`,
   readonly_role: `propgate_t_${suffix}_ro`,
+  admin_app_role: `propgate_t_${suffix}_adminapp`,
 } as const;
 
 let database: TestDatabase | undefined;
@@ -79,6 +86,7 @@ const handles: DatabaseHandle[] = [];
 let api: DatabaseHandle;
 let admin: DatabaseHandle;
 let readonly: DatabaseHandle;
+let adminApp: DatabaseHandle;
 
 /** Each role logs in with a throwaway password, so the test works under trust and scram alike. */
 const PASSWORD = crypto.randomUUID().replaceAll("-", "");
@@ -159,6 +167,7 @@ async function setUp(): Promise<void> {
   api = await openAs(ROLES.api_role);
   admin = await openAs(ROLES.admin_role);
   readonly = await openAs(ROLES.readonly_role);
+  adminApp = await openAs(ROLES.admin_app_role);
 }
 
 async function expectDenied(db: Database, statement: SQL): Promise<void> {
@@ -189,7 +198,7 @@ const ALL_PRIVILEGES = [
 ] as const;
 
 /** What roles.sql means to grant (role → table → privileges); tables not listed get nothing. */
-const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> = {
+const INTENDED: Record<"api" | "admin" | "readonly" | "adminApp", Record<string, string[]>> = {
   api: {
     notices: ["SELECT"],
     devices: ["SELECT", "INSERT", "UPDATE"],
@@ -225,7 +234,11 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
   },
   readonly: {
     "*": ["SELECT"],
+    admin_sessions: [],
     "drizzle.__drizzle_migrations": ["SELECT"],
+  },
+  adminApp: {
+    admin_sessions: ["SELECT", "INSERT", "UPDATE", "DELETE"],
   },
 };
 
@@ -252,10 +265,16 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     expect(tables.map((t) => t.name)).toContain("audit_events");
     // A new table must be decided on (in roles.sql and here), not left to the default.
     const undecided = tables.filter(
-      (t) => !(t.name in INTENDED.api) && !(t.name in INTENDED.admin),
+      (t) =>
+        !(t.name in INTENDED.api) && !(t.name in INTENDED.admin) && !(t.name in INTENDED.adminApp),
     );
     expect(undecided.map((t) => `${t.name}: not named in infra/postgres/roles.sql`)).toEqual([]);
-    const roleOf = { api: ROLES.api_role, admin: ROLES.admin_role, readonly: ROLES.readonly_role };
+    const roleOf = {
+      api: ROLES.api_role,
+      admin: ROLES.admin_role,
+      readonly: ROLES.readonly_role,
+      adminApp: ROLES.admin_app_role,
+    };
     const mismatches: string[] = [];
     for (const [who, intended] of Object.entries(INTENDED) as [
       keyof typeof INTENDED,
@@ -526,6 +545,39 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     await expectDenied(admin.db, sql`truncate audit_events`);
     await expectDenied(admin.db, sql`delete from devices`);
     expect(await verifyAuditChain(admin.db)).toMatchObject({ ok: true });
+  });
+
+  test("the admin app role keeps its sessions and reaches nothing else", async () => {
+    const timeouts = { idleMs: 60_000, absoluteMs: 3_600_000 };
+    const at = new Date();
+    const idHash = (n: number) => String(n).repeat(64);
+    for (const n of [1, 2]) {
+      await insertAdminSession(adminApp.db, {
+        idHash: idHash(n),
+        userId: `admin-${n}`,
+        sealed: "v1.sealed",
+        createdAt: n === 1 ? at : new Date(at.getTime() - 2 * timeouts.absoluteMs),
+        lastSeenAt: at,
+      });
+    }
+    expect((await touchAdminSession(adminApp.db, idHash(1), at, timeouts))?.userId).toBe("admin-1");
+    await adminApp.db.transaction(async (tx) => {
+      expect((await lockAdminSession(tx, idHash(1)))?.sealed).toBe("v1.sealed");
+      await resealAdminSession(tx, idHash(1), "v1.renewed");
+    });
+    expect(await sweepAdminSessions(adminApp.db, at, timeouts)).toBe(1);
+    expect((await deleteAdminSession(adminApp.db, idHash(1)))?.sealed).toBe("v1.renewed");
+
+    await expectDenied(adminApp.db, sql`select 1 from audit_events limit 1`);
+    await expectDenied(adminApp.db, sql`select 1 from consent_current limit 1`);
+    await expectDenied(adminApp.db, sql`select 1 from devices limit 1`);
+    await expectDenied(adminApp.db, sql`insert into audit_events (id) values ('evt_admin_app')`);
+    await expectDenied(adminApp.db, sql`select 1 from drizzle.__drizzle_migrations limit 1`);
+    await expectDenied(adminApp.db, sql`truncate admin_sessions`);
+    await expectDenied(adminApp.db, sql`create table public.admin_app_intruder (id int)`);
+    // Nobody else reads the sessions, the operators' and the auditors' roles included.
+    for (const other of [api, admin, readonly])
+      await expectDenied(other.db, sql`select 1 from admin_sessions limit 1`);
   });
 
   test("roles.sql refuses to take over a privileged role", async () => {
