@@ -108,3 +108,8 @@ export async function sweepAdminSessions(
     .returning({ idHash: adminSessions.idHash });
   return gone.length;
 }
+
+/** Throws unless the table is there and this role may use it (the admin app's readiness). */
+export async function pingAdminSessions(db: Database): Promise<void> {
+  await db.select({ idHash: adminSessions.idHash }).from(adminSessions).limit(1);
+}

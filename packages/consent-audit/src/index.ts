@@ -3,6 +3,7 @@ export {
   deleteAdminSession,
   insertAdminSession,
   lockAdminSession,
+  pingAdminSessions,
   resealAdminSession,
   sweepAdminSessions,
   touchAdminSession,
