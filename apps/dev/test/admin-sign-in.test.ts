@@ -11,6 +11,7 @@ import {
 } from "@propgate/admin";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
+import { CookieJar, pickAccount as pickIssuerAccount } from "./admin-fetch.ts";
 
 /*
  * The admin app's sign-ins under way live in a sealed cookie of the browser that started them
@@ -63,27 +64,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A browser's cookies for one origin: what `Set-Cookie` answers left, sent back as `Cookie`. */
-class CookieJar {
-  private readonly cookies = new Map<string, string>();
-  take(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = "", ...attributes] = line.split(";");
-      const at = pair.indexOf("=");
-      const name = pair.slice(0, at).trim();
-      if (attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute)))
-        this.cookies.delete(name);
-      else this.cookies.set(name, pair.slice(at + 1).trim());
-    }
-  }
-  header(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-  }
-  get(name: string): string | undefined {
-    return this.cookies.get(name);
-  }
-}
-
 type Fetch = (path: string, init?: RequestInit) => Promise<Response>;
 const overHttp =
   (origin: string): Fetch =>
@@ -103,18 +83,8 @@ async function startSignIn(send: Fetch, jar: CookieJar): Promise<URL> {
 }
 
 /** The dev issuer's sign-in page, `account` picked: the redirect back to the callback. */
-async function pickAccount(authorize: URL, account = "dev-operator"): Promise<URL> {
-  const form = new URLSearchParams(authorize.searchParams);
-  form.set("account", account);
-  const response = await fetch(`${issuer.url}/oidc/authorize`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: form,
-    redirect: "manual",
-  });
-  expect(response.status).toBe(303);
-  return new URL(response.headers.get("location") ?? "");
-}
+const pickAccount = (authorize: URL, account: "dev-operator" | "dev-viewer" = "dev-operator") =>
+  pickIssuerAccount(issuer.url, authorize, account);
 
 /** Follows the provider's redirect back to the admin app with the browser's cookies. */
 async function callback(send: Fetch, jar: CookieJar, back: URL): Promise<Response> {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { fileURLToPath } from "node:url";
 import { type SQL, sql } from "drizzle-orm";
 import postgres from "postgres";
 import {
@@ -41,7 +40,7 @@ import {
   verifyAuditChain,
 } from "../src/index";
 import { errorCode } from "../src/pg-errors";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { applyRolesSql, createTestDatabase, type TestDatabase } from "../src/testing";
 import {
   ADMIN_AUDIT,
   APP_AUDIT,
@@ -56,8 +55,6 @@ import {
 
 setDefaultTimeout(60_000);
 
-/** infra/postgres/roles.sql, applied with psql exactly as an operator does. */
-const ROLES_SQL = fileURLToPath(new URL("../../../infra/postgres/roles.sql", import.meta.url));
 const PSQL = Bun.which("psql");
 const onPostgres = process.env.DATABASE_URL !== undefined;
 
@@ -105,29 +102,7 @@ async function openAs(role: string): Promise<DatabaseHandle> {
 }
 
 /** `psql -f roles.sql` as the superuser of DATABASE_URL, on the test database. */
-async function psqlRoles(roles: Record<string, string>) {
-  const vars = Object.entries(roles).flatMap(([name, value]) => ["-v", `${name}=${value}`]);
-  const child = Bun.spawn(
-    [
-      PSQL ?? "psql",
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      ...vars,
-      "-f",
-      ROLES_SQL,
-      database?.url ?? "",
-    ],
-    { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } },
-  );
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, output: stdout + stderr };
-}
+const psqlRoles = (roles: Record<string, string>) => applyRolesSql(database?.url ?? "", roles);
 
 async function applyRoles(): Promise<string> {
   const { code, output } = await psqlRoles(ROLES);
