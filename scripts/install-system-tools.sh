@@ -15,7 +15,16 @@ PACKAGES=(
   prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
   redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
   libreoffice-calc-nogui  # soffice: opens the audit CSV export as a spreadsheet would
+  haproxy             # the load balancer of infra/compose, its config checked with haproxy -c
+  systemd             # systemd-analyze: verify and security-score the units of infra/systemd
+  podman              # builds and runs the image (infra/image/), as root with runc
+  runc                # podman's runtime here: crun fails on this kernel's hybrid cgroups
+  buildah             # podman build's engine, also usable alone on the Containerfile
+  ca-certificates     # the CA bundle the image carries (/etc/ssl/certs/ca-certificates.crt)
 )
+# kubectl (kustomize v5) renders infra/k8s. This machine's image ships it (google-cloud-cli's
+# kubectl 1.32); Debian bookworm's kubernetes-client is 1.20, whose kustomize 2.0.3 cannot
+# read `patches`/`labels`, so it is no substitute: the test says so when kubectl is missing.
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -95,19 +95,29 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-let bundle: Promise<string> | null = null;
-
-/** Bundles the page script for the browser once, on first use. */
-function pageScript(): Promise<string> {
-  bundle ??= Bun.build({
+/** The page script for the browser, bundled from `src/page/page.ts`. */
+export async function bundleAdminPage(): Promise<string> {
+  const result = await Bun.build({
     entrypoints: [`${PAGE_DIR}/page.ts`],
     target: "browser",
     minify: true,
-  }).then(async (result) => {
-    const [output] = result.outputs;
-    if (!result.success || !output) throw new Error("building the admin page failed");
-    return output.text();
   });
+  const [output] = result.outputs;
+  if (!result.success || !output) throw new Error("building the admin page failed");
+  return output.text();
+}
+
+let bundle: Promise<string> | null = null;
+
+/**
+ * The page script, made once on first use. A compiled binary (the image) holds no sources to
+ * bundle: its build embeds the bundle as `page/admin.js` beside the page's files, which sit
+ * where `PAGE_DIR` points inside the binary (infra/image/README.md, "Inside the binary").
+ */
+function pageScript(): Promise<string> {
+  bundle ??= Bun.isStandaloneExecutable
+    ? Bun.file(`${PAGE_DIR}/admin.js`).text()
+    : bundleAdminPage();
   return bundle;
 }
 

@@ -2,7 +2,9 @@ import {
   ConfigError,
   checkPartnerUrl,
   databaseCa,
+  databaseFileEnv,
   databasePassword,
+  databaseUrl,
   databaseUrlPasswordWarning,
   type EnvSource,
   host,
@@ -16,36 +18,62 @@ import {
 } from "@propgate/config";
 import { z } from "zod";
 
-const schema = z.object({
-  PROPGATE_ENV: propgateEnv.default("production"),
-  HOST: host.default("127.0.0.1"),
-  PORT: port.default(8790),
-  /** The api the admin page talks to, through this app's `/trpc/admin.*` proxy. */
-  API_URL: url,
-  /** This app's own public origin; the redirect URI is `${ADMIN_URL}/auth/callback`. */
-  ADMIN_URL: url.optional(),
-  /** The company's OpenID Connect provider (discovery at `/.well-known/openid-configuration`). */
-  ADMIN_OIDC_ISSUER: url,
+/** What the admin app reads (docs/configuration.md). */
+export const adminEnv = z.object({
+  PROPGATE_ENV: propgateEnv.default("production").meta({
+    description:
+      "`production`, `development` or `test`; outside production plain http to a loopback identity provider and `ADMIN_URL`, and a cookie without `Secure`, are allowed",
+  }),
+  HOST: host.default("127.0.0.1").meta({ description: "address the admin app listens on" }),
+  PORT: port.default(8790).meta({ description: "port the admin app listens on" }),
+  API_URL: url.meta({
+    description:
+      "the api the admin page talks to, through this app's `/trpc/admin.*` proxy; the admin's access token travels to it",
+    production: "must be https (plain http only to loopback), in every environment",
+  }),
+  ADMIN_URL: url.optional().meta({
+    description:
+      "this app's public origin (no path); its `/auth/callback` is the redirect URI to register, `/auth/signed-out` the post-logout one",
+    unset: "– (development on a loopback `HOST` only: the listener's own URL)",
+    production: "required; must be https",
+  }),
+  ADMIN_OIDC_ISSUER: url.meta({
+    description:
+      "the company's OpenID Connect provider (discovery at `/.well-known/openid-configuration`); its access tokens must be ones the api accepts (`AUTH_ISSUER`, `AUTH_AUDIENCE`) and carry `roles`",
+    production: "must be https",
+  }),
   ADMIN_OIDC_CLIENT_ID: z
     .string()
-    .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
-  ADMIN_OIDC_CLIENT_SECRET_FILE: z.string().min(1),
-  /** A session unused this long is over. */
-  ADMIN_SESSION_IDLE_SECONDS: integer(1, 86_400).default(30 * 60),
-  /** A session is over this long after sign-in, however busy. */
-  ADMIN_SESSION_MAX_SECONDS: integer(1, 7 * 86_400).default(8 * 3600),
-  /**
-   * The keys of the sealed sign-in cookie and of the sessions' tokens at rest, the same for every
-   * replica (required in production); else one per process.
-   */
-  ADMIN_SESSION_SECRET_FILE: z.string().min(1).optional(),
-  /** Where the sessions live, shared by every replica (DATABASE_CA_FILE, DATABASE_PASSWORD_FILE too). */
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .optional(),
-  /** Development only: embedded PGlite here (in memory when neither this nor DATABASE_URL is set). */
-  DATA_DIR: z.string().optional(),
+    .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters")
+    .meta({ description: "this app's client id at the provider (a confidential client, PKCE)" }),
+  ADMIN_OIDC_CLIENT_SECRET_FILE: z.string().min(1).meta({
+    description: "file holding this app's client secret at the provider (read once, trimmed)",
+  }),
+  ADMIN_SESSION_IDLE_SECONDS: integer(1, 86_400)
+    .default(30 * 60)
+    .meta({
+      description: "a session unused this long is over (at most `ADMIN_SESSION_MAX_SECONDS`)",
+    }),
+  ADMIN_SESSION_MAX_SECONDS: integer(1, 7 * 86_400)
+    .default(8 * 3600)
+    .meta({ description: "a session is over this long after sign-in, however busy" }),
+  ADMIN_SESSION_SECRET_FILE: z.string().min(1).optional().meta({
+    description:
+      "file holding the key (32+ characters, e.g. `openssl rand -base64 32`) of the sealed sign-in cookie and of the sessions' tokens at rest, the same for every replica, so a sign-in started on one finishes on another and a session works on all",
+    unset: "– (a random key per process)",
+    production: "required",
+  }),
+  DATABASE_URL: databaseUrl.optional().meta({
+    description:
+      "PostgreSQL where the sessions live, shared by every replica (connect as `propgate_admin_app`)",
+    unset: "– (embedded PGlite: in memory, or under `DATA_DIR`)",
+    production: "required",
+  }),
+  DATA_DIR: z.string().optional().meta({
+    description: "development only: the embedded PGlite's folder when no `DATABASE_URL`",
+    production: "refused (PGlite is for development)",
+  }),
+  ...databaseFileEnv,
 });
 
 /** Enough to derive a 256-bit key from: `openssl rand -base64 32` gives 44 characters. */
@@ -81,7 +109,7 @@ export interface AdminEnv {
 
 /** Settings of the admin app; the only reader of process.env. */
 export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
-  const env = parseEnv(schema, source);
+  const env = parseEnv(adminEnv, source);
   const production = env.PROPGATE_ENV === "production";
   const allowInsecureLoopback = !production;
   // Replicas share their sessions through PostgreSQL and open each other's seals with one key.
@@ -155,8 +183,8 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
     sessionSecret,
     DATABASE_URL: env.DATABASE_URL ?? null,
     DATA_DIR: env.DATA_DIR ?? null,
-    databaseCa: databaseCa(source),
-    databasePassword: databasePassword(source),
+    databaseCa: databaseCa(env),
+    databasePassword: databasePassword(env),
     inlineDatabasePasswordWarning: production ? databaseUrlPasswordWarning(source) : null,
     allowInsecureLoopback,
   };

@@ -7,7 +7,7 @@ import { openDatabase } from "@propgate/consent-audit";
 import { adminSessions } from "@propgate/consent-audit/schema";
 import { applyRolesSql } from "@propgate/consent-audit/testing";
 import { eq, sql } from "drizzle-orm";
-import { CookieJar, pickAccount } from "./admin-fetch.ts";
+import { CookieJar, pickAccount } from "./admin-http.ts";
 import { startTestStack, type TestStack } from "./harness.ts";
 import { type Child, spawnChild } from "./processes.ts";
 

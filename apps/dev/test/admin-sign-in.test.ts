@@ -11,7 +11,7 @@ import {
 } from "@propgate/admin";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
-import { CookieJar, pickAccount as pickIssuerAccount } from "./admin-fetch.ts";
+import { CookieJar, pickAccount as pickAccountAt } from "./admin-http.ts";
 
 /*
  * The admin app's sign-ins under way live in a sealed cookie of the browser that started them
@@ -83,8 +83,8 @@ async function startSignIn(send: Fetch, jar: CookieJar): Promise<URL> {
 }
 
 /** The dev issuer's sign-in page, `account` picked: the redirect back to the callback. */
-const pickAccount = (authorize: URL, account: "dev-operator" | "dev-viewer" = "dev-operator") =>
-  pickIssuerAccount(issuer.url, authorize, account);
+const pickAccount = (authorize: URL, account?: string) =>
+  pickAccountAt(issuer.url, authorize, account);
 
 /** Follows the provider's redirect back to the admin app with the browser's cookies. */
 async function callback(send: Fetch, jar: CookieJar, back: URL): Promise<Response> {

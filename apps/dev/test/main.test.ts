@@ -92,6 +92,29 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
+/** A partner surface on a free loopback port, its one client `ic-gateway` (secret SECRET). */
+function partnerSurfaceEnv(): Record<string, string> {
+  const clientsFile = join(dir, "partner-clients.json");
+  writeFileSync(
+    clientsFile,
+    JSON.stringify([
+      {
+        clientId: "ic-gateway",
+        secretHash: Bun.password.hashSync(SECRET, { algorithm: "bcrypt", cost: 4 }),
+        partner: "intercom",
+        scopes: ["events.write"],
+        addresses: ["127.0.0.1"],
+      },
+    ]),
+    { mode: 0o600 },
+  );
+  return {
+    PARTNER_LISTEN: "127.0.0.1:0",
+    PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
+    PARTNER_CLIENTS_FILE: clientsFile,
+  };
+}
+
 async function runToExit(env: Record<string, string>) {
   const child = Bun.spawn([process.execPath, MAIN], { env, stdout: "pipe", stderr: "pipe" });
   const [code, stdout, stderr] = await Promise.all([
@@ -240,6 +263,65 @@ describe("startup configuration", () => {
     );
   });
 
+  test("a second production instance on the host stops with one line naming METRICS_LISTEN, and the first serves on", async () => {
+    if (!database.url) {
+      console.log("[skip] two production instances: need PostgreSQL (set DATABASE_URL)");
+      if (process.env.CI) throw new Error("CI runs this test against PostgreSQL");
+      return;
+    }
+    // The default METRICS_LISTEN is one fixed port (127.0.0.1:9465): two instances started the
+    // same way meet there. The first is given a free port; the second the same one.
+    const env = { ...productionPartnersEnv(), DATABASE_URL: database.url, SHUTDOWN_DRAIN_MS: "0" };
+    const first = spawnChild([process.execPath, MAIN], { ...env, METRICS_LISTEN: "127.0.0.1:0" });
+    try {
+      const metricsUrl = new URL(await listeningUrl(first, "metrics listening"));
+      const apiUrl = await listeningUrl(first, "api listening");
+      const { code, output } = await runToExit({ ...env, METRICS_LISTEN: metricsUrl.host });
+      expect(code).toBe(1);
+      expect(output.trim().split("\n").at(-1)).toBe(
+        `api did not start: METRICS_LISTEN ${metricsUrl.host} is already in use (EADDRINUSE): another process listens there; give each instance on this host its own METRICS_LISTEN`,
+      );
+      expect(output).not.toMatch(/^\s+at /m);
+      expect((await fetch(`${apiUrl}/readyz`)).status).toBe(200);
+      expect((await fetch(metricsUrl)).status).toBe(200);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  });
+
+  test("a listener it cannot bind stops startup with one line naming its variable", async () => {
+    const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const taken = `127.0.0.1:${holder.port}`;
+    try {
+      const cases: Array<[Record<string, string>, string]> = [
+        [
+          { PORT: String(holder.port) },
+          `PORT ${taken} is already in use (EADDRINUSE): another process listens there; give each instance on this host its own PORT`,
+        ],
+        [
+          { METRICS_LISTEN: taken },
+          `METRICS_LISTEN ${taken} is already in use (EADDRINUSE): another process listens there; give each instance on this host its own METRICS_LISTEN`,
+        ],
+        [
+          // TEST-NET-1 (RFC 5737): never an address of this host, as a VPN address is while wg0 is down.
+          { ...partnerSurfaceEnv(), PARTNER_LISTEN: "192.0.2.1:8443" },
+          "PARTNER_LISTEN 192.0.2.1:8443 is not an address of this host (EADDRNOTAVAIL): is its interface (the VPN's) up?",
+        ],
+      ];
+      for (const [settings, line] of cases) {
+        const { code, output } = await runToExit({ ...baseEnv(), ...settings });
+        expect({ settings, code, line: output.trim().split("\n").at(-1) }).toEqual({
+          settings,
+          code: 1,
+          line: `api did not start: ${line}`,
+        });
+        expect(output).not.toMatch(/^\s+at /m);
+      }
+    } finally {
+      await holder.stop(true);
+    }
+  });
+
   test("PARTNER_LISTEN without its allow-list stops startup naming the missing variable", async () => {
     const { code, output } = await runToExit({ ...baseEnv(), PARTNER_LISTEN: "127.0.0.1:0" });
     expect(code).toBe(1);
@@ -251,25 +333,10 @@ describe("startup configuration", () => {
 
 describe("the partner surface", () => {
   test("with PARTNER_LISTEN the instance also serves the partner surface, and stops it on SIGTERM", async () => {
-    const clientsFile = join(dir, "partner-clients.json");
-    writeFileSync(
-      clientsFile,
-      JSON.stringify([
-        {
-          clientId: "ic-gateway",
-          secretHash: await Bun.password.hash(SECRET, { algorithm: "bcrypt", cost: 4 }),
-          partner: "intercom",
-          scopes: ["events.write"],
-          addresses: ["127.0.0.1"],
-        },
-      ]),
-      { mode: 0o600 },
-    );
     const child = spawnChild([process.execPath, MAIN], {
       ...baseEnv(),
+      ...partnerSurfaceEnv(),
       PARTNER_LISTEN: "127.0.0.1:0",
-      PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
-      PARTNER_CLIENTS_FILE: clientsFile,
     });
     try {
       const url = await listeningUrl(child, "partner surface listening");

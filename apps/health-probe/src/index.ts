@@ -3,6 +3,6 @@ export {
   type VpnCollectorOptions,
   type VpnConnectionEvent,
 } from "./collector.ts";
-export { loadProbeEnv } from "./env.ts";
+export { loadProbeEnv, probeEnvReference } from "./env.ts";
 export { type ProbeEnv, type RunningProbe, startHealthProbe } from "./probe.ts";
 export { parseWgDump, peerFingerprint, type WgPeer } from "./wg-dump.ts";

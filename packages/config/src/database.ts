@@ -1,4 +1,28 @@
-import { ConfigError, type EnvSource, readConfigFile } from "./parse.ts";
+import { z } from "zod";
+import { ConfigError, readConfigFile } from "./parse.ts";
+
+/** DATABASE_URL's form; each program says whether it needs one. */
+export const databaseUrl = z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL");
+
+/** The database settings besides the URL, the same in every program that opens PostgreSQL. */
+export const databaseFileEnv = {
+  DATABASE_CA_FILE: z.string().optional().meta({
+    description:
+      "PEM of the CA that signed the database server's certificate, for `DATABASE_URL` with `sslmode=verify-full` (or `verify-ca`); with any other sslmode it stops startup, as it would go unused",
+    unset: "system CAs",
+  }),
+  DATABASE_PASSWORD_FILE: z.string().optional().meta({
+    description:
+      "file holding the database role's password (trailing line break dropped), for a `DATABASE_URL` without one; both at once stop startup. `PGPASSFILE` is not read",
+  }),
+};
+
+/** The database variables as a program has parsed them (or the raw environment). */
+export interface DatabaseEnv {
+  DATABASE_URL?: string | undefined;
+  DATABASE_CA_FILE?: string | undefined;
+  DATABASE_PASSWORD_FILE?: string | undefined;
+}
 
 /**
  * The password in a `postgres://user:password@host…` URL, as postgres.js reads it (userinfo up to
@@ -18,7 +42,7 @@ function urlPassword(url: string): string {
  * credential), read once at startup with its trailing line break dropped. DATABASE_URL must then
  * carry no password: with two, one would be silently ignored. Problems name the variable only.
  */
-export function databasePassword(env: EnvSource): string | undefined {
+export function databasePassword(env: DatabaseEnv): string | undefined {
   const path = env.DATABASE_PASSWORD_FILE || undefined;
   if (path === undefined) return undefined;
   const url = env.DATABASE_URL || undefined;
@@ -44,7 +68,7 @@ export function databasePassword(env: EnvSource): string | undefined {
  * shows wherever the environment does); null when it does not. Not refused: deployments that
  * predate DATABASE_PASSWORD_FILE keep starting.
  */
-export function databaseUrlPasswordWarning(env: EnvSource): string | null {
+export function databaseUrlPasswordWarning(env: DatabaseEnv): string | null {
   const url = env.DATABASE_URL || undefined;
   if (url === undefined || urlPassword(url) === "") return null;
   return "DATABASE_URL holds the database password, which shows wherever the environment does (/proc, docker inspect, unit files): put it in a file and set DATABASE_PASSWORD_FILE";

@@ -1,4 +1,9 @@
-export { databasePassword, databaseUrlPasswordWarning } from "./database.ts";
+export {
+  databaseFileEnv,
+  databasePassword,
+  databaseUrl,
+  databaseUrlPasswordWarning,
+} from "./database.ts";
 export {
   booleanFlag,
   hexOrBase64Key,
@@ -12,6 +17,7 @@ export {
   url,
 } from "./fields.ts";
 export { ConfigError, type EnvSource, parseEnv, readConfigFile } from "./parse.ts";
-export { type PartnerSettings, partnerSettings } from "./partner.ts";
+export { type PartnerSettings, partnerEnv, partnerSettings } from "./partner.ts";
+export { type EnvRow, envRows, envTable, undocumentedVariables } from "./reference.ts";
 export { type CertificateFiles, certificateFiles, databaseCa, pemFile } from "./tls.ts";
 export { checkPartnerUrl, isLoopbackHost } from "./urls.ts";

@@ -38,7 +38,79 @@ interface PartnerSettingsOptions {
 }
 
 /**
- * Reads `PARTNER_<NAME>_*` settings: _BASE_URL, _ISSUER or _TOKEN_URL, _CLIENT_ID,
+ * The `PARTNER_<NAME>_*` variables of one partner. `partnerEnv("<P>")` is their row in the
+ * configuration reference; `inlineSecretsTaken` says, for that reference only, that the program
+ * takes `_CLIENT_SECRET` and `_SUBJECT_KEY` inline in production too (`partner verify`).
+ */
+export function partnerEnv(name: string, reference: { inlineSecretsTaken?: boolean } = {}) {
+  const p = `PARTNER_${name.toUpperCase()}_`;
+  const inline = (file: string) =>
+    reference.inlineSecretsTaken
+      ? "taken inline too (a check run by hand lives seconds in a shell, not in a unit file)"
+      : `refused inline (the environment is not secret): set \`${p}${file}\``;
+  const https = "must be https (plain http to loopback only outside production)";
+  return z.object({
+    [`${p}BASE_URL`]: url.meta({
+      description: "the partner API's base URL",
+      production: https,
+    }),
+    [`${p}ISSUER`]: url.optional().meta({
+      description: `the partner's OAuth issuer: its RFC 8414 metadata, else OpenID Connect discovery's, gives the token endpoint. One of it and \`${p}TOKEN_URL\` is required`,
+      production: https,
+    }),
+    [`${p}TOKEN_URL`]: url.optional().meta({
+      description: "the partner's token endpoint, used as is (with both, this one is used)",
+      production: https,
+    }),
+    [`${p}CLIENT_ID`]: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters")
+      .meta({ description: "our OAuth client id at the partner" }),
+    [`${p}CLIENT_SECRET`]: z
+      .string()
+      .optional()
+      .meta({
+        description: `our client secret at the partner; one of it and \`${p}CLIENT_SECRET_FILE\` is required`,
+        production: inline("CLIENT_SECRET_FILE"),
+      }),
+    [`${p}CLIENT_SECRET_FILE`]: z.string().optional().meta({
+      description: "file holding the client secret (read once at start, trimmed)",
+    }),
+    [`${p}SUBJECT_KEY`]: z
+      .string()
+      .optional()
+      .meta({
+        description: `key (≥ 32 bytes, hex or base64) of the HMAC that turns a resident into the opaque subject this partner sees; one of it and \`${p}SUBJECT_KEY_FILE\` is required`,
+        production: inline("SUBJECT_KEY_FILE"),
+      }),
+    [`${p}SUBJECT_KEY_FILE`]: z.string().optional().meta({
+      description: "file holding the subject key",
+    }),
+    [`${p}CA_FILE`]: z.string().optional().meta({
+      description:
+        "PEM CA that signed the partner's certificate (a private CA); replaces the system CAs for everything sent to this partner",
+      unset: "system CAs",
+    }),
+    [`${p}CLIENT_CERT_FILE`]: z
+      .string()
+      .optional()
+      .meta({
+        description: `PEM client certificate for mTLS to the partner, with \`${p}CLIENT_KEY_FILE\` (both or neither)`,
+      }),
+    [`${p}CLIENT_KEY_FILE`]: z
+      .string()
+      .optional()
+      .meta({
+        description: `PEM private key of \`${p}CLIENT_CERT_FILE\``,
+      }),
+    [`${p}TIMEOUT_MS`]: integer(100, 120_000)
+      .default(5000)
+      .meta({ description: "deadline of one partner call, retries included (100–120000)" }),
+  });
+}
+
+/**
+ * Reads `PARTNER_<NAME>_*` settings (`partnerEnv`): _BASE_URL, _ISSUER or _TOKEN_URL, _CLIENT_ID,
  * _CLIENT_SECRET or _CLIENT_SECRET_FILE, _SUBJECT_KEY or _SUBJECT_KEY_FILE, _CA_FILE,
  * _CLIENT_CERT_FILE with _CLIENT_KEY_FILE, _TIMEOUT_MS.
  */
@@ -48,22 +120,7 @@ export function partnerSettings(
   options: PartnerSettingsOptions,
 ): PartnerSettings {
   const p = `PARTNER_${name.toUpperCase()}_`;
-  const schema = z.object({
-    [`${p}BASE_URL`]: url,
-    [`${p}ISSUER`]: url.optional(),
-    [`${p}TOKEN_URL`]: url.optional(),
-    [`${p}CLIENT_ID`]: z
-      .string()
-      .regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable characters"),
-    [`${p}CLIENT_SECRET`]: z.string().optional(),
-    [`${p}CLIENT_SECRET_FILE`]: z.string().optional(),
-    [`${p}SUBJECT_KEY`]: z.string().optional(),
-    [`${p}SUBJECT_KEY_FILE`]: z.string().optional(),
-    [`${p}CA_FILE`]: z.string().optional(),
-    [`${p}CLIENT_CERT_FILE`]: z.string().optional(),
-    [`${p}CLIENT_KEY_FILE`]: z.string().optional(),
-    [`${p}TIMEOUT_MS`]: integer(100, 120_000).default(5000),
-  });
+  const schema = partnerEnv(name);
   const raw = parseEnv(schema, env) as Record<string, unknown>;
   const str = (key: string) => raw[`${p}${key}`] as string | undefined;
   const link = (key: string) => raw[`${p}${key}`] as URL | undefined;

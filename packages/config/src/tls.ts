@@ -1,4 +1,5 @@
-import { ConfigError, type EnvSource, readConfigFile } from "./parse.ts";
+import type { DatabaseEnv } from "./database.ts";
+import { ConfigError, readConfigFile } from "./parse.ts";
 
 export interface CertificateFiles {
   /** PEM certificate (chain), leaf first. */
@@ -31,10 +32,10 @@ export function pemFile(variable: string, path: string, holds: "certificate" | "
  * A certificate and its key from two file variables: both or neither. When only one is set the
  * error names the one that is missing.
  */
-export function certificateFiles(
-  env: EnvSource,
-  certVariable: string,
-  keyVariable: string,
+export function certificateFiles<C extends string, K extends string>(
+  env: Partial<Record<C | K, string | undefined>>,
+  certVariable: C,
+  keyVariable: K,
 ): CertificateFiles | null {
   const cert = env[certVariable] || undefined;
   const key = env[keyVariable] || undefined;
@@ -54,7 +55,7 @@ export function certificateFiles(
  * DATABASE_URL's `sslmode=verify-full` (or `verify-ca`). With any other sslmode it would go
  * unused while seeming to protect, so it is refused; problems name the variable, never the file.
  */
-export function databaseCa(env: EnvSource): string | undefined {
+export function databaseCa(env: DatabaseEnv): string | undefined {
   const path = env.DATABASE_CA_FILE || undefined;
   if (path === undefined) return undefined;
   const sslmode = /[?&]sslmode=([^&#]*)/.exec(env.DATABASE_URL ?? "")?.[1];

@@ -247,6 +247,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       },
     };
   }
+  // A compiled binary (the image) carries none of PGlite's wasm and data files.
+  if (Bun.isStandaloneExecutable)
+    throw new Error("the embedded PGlite runs from source only: set DATABASE_URL (PostgreSQL)");
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const client = opts.dataDir === undefined ? new PGlite() : new PGlite(opts.dataDir);
   return wrapPglite(client);

@@ -142,6 +142,7 @@ export {
   createDeviceCache,
   type DeviceCache,
 } from "./hot-caches";
+export { loadMigrateEnv, migrateEnv } from "./migrate-env";
 export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";

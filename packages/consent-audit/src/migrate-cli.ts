@@ -1,26 +1,20 @@
-import { ConfigError, databaseCa, databasePassword } from "@propgate/config";
+import { ConfigError } from "@propgate/config";
 import { openDatabase } from "./database";
+import { loadMigrateEnv } from "./migrate-env";
 import { checkReadiness, migrateDatabase } from "./migrations";
 import { rootMessage } from "./pg-errors";
 import { describeDatabaseUrl } from "./url";
 
 // The `migrate` entry (`bun run migrate`): applies the committed migrations to DATABASE_URL.
-const url = process.env.DATABASE_URL;
-if (url === undefined || url.trim() === "") {
-  console.error("migrate: DATABASE_URL is required (postgres://user@host:5432/database)");
-  process.exit(2);
-}
-
-let ca: string | undefined;
-let password: string | undefined;
+let env: ReturnType<typeof loadMigrateEnv>;
 try {
-  ca = databaseCa(process.env);
-  password = databasePassword(process.env);
+  env = loadMigrateEnv();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   console.error(`migrate: ${err.message}`);
   process.exit(2);
 }
+const { url, ca, password } = env;
 
 let where = "the database";
 try {

@@ -12,8 +12,14 @@ import { registeredMigrator } from "./database";
 import { postgresConnection } from "./database-tls";
 import { errorCode, rootMessage } from "./pg-errors";
 
-/** The committed SQL migrations (`drizzle-kit generate`), resolved relative to this package. */
-export const migrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+/**
+ * The committed SQL migrations (`drizzle-kit generate`): this package's `drizzle/`, or in a
+ * compiled binary (the image), where every module sits at the bundle's root, the copy embedded
+ * there as `drizzle/` (infra/image/README.md, "Inside the binary").
+ */
+export const migrationsFolder = Bun.isStandaloneExecutable
+  ? `${import.meta.dir}/drizzle`
+  : fileURLToPath(new URL("../drizzle", import.meta.url));
 
 /** Session-level advisory lock key that serializes concurrent `migrate` runs on PostgreSQL. */
 const MIGRATION_LOCK_KEY = 7_402_113_001;

@@ -1,7 +1,7 @@
 export { type CreateAppOptions, createApp, type HttpEnv, type ServerDeps } from "./app.ts";
 export type { Background } from "./background.ts";
 export { cidrList, createClientAddressResolver } from "./client-address.ts";
-export { type ApiEnv, loadApiEnv } from "./env.ts";
+export { type ApiEnv, apiEnvReference, loadApiEnv } from "./env.ts";
 export { type Instance, type InstanceOptions, startInstance } from "./instance.ts";
 export { type Cidr, createCidrMatcher, parseCidr, parseCidrList } from "./net/cidr.ts";
 export {

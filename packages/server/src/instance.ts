@@ -33,6 +33,7 @@ import type { CreateAppOptions, ServerDeps } from "./app.ts";
 import { type Background, startBackground } from "./background.ts";
 import { createClientAddressResolver } from "./client-address.ts";
 import type { ApiEnv } from "./env.ts";
+import { bindListener } from "./net/listen.ts";
 import { type RunningPartnerSurface, servePartnerSurface } from "./partner-surface/surface.ts";
 import { type RunningApi, serveApi, serveMetrics } from "./serve.ts";
 
@@ -77,16 +78,46 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       "AUDIT_SIGNING_KEY_FILE is unset: the audit chains get no signed checkpoints, so a cut tail or a rebuilt chain goes unseen",
     );
   }
-  const api = serveApi(deps, {
-    hostname: env.HOST,
-    port: env.PORT,
-    tls: env.tls,
-    mount: options.mount,
-    serveOpenApi: env.PROPGATE_ENV !== "production",
-    serverTiming: env.PROPGATE_ENV !== "production",
-  });
-  const partnerSurface = env.partnerSurface ? servePartnerSurface(deps, env.partnerSurface) : null;
-  const metrics = env.metricsListen ? serveMetrics(deps, env.metricsListen) : null;
+  // Each bind names its variable when it fails (a second instance on the host, most often).
+  const bound: Array<{ stop(): Promise<void> }> = [];
+  const bind = <T extends { stop(): Promise<void> }>(
+    variable: string,
+    address: { hostname: string; port: number },
+    serve: () => T,
+  ): T => {
+    const listener = bindListener(variable, address, serve);
+    bound.unshift(listener);
+    return listener;
+  };
+  let api: RunningApi;
+  let partnerSurface: RunningPartnerSurface | null;
+  let metrics: RunningApi | null;
+  try {
+    api = bind("PORT", { hostname: env.HOST, port: env.PORT }, () =>
+      serveApi(deps, {
+        hostname: env.HOST,
+        port: env.PORT,
+        tls: env.tls,
+        mount: options.mount,
+        serveOpenApi: env.PROPGATE_ENV !== "production",
+        serverTiming: env.PROPGATE_ENV !== "production",
+      }),
+    );
+    const surface = env.partnerSurface;
+    partnerSurface = surface
+      ? bind("PARTNER_LISTEN", surface.listen, () => servePartnerSurface(deps, surface))
+      : null;
+    const metricsListen = env.metricsListen;
+    metrics = metricsListen
+      ? bind("METRICS_LISTEN", metricsListen, () => serveMetrics(deps, metricsListen))
+      : null;
+  } catch (error) {
+    // Nothing serves: stop what did start, so the pools and the audit chains close cleanly.
+    for (const listener of bound) await listener.stop();
+    await background.stop();
+    await closeDeps(deps, options);
+    throw error;
+  }
   if (metrics) deps.logger.info({ url: `${metrics.url}/metrics` }, "metrics listening");
   return {
     api,
@@ -106,18 +137,23 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
       await deps.inflight.idle(Math.max(stopOptions.graceMs ?? 0, STOP_INFLIGHT_WAIT_MS));
       await metrics?.stop();
       await background.stop();
-      // Flushed, then the closing checkpoints: a chain that ends without one reads as cut or crashed.
-      await deps.auditWriter
-        .close()
-        .catch((error) => deps.logger.error({ err: error }, "audit closing checkpoint failed"));
-      await deps.rateLimits.close();
-      await deps.watch.close();
-      await deps.watch.blocks.close();
-      await deps.devices.close();
-      // A database handed in belongs to the caller.
-      if (!options.database) await deps.database.close();
+      await closeDeps(deps, options);
     },
   };
+}
+
+/** Closes the long-lived parts, the background work stopped: the audit writer first. */
+async function closeDeps(deps: ServerDeps, options: InstanceOptions): Promise<void> {
+  // Flushed, then the closing checkpoints: a chain that ends without one reads as cut or crashed.
+  await deps.auditWriter
+    .close()
+    .catch((error) => deps.logger.error({ err: error }, "audit closing checkpoint failed"));
+  await deps.rateLimits.close();
+  await deps.watch.close();
+  await deps.watch.blocks.close();
+  await deps.devices.close();
+  // A database handed in belongs to the caller.
+  if (!options.database) await deps.database.close();
 }
 
 /** How long `stop()` waits at least for partner calls still in flight (their deadline is shorter). */

@@ -100,17 +100,47 @@ const cidrs = z.string().transform((value, ctx) => {
   }
 });
 
-const schema = z.object({
-  PARTNER_LISTEN: listenAddress.optional(),
-  PARTNER_ALLOWED_CIDRS: cidrs.optional(),
-  PARTNER_CLIENTS_FILE: z.string().optional(),
-  PARTNER_TOKEN_TTL_SECONDS: integer(30, 3600).default(300),
-  PARTNER_TOKEN_KEY_FILE: z.string().optional(),
+/** The partner surface's variables (README "Partner surface"); PARTNER_LISTEN turns it on. */
+export const partnerSurfaceEnv = z.object({
+  PARTNER_LISTEN: listenAddress.optional().meta({
+    description:
+      "`host:port` (`[v6]:port`) of the partner surface, on the api's VPN address (`10.80.0.1:8443`). Taken or not an address of this host: startup stops naming it",
+    unset: "– (surface off)",
+  }),
+  PARTNER_ALLOWED_CIDRS: cidrs.optional().meta({
+    description:
+      "the partners' VPN networks, comma list (`10.80.0.0/24, fd80::/64`, no host bits); any other peer address is refused before anything else",
+    unset: "– (required with `PARTNER_LISTEN`)",
+  }),
+  PARTNER_CLIENTS_FILE: z.string().optional().meta({
+    description:
+      "JSON `[{ clientId, secretHash, partner, scopes, addresses }]`: secrets as `Bun.password` hashes; `addresses` the client's VPN address(es) or CIDRs — from anywhere else its id is an unknown client",
+    unset: "– (required with `PARTNER_LISTEN`)",
+  }),
+  PARTNER_TOKEN_TTL_SECONDS: integer(30, 3600)
+    .default(300)
+    .meta({ description: "lifetime of the access tokens the surface issues (30–3600)" }),
+  PARTNER_TOKEN_KEY_FILE: z.string().optional().meta({
+    description:
+      "Ed25519 / P-256 private key (PEM or JWK) signing those tokens; one file for all instances, else a token is good only on the instance that issued it",
+    unset: "– (a key made at start, this instance only)",
+  }),
   // Two on a 2-core host: argon2id takes a core each, the residents' api keeps its share.
-  PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS: integer(1, 64).default(2),
-  PARTNER_TOKEN_VERIFICATION_QUEUE: integer(0, 1000).default(8),
+  PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS: integer(1, 64).default(2).meta({
+    description:
+      "client secrets checked at once (argon2id: ~0.1–0.3 s of a core and 64 MiB each); 2 suits 2 cores",
+  }),
+  PARTNER_TOKEN_VERIFICATION_QUEUE: integer(0, 1000).default(8).meta({
+    description:
+      "token requests that may wait for a check; beyond, `503 temporarily_unavailable` with `Retry-After: 1`",
+  }),
   // At least twice the 5 min in which an instance refreshes a calling resident's row at most once.
-  ACCESS_CHECK_SITES_MAX_AGE_SECONDS: integer(600, 30 * 86_400).default(3600),
+  ACCESS_CHECK_SITES_MAX_AGE_SECONDS: integer(600, 30 * 86_400)
+    .default(3600)
+    .meta({
+      description:
+        "an access check denies `stale_subject` when the resident's sites were last confirmed longer ago (≥ 600; one resident-token lifetime)",
+    }),
 });
 
 /** Reads and checks the partner clients file; problems name the entry, never a value. */
@@ -152,7 +182,7 @@ export function parseSigningKey(text: string): SigningKey {
  * With PARTNER_LISTEN, PARTNER_ALLOWED_CIDRS and PARTNER_CLIENTS_FILE are required.
  */
 export function loadPartnerSurfaceConfig(source: EnvSource): PartnerSurfaceConfig | null {
-  const env = parseEnv(schema, source);
+  const env = parseEnv(partnerSurfaceEnv, source);
   if (!env.PARTNER_LISTEN) return null;
   if (!env.PARTNER_ALLOWED_CIDRS) {
     throw new ConfigError("PARTNER_ALLOWED_CIDRS", "is missing (required with PARTNER_LISTEN)");

@@ -1,8 +1,8 @@
 import { expect } from "bun:test";
 
-/*
- * What the fetch-driven admin tests share (admin-sign-in, admin-replicas): a browser's cookies
- * and the dev issuer's sign-in page, without a browser.
+/**
+ * The admin app's sign-in driven with fetch, as a browser would drive it through the dev
+ * issuer's sign-in page (admin-sign-in.test.ts, admin-replicas.test.ts, image.container.test.ts).
  */
 
 /** A browser's cookies for one origin: what `Set-Cookie` answers left, sent back as `Cookie`. */
@@ -32,11 +32,11 @@ export class CookieJar {
   }
 }
 
-/** The dev issuer's sign-in page at `issuerUrl`, `account` picked: the redirect back to the app. */
+/** The dev issuer's sign-in page, `account` picked: the redirect back to the callback. */
 export async function pickAccount(
   issuerUrl: string,
   authorize: URL,
-  account: "dev-operator" | "dev-viewer" = "dev-operator",
+  account = "dev-operator",
 ): Promise<URL> {
   const form = new URLSearchParams(authorize.searchParams);
   form.set("account", account);
