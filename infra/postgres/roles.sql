@@ -1,13 +1,15 @@
 -- Propgate's PostgreSQL roles and grants: least privilege (invariant 5, docs/architecture.md).
 --
 --   psql -v ON_ERROR_STOP=1 -f infra/postgres/roles.sql "postgres://<superuser>@<host>/<propgate db>"
---   (role names are psql variables: -v owner_role=… -v api_role=… -v admin_role=… -v readonly_role=…)
+--   (role names are psql variables: -v owner_role=… -v api_role=… -v admin_role=… -v readonly_role=…
+--    -v admin_app_role=…)
 --
 -- Run it once before the first migration (roles, database and schema privileges) and again
--- after every migration (table grants). It converges: table privileges of the three app roles
+-- after every migration (table grants). It converges: table privileges of the four app roles
 -- are revoked and granted again in one transaction, so what is granted below is all they have.
--- A table that is not named here gets nothing for api and admin (readonly may read every table).
--- No role may UPDATE, DELETE or TRUNCATE anything audited; nothing is DELETEd by the code at all.
+-- A table that is not named here gets nothing for api, admin and the admin app (readonly may
+-- read every table but admin_sessions). No role may UPDATE, DELETE or TRUNCATE anything
+-- audited; the code DELETEs nothing but the admin app's own expired or ended sessions.
 
 \set ON_ERROR_STOP on
 
@@ -27,22 +29,26 @@
 \else
   \set readonly_role propgate_readonly
 \endif
+\if :{?admin_app_role}
+\else
+  \set admin_app_role propgate_admin_app
+\endif
 
 BEGIN;
 
 -- Refuse names that would demote or reuse something that is not ours.
 SELECT format('DO $refuse$ BEGIN RAISE EXCEPTION %L; END $refuse$', problem)
 FROM (
-  SELECT 'roles.sql: the four role names must be distinct' AS problem
-  WHERE (SELECT count(DISTINCT r) FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r) <> 4
+  SELECT 'roles.sql: the five role names must be distinct' AS problem
+  WHERE (SELECT count(DISTINCT r) FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role', :'admin_app_role']) AS r) <> 5
   UNION ALL
   SELECT format('roles.sql: role %s exists with superuser, createrole, replication or bypassrls; pick another name', rolname)
   FROM pg_roles
-  WHERE rolname IN (:'owner_role', :'api_role', :'admin_role', :'readonly_role')
+  WHERE rolname IN (:'owner_role', :'api_role', :'admin_role', :'readonly_role', :'admin_app_role')
     AND (rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls)
   UNION ALL
   SELECT format('roles.sql: %s is a reserved role name', r)
-  FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+  FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role', :'admin_app_role']) AS r
   WHERE r LIKE 'pg\_%' OR r = 'public'
 ) AS problems
 \gexec
@@ -50,28 +56,29 @@ FROM (
 -- 1. Roles. LOGIN without a password: set one (\password) or use certificate auth; until then
 --    only trust/peer rules in pg_hba.conf could let them in.
 SELECT format('CREATE ROLE %I LOGIN', r)
-FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role', :'admin_app_role']) AS r
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r)
 \gexec
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT', r)
-FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role']) AS r
+FROM unnest(ARRAY[:'owner_role', :'api_role', :'admin_role', :'readonly_role', :'admin_app_role']) AS r
 \gexec
 
 COMMENT ON ROLE :"owner_role" IS 'Propgate: owns the schema objects; only `bun run migrate` connects as it';
 COMMENT ON ROLE :"api_role" IS 'Propgate: the api service; audit and VPN log are INSERT-only';
 COMMENT ON ROLE :"admin_role" IS 'Propgate: operators and the devices CLI; reads audit, manages devices and consents';
 COMMENT ON ROLE :"readonly_role" IS 'Propgate: reporting and auditors; SELECT only';
+COMMENT ON ROLE :"admin_app_role" IS 'Propgate: the admin web app; its sessions table and nothing else';
 
 -- 2. The database: nobody connects or makes temp tables by default; the owner may create the
 --    drizzle schema (migrations' bookkeeping).
-REVOKE ALL ON DATABASE :"DBNAME" FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
-GRANT CONNECT ON DATABASE :"DBNAME" TO :"api_role", :"admin_role", :"readonly_role";
+REVOKE ALL ON DATABASE :"DBNAME" FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
+GRANT CONNECT ON DATABASE :"DBNAME" TO :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
 GRANT CONNECT, CREATE ON DATABASE :"DBNAME" TO :"owner_role";
 
 -- 3. Schema public: only the owner creates objects in it.
-REVOKE ALL ON SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+REVOKE ALL ON SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
 GRANT USAGE, CREATE ON SCHEMA public TO :"owner_role";
-GRANT USAGE ON SCHEMA public TO :"api_role", :"admin_role", :"readonly_role";
+GRANT USAGE ON SCHEMA public TO :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
 -- Functions the owner creates later are not executable by everyone.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner_role" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
@@ -83,13 +90,14 @@ SELECT
   to_regclass('public.audit_checkpoints') IS NOT NULL AS has_audit_checkpoints,
   to_regclass('public.blocks') IS NOT NULL AS has_blocks,
   to_regclass('public.partner_health') IS NOT NULL AS has_partner_health,
+  to_regclass('public.admin_sessions') IS NOT NULL AS has_admin_sessions,
   to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
 \gset
 
 \if :propgate_migrated
-  REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
-  REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
-  REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
+  REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
+  REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
 
   -- api: the service. Audit is INSERT-only (plus SELECT: each append reads the chain's last row,
   -- and admin.audit.list). FOR SHARE / FOR UPDATE locks need UPDATE, hence UPDATE where rows are
@@ -136,6 +144,12 @@ SELECT
     GRANT SELECT, INSERT, UPDATE ON partner_health TO :"api_role";
     GRANT SELECT, INSERT ON partner_health_events TO :"api_role";
   \endif
+  \if :has_admin_sessions
+    -- The admin app's sessions: its only table, where it signs admins in and out and deletes
+    -- expired rows. Nobody else reads them (a row is useless without the app's key anyway).
+    REVOKE ALL ON admin_sessions FROM :"admin_role", :"readonly_role";
+    GRANT SELECT, INSERT, UPDATE, DELETE ON admin_sessions TO :"admin_app_role";
+  \endif
 
   -- Sequences behind the columns a role may INSERT into (bigserial ids, audit_events.seq: the
   -- global reading order; a row's place in its chain is chain_seq, set by the writer).
@@ -167,9 +181,9 @@ SELECT
 
 -- 5. drizzle's bookkeeping: the api reads it for /readyz, nobody but the owner writes it.
 \if :has_drizzle_schema
-  REVOKE ALL ON SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
-  REVOKE ALL ON ALL TABLES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
-  REVOKE ALL ON ALL SEQUENCES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role";
+  REVOKE ALL ON SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
+  REVOKE ALL ON ALL TABLES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
+  REVOKE ALL ON ALL SEQUENCES IN SCHEMA drizzle FROM PUBLIC, :"api_role", :"admin_role", :"readonly_role", :"admin_app_role";
   GRANT USAGE ON SCHEMA drizzle TO :"api_role", :"readonly_role";
   GRANT SELECT ON ALL TABLES IN SCHEMA drizzle TO :"api_role", :"readonly_role";
 \endif

@@ -1,10 +1,12 @@
 import type { GatewayErrorCode } from "@propgate/client";
+import { type Database, isDatabaseUnavailable } from "@propgate/consent-audit";
 import type { ErrorCode } from "@propgate/domain";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie } from "hono/cookie";
 import { createOidcClient, type OidcClient, signInFailure } from "./oidc.ts";
+import { processSecret } from "./seal.ts";
 import {
   cookieHeader,
   cookieName,
@@ -31,11 +33,14 @@ export interface AdminAppOptions {
     idleSeconds: number;
     maxSeconds: number;
     /**
-     * ADMIN_SESSION_SECRET_FILE's content: the key of the sealed sign-in cookie, shared by every
-     * instance. Without it (null or absent) each process makes a random key of its own.
+     * ADMIN_SESSION_SECRET_FILE's content, the same on every replica: the keys of the sealed
+     * sign-in cookie and of the sessions' tokens at rest. Without it (null or absent, development
+     * only) each process makes a random one: its sessions and sign-ins are its own.
      */
     secret?: string | null;
   };
+  /** Where the sessions live (`admin_sessions`), shared by every replica. */
+  database: Database;
   /** Cookies carry `Secure` unless this is false (plain http on loopback in development). */
   secureCookies: boolean;
   /** How to reach the api and the provider (tests may pass their own); the global fetch by default. */
@@ -68,6 +73,11 @@ const LOGIN_COOKIE = "propgate-admin-login";
 const SIGN_IN_TTL_MS = 10 * 60_000;
 /** An access token this close to its expiry is refreshed before it is sent. */
 const REFRESH_MARGIN_MS = 30_000;
+/** How long a client waits before trying again when the sessions' database does not answer. */
+const UNAVAILABLE_RETRY_SECONDS = 2;
+
+/** The provider refused a refresh (or there is no refresh token): the session is over. */
+class RenewalRefused extends Error {}
 
 /**
  * The page's script and style are files of this origin: no inline script or style anywhere.
@@ -167,17 +177,18 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     fetch: options.fetch,
     now,
   });
+  const secret = options.session.secret ?? processSecret();
   const sessions = createSessionStore({
+    db: options.database,
+    secret,
     idleMs: options.session.idleSeconds * 1000,
     absoluteMs: options.session.maxSeconds * 1000,
     now,
+    warn,
   });
-  const signIns = createSignInCookie({
-    secret: options.session.secret ?? null,
-    ttlMs: SIGN_IN_TTL_MS,
-    now,
-  });
-  const refreshing = new WeakMap<Session, Promise<boolean>>();
+  const signIns = createSignInCookie({ secret, ttlMs: SIGN_IN_TTL_MS, now });
+  /** Renewals under way in this process, by session id (other replicas wait on the row's lock). */
+  const refreshing = new Map<string, Promise<Session | null>>();
 
   const sessionCookie = (value: string, maxAge: number) =>
     cookieHeader(SESSION_COOKIE, value, { secure, sameSite: "Strict", maxAge });
@@ -186,26 +197,36 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     cookieHeader(LOGIN_COOKIE, value, { secure, sameSite: "Lax", maxAge });
   const loginCookieValue = (c: Context) => getCookie(c, cookieName(LOGIN_COOKIE, secure));
   const currentSession = (c: Context) => sessions.touch(sessionId(c));
+  const needsRenewal = (session: Session) =>
+    now() >= session.accessTokenExpiresAt - REFRESH_MARGIN_MS;
 
-  /** A fresh enough access token, refreshed when the provider gave a refresh token. */
-  function freshToken(session: Session): Promise<boolean> {
-    if (now() < session.accessTokenExpiresAt - REFRESH_MARGIN_MS) return Promise.resolve(true);
-    const { refreshToken } = session;
-    if (!refreshToken) return Promise.resolve(false);
-    let inflight = refreshing.get(session);
+  /**
+   * The session with a fresh enough access token, renewed with the refresh token when the
+   * provider gave one; null when it cannot be (the session is over). Renewed once per session
+   * at a time: here by `refreshing`, across replicas by the row's lock, after which the
+   * replica that waited finds the new token and renews nothing.
+   */
+  function freshSession(id: string, session: Session): Promise<Session | null> {
+    if (!needsRenewal(session)) return Promise.resolve(session);
+    let inflight = refreshing.get(id);
     if (!inflight) {
-      inflight = oidc
-        .refresh(refreshToken)
-        .then((refreshed) => {
-          Object.assign(session, refreshed);
-          return true;
+      inflight = sessions
+        .renew(id, async (stored) => {
+          if (!needsRenewal(stored)) return null;
+          if (!stored.refreshToken) throw new RenewalRefused();
+          try {
+            return await oidc.refresh(stored.refreshToken);
+          } catch (error) {
+            warn(`admin session refresh failed: ${signInFailure(error)}`);
+            throw new RenewalRefused();
+          }
         })
         .catch((error: unknown) => {
-          warn(`admin session refresh failed: ${signInFailure(error)}`);
-          return false;
+          if (error instanceof RenewalRefused) return null;
+          throw error; // the database's: answered as unavailable, the session kept
         })
-        .finally(() => refreshing.delete(session));
-      refreshing.set(session, inflight);
+        .finally(() => refreshing.delete(id));
+      refreshing.set(id, inflight);
     }
     return inflight;
   }
@@ -239,8 +260,26 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     c.header("cache-control", "no-store");
   });
 
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    // Ready when the sessions' table answers within a second, as the api's /readyz.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ready = await Promise.race([
+      sessions.ready().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), 1000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (ready) return c.json({ status: "ready" });
+    return c.json({ status: "not_ready", reason: "database unreachable" }, 503);
+  });
+
   app.get("/", async (c) => {
-    if (!currentSession(c)) return c.redirect("/auth/login", 302);
+    if (!(await currentSession(c))) return c.redirect("/auth/login", 302);
     return c.html(await Bun.file(`${PAGE_DIR}/index.html`).text());
   });
   app.get("/admin.js", async (c) => {
@@ -299,8 +338,8 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
       warn(`admin sign-in failed: ${reason}`);
       return c.html(notice("Sign-in failed", `Sign-in failed (${reason}).`, retry), 400);
     }
-    sessions.delete(sessionId(c)); // a new id for every sign-in (no session fixation)
-    const { id } = sessions.create(signedIn);
+    await sessions.delete(sessionId(c)); // a new id for every sign-in (no session fixation)
+    const { id } = await sessions.create(signedIn);
     c.header("set-cookie", sessionCookie(id, options.session.maxSeconds), { append: true });
     // A page, not a redirect: after the provider's cross-site redirect the browser would not send
     // the SameSite=Strict cookie with a redirect's request; it does with this page's navigation.
@@ -315,8 +354,8 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     );
   });
 
-  app.get("/auth/session", (c) => {
-    const session = currentSession(c);
+  app.get("/auth/session", async (c) => {
+    const session = await currentSession(c);
     if (!session) return sessionRequired(c);
     return c.json({
       userId: session.userId,
@@ -328,11 +367,11 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
 
   app.post("/auth/logout", async (c) => {
     const id = sessionId(c);
-    const session = sessions.touch(id);
+    const session = await sessions.touch(id);
     if (session) {
       const refused = refuseMutation(c, session);
       if (refused) return refused;
-      sessions.delete(id);
+      await sessions.delete(id); // on every replica at once: each reads the sessions' table
     }
     c.header("set-cookie", sessionCookie("", 0));
     const endSession = await oidc.endSessionUrl(session?.idToken ?? null);
@@ -362,8 +401,8 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
         return errorBody(c, 405, "METHOD_NOT_ALLOWED", "only GET and POST are proxied");
       }
       const id = sessionId(c);
-      const session = sessions.touch(id);
-      if (!session) return sessionRequired(c);
+      const session = await sessions.touch(id);
+      if (!session || id === undefined) return sessionRequired(c);
       if (method === "POST") {
         const refused = refuseMutation(c, session);
         if (refused) return refused;
@@ -372,13 +411,14 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
         if (site !== undefined && site !== "same-origin" && site !== "none")
           return errorBody(c, 403, "CSRF_REJECTED", "cross-site requests are refused");
       }
-      if (!(await freshToken(session))) {
-        sessions.delete(id);
+      const fresh = await freshSession(id, session);
+      if (!fresh) {
+        await sessions.delete(id);
         return sessionRequired(c);
       }
       const target = new URL(`/trpc/${procedure}`, apiOrigin);
       target.search = new URL(c.req.url).search;
-      const headers = new Headers({ authorization: `Bearer ${session.accessToken}` });
+      const headers = new Headers({ authorization: `Bearer ${fresh.accessToken}` });
       if (method === "POST") headers.set("content-type", "application/json");
       let upstream: Response;
       try {
@@ -404,6 +444,11 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
   );
 
   app.notFound((c) => errorBody(c, 404, "NOT_FOUND", "not found"));
-  app.onError((_error, c) => errorBody(c, 500, "INTERNAL", "internal error"));
+  app.onError((error, c) => {
+    if (!isDatabaseUnavailable(error)) return errorBody(c, 500, "INTERNAL", "internal error");
+    // Sessions live in the database: without it nobody can be told apart, so come back soon.
+    c.header("retry-after", String(UNAVAILABLE_RETRY_SECONDS));
+    return errorBody(c, 503, "UNAVAILABLE", "the admin app's database does not answer; try again");
+  });
   return { app, sessions, stop: () => sessions.stop() };
 }

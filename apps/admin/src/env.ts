@@ -1,6 +1,11 @@
 import {
   ConfigError,
   checkPartnerUrl,
+  databaseCa,
+  databaseFileEnv,
+  databasePassword,
+  databaseUrl,
+  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -54,9 +59,21 @@ export const adminEnv = z.object({
     .meta({ description: "a session is over this long after sign-in, however busy" }),
   ADMIN_SESSION_SECRET_FILE: z.string().min(1).optional().meta({
     description:
-      "file holding the key (32+ characters, e.g. `openssl rand -base64 32`) of the sealed sign-in cookie, the same for every instance, so a sign-in started on one can finish on another",
+      "file holding the key (32+ characters, e.g. `openssl rand -base64 32`) of the sealed sign-in cookie and of the sessions' tokens at rest, the same for every replica, so a sign-in started on one finishes on another and a session works on all",
     unset: "– (a random key per process)",
+    production: "required",
   }),
+  DATABASE_URL: databaseUrl.optional().meta({
+    description:
+      "PostgreSQL where the sessions live, shared by every replica (connect as `propgate_admin_app`)",
+    unset: "– (embedded PGlite: in memory, or under `DATA_DIR`)",
+    production: "required",
+  }),
+  DATA_DIR: z.string().optional().meta({
+    description: "development only: the embedded PGlite's folder when no `DATABASE_URL`",
+    production: "refused (PGlite is for development)",
+  }),
+  ...databaseFileEnv,
 });
 
 /** Enough to derive a 256-bit key from: `openssl rand -base64 32` gives 44 characters. */
@@ -75,8 +92,17 @@ export interface AdminEnv {
   clientSecret: string;
   ADMIN_SESSION_IDLE_SECONDS: number;
   ADMIN_SESSION_MAX_SECONDS: number;
-  /** Read from ADMIN_SESSION_SECRET_FILE; null: each process makes a random key. */
+  /** Read from ADMIN_SESSION_SECRET_FILE; null (development only): each process makes a random key. */
   sessionSecret: string | null;
+  /** PostgreSQL (required in production); null: PGlite under DATA_DIR, or in memory. */
+  DATABASE_URL: string | null;
+  DATA_DIR: string | null;
+  /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
+  databaseCa: string | undefined;
+  /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
+  databasePassword: string | undefined;
+  /** Logged once at start in production when DATABASE_URL carries the password; else null. */
+  inlineDatabasePasswordWarning: string | null;
   /** Plain http to the provider (and a cookie without `Secure`) only on loopback outside production. */
   allowInsecureLoopback: boolean;
 }
@@ -84,9 +110,23 @@ export interface AdminEnv {
 /** Settings of the admin app; the only reader of process.env. */
 export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
   const env = parseEnv(adminEnv, source);
-  const allowInsecureLoopback = env.PROPGATE_ENV !== "production";
+  const production = env.PROPGATE_ENV === "production";
+  const allowInsecureLoopback = !production;
+  // Replicas share their sessions through PostgreSQL and open each other's seals with one key.
+  if (production && !env.DATABASE_URL)
+    throw new ConfigError(
+      "DATABASE_URL",
+      env.DATA_DIR
+        ? "is missing: DATA_DIR (embedded PGlite) is for development only"
+        : "is missing",
+    );
+  if (production && !env.ADMIN_SESSION_SECRET_FILE)
+    throw new ConfigError(
+      "ADMIN_SESSION_SECRET_FILE",
+      "is missing: production seals sessions and sign-ins with it, the same file on every replica (openssl rand -base64 32)",
+    );
   const adminUrl = env.ADMIN_URL ?? null;
-  if (!adminUrl && (env.PROPGATE_ENV === "production" || !isLoopbackHost(env.HOST)))
+  if (!adminUrl && (production || !isLoopbackHost(env.HOST)))
     throw new ConfigError(
       "ADMIN_URL",
       "is missing (optional only on a loopback HOST in development)",
@@ -141,6 +181,11 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
     ADMIN_SESSION_IDLE_SECONDS: env.ADMIN_SESSION_IDLE_SECONDS,
     ADMIN_SESSION_MAX_SECONDS: env.ADMIN_SESSION_MAX_SECONDS,
     sessionSecret,
+    DATABASE_URL: env.DATABASE_URL ?? null,
+    DATA_DIR: env.DATA_DIR ?? null,
+    databaseCa: databaseCa(env),
+    databasePassword: databasePassword(env),
+    inlineDatabasePasswordWarning: production ? databaseUrlPasswordWarning(source) : null,
     allowInsecureLoopback,
   };
 }

@@ -1,6 +1,7 @@
 import { ConfigError } from "@propgate/config";
+import { errorCode, rootMessage } from "@propgate/consent-audit";
 import { type AdminEnv, loadAdminEnv } from "./env.ts";
-import { serveAdmin } from "./server.ts";
+import { type RunningAdmin, serveAdmin } from "./server.ts";
 
 /** The admin web app: `bun src/main.ts` with the settings of apps/admin/README.md. */
 let env: AdminEnv;
@@ -11,9 +12,22 @@ try {
   console.error(error.message);
   process.exit(1);
 }
-const admin = serveAdmin(env);
+let admin: RunningAdmin;
+try {
+  admin = await serveAdmin(env);
+} catch (error) {
+  // One line an operator can act on (the database or the port), no stack, no credentials.
+  const message = (rootMessage(error).split("\n")[0] ?? "")
+    .replace(/\/\/[^/@\s]*@/g, "//")
+    .slice(0, 300);
+  const code = errorCode(error);
+  console.error(
+    `admin app did not start: ${code && !message.includes(code) ? `${code}: ` : ""}${message}`,
+  );
+  process.exit(1);
+}
 console.log(
-  `admin app on ${admin.url} (api ${env.API_URL.origin}, sign-in at ${env.ADMIN_OIDC_ISSUER.origin}; redirect URI ${admin.redirectUri})`,
+  `admin app on ${admin.url}, listening on ${admin.listenUrl} (api ${env.API_URL.origin}, sign-in at ${env.ADMIN_OIDC_ISSUER.origin}; redirect URI ${admin.redirectUri})`,
 );
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PendingSignIn } from "./oidc.ts";
+import { createSealer, deriveKey } from "./seal.ts";
 
 /**
  * Sign-ins started and not yet finished travel with the browser that started them, in one
@@ -25,11 +25,8 @@ export interface SignInCookie {
 
 /** Sign-ins one browser may have under way at once (several tabs signing in again). */
 const MAX_PER_BROWSER = 3;
-const VERSION = "v1";
-/** Binds a sealed value to this use: a value sealed for anything else does not open here. */
-const PURPOSE = Buffer.from("propgate-admin pending sign-ins");
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
+/** The key's HKDF label and the seal's use: a value sealed for anything else does not open here. */
+const USE = "propgate-admin pending sign-ins";
 
 const Entries = z.array(
   z.object({
@@ -42,44 +39,26 @@ const Entries = z.array(
 type Entry = z.infer<typeof Entries>[number];
 
 export function createSignInCookie(options: {
-  /** ADMIN_SESSION_SECRET_FILE's content; null: a random key for this process. */
-  secret: string | null;
+  /** ADMIN_SESSION_SECRET_FILE's content, or a process's random secret. */
+  secret: string | Uint8Array;
   ttlMs: number;
   now?: () => number;
 }): SignInCookie {
   const now = options.now ?? Date.now;
-  const key =
-    options.secret === null
-      ? randomBytes(32)
-      : Buffer.from(hkdfSync("sha256", options.secret, "", PURPOSE, 32));
+  const sealer = createSealer(deriveKey(options.secret, USE), USE);
 
-  function seal(entries: Entry[]): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(PURPOSE);
-    const sealed = Buffer.concat([cipher.update(JSON.stringify(entries)), cipher.final()]);
-    return `${VERSION}.${Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString("base64url")}`;
-  }
+  const seal = (entries: Entry[]) => sealer.seal(JSON.stringify(entries));
 
   /** The unexpired entries of a value sealed with this key; none for anything else. */
   function open(value: string | undefined): Entry[] {
-    if (!value?.startsWith(`${VERSION}.`)) return [];
-    const encoded = value.slice(VERSION.length + 1);
-    const bytes = Buffer.from(encoded, "base64url");
-    // Only the one spelling this code writes (the decoder would skip stray characters).
-    if (bytes.length <= IV_BYTES + TAG_BYTES || bytes.toString("base64url") !== encoded) return [];
+    const text = sealer.open(value);
+    if (text === null) return [];
     try {
-      const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, IV_BYTES))
-        .setAAD(PURPOSE)
-        .setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-      const text = Buffer.concat([
-        decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
-        decipher.final(),
-      ]).toString("utf8");
       const entries = Entries.parse(JSON.parse(text));
       const at = now();
       return entries.filter((entry) => at < entry.expiresAt);
     } catch {
-      return []; // another key, changed bytes: as if there were no cookie
+      return [];
     }
   }
 

@@ -14,13 +14,23 @@ const SESSION_SECRET = "a-session-secret-of-well-over-32-characters";
 writeFileSync(join(dir, "session-secret"), `${SESSION_SECRET}\n`);
 writeFileSync(join(dir, "short-secret"), "too-short-a-secret\n");
 
-const production = {
+const DATABASE_PASSWORD = "a-database-password-nobody-may-see";
+writeFileSync(join(dir, "db-password"), `${DATABASE_PASSWORD}\n`);
+
+const production: Record<string, string> = {
   API_URL: "https://api.internal",
   ADMIN_URL: "https://admin.example.com",
   ADMIN_OIDC_ISSUER: "https://login.example.com/tenant",
   ADMIN_OIDC_CLIENT_ID: "propgate-admin",
   ADMIN_OIDC_CLIENT_SECRET_FILE: secretFile,
+  ADMIN_SESSION_SECRET_FILE: join(dir, "session-secret"),
+  DATABASE_URL: "postgres://propgate_admin_app@db.internal:5432/propgate",
+  DATABASE_PASSWORD_FILE: join(dir, "db-password"),
 };
+
+/** `production` without `names`. */
+const without = (...names: string[]) =>
+  Object.fromEntries(Object.entries(production).filter(([name]) => !names.includes(name)));
 
 function problem(source: Record<string, string>): string {
   try {
@@ -39,12 +49,28 @@ describe("admin app settings", () => {
     expect(env.ADMIN_SESSION_IDLE_SECONDS).toBe(1800);
     expect(env.ADMIN_SESSION_MAX_SECONDS).toBe(28_800);
     expect(env.allowInsecureLoopback).toBe(false);
-    expect(env.sessionSecret).toBeNull();
-    const shared = loadAdminEnv({
-      ...production,
-      ADMIN_SESSION_SECRET_FILE: join(dir, "session-secret"),
+    expect(env.sessionSecret).toBe(SESSION_SECRET);
+    expect(env.DATABASE_URL).toBe("postgres://propgate_admin_app@db.internal:5432/propgate");
+    expect(env.databasePassword).toBe(DATABASE_PASSWORD);
+    expect(env.inlineDatabasePasswordWarning).toBeNull();
+    const inline = loadAdminEnv({
+      ...without("DATABASE_PASSWORD_FILE"),
+      DATABASE_URL: `postgres://propgate_admin_app:${DATABASE_PASSWORD}@db.internal:5432/propgate`,
     });
-    expect(shared.sessionSecret).toBe(SESSION_SECRET);
+    expect(inline.inlineDatabasePasswordWarning).toContain("DATABASE_PASSWORD_FILE");
+    expect(inline.inlineDatabasePasswordWarning).not.toContain(DATABASE_PASSWORD);
+  });
+
+  test("production: the sessions' database and the shared secret are required", () => {
+    expect(problem(without("ADMIN_SESSION_SECRET_FILE"))).toStartWith(
+      "config: ADMIN_SESSION_SECRET_FILE is missing: production seals sessions and sign-ins with it, the same file on every replica",
+    );
+    expect(problem(without("DATABASE_URL", "DATABASE_PASSWORD_FILE"))).toBe(
+      "config: DATABASE_URL is missing",
+    );
+    expect(problem({ ...without("DATABASE_URL", "DATABASE_PASSWORD_FILE"), DATA_DIR: dir })).toBe(
+      "config: DATABASE_URL is missing: DATA_DIR (embedded PGlite) is for development only",
+    );
   });
 
   test("one line naming the bad variable, never its value", () => {
@@ -75,6 +101,15 @@ describe("admin app settings", () => {
         { ...production, ADMIN_SESSION_SECRET_FILE: join(dir, "short-secret") },
         "config: ADMIN_SESSION_SECRET_FILE must hold at least 32 characters",
       ],
+      [{ ...production, DATABASE_URL: "mysql://db" }, "config: DATABASE_URL is invalid"],
+      [
+        { ...production, DATABASE_CA_FILE: join(dir, "absent") },
+        "config: DATABASE_CA_FILE is set but DATABASE_URL has no sslmode=verify-full",
+      ],
+      [
+        { ...production, DATABASE_PASSWORD_FILE: join(dir, "empty") },
+        "config: DATABASE_PASSWORD_FILE points at an empty file",
+      ],
       [
         { ...production, ADMIN_SESSION_IDLE_SECONDS: "0" },
         "config: ADMIN_SESSION_IDLE_SECONDS is invalid",
@@ -89,6 +124,7 @@ describe("admin app settings", () => {
       expect(message).toStartWith(expected);
       expect(message).not.toContain(SECRET);
       expect(message).not.toContain("too-short-a-secret");
+      expect(message).not.toContain(DATABASE_PASSWORD);
       expect(message).not.toContain("\n");
     }
   });
@@ -103,6 +139,9 @@ describe("admin app settings", () => {
     });
     expect(env.ADMIN_URL).toBeNull();
     expect(env.allowInsecureLoopback).toBe(true);
+    // Sessions in embedded PGlite (in memory here), sealed with a key of this process only.
+    expect(env.DATABASE_URL).toBeNull();
+    expect(env.sessionSecret).toBeNull();
     expect(
       problem({
         PROPGATE_ENV: "development",

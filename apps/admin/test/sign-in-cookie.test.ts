@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { PendingSignIn } from "../src/oidc.ts";
+import { processSecret } from "../src/seal.ts";
 import { createSignInCookie } from "../src/sign-in-cookie.ts";
 
 const SECRET = "a-shared-secret-of-at-least-32-characters";
@@ -13,7 +14,7 @@ function signIn(n: number): PendingSignIn {
   };
 }
 
-function cookie(secret: string | null = SECRET) {
+function cookie(secret: string | Uint8Array = SECRET) {
   let now = 1_000_000;
   const cookies = createSignInCookie({ secret, ttlMs: TTL_MS, now: () => now });
   return { cookies, advance: (ms: number) => (now += ms) };
@@ -66,7 +67,7 @@ describe("sealed sign-in cookie", () => {
     ])
       expect(cookies.take(bad, "state-1")).toBeNull();
     // Another key: a per-process one, or another secret.
-    expect(cookie(null).cookies.take(value, "state-1")).toBeNull();
+    expect(cookie(processSecret()).cookies.take(value, "state-1")).toBeNull();
     expect(cookie(`${SECRET}-other`).cookies.take(value, "state-1")).toBeNull();
     // The same secret on another instance opens it.
     expect(cookie(SECRET).cookies.take(value, "state-1")?.signIn).toEqual(signIn(1));

@@ -79,18 +79,13 @@ export function ensureAuditSigningKey(dataDir: string | null): { file: string; c
   };
 }
 
-/**
- * The admin app's OpenID Connect client secret at the dev issuer (mode 0600): made on first start
- * under `<dataDir>/admin-oidc-client-secret` for ADMIN_OIDC_CLIENT_SECRET_FILE; without a dataDir,
- * in a temporary folder that `cleanup` removes.
- */
-export function ensureAdminClientSecret(dataDir: string | null): {
-  file: string;
-  secret: string;
-  cleanup(): void;
-} {
+/** A random secret in `<dataDir>/<name>` (mode 0600), made on first start; see the two below. */
+function ensureSecretFile(
+  dataDir: string | null,
+  name: string,
+): { file: string; secret: string; cleanup(): void } {
   const folder = dataDir ?? mkdtempSync(join(tmpdir(), "propgate-admin-secret-"));
-  const file = join(folder, "admin-oidc-client-secret");
+  const file = join(folder, name);
   if (!existsSync(file)) {
     mkdirSync(folder, { recursive: true, mode: 0o700 });
     writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
@@ -104,3 +99,19 @@ export function ensureAdminClientSecret(dataDir: string | null): {
     },
   };
 }
+
+/**
+ * The admin app's OpenID Connect client secret at the dev issuer (mode 0600): made on first start
+ * under `<dataDir>/admin-oidc-client-secret` for ADMIN_OIDC_CLIENT_SECRET_FILE; without a dataDir,
+ * in a temporary folder that `cleanup` removes.
+ */
+export const ensureAdminClientSecret = (dataDir: string | null) =>
+  ensureSecretFile(dataDir, "admin-oidc-client-secret");
+
+/**
+ * The admin app's ADMIN_SESSION_SECRET_FILE (mode 0600), made on first start under
+ * `<dataDir>/admin-session-secret`, so its sessions in PGlite open again after a restart; without
+ * a dataDir, in a temporary folder that `cleanup` removes.
+ */
+export const ensureAdminSessionSecret = (dataDir: string | null) =>
+  ensureSecretFile(dataDir, "admin-session-secret");

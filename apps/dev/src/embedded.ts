@@ -7,6 +7,7 @@ import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type Instance, loadApiEnv, startInstance } from "@propgate/server";
 import {
   ensureAdminClientSecret,
+  ensureAdminSessionSecret,
   ensureAuditSigningKey,
   loadOrCreateDevCredentials,
 } from "./credentials.ts";
@@ -127,9 +128,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     actor: "seed",
   });
 
-  // The admin app, parsed like production's; without ADMIN_URL its own loopback URL is used.
+  // The admin app, parsed like production's; without ADMIN_URL its own loopback URL is used. Its
+  // sessions live in the stack's database (one PGlite is one process's).
   const adminSecret = ensureAdminClientSecret(options.dataDir);
-  const admin = serveAdmin(
+  const sessionSecret = ensureAdminSessionSecret(options.dataDir);
+  const admin = await serveAdmin(
     loadAdminEnv({
       PROPGATE_ENV: "development",
       HOST: "127.0.0.1",
@@ -138,8 +141,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       ADMIN_OIDC_ISSUER: issuer.issuer,
       ADMIN_OIDC_CLIENT_ID: ADMIN_CLIENT_ID,
       ADMIN_OIDC_CLIENT_SECRET_FILE: adminSecret.file,
+      ADMIN_SESSION_SECRET_FILE: sessionSecret.file,
       ...options.adminEnv,
     }),
+    { database },
   );
   issuer.registerClient({
     clientId: ADMIN_CLIENT_ID,
@@ -166,6 +171,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       if (!options.database) await database.close();
       auditKey.cleanup();
       adminSecret.cleanup();
+      sessionSecret.cleanup();
     },
   };
 }

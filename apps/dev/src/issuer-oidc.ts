@@ -15,6 +15,13 @@ export interface DevOidcClient {
   postLogoutRedirectUris?: string[];
   /** Lifetime of the access tokens issued to this client (default 3600 s). */
   accessTokenSeconds?: number;
+  /**
+   * Each refresh answers with a new refresh token and the used one stops working, as providers
+   * that rotate them do (a client that refreshes twice with one token is refused the second time).
+   */
+  rotateRefreshTokens?: boolean;
+  /** Sees every token issued to this client (tests that look for them where they must not be). */
+  onTokens?: (issued: { accessToken: string; refreshToken?: string; idToken?: string }) => void;
 }
 
 export const DEV_ACCOUNTS = {
@@ -273,6 +280,13 @@ ${buttons}
     };
   }
 
+  function newRefreshToken(client: DevOidcClient, account: Account): string {
+    const refreshToken = random();
+    if (refreshTokens.size >= 10 * MAX_GRANTS) refreshTokens.clear();
+    refreshTokens.set(refreshToken, { clientId: client.clientId, account });
+    return refreshToken;
+  }
+
   async function token(request: Request): Promise<Response> {
     if (
       !(request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")
@@ -296,20 +310,32 @@ ${buttons}
         !same(sha256(verifier), grant.codeChallenge)
       )
         return oauthError("invalid_grant", "code_verifier does not match the code_challenge");
-      const refreshToken = random();
-      if (refreshTokens.size >= 10 * MAX_GRANTS) refreshTokens.clear();
-      refreshTokens.set(refreshToken, { clientId: client.clientId, account: grant.account });
+      const refreshToken = newRefreshToken(client, grant.account);
       const issued = await tokens(client, grant.account, {
         auth_time: grant.authTime,
         ...(grant.nonce ? { nonce: grant.nonce } : {}),
       });
+      client.onTokens?.({
+        accessToken: issued.access_token,
+        refreshToken,
+        idToken: issued.id_token,
+      });
       return json({ ...issued, refresh_token: refreshToken });
     }
     if (grantType === "refresh_token") {
-      const held = refreshTokens.get(form.get("refresh_token") ?? "");
+      const used = form.get("refresh_token") ?? "";
+      const held = refreshTokens.get(used);
       if (!held || held.clientId !== client.clientId)
         return oauthError("invalid_grant", "unknown refresh token");
-      return json(await tokens(client, held.account, null));
+      const issued = await tokens(client, held.account, null);
+      if (!client.rotateRefreshTokens) {
+        client.onTokens?.({ accessToken: issued.access_token });
+        return json(issued);
+      }
+      refreshTokens.delete(used);
+      const refreshToken = newRefreshToken(client, held.account);
+      client.onTokens?.({ accessToken: issued.access_token, refreshToken });
+      return json({ ...issued, refresh_token: refreshToken });
     }
     return oauthError("unsupported_grant_type", "authorization_code or refresh_token");
   }

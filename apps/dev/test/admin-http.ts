@@ -2,7 +2,7 @@ import { expect } from "bun:test";
 
 /**
  * The admin app's sign-in driven with fetch, as a browser would drive it through the dev
- * issuer's sign-in page (admin-sign-in.test.ts, image.container.test.ts).
+ * issuer's sign-in page (admin-sign-in.test.ts, admin-replicas.test.ts, image.container.test.ts).
  */
 
 /** A browser's cookies for one origin: what `Set-Cookie` answers left, sent back as `Cookie`. */
@@ -23,6 +23,12 @@ export class CookieJar {
   }
   get(name: string): string | undefined {
     return this.cookies.get(name);
+  }
+  /** Another browser holding the same cookies now (a cookie kept after it was deleted here). */
+  copy(): CookieJar {
+    const copy = new CookieJar();
+    for (const [name, value] of this.cookies) copy.cookies.set(name, value);
+    return copy;
   }
 }
 

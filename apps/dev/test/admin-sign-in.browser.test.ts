@@ -33,7 +33,8 @@ beforeAll(async () => {
   // A second admin app with a tiny idle timeout, registered at the same dev issuer.
   const secretFile = join(secretDir, "secret");
   writeFileSync(secretFile, "idle-admin-client-secret-0123456789", { mode: 0o600 });
-  idleAdmin = serveAdmin(
+  // Its sessions in its own embedded PGlite (development, no DATABASE_URL).
+  idleAdmin = await serveAdmin(
     loadAdminEnv({
       PROPGATE_ENV: "development",
       PORT: "0",

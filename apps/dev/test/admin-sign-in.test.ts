@@ -9,6 +9,7 @@ import {
   type RunningAdmin,
   serveAdmin,
 } from "@propgate/admin";
+import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { CookieJar, pickAccount as pickAccountAt } from "./admin-http.ts";
 
@@ -24,6 +25,8 @@ const SESSION_SECRET = "admin-sign-in-test-session-secret-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "propgate-admin-sign-in-"));
 let issuer: DevIssuer;
 let admin: RunningAdmin;
+/** The sessions' database of the instances behind one origin below. */
+let database: TestDatabase;
 
 beforeAll(async () => {
   issuer = await startDevIssuer({
@@ -32,7 +35,9 @@ beforeAll(async () => {
   });
   writeFileSync(join(dir, "client-secret"), CLIENT_SECRET, { mode: 0o600 });
   writeFileSync(join(dir, "session-secret"), SESSION_SECRET, { mode: 0o600 });
-  admin = serveAdmin(
+  database = await createTestDatabase();
+  // Its own sessions' database: development's embedded PGlite, in memory.
+  admin = await serveAdmin(
     loadAdminEnv({
       PROPGATE_ENV: "development",
       PORT: "0",
@@ -55,6 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await admin?.stop();
   await issuer?.stop();
+  await database?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -167,6 +173,7 @@ describe("sign-ins under way", () => {
           allowInsecureRequests: true,
         },
         session: { idleSeconds: 600, maxSeconds: 3600, secret },
+        database: database.db,
         secureCookies: true,
         warn: () => {},
       });

@@ -125,6 +125,8 @@ const LOADERS: Array<{
       ADMIN_OIDC_ISSUER: "https://login.example.com",
       ADMIN_OIDC_CLIENT_ID: "propgate-admin",
       ADMIN_OIDC_CLIENT_SECRET_FILE: file("admin-secret", "admin-client-secret\n"),
+      ADMIN_SESSION_SECRET_FILE: file("admin-session-secret", "s".repeat(44)),
+      DATABASE_URL: "postgres://propgate_admin_app@db.internal:5432/propgate",
     }),
   },
   {

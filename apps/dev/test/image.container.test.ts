@@ -416,12 +416,14 @@ describe.skipIf(missing !== null)("the image (infra/image)", () => {
           ADMIN_OIDC_CLIENT_ID: "propgate-admin-image",
           ADMIN_OIDC_CLIENT_SECRET_FILE: writeSecret("admin-client-secret", clientSecret),
           ADMIN_SESSION_SECRET_FILE: writeSecret("admin-session-secret", "s".repeat(44)),
+          // Its sessions live in PostgreSQL (the image has no PGlite).
+          DATABASE_URL: database.url ?? "",
         },
         ["admin"],
       );
       try {
         const [, origin = "", redirectUri = ""] = await admin.waitFor(
-          /^admin app on (http:\/\/\S+) .*redirect URI (\S+)\)$/,
+          /^admin app on (http:\/\/[^\s,]+),? .*redirect URI (\S+)\)$/,
           30_000,
         );
         issuer.registerClient({

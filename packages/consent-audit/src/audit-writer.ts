@@ -452,6 +452,16 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     return ticking;
   }
 
+  /**
+   * Signs the heads as they are now: a tick already running may have read them before the
+   * caller's rows went in, so it is waited out and a tick of our own (or one started since) runs.
+   */
+  async function checkpointNow(): Promise<AuditCheckpoint[]> {
+    const running = ticking;
+    if (running) await running.catch(() => []);
+    return tickOnce();
+  }
+
   const processChain: ProcessChainSigning | null = signer
     ? signProcessChain(db, signer, {
         cadence,
@@ -547,7 +557,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
       return waitFor((done) => ({ type: "row", row, ...done }));
     },
     flush,
-    checkpoint: tickOnce,
+    checkpoint: checkpointNow,
     async close() {
       await flush();
       closed = true;

@@ -1,3 +1,13 @@
+export type { AdminSessionRow, AdminSessionTimeouts } from "./admin-sessions";
+export {
+  deleteAdminSession,
+  insertAdminSession,
+  lockAdminSession,
+  pingAdminSessions,
+  resealAdminSession,
+  sweepAdminSessions,
+  touchAdminSession,
+} from "./admin-sessions";
 export type {
   AuditContext,
   AuditEvent,

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { desc, eq, sql } from "drizzle-orm";
 import postgres from "postgres";
@@ -42,6 +43,41 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
     }
   }
   return handle;
+}
+
+/** infra/postgres/roles.sql, as an operator applies it. */
+const ROLES_SQL = fileURLToPath(new URL("../../../infra/postgres/roles.sql", import.meta.url));
+
+/**
+ * `psql -f infra/postgres/roles.sql` on `databaseUrl` (a superuser's), with the role names as
+ * psql variables (`owner_role`, `api_role`, `admin_role`, `readonly_role`, `admin_app_role`):
+ * for tests that connect as those roles. Its exit code and what it printed.
+ */
+export async function applyRolesSql(
+  databaseUrl: string,
+  roles: Record<string, string>,
+): Promise<{ code: number; output: string }> {
+  const vars = Object.entries(roles).flatMap(([name, value]) => ["-v", `${name}=${value}`]);
+  const child = Bun.spawn(
+    [
+      Bun.which("psql") ?? "psql",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      ...vars,
+      "-f",
+      ROLES_SQL,
+      databaseUrl,
+    ],
+    { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } },
+  );
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, output: stdout + stderr };
 }
 
 let pgliteTemplate: Promise<Blob> | undefined;

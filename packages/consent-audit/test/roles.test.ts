@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { fileURLToPath } from "node:url";
 import { type SQL, sql } from "drizzle-orm";
 import postgres from "postgres";
 import {
@@ -13,13 +12,16 @@ import {
   createConsentBus,
   type Database,
   type DatabaseHandle,
+  deleteAdminSession,
   endVideoSession,
   failVideoEndAttempt,
   grantConsent,
+  insertAdminSession,
   listAuditEvents,
   listConsentHistory,
   listConsents,
   listErasures,
+  lockAdminSession,
   migrateDatabase,
   openDatabase,
   recordAuditEvent,
@@ -27,15 +29,18 @@ import {
   recordPartnerResult,
   requestAdminVideoSessionEnd,
   requestEndOfMovedCameraSessions,
+  resealAdminSession,
   reserveVideoSession,
   retryErasure,
   revokeConsent,
   revokeConsents,
+  sweepAdminSessions,
+  touchAdminSession,
   upsertDevices,
   verifyAuditChain,
 } from "../src/index";
 import { errorCode } from "../src/pg-errors";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { applyRolesSql, createTestDatabase, type TestDatabase } from "../src/testing";
 import {
   ADMIN_AUDIT,
   APP_AUDIT,
@@ -50,8 +55,6 @@ import {
 
 setDefaultTimeout(60_000);
 
-/** infra/postgres/roles.sql, applied with psql exactly as an operator does. */
-const ROLES_SQL = fileURLToPath(new URL("../../../infra/postgres/roles.sql", import.meta.url));
 const PSQL = Bun.which("psql");
 const onPostgres = process.env.DATABASE_URL !== undefined;
 
@@ -72,6 +75,7 @@ const ROLES = {
   api_role: `propgate_t_${suffix}_api`,
   admin_role: `propgate_t_${suffix}_admin`,
   readonly_role: `propgate_t_${suffix}_ro`,
+  admin_app_role: `propgate_t_${suffix}_adminapp`,
 } as const;
 
 let database: TestDatabase | undefined;
@@ -79,6 +83,7 @@ const handles: DatabaseHandle[] = [];
 let api: DatabaseHandle;
 let admin: DatabaseHandle;
 let readonly: DatabaseHandle;
+let adminApp: DatabaseHandle;
 
 /** Each role logs in with a throwaway password, so the test works under trust and scram alike. */
 const PASSWORD = crypto.randomUUID().replaceAll("-", "");
@@ -97,29 +102,7 @@ async function openAs(role: string): Promise<DatabaseHandle> {
 }
 
 /** `psql -f roles.sql` as the superuser of DATABASE_URL, on the test database. */
-async function psqlRoles(roles: Record<string, string>) {
-  const vars = Object.entries(roles).flatMap(([name, value]) => ["-v", `${name}=${value}`]);
-  const child = Bun.spawn(
-    [
-      PSQL ?? "psql",
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      ...vars,
-      "-f",
-      ROLES_SQL,
-      database?.url ?? "",
-    ],
-    { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } },
-  );
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, output: stdout + stderr };
-}
+const psqlRoles = (roles: Record<string, string>) => applyRolesSql(database?.url ?? "", roles);
 
 async function applyRoles(): Promise<string> {
   const { code, output } = await psqlRoles(ROLES);
@@ -159,6 +142,7 @@ async function setUp(): Promise<void> {
   api = await openAs(ROLES.api_role);
   admin = await openAs(ROLES.admin_role);
   readonly = await openAs(ROLES.readonly_role);
+  adminApp = await openAs(ROLES.admin_app_role);
 }
 
 async function expectDenied(db: Database, statement: SQL): Promise<void> {
@@ -189,7 +173,7 @@ const ALL_PRIVILEGES = [
 ] as const;
 
 /** What roles.sql means to grant (role → table → privileges); tables not listed get nothing. */
-const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> = {
+const INTENDED: Record<"api" | "admin" | "readonly" | "adminApp", Record<string, string[]>> = {
   api: {
     notices: ["SELECT"],
     devices: ["SELECT", "INSERT", "UPDATE"],
@@ -225,7 +209,11 @@ const INTENDED: Record<"api" | "admin" | "readonly", Record<string, string[]>> =
   },
   readonly: {
     "*": ["SELECT"],
+    admin_sessions: [],
     "drizzle.__drizzle_migrations": ["SELECT"],
+  },
+  adminApp: {
+    admin_sessions: ["SELECT", "INSERT", "UPDATE", "DELETE"],
   },
 };
 
@@ -252,10 +240,16 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     expect(tables.map((t) => t.name)).toContain("audit_events");
     // A new table must be decided on (in roles.sql and here), not left to the default.
     const undecided = tables.filter(
-      (t) => !(t.name in INTENDED.api) && !(t.name in INTENDED.admin),
+      (t) =>
+        !(t.name in INTENDED.api) && !(t.name in INTENDED.admin) && !(t.name in INTENDED.adminApp),
     );
     expect(undecided.map((t) => `${t.name}: not named in infra/postgres/roles.sql`)).toEqual([]);
-    const roleOf = { api: ROLES.api_role, admin: ROLES.admin_role, readonly: ROLES.readonly_role };
+    const roleOf = {
+      api: ROLES.api_role,
+      admin: ROLES.admin_role,
+      readonly: ROLES.readonly_role,
+      adminApp: ROLES.admin_app_role,
+    };
     const mismatches: string[] = [];
     for (const [who, intended] of Object.entries(INTENDED) as [
       keyof typeof INTENDED,
@@ -526,6 +520,39 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     await expectDenied(admin.db, sql`truncate audit_events`);
     await expectDenied(admin.db, sql`delete from devices`);
     expect(await verifyAuditChain(admin.db)).toMatchObject({ ok: true });
+  });
+
+  test("the admin app role keeps its sessions and reaches nothing else", async () => {
+    const timeouts = { idleMs: 60_000, absoluteMs: 3_600_000 };
+    const at = new Date();
+    const idHash = (n: number) => String(n).repeat(64);
+    for (const n of [1, 2]) {
+      await insertAdminSession(adminApp.db, {
+        idHash: idHash(n),
+        userId: `admin-${n}`,
+        sealed: "v1.sealed",
+        createdAt: n === 1 ? at : new Date(at.getTime() - 2 * timeouts.absoluteMs),
+        lastSeenAt: at,
+      });
+    }
+    expect((await touchAdminSession(adminApp.db, idHash(1), at, timeouts))?.userId).toBe("admin-1");
+    await adminApp.db.transaction(async (tx) => {
+      expect((await lockAdminSession(tx, idHash(1)))?.sealed).toBe("v1.sealed");
+      await resealAdminSession(tx, idHash(1), "v1.renewed");
+    });
+    expect(await sweepAdminSessions(adminApp.db, at, timeouts)).toBe(1);
+    expect((await deleteAdminSession(adminApp.db, idHash(1)))?.sealed).toBe("v1.renewed");
+
+    await expectDenied(adminApp.db, sql`select 1 from audit_events limit 1`);
+    await expectDenied(adminApp.db, sql`select 1 from consent_current limit 1`);
+    await expectDenied(adminApp.db, sql`select 1 from devices limit 1`);
+    await expectDenied(adminApp.db, sql`insert into audit_events (id) values ('evt_admin_app')`);
+    await expectDenied(adminApp.db, sql`select 1 from drizzle.__drizzle_migrations limit 1`);
+    await expectDenied(adminApp.db, sql`truncate admin_sessions`);
+    await expectDenied(adminApp.db, sql`create table public.admin_app_intruder (id int)`);
+    // Nobody else reads the sessions, the operators' and the auditors' roles included.
+    for (const other of [api, admin, readonly])
+      await expectDenied(other.db, sql`select 1 from admin_sessions limit 1`);
   });
 
   test("roles.sql refuses to take over a privileged role", async () => {

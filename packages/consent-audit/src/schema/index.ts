@@ -1,3 +1,4 @@
+export { adminSessions } from "./admin-sessions";
 export { auditCheckpoints } from "./audit-checkpoints";
 export { auditEvents } from "./audit-events";
 export { consentCurrent, consentEvents } from "./consent";
