@@ -104,6 +104,7 @@ describe.skipIf(missing !== null)("infra/k8s/local played with podman kube play"
     api_role: `propgate_p_${suffix}_api`,
     admin_role: `propgate_p_${suffix}_admin`,
     readonly_role: `propgate_p_${suffix}_ro`,
+    admin_app_role: `propgate_p_${suffix}_adminapp`,
   };
   const PASSWORD = randomBytes(16).toString("hex");
   const PARTNER_SECRET = `play-partner-${crypto.randomUUID()}`;
@@ -256,7 +257,10 @@ describe.skipIf(missing !== null)("infra/k8s/local played with podman kube play"
       });
     Object.assign(configMap("propgate-health-probe"), { DATABASE_URL: urlAs(ROLES.api_role) });
     Object.assign(configMap("propgate-migrate"), { DATABASE_URL: urlAs(ROLES.owner_role) });
-    Object.assign(configMap("propgate-admin"), { ADMIN_OIDC_ISSUER: issuer.issuer });
+    Object.assign(configMap("propgate-admin"), {
+      ADMIN_OIDC_ISSUER: issuer.issuer,
+      DATABASE_URL: urlAs(ROLES.admin_app_role),
+    });
     for (const o of objects.filter((o) => o.kind === "Deployment" || o.kind === "Job")) {
       const spec = o.spec.template.spec;
       for (const container of spec.containers) {
@@ -301,6 +305,7 @@ describe.skipIf(missing !== null)("infra/k8s/local played with podman kube play"
       "propgate-db-owner": { password: PASSWORD },
       "propgate-db-api": { password: PASSWORD },
       "propgate-db-readonly": { password: PASSWORD },
+      "propgate-db-admin-app": { password: PASSWORD },
       "propgate-audit-signing-key": { "private.pem": auditKey },
       "propgate-partner-intercom": partner,
       "propgate-partner-barrier": partner,
