@@ -16,6 +16,7 @@ PACKAGES=(
   redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
   libreoffice-calc-nogui  # soffice: opens the audit CSV export as a spreadsheet would
   haproxy             # the load balancer of infra/compose, its config checked with haproxy -c
+  wrk                 # the load of door opens while the played api pods are replaced
   systemd             # systemd-analyze: verify and security-score the units of infra/systemd
   podman              # builds and runs the image (infra/image/), as root with runc
   runc                # podman's runtime here: crun fails on this kernel's hybrid cgroups
