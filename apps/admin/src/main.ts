@@ -1,5 +1,5 @@
 import { ConfigError } from "@propgate/config";
-import { errorCode, rootMessage } from "@propgate/consent-audit";
+import { startupFailure } from "@propgate/consent-audit";
 import { type AdminEnv, loadAdminEnv } from "./env.ts";
 import { type RunningAdmin, serveAdmin } from "./server.ts";
 
@@ -17,13 +17,7 @@ try {
   admin = await serveAdmin(env);
 } catch (error) {
   // One line an operator can act on (the database or the port), no stack, no credentials.
-  const message = (rootMessage(error).split("\n")[0] ?? "")
-    .replace(/\/\/[^/@\s]*@/g, "//")
-    .slice(0, 300);
-  const code = errorCode(error);
-  console.error(
-    `admin app did not start: ${code && !message.includes(code) ? `${code}: ` : ""}${message}`,
-  );
+  console.error(`admin app did not start: ${startupFailure(error)}`);
   process.exit(1);
 }
 console.log(

@@ -165,7 +165,13 @@ export {
   findSubject,
   rememberSubject,
 } from "./partner-subjects";
-export { errorCode, isDatabaseUnavailable, isStatementTimeout, rootMessage } from "./pg-errors";
+export {
+  errorCode,
+  isDatabaseUnavailable,
+  isStatementTimeout,
+  rootMessage,
+  startupFailure,
+} from "./pg-errors";
 export type {
   ConsentChannel,
   DeviceKind,

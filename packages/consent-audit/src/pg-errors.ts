@@ -57,3 +57,18 @@ export function rootMessage(err: unknown): string {
   }
   return current instanceof Error ? current.message : String(current);
 }
+
+/**
+ * What stopped a program's startup, in one line: the innermost error's message (a driver's
+ * `connect ECONNREFUSED 127.0.0.1:5432`) with its code, anything after a newline (a query, its
+ * parameters) and a URL's credentials cut off.
+ */
+export function startupFailure(error: unknown): string {
+  const message =
+    rootMessage(error)
+      .split("\n")[0]
+      ?.replace(/\/\/[^/@\s]*@/g, "//")
+      .slice(0, 300) ?? "";
+  const code = errorCode(error);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}

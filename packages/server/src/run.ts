@@ -1,5 +1,5 @@
 import { ConfigError } from "@propgate/config";
-import { errorCode, rootMessage } from "@propgate/consent-audit";
+import { startupFailure } from "@propgate/consent-audit";
 import { type ApiEnv, loadApiEnv } from "./env.ts";
 import { type Instance, type InstanceOptions, startInstance } from "./instance.ts";
 
@@ -62,19 +62,4 @@ export async function runInstance(
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
   return instance;
-}
-
-/**
- * What stopped startup, in one line: the innermost error's message (a driver's
- * `connect ECONNREFUSED 127.0.0.1:5432`) with its code, anything after a newline (a query, its
- * parameters) and a URL's credentials cut off.
- */
-function startupFailure(error: unknown): string {
-  const message =
-    rootMessage(error)
-      .split("\n")[0]
-      ?.replace(/\/\/[^/@\s]*@/g, "//")
-      .slice(0, 300) ?? "";
-  const code = errorCode(error);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
