@@ -476,7 +476,14 @@ end
     const wrk = spawnChild(["wrk", "-t1", "-c2", `-d${WRK_SECONDS}s`, "-s", script, lbUrl], {
       PATH: process.env.PATH ?? "",
     });
-    await Bun.sleep(2000);
+    /** Waits until the load has opened `more` doors at the partner beyond what it has now. */
+    const loadFlows = async (more: number) => {
+      const from = sim.recorder.count({ operation: "intercom.open" });
+      await poll("door opens under load", 10_000, async () =>
+        sim.recorder.count({ operation: "intercom.open" }) >= from + more ? true : null,
+      );
+    };
+    await loadFlows(100);
     for (const [server, pod, name, url] of [
       ["a", POD.a, "propgate-api", API_A],
       ["b", POD.b, "propgate-api-b", API_B],
@@ -502,7 +509,7 @@ end
       await poll(`${server} UP at HAProxy`, 10_000, async () =>
         (await serverState(server)) === "UP" ? true : null,
       );
-      await Bun.sleep(1000);
+      await loadFlows(100);
     }
     // The load outlasted the replacements: both ran under it.
     expect(performance.now() - wrkStarted).toBeLessThan(WRK_SECONDS * 1000);
