@@ -75,8 +75,12 @@ async function must(args: string[]): Promise<string> {
 type Manifest = any;
 
 /** The local overlay's ports (infra/k8s/local): api a and b, admin, the probe. */
-/** How long wrk sends door opens: the two replacements (~20 s here) with room to spare. */
-const WRK_SECONDS = 45;
+/**
+ * wrk's upper bound: the test stops it (SIGINT, after which wrk prints its summary) once both
+ * replacements are done and 100 more doors opened; the replacements take ~20 s here, longer on a
+ * loaded machine, so the load's length follows them rather than a guess.
+ */
+const WRK_MAX_SECONDS = 600;
 const API_A = "http://127.0.0.1:18080";
 const API_B = "http://127.0.0.1:18081";
 const ADMIN = "http://127.0.0.1:18790";
@@ -472,8 +476,7 @@ done = function(summary, latency, requests)
 end
 `,
     );
-    const wrkStarted = performance.now();
-    const wrk = spawnChild(["wrk", "-t1", "-c2", `-d${WRK_SECONDS}s`, "-s", script, lbUrl], {
+    const wrk = spawnChild(["wrk", "-t1", "-c2", `-d${WRK_MAX_SECONDS}s`, "-s", script, lbUrl], {
       PATH: process.env.PATH ?? "",
     });
     /** Waits until the load has opened `more` doors at the partner beyond what it has now. */
@@ -511,13 +514,12 @@ end
       );
       await loadFlows(100);
     }
-    // The load outlasted the replacements: both ran under it.
-    expect(performance.now() - wrkStarted).toBeLessThan(WRK_SECONDS * 1000);
-    const [line = ""] = await wrk
-      .waitFor(/^WRK \{.*\}$/, (WRK_SECONDS + 30) * 1000)
-      .catch((error) => {
-        throw new Error(`${error}\nwrk said:\n${wrk.lines.join("\n")}`);
-      });
+    // The load ran through both replacements and after them; now it ends, and says what it saw.
+    expect(wrk.process.exitCode).toBeNull();
+    wrk.process.kill("SIGINT");
+    const [line = ""] = await wrk.waitFor(/^WRK \{.*\}$/, 30_000).catch((error) => {
+      throw new Error(`${error}\nwrk said:\n${wrk.lines.join("\n")}`);
+    });
     expect(await wrk.stop()).toBe(0);
     const run = JSON.parse(line.slice(4)) as {
       requests: number;
