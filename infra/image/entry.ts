@@ -27,7 +27,7 @@ const USAGE = `usage: propgate <program> [arguments]
   migrate        apply the committed migrations to DATABASE_URL
   propgate ...   the operator CLI (alone, it lists its commands)
 
-Each reads the environment it reads when run from source (see the root README).`;
+Each reads the environment it reads when run from source (see docs/configuration.md).`;
 
 const program = argv[2];
 if (program === undefined || !Object.hasOwn(PROGRAMS, program)) {

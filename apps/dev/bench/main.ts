@@ -175,7 +175,7 @@ try {
     ...apiSettings,
     INSTANCE_ID: instanceId,
     DATABASE_URL: dbUrl ?? "",
-    // The heap budget docs/running.md and the recipes under infra/ give every instance.
+    // The heap budget docs/operations.md, "By hand", and the recipes under infra/ give every instance.
     BUN_JSC_forceRAMSize: String(512 * MB),
   });
   let api: { url: string; pid: number | null };

@@ -102,7 +102,12 @@ when a variable has no description, or when a program reads a variable this file
 Every program parses its environment once, at start. An empty value counts as unset. A missing or
 malformed value stops startup with one line naming the variable, never its value. A \`*_FILE\`
 variable names a file read once at start (a mounted secret, a systemd credential): production
-takes the partners' secrets only that way.`;
+takes the partners' secrets only that way.
+
+Two instances on one host need their own \`PORT\` and \`METRICS_LISTEN\`: a listener that cannot
+bind stops startup with one line naming its variable. Every database session has
+\`idle_in_transaction_session_timeout\` of 60 s, sent when connecting; a connection pooler in
+front of PostgreSQL must pass that startup parameter through.`;
 
 /** The reference as markdown, from the programs' schemas. */
 export function configurationReference(programs: readonly Program[] = PROGRAMS): string {

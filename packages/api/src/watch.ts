@@ -1,8 +1,9 @@
 /**
- * Anomaly detection and reaction (docs/architecture.md, "Watch"): rules over sliding windows,
- * counted across instances in Redis (in this process's memory without REDIS_URL); a hit is
- * stored as an anomaly, counted, logged once per window and, for rules that block, blocks its
- * subject for a while (`placeBlock`: 15 min doubling for repeat offenders, up to a cap).
+ * Anomaly detection and reaction (docs/operations.md, "Anomalies and blocks"): rules over
+ * sliding windows, counted across instances in Redis (in this process's memory without
+ * REDIS_URL); a hit is stored as an anomaly, counted, logged once per window and, for rules that
+ * block, blocks its subject for a while (`placeBlock`: 15 min doubling for repeat offenders, up
+ * to a cap).
  */
 import {
   type AnomalyHit,

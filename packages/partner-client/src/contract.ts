@@ -14,8 +14,9 @@ import {
 import { z } from "zod";
 
 /**
- * The partner contract (docs/architecture.md, "Partner contract"): what Propgate sends to a partner and
- * what it accepts back. Requests are strict objects, so nothing beyond the contract leaves us.
+ * The partner contract (docs/architecture.md, "Partner contract: read tolerantly, write
+ * strictly"): what Propgate sends to a partner and what it accepts back. Requests are strict
+ * objects, so nothing beyond the contract leaves us.
  */
 
 export { ERASURE_CATEGORIES, PARTNER_OPERATIONS, PARTNER_SCOPES };

@@ -289,7 +289,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
   };
 }
 
-/** The anomaly rules' thresholds and windows from the settings (docs: README, configuration). */
+/** The anomaly rules' thresholds and windows from the settings (docs/configuration.md). */
 function watchSettings(env: ApiEnv): WatchSettings {
   const rule = (threshold: number, windowSeconds: number) => ({ threshold, windowSeconds });
   return {

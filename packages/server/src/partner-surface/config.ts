@@ -100,7 +100,10 @@ const cidrs = z.string().transform((value, ctx) => {
   }
 });
 
-/** The partner surface's variables (README "Partner surface"); PARTNER_LISTEN turns it on. */
+/**
+ * The partner surface's variables (docs/operations.md, "Partner surface (inbound, VPN only)");
+ * PARTNER_LISTEN turns it on.
+ */
 export const partnerSurfaceEnv = z.object({
   PARTNER_LISTEN: listenAddress.optional().meta({
     description:
