@@ -2,6 +2,7 @@ import {
   type AppDeps,
   appRouter,
   causeOfTRPCError,
+  type RedisConnection,
   RequestTiming,
   rateLimitMiddleware,
   refusalMessage,
@@ -23,6 +24,8 @@ export interface ServerDeps extends AppDeps {
   maxBodyBytes: number;
   /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
   rateLimitAddress: ClientAddressResolver;
+  /** The instance's one Redis connection (REDIS_URL), shared by `rateLimits` and `watch`; its `stop()` closes it. */
+  redis: RedisConnection | null;
 }
 
 export type HttpEnv = {
