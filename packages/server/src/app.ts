@@ -24,7 +24,7 @@ export interface ServerDeps extends AppDeps {
   maxBodyBytes: number;
   /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
   rateLimitAddress: ClientAddressResolver;
-  /** The instance's one Redis connection (REDIS_URL), shared by `rateLimits` and `watch`; its `stop()` closes it. */
+  /** The one Redis connection (REDIS_URL) of `rateLimits` and `watch`; the instance closes it. */
   redis: RedisConnection | null;
 }
 
