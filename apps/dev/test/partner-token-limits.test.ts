@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRateLimits, type LimitName, type RateLimits } from "@propgate/api";
+import {
+  closeRedis,
+  createRateLimits,
+  type LimitName,
+  openRedis,
+  type RateLimits,
+} from "@propgate/api";
 import { listAnomalies } from "@propgate/consent-audit";
 import { createMetrics, type Metrics } from "@propgate/observability";
 import {
@@ -181,13 +187,10 @@ function surfaceWith(
       ] as const
     ).map((limit) => [limit, limits[limit] ? { quota: limits[limit], windowSeconds: 60 } : ROOMY]),
   ) as Record<LimitName, typeof ROOMY>;
+  const redis = options.redisUrl ? openRedis(options.redisUrl) : null;
   const rateLimits = createRateLimits(
-    {
-      policies,
-      redisUrl: options.redisUrl,
-      keyPrefix: options.keyPrefix ?? `token-limits-${crypto.randomUUID()}:`,
-    },
-    { metrics, logger: stack.deps.logger },
+    { policies, keyPrefix: options.keyPrefix ?? `token-limits-${crypto.randomUUID()}:` },
+    { metrics, logger: stack.deps.logger, redis },
   );
   const deps: PartnerSurfaceDeps = {
     database: stack.deps.database,
@@ -208,6 +211,7 @@ function surfaceWith(
     async stop() {
       await running.stop();
       await rateLimits.close();
+      if (redis) closeRedis(redis);
     },
   };
 }

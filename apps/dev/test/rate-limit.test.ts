@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer } from "node:net";
-import { rateLimitHeaders } from "@propgate/api";
 import { countAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
 import type { Cidr } from "@propgate/server";
@@ -450,35 +449,5 @@ describe("shared through Redis", () => {
     expect(body).toContain('propgate_rate_limit_backend_up{backend="redis",app="api"} 0');
     const warnings = api.logs.filter((line) => String(line.msg).includes("rate-limit redis"));
     expect(warnings).toHaveLength(1);
-  });
-});
-
-describe("header syntax", () => {
-  test("RateLimit-Policy and RateLimit are structured-field lists, Retry-After the longest wait", () => {
-    const headers = Object.fromEntries(
-      rateLimitHeaders([
-        {
-          limit: "resident",
-          allowed: true,
-          quota: 60,
-          windowSeconds: 60,
-          remaining: 41,
-          resetSeconds: 30,
-        },
-        {
-          limit: "open",
-          allowed: false,
-          quota: 20,
-          windowSeconds: 60,
-          remaining: 0,
-          resetSeconds: 12,
-        },
-      ]),
-    );
-    expect(headers).toEqual({
-      "RateLimit-Policy": '"resident";q=60;w=60, "open";q=20;w=60',
-      RateLimit: '"resident";r=41;t=30, "open";r=0;t=12',
-      "Retry-After": "12",
-    });
   });
 });

@@ -11,9 +11,9 @@ import type { AdminReadLimits } from "./admin/read-limits.ts";
 import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
-import type { RateLimits } from "./rate-limit.ts";
+import type { RateLimits } from "./rate-limits/limits.ts";
 import type { EndRetry } from "./video/end-at-partner.ts";
-import type { Watch } from "./watch.ts";
+import type { Watch } from "./watch/watch.ts";
 
 /** Long-lived things a procedure uses, built once at startup (`startInstance`). */
 export interface AppDeps {

@@ -1,5 +1,6 @@
 import { isDatabaseUnavailable, isStatementTimeout } from "@propgate/consent-audit";
 import { type AnomalyKind, DomainError, type ErrorCode } from "@propgate/domain";
+import { PartnerUnavailableError } from "@propgate/partner-client";
 import { TRPCError } from "@trpc/server";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 
@@ -47,6 +48,17 @@ export class RateLimitedError extends DomainError {
   constructor(message: string, retryAfterSeconds: number) {
     super(message);
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * Our own cap on requests to one partner was reached, so nothing was sent. To the resident this
+ * is the partner being unavailable for a moment (PARTNER_UNAVAILABLE with `retryAfterSeconds`):
+ * the cap protects the partner from all residents together, not from this one.
+ */
+export class OutboundRateLimitedError extends PartnerUnavailableError {
+  constructor(partner: string, retryAfterSeconds: number) {
+    super(`requests to partner ${partner} are over the local rate limit`, retryAfterSeconds);
   }
 }
 

@@ -11,25 +11,20 @@ export { causeOfTRPCError, type ErrorCause, trpcErrorEnvelope } from "./errors.t
 export { residentApiDocument } from "./openapi.ts";
 export { createInflightCalls } from "./partner-call/inflight.ts";
 export { createPartners, type Partners, type PartnerTuning } from "./partners.ts";
+export { rateLimitHeaders } from "./rate-limits/headers.ts";
+export { rateLimitMiddleware } from "./rate-limits/http-middleware.ts";
 export {
   createRateLimits,
   type LimitDecision,
   type LimitName,
-  outboundRateLimit,
   type RateLimits,
-  rateLimitHeaders,
-  rateLimitMiddleware,
   refusalMessage,
-} from "./rate-limit.ts";
+} from "./rate-limits/limits.ts";
+export { outboundRateLimit } from "./rate-limits/outbound.ts";
+export { closeRedis, openRedis, type RedisConnection } from "./redis-connection.ts";
 export { type AppRouter, appRouter } from "./root.ts";
 export { RequestTiming } from "./timing.ts";
 export type { Context } from "./trpc.ts";
 export { startVideoEndWorker } from "./video/end-worker.ts";
-export {
-  createWatch,
-  secondsLeft,
-  WATCH_RULES,
-  type Watch,
-  type WatchRule,
-  type WatchSettings,
-} from "./watch.ts";
+export { WATCH_RULES, type WatchRule } from "./watch/rules.ts";
+export { createWatch, secondsLeft, type Watch, type WatchSettings } from "./watch/watch.ts";

@@ -12,7 +12,8 @@ import {
   UnauthorizedError,
 } from "./errors.ts";
 import type { PartnerCallScope, ResidentOperation } from "./partner-call/call-partner.ts";
-import { enforceRateLimit, type LimitName } from "./rate-limit.ts";
+import { enforceRateLimit } from "./rate-limits/enforce.ts";
+import type { LimitName } from "./rate-limits/limits.ts";
 import type { RequestTiming } from "./timing.ts";
 
 /** What the HTTP layer hands every procedure. */

@@ -2,6 +2,7 @@ import {
   type AppDeps,
   appRouter,
   causeOfTRPCError,
+  type RedisConnection,
   RequestTiming,
   rateLimitMiddleware,
   refusalMessage,
@@ -23,6 +24,8 @@ export interface ServerDeps extends AppDeps {
   maxBodyBytes: number;
   /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
   rateLimitAddress: ClientAddressResolver;
+  /** The one Redis connection (REDIS_URL) of `rateLimits` and `watch`; the instance closes it. */
+  redis: RedisConnection | null;
 }
 
 export type HttpEnv = {

@@ -194,7 +194,7 @@ const apiEnv = z.object({
       "proxies (load balancers; CIDRs or addresses, comma-separated) whose `X-Forwarded-For` names the client for per-IP limits and address blocks",
     production: "a warning at start while unset",
   }),
-  // Anomaly rules (packages/api/src/watch.ts); the reasons: docs/operations.md, "Anomalies and blocks".
+  // Anomaly rules (packages/api/src/watch/rules.ts); the reasons: docs/operations.md, "Anomalies and blocks".
   ANOMALY_ACCESS_CHECKS_PER_MINUTE: integer(1, 1_000_000)
     .default(300)
     .meta({ description: "access checks by one partner client in a minute before it is blocked" }),

@@ -1,11 +1,13 @@
 import { hostname } from "node:os";
 import {
+  closeRedis,
   createAdminReadLimits,
   createInflightCalls,
   createPartners,
   createRateLimits,
   createResidentVerifier,
   createWatch,
+  openRedis,
   outboundRateLimit,
   type PartnerTuning,
   type WatchSettings,
@@ -150,6 +152,7 @@ async function closeDeps(deps: ServerDeps, options: InstanceOptions): Promise<vo
     .catch((error) => deps.logger.error({ err: error }, "audit closing checkpoint failed"));
   await deps.rateLimits.close();
   await deps.watch.close();
+  if (deps.redis) closeRedis(deps.redis);
   await deps.watch.blocks.close();
   await deps.devices.close();
   // A database handed in belongs to the caller.
@@ -196,6 +199,13 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       "TRUST_PROXY_CIDRS is unset: behind a load balancer, per-IP limits and address blocks see the balancer's address, not the clients'; set it to the balancer's addresses",
     );
   }
+  const blocks = await createBlockList(database, {
+    onError: (error) => logger.error({ err: error }, "block list reload failed"),
+  });
+  metrics.observeActiveBlocks(() => blocks.counts());
+  // One connection for the rate limits and the anomaly rules, opened after the last await before
+  // both start following it, so neither misses its first state change.
+  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL) : null;
   const perMinute = (quota: number) => ({ quota, windowSeconds: 60 });
   const rateLimits = createRateLimits(
     {
@@ -208,10 +218,9 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
         partner_token_client: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE),
         outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
       },
-      redisUrl: env.REDIS_URL,
       keyPrefix: env.REDIS_KEY_PREFIX,
     },
-    { metrics, logger },
+    { metrics, logger, redis },
   );
   const partners = createPartners(env.partners, {
     metrics,
@@ -239,21 +248,19 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     },
   });
   metrics.observeAuditPending(() => auditWriter.stats.pending);
-  const blocks = await createBlockList(database, {
-    onError: (error) => logger.error({ err: error }, "block list reload failed"),
-  });
-  metrics.observeActiveBlocks(() => blocks.counts());
   const watch = createWatch(watchSettings(env), {
     database,
     blocks,
     metrics,
     logger,
     audit: { sourceApp: "api", instanceId, actor: "propgate" },
+    redis,
   });
   return {
     database,
     auditWriter,
     watch,
+    redis,
     devices: await createDeviceCache(database),
     consents: createConsentCache(database),
     auditVerifyKey: env.auditSigner?.publicKey ?? null,
@@ -307,7 +314,6 @@ function watchSettings(env: ApiEnv): WatchSettings {
     },
     blockBaseSeconds: env.BLOCK_BASE_SECONDS,
     blockMaxSeconds: Math.max(env.BLOCK_BASE_SECONDS, env.BLOCK_MAX_SECONDS),
-    redisUrl: env.REDIS_URL,
     keyPrefix: env.REDIS_KEY_PREFIX,
   };
 }

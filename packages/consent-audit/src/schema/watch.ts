@@ -4,9 +4,9 @@ import { check, index, integer, pgTable, text, timestamp, unique } from "drizzle
 import { sqlInList } from "./sql-lists";
 
 /**
- * Suspicious activity found by a rule (`packages/api/src/watch.ts`): one row per rule, subject
- * and window, its count raised while the window lasts. Opaque ids only: a resident's user id,
- * a partner client id, or an IP address.
+ * Suspicious activity found by a rule (`packages/api/src/watch/rules.ts`): one row per rule,
+ * subject and window, its count raised while the window lasts. Opaque ids only: a resident's user
+ * id, a partner client id, or an IP address.
  */
 export const anomalies = pgTable(
   "anomalies",
