@@ -22,6 +22,7 @@ export {
   refusalMessage,
 } from "./rate-limit.ts";
 export { type AppRouter, appRouter } from "./root.ts";
+export type { AppSettings } from "./settings.ts";
 export { RequestTiming } from "./timing.ts";
 export type { Context } from "./trpc.ts";
 export { startVideoEndWorker } from "./video/end-worker.ts";

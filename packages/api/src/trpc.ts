@@ -111,7 +111,7 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
   });
   const audit: AuditContext = {
     sourceApp: "api",
-    instanceId: ctx.deps.instanceId,
+    instanceId: ctx.deps.settings.instanceId,
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
     actor: principal.userId,
@@ -204,8 +204,9 @@ export function partnerProcedure(
         ctx.principal.userId,
       );
     }
+    const { devices, consents, subjects, auditWriter, inflight, watch, metrics } = ctx.deps;
     const call: PartnerCallScope = {
-      deps: ctx.deps,
+      services: { devices, consents, subjects, auditWriter, inflight, watch, metrics },
       principal: ctx.principal,
       audit: ctx.audit,
       operation,
