@@ -11,10 +11,16 @@ import type { AnomalyKind, BlockSubjectType, Partner, Purpose } from "@propgate/
 import { createLogger, createMetrics } from "@propgate/observability";
 import { createPartnerClient, intercomOperations, subjectFor } from "@propgate/partner-client";
 import { BlockedError, UnauthorizedError } from "../src/errors.ts";
-import type { AppDeps, LimitDecision, LimitName, Principal, RateLimits } from "../src/index.ts";
+import type {
+  AppDeps,
+  LimitDecision,
+  LimitName,
+  Principal,
+  RateLimits,
+  WatchRule,
+} from "../src/index.ts";
 import type { PartnerCallServices } from "../src/partner-call/call-partner.ts";
 import { createInflightCalls } from "../src/partner-call/inflight.ts";
-import type { WatchRule } from "../src/watch.ts";
 
 /**
  * In-memory fakes of the services the request path uses, each keeping what it was asked, so a
