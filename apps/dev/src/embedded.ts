@@ -124,7 +124,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   });
   await upsertDevices(database.db, SEED_DEVICES, {
     sourceApp: "dev-stack",
-    instanceId: instance.deps.instanceId,
+    instanceId: instance.deps.settings.instanceId,
     actor: "seed",
   });
 

@@ -92,11 +92,14 @@ beforeAll(async () => {
   const loaded = (await import("@propgate/server")).loadApiEnv(stack.env).partnerSurface;
   if (!loaded) throw new Error("no partner surface config");
   config = loaded;
-  vpnOnly = servePartnerSurface(stack.deps, {
-    ...config,
-    allowedCidrs: parseCidrList("10.99.0.0/24"),
-    listen: { hostname: "127.0.0.1", port: 0 },
-  });
+  vpnOnly = servePartnerSurface(
+    { ...stack.deps, instanceId: stack.deps.settings.instanceId },
+    {
+      ...config,
+      allowedCidrs: parseCidrList("10.99.0.0/24"),
+      listen: { hostname: "127.0.0.1", port: 0 },
+    },
+  );
 });
 
 afterAll(async () => {
@@ -789,7 +792,7 @@ describe("rate limit per partner client", () => {
       { metrics: stack.deps.metrics, logger: stack.deps.logger },
     );
     const limited = servePartnerSurface(
-      { ...stack.deps, rateLimits },
+      { ...stack.deps, instanceId: stack.deps.settings.instanceId, rateLimits },
       { ...config, listen: { hostname: "127.0.0.1", port: 0 } },
     );
     try {

@@ -196,7 +196,7 @@ function surfaceWith(
     database: stack.deps.database,
     logger: stack.deps.logger,
     metrics,
-    instanceId: stack.deps.instanceId,
+    instanceId: stack.deps.settings.instanceId,
     rateLimits,
   };
   const running = servePartnerSurface(deps, {

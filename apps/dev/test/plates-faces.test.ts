@@ -143,7 +143,7 @@ describe("faces", () => {
     expect(
       (await errorOf(resident.trpc.faces.enroll.mutate({ image: "not base64!" }))).message,
     ).toBe("image must be base64");
-    const huge = jpeg("huge", stack.deps.faceMaxImageBytes + 10);
+    const huge = jpeg("huge", stack.deps.settings.faceMaxImageBytes + 10);
     const tooBig = await errorOf(resident.trpc.faces.enroll.mutate({ image: huge }));
     expect(tooBig.code).toBe("BAD_REQUEST");
     expect(partnerCalls()).toHaveLength(0);

@@ -38,6 +38,7 @@ export interface Principal {
   adminRole: AdminRole | null;
 }
 
+/** {@link createResidentVerifier} below is the one implementation. */
 export interface ResidentVerifier {
   verify(authorization: string | null | undefined): Promise<Principal>;
 }

@@ -1,4 +1,3 @@
-import type { KeyObject } from "node:crypto";
 import type {
   AuditWriter,
   ConsentCache,
@@ -12,40 +11,39 @@ import type { ResidentVerifier } from "./auth.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
 import type { RateLimits } from "./rate-limits/limits.ts";
-import type { EndRetry } from "./video/end-at-partner.ts";
+import type { AppSettings } from "./settings.ts";
 import type { Watch } from "./watch/watch.ts";
 
-/** Long-lived things a procedure uses, built once at startup (`startInstance`). */
+/**
+ * What the procedures run on, built once at startup (`startInstance`): the settings, and the
+ * long-lived services, each built by the function named beside it. A unit takes the few it uses
+ * (`PartnerCallServices`, `VideoEndServices`), never this whole bag; this module imports types
+ * only, and nothing it names imports it back.
+ */
 export interface AppDeps {
+  settings: AppSettings;
+  /** `openDatabase` (consent-audit). */
   database: DatabaseHandle;
-  /** Group commit of the partner calls' audit rows (one transaction for concurrent calls). */
+  /** Group commit of the partner calls' audit rows: `createAuditWriter` (consent-audit). */
   auditWriter: AuditWriter;
   /** Anomaly rules and the blocks they place (every instance enforces them within a second). */
   watch: Watch;
   /** Statement timeouts of admin reads; one audit verify and one export at a time. */
   adminReads: AdminReadLimits;
-  /** Checks checkpoint signatures in `admin.audit.verify`; null without a signing key. */
-  auditVerifyKey: KeyObject | null;
   logger: Logger;
   metrics: Metrics;
+  /** Bearer tokens → principals: `createResidentVerifier` (auth.ts). */
   verifier: ResidentVerifier;
+  /** One client per partner: `createPartners` (partners.ts). */
   partners: Partners;
-  /** Devices by id for authorizing calls, refreshed when the registry changes. */
+  /** Devices by id for authorizing calls: `createDeviceCache` (consent-audit). */
   devices: DeviceCache;
-  /** The early consent answer (grants only; the attempt's gate re-checks). */
+  /** The early consent answer (grants only; the attempt's gate re-checks): `createConsentCache`. */
   consents: ConsentCache;
-  /** Subject pseudonyms per partner, and the record of whom each stands for. */
+  /** Subject pseudonyms per partner, and whom each stands for: `createSubjectRegistry`. */
   subjects: SubjectRegistry;
   /** Partner calls in flight, abandoned when the consent bus reports a revocation. */
   inflight: InflightCalls;
   /** Per IP, resident, door/gate open, partner client and outbound partner (invariant 7). */
   rateLimits: RateLimits;
-  instanceId: string;
-  videoMaxSessionsPerResident: number;
-  /** The longest a video session runs: a partner that names no end gets this one. */
-  videoSessionMaxSeconds: number;
-  /** Back-off of the `DELETE`s that end sessions at the partner. */
-  videoEndRetry: EndRetry;
-  /** Largest face image accepted (decoded bytes). */
-  faceMaxImageBytes: number;
 }

@@ -23,6 +23,7 @@ export {
 export { outboundRateLimit } from "./rate-limits/outbound.ts";
 export { closeRedis, openRedis, type RedisConnection } from "./redis-connection.ts";
 export { type AppRouter, appRouter } from "./root.ts";
+export type { AppSettings } from "./settings.ts";
 export { RequestTiming } from "./timing.ts";
 export type { Context } from "./trpc.ts";
 export { startVideoEndWorker } from "./video/end-worker.ts";

@@ -59,10 +59,14 @@ export function failureCode(error: unknown): string {
   return code.slice(0, 64);
 }
 
+/** The back-off of a durable queue's failed partner calls. */
+export interface RetryBackoff {
+  /** First wait after a failure, doubled per failure up to `maxRetrySeconds`. */
+  baseRetrySeconds: number;
+  maxRetrySeconds: number;
+}
+
 /** Doubling back-off after `attempts` failures, capped. */
-export function retryDelaySeconds(
-  attempts: number,
-  policy: { baseRetrySeconds: number; maxRetrySeconds: number },
-): number {
+export function retryDelaySeconds(attempts: number, policy: RetryBackoff): number {
   return Math.min(policy.maxRetrySeconds, policy.baseRetrySeconds * 2 ** attempts);
 }

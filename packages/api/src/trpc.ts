@@ -112,7 +112,7 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
   });
   const audit: AuditContext = {
     sourceApp: "api",
-    instanceId: ctx.deps.instanceId,
+    instanceId: ctx.deps.settings.instanceId,
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
     actor: principal.userId,
@@ -205,8 +205,9 @@ export function partnerProcedure(
         ctx.principal.userId,
       );
     }
+    const { devices, consents, subjects, auditWriter, inflight, watch, metrics } = ctx.deps;
     const call: PartnerCallScope = {
-      deps: ctx.deps,
+      services: { devices, consents, subjects, auditWriter, inflight, watch, metrics },
       principal: ctx.principal,
       audit: ctx.audit,
       operation,

@@ -92,6 +92,7 @@ export interface AuditWriterOptions {
   resultLingerMs?: number;
 }
 
+/** Group commit of audit rows; {@link createAuditWriter} below is the one implementation. */
 export interface AuditWriter {
   /**
    * The `partner.request` row of an attempt, with the consent re-check, committed before this

@@ -47,6 +47,7 @@ function freshMap<T>(ttlMs: number, maxEntries: number) {
   };
 }
 
+/** {@link createDeviceCache} below is the one implementation. */
 export interface DeviceCache {
   /** The device, from memory when read in the last `ttlMs` and the registry has not changed since. */
   get(id: string): Promise<Device | null>;
@@ -80,6 +81,7 @@ export async function createDeviceCache(
   };
 }
 
+/** {@link createConsentCache} below is the one implementation. */
 export interface ConsentCache {
   /** Whether consent is granted, as the early answer before any token or audit row. */
   isGranted(userId: string, purpose: Purpose): Promise<boolean>;

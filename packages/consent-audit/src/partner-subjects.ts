@@ -83,6 +83,7 @@ export interface SubjectOwner {
   sites: readonly string[];
 }
 
+/** Pseudonyms per partner; {@link createSubjectRegistry} below is the one implementation. */
 export interface SubjectRegistry {
   /** The resident's pseudonym at `partner`, without recording anything (erasure). */
   pseudonym(partner: Partner, userId: string): string;

@@ -1,5 +1,6 @@
 import {
   type AppDeps,
+  type AppSettings,
   appRouter,
   causeOfTRPCError,
   type RedisConnection,
@@ -17,11 +18,16 @@ import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "hono/bun";
 import type { ClientAddressResolver } from "./client-address.ts";
 
+export interface ServerSettings extends AppSettings {
+  /** Largest request body but a face photo's (MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+}
+
 /** What the HTTP layer needs beyond what the procedures need. */
 export interface ServerDeps extends AppDeps {
+  settings: ServerSettings;
   /** Set when the instance is shutting down: `/readyz` answers 503 so a load balancer drains it. */
   lifecycle: { draining: boolean };
-  maxBodyBytes: number;
   /** The address the per-IP limit counts (the socket peer, or X-Forwarded-For via a trusted proxy). */
   rateLimitAddress: ClientAddressResolver;
   /** The one Redis connection (REDIS_URL) of `rateLimits` and `watch`; the instance closes it. */
@@ -164,8 +170,8 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
           400,
         ),
     });
-  const faceBodies = limitBodies(Math.ceil((deps.faceMaxImageBytes * 4) / 3) + 1024);
-  const smallBodies = limitBodies(deps.maxBodyBytes);
+  const faceBodies = limitBodies(Math.ceil((deps.settings.faceMaxImageBytes * 4) / 3) + 1024);
+  const smallBodies = limitBodies(deps.settings.maxBodyBytes);
   app.use("/trpc/*", (c, next) =>
     (c.req.path === "/trpc/faces.enroll" ? faceBodies : smallBodies)(c, next),
   );

@@ -16,10 +16,12 @@ export interface Background {
  * the video end queue (sessions a revocation, a camera move or their lifetime ends).
  */
 export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Background> {
+  const { instanceId } = deps.settings;
   const videoEnds = startVideoEndWorker(deps, {
+    instanceId,
     intervalMs: env.VIDEO_END_INTERVAL_MS,
     batch: 50,
-    ...deps.videoEndRetry,
+    ...deps.settings.video.endRetry,
   });
   const wakeVideoEnds = () =>
     videoEnds
@@ -51,6 +53,7 @@ export async function startBackground(deps: AppDeps, env: ApiEnv): Promise<Backg
     },
   });
   const worker = startErasureWorker(deps, {
+    instanceId,
     intervalMs: env.ERASURE_INTERVAL_MS,
     batch: 20,
     baseRetrySeconds: env.ERASURE_RETRY_BASE_SECONDS,

@@ -107,7 +107,19 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     );
     const surface = env.partnerSurface;
     partnerSurface = surface
-      ? bind("PARTNER_LISTEN", surface.listen, () => servePartnerSurface(deps, surface))
+      ? bind("PARTNER_LISTEN", surface.listen, () =>
+          servePartnerSurface(
+            {
+              database: deps.database,
+              logger: deps.logger,
+              metrics: deps.metrics,
+              instanceId: deps.settings.instanceId,
+              rateLimits: deps.rateLimits,
+              watch: deps.watch,
+            },
+            surface,
+          ),
+        )
       : null;
     const metricsListen = env.metricsListen;
     metrics = metricsListen
@@ -257,31 +269,35 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     redis,
   });
   return {
+    settings: {
+      instanceId,
+      video: {
+        maxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
+        sessionMaxSeconds: env.VIDEO_SESSION_MAX_SECONDS,
+        endRetry: {
+          baseRetrySeconds: env.VIDEO_END_RETRY_BASE_SECONDS,
+          maxRetrySeconds: env.VIDEO_END_RETRY_MAX_SECONDS,
+        },
+      },
+      faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
+      auditVerifyKey: env.auditSigner?.publicKey ?? null,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+    },
     database,
     auditWriter,
     watch,
     redis,
     devices: await createDeviceCache(database),
     consents: createConsentCache(database),
-    auditVerifyKey: env.auditSigner?.publicKey ?? null,
     adminReads: createAdminReadLimits({
       readStatementTimeoutMs: env.ADMIN_READ_STATEMENT_TIMEOUT_MS,
       auditStatementTimeoutMs: env.ADMIN_AUDIT_STATEMENT_TIMEOUT_MS,
     }),
     logger,
     metrics,
-    instanceId,
     rateLimits,
     rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
     lifecycle: { draining: false },
-    maxBodyBytes: env.MAX_BODY_BYTES,
-    videoMaxSessionsPerResident: env.VIDEO_MAX_SESSIONS_PER_RESIDENT,
-    videoSessionMaxSeconds: env.VIDEO_SESSION_MAX_SECONDS,
-    videoEndRetry: {
-      baseRetrySeconds: env.VIDEO_END_RETRY_BASE_SECONDS,
-      maxRetrySeconds: env.VIDEO_END_RETRY_MAX_SECONDS,
-    },
-    faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
     inflight: createInflightCalls(),
     subjects: createSubjectRegistry(database.db, (partner, userId) =>
       subjectFor(userId, partners[partner].subjectKey),

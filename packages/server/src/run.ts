@@ -34,7 +34,12 @@ export async function runInstance(
   }
   const { deps, api, partnerSurface } = instance;
   deps.logger.info(
-    { url: api.url, tls: api.tls, instanceId: deps.instanceId, database: deps.database.kind },
+    {
+      url: api.url,
+      tls: api.tls,
+      instanceId: deps.settings.instanceId,
+      database: deps.database.kind,
+    },
     "api listening",
   );
   if (!api.tls) {

@@ -45,7 +45,8 @@ export function serveApi(
     port: options.port,
     tls,
     // Bun's own cap is a backstop; the app answers oversized bodies itself with a clear error.
-    maxRequestBodySize: Math.max(deps.maxBodyBytes, deps.faceMaxImageBytes * 2) * 2,
+    maxRequestBodySize:
+      Math.max(deps.settings.maxBodyBytes, deps.settings.faceMaxImageBytes * 2) * 2,
     fetch: app.fetch,
   });
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;

@@ -3,7 +3,7 @@ import { RateLimitedError } from "../errors.ts";
 /** The admin reads that walk the whole audit log: one of each at a time per instance. */
 export type ExclusiveRead = "verify" | "export";
 
-/** How admin reads are bounded on one instance (invariant 8). */
+/** How admin reads are bounded on one instance (invariant 8): {@link createAdminReadLimits}. */
 export interface AdminReadLimits {
   /** `statement_timeout` of the list pages and lookups (ADMIN_READ_STATEMENT_TIMEOUT_MS). */
   readStatementTimeoutMs: number;

@@ -273,7 +273,7 @@ export const adminRouter = router({
     /** Recomputes the hash chain: any edited, deleted or inserted row is reported. */
     verify: adminAuditVerifyProcedure.query(({ ctx }) =>
       verifyAuditChain(ctx.deps.database.db, {
-        publicKey: ctx.deps.auditVerifyKey ?? undefined,
+        publicKey: ctx.deps.settings.auditVerifyKey ?? undefined,
         statementTimeoutMs: ctx.deps.adminReads.auditStatementTimeoutMs,
       }),
     ),

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { DeviceId, newId } from "@propgate/domain";
 import { z } from "zod";
 import { callPartner, type PartnerCallScope } from "../partner-call/call-partner.ts";
+import type { Partners } from "../partners.ts";
 import { partnerProcedure, router } from "../trpc.ts";
 
 const ClientIdempotencyKey = z
@@ -28,8 +29,8 @@ function partnerIdempotencyKey(userId: string, deviceId: string, key: string): s
 }
 
 /** Opens a door (intercom partner) or a gate (barrier partner) for a resident. */
-async function openDevice(call: PartnerCallScope, input: OpenInput) {
-  const { deps, principal } = call;
+async function openDevice(call: PartnerCallScope, partners: Partners, input: OpenInput) {
+  const { principal } = call;
   const callKey = input.idempotencyKey ?? newId("tap");
   const result = await callPartner(call, { device: input.deviceId }, (io) => {
     const device = io.device;
@@ -42,8 +43,8 @@ async function openDevice(call: PartnerCallScope, input: OpenInput) {
       signal: io.signal,
     };
     return io.partner === "intercom"
-      ? deps.partners.intercom.ops.openDoor(request)
-      : deps.partners.barrier.ops.openGate(request);
+      ? partners.intercom.ops.openDoor(request)
+      : partners.barrier.ops.openGate(request);
   });
   return {
     status: "opened" as const,
@@ -56,12 +57,12 @@ export const intercomRouter = router({
   openDoor: partnerProcedure("intercom.open", { limit: "open" })
     .input(OpenInput)
     .output(OpenResult)
-    .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
+    .mutation(({ ctx, input }) => openDevice(ctx.call, ctx.deps.partners, input)),
 });
 
 export const barrierRouter = router({
   open: partnerProcedure("barrier.open", { limit: "open" })
     .input(OpenInput)
     .output(OpenResult)
-    .mutation(({ ctx, input }) => openDevice(ctx.call, input)),
+    .mutation(({ ctx, input }) => openDevice(ctx.call, ctx.deps.partners, input)),
 });

@@ -4,27 +4,40 @@ import {
   completeErasure,
   countOverdueErasures,
   countPendingErasures,
+  type DatabaseHandle,
   type ErasureRequest,
   failErasureAttempt,
+  type SubjectRegistry,
 } from "@propgate/consent-audit";
 import { newId } from "@propgate/domain";
-import type { AppDeps } from "../deps.ts";
+import type { Logger, Metrics } from "@propgate/observability";
 import {
   failureCode,
   type PeriodicPass,
+  type RetryBackoff,
   retryDelaySeconds,
   startPeriodicPass,
 } from "../outbox-pass.ts";
-import { auditHooks } from "../partner-call/audit-hooks.ts";
+import { auditHooks, type CallAuditWriter } from "../partner-call/audit-hooks.ts";
+import type { Partners } from "../partners.ts";
 
-export interface ErasureWorkerOptions {
+/** What the erasure worker uses (in an instance, the ones of `AppDeps`). */
+export interface ErasureWorkerServices {
+  database: DatabaseHandle;
+  partners: Partners;
+  subjects: Pick<SubjectRegistry, "pseudonym">;
+  auditWriter: CallAuditWriter;
+  metrics: Pick<Metrics, "erasures" | "erasuresPending" | "erasuresOverdue">;
+  logger: Logger;
+}
+
+export interface ErasureWorkerOptions extends RetryBackoff {
+  /** Names this instance on the audit rows of the erasures. */
+  instanceId: string;
   /** How often the outbox is looked at. */
   intervalMs: number;
   /** Requests sent per tick. */
   batch: number;
-  /** First retry delay; doubled per failed attempt up to `maxRetrySeconds`. */
-  baseRetrySeconds: number;
-  maxRetrySeconds: number;
   /** A pending erasure older than this raises the overdue alert metric. */
   overdueSeconds: number;
 }
@@ -38,21 +51,24 @@ export type ErasureWorker = PeriodicPass;
  * without sending the same request twice at once; a crash only delays a request until its lease
  * ends. Completion is audited as a record fit to back an act of destruction.
  */
-export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions): ErasureWorker {
-  const { db } = deps.database;
+export function startErasureWorker(
+  services: ErasureWorkerServices,
+  options: ErasureWorkerOptions,
+): ErasureWorker {
+  const { db } = services.database;
   const audit: AuditContext = {
     sourceApp: "api",
-    instanceId: deps.instanceId,
+    instanceId: options.instanceId,
     actor: "erasure-worker",
   };
   async function send(request: ErasureRequest): Promise<void> {
-    const runtime = deps.partners[request.partner];
+    const runtime = services.partners[request.partner];
     const target = request.categories.join(",");
     try {
       const answer = await runtime.subjects.erase({
-        subject: deps.subjects.pseudonym(request.partner, request.userId),
+        subject: services.subjects.pseudonym(request.partner, request.userId),
         categories: request.categories,
-        hooks: auditHooks(deps.auditWriter, audit, {
+        hooks: auditHooks(services.auditWriter, audit, {
           userId: request.userId,
           purpose: request.categories[0] ?? "faces",
           operation: "subjects.erase",
@@ -69,16 +85,16 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
         status,
         audit,
       });
-      deps.metrics.erasures.inc({ partner: request.partner, outcome: status });
-      deps.logger.info(
+      services.metrics.erasures.inc({ partner: request.partner, outcome: status });
+      services.logger.info(
         { erasureId: request.id, partner: request.partner, categories: target, status },
         status === "done" ? "erasure acknowledged" : "erasure accepted by the partner",
       );
     } catch (error) {
       const retryInSeconds = retryDelaySeconds(request.attempts, options);
       await failErasureAttempt(db, request.id, { errorCode: failureCode(error), retryInSeconds });
-      deps.metrics.erasures.inc({ partner: request.partner, outcome: "retry" });
-      deps.logger.warn(
+      services.metrics.erasures.inc({ partner: request.partner, outcome: "retry" });
+      services.logger.warn(
         { erasureId: request.id, partner: request.partner, err: error, retryInSeconds },
         "erasure failed, will retry",
       );
@@ -88,14 +104,14 @@ export function startErasureWorker(deps: AppDeps, options: ErasureWorkerOptions)
   async function pass(): Promise<number> {
     const due = await claimDueErasures(db, { limit: options.batch, leaseSeconds: 60 });
     for (const request of due) await send(request);
-    deps.metrics.erasuresPending.set(await countPendingErasures(db));
-    deps.metrics.erasuresOverdue.set(
+    services.metrics.erasuresPending.set(await countPendingErasures(db));
+    services.metrics.erasuresOverdue.set(
       await countOverdueErasures(db, { olderThanSeconds: options.overdueSeconds }),
     );
     return due.length;
   }
 
   return startPeriodicPass(pass, options.intervalMs, (error) =>
-    deps.logger.error({ err: error }, "erasure pass failed"),
+    services.logger.error({ err: error }, "erasure pass failed"),
   );
 }

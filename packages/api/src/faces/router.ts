@@ -22,7 +22,7 @@ export const facesRouter = router({
     .input(z.strictObject({ image: z.string().min(1) }))
     .output(FaceRecord)
     .mutation(({ ctx, input }) => {
-      const imageBase64 = checkedJpegBase64(input.image, ctx.deps.faceMaxImageBytes);
+      const imageBase64 = checkedJpegBase64(input.image, ctx.deps.settings.faceMaxImageBytes);
       return callPartner(ctx.call, { own: "faces" }, (io) =>
         ctx.deps.partners.intercom.faces.enroll({ imageBase64, ...io }),
       );

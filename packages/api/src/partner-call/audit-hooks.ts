@@ -3,6 +3,9 @@ import type { Partner, PartnerOperation, Purpose } from "@propgate/domain";
 import type { CallHooks } from "@propgate/partner-client";
 import type { RequestTiming } from "../timing.ts";
 
+/** What the hooks write with: `createAuditWriter` (consent-audit) in an instance. */
+export type CallAuditWriter = Pick<AuditWriter, "attempt" | "result">;
+
 /** One partner call as the audit log sees it. */
 export interface AuditedCall {
   userId: string;
@@ -23,7 +26,7 @@ export interface AuditedCall {
  * at once (the answer's row follows in a later batch, retried if a batch fails).
  */
 export function auditHooks(
-  writer: AuditWriter,
+  writer: CallAuditWriter,
   audit: AuditContext,
   call: AuditedCall,
   timing?: RequestTiming,

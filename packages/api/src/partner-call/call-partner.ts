@@ -1,4 +1,12 @@
-import { type AuditContext, ConsentRequiredError, type Device } from "@propgate/consent-audit";
+import {
+  type AuditContext,
+  type AuditWriter,
+  type ConsentCache,
+  ConsentRequiredError,
+  type Device,
+  type DeviceCache,
+  type SubjectRegistry,
+} from "@propgate/consent-audit";
 import {
   type DeviceKind,
   newId,
@@ -6,20 +14,37 @@ import {
   type PartnerOperation,
   type Purpose,
 } from "@propgate/domain";
+import type { Metrics } from "@propgate/observability";
 import type { CallHooks } from "@propgate/partner-client";
 import { OPERATIONS } from "@propgate/partner-client/contract";
 import type { Principal } from "../auth.ts";
-import type { AppDeps } from "../deps.ts";
 import { ForbiddenDeviceError, ForbiddenSiteError } from "../errors.ts";
 import type { RequestTiming } from "../timing.ts";
+import type { Watch } from "../watch/watch.ts";
 import { auditHooks } from "./audit-hooks.ts";
+import type { InflightCalls } from "./inflight.ts";
 
 /** The partner operations a resident's call can make (erasure and health are Propgate's own). */
 export type ResidentOperation = Exclude<PartnerOperation, "subjects.erase" | "health">;
 
+/**
+ * The services a partner call uses, cut to the methods it calls. In an instance each is the one
+ * built at startup (`AppDeps`: `createDeviceCache`, `createConsentCache`, `createSubjectRegistry`,
+ * `createAuditWriter`, `createInflightCalls`, `createWatch`, `createMetrics`).
+ */
+export interface PartnerCallServices {
+  devices: Pick<DeviceCache, "get">;
+  consents: Pick<ConsentCache, "isGranted">;
+  subjects: Pick<SubjectRegistry, "subjectOf">;
+  auditWriter: Pick<AuditWriter, "attempt" | "result" | "denied">;
+  inflight: Pick<InflightCalls, "run">;
+  watch: Pick<Watch, "observe">;
+  metrics: Pick<Metrics, "accessDenied">;
+}
+
 /** Who calls, which operation, what for: built once per request by `partnerProcedure`. */
 export interface PartnerCallScope {
-  deps: AppDeps;
+  services: PartnerCallServices;
   principal: Principal;
   audit: AuditContext;
   operation: ResidentOperation;
@@ -58,7 +83,7 @@ export async function callPartner<T>(
   run: (io: CallIo) => Promise<T>,
   options: { endsProcessing?: boolean } = {},
 ): Promise<T> {
-  const { deps, principal, purpose, operation } = scope;
+  const { services, principal, purpose, operation } = scope;
   let device: Device | null = null;
   let targetId: string;
   const spec = OPERATIONS[operation];
@@ -77,9 +102,9 @@ export async function callPartner<T>(
   if (!partner) throw new Error(`no partner serves ${operation} for this target`);
   if (!options.endsProcessing) await requireConsent(scope, targetId);
 
-  const subject = await deps.subjects.subjectOf(partner, principal);
+  const subject = await services.subjects.subjectOf(partner, principal);
   const hooks = auditHooks(
-    deps.auditWriter,
+    services.auditWriter,
     scope.audit,
     {
       userId: principal.userId,
@@ -94,16 +119,17 @@ export async function callPartner<T>(
   );
   const io = { partner, device, subject, hooks };
   if (options.endsProcessing) return run(io);
-  return deps.inflight.run(principal.userId, purpose, (signal) => run({ ...io, signal }));
+  return services.inflight.run(principal.userId, purpose, (signal) => run({ ...io, signal }));
 }
 
 /** A refusal before any partner request: counted, audited, then thrown. */
 async function deny(scope: PartnerCallScope, target: string, errorCode: string) {
-  scope.deps.metrics.accessDenied.inc({ reason: errorCode.toLowerCase() });
+  const { metrics, watch, auditWriter } = scope.services;
+  metrics.accessDenied.inc({ reason: errorCode.toLowerCase() });
   const { userId } = scope.principal;
-  if (errorCode === "CONSENT_REQUIRED") scope.deps.watch.observe("consent_refusals", userId);
-  else scope.deps.watch.observe("refused_targets", userId, `${errorCode}:${target}`);
-  return scope.deps.auditWriter.denied(
+  if (errorCode === "CONSENT_REQUIRED") watch.observe("consent_refusals", userId);
+  else watch.observe("refused_targets", userId, `${errorCode}:${target}`);
+  return auditWriter.denied(
     {
       userId: scope.principal.userId,
       operation: scope.operation,
@@ -126,7 +152,7 @@ async function authorizeDevice(
   kind: DeviceKind,
   partner: Partner | null,
 ): Promise<Device> {
-  const device = await scope.deps.devices.get(deviceId);
+  const device = await scope.services.devices.get(deviceId);
   if (
     device &&
     scope.principal.sites.includes(device.siteId) &&
@@ -147,7 +173,7 @@ async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<s
 
 /** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
 async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
-  if (await scope.deps.consents.isGranted(scope.principal.userId, scope.purpose)) return;
+  if (await scope.services.consents.isGranted(scope.principal.userId, scope.purpose)) return;
   const eventId = await deny(scope, target, "CONSENT_REQUIRED");
   throw new ConsentRequiredError(scope.purpose, eventId);
 }

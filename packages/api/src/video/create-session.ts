@@ -1,12 +1,21 @@
 import {
   activateVideoSession,
   ConsentRequiredError,
+  type DatabaseHandle,
   endVideoSession,
   InvalidInputError,
   reserveVideoSession,
 } from "@propgate/consent-audit";
 import { checkOffer, SdpError } from "@propgate/partner-client";
 import { callPartner, type PartnerCallScope } from "../partner-call/call-partner.ts";
+import type { Partners } from "../partners.ts";
+import type { VideoSettings } from "../settings.ts";
+
+/** What starting a session uses besides the call scope. */
+export interface VideoSessionServices {
+  database: DatabaseHandle;
+  partners: Partners;
+}
 
 /** How long a reserved slot waits for the partner's answer before it stops counting. */
 const PENDING_SECONDS = 60;
@@ -18,6 +27,8 @@ const PENDING_SECONDS = 60;
  */
 export async function createVideoSession(
   call: PartnerCallScope,
+  services: VideoSessionServices,
+  video: Pick<VideoSettings, "maxSessionsPerResident" | "sessionMaxSeconds">,
   input: { cameraId: string; offerSdp: string },
 ) {
   try {
@@ -26,8 +37,9 @@ export async function createVideoSession(
     if (error instanceof SdpError) throw new InvalidInputError(`offerSdp: ${error.message}`);
     throw error;
   }
-  const { deps, principal } = call;
-  const { db } = deps.database;
+  const { principal } = call;
+  const { partners } = services;
+  const { db } = services.database;
   return callPartner(call, { device: input.cameraId }, async (io) => {
     const camera = io.device;
     if (!camera) throw new Error("a video session without its camera");
@@ -36,19 +48,19 @@ export async function createVideoSession(
       cameraId: camera.id,
       siteId: camera.siteId,
       partner: camera.partner,
-      maxLive: deps.videoMaxSessionsPerResident,
+      maxLive: video.maxSessionsPerResident,
       pendingSeconds: PENDING_SECONDS,
     });
     let activated = false;
     try {
-      const answer = await deps.partners[io.partner].video.createSession({
+      const answer = await partners[io.partner].video.createSession({
         cameraId: camera.partnerDeviceId,
         offerSdp: input.offerSdp,
         hooks: io.hooks,
         signal: io.signal,
       });
       // The partner's end when it names one, never beyond our own longest session.
-      const longest = Date.now() + deps.videoSessionMaxSeconds * 1000;
+      const longest = Date.now() + video.sessionMaxSeconds * 1000;
       const expiresAt = new Date(
         Math.min(answer.expiresAt === null ? longest : Date.parse(answer.expiresAt), longest),
       ).toISOString();

@@ -1,18 +1,23 @@
 import {
   type AuditContext,
+  type DatabaseHandle,
   endVideoSession,
   failVideoEndAttempt,
   type VideoSession,
 } from "@propgate/consent-audit";
 import { newId, PARTNERS } from "@propgate/domain";
-import type { AppDeps } from "../deps.ts";
-import { failureCode, retryDelaySeconds } from "../outbox-pass.ts";
-import { auditHooks } from "../partner-call/audit-hooks.ts";
+import type { Logger, Metrics } from "@propgate/observability";
+import { failureCode, type RetryBackoff, retryDelaySeconds } from "../outbox-pass.ts";
+import { auditHooks, type CallAuditWriter } from "../partner-call/audit-hooks.ts";
+import type { Partners } from "../partners.ts";
 
-export interface EndRetry {
-  /** First wait after a failed `DELETE`, doubled per failure up to `maxRetrySeconds`. */
-  baseRetrySeconds: number;
-  maxRetrySeconds: number;
+/** What ending a session at its partner uses (in an instance, the ones of `AppDeps`). */
+export interface VideoEndServices {
+  database: DatabaseHandle;
+  partners: Partners;
+  auditWriter: CallAuditWriter;
+  metrics: Pick<Metrics, "videoSessionEnds">;
+  logger: Logger;
 }
 
 /**
@@ -22,12 +27,12 @@ export interface EndRetry {
  * whether the session is ended now.
  */
 export async function endAtPartner(
-  deps: AppDeps,
+  services: VideoEndServices,
   session: VideoSession,
   audit: AuditContext,
-  retry: EndRetry,
+  retry: RetryBackoff,
 ): Promise<boolean> {
-  const { db } = deps.database;
+  const { db } = services.database;
   const partner = PARTNERS.find((name) => name === session.partner);
   const reason = session.endReason ?? "expired";
   if (!partner || !session.partnerSessionId) {
@@ -36,12 +41,12 @@ export async function endAtPartner(
     return true;
   }
   try {
-    await deps.partners[partner].video.endSession({
+    await services.partners[partner].video.endSession({
       sessionPath: session.sessionPath,
       partnerSessionId: session.partnerSessionId,
       // The queue backs off by itself: the breaker must not hold an end back once the partner is up.
       bypassBreaker: true,
-      hooks: auditHooks(deps.auditWriter, audit, {
+      hooks: auditHooks(services.auditWriter, audit, {
         userId: session.userId,
         purpose: "video",
         operation: "video.end_session",
@@ -54,15 +59,15 @@ export async function endAtPartner(
   } catch (error) {
     const retryInSeconds = retryDelaySeconds(session.endAttempts, retry);
     await failVideoEndAttempt(db, session.id, { errorCode: failureCode(error), retryInSeconds });
-    deps.metrics.videoSessionEnds.inc({ partner, reason, outcome: "retry" });
-    deps.logger.warn(
+    services.metrics.videoSessionEnds.inc({ partner, reason, outcome: "retry" });
+    services.logger.warn(
       { videoSessionId: session.id, partner, reason, err: error, retryInSeconds },
       "ending a video session at the partner failed, will retry",
     );
     return false;
   }
   await endVideoSession(db, session.id, reason);
-  deps.metrics.videoSessionEnds.inc({ partner, reason, outcome: "ended" });
-  deps.logger.info({ videoSessionId: session.id, partner, reason }, "video session ended");
+  services.metrics.videoSessionEnds.inc({ partner, reason, outcome: "ended" });
+  services.logger.info({ videoSessionId: session.id, partner, reason }, "video session ended");
   return true;
 }

@@ -5,11 +5,18 @@ import {
   endStaleReservations,
   requestEndOfMovedCameraSessions,
 } from "@propgate/consent-audit";
-import type { AppDeps } from "../deps.ts";
-import { type PeriodicPass, startPeriodicPass } from "../outbox-pass.ts";
-import { type EndRetry, endAtPartner } from "./end-at-partner.ts";
+import type { Metrics } from "@propgate/observability";
+import { type PeriodicPass, type RetryBackoff, startPeriodicPass } from "../outbox-pass.ts";
+import { endAtPartner, type VideoEndServices } from "./end-at-partner.ts";
 
-export interface VideoEndWorkerOptions extends EndRetry {
+/** What the end queue uses: ending at the partner's, and the gauge of sessions being ended. */
+export interface VideoEndWorkerServices extends VideoEndServices {
+  metrics: Pick<Metrics, "videoSessionEnds" | "videoSessionsEnding">;
+}
+
+export interface VideoEndWorkerOptions extends RetryBackoff {
+  /** Names this instance on the audit rows of the `DELETE`s. */
+  instanceId: string;
   /** How often the queue is looked at (a revocation on this instance's bus wakes it at once). */
   intervalMs: number;
   /** Sessions ended per pass. */
@@ -26,11 +33,14 @@ export type VideoEndWorker = PeriodicPass;
  * Rows are leased, so instances share the queue; a failed `DELETE` is retried with back-off
  * until the partner confirms, so a partner that is down at the revocation is caught up with.
  */
-export function startVideoEndWorker(deps: AppDeps, options: VideoEndWorkerOptions): VideoEndWorker {
-  const { db } = deps.database;
+export function startVideoEndWorker(
+  services: VideoEndWorkerServices,
+  options: VideoEndWorkerOptions,
+): VideoEndWorker {
+  const { db } = services.database;
   const audit: AuditContext = {
     sourceApp: "api",
-    instanceId: deps.instanceId,
+    instanceId: options.instanceId,
     actor: "video-end-worker",
   };
   async function pass(): Promise<number> {
@@ -38,8 +48,8 @@ export function startVideoEndWorker(deps: AppDeps, options: VideoEndWorkerOption
     await endStaleReservations(db);
     const due = await claimDueVideoEnds(db, { limit: options.batch, leaseSeconds: 30 });
     // One at a time per partner would be kinder, but a handful of DELETEs at once is nothing.
-    await Promise.all(due.map((session) => endAtPartner(deps, session, audit, options)));
-    deps.metrics.videoSessionsEnding.set(await countEndingVideoSessions(db));
+    await Promise.all(due.map((session) => endAtPartner(services, session, audit, options)));
+    services.metrics.videoSessionsEnding.set(await countEndingVideoSessions(db));
     return due.length;
   }
 
@@ -47,7 +57,7 @@ export function startVideoEndWorker(deps: AppDeps, options: VideoEndWorkerOption
   return startPeriodicPass(
     pass,
     options.intervalMs,
-    (error) => deps.logger.error({ err: error }, "video end pass failed"),
+    (error) => services.logger.error({ err: error }, "video end pass failed"),
     true,
   );
 }

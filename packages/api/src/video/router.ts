@@ -22,11 +22,15 @@ export const videoRouter = router({
   createSession: partnerProcedure("video.create_session")
     .input(z.strictObject({ cameraId: DeviceId, offerSdp: z.string().min(1).max(MAX_SDP_BYTES) }))
     .output(CreatedSession)
-    .mutation(({ ctx, input }) => createVideoSession(ctx.call, input)),
+    .mutation(({ ctx, input }) =>
+      createVideoSession(ctx.call, ctx.deps, ctx.deps.settings.video, input),
+    ),
   endSession: partnerProcedure("video.end_session", { whileBlocked: true })
     .input(z.strictObject({ sessionId: SessionId }))
     .output(z.object({ ended: z.boolean() }))
-    .mutation(({ ctx, input }) => endSession(ctx.call, input)),
+    .mutation(({ ctx, input }) =>
+      endSession(ctx.call, ctx.deps, ctx.deps.settings.video.endRetry, input),
+    ),
   listSessions: residentProcedure.output(LiveSessions).query(async ({ ctx }) => {
     const { db } = ctx.deps.database;
     // Sites the resident's token no longer names: their cameras' sessions are ended.

@@ -12,8 +12,9 @@ import type { VerificationSlots } from "./verification-slots.ts";
  * token requests per peer and per client id (RATE_LIMIT_PARTNER_TOKEN_*); with `watch`, the
  * anomaly rules count its checks and failed sign-ins, and its blocks are enforced.
  */
-export type PartnerSurfaceDeps = Pick<AppDeps, "database" | "logger" | "metrics" | "instanceId"> &
-  Partial<Pick<AppDeps, "rateLimits" | "watch">>;
+export type PartnerSurfaceDeps = Pick<AppDeps, "database" | "logger" | "metrics"> & {
+  instanceId: string;
+} & Partial<Pick<AppDeps, "rateLimits" | "watch">>;
 
 /** Per-request values the server hands to the app (`app.fetch(req, bindings)`). */
 export interface PartnerSurfaceBindings {
