@@ -159,7 +159,7 @@ export function basic({ clientId, secret }: TestClient): string {
   return `Basic ${btoa(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`)}`;
 }
 
-/** Requests to one surface app, from `PEER` unless told. */
+/** Requests to one surface app, from `PEER` unless told, with `headers` added when given. */
 function callerOf(app: PartnerSurfaceApp) {
   async function send(
     path: string,
@@ -179,11 +179,16 @@ function callerOf(app: PartnerSurfaceApp) {
     };
   }
 
-  function tokenRequest(client: TestClient, extra: Record<string, string> = {}, peer = PEER) {
+  function tokenRequest(
+    client: TestClient,
+    extra: Record<string, string> = {},
+    peer = PEER,
+    headers: Record<string, string> = {},
+  ) {
     return send(
       "/oauth/token",
       {
-        headers: { ...FORM, authorization: basic(client) },
+        headers: { ...headers, ...FORM, authorization: basic(client) },
         body: new URLSearchParams({ grant_type: "client_credentials", ...extra }).toString(),
       },
       peer,
@@ -196,11 +201,18 @@ function callerOf(app: PartnerSurfaceApp) {
     return String(answer.json.access_token);
   }
 
-  function postJson(path: string, token: string | null, body: unknown, peer: string | null = PEER) {
+  function postJson(
+    path: string,
+    token: string | null,
+    body: unknown,
+    peer: string | null = PEER,
+    headers: Record<string, string> = {},
+  ) {
     return send(
       path,
       {
         headers: {
+          ...headers,
           "content-type": "application/json",
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },

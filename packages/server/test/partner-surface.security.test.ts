@@ -5,10 +5,8 @@ import { SignJWT } from "jose";
 import { PARTNER_SURFACE_AUDIENCE, PARTNER_SURFACE_ISSUER } from "../src/partner-surface/tokens.ts";
 import {
   type Answer,
-  basic,
   CLIENTS,
   expectSurfaceError,
-  FORM,
   OTHER_VPN_PEER,
   OUTSIDER,
   PEER,
@@ -95,25 +93,13 @@ describe("the peer-address allow-list", () => {
     const token = await rig.tokenFor(CLIENTS.intercom);
     // Headers that would name an allowed address, were they read.
     const spoofing = { "x-forwarded-for": PEER, "x-real-ip": PEER, forwarded: `for=${PEER}` };
-    const tokenAttempt = await rig.send(
-      "/oauth/token",
-      {
-        headers: { ...FORM, ...spoofing, authorization: basic(CLIENTS.intercom) },
-        body: "grant_type=client_credentials",
-      },
-      OUTSIDER,
-    );
-    const checkAttempt = await rig.send(
+    const tokenAttempt = await rig.tokenRequest(CLIENTS.intercom, {}, OUTSIDER, spoofing);
+    const checkAttempt = await rig.postJson(
       "/partner/v1/access-checks",
-      {
-        headers: {
-          ...spoofing,
-          "content-type": "application/json",
-          authorization: `Bearer ${token}`,
-        },
-        body: JSON.stringify(CHECK),
-      },
+      token,
+      CHECK,
       OUTSIDER,
+      spoofing,
     );
     // No peer address at all (a server that did not hand one in) is outside too.
     const unknownPeer = await rig.postJson("/partner/v1/events", token, event(), null);
