@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { listAnomalies, openDatabase } from "@propgate/consent-audit";
 import { SignJWT } from "jose";
 import { PARTNER_SURFACE_AUDIENCE, PARTNER_SURFACE_ISSUER } from "../src/partner-surface/tokens.ts";
@@ -28,21 +28,29 @@ afterAll(() => rig?.close());
 const CHECK = { subject: "a".repeat(43), deviceId: "ic-a1", method: "key" };
 const event = () => ({ type: "device.online", deviceId: "ic-a1", at: new Date().toISOString() });
 
+/** A token as the surface issues them to the intercom client, signed with `key`. */
+function signedToken(key: CryptoKey | KeyObject, expiresAt: string | number) {
+  return new SignJWT({
+    client_id: CLIENTS.intercom.clientId,
+    partner: "intercom",
+    scope: "access.check events.write",
+  })
+    .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt" })
+    .setIssuer(PARTNER_SURFACE_ISSUER)
+    .setAudience(PARTNER_SURFACE_AUDIENCE)
+    .setSubject(CLIENTS.intercom.clientId)
+    .setIssuedAt(typeof expiresAt === "number" ? expiresAt - 120 : undefined)
+    .setJti("ptk_made_here")
+    .setExpirationTime(expiresAt)
+    .sign(key);
+}
+
 describe("tokens and scopes on the partner endpoints", () => {
   test("no token, a garbage token or a forged one: 401 in the one error shape", async () => {
-    const forged = await new SignJWT({
-      client_id: CLIENTS.intercom.clientId,
-      partner: "intercom",
-      scope: "access.check",
-    })
-      .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt" })
-      .setIssuer(PARTNER_SURFACE_ISSUER)
-      .setAudience(PARTNER_SURFACE_AUDIENCE)
-      .setSubject(CLIENTS.intercom.clientId)
-      .setIssuedAt()
-      .setJti("ptk_forged")
-      .setExpirationTime("2m")
-      .sign((await crypto.subtle.generateKey("Ed25519", true, ["sign"])).privateKey);
+    const forged = await signedToken(
+      (await crypto.subtle.generateKey("Ed25519", true, ["sign"])).privateKey,
+      "2m",
+    );
     for (const token of [null, "garbage", forged]) {
       const answer = await rig.postJson("/partner/v1/access-checks", token, CHECK);
       expectSurfaceError(answer, 401, "UNAUTHORIZED");
@@ -50,11 +58,16 @@ describe("tokens and scopes on the partner endpoints", () => {
     }
   });
 
-  test("a token is good only from its client's address, and only while the client is registered", async () => {
+  test("a token is good only until it expires, from its client's address, while the client is registered", async () => {
     // Surfaces sharing a signing key, as instances with one PARTNER_TOKEN_KEY_FILE do.
     const signingKey = { key: generateKeyPairSync("ed25519").privateKey, alg: "EdDSA" as const };
     const issuing = rig.surface({ signingKey });
     const token = await issuing.tokenFor(CLIENTS.intercom);
+    // Expired a minute ago: past the 5 s the surface allows for clocks that differ.
+    const expired = await signedToken(signingKey.key, Math.floor(Date.now() / 1000) - 60);
+    const late = await issuing.postJson("/partner/v1/events", expired, event());
+    expectSurfaceError(late, 401, "UNAUTHORIZED", "the token has expired");
+    expect(late.headers.get("www-authenticate")).toContain('error="invalid_token"');
     const withoutIt = rig.surface({
       signingKey,
       clients: rig.settings.clients.filter((c) => c.clientId !== CLIENTS.intercom.clientId),
