@@ -224,15 +224,15 @@ describe("a blocked partner client", () => {
 
 describe("an error of ours", () => {
   test("500 INTERNAL in the one shape, its cause logged but never told", async () => {
-    // A surface whose database pool is gone: the access check cannot read a device.
-    const gone = await openDatabase({ url: rig.database.url }); // PGlite in memory without one
-    await gone.close();
-    const broken = rig.surface({}, { database: gone });
+    // A surface whose database is down (nothing listens there): an access check reads a device.
+    const down = await openDatabase({ url: "postgres://propgate@127.0.0.1:1/propgate" });
+    const broken = rig.surface({}, { database: down });
     const answer = await broken.postJson(
       "/partner/v1/access-checks",
       await broken.tokenFor(CLIENTS.intercom),
       CHECK,
     );
+    await down.close();
     expectSurfaceError(answer, 500, "INTERNAL", "internal error");
     const line = rig.logs.find(
       (entry) =>
