@@ -39,8 +39,8 @@ import { createPartnerSurface } from "../src/partner-surface/surface.ts";
 
 /**
  * One partner surface in process (`app.request()`, the peer address handed in as the server
- * would) over a fresh PostgreSQL database, with the rate limits, watch and block list an
- * instance gives it, and every log line kept.
+ * would) over a fresh test database (PostgreSQL with DATABASE_URL, else PGlite), with the rate
+ * limits, watch and block list an instance gives it, and every log line kept.
  */
 
 /** The partners' VPN network, and the VPN address every test client is registered at. */
