@@ -200,6 +200,16 @@ export async function deleteClosingCheckpoint(db: Database, chainId: string) {
 }
 
 /**
+ * As if the resident's latest call had been `minutes` ago: the sites of their partner subjects
+ * last confirmed then (access checks deny `stale_subject` past ACCESS_CHECK_SITES_MAX_AGE_SECONDS).
+ */
+export async function ageSubjectSites(db: Database, userId: string, minutes: number) {
+  await db.execute(
+    sql`update partner_subjects set updated_at = now() - make_interval(mins => ${minutes}) where user_id = ${userId}`,
+  );
+}
+
+/**
  * `count` door opens of one resident, each its own batch of `writer`, as the api writes them;
  * the resident's consent is granted first unless `userId` names one who has it. Returns the id.
  */
