@@ -12,12 +12,18 @@ import {
   Subject,
 } from "@propgate/domain";
 import { z } from "zod";
+import { expandPath, type PathIds } from "./path-template.ts";
 
 /**
  * The partner contract (docs/architecture.md, "Partner contract"): what Propgate sends to a partner and
  * what it accepts back. Requests are strict objects, so nothing beyond the contract leaves us.
  */
 
+export {
+  matchPath,
+  type PathParamName,
+  pathParamNames,
+} from "./path-template.ts";
 export { ERASURE_CATEGORIES, PARTNER_OPERATIONS, PARTNER_SCOPES };
 export const PartnerScope = z.enum(PARTNER_SCOPES);
 export type PartnerScope = z.infer<typeof PartnerScope>;
@@ -153,7 +159,11 @@ export const ErasureResponse = z.object({
 });
 export type ErasureResponse = z.infer<typeof ErasureResponse>;
 
-/** The operations of the contract, with the one scope each needs and whether a retry is safe. */
+/**
+ * The operations of the contract: what gates each, who serves it, the one scope it needs, and its
+ * method and path template — the one place a partner path is written (requests, the OpenAPI
+ * document and the partner simulator's routes all read it).
+ */
 export const OPERATIONS = {
   "intercom.open": {
     purpose: "intercom",
@@ -161,7 +171,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "POST",
     scope: "intercom.open",
-    path: (deviceId: string) => `/v1/intercoms/${encodeURIComponent(deviceId)}/open`,
+    path: "/v1/intercoms/{deviceId}/open",
   },
   "barrier.open": {
     purpose: "barrier",
@@ -169,7 +179,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "POST",
     scope: "barrier.open",
-    path: (deviceId: string) => `/v1/barriers/${encodeURIComponent(deviceId)}/open`,
+    path: "/v1/barriers/{deviceId}/open",
   },
   "video.create_session": {
     purpose: "video",
@@ -177,7 +187,7 @@ export const OPERATIONS = {
     partner: null,
     method: "POST",
     scope: "video.view",
-    path: (cameraId: string) => `/v1/cameras/${encodeURIComponent(cameraId)}/webrtc`,
+    path: "/v1/cameras/{cameraId}/webrtc",
   },
   "video.end_session": {
     purpose: "video",
@@ -185,7 +195,7 @@ export const OPERATIONS = {
     partner: null,
     method: "DELETE",
     scope: "video.view",
-    path: (sessionId: string) => `/v1/sessions/${encodeURIComponent(sessionId)}`,
+    path: "/v1/sessions/{sessionId}",
   },
   "plates.list": {
     purpose: "plates",
@@ -193,7 +203,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "GET",
     scope: "plates.manage",
-    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+    path: "/v1/sites/{siteId}/plates",
   },
   "plates.add": {
     purpose: "plates",
@@ -201,7 +211,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "POST",
     scope: "plates.manage",
-    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+    path: "/v1/sites/{siteId}/plates",
   },
   "plates.remove": {
     purpose: "plates",
@@ -209,8 +219,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "DELETE",
     scope: "plates.manage",
-    path: (siteId: string, plateId = "") =>
-      `/v1/sites/${encodeURIComponent(siteId)}/plates/${encodeURIComponent(plateId)}`,
+    path: "/v1/sites/{siteId}/plates/{plateId}",
   },
   "faces.list": {
     purpose: "faces",
@@ -218,7 +227,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "GET",
     scope: "faces.manage",
-    path: () => "/v1/faces",
+    path: "/v1/faces",
   },
   "faces.enroll": {
     purpose: "faces",
@@ -226,7 +235,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "POST",
     scope: "faces.manage",
-    path: () => "/v1/faces",
+    path: "/v1/faces",
   },
   "faces.remove": {
     purpose: "faces",
@@ -234,7 +243,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "DELETE",
     scope: "faces.manage",
-    path: (faceId: string) => `/v1/faces/${encodeURIComponent(faceId)}`,
+    path: "/v1/faces/{faceId}",
   },
   "subjects.erase": {
     purpose: null,
@@ -242,7 +251,7 @@ export const OPERATIONS = {
     partner: null,
     method: "DELETE",
     scope: "subjects.erase",
-    path: (subject: string) => `/v1/subjects/${encodeURIComponent(subject)}`,
+    path: "/v1/subjects/{subject}",
   },
   health: {
     purpose: null,
@@ -250,7 +259,7 @@ export const OPERATIONS = {
     partner: null,
     method: "GET",
     scope: "health.read",
-    path: () => "/v1/health",
+    path: "/v1/health",
   },
 } as const satisfies Record<
   PartnerOperation,
@@ -263,7 +272,16 @@ export const OPERATIONS = {
     partner: Partner | null;
     method: "GET" | "POST" | "DELETE";
     scope: PartnerScope;
-    path: (id: string, second?: string) => string;
+    /** OpenAPI's path template: `{name}` per id, each one path segment. */
+    path: `/${string}`;
   }
 >;
 export type OperationName = PartnerOperation;
+
+/** The path of one call of `operation`, its ids in the template's order. */
+export function operationPath<N extends OperationName>(
+  operation: N,
+  ...ids: PathIds<(typeof OPERATIONS)[N]["path"]>
+): string {
+  return expandPath(OPERATIONS[operation].path, ids);
+}

@@ -14,8 +14,7 @@ import {
   type PartnerScope,
 } from "../contract.ts";
 import { oauthPaths } from "./oauth.ts";
-import { OPERATION_DOCS } from "./operation-docs.ts";
-import { partnerOperation, pathTemplate } from "./operations.ts";
+import { partnerOperation } from "./operations.ts";
 import { SCHEMAS, schemaDocs } from "./schemas.ts";
 
 /**
@@ -56,7 +55,7 @@ export function partnerApiDocument(): OpenApiDocument {
   const docs = schemaDocs();
   const paths: OpenApiDocument["paths"] = oauthPaths();
   for (const name of PARTNER_OPERATIONS) {
-    const template = pathTemplate(name, OPERATION_DOCS[name].path);
+    const template = OPERATIONS[name].path;
     const method = OPERATIONS[name].method.toLowerCase() as OpenApiMethod;
     paths[template] = { ...paths[template], [method]: partnerOperation(name, docs) };
   }

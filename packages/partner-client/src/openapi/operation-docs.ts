@@ -8,10 +8,12 @@ import { z } from "zod";
 import {
   ErasureCategory,
   MAX_SDP_BYTES,
+  OPERATIONS,
   type OperationName,
   PartnerDeviceId,
   PartnerRecordId,
   PartnerSessionId,
+  type PathParamName,
   SDP_CONTENT_TYPE,
   SiteId,
   Subject,
@@ -22,16 +24,20 @@ import { json, type SchemaName } from "./schemas.ts";
 /** What the partner API document says of each operation beyond `OPERATIONS`. */
 
 export interface PathParam {
-  name: string;
   schema: z.ZodType;
   description: string;
 }
 
-export interface OperationDoc {
+/** Each parameter of the operation's path template, by name: the compiler checks there are all. */
+type PathParams<N extends OperationName> = Record<
+  PathParamName<(typeof OPERATIONS)[N]["path"]>,
+  PathParam
+>;
+
+export interface OperationDoc<N extends OperationName> {
   summary: string;
   description: string;
-  /** The path's parameters, in the order `OPERATIONS[…].path` takes them. */
-  path: readonly PathParam[];
+  path: PathParams<N>;
   query?: readonly Omit<OpenApiParameter, "in">[];
   idempotencyKey?: true;
   body?: { schema: SchemaName; description: string } | "sdp";
@@ -41,12 +47,10 @@ export interface OperationDoc {
 }
 
 const DEVICE_ID = (what: string): PathParam => ({
-  name: "deviceId",
   schema: PartnerDeviceId,
   description: `Your id of the ${what}, as registered with Propgate.`,
 });
 const SITE_ID: PathParam = {
-  name: "siteId",
   schema: SiteId,
   description: "The site (estate, building) as Propgate names it.",
 };
@@ -73,7 +77,7 @@ function videoAnswer(description: string): OpenApiResponse {
       Location: {
         description:
           "The session's URL: any path on your origin, absolute or relative to the request URL " +
-          "(`/v1/sessions/{sessionId}` in the reference implementation). Propgate ends the " +
+          `(\`${OPERATIONS["video.end_session"].path}\` in the reference implementation). Propgate ends the ` +
           "session with `DELETE` on it. A Location on another origin is refused.",
         required: true,
         schema: { type: "string", format: "uri-reference", maxLength: 1024 },
@@ -90,12 +94,12 @@ function videoAnswer(description: string): OpenApiResponse {
   };
 }
 
-export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
+export const OPERATION_DOCS: { [N in OperationName]: OperationDoc<N> } = {
   "intercom.open": {
     summary: "Open a door",
     description:
       "A resident asked to open this door in the tenant app; Propgate checked their consent and site.",
-    path: [DEVICE_ID("intercom (door)")],
+    path: { deviceId: DEVICE_ID("intercom (door)") },
     idempotencyKey: true,
     body: { schema: "OpenRequest", description: "Who asked." },
     answers: {
@@ -111,7 +115,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
     summary: "Open a gate",
     description:
       "A resident asked to open this gate in the tenant app; Propgate checked their consent and site.",
-    path: [DEVICE_ID("barrier (gate)")],
+    path: { deviceId: DEVICE_ID("barrier (gate)") },
     idempotencyKey: true,
     body: { schema: "OpenRequest", description: "Who asked." },
     answers: {
@@ -131,13 +135,12 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
       "send-only (or inactive) sections with ICE credentials, DTLS fingerprints and at least " +
       "one candidate, and video sent. The app then connects to your media server directly; " +
       "no media passes through Propgate, which keeps no SDP.",
-    path: [
-      {
-        name: "cameraId",
+    path: {
+      cameraId: {
         schema: PartnerDeviceId,
         description: "Your id of the camera, as registered with Propgate.",
       },
-    ],
+    },
     body: "sdp",
     answers: {
       "201": videoAnswer("The session exists; the body is your SDP answer."),
@@ -156,13 +159,12 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
       "Sent to the `Location` your create answer gave, wherever on your origin that is; this " +
       "path is the reference implementation's. Propgate ends a session when the resident " +
       "leaves, revokes video consent, or the session outlives its time.",
-    path: [
-      {
-        name: "sessionId",
+    path: {
+      sessionId: {
         schema: PartnerSessionId,
         description: "Your id of the session (the last segment of its Location).",
       },
-    ],
+    },
     answers: {
       "200": { description: "Ended; any body is ignored." },
       "204": { description: "Ended." },
@@ -175,7 +177,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
   "plates.list": {
     summary: "List a subject's plates at a site",
     description: "What the resident sees as their plates at this site.",
-    path: [SITE_ID],
+    path: { siteId: SITE_ID },
     query: [SUBJECT_QUERY],
     answers: { "200": json("The plates.", "PlateList") },
     errors: { "404": "No such site at your service." },
@@ -183,7 +185,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
   "plates.add": {
     summary: "Let a plate through at a site",
     description: "A resident added their car's plate; let it through this site's barriers.",
-    path: [SITE_ID],
+    path: { siteId: SITE_ID },
     body: { schema: "AddPlateRequest", description: "The plate and whose it is." },
     answers: {
       "200": json("Added.", "PlateRecord"),
@@ -198,10 +200,10 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
   "plates.remove": {
     summary: "Stop letting a plate through",
     description: "A resident removed a plate; `subject` says whose it must be.",
-    path: [
-      SITE_ID,
-      { name: "plateId", schema: PartnerRecordId, description: "Your id of the plate record." },
-    ],
+    path: {
+      siteId: SITE_ID,
+      plateId: { schema: PartnerRecordId, description: "Your id of the plate record." },
+    },
     query: [SUBJECT_QUERY],
     answers: {
       "200": { description: "Removed; any body is ignored." },
@@ -212,7 +214,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
   "faces.list": {
     summary: "List a subject's faces",
     description: "What the resident sees as their enrolled faces.",
-    path: [],
+    path: {},
     query: [SUBJECT_QUERY],
     answers: { "200": json("The faces.", "FaceList") },
   },
@@ -221,7 +223,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
     description:
       "A resident enrolled a photo of their face, to be let through doors by it. The photo " +
       "exists at Propgate only in memory for this call.",
-    path: [],
+    path: {},
     body: { schema: "EnrollFaceRequest", description: "The photo and whose it is." },
     answers: {
       "200": json("Enrolled.", "FaceRecord"),
@@ -232,7 +234,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
   "faces.remove": {
     summary: "Remove a face",
     description: "A resident removed an enrolled face; `subject` says whose it must be.",
-    path: [{ name: "faceId", schema: PartnerRecordId, description: "Your id of the face." }],
+    path: { faceId: { schema: PartnerRecordId, description: "Your id of the face." } },
     query: [SUBJECT_QUERY],
     answers: {
       "200": { description: "Removed; any body is ignored." },
@@ -247,7 +249,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
       "categories. Sent from a durable queue, again with back-off until you answer 2xx, so " +
       "it must be idempotent (erasing nothing is success). Propgate must see it done within " +
       "the legal limit; keep 202 for work that truly finishes later.",
-    path: [{ name: "subject", schema: Subject, description: "Whose data to erase." }],
+    path: { subject: { schema: Subject, description: "Whose data to erase." } },
     query: [
       {
         name: "categories",
@@ -270,7 +272,7 @@ export const OPERATION_DOCS: Record<OperationName, OperationDoc> = {
     summary: "Health",
     description:
       "Called by Propgate's health probe on an interval (15 s by default) with a token of its own.",
-    path: [],
+    path: {},
     answers: { "200": json("Your API's state.", "HealthResponse") },
   },
 };

@@ -13,6 +13,7 @@ import {
   MAX_SDP_BYTES,
   OPERATIONS,
   type OperationName,
+  pathParamNames,
   SDP_CONTENT_TYPE,
 } from "../contract.ts";
 import { OPERATION_DOCS, type PathParam, SDP_BODY } from "./operation-docs.ts";
@@ -54,15 +55,12 @@ function commonErrors(retried: boolean): Record<string, OpenApiResponse> {
   };
 }
 
-/** Turns `OPERATIONS[…].path` into an OpenAPI path template, `{name}` per parameter. */
-export function pathTemplate(name: OperationName, params: readonly PathParam[]): string {
-  const [first, second] = params.map((param) => `__${param.name}__`);
-  const template = OPERATIONS[name].path(first ?? "", second).replace(/__([A-Za-z]+)__/g, "{$1}");
-  const named = [...template.matchAll(/\{([A-Za-z]+)\}/g)].map((match) => match[1]);
-  if (named.join() !== params.map((param) => param.name).join()) {
-    throw new Error(`${name}: the path ${template} does not take the parameters documented`);
-  }
-  return template;
+/** What the document says of one parameter of the operation's path template. */
+function pathParam(name: OperationName, param: string): PathParam {
+  const documented: Partial<Record<string, PathParam>> = OPERATION_DOCS[name].path;
+  const doc = documented[param];
+  if (!doc) throw new Error(`${name}: no description of the path's {${param}}`);
+  return doc;
 }
 
 export function partnerOperation(name: OperationName, docs: SchemaDocs): OpenApiOperation {
@@ -74,12 +72,12 @@ export function partnerOperation(name: OperationName, docs: SchemaDocs): OpenApi
       ? "Served by both partners, each for its own devices and data."
       : `Served by the ${spec.partner} partner.`;
   const parameters: OpenApiParameter[] = [
-    ...doc.path.map((param) => ({
-      name: param.name,
+    ...pathParamNames(spec.path).map((param) => ({
+      name: param,
       in: "path" as const,
       required: true,
-      description: param.description,
-      schema: jsonSchema(param.schema, "output"),
+      description: pathParam(name, param).description,
+      schema: jsonSchema(pathParam(name, param).schema, "output"),
     })),
     ...(doc.query ?? []).map((param) => ({ ...param, in: "query" as const })),
   ];
