@@ -34,14 +34,26 @@ export function expandPath(template: string, ids: readonly string[]): string {
   });
 }
 
+/** Each template's matcher, built once: the simulator matches every request it receives. */
+const matchers = new Map<string, { pattern: RegExp; names: string[] }>();
+
+function matcherOf(template: string) {
+  let matcher = matchers.get(template);
+  if (!matcher) {
+    // Split on the parameters: even parts are literal text, odd parts parameter names.
+    const parts = template
+      .split(PARAMETER)
+      .map((part, i) => (i % 2 === 0 ? part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : "([^/]+)"));
+    matcher = { pattern: new RegExp(`^${parts.join("")}$`), names: pathParamNames(template) };
+    matchers.set(template, matcher);
+  }
+  return matcher;
+}
+
 /** The parameters of `path` by name if it fits the template (raw, not decoded), else null. */
 export function matchPath(template: string, path: string): Record<string, string> | null {
-  const literal = template.split(PARAMETER).map((part, i) =>
-    // split with a capture group: even parts are literal text, odd parts parameter names.
-    i % 2 === 0 ? part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : "([^/]+)",
-  );
-  const match = new RegExp(`^${literal.join("")}$`).exec(path);
+  const { pattern, names } = matcherOf(template);
+  const match = pattern.exec(path);
   if (!match) return null;
-  const names = pathParamNames(template);
   return Object.fromEntries(names.map((name, i) => [name, match[i + 1] ?? ""]));
 }

@@ -19,6 +19,11 @@ import {
 import { OPERATION_DOCS, type PathParam, SDP_BODY } from "./operation-docs.ts";
 import { json } from "./schemas.ts";
 
+/**
+ * Each partner operation as the document shows it: method, path template and scope from
+ * `OPERATIONS`, the rest from `OPERATION_DOCS`, and the errors every operation may answer.
+ */
+
 /** A partner's `Retry-After`: seconds or a date, unlike the whole seconds Propgate sends. */
 const RETRY_AFTER = textHeader(
   "Seconds, or an HTTP date (RFC 9110 §10.2.3): when to try again. Honoured when it fits " +
@@ -72,13 +77,16 @@ export function partnerOperation(name: OperationName, docs: SchemaDocs): OpenApi
       ? "Served by both partners, each for its own devices and data."
       : `Served by the ${spec.partner} partner.`;
   const parameters: OpenApiParameter[] = [
-    ...pathParamNames(spec.path).map((param) => ({
-      name: param,
-      in: "path" as const,
-      required: true,
-      description: pathParam(name, param).description,
-      schema: jsonSchema(pathParam(name, param).schema, "output"),
-    })),
+    ...pathParamNames(spec.path).map((param) => {
+      const { description, schema } = pathParam(name, param);
+      return {
+        name: param,
+        in: "path" as const,
+        required: true,
+        description,
+        schema: jsonSchema(schema, "output"),
+      };
+    }),
     ...(doc.query ?? []).map((param) => ({ ...param, in: "query" as const })),
   ];
   if (doc.idempotencyKey) {
