@@ -9,6 +9,7 @@ import {
   type OpenApiResponse,
   openApiDocument,
   rateLimitHeaders,
+  requiredBody,
   retryAfterSeconds,
   schemaRef,
   textHeader,
@@ -367,11 +368,7 @@ function operation(
       },
     ];
   } else if (input) {
-    op.requestBody = {
-      required: true,
-      description: "The input, as JSON.",
-      content: { "application/json": media },
-    };
+    op.requestBody = requiredBody("The input, as JSON.", "application/json", media);
   }
   return { method: type === "query" ? "get" : "post", operation: op };
 }

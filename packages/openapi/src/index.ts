@@ -4,6 +4,7 @@ export {
   type JsonSchema,
   type OpenApiDocument,
   type OpenApiHeader,
+  type OpenApiMediaType,
   type OpenApiMethod,
   type OpenApiOperation,
   type OpenApiParameter,
@@ -12,7 +13,7 @@ export {
 } from "./document.ts";
 export { rateLimitHeaders, retryAfterSeconds, textHeader } from "./headers.ts";
 export { openApiJson } from "./json-text.ts";
-export { jsonAnswer } from "./responses.ts";
+export { jsonAnswer, requiredBody } from "./responses.ts";
 export {
   type ComponentTable,
   componentSchemas,

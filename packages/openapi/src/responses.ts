@@ -1,4 +1,10 @@
-import type { JsonSchema, OpenApiHeader, OpenApiResponse } from "./document.ts";
+import type {
+  JsonSchema,
+  OpenApiHeader,
+  OpenApiMediaType,
+  OpenApiOperation,
+  OpenApiResponse,
+} from "./document.ts";
 import { schemaRef } from "./schemas.ts";
 
 /**
@@ -14,4 +20,17 @@ export function jsonAnswer(
     "application/json": { schema: typeof schema === "string" ? schemaRef(schema) : schema },
   };
   return headers === undefined ? { description, content } : { description, headers, content };
+}
+
+/**
+ * A request body every call carries, of one media type: the component named `schema`, or the
+ * media type's own schema (and example).
+ */
+export function requiredBody(
+  description: string,
+  mediaType: string,
+  schema: string | OpenApiMediaType,
+): NonNullable<OpenApiOperation["requestBody"]> {
+  const media = typeof schema === "string" ? { schema: schemaRef(schema) } : schema;
+  return { required: true, description, content: { [mediaType]: media } };
 }

@@ -14,6 +14,7 @@ import {
   openApiDocument,
   openApiJson,
   rateLimitHeaders,
+  requiredBody,
   retryAfterSeconds,
   textHeader,
   writeDocument,
@@ -41,11 +42,7 @@ function sample(): OpenApiDocument {
           description: "Sends one.",
           tags: ["greetings"],
           security: [{ oauth: ["greetings.send"] }],
-          requestBody: {
-            required: true,
-            description: "The greeting.",
-            content: { "application/json": { schema: { $ref: "#/components/schemas/Greeting" } } },
-          },
+          requestBody: requiredBody("The greeting.", "application/json", "Greeting"),
           responses: {
             "200": jsonAnswer("Sent.", "Answer", { "X-Request-Id": textHeader("The id.") }),
             "429": jsonAnswer("Too many.", "Answer", {
@@ -111,6 +108,18 @@ describe("a document built with the toolkit", () => {
       schema: { type: "string", pattern: "^[0-9]+$" },
     });
     expect(retryAfterSeconds("Seconds.")).not.toHaveProperty("required");
+  });
+
+  test("a request body names its component, or carries its own schema and example", () => {
+    expect(sample().paths["/greetings/{id}"]?.post?.requestBody).toEqual({
+      required: true,
+      description: "The greeting.",
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Greeting" } } },
+    });
+    const sdp = { schema: { type: "string" }, example: "v=0" };
+    expect(requiredBody("An offer.", "application/sdp", sdp).content).toEqual({
+      "application/sdp": sdp,
+    });
   });
 
   test("the validator refuses a broken document, and a $ref to no schema", async () => {

@@ -1,4 +1,4 @@
-import { type OpenApiDocument, schemaRef, textHeader } from "@propgate/openapi";
+import { type OpenApiDocument, requiredBody, textHeader } from "@propgate/openapi";
 import { json } from "./schemas.ts";
 
 /** The partner's authorization server, as Propgate's token source uses it. */
@@ -34,11 +34,11 @@ export function oauthPaths(): OpenApiDocument["paths"] {
           "While this endpoint fails, calls fail as unavailable and Propgate backs off.",
         tags: ["oauth"],
         security: [{ clientSecretBasic: [] }],
-        requestBody: {
-          required: true,
-          description: "The grant and the scope.",
-          content: { "application/x-www-form-urlencoded": { schema: schemaRef("TokenRequest") } },
-        },
+        requestBody: requiredBody(
+          "The grant and the scope.",
+          "application/x-www-form-urlencoded",
+          "TokenRequest",
+        ),
         responses: {
           "200": {
             ...json("A bearer token.", "TokenResponse"),

@@ -4,8 +4,8 @@ import {
   type OpenApiOperation,
   type OpenApiParameter,
   type OpenApiResponse,
+  requiredBody,
   type SchemaDocs,
-  schemaRef,
   textHeader,
 } from "@propgate/openapi";
 import {
@@ -120,17 +120,13 @@ export function partnerOperation(name: OperationName, docs: SchemaDocs): OpenApi
   };
   if (parameters.length > 0) operation.parameters = parameters;
   if (doc.body === "sdp") {
-    operation.requestBody = {
-      required: true,
-      description: `The SDP offer (${SDP_CONTENT_TYPE}, at most ${MAX_SDP_BYTES} bytes).`,
-      content: { [SDP_CONTENT_TYPE]: SDP_BODY },
-    };
+    operation.requestBody = requiredBody(
+      `The SDP offer (${SDP_CONTENT_TYPE}, at most ${MAX_SDP_BYTES} bytes).`,
+      SDP_CONTENT_TYPE,
+      SDP_BODY,
+    );
   } else if (doc.body) {
-    operation.requestBody = {
-      required: true,
-      description: doc.body.description,
-      content: { "application/json": { schema: schemaRef(doc.body.schema) } },
-    };
+    operation.requestBody = requiredBody(doc.body.description, "application/json", doc.body.schema);
   }
   return operation;
 }

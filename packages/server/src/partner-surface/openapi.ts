@@ -19,9 +19,9 @@ import {
   type OpenApiResponse,
   openApiDocument,
   rateLimitHeaders,
+  requiredBody,
   retryAfterSeconds,
   type SchemaDocs,
-  schemaRef,
   textHeader,
 } from "@propgate/openapi";
 import {
@@ -251,11 +251,7 @@ function bearerOperation(input: {
     tags: ["partner"],
     security: [{ surfaceOAuth: [input.scope] }],
     parameters: [REQUEST_ID_PARAMETER],
-    requestBody: {
-      required: true,
-      description: "JSON, at most 16 KiB.",
-      content: { "application/json": { schema: schemaRef(input.body) } },
-    },
+    requestBody: requiredBody("JSON, at most 16 KiB.", "application/json", input.body),
     responses: { ...input.answer, ...bearerErrors(input.scope) },
   };
 }
@@ -301,13 +297,11 @@ export function partnerSurfaceDocument(): OpenApiDocument {
           tags: ["oauth"],
           security: [{ clientSecretBasic: [] }, {}],
           parameters: [REQUEST_ID_PARAMETER],
-          requestBody: {
-            required: true,
-            description: "`application/x-www-form-urlencoded`, at most 16 KiB.",
-            content: {
-              "application/x-www-form-urlencoded": { schema: schemaRef("TokenRequestForm") },
-            },
-          },
+          requestBody: requiredBody(
+            "`application/x-www-form-urlencoded`, at most 16 KiB.",
+            "application/x-www-form-urlencoded",
+            "TokenRequestForm",
+          ),
           responses: {
             "200": json("A bearer token for the partner surface.", "TokenResponse", noStore),
             "400": json(
