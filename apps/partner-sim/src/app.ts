@@ -1,3 +1,4 @@
+import { matchPath } from "@propgate/partner-client/contract";
 import { Hono } from "hono";
 import { createSigningKey } from "./access-tokens.ts";
 import { createAdminApp } from "./admin/admin-app.ts";
@@ -11,7 +12,7 @@ import { openApiRoutes } from "./api/openapi.ts";
 import { plateRoutes } from "./api/plates.ts";
 import { subjectErasureRoutes } from "./api/subject-erasure.ts";
 import { noteUrl } from "./api/subject-requests.ts";
-import { videoRoutes } from "./api/video.ts";
+import { STANDARD_SESSION_PATH, videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
@@ -56,7 +57,7 @@ function classify(method: string, path: string): RecordedOperation {
   if (path === TOKEN_PATH) return "token";
   if (path === METADATA_PATH || path === OIDC_METADATA_PATH) return "metadata";
   if (path === JWKS_PATH) return "jwks";
-  if (/^\/streams\/[^/]+\/whep\/[^/]+$/.test(path)) return "video.delete";
+  if (matchPath(STANDARD_SESSION_PATH, path)) return "video.delete";
   const operation = operationAt(method, path);
   if (operation === "video.create_session") return "video.create";
   if (operation === "video.end_session") return "video.delete";

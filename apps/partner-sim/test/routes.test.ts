@@ -72,7 +72,7 @@ describe("the contract's routes", () => {
     }
   });
 
-  test("HEAD counts as GET, ids are recorded, and a path off the contract is unknown", async () => {
+  test("HEAD counts as GET, ids are recorded, the standard WHEP path, nothing else", async () => {
     expect((await send("HEAD", `/v1/faces?subject=${subject}`)).record?.operation).toBe(
       "faces.list",
     );
@@ -82,6 +82,12 @@ describe("the contract's routes", () => {
     expect(removal?.plateId).toBeUndefined(); // "p 1" is no partner record id
     const faceRemoval = (await send("DELETE", `/v1/faces/f-1?subject=${subject}`)).record;
     expect(faceRemoval).toMatchObject({ faceId: "f-1", subject });
+    // A `standard` partner's WHEP session path, the sim's own.
+    const standard = await send("DELETE", "/streams/cam-1/whep/s1");
+    expect([standard.response.status, standard.record?.operation]).toEqual([401, "video.delete"]);
+    expect((await send("GET", "/streams/cam-1/whep/s1")).response.headers.get("allow")).toBe(
+      "DELETE",
+    );
     for (const path of ["/v1/faces/f1/more", "/v1/sites/site-1", "/v1/healthz"]) {
       const { response, record } = await send("GET", path);
       expect({ path, status: response.status, operation: record?.operation }).toEqual({

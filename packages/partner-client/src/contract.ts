@@ -20,6 +20,7 @@ import { expandPath, type PathIds } from "./path-template.ts";
  */
 
 export {
+  expandPath,
   matchPath,
   type PathParamName,
   pathParamNames,

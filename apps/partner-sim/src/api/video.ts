@@ -1,4 +1,5 @@
 import {
+  expandPath,
   MAX_SDP_BYTES,
   OPERATIONS,
   operationPath,
@@ -12,13 +13,11 @@ import type { SimContext, SimEnv } from "../context.ts";
 import { iceServerLinks } from "../video/turn-credentials.ts";
 import { apiError } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
-import { refuseOtherMethods, serve } from "./contract-routes.ts";
+import { honoPath, refuseOtherMethods, serve } from "./contract-routes.ts";
 import { readLimitedText } from "./request-body.ts";
 
 /** Where a `standard` partner keeps its sessions: a path of its own (MediaMTX-like). */
-export const STANDARD_SESSION_PATH = "/streams/:cameraId/whep/:sessionId";
-const standardSessionPath = (cameraId: string, sessionId: string) =>
-  `/streams/${encodeURIComponent(cameraId)}/whep/${encodeURIComponent(sessionId)}`;
+export const STANDARD_SESSION_PATH = "/streams/{cameraId}/whep/{sessionId}";
 /** What the `bad-sdp` fault answers instead of an SDP answer. */
 export const BAD_SDP_BODY = "hello, not sdp";
 
@@ -63,7 +62,7 @@ function createSessionRoute(ctx: SimContext) {
         ? // draft-ietf-wish-whep §4.2: the session's URL, an ETag, trickle ICE; no lifetime.
           new Headers({
             "content-type": SDP_CONTENT_TYPE,
-            location: standardSessionPath(cameraId, session.sessionId),
+            location: expandPath(STANDARD_SESSION_PATH, [cameraId, session.sessionId]),
             etag: `"${session.sessionId}"`,
             "accept-patch": "application/trickle-ice-sdpfrag",
           })
@@ -121,8 +120,8 @@ export function videoRoutes(ctx: SimContext): Hono<SimEnv> {
   serve(app, "video.end_session", endSessionRoute(ctx));
   refuseOtherMethods(app, "video.end_session");
   return app
-    .delete(STANDARD_SESSION_PATH, endSessionRoute(ctx))
-    .all(STANDARD_SESSION_PATH, (c) =>
+    .delete(honoPath(STANDARD_SESSION_PATH), endSessionRoute(ctx))
+    .all(honoPath(STANDARD_SESSION_PATH), (c) =>
       apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
     );
 }
