@@ -4,6 +4,7 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { countAuditEvents } from "@propgate/consent-audit";
+import { operationPath } from "@propgate/partner-client";
 import { loadApiEnv, startInstance as startApi } from "@propgate/server";
 import { SQL } from "bun";
 import {
@@ -85,7 +86,7 @@ const CONFIG = QUICK
 const RESIDENTS = 32;
 /** Each paced connection spends this many requests of every second (autocannon's pacing). */
 const PACED_PER_CONNECTION = 25;
-const INTERCOM_PATH = "/v1/intercoms/ic-a1/open";
+const INTERCOM_PATH = operationPath("intercom.open", "ic-a1");
 const MB = 1024 * 1024;
 const BIOME = resolve(import.meta.dir, "../../../node_modules/.bin/biome");
 

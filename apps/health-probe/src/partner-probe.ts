@@ -1,6 +1,6 @@
 import { connect } from "node:tls";
 import type { PartnerSettings } from "@propgate/config";
-import { createPartnerFetch, createTokenSource } from "@propgate/partner-client";
+import { createPartnerFetch, createTokenSource, OPERATIONS } from "@propgate/partner-client";
 
 /** What the probe checks of every partner. */
 export const PROBE_CHECKS = ["token", "health", "certificate"] as const;
@@ -113,7 +113,7 @@ export function createPartnerProbe(
       });
       const healthCheck = await timed("health", async () => {
         if (!token) throw new Error("no token to ask with");
-        const response = await fetch(new URL("/v1/health", settings.baseUrl), {
+        const response = await fetch(new URL(OPERATIONS.health.path, settings.baseUrl), {
           headers: { authorization: `Bearer ${token}`, accept: "application/json" },
           signal: AbortSignal.timeout(options.timeoutMs),
         });

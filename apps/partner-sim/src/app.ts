@@ -1,7 +1,9 @@
+import { matchPath } from "@propgate/partner-client/contract";
 import { Hono } from "hono";
 import { createSigningKey } from "./access-tokens.ts";
 import { createAdminApp } from "./admin/admin-app.ts";
 import { apiError } from "./api/answers.ts";
+import { operationAt } from "./api/contract-routes.ts";
 import { faceRoutes } from "./api/faces.ts";
 import { healthRoutes } from "./api/health.ts";
 import { injectedFaults } from "./api/injected-faults.ts";
@@ -10,7 +12,7 @@ import { openApiRoutes } from "./api/openapi.ts";
 import { plateRoutes } from "./api/plates.ts";
 import { subjectErasureRoutes } from "./api/subject-erasure.ts";
 import { noteUrl } from "./api/subject-requests.ts";
-import { videoRoutes } from "./api/video.ts";
+import { STANDARD_SESSION_PATH, videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
@@ -55,23 +57,11 @@ function classify(method: string, path: string): RecordedOperation {
   if (path === TOKEN_PATH) return "token";
   if (path === METADATA_PATH || path === OIDC_METADATA_PATH) return "metadata";
   if (path === JWKS_PATH) return "jwks";
-  if (path === "/v1/health") return "health";
-  if (/^\/v1\/intercoms\/[^/]+\/open$/.test(path)) return "intercom.open";
-  if (/^\/v1\/barriers\/[^/]+\/open$/.test(path)) return "barrier.open";
-  if (/^\/v1\/cameras\/[^/]+\/webrtc$/.test(path)) return "video.create";
-  if (/^\/v1\/sessions\/[^/]+$/.test(path)) return "video.delete";
-  if (/^\/streams\/[^/]+\/whep\/[^/]+$/.test(path)) return "video.delete";
-  const read = method === "GET" || method === "HEAD";
-  if (/^\/v1\/sites\/[^/]+\/plates$/.test(path)) {
-    return read ? "plates.list" : method === "POST" ? "plates.add" : "unknown";
-  }
-  if (/^\/v1\/sites\/[^/]+\/plates\/[^/]+$/.test(path)) return "plates.remove";
-  if (path === "/v1/faces") {
-    return read ? "faces.list" : method === "POST" ? "faces.enroll" : "unknown";
-  }
-  if (/^\/v1\/faces\/[^/]+$/.test(path)) return "faces.remove";
-  if (/^\/v1\/subjects\/[^/]+$/.test(path)) return "subjects.erase";
-  return "unknown";
+  if (matchPath(STANDARD_SESSION_PATH, path)) return "video.delete";
+  const operation = operationAt(method, path);
+  if (operation === "video.create_session") return "video.create";
+  if (operation === "video.end_session") return "video.delete";
+  return operation ?? "unknown";
 }
 
 /** Builds the sim's Hono apps (a fresh signing key, recorder and fault state) without listening. */

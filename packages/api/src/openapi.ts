@@ -1,13 +1,19 @@
 import { ERROR_CODES, type ErrorCode } from "@propgate/domain";
 import {
+  describeSchemas,
   type JsonSchema,
+  jsonAnswer,
   jsonSchema,
   type OpenApiDocument,
-  type OpenApiHeader,
   type OpenApiOperation,
   type OpenApiResponse,
+  openApiDocument,
+  rateLimitHeaders,
+  requiredBody,
+  retryAfterSeconds,
   schemaRef,
-} from "@propgate/partner-client/openapi";
+  textHeader,
+} from "@propgate/openapi";
 import { type AnyProcedure, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { z } from "zod";
@@ -204,57 +210,50 @@ const ErrorEnvelope = z.object({
 });
 
 function errorEnvelopeSchema(): JsonSchema {
-  const docs = z.registry<{ description: string }>();
   const { error } = ErrorEnvelope.shape;
   const { data } = error.shape;
-  docs.add(ErrorEnvelope, { description: "Every error answer: tRPC's error envelope." });
-  docs.add(error.shape.message, {
-    description: "For people; a partner's or an internal error's detail never appears here.",
-  });
-  docs.add(error.shape.code, { description: "The JSON-RPC 2.0 code tRPC gives `data.code`." });
-  docs.add(data.shape.code, {
-    description: "tRPC's name of the error (`FORBIDDEN`, `TOO_MANY_REQUESTS`, …).",
-  });
-  docs.add(data.shape.httpStatus, { description: "The answer's HTTP status." });
-  docs.add(data.shape.path, { description: "The procedure, when the request reached one." });
-  docs.add(data.shape.cause, { description: "The stable reason: act on `cause.code`." });
-  docs.add(data.shape.cause.shape.code, {
-    description: ERROR_CODES.map((code) => `\`${code}\`: ${CAUSES[code]}`).join(" "),
-  });
-  docs.add(data.shape.cause.shape.retryAfterSeconds, {
-    description: "Seconds until trying again makes sense, when known.",
-  });
-  docs.add(data.shape.requestId, {
-    description: "The request's id: the `x-request-id` answer header and the api's log line.",
-  });
-  docs.add(data.shape.issues, {
-    description: "For `INVALID_INPUT`: the first problems, by field.",
+  const docs = describeSchemas((describe) => {
+    describe(ErrorEnvelope, "Every error answer: tRPC's error envelope.");
+    describe(
+      error.shape.message,
+      "For people; a partner's or an internal error's detail never appears here.",
+    );
+    describe(error.shape.code, "The JSON-RPC 2.0 code tRPC gives `data.code`.");
+    describe(data.shape.code, "tRPC's name of the error (`FORBIDDEN`, `TOO_MANY_REQUESTS`, …).");
+    describe(data.shape.httpStatus, "The answer's HTTP status.");
+    describe(data.shape.path, "The procedure, when the request reached one.");
+    describe(data.shape.cause, "The stable reason: act on `cause.code`.");
+    describe(
+      data.shape.cause.shape.code,
+      ERROR_CODES.map((code) => `\`${code}\`: ${CAUSES[code]}`).join(" "),
+    );
+    describe(
+      data.shape.cause.shape.retryAfterSeconds,
+      "Seconds until trying again makes sense, when known.",
+    );
+    describe(
+      data.shape.requestId,
+      "The request's id: the `x-request-id` answer header and the api's log line.",
+    );
+    describe(data.shape.issues, "For `INVALID_INPUT`: the first problems, by field.");
   });
   return jsonSchema(ErrorEnvelope, "input", docs);
 }
 
-const REQUEST_ID: OpenApiHeader = {
-  description: "The request's id (also `error.data.requestId`); quote it to support.",
-  schema: { type: "string" },
-};
-const RATE_LIMIT_HEADERS: Record<string, OpenApiHeader> = {
-  RateLimit: {
-    description:
-      "The limits this request counted against (draft-ietf-httpapi-ratelimit-headers): " +
-      '`"resident";r=119;t=60, "ip";r=599;t=42` — per policy, requests left (`r`) and seconds ' +
-      "until the window resets (`t`).",
-    schema: { type: "string" },
-  },
-  "RateLimit-Policy": {
-    description: 'The policies: `"resident";q=120;w=60` — quota (`q`) per window of `w` seconds.',
-    schema: { type: "string" },
-  },
-};
-const RETRY_AFTER: OpenApiHeader = {
-  description: "Seconds until the refused limit's window resets (RFC 9110 §10.2.3).",
-  required: true,
-  schema: { type: "string", pattern: "^[0-9]+$" },
-};
+const REQUEST_ID = textHeader(
+  "The request's id (also `error.data.requestId`); quote it to support.",
+);
+const RATE_LIMIT_HEADERS = rateLimitHeaders({
+  limit:
+    "The limits this request counted against (draft-ietf-httpapi-ratelimit-headers): " +
+    '`"resident";r=119;t=60, "ip";r=599;t=42` — per policy, requests left (`r`) and seconds ' +
+    "until the window resets (`t`).",
+  policy: 'The policies: `"resident";q=120;w=60` — quota (`q`) per window of `w` seconds.',
+});
+const RETRY_AFTER = retryAfterSeconds(
+  "Seconds until the refused limit's window resets (RFC 9110 §10.2.3).",
+  true,
+);
 
 /** The error answers: one per HTTP status the causes travel with. */
 function errorResponses(): Record<string, OpenApiResponse> {
@@ -266,14 +265,13 @@ function errorResponses(): Record<string, OpenApiResponse> {
   const responses: Record<string, OpenApiResponse> = {};
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const causes = codes.map((code) => `\`${code}\``).join(", ");
-    responses[String(status)] = {
-      description: `An error; \`cause.code\` is ${causes}.`,
-      headers:
-        status === 429
-          ? { "x-request-id": REQUEST_ID, "Retry-After": RETRY_AFTER, ...RATE_LIMIT_HEADERS }
-          : { "x-request-id": REQUEST_ID },
-      content: { "application/json": { schema: schemaRef("ErrorEnvelope") } },
-    };
+    responses[String(status)] = jsonAnswer(
+      `An error; \`cause.code\` is ${causes}.`,
+      "ErrorEnvelope",
+      status === 429
+        ? { "x-request-id": REQUEST_ID, "Retry-After": RETRY_AFTER, ...RATE_LIMIT_HEADERS }
+        : { "x-request-id": REQUEST_ID },
+    );
   }
   return responses;
 }
@@ -341,25 +339,21 @@ function operation(
     tags: [path.split(".")[0] ?? path],
     security: [{ residentBearer: [] }],
     responses: {
-      "200": {
-        description: "Done: the procedure's answer is `result.data`.",
-        headers: { "x-request-id": REQUEST_ID, ...RATE_LIMIT_HEADERS },
-        content: {
-          "application/json": {
-            schema: {
+      "200": jsonAnswer(
+        "Done: the procedure's answer is `result.data`.",
+        {
+          type: "object",
+          required: ["result"],
+          properties: {
+            result: {
               type: "object",
-              required: ["result"],
-              properties: {
-                result: {
-                  type: "object",
-                  required: ["data"],
-                  properties: { data: schemaRef(outputName) },
-                },
-              },
+              required: ["data"],
+              properties: { data: schemaRef(outputName) },
             },
           },
         },
-      },
+        { "x-request-id": REQUEST_ID, ...RATE_LIMIT_HEADERS },
+      ),
       ...errorResponses(),
     },
   };
@@ -374,11 +368,7 @@ function operation(
       },
     ];
   } else if (input) {
-    op.requestBody = {
-      required: true,
-      description: "The input, as JSON.",
-      content: { "application/json": media },
-    };
+    op.requestBody = requiredBody("The input, as JSON.", "application/json", media);
   }
   return { method: type === "query" ? "get" : "post", operation: op };
 }
@@ -406,9 +396,9 @@ export function residentApiDocument(): OpenApiDocument {
   }
   schemas.ErrorEnvelope = errorEnvelopeSchema();
   const tags = [...new Set(Object.keys(DOCS).map((path) => path.split(".")[0] ?? path))];
-  built = {
-    openapi: "3.1.1",
-    info: { title: "Propgate resident API", version: "v1", description: INTRO },
+  built = openApiDocument({
+    title: "Propgate resident API",
+    description: INTRO,
     servers: [
       {
         url: "{baseUrl}",
@@ -421,21 +411,19 @@ export function residentApiDocument(): OpenApiDocument {
         },
       },
     ],
-    tags: tags.map((name) => ({ name, description: TAGS[name] ?? name })),
+    tags: Object.fromEntries(tags.map((name) => [name, TAGS[name] ?? name])),
     paths,
-    components: {
-      schemas,
-      securitySchemes: {
-        residentBearer: {
-          type: "http",
-          scheme: "bearer",
-          bearerFormat: "JWT",
-          description:
-            "The resident's access token from tenant-core's identity provider (`sub`, `sites`).",
-        },
+    schemas,
+    securitySchemes: {
+      residentBearer: {
+        type: "http",
+        scheme: "bearer",
+        bearerFormat: "JWT",
+        description:
+          "The resident's access token from tenant-core's identity provider (`sub`, `sites`).",
       },
     },
-  };
+  });
   return built;
 }
 

@@ -64,7 +64,7 @@ export interface RawAnswer {
 
 export interface CallRequest<T> {
   operation: OperationName;
-  /** The id (or the two ids) the operation's path names. */
+  /** The id (or the two ids) for the operation's path template, in its order. */
   pathParam: string | readonly [string, string];
   /** Query parameters, e.g. the subject a list is for. */
   query?: Record<string, string>;

@@ -12,6 +12,7 @@ import {
   Subject,
 } from "@propgate/domain";
 import { z } from "zod";
+import { expandPath, type PathIds } from "./path-template.ts";
 
 /**
  * The partner contract (docs/architecture.md, "Partner contract: read tolerantly, write
@@ -19,6 +20,12 @@ import { z } from "zod";
  * objects, so nothing beyond the contract leaves us.
  */
 
+export {
+  expandPath,
+  matchPath,
+  type PathParamName,
+  pathParamNames,
+} from "./path-template.ts";
 export { ERASURE_CATEGORIES, PARTNER_OPERATIONS, PARTNER_SCOPES };
 export const PartnerScope = z.enum(PARTNER_SCOPES);
 export type PartnerScope = z.infer<typeof PartnerScope>;
@@ -154,7 +161,11 @@ export const ErasureResponse = z.object({
 });
 export type ErasureResponse = z.infer<typeof ErasureResponse>;
 
-/** The operations of the contract, with the one scope each needs and whether a retry is safe. */
+/**
+ * The operations of the contract: what gates each, who serves it, the one scope it needs, and its
+ * method and path template — the one place a partner path is written (requests, the OpenAPI
+ * document and the partner simulator's routes all read it).
+ */
 export const OPERATIONS = {
   "intercom.open": {
     purpose: "intercom",
@@ -162,7 +173,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "POST",
     scope: "intercom.open",
-    path: (deviceId: string) => `/v1/intercoms/${encodeURIComponent(deviceId)}/open`,
+    path: "/v1/intercoms/{deviceId}/open",
   },
   "barrier.open": {
     purpose: "barrier",
@@ -170,7 +181,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "POST",
     scope: "barrier.open",
-    path: (deviceId: string) => `/v1/barriers/${encodeURIComponent(deviceId)}/open`,
+    path: "/v1/barriers/{deviceId}/open",
   },
   "video.create_session": {
     purpose: "video",
@@ -178,7 +189,7 @@ export const OPERATIONS = {
     partner: null,
     method: "POST",
     scope: "video.view",
-    path: (cameraId: string) => `/v1/cameras/${encodeURIComponent(cameraId)}/webrtc`,
+    path: "/v1/cameras/{cameraId}/webrtc",
   },
   "video.end_session": {
     purpose: "video",
@@ -186,7 +197,7 @@ export const OPERATIONS = {
     partner: null,
     method: "DELETE",
     scope: "video.view",
-    path: (sessionId: string) => `/v1/sessions/${encodeURIComponent(sessionId)}`,
+    path: "/v1/sessions/{sessionId}",
   },
   "plates.list": {
     purpose: "plates",
@@ -194,7 +205,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "GET",
     scope: "plates.manage",
-    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+    path: "/v1/sites/{siteId}/plates",
   },
   "plates.add": {
     purpose: "plates",
@@ -202,7 +213,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "POST",
     scope: "plates.manage",
-    path: (siteId: string) => `/v1/sites/${encodeURIComponent(siteId)}/plates`,
+    path: "/v1/sites/{siteId}/plates",
   },
   "plates.remove": {
     purpose: "plates",
@@ -210,8 +221,7 @@ export const OPERATIONS = {
     partner: "barrier",
     method: "DELETE",
     scope: "plates.manage",
-    path: (siteId: string, plateId = "") =>
-      `/v1/sites/${encodeURIComponent(siteId)}/plates/${encodeURIComponent(plateId)}`,
+    path: "/v1/sites/{siteId}/plates/{plateId}",
   },
   "faces.list": {
     purpose: "faces",
@@ -219,7 +229,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "GET",
     scope: "faces.manage",
-    path: () => "/v1/faces",
+    path: "/v1/faces",
   },
   "faces.enroll": {
     purpose: "faces",
@@ -227,7 +237,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "POST",
     scope: "faces.manage",
-    path: () => "/v1/faces",
+    path: "/v1/faces",
   },
   "faces.remove": {
     purpose: "faces",
@@ -235,7 +245,7 @@ export const OPERATIONS = {
     partner: "intercom",
     method: "DELETE",
     scope: "faces.manage",
-    path: (faceId: string) => `/v1/faces/${encodeURIComponent(faceId)}`,
+    path: "/v1/faces/{faceId}",
   },
   "subjects.erase": {
     purpose: null,
@@ -243,7 +253,7 @@ export const OPERATIONS = {
     partner: null,
     method: "DELETE",
     scope: "subjects.erase",
-    path: (subject: string) => `/v1/subjects/${encodeURIComponent(subject)}`,
+    path: "/v1/subjects/{subject}",
   },
   health: {
     purpose: null,
@@ -251,7 +261,7 @@ export const OPERATIONS = {
     partner: null,
     method: "GET",
     scope: "health.read",
-    path: () => "/v1/health",
+    path: "/v1/health",
   },
 } as const satisfies Record<
   PartnerOperation,
@@ -264,7 +274,16 @@ export const OPERATIONS = {
     partner: Partner | null;
     method: "GET" | "POST" | "DELETE";
     scope: PartnerScope;
-    path: (id: string, second?: string) => string;
+    /** OpenAPI's path template: `{name}` per id, each one path segment. */
+    path: `/${string}`;
   }
 >;
 export type OperationName = PartnerOperation;
+
+/** The path of one call of `operation`, its ids in the template's order. */
+export function operationPath<N extends OperationName>(
+  operation: N,
+  ...ids: PathIds<(typeof OPERATIONS)[N]["path"]>
+): string {
+  return expandPath(OPERATIONS[operation].path, ids);
+}

@@ -1,5 +1,6 @@
 import type { CallRequest } from "./call.ts";
 import { OPERATIONS, type PartnerScope } from "./contract.ts";
+import { expandPath } from "./path-template.ts";
 
 /** What one call sends, ready for each attempt. */
 export interface PreparedRequest {
@@ -14,13 +15,12 @@ export interface PreparedRequest {
 
 export function buildRequest<T>(baseUrl: URL, request: CallRequest<T>): PreparedRequest {
   const spec = OPERATIONS[request.operation];
-  const [first, second] =
-    typeof request.pathParam === "string" ? [request.pathParam] : request.pathParam;
+  const ids = typeof request.pathParam === "string" ? [request.pathParam] : request.pathParam;
   // Paths append to the base URL, so a base with a path prefix (`https://p.example/api`) keeps it.
   // A URL the partner gave us is taken as a path on its origin, and must stay there.
   const url =
     request.url === undefined
-      ? new URL(`${baseUrl.href.replace(/\/+$/, "")}${spec.path(first, second)}`)
+      ? new URL(`${baseUrl.href.replace(/\/+$/, "")}${expandPath(spec.path, ids)}`)
       : new URL(request.url, baseUrl.origin);
   if (url.origin !== baseUrl.origin) throw new Error("a partner URL off the partner's origin");
   for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, value);

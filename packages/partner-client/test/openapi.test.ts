@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Validator } from "@seriousme/openapi-schema-validator";
+import {
+  committedDrift,
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiOperation,
+  openApiJson,
+} from "@propgate/openapi";
+import { openApiProblems } from "@propgate/openapi/validate";
 import { z } from "zod";
 import {
   barrierOperations,
@@ -17,16 +24,8 @@ import {
   subjectOperations,
   videoOperations,
 } from "../src/index.ts";
-import {
-  documentDrift,
-  type JsonSchema,
-  type OpenApiDocument,
-  type OpenApiOperation,
-  openApiJson,
-  partnerApiDocument,
-} from "../src/openapi.ts";
+import { partnerApiDocument } from "../src/openapi/index.ts";
 
-const COMMITTED = join(import.meta.dir, "../../../docs/openapi/partner-api.json");
 const document = partnerApiDocument();
 
 /** The operation named `operationId`, with its path and method. */
@@ -52,22 +51,17 @@ function reader(name: string) {
 
 describe("docs/openapi/partner-api.json", () => {
   test("is what the generator writes now", async () => {
-    const committed = await Bun.file(COMMITTED).text();
-    expect(documentDrift("partner-api.json", committed, document)).toBeNull();
+    expect(await committedDrift("partner-api.json", document)).toBeNull();
   });
 
   test("is a valid OpenAPI 3.1 document, and the validator does refuse a broken one", async () => {
-    const validator = new Validator();
-    const result = await validator.validate(JSON.parse(openApiJson(document)));
-    expect(result.errors ?? []).toEqual([]);
-    expect(result.valid).toBe(true);
-    expect(validator.version).toBe("3.1");
+    expect(await openApiProblems(document)).toEqual([]);
 
     // A parameter "in" the body is OpenAPI 2, not 3.1.
     const broken = structuredClone(document);
     const parameter = find(broken, "intercom.open").operation.parameters?.[0];
     if (parameter) Object.assign(parameter, { in: "body" });
-    expect((await new Validator().validate(JSON.parse(openApiJson(broken)))).valid).toBe(false);
+    expect(await openApiProblems(broken)).not.toEqual([]);
   });
 
   test("every $ref points at a schema the document has", () => {
@@ -86,9 +80,12 @@ describe("the partner API document", () => {
       const spec = OPERATIONS[name];
       const { path, method, operation } = find(document, name);
       expect({ name, method }).toEqual({ name, method: spec.method.toLowerCase() });
-      let n = 0;
-      const filled = path.replace(/\{[A-Za-z]+\}/g, () => `p${++n}`);
-      expect({ name, path: filled }).toEqual({ name, path: spec.path("p1", "p2") });
+      expect({ name, path }).toEqual({ name, path: spec.path });
+      const parameters = operation.parameters?.filter((param) => param.in === "path") ?? [];
+      expect({ name, parameters: parameters.map((param) => param.name) }).toEqual({
+        name,
+        parameters: [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((match) => match[1] ?? ""),
+      });
       expect({ name, security: operation.security }).toEqual({
         name,
         security: [{ partnerOAuth: [spec.scope] }],

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
 import { SURFACE_SCOPES } from "@propgate/domain";
 import { createLogger, createMetrics } from "@propgate/observability";
-import { documentDrift, type JsonSchema, openApiJson } from "@propgate/partner-client/openapi";
-import { Validator } from "@seriousme/openapi-schema-validator";
+import { committedDrift, type JsonSchema } from "@propgate/openapi";
+import { openApiProblems } from "@propgate/openapi/validate";
 import { z } from "zod";
 import { parseCidrList } from "../src/net/cidr.ts";
 import { DENY_REASONS } from "../src/partner-surface/access-checks.ts";
 import { partnerSurfaceDocument } from "../src/partner-surface/openapi.ts";
 import { createPartnerSurface } from "../src/partner-surface/surface.ts";
 
-const COMMITTED = join(import.meta.dir, "../../../docs/openapi/partner-surface.json");
 const document = partnerSurfaceDocument();
 
 /** The zod schema a component of the document stands for, to try real answers against. */
@@ -23,16 +21,11 @@ function reader(name: string) {
 
 describe("docs/openapi/partner-surface.json", () => {
   test("is what the generator writes now", async () => {
-    const committed = await Bun.file(COMMITTED).text();
-    expect(documentDrift("partner-surface.json", committed, document)).toBeNull();
+    expect(await committedDrift("partner-surface.json", document)).toBeNull();
   });
 
   test("is a valid OpenAPI 3.1 document", async () => {
-    const validator = new Validator();
-    const result = await validator.validate(JSON.parse(openApiJson(document)));
-    expect(result.errors ?? []).toEqual([]);
-    expect(result.valid).toBe(true);
-    expect(validator.version).toBe("3.1");
+    expect(await openApiProblems(document)).toEqual([]);
   });
 });
 

@@ -12,11 +12,9 @@ import type { SimContext, SimEnv } from "../context.ts";
 import { MAX_FACE_IMAGE_BYTES, MAX_FACES_PER_SUBJECT } from "../subject-data.ts";
 import { apiError, apiNoContent, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { refuseOtherMethods, serve } from "./contract-routes.ts";
 import { readJsonBody } from "./request-body.ts";
 import { MAX_FACE_BODY_BYTES, noteBody, validate } from "./subject-requests.ts";
-
-export const FACES_PATH = "/v1/faces";
-export const FACE_PATH = "/v1/faces/:faceId";
 
 const SubjectQuery = z.strictObject({ subject: Subject });
 
@@ -103,14 +101,11 @@ function removeFaceRoute(ctx: SimContext) {
 }
 
 export function faceRoutes(ctx: SimContext): Hono<SimEnv> {
-  return new Hono<SimEnv>()
-    .get(FACES_PATH, listFacesRoute(ctx))
-    .post(FACES_PATH, enrollFaceRoute(ctx))
-    .all(FACES_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use GET or POST", { Allow: "GET, POST" }),
-    )
-    .delete(FACE_PATH, removeFaceRoute(ctx))
-    .all(FACE_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
-    );
+  const app = new Hono<SimEnv>();
+  serve(app, "faces.list", listFacesRoute(ctx));
+  serve(app, "faces.enroll", enrollFaceRoute(ctx));
+  refuseOtherMethods(app, "faces.list", "faces.enroll");
+  serve(app, "faces.remove", removeFaceRoute(ctx));
+  refuseOtherMethods(app, "faces.remove");
+  return app;
 }

@@ -6,14 +6,12 @@ import type { OpenResult, SimContext, SimEnv } from "../context.ts";
 import { describeZodError } from "../faults.ts";
 import { apiError, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { refuseOtherMethods, serve } from "./contract-routes.ts";
 import { readJsonBody } from "./request-body.ts";
 
 type DeviceKind = "intercom" | "barrier";
 
-const ROUTES = {
-  intercom: { operation: "intercom.open", path: "/v1/intercoms/:deviceId/open" },
-  barrier: { operation: "barrier.open", path: "/v1/barriers/:deviceId/open" },
-} as const;
+const OPERATION = { intercom: "intercom.open", barrier: "barrier.open" } as const;
 
 function newEventId(): string {
   return `sim_evt_${randomBytes(12).toString("hex")}`;
@@ -21,8 +19,7 @@ function newEventId(): string {
 
 /** `POST /v1/{intercoms|barriers}/{deviceId}/open`, idempotent under an `Idempotency-Key`. */
 function openDeviceRoute(ctx: SimContext, kind: DeviceKind) {
-  const { operation } = ROUTES[kind];
-  const spec = OPERATIONS[operation];
+  const spec = OPERATIONS[OPERATION[kind]];
   const devices = kind === "intercom" ? ctx.intercoms : ctx.barriers;
 
   return async (c: Context<SimEnv>) => {
@@ -86,9 +83,8 @@ function openDeviceRoute(ctx: SimContext, kind: DeviceKind) {
 export function openDeviceRoutes(ctx: SimContext): Hono<SimEnv> {
   const app = new Hono<SimEnv>();
   for (const kind of ["intercom", "barrier"] as const) {
-    const { path } = ROUTES[kind];
-    app.post(path, openDeviceRoute(ctx, kind));
-    app.all(path, (c) => apiError(c, 405, "method_not_allowed", "use POST", { Allow: "POST" }));
+    serve(app, OPERATION[kind], openDeviceRoute(ctx, kind));
+    refuseOtherMethods(app, OPERATION[kind]);
   }
   return app;
 }

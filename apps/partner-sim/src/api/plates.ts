@@ -12,11 +12,9 @@ import type { SimContext, SimEnv } from "../context.ts";
 import { MAX_PLATES_PER_SUBJECT_SITE } from "../subject-data.ts";
 import { apiError, apiNoContent, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { refuseOtherMethods, serve } from "./contract-routes.ts";
 import { readJsonBody } from "./request-body.ts";
 import { noteBody, validate } from "./subject-requests.ts";
-
-export const SITE_PLATES_PATH = "/v1/sites/:siteId/plates";
-export const SITE_PLATE_PATH = "/v1/sites/:siteId/plates/:plateId";
 
 const SubjectQuery = z.strictObject({ subject: Subject });
 const SitePath = z.object({ siteId: SiteId });
@@ -93,14 +91,11 @@ function removePlateRoute(ctx: SimContext) {
 }
 
 export function plateRoutes(ctx: SimContext): Hono<SimEnv> {
-  return new Hono<SimEnv>()
-    .get(SITE_PLATES_PATH, listPlatesRoute(ctx))
-    .post(SITE_PLATES_PATH, addPlateRoute(ctx))
-    .all(SITE_PLATES_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use GET or POST", { Allow: "GET, POST" }),
-    )
-    .delete(SITE_PLATE_PATH, removePlateRoute(ctx))
-    .all(SITE_PLATE_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
-    );
+  const app = new Hono<SimEnv>();
+  serve(app, "plates.list", listPlatesRoute(ctx));
+  serve(app, "plates.add", addPlateRoute(ctx));
+  refuseOtherMethods(app, "plates.list", "plates.add");
+  serve(app, "plates.remove", removePlateRoute(ctx));
+  refuseOtherMethods(app, "plates.remove");
+  return app;
 }

@@ -5,9 +5,8 @@ import { z } from "zod";
 import type { SimContext, SimEnv } from "../context.ts";
 import { apiError, apiNoContent, apiSuccess } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { refuseOtherMethods, serve } from "./contract-routes.ts";
 import { parseErasureCategories, validate } from "./subject-requests.ts";
-
-export const SUBJECT_PATH = "/v1/subjects/:subject";
 
 const SubjectPath = z.object({ subject: Subject });
 const ErasureQuery = z.strictObject({ categories: z.string().optional() });
@@ -47,9 +46,8 @@ function eraseSubjectRoute(ctx: SimContext) {
 }
 
 export function subjectErasureRoutes(ctx: SimContext): Hono<SimEnv> {
-  return new Hono<SimEnv>()
-    .delete(SUBJECT_PATH, eraseSubjectRoute(ctx))
-    .all(SUBJECT_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
-    );
+  const app = new Hono<SimEnv>();
+  serve(app, "subjects.erase", eraseSubjectRoute(ctx));
+  refuseOtherMethods(app, "subjects.erase");
+  return app;
 }

@@ -1,6 +1,9 @@
 import {
   ERASURE_CATEGORIES,
   type ErasureCategory,
+  matchPath,
+  OPERATIONS,
+  type OperationName,
   PartnerRecordId,
   SiteId,
   Subject,
@@ -24,9 +27,6 @@ const MAX_RECORDED_FIELDS = 32;
 const MAX_RECORDED_NAME = 64;
 const MAX_RECORDED_PLATE = 32;
 
-const PLATES_PATH = /^\/v1\/sites\/([^/]+)\/plates(?:\/([^/]+))?$/;
-const FACE_PATH = /^\/v1\/faces\/([^/]+)$/;
-const SUBJECT_PATH = /^\/v1\/subjects\/([^/]+)$/;
 /** Operations that name their subject in `?subject=` (the POSTs carry it in the body). */
 const SUBJECT_IN_QUERY: ReadonlySet<RecordedOperation> = new Set([
   "plates.list",
@@ -85,18 +85,24 @@ function valid(schema: z.ZodType<string>, value: string | undefined): string | u
  */
 export function noteUrl(record: RecordDraft, url: URL): void {
   const { operation } = record;
-  const segment = (pattern: RegExp, index: number) =>
-    decodedSegment(pattern.exec(url.pathname)?.[index]);
+  /** The operation's path ids in this URL, decoded; the template is the contract's. */
+  const idsOf = (contract: OperationName) => {
+    const raw = matchPath(OPERATIONS[contract].path, url.pathname) ?? {};
+    return (name: string) => decodedSegment(raw[name]);
+  };
   const note = (field: "siteId" | "plateId" | "faceId" | "subject", value?: string) => {
     if (value !== undefined) record[field] = value;
   };
   if (operation === "plates.list" || operation === "plates.add" || operation === "plates.remove") {
-    note("siteId", valid(SiteId, segment(PLATES_PATH, 1)));
-    note("plateId", valid(PartnerRecordId, segment(PLATES_PATH, 2)));
+    const id = idsOf(operation);
+    note("siteId", valid(SiteId, id("siteId")));
+    note("plateId", valid(PartnerRecordId, id("plateId")));
   }
-  if (operation === "faces.remove") note("faceId", valid(PartnerRecordId, segment(FACE_PATH, 1)));
+  if (operation === "faces.remove") {
+    note("faceId", valid(PartnerRecordId, idsOf(operation)("faceId")));
+  }
   if (operation === "subjects.erase") {
-    note("subject", valid(Subject, segment(SUBJECT_PATH, 1)));
+    note("subject", valid(Subject, idsOf(operation)("subject")));
     const categories = parseErasureCategories(url.searchParams.get("categories") ?? undefined);
     if (categories !== null) record.categories = categories;
   } else if (SUBJECT_IN_QUERY.has(operation)) {

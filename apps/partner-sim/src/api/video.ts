@@ -1,6 +1,8 @@
 import {
+  expandPath,
   MAX_SDP_BYTES,
   OPERATIONS,
+  operationPath,
   PartnerSessionId,
   SDP_CONTENT_TYPE,
   VIDEO_SESSION_EXPIRES_HEADER,
@@ -11,14 +13,11 @@ import type { SimContext, SimEnv } from "../context.ts";
 import { iceServerLinks } from "../video/turn-credentials.ts";
 import { apiError } from "./answers.ts";
 import { authorize } from "./bearer-auth.ts";
+import { honoPath, refuseOtherMethods, serve } from "./contract-routes.ts";
 import { readLimitedText } from "./request-body.ts";
 
-export const CREATE_SESSION_PATH = "/v1/cameras/:cameraId/webrtc";
-export const SESSION_PATH = "/v1/sessions/:sessionId";
 /** Where a `standard` partner keeps its sessions: a path of its own (MediaMTX-like). */
-export const STANDARD_SESSION_PATH = "/streams/:cameraId/whep/:sessionId";
-const standardSessionPath = (cameraId: string, sessionId: string) =>
-  `/streams/${encodeURIComponent(cameraId)}/whep/${encodeURIComponent(sessionId)}`;
+export const STANDARD_SESSION_PATH = "/streams/{cameraId}/whep/{sessionId}";
 /** What the `bad-sdp` fault answers instead of an SDP answer. */
 export const BAD_SDP_BODY = "hello, not sdp";
 
@@ -63,14 +62,14 @@ function createSessionRoute(ctx: SimContext) {
         ? // draft-ietf-wish-whep §4.2: the session's URL, an ETag, trickle ICE; no lifetime.
           new Headers({
             "content-type": SDP_CONTENT_TYPE,
-            location: standardSessionPath(cameraId, session.sessionId),
+            location: expandPath(STANDARD_SESSION_PATH, [cameraId, session.sessionId]),
             etag: `"${session.sessionId}"`,
             "accept-patch": "application/trickle-ice-sdpfrag",
           })
         : new Headers({
             "content-type": SDP_CONTENT_TYPE,
             "cache-control": "no-store",
-            location: OPERATIONS["video.end_session"].path(session.sessionId),
+            location: operationPath("video.end_session", session.sessionId),
             [VIDEO_SESSION_EXPIRES_HEADER]: session.expiresAt,
           });
     for (const link of iceServerLinks(created.iceServers)) headers.append("link", link);
@@ -115,17 +114,14 @@ function endSessionRoute(ctx: SimContext) {
 }
 
 export function videoRoutes(ctx: SimContext): Hono<SimEnv> {
-  return new Hono<SimEnv>()
-    .post(CREATE_SESSION_PATH, createSessionRoute(ctx))
-    .all(CREATE_SESSION_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use POST", { Allow: "POST" }),
-    )
-    .delete(SESSION_PATH, endSessionRoute(ctx))
-    .all(SESSION_PATH, (c) =>
-      apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
-    )
-    .delete(STANDARD_SESSION_PATH, endSessionRoute(ctx))
-    .all(STANDARD_SESSION_PATH, (c) =>
+  const app = new Hono<SimEnv>();
+  serve(app, "video.create_session", createSessionRoute(ctx));
+  refuseOtherMethods(app, "video.create_session");
+  serve(app, "video.end_session", endSessionRoute(ctx));
+  refuseOtherMethods(app, "video.end_session");
+  return app
+    .delete(honoPath(STANDARD_SESSION_PATH), endSessionRoute(ctx))
+    .all(honoPath(STANDARD_SESSION_PATH), (c) =>
       apiError(c, 405, "method_not_allowed", "use DELETE", { Allow: "DELETE" }),
     );
 }

@@ -7,16 +7,23 @@ import {
   type SurfaceScope,
 } from "@propgate/domain";
 import {
-  type JsonSchema,
-  jsonSchema,
+  CLIENT_SECRET_BASIC,
+  type ComponentTable,
+  clientCredentialsScheme,
+  componentSchemas,
+  describeSchemas,
+  jsonAnswer,
   type OpenApiDocument,
   type OpenApiHeader,
   type OpenApiOperation,
   type OpenApiResponse,
+  openApiDocument,
+  rateLimitHeaders,
+  requiredBody,
+  retryAfterSeconds,
   type SchemaDocs,
-  schemaRef,
-} from "@propgate/partner-client/openapi";
-import { z } from "zod";
+  textHeader,
+} from "@propgate/openapi";
 import {
   AccessCheckRequest,
   AccessCheckResponse,
@@ -44,7 +51,7 @@ const SCHEMAS = {
   EventAccepted: [EventAccepted, "output"],
   SurfaceErrorBody: [SurfaceErrorBody, "output"],
   RateLimitedBody: [RateLimitedBody, "output"],
-} as const satisfies Record<string, readonly [z.ZodType, "input" | "output"]>;
+} as const satisfies ComponentTable;
 type SchemaName = keyof typeof SCHEMAS;
 
 const SCOPE_PURPOSE: Record<SurfaceScope, string> = {
@@ -86,112 +93,104 @@ function listed<K extends string>(meanings: Record<K, string>, order: readonly K
 }
 
 function schemaDocs(): SchemaDocs {
-  const docs: SchemaDocs = z.registry<{ description: string }>();
-  const describe = (schema: z.ZodType, description: string) => docs.add(schema, { description });
-  describe(
-    TokenRequestForm,
-    "RFC 6749 §4.4.2, form-encoded. Parameters not shown are ignored; none may be repeated.",
-  );
-  describe(
-    TokenRequestForm.shape.scope,
-    "Space-separated scope names; absent: every scope of the client. Asking for one the client " +
-      "was not given is `invalid_scope`.",
-  );
-  describe(
-    TokenRequestForm.shape.client_id,
-    "client_secret_post; next to Basic credentials it may be repeated, and must then match.",
-  );
-  describe(TokenRequestForm.shape.client_secret, "client_secret_post only.");
-  describe(TokenResponse, "RFC 6749 §5.1, with `Cache-Control: no-store`.");
-  describe(
-    TokenResponse.shape.access_token,
-    "An RFC 9068 JWT; treat it as opaque and send it as `Authorization: Bearer`.",
-  );
-  describe(
-    TokenResponse.shape.expires_in,
-    "Lifetime in seconds (300 unless agreed otherwise). Reuse the token until shortly before it " +
-      "expires.",
-  );
-  describe(TokenResponse.shape.scope, "The scopes granted, space-separated.");
-  describe(OAuthErrorBody, "RFC 6749 §5.2.");
-  describe(AccessCheckRequest, "Strict: a field not shown is refused (400), so is a missing one.");
-  describe(
-    AccessCheckRequest.shape.subject,
-    "The pseudonym Propgate sent you for the resident (in an open, plate or face call).",
-  );
-  describe(
-    AccessCheckRequest.shape.deviceId,
-    "Your id of the device, as registered with Propgate.",
-  );
-  describe(
-    AccessCheckRequest.shape.method,
-    `How the person presents: ${listed(METHOD_MEANING, ACCESS_METHODS)}.`,
-  );
-  describe(
-    AccessCheckResponse.shape.decision,
-    "`allow` only when everything checks out: the device is a door or gate Propgate knows, the " +
-      "resident lives at its site and holds the consents it needs. Anything unknown denies.",
-  );
-  describe(
-    AccessCheckResponse.shape.reason,
-    `With \`deny\` only: ${listed(DENY_MEANING, DENY_REASONS)}.`,
-  );
-  describe(PartnerEventRequest, "Strict: a field not shown is refused (400), so is a missing one.");
-  describe(PartnerEventRequest.shape.type, `${listed(EVENT_MEANING, PARTNER_EVENT_TYPES)}.`);
-  describe(PartnerEventRequest.shape.deviceId, "Your id of the device.");
-  describe(
-    PartnerEventRequest.shape.at,
-    "When it happened at the device (RFC 3339, with an offset).",
-  );
-  describe(EventAccepted.shape.eventId, "The event's row in Propgate's audit trail.");
-  describe(
-    SurfaceErrorBody,
-    "Every error of the surface but the token endpoint's own (RFC 6749) errors.",
-  );
-  describe(
-    SurfaceErrorBody.shape.error.shape.code,
-    "`INVALID_INPUT` (400), `UNAUTHORIZED` (401), `INSUFFICIENT_SCOPE`, `BLOCKED` or " +
-      "`FORBIDDEN` (403), `NOT_FOUND` (404), `INTERNAL` (500).",
-  );
-  describe(
-    SurfaceErrorBody.shape.error.shape.requestId,
-    "Quote it when you report a problem; also in the `X-Request-Id` header.",
-  );
-  describe(RateLimitedBody.shape.error.shape.retryAfterSeconds, "As `Retry-After`.");
-  return docs;
+  return describeSchemas((describe) => {
+    describe(
+      TokenRequestForm,
+      "RFC 6749 §4.4.2, form-encoded. Parameters not shown are ignored; none may be repeated.",
+    );
+    describe(
+      TokenRequestForm.shape.scope,
+      "Space-separated scope names; absent: every scope of the client. Asking for one the client " +
+        "was not given is `invalid_scope`.",
+    );
+    describe(
+      TokenRequestForm.shape.client_id,
+      "client_secret_post; next to Basic credentials it may be repeated, and must then match.",
+    );
+    describe(TokenRequestForm.shape.client_secret, "client_secret_post only.");
+    describe(TokenResponse, "RFC 6749 §5.1, with `Cache-Control: no-store`.");
+    describe(
+      TokenResponse.shape.access_token,
+      "An RFC 9068 JWT; treat it as opaque and send it as `Authorization: Bearer`.",
+    );
+    describe(
+      TokenResponse.shape.expires_in,
+      "Lifetime in seconds (300 unless agreed otherwise). Reuse the token until shortly before it " +
+        "expires.",
+    );
+    describe(TokenResponse.shape.scope, "The scopes granted, space-separated.");
+    describe(OAuthErrorBody, "RFC 6749 §5.2.");
+    describe(
+      AccessCheckRequest,
+      "Strict: a field not shown is refused (400), so is a missing one.",
+    );
+    describe(
+      AccessCheckRequest.shape.subject,
+      "The pseudonym Propgate sent you for the resident (in an open, plate or face call).",
+    );
+    describe(
+      AccessCheckRequest.shape.deviceId,
+      "Your id of the device, as registered with Propgate.",
+    );
+    describe(
+      AccessCheckRequest.shape.method,
+      `How the person presents: ${listed(METHOD_MEANING, ACCESS_METHODS)}.`,
+    );
+    describe(
+      AccessCheckResponse.shape.decision,
+      "`allow` only when everything checks out: the device is a door or gate Propgate knows, the " +
+        "resident lives at its site and holds the consents it needs. Anything unknown denies.",
+    );
+    describe(
+      AccessCheckResponse.shape.reason,
+      `With \`deny\` only: ${listed(DENY_MEANING, DENY_REASONS)}.`,
+    );
+    describe(
+      PartnerEventRequest,
+      "Strict: a field not shown is refused (400), so is a missing one.",
+    );
+    describe(PartnerEventRequest.shape.type, `${listed(EVENT_MEANING, PARTNER_EVENT_TYPES)}.`);
+    describe(PartnerEventRequest.shape.deviceId, "Your id of the device.");
+    describe(
+      PartnerEventRequest.shape.at,
+      "When it happened at the device (RFC 3339, with an offset).",
+    );
+    describe(EventAccepted.shape.eventId, "The event's row in Propgate's audit trail.");
+    describe(
+      SurfaceErrorBody,
+      "Every error of the surface but the token endpoint's own (RFC 6749) errors.",
+    );
+    describe(
+      SurfaceErrorBody.shape.error.shape.code,
+      "`INVALID_INPUT` (400), `UNAUTHORIZED` (401), `INSUFFICIENT_SCOPE`, `BLOCKED` or " +
+        "`FORBIDDEN` (403), `NOT_FOUND` (404), `INTERNAL` (500).",
+    );
+    describe(
+      SurfaceErrorBody.shape.error.shape.requestId,
+      "Quote it when you report a problem; also in the `X-Request-Id` header.",
+    );
+    describe(RateLimitedBody.shape.error.shape.retryAfterSeconds, "As `Retry-After`.");
+  });
 }
 
-const REQUEST_ID: OpenApiHeader = {
-  description: "The request's id: yours when you sent a usable one, else ours.",
-  schema: { type: "string" },
-};
-const RETRY_AFTER: OpenApiHeader = {
-  description: "Seconds until the block or the limit is lifted.",
-  schema: { type: "string", pattern: "^[0-9]+$" },
-};
+const REQUEST_ID = textHeader("The request's id: yours when you sent a usable one, else ours.");
+const RETRY_AFTER = retryAfterSeconds("Seconds until the block or the limit is lifted.");
 
 const RATE_LIMIT_HEADERS: Record<string, OpenApiHeader> = {
   "Retry-After": RETRY_AFTER,
-  RateLimit: {
-    description: "IETF RateLimit fields: remaining quota and seconds to its reset.",
-    schema: { type: "string" },
-  },
-  "RateLimit-Policy": {
-    description: "The quota and window of each limit the request counted against.",
-    schema: { type: "string" },
-  },
+  ...rateLimitHeaders({
+    limit: "IETF RateLimit fields: remaining quota and seconds to its reset.",
+    policy: "The quota and window of each limit the request counted against.",
+  }),
 };
 
+/** Every answer of the surface carries the request's id. */
 function json(
   description: string,
   schema: SchemaName,
   headers: Record<string, OpenApiHeader> = {},
 ): OpenApiResponse {
-  return {
-    description,
-    headers: { "X-Request-Id": REQUEST_ID, ...headers },
-    content: { "application/json": { schema: schemaRef(schema) } },
-  };
+  return jsonAnswer(description, schema, { "X-Request-Id": REQUEST_ID, ...headers });
 }
 
 const OUTSIDE_OR_BLOCKED =
@@ -211,12 +210,7 @@ function bearerErrors(scope: SurfaceScope): Record<string, OpenApiResponse> {
       "`UNAUTHORIZED`: no bearer token, an expired or foreign one, or a client no longer " +
         "registered. Get a new token.",
       "SurfaceErrorBody",
-      {
-        "WWW-Authenticate": {
-          description: 'RFC 6750 §3: `Bearer realm="propgate-partner-surface"`.',
-          schema: { type: "string" },
-        },
-      },
+      { "WWW-Authenticate": textHeader('RFC 6750 §3: `Bearer realm="propgate-partner-surface"`.') },
     ),
     "403": json(
       `\`INSUFFICIENT_SCOPE\`: the token lacks \`${scope}\`, or the client is no longer given it. ${OUTSIDE_OR_BLOCKED}`,
@@ -257,29 +251,20 @@ function bearerOperation(input: {
     tags: ["partner"],
     security: [{ surfaceOAuth: [input.scope] }],
     parameters: [REQUEST_ID_PARAMETER],
-    requestBody: {
-      required: true,
-      description: "JSON, at most 16 KiB.",
-      content: { "application/json": { schema: schemaRef(input.body) } },
-    },
+    requestBody: requiredBody("JSON, at most 16 KiB.", "application/json", input.body),
     responses: { ...input.answer, ...bearerErrors(input.scope) },
   };
 }
 
 /** The OpenAPI 3.1 document of the partner surface Propgate serves over the VPN. */
 export function partnerSurfaceDocument(): OpenApiDocument {
-  const docs = schemaDocs();
-  const schemas: Record<string, JsonSchema> = {};
-  for (const [name, [schema, io]] of Object.entries(SCHEMAS)) {
-    schemas[name] = jsonSchema(schema, io, docs);
-  }
   const noStore = {
-    "Cache-Control": { description: "`no-store`.", schema: { type: "string" } },
-    Pragma: { description: "`no-cache`.", schema: { type: "string" } },
+    "Cache-Control": textHeader("`no-store`."),
+    Pragma: textHeader("`no-cache`."),
   };
-  return {
-    openapi: "3.1.1",
-    info: { title: "Propgate partner surface", version: "v1", description: SURFACE_INTRO },
+  return openApiDocument({
+    title: "Propgate partner surface",
+    description: SURFACE_INTRO,
     servers: [
       {
         url: "http://{vpnAddress}",
@@ -295,10 +280,10 @@ export function partnerSurfaceDocument(): OpenApiDocument {
         },
       },
     ],
-    tags: [
-      { name: "oauth", description: "Tokens for the partner surface." },
-      { name: "partner", description: "What partners ask and tell Propgate." },
-    ],
+    tags: {
+      oauth: "Tokens for the partner surface.",
+      partner: "What partners ask and tell Propgate.",
+    },
     paths: {
       "/oauth/token": {
         post: {
@@ -312,13 +297,11 @@ export function partnerSurfaceDocument(): OpenApiDocument {
           tags: ["oauth"],
           security: [{ clientSecretBasic: [] }, {}],
           parameters: [REQUEST_ID_PARAMETER],
-          requestBody: {
-            required: true,
-            description: "`application/x-www-form-urlencoded`, at most 16 KiB.",
-            content: {
-              "application/x-www-form-urlencoded": { schema: schemaRef("TokenRequestForm") },
-            },
-          },
+          requestBody: requiredBody(
+            "`application/x-www-form-urlencoded`, at most 16 KiB.",
+            "application/x-www-form-urlencoded",
+            "TokenRequestForm",
+          ),
           responses: {
             "200": json("A bearer token for the partner surface.", "TokenResponse", noStore),
             "400": json(
@@ -329,10 +312,7 @@ export function partnerSurfaceDocument(): OpenApiDocument {
             ),
             "401": json("`invalid_client`: unknown client or wrong secret.", "OAuthErrorBody", {
               ...noStore,
-              "WWW-Authenticate": {
-                description: '`Basic realm="propgate-partner"`.',
-                schema: { type: "string" },
-              },
+              "WWW-Authenticate": textHeader('`Basic realm="propgate-partner"`.'),
             }),
             "403": json(OUTSIDE_OR_BLOCKED, "SurfaceErrorBody", { "Retry-After": RETRY_AFTER }),
             "429": json(
@@ -379,31 +359,15 @@ export function partnerSurfaceDocument(): OpenApiDocument {
         }),
       },
     },
-    components: {
-      schemas,
-      securitySchemes: {
-        surfaceOAuth: {
-          type: "oauth2",
-          description: "Bearer tokens from POST /oauth/token, client-credentials grant.",
-          flows: {
-            clientCredentials: {
-              tokenUrl: "/oauth/token",
-              scopes: Object.fromEntries(
-                SURFACE_SCOPES.map((scope) => [scope, SCOPE_PURPOSE[scope]]),
-              ),
-            },
-          },
-        },
-        clientSecretBasic: {
-          type: "http",
-          scheme: "basic",
-          description:
-            "client_secret_basic (RFC 6749 §2.3.1): the form-encoded client id and secret, " +
-            "joined by `:`, base64.",
-        },
-      },
+    schemas: componentSchemas(SCHEMAS, schemaDocs()),
+    securitySchemes: {
+      surfaceOAuth: clientCredentialsScheme(
+        "Bearer tokens from POST /oauth/token, client-credentials grant.",
+        Object.fromEntries(SURFACE_SCOPES.map((scope) => [scope, SCOPE_PURPOSE[scope]])),
+      ),
+      clientSecretBasic: CLIENT_SECRET_BASIC,
     },
-  };
+  });
 }
 
 const SURFACE_INTRO = `What Propgate serves to partners: tokens, access checks and device events. \
