@@ -1,6 +1,16 @@
 import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS } from "@propgate/domain";
 import { type AuditPage, type AuditQuery, type AuditVerdict, client } from "./api.ts";
-import { addOptions, byId, cell, fillTable, h, optional, pick, screenLink } from "./elements.ts";
+import {
+  addOptions,
+  byId,
+  cell,
+  fillTable,
+  h,
+  optional,
+  pick,
+  screenLink,
+  tableById,
+} from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import { navigate, type Screen } from "./router.ts";
 import { fromLocalInput, timeElement, toLocalInput } from "./time.ts";
@@ -69,6 +79,21 @@ function auditRow(row: AuditPage["rows"][number]): HTMLTableRowElement {
   );
 }
 
+const COLUMNS = [
+  "Seq",
+  "Time",
+  "Kind",
+  "Operation",
+  "Purpose",
+  "Partner",
+  "User",
+  "Target",
+  "Outcome",
+  "Actor",
+  "Reason",
+  "Request id",
+];
+
 export function createAuditScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-audit", HTMLElement);
   const form = byId("audit-form", HTMLFormElement);
@@ -91,7 +116,7 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
   const exportResult = byId("audit-export-result", HTMLParagraphElement);
   const verify = byId("verify", HTMLButtonElement);
   const verifyResult = byId("verify-result", HTMLParagraphElement);
-  const table = byId("audit", HTMLTableElement);
+  const table = tableById("audit", COLUMNS);
   const panel = createPanel(section, () => ready);
   addOptions(inputs.operation, AUDIT_OPERATIONS);
   addOptions(inputs.kind, AUDIT_KINDS);
