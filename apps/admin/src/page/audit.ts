@@ -1,7 +1,7 @@
 import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS } from "@propgate/domain";
 import { type AuditPage, type AuditQuery, type AuditVerdict, client } from "./api.ts";
 import {
-  addOptions,
+  addFilterOptions,
   byId,
   cell,
   fillTable,
@@ -60,6 +60,22 @@ function outcome(row: AuditPage["rows"][number]): string {
   return shown.length === 0 ? row.result : `${row.result} · ${shown.join(" · ")}`;
 }
 
+/** The columns of `auditRow`'s cells. */
+const COLUMNS = [
+  "Seq",
+  "Time",
+  "Kind",
+  "Operation",
+  "Purpose",
+  "Partner",
+  "User",
+  "Target",
+  "Outcome",
+  "Actor",
+  "Reason",
+  "Request id",
+];
+
 function auditRow(row: AuditPage["rows"][number]): HTMLTableRowElement {
   return h(
     "tr",
@@ -78,21 +94,6 @@ function auditRow(row: AuditPage["rows"][number]): HTMLTableRowElement {
     cell(row.requestId, { class: "mono" }),
   );
 }
-
-const COLUMNS = [
-  "Seq",
-  "Time",
-  "Kind",
-  "Operation",
-  "Purpose",
-  "Partner",
-  "User",
-  "Target",
-  "Outcome",
-  "Actor",
-  "Reason",
-  "Request id",
-];
 
 export function createAuditScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-audit", HTMLElement);
@@ -118,9 +119,9 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
   const verifyResult = byId("verify-result", HTMLParagraphElement);
   const table = tableById("audit", COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(inputs.operation, AUDIT_OPERATIONS);
-  addOptions(inputs.kind, AUDIT_KINDS);
-  addOptions(inputs.partner, PARTNERS);
+  addFilterOptions(inputs.operation, AUDIT_OPERATIONS);
+  addFilterOptions(inputs.kind, AUDIT_KINDS);
+  addFilterOptions(inputs.partner, PARTNERS);
 
   /** The filters of the rows shown (not what is typed and not yet applied). */
   let applied: { filter: Filter; limit: number; key: string } | null = null;

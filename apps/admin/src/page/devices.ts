@@ -1,6 +1,6 @@
 import { DEVICE_KINDS, PARTNERS } from "@propgate/domain";
 import { client, type Device } from "./api.ts";
-import { addOptions, byId, cell, fillTable, h, screenLink, tableById } from "./elements.ts";
+import { addFilterOptions, byId, cell, fillTable, h, screenLink, tableById } from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -21,8 +21,8 @@ export function createDevicesScreen(ready: Promise<unknown>): Screen {
   const count = byId("devices-count", HTMLParagraphElement);
   const table = tableById("devices", COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(kind, DEVICE_KINDS);
-  addOptions(partner, PARTNERS);
+  addFilterOptions(kind, DEVICE_KINDS);
+  addFilterOptions(partner, PARTNERS);
   let devices: Device[] | null = null;
 
   function render() {

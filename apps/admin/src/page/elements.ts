@@ -80,8 +80,9 @@ export function fillTable(table: HTMLTableElement, rows: HTMLTableRowElement[], 
   body.replaceChildren(...rows);
 }
 
-/** The options of a `<select>` from one of the domain's lists, after its "any". */
-export function addOptions(select: HTMLSelectElement, values: readonly string[]) {
+/** A filter's `<select>`: "any" (the empty value), then one of the domain's lists. */
+export function addFilterOptions(select: HTMLSelectElement, values: readonly string[]) {
+  select.append(h("option", { value: "" }, "any"));
   for (const value of values) select.append(h("option", { value }, value));
 }
 

@@ -4,7 +4,7 @@ import { type Anomaly, type Block, client } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
 import {
   actionButton,
-  addOptions,
+  addFilterOptions,
   byId,
   cell,
   fillTable,
@@ -64,8 +64,8 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
   const blocks = tableById("blocks", BLOCK_COLUMNS);
   const anomalies = tableById("anomalies", ANOMALY_COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(kind, ANOMALY_KINDS);
-  addOptions(subjectType, BLOCK_SUBJECT_TYPES);
+  addFilterOptions(kind, ANOMALY_KINDS);
+  addFilterOptions(subjectType, BLOCK_SUBJECT_TYPES);
 
   const reload = async () => {
     await panel.run("Loading anomalies and blocks", load);
