@@ -1,4 +1,5 @@
 import type { GatewayErrorCode } from "@propgate/client";
+import { bundlePageScript } from "@propgate/client/page-script";
 import { type Database, isDatabaseUnavailable } from "@propgate/consent-audit";
 import type { ErrorCode } from "@propgate/domain";
 import type { Context } from "hono";
@@ -96,15 +97,8 @@ export const CSP = [
 ].join("; ");
 
 /** The page script for the browser, bundled from `src/page/page.ts`. */
-export async function bundleAdminPage(): Promise<string> {
-  const result = await Bun.build({
-    entrypoints: [`${PAGE_DIR}/page.ts`],
-    target: "browser",
-    minify: true,
-  });
-  const [output] = result.outputs;
-  if (!result.success || !output) throw new Error("building the admin page failed");
-  return output.text();
+export function bundleAdminPage(): Promise<string> {
+  return bundlePageScript(`${PAGE_DIR}/page.ts`);
 }
 
 let bundle: Promise<string> | null = null;

@@ -1,11 +1,10 @@
 import {
   ConfigError,
   checkPartnerUrl,
-  databaseCa,
+  type DatabaseSettings,
   databaseFileEnv,
-  databasePassword,
+  databaseSettings,
   databaseUrl,
-  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -79,7 +78,7 @@ export const adminEnv = z.object({
 /** Enough to derive a 256-bit key from: `openssl rand -base64 32` gives 44 characters. */
 const MIN_SECRET_CHARS = 32;
 
-export interface AdminEnv {
+export interface AdminEnv extends DatabaseSettings {
   PROPGATE_ENV: z.infer<typeof propgateEnv>;
   HOST: string;
   PORT: number;
@@ -97,12 +96,6 @@ export interface AdminEnv {
   /** PostgreSQL (required in production); null: PGlite under DATA_DIR, or in memory. */
   DATABASE_URL: string | null;
   DATA_DIR: string | null;
-  /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
-  databaseCa: string | undefined;
-  /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
-  databasePassword: string | undefined;
-  /** Logged once at start in production when DATABASE_URL carries the password; else null. */
-  inlineDatabasePasswordWarning: string | null;
   /** Plain http to the provider (and a cookie without `Secure`) only on loopback outside production. */
   allowInsecureLoopback: boolean;
 }
@@ -183,9 +176,7 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
     sessionSecret,
     DATABASE_URL: env.DATABASE_URL ?? null,
     DATA_DIR: env.DATA_DIR ?? null,
-    databaseCa: databaseCa(env),
-    databasePassword: databasePassword(env),
-    inlineDatabasePasswordWarning: production ? databaseUrlPasswordWarning(source) : null,
+    ...databaseSettings(env, { production }),
     allowInsecureLoopback,
   };
 }

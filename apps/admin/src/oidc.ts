@@ -27,12 +27,17 @@ export interface PendingSignIn {
   codeVerifier: string;
 }
 
+/** What a sign-in yields; the session store keeps it (`session.ts`). */
 export interface SignedIn {
+  /** The provider's `sub` of the admin. */
   userId: string;
+  /** The `roles` claim of the ID token, for display only (the api decides from the access token). */
   roles: string[];
   accessToken: string;
+  /** Epoch ms; the access token is refreshed (or the session ends) before then. */
   accessTokenExpiresAt: number;
   refreshToken: string | null;
+  /** Kept for RP-initiated logout (`id_token_hint`). */
   idToken: string | null;
 }
 

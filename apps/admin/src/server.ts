@@ -1,5 +1,9 @@
 import { isLoopbackHost } from "@propgate/config";
-import { type DatabaseHandle, migrateDatabase, openDatabase } from "@propgate/consent-audit";
+import {
+  type DatabaseHandle,
+  migrateDatabase,
+  openConfiguredDatabase,
+} from "@propgate/consent-audit";
 import { type AdminApp, createAdminApp } from "./app.ts";
 import type { AdminEnv } from "./env.ts";
 
@@ -31,12 +35,7 @@ export async function serveAdmin(
 ): Promise<RunningAdmin> {
   const warn = options.warn ?? ((line: string) => console.warn(line));
   const database =
-    options.database ??
-    (await openDatabase(
-      env.DATABASE_URL
-        ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
-        : { dataDir: env.DATA_DIR ?? undefined },
-    ));
+    options.database ?? (await openConfiguredDatabase(env, env.DATA_DIR ?? undefined));
   const closeDatabase = async () => {
     if (!options.database) await database.close();
   };

@@ -11,6 +11,7 @@ import {
   touchAdminSession,
 } from "@propgate/consent-audit";
 import { z } from "zod";
+import type { Refreshed, SignedIn } from "./oidc.ts";
 import { createSealer, deriveKey } from "./seal.ts";
 
 /**
@@ -21,27 +22,17 @@ import { createSealer, deriveKey } from "./seal.ts";
  * (AES-256-GCM, `seal.ts`) under a key from ADMIN_SESSION_SECRET_FILE, bound to the row's id
  * hash: a changed row, a row moved under another id or sealed by another key does not open.
  */
-export interface Session {
-  /** The provider's `sub` of the admin. */
-  userId: string;
-  /** The `roles` claim of the ID token, for display only (the api decides from the access token). */
-  roles: string[];
-  accessToken: string;
-  /** Epoch ms; the access token is refreshed (or the session ends) before then. */
-  accessTokenExpiresAt: number;
-  refreshToken: string | null;
-  /** Kept for RP-initiated logout (`id_token_hint`). */
-  idToken: string | null;
+export interface Session extends SignedIn {
   /** Sent by the page in `x-csrf-token` with every mutation. */
   csrfToken: string;
   createdAt: number;
   lastSeenAt: number;
 }
 
-export type NewSession = Omit<Session, "csrfToken" | "createdAt" | "lastSeenAt">;
+export type NewSession = SignedIn;
 
 /** What renewing a session's tokens changes. */
-export type RenewedTokens = Pick<Session, "accessToken" | "accessTokenExpiresAt" | "refreshToken">;
+export type RenewedTokens = Refreshed;
 
 export interface SessionStore {
   /** A fresh session under a new random id (never one the browser brought). */

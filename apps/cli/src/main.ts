@@ -9,7 +9,7 @@ import {
   DeviceRecord,
   type LoggedCheckpoint,
   migrateDatabase,
-  openDatabase,
+  openConfiguredDatabase,
   parseCheckpointLog,
   rootMessage,
   upsertDevices,
@@ -57,11 +57,7 @@ function fail(message: string, code = 1): never {
 async function openCliDatabase(command: string, env = loadCliEnv()) {
   if (!env.DATABASE_URL && !env.DATA_DIR)
     fail(`${command}: set DATABASE_URL (or DATA_DIR for an embedded PGlite)`);
-  const database = await openDatabase(
-    env.DATABASE_URL
-      ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
-      : { dataDir: join(env.DATA_DIR ?? "", "pglite") },
-  );
+  const database = await openConfiguredDatabase(env, join(env.DATA_DIR ?? "", "pglite"));
   if (database.kind === "pglite") await migrateDatabase(database);
   return database;
 }

@@ -11,6 +11,7 @@ import {
   upsertDevices,
   verifyAuditChain,
 } from "@propgate/consent-audit";
+import { PARTNER_SCOPES } from "@propgate/domain";
 import type { Subprocess } from "bun";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "../src/seed.ts";
@@ -103,15 +104,7 @@ async function startSim(dir: string, tokenLifetimeSeconds: number): Promise<SimP
           {
             clientId: "propgate",
             clientSecret: SECRET,
-            scopes: [
-              "intercom.open",
-              "barrier.open",
-              "plates.manage",
-              "faces.manage",
-              "video.view",
-              "subjects.erase",
-              "health.read",
-            ],
+            scopes: PARTNER_SCOPES,
           },
         ]),
         SIM_INTERCOMS: SIM_INTERCOMS.join(","),

@@ -1,3 +1,4 @@
+import { bundlePageScript } from "@propgate/client/page-script";
 import type { Env, Hono } from "hono";
 
 const PAGE_DIR = `${import.meta.dir}/video-page`;
@@ -6,15 +7,7 @@ let bundle: Promise<string> | null = null;
 
 /** Bundles the page script for the browser once, on first use. */
 function pageScript(): Promise<string> {
-  bundle ??= Bun.build({
-    entrypoints: [`${PAGE_DIR}/page.ts`],
-    target: "browser",
-    minify: true,
-  }).then(async (result) => {
-    const [output] = result.outputs;
-    if (!result.success || !output) throw new Error("building the dev video page failed");
-    return output.text();
-  });
+  bundle ??= bundlePageScript(`${PAGE_DIR}/page.ts`);
   return bundle;
 }
 

@@ -451,6 +451,15 @@ describe.skipIf(!available)("VPN connections and devices", () => {
     const page = await open(operator, "devices");
     const screen = page.locator("#screen-devices");
     await page.locator('#devices tr[data-device="door-a1"]').waitFor();
+    expect(await page.locator("#devices thead th").allTextContents()).toEqual([
+      "Device",
+      "Kind",
+      "Site",
+      "Partner",
+      "Partner's id",
+      "Name",
+      "Updated",
+    ]);
     const all = await page.locator("#devices tbody tr").count();
     await screen.getByLabel("Kind").selectOption("camera");
     const cameras = await page

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { bundlePageScript } from "@propgate/client/page-script";
 import { type Browser, chromium } from "playwright-core";
 import { grant, startTestStack, type TestStack } from "./harness.ts";
 
@@ -22,20 +23,10 @@ let stack: TestStack;
 let browser: Browser;
 let page: ReturnType<typeof Bun.serve>;
 
-async function pageScript(): Promise<string> {
-  const result = await Bun.build({
-    entrypoints: [`${import.meta.dir}/fixtures/client-page.ts`],
-    target: "browser",
-  });
-  const [output] = result.outputs;
-  if (!result.success || !output) throw new Error(`bundling failed: ${result.logs.join("\n")}`);
-  return output.text();
-}
-
 beforeAll(async () => {
   if (!available) return;
   stack = await startTestStack();
-  const script = await pageScript();
+  const script = await bundlePageScript(`${import.meta.dir}/fixtures/client-page.ts`);
   const api = stack.api.url;
   page = Bun.serve({
     hostname: "127.0.0.1",

@@ -1,10 +1,8 @@
 import {
   ConfigError,
-  databaseCa,
   databaseFileEnv,
-  databasePassword,
+  databaseSettings,
   databaseUrl,
-  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -111,13 +109,7 @@ export function loadProbeEnv(source: EnvSource = process.env) {
   );
   return {
     ...env,
-    /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
-    databaseCa: databaseCa(env),
-    /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
-    databasePassword: databasePassword(env),
-    /** Logged once at start in production when DATABASE_URL carries the password; else null. */
-    inlineDatabasePasswordWarning:
-      env.PROPGATE_ENV === "production" ? databaseUrlPasswordWarning(env) : null,
+    ...databaseSettings(env, { production: env.PROPGATE_ENV === "production" }),
     VPN_DUMP_COMMAND: env.VPN_DUMP_COMMAND ?? ["wg", "show", env.VPN_INTERFACE, "dump"],
     PROBE_TIMEOUT_MS: timeoutMs,
     allowInsecureLoopback,

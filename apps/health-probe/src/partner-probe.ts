@@ -1,6 +1,6 @@
 import { connect } from "node:tls";
 import type { PartnerSettings } from "@propgate/config";
-import { createPartnerFetch, createTokenSource, OPERATIONS } from "@propgate/partner-client";
+import { createPartnerFetch, createPartnerTokenSource, OPERATIONS } from "@propgate/partner-client";
 
 /** What the probe checks of every partner. */
 export const PROBE_CHECKS = ["token", "health", "certificate"] as const;
@@ -95,12 +95,7 @@ export function createPartnerProbe(
     partner: settings.name,
     async run() {
       // A fresh source each round: the probe checks the endpoint, not a cached token.
-      const tokens = createTokenSource({
-        partner: settings.name,
-        issuer: settings.issuer,
-        tokenUrl: settings.tokenUrl,
-        clientId: settings.clientId,
-        clientSecret: settings.clientSecret,
+      const tokens = createPartnerTokenSource(settings, {
         fetch,
         allowInsecureLoopback: options.allowInsecureLoopback,
         requestTimeoutMs: options.timeoutMs,

@@ -1,7 +1,7 @@
 import {
   type DatabaseHandle,
   loadPartnerHealth,
-  openDatabase,
+  openConfiguredDatabase,
   recordVpnEvent,
   savePartnerHealth,
 } from "@propgate/consent-audit";
@@ -52,13 +52,7 @@ export async function startHealthProbe(
     app: "health-probe",
     defaultMetrics: options.database === undefined,
   });
-  const database =
-    options.database ??
-    (await openDatabase(
-      env.DATABASE_URL
-        ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
-        : { dataDir: env.DATA_DIR },
-    ));
+  const database = options.database ?? (await openConfiguredDatabase(env, env.DATA_DIR));
   if (env.inlineDatabasePasswordWarning) logger.warn(env.inlineDatabasePasswordWarning);
   const collector =
     options.vpn === false

@@ -1,26 +1,16 @@
 import type { Server } from "bun";
-import { createPartnerSimApp } from "./app.ts";
-import type { FaultController } from "./faults.ts";
+import { createPartnerSimApp, type PartnerSimApp } from "./app.ts";
 import type { PartnerSimOptions } from "./options.ts";
-import type { Recorder } from "./recorder.ts";
-import type { SubjectData } from "./subject-data.ts";
 import { resolveSimTls } from "./tls.ts";
-import type { VideoSessions } from "./video/sessions.ts";
 
-export interface PartnerSim {
+/** The sim's app (issuer, recorder, faults, video sessions, data) on its two listeners. */
+export interface PartnerSim extends Omit<PartnerSimApp, "api" | "admin" | "close"> {
   /** Base URL of the partner API and OAuth server, e.g. http://127.0.0.1:34567 (https with `tls`). */
   url: string;
   /** Base URL of the admin listener. */
   adminUrl: string;
   /** The OAuth issuer; equals `url` unless `publicUrl` was given. */
   issuer: string;
-  audience: string;
-  recorder: Recorder;
-  faults: FaultController;
-  /** Video sessions (WebRTC) of this sim, for tests. */
-  video: VideoSessions;
-  /** Plates, faces and erasures this sim holds, for tests. */
-  data: SubjectData;
   /** Closes every video session and both listeners. */
   stop(): Promise<void>;
 }

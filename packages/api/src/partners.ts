@@ -4,7 +4,7 @@ import {
   barrierOperations,
   createPartnerClient,
   createPartnerFetch,
-  createTokenSource,
+  createPartnerTokenSource,
   facesOperations,
   intercomOperations,
   type PartnerClient,
@@ -48,12 +48,7 @@ interface PartnersDeps {
 function createRuntime(settings: PartnerSettings, deps: PartnersDeps): PartnerRuntime {
   const { beforeSend } = deps;
   const fetch = createPartnerFetch(settings);
-  const tokenSource = createTokenSource({
-    partner: settings.name,
-    issuer: settings.issuer,
-    tokenUrl: settings.tokenUrl,
-    clientId: settings.clientId,
-    clientSecret: settings.clientSecret,
+  const tokenSource = createPartnerTokenSource(settings, {
     fetch,
     allowInsecureLoopback: deps.allowInsecureLoopback,
     requestTimeoutMs: settings.timeoutMs,

@@ -4,6 +4,7 @@ export {
   databaseUrl,
   databaseUrlPasswordWarning,
 } from "./database.ts";
+export { type DatabaseSettings, databaseSettings } from "./database-settings.ts";
 export {
   booleanFlag,
   hexOrBase64Key,

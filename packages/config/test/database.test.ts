@@ -2,7 +2,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, databasePassword, databaseUrlPasswordWarning } from "../src/index.ts";
+import {
+  ConfigError,
+  databasePassword,
+  databaseSettings,
+  databaseUrlPasswordWarning,
+} from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "propgate-config-db-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,5 +99,27 @@ describe("a password inline in DATABASE_URL", () => {
     expect(warning).not.toContain(PASSWORD);
     expect(databaseUrlPasswordWarning({ DATABASE_URL: URL_WITHOUT })).toBeNull();
     expect(databaseUrlPasswordWarning({})).toBeNull();
+  });
+});
+
+describe("databaseSettings", () => {
+  test("the password file read, no CA asked for; the inline-password warning in production only", () => {
+    const inline = `postgres://propgate_api:${PASSWORD}@db.internal/propgate`;
+    expect(databaseSettings({ DATABASE_URL: inline }, { production: false })).toEqual({
+      databaseCa: undefined,
+      databasePassword: undefined,
+      inlineDatabasePasswordWarning: null,
+    });
+    const warned = databaseSettings({ DATABASE_URL: inline }, { production: true });
+    expect(warned.inlineDatabasePasswordWarning).toContain("DATABASE_PASSWORD_FILE");
+    const env = {
+      DATABASE_URL: URL_WITHOUT,
+      DATABASE_PASSWORD_FILE: passwordFile("settings", `${PASSWORD}\n`),
+    };
+    expect(databaseSettings(env, { production: true })).toEqual({
+      databaseCa: undefined,
+      databasePassword: PASSWORD,
+      inlineDatabasePasswordWarning: null,
+    });
   });
 });

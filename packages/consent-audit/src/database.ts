@@ -255,6 +255,28 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   return wrapPglite(client);
 }
 
+/** A program's database settings, as its env loader returns them (`databaseSettings` of config). */
+export interface ConfiguredDatabase {
+  DATABASE_URL?: string | null;
+  databaseCa?: string;
+  databasePassword?: string;
+}
+
+/**
+ * The database a program's settings name: PostgreSQL at DATABASE_URL with its CA and password,
+ * else PGlite in `dataDir` (in memory when undefined).
+ */
+export function openConfiguredDatabase(
+  env: ConfiguredDatabase,
+  dataDir: string | undefined,
+): Promise<DatabaseHandle> {
+  return openDatabase(
+    env.DATABASE_URL
+      ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
+      : { dataDir },
+  );
+}
+
 /** A handle over an existing PGlite instance (the test helper loads instances from a template). */
 export async function wrapPglite(client: PGlite): Promise<DatabaseHandle> {
   await client.waitReady;

@@ -102,7 +102,7 @@ export {
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";
 export { CONSENT_CHANNEL, createConsentBus } from "./consent-bus";
 export type { Database, DatabaseHandle, OpenDatabaseOptions } from "./database";
-export { openDatabase } from "./database";
+export { type ConfiguredDatabase, openConfiguredDatabase, openDatabase } from "./database";
 export type { Device } from "./devices";
 export {
   DeviceRecord,

@@ -247,6 +247,15 @@ const ClaimInput = z.strictObject({
   leaseSeconds: z.number().positive().max(3600),
 });
 
+/** Created at the partner, not ended, and queued to end or past its lifetime. */
+function waitingToEnd(): SQL | undefined {
+  return and(
+    isNull(videoSessions.endedAt),
+    isNotNull(videoSessions.partnerSessionId),
+    or(isNotNull(videoSessions.endRequestedAt), sql`${videoSessions.expiresAt} <= now()`),
+  );
+}
+
 /**
  * Claims sessions to end at the partner: queued or past their lifetime, created at the partner,
  * not ended, due (`end_next_attempt_at`). `FOR UPDATE SKIP LOCKED` and the lease let several
@@ -261,12 +270,7 @@ export async function claimDueVideoEnds(
     .select({ id: videoSessions.id })
     .from(videoSessions)
     .where(
-      and(
-        isNull(videoSessions.endedAt),
-        isNotNull(videoSessions.partnerSessionId),
-        or(isNotNull(videoSessions.endRequestedAt), sql`${videoSessions.expiresAt} <= now()`),
-        sql`coalesce(${videoSessions.endNextAttemptAt}, '-infinity') <= now()`,
-      ),
+      and(waitingToEnd(), sql`coalesce(${videoSessions.endNextAttemptAt}, '-infinity') <= now()`),
     )
     .orderBy(asc(videoSessions.expiresAt))
     .limit(claim.limit)
@@ -382,15 +386,6 @@ export async function listVideoSessions(
 
 /** Sessions waiting to be ended at the partner (for a gauge and its alert). */
 export async function countEndingVideoSessions(db: Database): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(videoSessions)
-    .where(
-      and(
-        isNull(videoSessions.endedAt),
-        isNotNull(videoSessions.partnerSessionId),
-        or(isNotNull(videoSessions.endRequestedAt), sql`${videoSessions.expiresAt} <= now()`),
-      ),
-    );
+  const [row] = await db.select({ n: count() }).from(videoSessions).where(waitingToEnd());
   return row?.n ?? 0;
 }

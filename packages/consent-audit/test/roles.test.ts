@@ -9,6 +9,7 @@ import {
   claimDueErasures,
   claimDueVideoEnds,
   completeErasure,
+  countEndingVideoSessions,
   createConsentBus,
   type Database,
   type DatabaseHandle,
@@ -421,8 +422,11 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     ).toMatchObject({ id: sessionId });
     const ending = await claimDueVideoEnds(api.db, { limit: 10, leaseSeconds: 30 });
     expect(ending.map((session) => session.id)).toContain(sessionId);
+    const waiting = await countEndingVideoSessions(api.db);
+    expect(waiting).toBeGreaterThanOrEqual(1);
     await failVideoEndAttempt(api.db, sessionId, { errorCode: "http_503", retryInSeconds: 0 });
     await endVideoSession(api.db, sessionId, "resident");
+    expect(await countEndingVideoSessions(api.db)).toBe(waiting - 1);
 
     const kinds = (await listAuditEvents(api.db, { userId })).map((e) => e.kind);
     expect(kinds).toEqual(

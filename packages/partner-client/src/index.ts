@@ -32,8 +32,10 @@ export { auditErrorCode } from "./retry-policy.ts";
 export { checkAnswer, checkOffer, SdpError, type SdpSummary } from "./sdp.ts";
 export { subjectFor } from "./subject.ts";
 export {
+  createPartnerTokenSource,
   createTokenSource,
   discoverAuthorizationServer,
+  type PartnerCredentials,
   refreshSkewMs,
   type TokenSource,
   type TokenSourceOptions,

@@ -214,3 +214,30 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     },
   };
 }
+
+/** The OAuth fields of one partner's settings (`PartnerSettings` of `@propgate/config`). */
+export interface PartnerCredentials {
+  name: string;
+  issuer: URL | null;
+  tokenUrl: URL | null;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The token source of one partner as its settings name it; `options` carry the rest. */
+export function createPartnerTokenSource(
+  settings: PartnerCredentials,
+  options: Omit<
+    TokenSourceOptions,
+    "partner" | "issuer" | "tokenUrl" | "clientId" | "clientSecret"
+  >,
+): TokenSource {
+  return createTokenSource({
+    partner: settings.name,
+    issuer: settings.issuer,
+    tokenUrl: settings.tokenUrl,
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+    ...options,
+  });
+}

@@ -1,11 +1,9 @@
 import {
   ConfigError,
   certificateFiles,
-  databaseCa,
   databaseFileEnv,
-  databasePassword,
+  databaseSettings,
   databaseUrl,
-  databaseUrlPasswordWarning,
   type EnvSource,
   host,
   integer,
@@ -296,13 +294,7 @@ export function loadApiEnv(source: EnvSource = process.env) {
             hostname: "127.0.0.1",
             port: base.PROPGATE_ENV === "production" ? 9465 : 0,
           }),
-    /** The CA (PEM) that signed the PostgreSQL server's certificate, for sslmode=verify-full. */
-    databaseCa: databaseCa(base),
-    /** The database role's password from DATABASE_PASSWORD_FILE; undefined: DATABASE_URL's own. */
-    databasePassword: databasePassword(base),
-    /** Logged once at start in production when DATABASE_URL carries the password; else null. */
-    inlineDatabasePasswordWarning:
-      base.PROPGATE_ENV === "production" ? databaseUrlPasswordWarning(base) : null,
+    ...databaseSettings(base, { production: base.PROPGATE_ENV === "production" }),
     /** The identity provider's CA (PEM), for a JWKS served under a private CA. */
     authJwksCa: base.AUTH_JWKS_CA_FILE
       ? readConfigFile("AUTH_JWKS_CA_FILE", base.AUTH_JWKS_CA_FILE)

@@ -22,7 +22,7 @@ import {
   createSubjectRegistry,
   type DatabaseHandle,
   migrateDatabase,
-  openDatabase,
+  openConfiguredDatabase,
 } from "@propgate/consent-audit";
 import {
   createLogger,
@@ -187,13 +187,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       base: { instanceId },
     });
   const metrics = createMetrics({ app: "api", defaultMetrics: options.database === undefined });
-  const database =
-    options.database ??
-    (await openDatabase(
-      env.DATABASE_URL
-        ? { url: env.DATABASE_URL, ca: env.databaseCa, password: env.databasePassword }
-        : { dataDir: env.DATA_DIR },
-    ));
+  const database = options.database ?? (await openConfiguredDatabase(env, env.DATA_DIR));
   if (env.inlineDatabasePasswordWarning) logger.warn(env.inlineDatabasePasswordWarning);
   if (options.migrate) await migrateDatabase(database);
   for (const settings of Object.values(env.partners)) {

@@ -1,6 +1,16 @@
 import { AUDIT_KINDS, AUDIT_OPERATIONS, PARTNERS } from "@propgate/domain";
 import { type AuditPage, type AuditQuery, type AuditVerdict, client } from "./api.ts";
-import { addOptions, byId, cell, fillTable, h, optional, pick, screenLink } from "./elements.ts";
+import {
+  addFilterOptions,
+  byId,
+  cell,
+  fillTable,
+  h,
+  optional,
+  pick,
+  screenLink,
+  tableById,
+} from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import { navigate, type Screen } from "./router.ts";
 import { fromLocalInput, timeElement, toLocalInput } from "./time.ts";
@@ -50,6 +60,22 @@ function outcome(row: AuditPage["rows"][number]): string {
   return shown.length === 0 ? row.result : `${row.result} · ${shown.join(" · ")}`;
 }
 
+/** The columns of `auditRow`'s cells. */
+const COLUMNS = [
+  "Seq",
+  "Time",
+  "Kind",
+  "Operation",
+  "Purpose",
+  "Partner",
+  "User",
+  "Target",
+  "Outcome",
+  "Actor",
+  "Reason",
+  "Request id",
+];
+
 function auditRow(row: AuditPage["rows"][number]): HTMLTableRowElement {
   return h(
     "tr",
@@ -91,11 +117,11 @@ export function createAuditScreen(ready: Promise<unknown>): Screen {
   const exportResult = byId("audit-export-result", HTMLParagraphElement);
   const verify = byId("verify", HTMLButtonElement);
   const verifyResult = byId("verify-result", HTMLParagraphElement);
-  const table = byId("audit", HTMLTableElement);
+  const table = tableById("audit", COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(inputs.operation, AUDIT_OPERATIONS);
-  addOptions(inputs.kind, AUDIT_KINDS);
-  addOptions(inputs.partner, PARTNERS);
+  addFilterOptions(inputs.operation, AUDIT_OPERATIONS);
+  addFilterOptions(inputs.kind, AUDIT_KINDS);
+  addFilterOptions(inputs.partner, PARTNERS);
 
   /** The filters of the rows shown (not what is typed and not yet applied). */
   let applied: { filter: Filter; limit: number; key: string } | null = null;

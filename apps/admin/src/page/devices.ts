@@ -1,6 +1,6 @@
 import { DEVICE_KINDS, PARTNERS } from "@propgate/domain";
 import { client, type Device } from "./api.ts";
-import { addOptions, byId, cell, fillTable, h, screenLink } from "./elements.ts";
+import { addFilterOptions, byId, cell, fillTable, h, screenLink, tableById } from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -10,6 +10,8 @@ import { timeElement } from "./time.ts";
  * partner. Narrowed in the page as the admin types; the list is reloaded on demand.
  */
 
+const COLUMNS = ["Device", "Kind", "Site", "Partner", "Partner's id", "Name", "Updated"];
+
 export function createDevicesScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-devices", HTMLElement);
   const form = byId("devices-form", HTMLFormElement);
@@ -17,10 +19,10 @@ export function createDevicesScreen(ready: Promise<unknown>): Screen {
   const kind = byId("devices-kind", HTMLSelectElement);
   const partner = byId("devices-partner", HTMLSelectElement);
   const count = byId("devices-count", HTMLParagraphElement);
-  const table = byId("devices", HTMLTableElement);
+  const table = tableById("devices", COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(kind, DEVICE_KINDS);
-  addOptions(partner, PARTNERS);
+  addFilterOptions(kind, DEVICE_KINDS);
+  addFilterOptions(partner, PARTNERS);
   let devices: Device[] | null = null;
 
   function render() {

@@ -54,6 +54,22 @@ export function screenLink(text: string, screen: string, params: Record<string, 
   return h("a", { href: `#/${screen}?${new URLSearchParams(params)}` }, text);
 }
 
+/** A table's header row: one `<th scope="col">` per column name. */
+export function headerRow(columns: readonly string[]): HTMLTableRowElement {
+  return h("tr", {}, ...columns.map((name) => h("th", { scope: "col" }, name)));
+}
+
+/**
+ * The page's table with this id, headed by `columns`: the module that fills the rows names the
+ * columns, so a column is added in one place.
+ */
+export function tableById(id: string, columns: readonly string[]): HTMLTableElement {
+  const table = byId(id, HTMLTableElement);
+  table.createTHead().replaceChildren(headerRow(columns));
+  if (table.tBodies.length === 0) table.createTBody();
+  return table;
+}
+
 /** Replaces a table's body; with no rows, one row that says so across every column. */
 export function fillTable(table: HTMLTableElement, rows: HTMLTableRowElement[], empty: string) {
   const body = table.tBodies[0] ?? table.createTBody();
@@ -64,8 +80,9 @@ export function fillTable(table: HTMLTableElement, rows: HTMLTableRowElement[], 
   body.replaceChildren(...rows);
 }
 
-/** The options of a `<select>` from one of the domain's lists, after its "any". */
-export function addOptions(select: HTMLSelectElement, values: readonly string[]) {
+/** A filter's `<select>`: "any" (the empty value), then one of the domain's lists. */
+export function addFilterOptions(select: HTMLSelectElement, values: readonly string[]) {
+  select.append(h("option", { value: "" }, "any"));
   for (const value of values) select.append(h("option", { value }, value));
 }
 

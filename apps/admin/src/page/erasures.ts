@@ -1,12 +1,39 @@
 import { canAct } from "./access.ts";
 import { client, type Erasure } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
-import { actionButton, byId, cell, fillTable, h, optional, screenLink } from "./elements.ts";
+import {
+  actionButton,
+  byId,
+  cell,
+  fillTable,
+  h,
+  optional,
+  screenLink,
+  tableById,
+} from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
 
 /** Erasure requests (the resident screen's and this screen's): **Retry** for operators. */
+
+/** The columns of `erasureRow`'s rows. */
+export function erasureColumns(options: { showUser: boolean }): string[] {
+  return [
+    "Requested",
+    ...(options.showUser ? ["User"] : []),
+    "Partner",
+    "Categories",
+    "Reason",
+    "Requested by",
+    "Status",
+    "Attempts",
+    "Next attempt",
+    "Last error",
+    "Completed",
+    "Action",
+  ];
+}
 
 export function erasureRow(
   erasure: Erasure,
@@ -53,7 +80,7 @@ export function createErasuresScreen(ready: Promise<unknown>): Screen {
   const form = byId("erasures-form", HTMLFormElement);
   const userId = byId("erasures-user", HTMLInputElement);
   const status = byId("erasures-status", HTMLSelectElement);
-  const table = byId("erasures", HTMLTableElement);
+  const table = tableById("erasures", erasureColumns({ showUser: true }));
   const panel = createPanel(section, () => ready);
 
   async function load() {

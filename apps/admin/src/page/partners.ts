@@ -1,6 +1,6 @@
 import { PARTNERS } from "@propgate/domain";
 import { client, type HealthReport } from "./api.ts";
-import { byId, cell, fillTable, h } from "./elements.ts";
+import { byId, cell, fillTable, h, headerRow, tableById } from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { formatTime, timeElement } from "./time.ts";
@@ -39,17 +39,7 @@ function partnerCard(partner: string, checks: Check[]): HTMLElement {
   const table = h(
     "table",
     {},
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ...["Check", "State", "Failures in a row", "Since", "Last error"].map((name) =>
-          h("th", { scope: "col" }, name),
-        ),
-      ),
-    ),
+    h("thead", {}, headerRow(["Check", "State", "Failures in a row", "Since", "Last error"])),
     h(
       "tbody",
       {},
@@ -80,12 +70,14 @@ function partnerCard(partner: string, checks: Check[]): HTMLElement {
   );
 }
 
+const TRANSITION_COLUMNS = ["Time", "Partner", "Check", "Change", "Error"];
+
 export function createPartnersScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-partners", HTMLElement);
   const refresh = byId("partners-refresh", HTMLButtonElement);
   const updated = byId("partners-updated", HTMLParagraphElement);
   const cards = byId("partners", HTMLDivElement);
-  const transitions = byId("partner-transitions", HTMLTableElement);
+  const transitions = tableById("partner-transitions", TRANSITION_COLUMNS);
   const panel = createPanel(section, () => ready);
   let timer: ReturnType<typeof setInterval> | undefined;
 

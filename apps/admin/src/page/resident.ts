@@ -2,8 +2,8 @@ import { ERASURE_CATEGORIES, ERASURE_PARTNER, type Purpose } from "@propgate/dom
 import { canAct } from "./access.ts";
 import { type Consent, client, type ResidentView, type VideoSession } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
-import { actionButton, byId, cell, fillTable, h } from "./elements.ts";
-import { erasureRow } from "./erasures.ts";
+import { actionButton, byId, cell, fillTable, h, headerRow, tableById } from "./elements.ts";
+import { erasureColumns, erasureRow } from "./erasures.ts";
 import { createPanel } from "./panel.ts";
 import { navigate, type Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -42,13 +42,7 @@ function historyRow(consent: Consent): HTMLTableRowElement {
     h(
       "thead",
       {},
-      h(
-        "tr",
-        {},
-        ...["Time", "Action", "Notice version", "Channel", "Method", "Actor", "Reason"].map(
-          (name) => h("th", { scope: "col" }, name),
-        ),
-      ),
+      headerRow(["Time", "Action", "Notice version", "Channel", "Method", "Actor", "Reason"]),
     ),
     h("tbody", {}, ...entries),
   );
@@ -73,6 +67,19 @@ function historyRow(consent: Consent): HTMLTableRowElement {
   );
 }
 
+const CONSENT_COLUMNS = ["Purpose", "State", "Notice version", "Updated", "Action"];
+const VIDEO_COLUMNS = [
+  "Started",
+  "Session",
+  "Camera",
+  "Site",
+  "Partner",
+  "State",
+  "Expires",
+  "Ending",
+  "Action",
+];
+
 export function createResidentScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-resident", HTMLElement);
   const form = byId("resident-form", HTMLFormElement);
@@ -81,10 +88,10 @@ export function createResidentScreen(ready: Promise<unknown>): Screen {
   const summary = byId("resident-summary", HTMLParagraphElement);
   const auditLink = byId("resident-audit", HTMLAnchorElement);
   const revokeAll = byId("revoke-all", HTMLButtonElement);
-  const consents = byId("consents", HTMLTableElement);
+  const consents = tableById("consents", CONSENT_COLUMNS);
   const caption = byId("consents-caption", HTMLTableCaptionElement);
-  const erasures = byId("resident-erasures", HTMLTableElement);
-  const videos = byId("resident-videos", HTMLTableElement);
+  const erasures = tableById("resident-erasures", erasureColumns({ showUser: false }));
+  const videos = tableById("resident-videos", VIDEO_COLUMNS);
   const panel = createPanel(section, () => ready);
   let shown: string | null = null;
 

@@ -1,5 +1,5 @@
 import { client, type VpnEvent } from "./api.ts";
-import { byId, bytes, cell, fillTable, h, optional, screenLink } from "./elements.ts";
+import { byId, bytes, cell, fillTable, h, optional, screenLink, tableById } from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import { navigate, type Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -37,13 +37,16 @@ function peersOf(events: VpnEvent[]): Peer[] {
   return [...peers.values()];
 }
 
+const PEER_COLUMNS = ["Peer", "Interface", "Now", "Since", "Endpoint", "Connects", "Disconnects"];
+const EVENT_COLUMNS = ["Time", "Peer", "Interface", "Event", "Endpoint", "Received", "Sent"];
+
 export function createVpnScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-vpn", HTMLElement);
   const form = byId("vpn-form", HTMLFormElement);
   const peerInput = byId("vpn-peer", HTMLInputElement);
   const limit = byId("vpn-limit", HTMLSelectElement);
-  const peersTable = byId("vpn-peers", HTMLTableElement);
-  const eventsTable = byId("vpn-events", HTMLTableElement);
+  const peersTable = tableById("vpn-peers", PEER_COLUMNS);
+  const eventsTable = tableById("vpn-events", EVENT_COLUMNS);
   const panel = createPanel(section, () => ready);
 
   async function load(peer: string | undefined) {

@@ -2,7 +2,17 @@ import { ANOMALY_KINDS, BLOCK_SUBJECT_TYPES, clientNetwork } from "@propgate/dom
 import { canAct } from "./access.ts";
 import { type Anomaly, type Block, client } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
-import { actionButton, addOptions, byId, cell, fillTable, h, optional, pick } from "./elements.ts";
+import {
+  actionButton,
+  addFilterOptions,
+  byId,
+  cell,
+  fillTable,
+  h,
+  optional,
+  pick,
+  tableById,
+} from "./elements.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { duration, timeElement } from "./time.ts";
@@ -24,6 +34,26 @@ function blockState(block: Block): "lifted" | "expired" | "in force" {
   return Date.parse(block.expiresAt) <= Date.now() ? "expired" : "in force";
 }
 
+const BLOCK_COLUMNS = [
+  "Placed",
+  "Block",
+  "Subject",
+  "Kind",
+  "Offence",
+  "Expires",
+  "State",
+  "Action",
+];
+const ANOMALY_COLUMNS = [
+  "Last seen",
+  "Kind",
+  "Subject",
+  "Count / threshold",
+  "Window",
+  "First seen",
+  "Block",
+];
+
 export function createWatchScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-watch", HTMLElement);
   const form = byId("watch-form", HTMLFormElement);
@@ -31,11 +61,11 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
   const subjectType = byId("watch-subject-type", HTMLSelectElement);
   const subjectId = byId("watch-subject-id", HTMLInputElement);
   const activeOnly = byId("watch-active", HTMLInputElement);
-  const blocks = byId("blocks", HTMLTableElement);
-  const anomalies = byId("anomalies", HTMLTableElement);
+  const blocks = tableById("blocks", BLOCK_COLUMNS);
+  const anomalies = tableById("anomalies", ANOMALY_COLUMNS);
   const panel = createPanel(section, () => ready);
-  addOptions(kind, ANOMALY_KINDS);
-  addOptions(subjectType, BLOCK_SUBJECT_TYPES);
+  addFilterOptions(kind, ANOMALY_KINDS);
+  addFilterOptions(subjectType, BLOCK_SUBJECT_TYPES);
 
   const reload = async () => {
     await panel.run("Loading anomalies and blocks", load);

@@ -7,7 +7,7 @@ import {
   type CallHooks,
   createPartnerClient,
   createPartnerFetch,
-  createTokenSource,
+  createPartnerTokenSource,
   discoverAuthorizationServer,
   facesOperations,
   HealthResponse,
@@ -112,12 +112,7 @@ class Verification {
     const transport = createPartnerFetch(settings);
     this.oauth = observedFetch(transport, { readFields: true });
     this.answers = observedFetch(transport, { readFields: false });
-    this.tokens = createTokenSource({
-      partner: settings.name,
-      issuer: settings.issuer,
-      tokenUrl: settings.tokenUrl,
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
+    this.tokens = createPartnerTokenSource(settings, {
       fetch: this.oauth.fetch,
       allowInsecureLoopback: input.allowInsecureLoopback,
       requestTimeoutMs: settings.timeoutMs,
