@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lockAuditEvents } from "@propgate/consent-audit/testing";
-import { seedAuditRows } from "./audit-seed.ts";
 import {
   grant,
   HIGH_RATE_LIMITS,
@@ -8,7 +7,8 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
+import { seedAuditRows } from "./audit-seed.ts";
 
 /*
  * Invariant 8 (issue 23): no admin read can take an instance down. A viewer — the lowest admin

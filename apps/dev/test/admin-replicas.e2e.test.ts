@@ -7,9 +7,9 @@ import { openDatabase } from "@propgate/consent-audit";
 import { adminSessions } from "@propgate/consent-audit/schema";
 import { applyRolesSql } from "@propgate/consent-audit/testing";
 import { eq, sql } from "drizzle-orm";
+import { startTestStack, type TestStack } from "../src/testing/harness.ts";
+import { type Child, spawnChild } from "../src/testing/processes.ts";
 import { CookieJar, pickAccount } from "./admin-http.ts";
-import { startTestStack, type TestStack } from "./harness.ts";
-import { type Child, spawnChild } from "./processes.ts";
 
 /**
  * The admin app as deployed: replicas are processes of `apps/admin/src/main.ts` behind one public

@@ -5,9 +5,14 @@ import {
   listConsents,
   recordVpnEvent,
 } from "@propgate/consent-audit";
+import {
+  errorOf,
+  HIGH_RATE_LIMITS,
+  startTestStack,
+  type TestStack,
+} from "../src/testing/harness.ts";
 import { SEED_START, seedAuditRows, seedRow } from "./audit-seed.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { errorOf, HIGH_RATE_LIMITS, startTestStack, type TestStack } from "./harness.ts";
 
 /*
  * Invariant 5's admin roles (issue 13): a viewer reads every admin screen's data and is refused

@@ -3,7 +3,7 @@ import { savePartnerHealth } from "@propgate/consent-audit";
 import { auditEvents } from "@propgate/consent-audit/schema";
 import { appendUnsignedRows } from "@propgate/consent-audit/testing";
 import { eq } from "drizzle-orm";
-import { errorOf, startTestStack } from "./harness.ts";
+import { errorOf, startTestStack } from "../src/testing/harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

@@ -10,7 +10,7 @@ import { subjectFor } from "@propgate/partner-client";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { sql } from "drizzle-orm";
 import { type EmbeddedStack, startEmbeddedStack } from "../src/embedded.ts";
-import { errorOf } from "./harness.ts";
+import { errorOf } from "../src/testing/harness.ts";
 
 /**
  * Canaries (invariant 3, docs/architecture.md): a distinctive plate and a distinctive JPEG go through every

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
-import { grant, startTestStack, type TestStack } from "./harness.ts";
+import { grant, startTestStack, type TestStack } from "../src/testing/harness.ts";
 
 /**
  * `@propgate/client` in a real browser: a page script bundled with Bun.build, served from

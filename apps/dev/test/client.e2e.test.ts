@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createPropgateClient, PropgateError } from "@propgate/client";
-import { HIGH_RATE_LIMITS, startTestStack } from "./harness.ts";
+import { HIGH_RATE_LIMITS, startTestStack } from "../src/testing/harness.ts";
 
 /**
  * An app's script that uses only `@propgate/client`, against the embedded stack with a low open

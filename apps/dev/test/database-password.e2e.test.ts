@@ -19,8 +19,8 @@ import {
   type ThrowawayPostgres,
   throwawayPostgresUnavailable,
 } from "../drill/throwaway-postgres.ts";
+import { runToExit, spawnChild } from "../src/testing/processes.ts";
 import { API_MAIN, MIGRATE, productionApiEnv, refusal } from "./database-login.ts";
-import { runToExit, spawnChild } from "./processes.ts";
 
 /**
  * DATABASE_PASSWORD_FILE: every process that opens the database (the api, `migrate`, the

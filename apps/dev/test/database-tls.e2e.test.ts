@@ -14,8 +14,8 @@ import {
   type ThrowawayPostgres,
   throwawayPostgresUnavailable,
 } from "../drill/throwaway-postgres.ts";
+import { runToExit, spawnChild } from "../src/testing/processes.ts";
 import { API_MAIN, MIGRATE, productionApiEnv, refusal } from "./database-login.ts";
-import { runToExit, spawnChild } from "./processes.ts";
 
 /**
  * Database TLS that authenticates the server (docs/architecture.md, invariant 6): a throwaway

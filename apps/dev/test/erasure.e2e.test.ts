@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { listAuditEvents, verifyAuditChain } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
-import { startInstance, startTestStack, type TestStack } from "./harness.ts";
+import { startInstance, startTestStack, type TestStack } from "../src/testing/harness.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -17,8 +17,8 @@ import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/t
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
-import { HIGH_RATE_LIMITS } from "./harness.ts";
-import { type Child, spawnChild } from "./processes.ts";
+import { HIGH_RATE_LIMITS } from "../src/testing/harness.ts";
+import { type Child, spawnChild } from "../src/testing/processes.ts";
 
 /** The `url` of the first JSON log line with this message. */
 async function listeningUrl(child: Child, message: string): Promise<string> {

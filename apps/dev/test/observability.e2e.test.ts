@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createTestDatabase } from "@propgate/consent-audit/testing";
 import { createApp } from "@propgate/server";
 import { serverTimingSpans } from "../bench/breakdown.ts";
-import { errorOf, grant, startTestStack } from "./harness.ts";
+import { errorOf, grant, startTestStack } from "../src/testing/harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

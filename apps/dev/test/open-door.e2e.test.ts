@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { countAuditEvents, listAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
-import { clearRecorders, grant, startTestStack, type TestStack } from "./harness.ts";
+import { clearRecorders, grant, startTestStack, type TestStack } from "../src/testing/harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

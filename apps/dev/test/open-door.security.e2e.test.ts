@@ -9,7 +9,7 @@ import {
   HIGH_RATE_LIMITS,
   startInstance,
   startTestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

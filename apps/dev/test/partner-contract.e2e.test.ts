@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { errorOf, type Resident, startTestStack } from "../src/testing/harness.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { errorOf, type Resident, startTestStack } from "./harness.ts";
 
 // docs/architecture.md, "Partner contract: read tolerantly, write strictly": answers carrying
 // more than the contract names are taken; one missing a field we use is refused —

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { grant, type Instance, startInstance, startTestStack, type TestStack } from "./harness.ts";
+import {
+  grant,
+  type Instance,
+  startInstance,
+  startTestStack,
+  type TestStack,
+} from "../src/testing/harness.ts";
 
 /**
  * The api's token source finds a partner's token endpoint through its issuer: RFC 8414's

@@ -8,7 +8,7 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
 
 const TIMEOUT_MS = 1500;
 let stack: TestStack;

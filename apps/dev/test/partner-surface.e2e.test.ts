@@ -21,8 +21,14 @@ import {
 } from "@propgate/server";
 import { sql } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
+import {
+  errorOf,
+  grant,
+  type Resident,
+  startTestStack,
+  type TestStack,
+} from "../src/testing/harness.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { errorOf, grant, type Resident, startTestStack, type TestStack } from "./harness.ts";
 
 const TIMEOUT_MS = 5000;
 

@@ -12,8 +12,8 @@ import {
   type RunningPartnerSurface,
   servePartnerSurface,
 } from "@propgate/server";
+import { startTestStack, type TestStack } from "../src/testing/harness.ts";
 import { requestFrom } from "./fixtures/request-from.ts";
-import { startTestStack, type TestStack } from "./harness.ts";
 
 /**
  * Issue 12, finding 2: the partner token endpoint's own limits (invariant 7). Every secret check

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
 import { subjectFor } from "@propgate/partner-client";
-import { clearRecorders, errorOf, type Resident, startTestStack } from "./harness.ts";
+import { clearRecorders, errorOf, type Resident, startTestStack } from "../src/testing/harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

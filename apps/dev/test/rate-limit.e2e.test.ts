@@ -20,7 +20,7 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
 
 /**
  * Invariant 7 (docs/architecture.md) end to end: per IP, per resident, per door/gate open, per partner client

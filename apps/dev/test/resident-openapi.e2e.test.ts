@@ -3,7 +3,7 @@ import { residentApiDocument } from "@propgate/api";
 import { createApp } from "@propgate/server";
 import SwaggerClient from "swagger-client";
 import { z } from "zod";
-import { startTestStack } from "./harness.ts";
+import { startTestStack } from "../src/testing/harness.ts";
 
 /**
  * docs/openapi/resident-api.json as a generic OpenAPI client reads it: swagger-client (the

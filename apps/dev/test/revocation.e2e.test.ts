@@ -8,7 +8,7 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
 
 /**
  * Real-time revocation across api instances: A and B are two instances on one PostgreSQL

@@ -13,8 +13,8 @@ import { loadApiEnv, type RunningApi, startInstance } from "@propgate/server";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_INTERCOMS } from "../src/seed.ts";
-import { errorOf } from "./harness.ts";
-import { spawnChild } from "./processes.ts";
+import { errorOf } from "../src/testing/harness.ts";
+import { spawnChild } from "../src/testing/processes.ts";
 
 /**
  * Invariant 6 (encrypted transport): resident → api over HTTPS, api → partner over HTTPS with

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
+import { type Resident, startTestStack } from "../src/testing/harness.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { type Resident, startTestStack } from "./harness.ts";
 
 // Live video stops with the consent (issue 11): revoking `video`, a camera leaving the
 // resident's sites and the end of a session's lifetime end the session at the partner, through

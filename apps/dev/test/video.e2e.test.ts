@@ -1,8 +1,8 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
 import { MAX_SDP_BYTES } from "@propgate/partner-client";
+import { errorOf, type Resident, startTestStack } from "../src/testing/harness.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
-import { errorOf, type Resident, startTestStack } from "./harness.ts";
 
 const stack = await startTestStack();
 afterAll(() => stack.close());

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVpnCollector, type VpnConnectionEvent } from "@propgate/health-probe";
 import { subjectFor } from "@propgate/partner-client";
-import { type Child, spawnChild } from "./processes.ts";
+import { type Child, spawnChild } from "../src/testing/processes.ts";
 
 /**
  * The perimeter on a real network: three network namespaces made here — the api, a partner and

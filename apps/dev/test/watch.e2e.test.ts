@@ -6,8 +6,6 @@ import { join } from "node:path";
 import type { AppRouter } from "@propgate/api";
 import { listAnomalies, listAuditEvents, listBlocks } from "@propgate/consent-audit";
 import { createTRPCClient, httpLink } from "@trpc/client";
-import { requestFrom } from "./fixtures/request-from.ts";
-import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import {
   clearRecorders,
   errorOf,
@@ -17,7 +15,9 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
+import { requestFrom } from "./fixtures/request-from.ts";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 
 /**
  * Issue 10's reactions, end to end: rules over windows find the offender, a block refuses it

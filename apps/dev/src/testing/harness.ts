@@ -8,11 +8,7 @@ import {
   startInstance as startApi,
 } from "@propgate/server";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
-import {
-  type EmbeddedStack,
-  type EmbeddedStackOptions,
-  startEmbeddedStack,
-} from "../src/embedded.ts";
+import { type EmbeddedStack, type EmbeddedStackOptions, startEmbeddedStack } from "../embedded.ts";
 
 export interface TestStack extends EmbeddedStack {
   testDatabase: TestDatabase;
