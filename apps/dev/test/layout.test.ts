@@ -88,8 +88,9 @@ function testFolderOf(file: string): string | null {
 const LANES = ["browser", "container", "e2e", "load"] as const;
 const laneOf = (file: string) =>
   LANES.find((lane) => file.endsWith(`.${lane}.test.ts`)) ?? ("fast" as const);
-// The timeout only catches a hang: on two shared cores a fast test may well take seconds.
-const FAST_SCRIPT = `bun test --timeout 60000 --path-ignore-patterns='**/*.{${LANES.join(",")}}.test.ts'`;
+// Files in parallel (one worker per core); the timeout only catches a hang, as on two shared
+// cores a fast test may well take seconds.
+const FAST_SCRIPT = `bun test --parallel --timeout 60000 --path-ignore-patterns='**/*.{${LANES.join(",")}}.test.ts'`;
 const HEAVY_SCRIPT = `bun test --timeout 60000 ${LANES.map((lane) => `.${lane}.test.`).join(" ")}`;
 
 /** What only a heavy test starts: the whole stack, child processes, a browser, the drills. */
