@@ -3,7 +3,7 @@ import { runCli } from "./run-cli.ts";
 
 /**
  * `propgate partner verify`: usage, configuration and a partner that is not there. The runs
- * against the partner simulator are in apps/dev/test/partner-verify.test.ts (only apps/dev may
+ * against the partner simulator are in apps/dev/test/partner-verify.e2e.test.ts (only apps/dev may
  * start the simulator).
  */
 const SECRET = `cli-verify-${crypto.randomUUID()}`;

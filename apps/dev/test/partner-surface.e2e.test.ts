@@ -88,7 +88,7 @@ beforeAll(async () => {
       PARTNER_ALLOWED_CIDRS: "127.0.0.0/8",
       PARTNER_CLIENTS_FILE: clientsFile,
       PARTNER_TOKEN_TTL_SECONDS: "120",
-      // The token endpoint's own limits have their own tests (partner-token-limits.test.ts).
+      // The token endpoint's own limits have their own tests (partner-token-limits.e2e.test.ts).
       RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE: "10000",
       RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE: "10000",
     },
