@@ -14,7 +14,7 @@ import {
   startInstance,
   startTestStack,
   type TestStack,
-} from "../test/harness.ts";
+} from "../src/testing/harness.ts";
 import { measureAuditPages } from "./audit-pages.ts";
 import { measureAuditVerify } from "./audit-verify.ts";
 import { startBareProxy } from "./bare-proxy.ts";

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { spawnSync } from "bun";
-import { spawnChild } from "../test/processes.ts";
+import { spawnChild } from "../src/testing/processes.ts";
 
 const DEV_API = resolve(import.meta.dir, "../src/dev-api.ts");
 const BARE_PROXY = resolve(import.meta.dir, "bare-proxy.ts");

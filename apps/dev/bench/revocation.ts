@@ -1,4 +1,4 @@
-import { errorOf, grant, type Instance, type TestStack } from "../test/harness.ts";
+import { errorOf, grant, type Instance, type TestStack } from "../src/testing/harness.ts";
 
 export interface RevocationResult {
   /** Sequential door opens through B, ms. */

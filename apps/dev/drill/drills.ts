@@ -5,7 +5,7 @@ import { type Rig, type RigOptions, startRig } from "./rig.ts";
 /**
  * Fault drills under a steady load of door opens (issue 12): each starts a rig of its own,
  * breaks one part, and checks its rules. `bun run drill` runs them all; the important ones are
- * also tests (apps/dev/test/drills.test.ts).
+ * also tests (apps/dev/test/drills.e2e.test.ts).
  */
 export interface Check {
   rule: string;

@@ -15,7 +15,7 @@ import { PARTNER_SCOPES } from "@propgate/domain";
 import type { Subprocess } from "bun";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "../src/seed.ts";
-import { HIGH_RATE_LIMITS } from "../test/harness.ts";
+import { HIGH_RATE_LIMITS } from "../src/testing/harness.ts";
 import { freePort, startThrowawayPostgres, type ThrowawayPostgres } from "./throwaway-postgres.ts";
 import { startThrowawayRedis, type ThrowawayRedis } from "./throwaway-redis.ts";
 

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { auditEvents } from "@propgate/consent-audit/schema";
 import { eq } from "drizzle-orm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { startTestStack, type TestStack } from "../src/testing/harness.ts";
 import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
 import { seedAuditRows, seedRow } from "./audit-seed.ts";
-import { startTestStack, type TestStack } from "./harness.ts";
 
 /**
  * The audit screen over 100,000 seeded rows in Chromium (issue 13): pages forward and back by

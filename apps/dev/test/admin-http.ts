@@ -2,7 +2,7 @@ import { expect } from "bun:test";
 
 /**
  * The admin app's sign-in driven with fetch, as a browser would drive it through the dev
- * issuer's sign-in page (admin-sign-in.test.ts, admin-replicas.test.ts, image.container.test.ts).
+ * issuer's sign-in page (admin-sign-in.e2e.test.ts, admin-replicas.e2e.test.ts, image.container.test.ts).
  */
 
 /** A browser's cookies for one origin: what `Set-Cookie` answers left, sent back as `Cookie`. */

@@ -4,8 +4,6 @@ import { join } from "node:path";
 import { recordVpnEvent } from "@propgate/consent-audit";
 import { loadProbeEnv, startHealthProbe } from "@propgate/health-probe";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
-import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 import {
   clearRecorders,
   errorOf,
@@ -13,7 +11,9 @@ import {
   type Resident,
   startTestStack,
   type TestStack,
-} from "./harness.ts";
+} from "../src/testing/harness.ts";
+import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
+import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
 
 /**
  * The admin app's screens in Chromium, on the whole stack (issue 13): an operator revokes a

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAdminEnv, type RunningAdmin, serveAdmin } from "@propgate/admin";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { grant, startTestStack, type TestStack } from "../src/testing/harness.ts";
 import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
-import { grant, startTestStack, type TestStack } from "./harness.ts";
 
 /**
  * The admin app's sign-in, session and security end to end: the embedded stack (its admin app

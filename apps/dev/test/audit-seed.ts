@@ -10,7 +10,7 @@ import {
 import { auditEvents } from "@propgate/consent-audit/schema";
 
 /**
- * Audit rows for the tests of the trail at size (admin-roles.test.ts, the audit screen):
+ * Audit rows for the tests of the trail at size (admin-roles.load.test.ts, the audit screen):
  * row i at SEED_START + i seconds, linked and hashed as the writer would on a chain of its own,
  * opened and closed by checkpoints signed with the stack's audit key, so the chain still
  * verifies.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { bundlePageScript } from "@propgate/client/page-script";
 import { type Browser, chromium } from "playwright-core";
-import { grant, startTestStack, type TestStack } from "./harness.ts";
+import { grant, startTestStack, type TestStack } from "../src/testing/harness.ts";
 
 /**
  * `@propgate/client` in a real browser: a page script bundled with Bun.build, served from

@@ -17,8 +17,8 @@ import { createTestCertificates, type TestCertificates } from "@propgate/partner
 import { freePort } from "../drill/throwaway-postgres.ts";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_BARRIERS, SIM_INTERCOMS } from "../src/seed.ts";
-import { HIGH_RATE_LIMITS } from "./harness.ts";
-import { type Child, runToExit, spawnChild } from "./processes.ts";
+import { HIGH_RATE_LIMITS } from "../src/testing/harness.ts";
+import { type Child, runToExit, spawnChild } from "../src/testing/processes.ts";
 
 /*
  * Played as deployed: infra/k8s/local rendered by `kubectl kustomize` and run with

@@ -8,9 +8,9 @@ import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/t
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
+import { type Child, runToExit, spawnChild } from "../src/testing/processes.ts";
 import { CookieJar, pickAccount } from "./admin-http.ts";
 import { productionApiEnv } from "./database-login.ts";
-import { type Child, runToExit, spawnChild } from "./processes.ts";
 
 /*
  * The one image (infra/image/README.md) as an operator gets it: built by `bun run image`, its

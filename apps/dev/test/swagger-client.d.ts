@@ -1,4 +1,4 @@
-/** The part of swagger-client (which ships no types) that resident-openapi.test.ts uses. */
+/** The part of swagger-client (which ships no types) that resident-openapi.e2e.test.ts uses. */
 declare module "swagger-client" {
   interface ExecuteOptions {
     spec: unknown;

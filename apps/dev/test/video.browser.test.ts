@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/t
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
 import { SEED_DEVICES } from "../src/seed.ts";
-import { type Child, spawnChild, udpSocketsOf } from "./processes.ts";
+import { type Child, spawnChild, udpSocketsOf } from "../src/testing/processes.ts";
 
 /**
  * Live video end to end in a real browser: Debian's Chromium (playwright-core) ↔ the api and the

@@ -6,7 +6,7 @@ import { MediaStreamTrack, type RtpPacket, Vp8RtpPayload } from "werift";
 import { createPartnerSimApp } from "../src/index.ts";
 import { DEFAULT_CLIP_PATH, loadVideoClip, toVideoClip } from "../src/video/clip.ts";
 import { IvfFormatError, parseIvf } from "../src/video/ivf.ts";
-import { startMediaPump } from "../src/video/media-pump.ts";
+import { type MediaPump, startMediaPump } from "../src/video/media-pump.ts";
 import { DOOR_APP } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "partner-sim-ivf-"));
@@ -114,13 +114,18 @@ describe("media pump", () => {
     let sent = 0;
     let bytes = 0;
     const started = performance.now();
+    let pump: MediaPump | undefined;
     const done = new Promise<void>((resolve) => {
       track.onReceiveRtp.subscribe((packet) => {
         packets.push(packet);
-        if (packets.length === frames) resolve();
+        // Stopped here, not after the await: a pump running late sends its missed frames at once.
+        if (packets.length === frames) {
+          pump?.stop();
+          resolve();
+        }
       });
     });
-    const pump = startMediaPump({
+    pump = startMediaPump({
       clip,
       track,
       payloadType: 101,
@@ -131,7 +136,6 @@ describe("media pump", () => {
       },
     });
     await done;
-    pump.stop();
     expect(performance.now() - started).toBeGreaterThanOrEqual((frames - 1) * 10 - 2);
     expect(sent).toBe(frames);
     expect(bytes).toBe(packets.reduce((sum, packet) => sum + packet.serializeSize, 0));

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { PeerCertificate } from "node:tls";
 import { postgresConnection } from "../src/database-tls";
 
-/** How a deployment URL becomes postgres.js options; the handshake itself: apps/dev/test/database-tls.test.ts. */
+/** How a deployment URL becomes postgres.js options; the handshake itself: apps/dev/test/database-tls.e2e.test.ts. */
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 function certificate(subjectaltname: string): PeerCertificate {

@@ -19,7 +19,7 @@ import type { TokenSource } from "../src/token-source.ts";
 import type { PartnerFetch } from "../src/transport.ts";
 
 // The client's call against a stub fetch and a stub token source. The runs against the real
-// partner simulator stay in apps/dev/test/partner-resilience.test.ts.
+// partner simulator stay in apps/dev/test/partner-resilience.e2e.test.ts.
 
 interface SentRequest {
   url: string;

@@ -8,7 +8,7 @@ import {
 } from "../src/index.ts";
 
 // The token source and client are exercised against the real partner simulator in
-// apps/dev/test/partner-resilience.test.ts (this package cannot depend on the simulator,
+// apps/dev/test/partner-resilience.e2e.test.ts (this package cannot depend on the simulator,
 // which depends on this package's contract).
 
 describe("refresh skew", () => {
