@@ -129,15 +129,20 @@ async function exportSnapshot(tx: Database): Promise<string> {
 /**
  * The bounds of the verify's transaction on PostgreSQL (PGlite enforces neither): each statement
  * within `statementTimeoutMs`; and, since it sits idle while its reader walks (after at most one
- * other verify's walk on the reader's one connection), idle for up to twice that — or, with no
- * statement timeout (the operator's CLI), for as long as the walk takes.
+ * other verify's walk on the reader's one connection), idle for up to twice that plus a second
+ * for this process to hear the reader's timeout and roll back (a busy event loop must not turn a
+ * statement timeout into a killed session) — or, with no statement timeout (the operator's
+ * CLI), for as long as the walk takes.
  */
+/** How long this process may take to act on its reader's statement timeout. */
+const ROLLBACK_MARGIN_MS = 1000;
+
 function verifyBounds(statementTimeoutMs: number | undefined): string[] {
   if (statementTimeoutMs === undefined)
     return ["set local idle_in_transaction_session_timeout = 0"];
   return [
     setLocalStatementTimeout(statementTimeoutMs),
-    `set local idle_in_transaction_session_timeout = ${2 * statementTimeoutMs}`,
+    `set local idle_in_transaction_session_timeout = ${2 * statementTimeoutMs + ROLLBACK_MARGIN_MS}`,
   ];
 }
 
