@@ -17,11 +17,3 @@ test("DATABASE_URL set: PostgreSQL there, the folder unused (postgres.js connect
   expect(existsSync(folder)).toBe(false);
   await handle.close();
 });
-
-test("no DATABASE_URL (null, as the admin app's settings say it): PGlite in the folder given", async () => {
-  const folder = join(dir, "pglite");
-  const handle = await openConfiguredDatabase({ DATABASE_URL: null }, folder);
-  expect(handle.kind).toBe("pglite");
-  expect(existsSync(folder)).toBe(true);
-  await handle.close();
-});
