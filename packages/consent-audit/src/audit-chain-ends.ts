@@ -37,17 +37,21 @@ export interface ChainEndsVerdict {
   notes: string[];
 }
 
-/** The newest checkpoint of each chain: the highest `chain_seq`, then the latest signed time. */
+/**
+ * The newest checkpoint of each chain: the highest `chain_seq`; at one seq a closing checkpoint
+ * (nothing may follow it: a checkpoint and the close can share a millisecond), then the latest
+ * signed time.
+ */
 export function newestCheckpoints<C extends SignedEnd>(checkpoints: readonly C[]): Map<string, C> {
   const newest = new Map<string, C>();
+  const rank = (c: C) => [c.chainSeq, c.closing ? 1 : 0, c.at.getTime()] as const;
+  const newer = (a: C, b: C) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] !== y[0] ? x[0] > y[0] : x[1] !== y[1] ? x[1] > y[1] : x[2] > y[2];
+  };
   for (const checkpoint of checkpoints) {
     const seen = newest.get(checkpoint.chainId);
-    if (
-      !seen ||
-      checkpoint.chainSeq > seen.chainSeq ||
-      (checkpoint.chainSeq === seen.chainSeq && checkpoint.at > seen.at)
-    )
-      newest.set(checkpoint.chainId, checkpoint);
+    if (!seen || newer(checkpoint, seen)) newest.set(checkpoint.chainId, checkpoint);
   }
   return newest;
 }
