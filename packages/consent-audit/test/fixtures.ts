@@ -1,6 +1,8 @@
+import { afterEach } from "bun:test";
 import type { PartnerOperation } from "@propgate/domain";
 import type { AuditContext, Database, Purpose } from "../src/index";
 import { appendAuditEvents, grantConsent } from "../src/index";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
 
 export const APP_AUDIT: AuditContext = {
   sourceApp: "api",
@@ -121,4 +123,17 @@ export class Inbox<T> {
 
 export function revokeInput(userId: string, purpose: Purpose, actor = userId) {
   return { userId, purpose, channel: "app", method: "in_app_toggle", actor } as const;
+}
+
+/** Databases a test makes with the returned function, closed (dropped) after each test. */
+export function databasesPerTest() {
+  const opened: TestDatabase[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((handle) => handle.close()));
+  });
+  return async (options?: { migrate?: boolean }): Promise<TestDatabase> => {
+    const handle = await createTestDatabase(options);
+    opened.push(handle);
+    return handle;
+  };
 }

@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { checkReadiness } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { databasesPerTest } from "./fixtures";
 
 // The migrate entry as a process: the heavy lane (each run starts Bun and connects anew).
 setDefaultTimeout(30_000);
 
-const opened: TestDatabase[] = [];
-async function fresh(opts?: { migrate?: boolean }): Promise<TestDatabase> {
-  const handle = await createTestDatabase(opts);
-  opened.push(handle);
-  return handle;
-}
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((handle) => handle.close()));
-});
+const fresh = databasesPerTest();
 
 describe("migrate CLI", () => {
   const cli = new URL("../src/migrate-cli.ts", import.meta.url).pathname;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import {
   checkReadiness,
@@ -7,21 +7,13 @@ import {
   migrationsFolder,
   PURPOSES,
 } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
+import { databasesPerTest } from "./fixtures";
 
 // A first PGlite in a process runs initdb (seconds); PostgreSQL creates a database per test.
 setDefaultTimeout(30_000);
 
-const opened: TestDatabase[] = [];
-async function fresh(opts?: { migrate?: boolean }): Promise<TestDatabase> {
-  const handle = await createTestDatabase(opts);
-  opened.push(handle);
-  return handle;
-}
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((handle) => handle.close()));
-});
+const fresh = databasesPerTest();
 
 describe("migrateDatabase", () => {
   test("is idempotent: a second run applies nothing and the database stays ready", async () => {
@@ -86,9 +78,8 @@ describe("checkReadiness", () => {
   });
 
   test("is not ok when the database is unreachable", async () => {
-    const handle = await fresh();
+    const handle = await createTestDatabase(); // closed here, not after the test
     await handle.close();
-    opened.splice(opened.indexOf(handle), 1);
     const result = await checkReadiness(handle);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).toContain("database unreachable");
