@@ -198,16 +198,6 @@ export function tokenVerifier(tokens: Record<string, Principal>) {
   };
 }
 
-/** A pino logger whose lines a test reads. */
-export function memoryLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({
-    name: "api-test",
-    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
-  });
-  return { logger, lines };
-}
-
 /** What `callPartner` runs on: fakes of the services, the real in-flight tracking and metrics. */
 export function partnerCallServices(devices: Device[]) {
   const consent = consentBook();

@@ -23,7 +23,6 @@ import {
 } from "../src/trpc.ts";
 import {
   countingRateLimits,
-  memoryLogger,
   memorySubjects,
   memoryWatch,
   only,
@@ -31,6 +30,7 @@ import {
   TEST_SETTINGS,
   tokenVerifier,
 } from "./fake-services.ts";
+import { observed } from "./fixtures/observed.ts";
 
 /**
  * The procedure middlewares of `trpc.ts` through tRPC's fetch handler, in-process: what a caller
@@ -81,7 +81,7 @@ function instance(options: { quotas?: Parameters<typeof countingRateLimits>[0] }
   const watch = memoryWatch();
   const rateLimits = countingRateLimits(options.quotas);
   const subjects = memorySubjects();
-  const { logger, lines } = memoryLogger();
+  const { logger, logs: lines } = observed();
   const deps: AppDeps = {
     settings: TEST_SETTINGS,
     database: only("database"),
