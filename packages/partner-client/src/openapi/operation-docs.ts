@@ -94,39 +94,31 @@ function videoAnswer(description: string): OpenApiResponse {
   };
 }
 
+/** A door's or a gate's open: the two differ only in the word. */
+function openDoc(
+  word: "door" | "gate",
+  kind: string,
+): OperationDoc<"intercom.open" | "barrier.open"> {
+  return {
+    summary: `Open a ${word}`,
+    description: `A resident asked to open this ${word} in the tenant app; Propgate checked their consent and site.`,
+    path: { deviceId: DEVICE_ID(kind) },
+    idempotencyKey: true,
+    body: { schema: "OpenRequest", description: "Who asked." },
+    answers: {
+      "200": json("Opened.", "OpenResponse"),
+      "201": json("Opened (201 is taken as 200).", "OpenResponse"),
+    },
+    errors: {
+      "404": `No such ${word} at your service.`,
+      "422": "The Idempotency-Key was used before with a different body.",
+    },
+  };
+}
+
 export const OPERATION_DOCS: { [N in OperationName]: OperationDoc<N> } = {
-  "intercom.open": {
-    summary: "Open a door",
-    description:
-      "A resident asked to open this door in the tenant app; Propgate checked their consent and site.",
-    path: { deviceId: DEVICE_ID("intercom (door)") },
-    idempotencyKey: true,
-    body: { schema: "OpenRequest", description: "Who asked." },
-    answers: {
-      "200": json("Opened.", "OpenResponse"),
-      "201": json("Opened (201 is taken as 200).", "OpenResponse"),
-    },
-    errors: {
-      "404": "No such door at your service.",
-      "422": "The Idempotency-Key was used before with a different body.",
-    },
-  },
-  "barrier.open": {
-    summary: "Open a gate",
-    description:
-      "A resident asked to open this gate in the tenant app; Propgate checked their consent and site.",
-    path: { deviceId: DEVICE_ID("barrier (gate)") },
-    idempotencyKey: true,
-    body: { schema: "OpenRequest", description: "Who asked." },
-    answers: {
-      "200": json("Opened.", "OpenResponse"),
-      "201": json("Opened (201 is taken as 200).", "OpenResponse"),
-    },
-    errors: {
-      "404": "No such gate at your service.",
-      "422": "The Idempotency-Key was used before with a different body.",
-    },
-  },
+  "intercom.open": openDoc("door", "intercom (door)"),
+  "barrier.open": openDoc("gate", "barrier (gate)"),
   "video.create_session": {
     summary: "Start a live video session (WHEP)",
     description:
