@@ -262,3 +262,20 @@ describe("doc citations", () => {
     ]);
   });
 });
+
+describe("the README", () => {
+  // What Propgate is, the two commands, a picture, links (CONTRIBUTING.md, "Docs"): the reference
+  // lives in docs/, so the README stays short enough to read at once.
+  test("is at most 200 lines and links each doc in docs/", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    expect(readme.split("\n").length).toBeLessThanOrEqual(200);
+    for (const doc of [
+      "api.md",
+      "operations.md",
+      "configuration.md",
+      "partner-onboarding.md",
+      "architecture.md",
+    ])
+      expect(readme).toContain(`](docs/${doc})`);
+  });
+});
