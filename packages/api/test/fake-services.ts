@@ -8,7 +8,7 @@ import {
   type SubjectOwner,
 } from "@propgate/consent-audit";
 import type { AnomalyKind, BlockSubjectType, Partner, Purpose } from "@propgate/domain";
-import { createLogger, createMetrics } from "@propgate/observability";
+import { createMetrics } from "@propgate/observability";
 import { createPartnerClient, intercomOperations, subjectFor } from "@propgate/partner-client";
 import { BlockedError, UnauthorizedError } from "../src/errors.ts";
 import type {
