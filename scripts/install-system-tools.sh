@@ -12,7 +12,7 @@ PACKAGES=(
   nftables            # nft: the partner-surface firewall, loaded into test namespaces
   iproute2            # ip netns / veth for the test bed
   openssl             # throwaway CA and certificates made at test time
-  prometheus          # promtool: checks and unit-tests infra/prometheus/alerts.yml
+  prometheus          # promtool: checks infra/prometheus/alerts.yml; prometheus: the overview browser test
   redis-server        # a throwaway Redis for the drill that stops it (never the shared one)
   libreoffice-calc-nogui  # soffice: opens the audit CSV export as a spreadsheet would
   haproxy             # the load balancer of infra/compose, its config checked with haproxy -c

@@ -9,7 +9,7 @@ PGPASSWORD="$(cat /run/secrets/postgres-password)"
 export PGPASSWORD
 psql -X -q -v ON_ERROR_STOP=1 -f /etc/propgate/roles.sql
 [ "${1:-}" = "roles" ] || exit 0
-for role in owner api readonly admin_app; do
+for role in owner api readonly admin_app admin; do
   # The password travels as a psql variable (quoted by psql), never on a command line.
   psql -X -q -v ON_ERROR_STOP=1 -v role="propgate_${role}" \
     -v password="$(cat "/run/secrets/db-${role}-password")" <<'SQL'

@@ -9,7 +9,10 @@
 -- are revoked and granted again in one transaction, so what is granted below is all they have.
 -- A table that is not named here gets nothing for api, admin and the admin app (readonly may
 -- read every table but admin_sessions). No role may UPDATE, DELETE or TRUNCATE anything
--- audited; the code DELETEs nothing but the admin app's own expired or ended sessions.
+-- audited, but for the retention job (admin_role) nulling audit rows' personal fields; the code
+-- DELETEs nothing but the admin app's own expired or ended sessions, the
+-- journal the api prunes, and what the retention job (`propgate retention run`, as admin_role)
+-- prunes past its period (docs/data-retention.md).
 
 \set ON_ERROR_STOP on
 
@@ -88,9 +91,13 @@ SELECT
   to_regclass('public.vpn_events') IS NOT NULL AS has_vpn_events,
   to_regclass('public.partner_subjects') IS NOT NULL AS has_partner_subjects,
   to_regclass('public.audit_checkpoints') IS NOT NULL AS has_audit_checkpoints,
+  to_regclass('public.audit_redactions') IS NOT NULL AS has_audit_redactions,
   to_regclass('public.blocks') IS NOT NULL AS has_blocks,
   to_regclass('public.partner_health') IS NOT NULL AS has_partner_health,
   to_regclass('public.admin_sessions') IS NOT NULL AS has_admin_sessions,
+  to_regclass('public.journal_entries') IS NOT NULL AS has_journal,
+  to_regclass('public.guest_keys') IS NOT NULL AS has_guest_keys,
+  to_regclass('public.destruction_records') IS NOT NULL AS has_destruction_records,
   to_regnamespace('drizzle') IS NOT NULL AS has_drizzle_schema
 \gset
 
@@ -119,30 +126,83 @@ SELECT
   GRANT INSERT ON consent_events TO :"admin_role";
   GRANT INSERT ON audit_events TO :"admin_role";
   GRANT INSERT ON erasure_requests TO :"admin_role";
+  -- An admin's revoke of `video` consent queues the resident's sessions to end (same transaction).
+  GRANT UPDATE ON video_sessions TO :"admin_role";
+
+  -- The retention job (`propgate retention run`) connects as admin_role and deletes, past their
+  -- periods, exactly these: history of revoked consents (with their state rows), confirmed
+  -- erasure requests and ended video sessions. Its other tables follow below.
+  GRANT DELETE ON consent_events, consent_current, erasure_requests, video_sessions TO :"admin_role";
 
   -- readonly: reporting and auditors.
   GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"readonly_role";
 
   \if :has_vpn_events
-    -- The VPN connection log is append-only like the audit (written by the health-probe's collector).
+    -- The VPN connection log is append-only like the audit (written by the health-probe's
+    -- collector); only the retention job deletes events past VPN_EVENT_RETENTION_DAYS.
     GRANT SELECT, INSERT ON vpn_events TO :"api_role";
+    GRANT DELETE ON vpn_events TO :"admin_role";
   \endif
   \if :has_partner_subjects
     GRANT SELECT, INSERT, UPDATE ON partner_subjects TO :"api_role";
+    -- Pseudonyms of residents gone quiet: pruned by the retention job.
+    GRANT DELETE ON partner_subjects TO :"admin_role";
   \endif
   \if :has_audit_checkpoints
     -- Signed checkpoints of the audit chains: append-only like the chains they sign.
     GRANT SELECT, INSERT ON audit_checkpoints TO :"api_role";
   \endif
+  \if :has_audit_redactions
+    -- Retention (the CLI, as admin): it may only null the personal fields of old audit rows and
+    -- mark them with a signed redaction record; every other column stays as written. The api
+    -- reads the records for admin.audit.verify.
+    GRANT UPDATE (user_id, client_ip, target, actor, redaction_id, redacted_digest) ON audit_events TO :"admin_role";
+    GRANT INSERT ON audit_redactions TO :"admin_role";
+    GRANT SELECT ON audit_redactions TO :"api_role";
+  \endif
   \if :has_blocks
     -- Anomalies and blocks: the api's rules write them (counts raised, blocks lifted by admins).
     GRANT SELECT, INSERT, UPDATE ON anomalies, blocks TO :"api_role";
+    -- Old anomalies and blocks that are over: pruned by the retention job.
+    GRANT DELETE ON anomalies, blocks TO :"admin_role";
   \endif
   \if :has_partner_health
     -- The health probe (connecting as the api role, like the VPN collector): the checks' state,
     -- and their transitions append-only.
     GRANT SELECT, INSERT, UPDATE ON partner_health TO :"api_role";
     GRANT SELECT, INSERT ON partner_health_events TO :"api_role";
+  \endif
+  \if :has_journal
+    -- The residents' journal: the api appends, erases (a revoke) and prunes it; the webhook
+    -- outbox goes with its entries (the cascade runs as the owner). Units are mapped by
+    -- operators (`propgate units import`, as admin_role); memberships follow residents' tokens;
+    -- receipts make partner event posts idempotent and are pruned.
+    GRANT SELECT, INSERT, DELETE ON journal_entries TO :"api_role";
+    GRANT SELECT, INSERT, UPDATE ON webhook_outbox TO :"api_role";
+    GRANT SELECT ON units TO :"api_role";
+    GRANT SELECT, INSERT, UPDATE, DELETE ON unit_residents TO :"api_role";
+    GRANT SELECT, INSERT, DELETE ON partner_event_receipts TO :"api_role";
+    -- An admin's revoke of `journal` consent erases the resident's journal.
+    GRANT DELETE ON journal_entries TO :"admin_role";
+    GRANT INSERT, UPDATE ON units TO :"admin_role";
+    -- The retention job prunes the journal too (JOURNAL_RETENTION_DAYS), delivered webhook
+    -- messages and old partner event receipts.
+    GRANT DELETE ON webhook_outbox, partner_event_receipts TO :"admin_role";
+  \endif
+  \if :has_guest_keys
+    -- Guest keys (never their codes): the api records, lists and ends them (its end queue);
+    -- an admin's revoke of `guests` consent queues the resident's keys in the same transaction.
+    GRANT SELECT, INSERT, UPDATE ON guest_keys TO :"api_role";
+    GRANT UPDATE ON guest_keys TO :"admin_role";
+    -- Ended or lapsed keys past GUEST_KEY_RETENTION_DAYS: pruned by the retention job.
+    GRANT DELETE ON guest_keys TO :"admin_role";
+  \endif
+  \if :has_destruction_records
+    -- Records of confirmed erasures (RKN Order No. 179): the erasure worker writes them, the
+    -- admin export reads them; append-only, like the audit.
+    GRANT SELECT, INSERT ON destruction_records TO :"api_role";
+    -- Kept DESTRUCTION_RECORD_YEARS, then deleted by the retention job; nobody rewrites one.
+    GRANT DELETE ON destruction_records TO :"admin_role";
   \endif
   \if :has_admin_sessions
     -- The admin app's sessions: its only table, where it signs admins in and out and deletes

@@ -1,3 +1,4 @@
+/// <reference path="./text-imports.d.ts" />
 import type { GatewayErrorCode } from "@propgate/client";
 import { bundlePageScript } from "@propgate/client/page-script";
 import { type Database, isDatabaseUnavailable } from "@propgate/consent-audit";
@@ -6,7 +7,13 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie } from "hono/cookie";
+// uPlot's stylesheet, served first in /admin.css (a text import: a compiled binary embeds it).
+import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
+import { z } from "zod";
+import { LANGUAGE_COOKIE, noticeLanguage, noticePage } from "./notices.ts";
 import { createOidcClient, type OidcClient, signInFailure } from "./oidc.ts";
+import { OVERVIEW_PANEL_IDS, OVERVIEW_RANGE_NAMES, overviewPanel } from "./overview/panels.ts";
+import { PrometheusError, panelSeries } from "./overview/prometheus.ts";
 import { processSecret } from "./seal.ts";
 import {
   cookieHeader,
@@ -42,6 +49,11 @@ export interface AdminAppOptions {
   };
   /** Where the sessions live (`admin_sessions`), shared by every replica. */
   database: Database;
+  /**
+   * Prometheus's HTTP API, read for the operations overview (PROMETHEUS_URL); null or absent:
+   * the overview says it is not set up.
+   */
+  prometheusUrl?: URL | null;
   /** Cookies carry `Secure` unless this is false (plain http on loopback in development). */
   secureCookies: boolean;
   /** How to reach the api and the provider (tests may pass their own); the global fetch by default. */
@@ -77,6 +89,17 @@ const REFRESH_MARGIN_MS = 30_000;
 /** How long a client waits before trying again when the sessions' database does not answer. */
 const UNAVAILABLE_RETRY_SECONDS = 2;
 
+/** Overview reads under way in this process at most: each holds up to one Prometheus query per line. */
+const MAX_OVERVIEW_READS = 12;
+
+const overviewInput = z.object({
+  panel: z.enum(OVERVIEW_PANEL_IDS),
+  range: z.enum(OVERVIEW_RANGE_NAMES),
+});
+
+/** The roles that may read (as the api's `admin.*` reads: viewer, operator, the older admin). */
+const READER_ROLES = ["propgate:viewer", "propgate:operator", "propgate:admin"];
+
 /** The provider refused a refresh (or there is no refresh token): the session is over. */
 class RenewalRefused extends Error {}
 
@@ -95,6 +118,11 @@ export const CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join("; ");
+
+/** The page's stylesheet as served: uPlot's (the overview's charts) first, then the page's own. */
+export async function adminStylesheet(): Promise<string> {
+  return `${uplotCss}\n${await Bun.file(`${PAGE_DIR}/admin.css`).text()}`;
+}
 
 /** The page script for the browser, bundled from `src/page/page.ts`. */
 export function bundleAdminPage(): Promise<string> {
@@ -115,42 +143,19 @@ function pageScript(): Promise<string> {
   return bundle;
 }
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 502 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 429 | 500 | 502 | 503;
+
+/** The overview's own refusals, read by its screen (page/overview.ts), not by the api's client. */
+type OverviewErrorCode = "PROMETHEUS_UNAVAILABLE" | "OVERVIEW_BUSY";
 
 /** The page's client reads these codes (`PropgateError.code`): a new one is added there too. */
 function errorBody(
   c: Context,
   status: ErrorStatus,
-  code: GatewayErrorCode | ErrorCode,
+  code: GatewayErrorCode | ErrorCode | OverviewErrorCode,
   message: string,
 ) {
   return c.json({ error: { code, message, requestId: crypto.randomUUID() } }, status);
-}
-
-const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char] ?? "",
-  );
-
-/** A small server-made page (sign-in outcome, signed out); static text and links only. */
-function notice(title: string, text: string, link: { href: string; label: string }, head = "") {
-  return `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>${escapeHtml(title)} · Propgate admin</title>
-    <link rel="stylesheet" href="/admin.css" />${head}
-  </head>
-  <body>
-    <main class="notice">
-      <h1>${escapeHtml(title)}</h1>
-      <p>${escapeHtml(text)}</p>
-      <p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>
-    </main>
-  </body>
-</html>`;
 }
 
 /**
@@ -186,6 +191,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
 
   const sessionCookie = (value: string, maxAge: number) =>
     cookieHeader(SESSION_COOKIE, value, { secure, sameSite: "Strict", maxAge });
+  const languageOf = (c: Context) => noticeLanguage(getCookie(c, LANGUAGE_COOKIE));
   const sessionId = (c: Context) => getCookie(c, cookieName(SESSION_COOKIE, secure));
   const loginCookie = (value: string, maxAge: number) =>
     cookieHeader(LOGIN_COOKIE, value, { secure, sameSite: "Lax", maxAge });
@@ -282,7 +288,51 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
   });
   app.get("/admin.css", async (c) => {
     c.header("content-type", "text/css; charset=utf-8");
-    return c.body(await Bun.file(`${PAGE_DIR}/admin.css`).text());
+    return c.body(await adminStylesheet());
+  });
+
+  /**
+   * The operations overview's series (page/overview.ts): one panel of `overview/panels.ts` over
+   * the last hour or day, read from Prometheus here so the browser never talks to it.
+   */
+  let overviewReads = 0;
+  app.get("/overview/series", async (c) => {
+    const session = await currentSession(c);
+    if (!session) return sessionRequired(c);
+    const site = c.req.header("sec-fetch-site");
+    if (site !== undefined && site !== "same-origin")
+      return errorBody(c, 403, "CSRF_REJECTED", "cross-site requests are refused");
+    if (!session.roles.some((role) => READER_ROLES.includes(role)))
+      return errorBody(c, 403, "FORBIDDEN", "the overview needs the propgate:viewer role");
+    const input = overviewInput.safeParse(c.req.query());
+    if (!input.success)
+      return errorBody(
+        c,
+        400,
+        "INVALID_INPUT",
+        `panel must be one of ${OVERVIEW_PANEL_IDS.join(", ")}; range one of ${OVERVIEW_RANGE_NAMES.join(", ")}`,
+      );
+    const panel = overviewPanel(input.data.panel);
+    if (!options.prometheusUrl || !panel) return c.json({ configured: false });
+    if (overviewReads >= MAX_OVERVIEW_READS) {
+      c.header("retry-after", "1");
+      return errorBody(c, 429, "OVERVIEW_BUSY", "too many overview reads at once; try again");
+    }
+    overviewReads += 1;
+    try {
+      const read = await panelSeries(
+        { url: options.prometheusUrl, fetch: options.fetch, now },
+        panel,
+        input.data.range,
+      );
+      return c.json({ configured: true, ...read });
+    } catch (error) {
+      if (!(error instanceof PrometheusError)) throw error;
+      warn(`overview: ${error.message}`);
+      return errorBody(c, 502, "PROMETHEUS_UNAVAILABLE", error.message);
+    } finally {
+      overviewReads -= 1;
+    }
   });
 
   app.get("/auth/login", async (c) => {
@@ -291,14 +341,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
       started = await oidc.startSignIn();
     } catch (error) {
       warn(`admin sign-in could not start: ${signInFailure(error)}`);
-      return c.html(
-        notice(
-          "Sign-in unavailable",
-          "The identity provider could not be reached. Try again in a moment.",
-          { href: "/auth/login", label: "Try again" },
-        ),
-        503,
-      );
+      return c.html(noticePage("unavailable", languageOf(c), "/auth/login"), 503);
     }
     const sealed = signIns.add(loginCookieValue(c), started.pending);
     c.header("set-cookie", loginCookie(sealed, SIGN_IN_TTL_MS / 1000));
@@ -308,17 +351,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
   app.get("/auth/callback", async (c) => {
     const url = new URL(c.req.url);
     const taken = signIns.take(loginCookieValue(c), url.searchParams.get("state") ?? "");
-    const retry = { href: "/auth/login", label: "Sign in again" };
-    if (!taken) {
-      return c.html(
-        notice(
-          "Sign-in not recognised",
-          "This sign-in was not started in this browser, was already used or took too long.",
-          retry,
-        ),
-        400,
-      );
-    }
+    if (!taken) return c.html(noticePage("not_recognised", languageOf(c), "/auth/login"), 400);
     // Used once, whatever comes next (the provider's code is single use too).
     c.header("set-cookie", loginCookie(taken.rest ?? "", taken.rest ? SIGN_IN_TTL_MS / 1000 : 0));
     let signedIn: Awaited<ReturnType<OidcClient["finishSignIn"]>>;
@@ -330,7 +363,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     } catch (error) {
       const reason = signInFailure(error);
       warn(`admin sign-in failed: ${reason}`);
-      return c.html(notice("Sign-in failed", `Sign-in failed (${reason}).`, retry), 400);
+      return c.html(noticePage("failed", languageOf(c), "/auth/login", { reason }), 400);
     }
     await sessions.delete(sessionId(c)); // a new id for every sign-in (no session fixation)
     const { id } = await sessions.create(signedIn);
@@ -338,13 +371,10 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
     // A page, not a redirect: after the provider's cross-site redirect the browser would not send
     // the SameSite=Strict cookie with a redirect's request; it does with this page's navigation.
     return c.html(
-      notice(
-        "Signed in",
-        "Opening the admin page…",
-        { href: "/", label: "Continue" },
-        `
+      noticePage("signed_in", languageOf(c), "/", {
+        head: `
     <meta http-equiv="refresh" content="0;url=/" />`,
-      ),
+      }),
     );
   });
 
@@ -373,12 +403,7 @@ export function createAdminApp(options: AdminAppOptions): AdminApp {
   });
 
   app.get("/auth/signed-out", (c) =>
-    c.html(
-      notice("Signed out", "You are signed out of the Propgate admin app.", {
-        href: "/auth/login",
-        label: "Sign in again",
-      }),
-    ),
+    c.html(noticePage("signed_out", languageOf(c), "/auth/login")),
   );
 
   app.all(

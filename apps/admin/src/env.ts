@@ -62,6 +62,11 @@ export const adminEnv = z.object({
     unset: "– (a random key per process)",
     production: "required",
   }),
+  PROMETHEUS_URL: url.optional().meta({
+    description:
+      "the Prometheus that scrapes Propgate's `/metrics`: the overview screen's charts are read from its HTTP API (`/api/v1/query_range`) by this app, never by the browser. http(s), a base path allowed (`http://prometheus:9090`, `https://monitoring.internal/prometheus`), no user or query",
+    unset: "– (the overview screen says Prometheus is not set up)",
+  }),
   DATABASE_URL: databaseUrl.optional().meta({
     description:
       "PostgreSQL where the sessions live, shared by every replica (connect as `propgate_admin_app`)",
@@ -98,6 +103,8 @@ export interface AdminEnv extends DatabaseSettings {
   DATA_DIR: string | null;
   /** Plain http to the provider (and a cookie without `Secure`) only on loopback outside production. */
   allowInsecureLoopback: boolean;
+  /** Where the overview's series are read; null: the screen says it is not set up. */
+  PROMETHEUS_URL: URL | null;
 }
 
 /** Settings of the admin app; the only reader of process.env. */
@@ -157,6 +164,19 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
       "ADMIN_SESSION_SECRET_FILE",
       `must hold at least ${MIN_SECRET_CHARS} characters (e.g. openssl rand -base64 32)`,
     );
+  const prometheus = env.PROMETHEUS_URL ?? null;
+  if (
+    prometheus &&
+    ((prometheus.protocol !== "http:" && prometheus.protocol !== "https:") ||
+      prometheus.search ||
+      prometheus.hash ||
+      prometheus.username ||
+      prometheus.password)
+  )
+    throw new ConfigError(
+      "PROMETHEUS_URL",
+      "is invalid: must be http(s) with no user, query or fragment",
+    );
   if (env.ADMIN_SESSION_IDLE_SECONDS > env.ADMIN_SESSION_MAX_SECONDS)
     throw new ConfigError(
       "ADMIN_SESSION_IDLE_SECONDS",
@@ -178,5 +198,6 @@ export function loadAdminEnv(source: EnvSource = process.env): AdminEnv {
     DATA_DIR: env.DATA_DIR ?? null,
     ...databaseSettings(env, { production }),
     allowInsecureLoopback,
+    PROMETHEUS_URL: prometheus,
   };
 }

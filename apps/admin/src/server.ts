@@ -75,6 +75,7 @@ export async function serveAdmin(
       secret: env.sessionSecret,
     },
     database: database.db,
+    prometheusUrl: env.PROMETHEUS_URL,
     secureCookies,
     fetch: options.fetch,
     warn,

@@ -78,3 +78,30 @@ describe("probes and an unreachable sessions' database", () => {
     expect((await get(app, "/auth/session", "propgate-admin=junk")).status).toBe(401);
   });
 });
+
+describe("the server's own pages speak the page's language", () => {
+  test("signed out: Russian by default, English with the page's language cookie", async () => {
+    const app = adminApp(database);
+    const russian = await get(app, "/auth/signed-out", "");
+    const text = await russian.text();
+    expect(text).toContain('<html lang="ru">');
+    expect(text).toContain("<h1>Вы вышли</h1>");
+    expect(text).toContain('data-notice="signed_out"');
+    const english = await (await get(app, "/auth/signed-out", "propgate-admin-language=en")).text();
+    expect(english).toContain('<html lang="en">');
+    expect(english).toContain("<h1>Signed out</h1>");
+    // Anything else is the default, never echoed.
+    const other = await (await get(app, "/auth/signed-out", "propgate-admin-language=<x>")).text();
+    expect(other).toContain('<html lang="ru">');
+    expect(other).not.toContain("<x>");
+  });
+
+  test("a sign-in not started in this browser says so in Russian", async () => {
+    const app = adminApp(database);
+    const response = await get(app, "/auth/callback?state=s&code=c", "");
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect(text).toContain('data-notice="not_recognised"');
+    expect(text).toContain("<h1>Вход не распознан</h1>");
+  });
+});

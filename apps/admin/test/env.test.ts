@@ -153,4 +153,26 @@ describe("admin app settings", () => {
       }),
     ).toStartWith("config: ADMIN_URL is missing");
   });
+
+  test("PROMETHEUS_URL: unset is none (the overview says so); http(s) with a base path; no user, query or other scheme", () => {
+    expect(loadAdminEnv(production).PROMETHEUS_URL).toBeNull();
+    expect(
+      loadAdminEnv({ ...production, PROMETHEUS_URL: "http://prometheus:9090" }).PROMETHEUS_URL
+        ?.href,
+    ).toBe("http://prometheus:9090/");
+    expect(
+      loadAdminEnv({ ...production, PROMETHEUS_URL: "https://monitoring.internal/prometheus" })
+        .PROMETHEUS_URL?.pathname,
+    ).toBe("/prometheus");
+    for (const value of [
+      "https://user:pass@monitoring.internal",
+      "http://prometheus:9090/?x=1",
+      "ftp://prometheus",
+      "prometheus:9090",
+    ]) {
+      const said = problem({ ...production, PROMETHEUS_URL: value });
+      expect(said).toStartWith("config: PROMETHEUS_URL");
+      expect(said).not.toContain("pass");
+    }
+  });
 });

@@ -4,22 +4,27 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "@propgate/config";
 import {
+  type AuditContext,
   auditVerifyKey,
   CheckpointLogError,
+  type Database,
   DeviceRecord,
   type LoggedCheckpoint,
   migrateDatabase,
   openConfiguredDatabase,
   parseCheckpointLog,
   rootMessage,
+  UnitRecord,
   upsertDevices,
+  upsertUnits,
   verifyAuditChain,
 } from "@propgate/consent-audit";
 import { z } from "zod";
 import { CommandKeyError, commandSigner, withSignedChain } from "./audit-signing.ts";
 import { BLOCKS_USAGE, blocksCli } from "./blocks.ts";
-import { loadCliEnv } from "./env.ts";
+import { loadCliEnv, loadRetentionEnv } from "./env.ts";
 import { partnerVerifyCli } from "./partner-verify/command.ts";
+import { RETENTION_USAGE, retentionCli } from "./retention.ts";
 import { securityCheckCli } from "./security-check/command.ts";
 
 const USAGE = `propgate — operator commands
@@ -28,6 +33,10 @@ const USAGE = `propgate — operator commands
                                         { id, kind, siteId, partner, partnerDeviceId, name };
                                         its audit rows signed with AUDIT_SIGNING_KEY_FILE
                                         (required in production)
+  propgate units import <file.json>     map flats from a JSON array of
+                                        { id, partner, partnerUnitId, siteId }: tenant-core's
+                                        unit id (the tokens' units claim) and the partner's id
+                                        of that flat (what its call events name); signed as above
   propgate security-check [--help]      audit the deployment's WireGuard, nftables, TLS, secret
                                         and env files; exits 1 on high or critical findings
   propgate audit verify [--json] [--checkpoints <log export>]
@@ -43,6 +52,7 @@ const USAGE = `propgate — operator commands
                                         the api's PARTNER_<P>_* settings; exits 1 on a failed
                                         check (no database needed)
 ${BLOCKS_USAGE}
+${RETENTION_USAGE}
 
 Database: DATABASE_URL (PostgreSQL; with sslmode=verify-full, DATABASE_CA_FILE names the CA
 that signed the server's certificate; DATABASE_PASSWORD_FILE the file holding the password when
@@ -128,8 +138,10 @@ async function verifyAudit(args: string[]) {
         }),
       );
     else if (verdict.ok) {
+      // Rows whose personal fields retention removed, each matching its signed record.
+      const redacted = verdict.redacted ? ` (${verdict.redacted} redacted by retention)` : "";
       console.log(
-        `audit verify: intact, ${verdict.count} row(s), ${verdict.checkpoints ?? 0} checkpoint(s), signatures ${signatures}${stream}, in ${seconds} s`,
+        `audit verify: intact, ${verdict.count} row(s)${redacted}, ${verdict.checkpoints ?? 0} checkpoint(s), signatures ${signatures}${stream}, in ${seconds} s`,
       );
       for (const note of verdict.notes ?? []) console.log(`  note: ${note}`);
     } else if (verdict.firstBadSeq === null)
@@ -141,34 +153,41 @@ async function verifyAudit(args: string[]) {
   }
 }
 
-async function importDevices(file: string | undefined) {
+/** `devices import` and `units import`: a JSON array, each record checked, one signed batch. */
+async function importRecords<T>(
+  command: "devices import" | "units import",
+  file: string | undefined,
+  record: z.ZodType<T>,
+  write: (db: Database, records: T[], audit: AuditContext) => Promise<unknown>,
+  done: (count: number) => string,
+) {
   if (!file) fail(`missing <file.json>\n\n${USAGE}`, 2);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch {
-    fail(`devices import: ${file} is not a readable JSON file`);
+    fail(`${command}: ${file} is not a readable JSON file`);
   }
-  const parsed = z.array(DeviceRecord).min(1).max(10_000).safeParse(raw);
+  const parsed = z.array(record).min(1).max(10_000).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    fail(`devices import: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    fail(`${command}: ${file}: record ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
   const env = loadCliEnv();
-  const signer = commandSigner("devices import", {
+  const signer = commandSigner(command, {
     keyFile: env.AUDIT_SIGNING_KEY_FILE,
     production: env.PROPGATE_ENV === "production",
   });
-  const database = await openCliDatabase("devices import", env);
+  const database = await openCliDatabase(command, env);
   try {
     await withSignedChain(database.db, signer, () =>
-      upsertDevices(database.db, parsed.data, {
+      write(database.db, parsed.data, {
         sourceApp: "cli",
         instanceId: hostname(),
         actor: `operator:${userInfo().username}`,
       }),
     );
-    console.log(`devices import: ${parsed.data.length} device(s) registered`);
+    console.log(`${command}: ${done(parsed.data.length)}`);
   } finally {
     await database.close();
   }
@@ -176,7 +195,22 @@ async function importDevices(file: string | undefined) {
 
 try {
   const [group, command, ...rest] = process.argv.slice(2);
-  if (group === "devices" && command === "import") await importDevices(rest[0]);
+  if (group === "devices" && command === "import")
+    await importRecords(
+      "devices import",
+      rest[0],
+      DeviceRecord,
+      upsertDevices,
+      (n) => `${n} device(s) registered`,
+    );
+  else if (group === "units" && command === "import")
+    await importRecords(
+      "units import",
+      rest[0],
+      UnitRecord,
+      upsertUnits,
+      (n) => `${n} unit(s) mapped`,
+    );
   else if (group === "security-check") process.exit(await securityCheckCli(process.argv.slice(3)));
   else if (group === "audit" && command === "verify") process.exit(await verifyAudit(rest));
   else if (group === "partner" && command === "verify") process.exit(await partnerVerifyCli(rest));
@@ -194,7 +228,22 @@ try {
         },
       ),
     );
-  else fail(USAGE, group ? 2 : 0);
+  else if (group === "retention") {
+    const env = loadCliEnv();
+    // Always signed: the redaction re-anchors the chains it touches with signed checkpoints.
+    const signer = commandSigner("retention run", {
+      keyFile: env.AUDIT_SIGNING_KEY_FILE,
+      production: true,
+    });
+    if (!signer) fail("retention run: AUDIT_SIGNING_KEY_FILE is unset");
+    process.exit(
+      await retentionCli(process.argv.slice(3), {
+        open: (name) => openCliDatabase(name, env),
+        signer,
+        periods: loadRetentionEnv(),
+      }),
+    );
+  } else fail(USAGE, group ? 2 : 0);
 } catch (error) {
   if (error instanceof ConfigError || error instanceof CommandKeyError) fail(error.message);
   // The root of the cause chain: a query wrapper's "Failed query: …" hides why (a refused login).

@@ -137,7 +137,10 @@ describe("propgate blocks", () => {
       [["blocks", "lift", block.id, "--reason"], "--reason needs a value"],
       [["blocks", "lift", "198.51.100.8", "--reason", "no id"], "must look like blk_"],
       [["blocks", "lift", "--reason", "two ids", block.id, block.id], "exactly one block id"],
-      [["blocks", "list", "--type", "planet"], "--type is one of resident, ip, partner_client"],
+      [
+        ["blocks", "list", "--type", "planet"],
+        "--type is one of resident, ip, partner_client, resident_keys",
+      ],
       [["blocks", "list", "--everything"], "unknown argument --everything"],
       [["blocks", "unblock"], "unknown command blocks unblock"],
     ];

@@ -14,11 +14,13 @@ import {
   createAuditWriter,
   type Database,
   generateAuditSigningKey,
+  getUnitByPartnerId,
   listAllDevices,
   listAuditEvents,
   parseCheckpointLog,
+  redactAuditRows,
 } from "@propgate/consent-audit";
-import { auditCheckpoints } from "@propgate/consent-audit/schema";
+import { auditCheckpoints, auditEvents } from "@propgate/consent-audit/schema";
 import {
   appendUnsignedRows,
   cutChainAfter,
@@ -80,6 +82,46 @@ const devices = [
     name: "X, gate",
   },
 ];
+
+describe("propgate units import", () => {
+  test("maps flats, audits who did it, and names a bad record writing nothing", async () => {
+    const file = join(dir, "units.json");
+    const flats = [
+      { id: "unit-x42", partner: "intercom", partnerUnitId: "42", siteId: "site-x" },
+      { id: "unit-x43", partner: "intercom", partnerUnitId: "43", siteId: "site-x" },
+    ] as const;
+    writeFileSync(file, JSON.stringify(flats));
+    const { code, stdout } = await signed(["units", "import", file]);
+    expect({ code, stdout: stdout.trim() }).toEqual({
+      code: 0,
+      stdout: "units import: 2 unit(s) mapped",
+    });
+    await database.withDb(async (db) => {
+      expect(await getUnitByPartnerId(db, "intercom", "43")).toEqual(flats[1]);
+      const audit = await listAuditEvents(db, { kind: "admin.units.upsert" });
+      expect(audit.map((row) => row.target).sort()).toEqual(["unit-x42", "unit-x43"]);
+      expect(audit[0]).toMatchObject({
+        sourceApp: "cli",
+        actor: expect.stringMatching(/^operator:/),
+      });
+    });
+    const bad = join(dir, "units-bad.json");
+    writeFileSync(
+      bad,
+      JSON.stringify([
+        { id: "unit-x44", partner: "intercom", partnerUnitId: "44", siteId: "site-x" },
+        { id: "unit-x45", partner: "elevator", partnerUnitId: "45", siteId: "site-x" },
+      ]),
+    );
+    const refused = await signed(["units", "import", bad]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("units import: ");
+    expect(refused.stderr).toContain("record 1.partner");
+    await database.withDb(async (db) => {
+      expect(await getUnitByPartnerId(db, "intercom", "44")).toBeNull();
+    });
+  });
+});
 
 describe("propgate devices import", () => {
   test("registers the devices and audits who did it", async () => {
@@ -226,6 +268,8 @@ interface Scenario {
   db: Database;
   env: Record<string, string>;
   ready(): Promise<void>;
+  /** The database again once the CLI has run (`ready` first). */
+  withDb<T>(use: (db: Database) => Promise<T>): Promise<T>;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -238,7 +282,7 @@ async function scenario(): Promise<Scenario> {
   cleanups.push(() => own.close());
   const { db, release } = await own.open();
   cleanups.push(release);
-  return { db, env: own.env, ready: release };
+  return { db, env: own.env, ready: release, withDb: own.withDb };
 }
 
 /** The api's `audit checkpoint` log lines, through the api's own logger (its scrubber included). */
@@ -359,6 +403,32 @@ describe("propgate audit verify: the end of every chain, with the key", () => {
       /signatures checked, [1-9]\d* checkpoint\(s\) of the log stream held, in/,
     );
     expect(withStream.code).toBe(0);
+  });
+
+  test("rows redacted by retention are counted; a redacted row edited exits 1 naming it", async () => {
+    const s = await scenario();
+    const writer = writerOn(s.db);
+    await writeDoorOpens(s.db, writer, 3);
+    await writer.close();
+    const [newest] = await s.db.select({ at: sql<string>`max(at)::text` }).from(auditEvents);
+    let before = Date.now();
+    while (before <= new Date(String(newest?.at)).getTime()) before = Date.now();
+    const done = await redactAuditRows(s.db, { before: new Date(before), signer });
+    expect(done.rows).toBe(4);
+    await s.ready();
+    const verdict = await verifyWithKey(s);
+    expect(verdict.stdout).toMatch(
+      /^audit verify: intact, 4 row\(s\) \(4 redacted by retention\), \d+ checkpoint\(s\), signatures checked, in/,
+    );
+    expect(verdict.code).toBe(0);
+    const json = await verifyWithKey(s, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, count: 4, redacted: 4 });
+    await s.withDb((db) =>
+      db.execute(sql`update audit_events set result = 'denied' where kind = 'partner.request'`),
+    );
+    const tampered = await verifyWithKey(s);
+    expect(tampered.stdout).toContain("redacted row content does not match its redaction digest");
+    expect(tampered.code).toBe(1);
   });
 
   test("a chain's newest rows cut with the checkpoints past the cut exit 1, naming the chain", async () => {

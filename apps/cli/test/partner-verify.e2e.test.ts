@@ -31,7 +31,12 @@ describe("partner verify: usage and configuration", () => {
   test("--help lists every check and the exit codes", async () => {
     const { code, stdout } = await verify(["--help"]);
     expect(code).toBe(0);
-    for (const check of ["discovery", "token:<scope>", "wrong-scope", "video.*", "retry-after"])
+    for (const check of [
+      ...["discovery", "token:<scope>", "wrong-scope", "video.*", "keys.*", "keys.wrong-scope"],
+      "retry-after",
+      ...["subjects.erasure_status", "subjects.erasure_status.unknown", "--erasure-wait"],
+      ...["events.<type>", "events.strict", "--surface"],
+    ])
       expect(stdout).toContain(check);
     expect(stdout).toContain("2 bad usage or configuration");
   });
@@ -45,7 +50,10 @@ describe("partner verify: usage and configuration", () => {
       [["intercom", "--device"], "Option '--device <value>' argument missing"],
       [["intercom", "--device", "../etc"], "--device: not a partner id"],
       [["intercom", "--camera", "a b"], "--camera: not a partner id"],
-      [["intercom", "--site", "site-a"], "--site names where plates are kept: barrier only"],
+      [["intercom", "--site", "site a"], "--site: not a partner id"],
+      [["intercom", "--erasure-wait", "soon"], "--erasure-wait: whole seconds from 0 to 300"],
+      [["intercom", "--erasure-wait", "1.5"], "--erasure-wait: whole seconds from 0 to 300"],
+      [["intercom", "--erasure-wait", "301"], "--erasure-wait: whole seconds from 0 to 300"],
     ];
     for (const [args, message] of cases) {
       const { code, stdout, stderr } = await verify(args);
@@ -65,6 +73,23 @@ describe("partner verify: usage and configuration", () => {
     for (const [overrides, message] of cases) {
       const { code, stderr } = await verify(["intercom"], overrides);
       expect({ overrides, code }).toEqual({ overrides, code: 2 });
+      expect(stderr).toContain(message);
+    }
+  });
+
+  test("--surface needs the surface client's id and secret, and a URL; exits 2 naming what is missing", async () => {
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [["--surface", "not a url"], {}, "--surface: not a URL"],
+      [["--surface", "http://127.0.0.1:9"], {}, "PARTNER_SURFACE_CLIENT_ID is missing"],
+      [
+        ["--surface", "http://127.0.0.1:9"],
+        { PARTNER_SURFACE_CLIENT_ID: "ic-verify" },
+        "PARTNER_SURFACE_CLIENT_SECRET is missing",
+      ],
+    ];
+    for (const [args, overrides, message] of cases) {
+      const { code, stderr } = await verify(["intercom", ...args], overrides);
+      expect({ args, code }).toEqual({ args, code: 2 });
       expect(stderr).toContain(message);
     }
   });

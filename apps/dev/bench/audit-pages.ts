@@ -1,4 +1,4 @@
-import { type AuditPageQuery, pageAuditEvents } from "@propgate/consent-audit";
+import { type AuditPageQuery, type Database, pageAuditEvents } from "@propgate/consent-audit";
 import { createTestDatabase } from "@propgate/consent-audit/testing";
 import { sql } from "drizzle-orm";
 
@@ -32,13 +32,32 @@ export async function measureAuditPages(rows: number): Promise<{
         repeat('0', 64), repeat('0', 64)
       from generate_series(1, ${rows}) as i`);
     await database.db.execute(sql`vacuum analyze audit_events`);
-    const at = (i: number) => new Date(start + i * 1000);
-    const middle = Math.floor(rows / 2);
+    return { rows, ...(await timeAuditPages(database.db, rows, start)) };
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * The page timings of `measureAuditPages` over rows already in `db`, seeded as it seeds them
+ * (`evt_bench…` ids, `at` one second apart from `start`, users, doors and partners by `i`), their
+ * seqs following `seqOffset` (the rows the table held before).
+ */
+export async function timeAuditPages(
+  db: Database,
+  rows: number,
+  start: number,
+  seqOffset = 0,
+  stepMs = 1000,
+): Promise<{ pages: number; medianMs: number; worstMs: number; worstQuery: string }> {
+  {
+    const at = (i: number) => new Date(start + i * stepMs);
+    const middle = seqOffset + Math.floor(rows / 2);
     const queries: Record<string, AuditPageQuery> = {
       newest: {},
       "older from the middle": { cursor: `before:${middle}` },
       "newer from the middle": { cursor: `after:${middle}` },
-      "oldest page": { cursor: "after:1" },
+      "oldest page": { cursor: `after:${seqOffset + 1}` },
       "user id": { userId: "user-7" },
       "user id, deep": { userId: "user-7", cursor: `before:${middle}` },
       target: { target: "door-3", cursor: `before:${middle}` },
@@ -47,14 +66,18 @@ export async function measureAuditPages(rows: number): Promise<{
       partner: { partner: "barrier", cursor: `before:${middle}` },
       operation: { operation: "intercom.open" },
       "time range (old)": { from: at(1000), to: at(2000) },
-      "time range + partner": { from: at(middle), to: at(middle + 3600), partner: "intercom" },
-      "time range + user": { from: at(0), to: at(middle), userId: "user-9" },
+      "time range + partner": {
+        from: at(Math.floor(rows / 2)),
+        to: at(Math.floor(rows / 2) + 3600),
+        partner: "intercom",
+      },
+      "time range + user": { from: at(0), to: at(Math.floor(rows / 2)), userId: "user-9" },
     };
     const timings: { name: string; ms: number }[] = [];
     for (let round = 0; round < 5; round++) {
       for (const [name, query] of Object.entries(queries)) {
         const started = performance.now();
-        const page = await pageAuditEvents(database.db, { limit: 100, ...query });
+        const page = await pageAuditEvents(db, { limit: 100, ...query });
         JSON.stringify(page);
         timings.push({ name, ms: performance.now() - started });
       }
@@ -64,13 +87,10 @@ export async function measureAuditPages(rows: number): Promise<{
     const sorted = measured.map((t) => t.ms).sort((a, b) => a - b);
     const worst = measured.reduce((a, b) => (b.ms > a.ms ? b : a));
     return {
-      rows,
       pages: measured.length,
       medianMs: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
       worstMs: worst.ms,
       worstQuery: worst.name,
     };
-  } finally {
-    await database.close();
   }
 }

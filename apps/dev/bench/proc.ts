@@ -5,6 +5,7 @@ import { spawnChild } from "../src/testing/processes.ts";
 
 const DEV_API = resolve(import.meta.dir, "../src/dev-api.ts");
 const BARE_PROXY = resolve(import.meta.dir, "bare-proxy.ts");
+const AUDITED_FLOOR = resolve(import.meta.dir, "audited-floor.ts");
 
 const CLK_TCK = (() => {
   const out = spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim();
@@ -110,6 +111,20 @@ export async function startApiProcess(
       return child.exited;
     },
   };
+}
+
+/** The audited floor (`audited-floor.ts`) in its own process, on the bench database. */
+export async function startAuditedFloorProcess(
+  env: Record<string, string>,
+  target: string,
+): Promise<ChildServer> {
+  const child = spawnChild([process.execPath, AUDITED_FLOOR], {
+    PATH: process.env.PATH ?? "",
+    ...env,
+    BENCH_FLOOR_TARGET: target,
+  });
+  const match = await child.waitFor(/audited floor listening (\S+)/);
+  return { url: match[1] ?? "", pid: child.pid, stop: () => child.stop() };
 }
 
 export async function startBareProxyProcess(target: string): Promise<ChildServer> {

@@ -3,11 +3,12 @@ import type { Activity } from "./pg-activity.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { fmt } from "./stats.ts";
 
-export type TargetName = "direct" | "bare" | "propgate";
+export type TargetName = "direct" | "bare" | "floor" | "propgate";
 
 export const TARGET_LABELS: Record<TargetName, string> = {
   direct: "direct → partner-sim",
   bare: "bare Bun.serve proxy",
+  floor: "audited floor (JWT + audit row + proxy)",
   propgate: "propgate `intercom.openDoor`",
 };
 
@@ -120,12 +121,23 @@ function errorsOf(cell: Cell): string {
 }
 
 function closedTable(summary: Summary): string {
-  const bareAt = (c: number) =>
-    summary.closed.find((cell) => cell.target === "bare" && cell.connections === c)?.rps;
+  const rpsOf = (target: TargetName, c: number) =>
+    summary.closed.find((cell) => cell.target === target && cell.connections === c)?.rps;
   return table(
-    ["target", "c", "req/s", "p50 ms", "p90 ms", "p99 ms", "req/s vs bare proxy", "failed"],
+    [
+      "target",
+      "c",
+      "req/s",
+      "p50 ms",
+      "p90 ms",
+      "p99 ms",
+      "req/s vs bare proxy",
+      "req/s vs audited floor",
+      "failed",
+    ],
     summary.closed.map((cell) => {
-      const bare = bareAt(cell.connections);
+      const bare = rpsOf("bare", cell.connections);
+      const floor = rpsOf("floor", cell.connections);
       return [
         TARGET_LABELS[cell.target],
         String(cell.connections),
@@ -134,6 +146,7 @@ function closedTable(summary: Summary): string {
         fmt(cell.p90, 2),
         fmt(cell.p99, 2),
         bare ? `${fmt((100 * cell.rps) / bare, 1)} %` : "–",
+        floor ? `${fmt((100 * cell.rps) / floor, 1)} %` : "–",
         errorsOf(cell),
       ];
     }),
@@ -141,8 +154,8 @@ function closedTable(summary: Summary): string {
 }
 
 function pacedTable(summary: Summary): string {
-  const directAt = (rate: number | null) =>
-    summary.paced.find((cell) => cell.target === "direct" && cell.rate === rate);
+  const at = (target: TargetName, rate: number | null) =>
+    summary.paced.find((cell) => cell.target === target && cell.rate === rate);
   return table(
     [
       "target",
@@ -153,10 +166,12 @@ function pacedTable(summary: Summary): string {
       "p99 ms",
       "added p50 vs direct",
       "added p99 vs direct",
+      "added p50 / p99 vs audited floor",
       "failed",
     ],
     summary.paced.map((cell) => {
-      const direct = directAt(cell.rate);
+      const direct = at("direct", cell.rate);
+      const floor = at("floor", cell.rate);
       const added = (mine: number, theirs: number | undefined) =>
         cell.target === "direct" || theirs === undefined ? "–" : `${fmt(mine - theirs, 2)} ms`;
       return [
@@ -170,6 +185,9 @@ function pacedTable(summary: Summary): string {
         fmt(cell.p99, 2),
         added(cell.p50, direct?.p50),
         added(cell.p99, direct?.p99),
+        cell.target !== "propgate" || !floor
+          ? "–"
+          : `${fmt(cell.p50 - floor.p50, 2)} / ${fmt(cell.p99 - floor.p99, 2)} ms`,
         errorsOf(cell),
       ];
     }),

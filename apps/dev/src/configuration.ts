@@ -27,9 +27,17 @@ export interface Program {
 
 const partnerNames = PARTNERS.map((partner) => `\`${partner.toUpperCase()}\``).join(" or ");
 
-const [apiOwn, partnerSurface, apiPartners] = apiEnvReference;
-const [probeOwn, probePartners] = probeEnvReference;
-const [cliOwn, cliPartners] = cliEnvReference;
+const [apiOwn, partnerSurface, apiPartners, eventsWebhook, apiTraces] = apiEnvReference;
+const [probeOwn, probePartners, probeTraces] = probeEnvReference;
+
+/** The `OTEL_*` table, the same for each program that traces. */
+const traces = (schema: z.ZodObject): Table => ({
+  title: "Traces (`OTEL_*`)",
+  about:
+    "OpenTelemetry traces over OTLP/HTTP, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; what a trace holds is in `docs/operations.md`.",
+  schema,
+});
+const [cliOwn, cliPartners, cliRetention] = cliEnvReference;
 
 /** Every production program, in the order of the reference. */
 export const PROGRAMS: readonly Program[] = [
@@ -49,6 +57,13 @@ export const PROGRAMS: readonly Program[] = [
         about: `One set per partner, \`<P>\` being ${partnerNames}; every set is required.`,
         schema: apiPartners,
       },
+      {
+        title: "Push to tenant-core (`EVENTS_WEBHOOK_*`)",
+        about:
+          "Resident events relayed as signed Standard Webhooks from a durable outbox. Off unless `EVENTS_WEBHOOK_URL` is set.",
+        schema: eventsWebhook,
+      },
+      traces(apiTraces),
     ],
   },
   {
@@ -68,6 +83,7 @@ export const PROGRAMS: readonly Program[] = [
         about: `The api's settings, read as strictly: a partner (\`<P>\` being ${partnerNames}) is probed when its \`PARTNER_<P>_BASE_URL\` is set, and the rest of its set is then required.`,
         schema: probePartners,
       },
+      traces(probeTraces),
     ],
   },
   {
@@ -80,6 +96,12 @@ export const PROGRAMS: readonly Program[] = [
         title: "`propgate partner verify <partner>` (`PARTNER_<P>_*`)",
         about: `The api's settings of the partner checked (\`<P>\` being ${partnerNames}), read by \`loadPartnerEnv\`; no database.`,
         schema: cliPartners,
+      },
+      {
+        title: "`propgate retention run` (retention periods)",
+        about:
+          "How long each kind of personal data is kept, read by `loadRetentionEnv`; what each covers and why is in `docs/data-retention.md`. The api reads `JOURNAL_RETENTION_DAYS` and `DESTRUCTION_RECORD_YEARS` too: set them alike for both.",
+        schema: cliRetention,
       },
     ],
   },

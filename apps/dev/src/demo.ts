@@ -4,9 +4,10 @@ import { startEmbeddedStack } from "./embedded.ts";
 
 /**
  * `bun run demo`: a resident's walk through the api, over HTTP, on a throwaway in-memory stack:
- * get a dev token, grant consent, list devices, open a door and a gate, then read the audit rows.
+ * get a dev token, grant consent, list devices, open a door and a gate, hear a ring at the flat
+ * (the intercom sim posts it to the partner surface), then read the journal and the audit rows.
  */
-const stack = await startEmbeddedStack({ dataDir: null, logLevel: "warn" });
+const stack = await startEmbeddedStack({ dataDir: null, logLevel: "warn", partnerEvents: true });
 const say = (step: string, value?: unknown) =>
   console.log(`\n▶ ${step}${value === undefined ? "" : `\n${JSON.stringify(value, null, 2)}`}`);
 
@@ -14,7 +15,7 @@ try {
   const tokenResponse = await fetch(`${stack.issuer.url}/dev/token`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sub: "demo-resident", sites: ["site-a"] }),
+    body: JSON.stringify({ sub: "demo-resident", sites: ["site-a"], units: ["unit-a-42"] }),
   });
   const { token } = (await tokenResponse.json()) as { token: string };
   say(`got a resident token from the dev issuer (${token.slice(0, 16)}…)`);
@@ -26,18 +27,28 @@ try {
 
   const consents = await resident.consent.list.query();
   say("consent.list", consents);
-  for (const purpose of ["intercom", "barrier"] as const) {
+  for (const purpose of ["intercom", "barrier", "journal"] as const) {
     const notice =
       consents.find((consent) => consent.purpose === purpose)?.currentNoticeVersion ?? 1;
     await resident.consent.grant.mutate({ purpose, noticeVersion: notice });
   }
-  say("consent.grant intercom + barrier (current notice versions)");
+  say("consent.grant intercom + barrier + journal (current notice versions)");
   say("devices.list", await resident.devices.list.query());
   say(
     "intercom.openDoor door-a1",
     await resident.intercom.openDoor.mutate({ deviceId: "door-a1" }),
   );
   say("barrier.open gate-a", await resident.barrier.open.mutate({ deviceId: "gate-a" }));
+
+  // The intercom partner's side, as its admin API is driven: someone rings flat 42 at entrance 1.
+  const ring = await fetch(`${stack.sims.intercom.adminUrl}/admin/calls`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ deviceId: "ic-a1", unitId: "42", cameraId: "cam-a1" }),
+  });
+  const { status } = (await ring.json()) as { status: number };
+  say(`the intercom sim rang flat 42 at ic-a1 (Propgate answered ${status})`);
+  say("events.list (the resident's journal)", (await resident.events.list.query()).entries);
 
   const adminToken = await stack.issuer.mint({ sub: "demo-admin", sites: [], admin: true });
   const admin = createTRPCClient<AppRouter>({

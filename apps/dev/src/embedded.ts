@@ -1,7 +1,13 @@
 import { join } from "node:path";
 import { loadAdminEnv, type RunningAdmin, serveAdmin } from "@propgate/admin";
 import type { PartnerTuning } from "@propgate/api";
-import { type DatabaseHandle, openDatabase, upsertDevices } from "@propgate/consent-audit";
+import {
+  type DatabaseHandle,
+  openDatabase,
+  upsertDevices,
+  upsertUnits,
+} from "@propgate/consent-audit";
+import { loadProbeEnv, type RunningProbe, startHealthProbe } from "@propgate/health-probe";
 import type { LogDestination } from "@propgate/observability";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type Instance, loadApiEnv, startInstance } from "@propgate/server";
@@ -12,7 +18,8 @@ import {
   loadOrCreateDevCredentials,
 } from "./credentials.ts";
 import { type DevIssuer, startDevIssuer } from "./issuer.ts";
-import { SEED_DEVICES, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
+import { type DevPartnerSurface, devPartnerSurface } from "./partner-events.ts";
+import { SEED_DEVICES, SEED_UNITS, SIM_BARRIERS, SIM_CAMERAS, SIM_INTERCOMS } from "./seed.ts";
 import { mountVideoPage } from "./video-page.ts";
 
 export interface EmbeddedStackOptions {
@@ -31,6 +38,17 @@ export interface EmbeddedStackOptions {
   adminPort?: number;
   /** Extra settings of the admin app (e.g. ADMIN_SESSION_IDLE_SECONDS). */
   adminEnv?: Record<string, string>;
+  /**
+   * The partner surface on loopback with the sims as its clients, and the seed's flats mapped,
+   * so the sims' rings and entries reach residents (`bun run start` and the demo turn it on).
+   */
+  partnerEvents?: boolean;
+  /**
+   * The health probe over both sims every `intervalMs`, writing partner health to the stack's
+   * database (no VPN collector: no WireGuard here), so the admin app's partner health is live
+   * from the first start (`bun run start` turns it on; tests drive their own probe rounds).
+   */
+  healthProbe?: { intervalMs: number };
 }
 
 export interface EmbeddedStack extends Omit<Instance, "stop" | "drain"> {
@@ -41,6 +59,8 @@ export interface EmbeddedStack extends Omit<Instance, "stop" | "drain"> {
   admin: RunningAdmin;
   /** The settings the api was started with, as env variables (secrets included: dev only). */
   env: Record<string, string>;
+  /** The health probe, when `healthProbe` asked for it. */
+  probe: RunningProbe | null;
   stop(): Promise<void>;
 }
 
@@ -61,7 +81,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       {
         clientId: credentials.intercom.clientId,
         clientSecret: credentials.intercom.clientSecret,
-        scopes: ["intercom.open", "faces.manage", "video.view", "subjects.erase", "health.read"],
+        scopes: [
+          "intercom.open",
+          "faces.manage",
+          "keys.manage",
+          "video.view",
+          "subjects.erase",
+          "health.read",
+        ],
       },
     ],
     intercoms: SIM_INTERCOMS,
@@ -107,7 +134,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (options.partnerTimeoutMs)
       env[`PARTNER_${name}_TIMEOUT_MS`] = String(options.partnerTimeoutMs);
   }
-  Object.assign(env, options.env);
+  const surface: DevPartnerSurface | null = options.partnerEvents
+    ? await devPartnerSurface()
+    : null;
+  Object.assign(env, surface?.env, options.env);
   const apiEnv = loadApiEnv(env);
 
   const database =
@@ -127,6 +157,16 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     instanceId: instance.deps.settings.instanceId,
     actor: "seed",
   });
+  if (surface) {
+    if (!instance.partnerSurface) throw new Error("the api started without its partner surface");
+    await upsertUnits(database.db, SEED_UNITS, {
+      sourceApp: "dev-stack",
+      instanceId: instance.deps.settings.instanceId,
+      actor: "seed",
+      reason: "the dev stack's flats",
+    });
+    surface.connect({ intercom, barrier }, instance.partnerSurface.url);
+  }
 
   // The admin app, parsed like production's; without ADMIN_URL its own loopback URL is used. Its
   // sessions live in the stack's database (one PGlite is one process's).
@@ -153,6 +193,24 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     postLogoutRedirectUris: [admin.postLogoutRedirectUri],
   });
 
+  const probe = options.healthProbe
+    ? await startHealthProbe(
+        loadProbeEnv({
+          PROPGATE_ENV: "development",
+          HOST: "127.0.0.1",
+          PORT: "0",
+          // Required by the probe's settings, unused: it writes to the stack's own database.
+          DATA_DIR: options.dataDir ?? "/nonexistent-not-used",
+          LOG_LEVEL: options.logLevel ?? "info",
+          PROBE_INTERVAL_MS: String(options.healthProbe.intervalMs),
+          ...Object.fromEntries(
+            Object.entries(env).filter(([name]) => name.startsWith("PARTNER_")),
+          ),
+        }),
+        { database, vpn: false, logDestination: options.logDestination },
+      )
+    : null;
+
   return {
     api: instance.api,
     partnerSurface: instance.partnerSurface,
@@ -164,7 +222,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     sims: { intercom, barrier },
     admin,
     env,
+    probe,
     async stop() {
+      await probe?.stop();
       await admin.stop();
       await instance.stop();
       await Promise.all([intercom.stop(), barrier.stop(), issuer.stop()]);
@@ -172,6 +232,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       auditKey.cleanup();
       adminSecret.cleanup();
       sessionSecret.cleanup();
+      surface?.cleanup();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { type EnvSource, logLevel, parseEnv, port } from "@propgate/config";
+import { type EnvSource, integer, logLevel, parseEnv, port } from "@propgate/config";
 import { z } from "zod";
 
 const REPO_DATA_DIR = resolve(import.meta.dir, "../../../.data");
@@ -13,6 +13,8 @@ export function loadDevStackEnv(source: EnvSource = process.env) {
       /** The admin app's port (0 picks a free one). */
       ADMIN_PORT: port.default(8790),
       LOG_LEVEL: logLevel.default("info"),
+      /** How often the embedded health probe checks both sims (partner health in the admin app). */
+      PROBE_INTERVAL_MS: integer(1000, 3_600_000).default(15_000),
     }),
     source,
   );

@@ -1,5 +1,5 @@
 import { ADMIN_ROLE } from "@propgate/api";
-import { SiteId, UserId } from "@propgate/domain";
+import { SiteId, UnitId, UserId } from "@propgate/domain";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { z } from "zod";
 import { createDevOidc, type DevOidcClient } from "./issuer-oidc.ts";
@@ -23,6 +23,8 @@ export interface DevIssuer {
 export interface MintClaims {
   sub: string;
   sites: string[];
+  /** The units (flats) the resident lives in (the `units` claim). */
+  units?: string[];
   /** The legacy admin role (`propgate:admin`, which the api takes as operator). */
   admin?: boolean;
   /** An admin role: `propgate:viewer` reads, `propgate:operator` also acts. */
@@ -36,6 +38,7 @@ export interface MintClaims {
 const MintRequest = z.strictObject({
   sub: UserId,
   sites: z.array(SiteId).max(200),
+  units: z.array(UnitId).max(50).optional(),
   admin: z.boolean().optional(),
   expiresInSeconds: z.number().int().min(1).max(86_400).optional(),
 });
@@ -60,6 +63,7 @@ export async function startDevIssuer(options: {
   const mint: DevIssuer["mint"] = (claims) =>
     new SignJWT({
       sites: claims.sites,
+      units: claims.units ?? [],
       roles: claims.role ? [`propgate:${claims.role}`] : claims.admin ? [ADMIN_ROLE] : [],
     })
       .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
@@ -101,7 +105,7 @@ export async function startDevIssuer(options: {
             {
               error: {
                 code: "INVALID_INPUT",
-                message: "expected {sub, sites[], admin?, expiresInSeconds?}",
+                message: "expected {sub, sites[], units[]?, admin?, expiresInSeconds?}",
               },
             },
             { status: 400 },

@@ -1,4 +1,4 @@
-import type { DeviceRecord } from "@propgate/consent-audit";
+import type { DeviceRecord, UnitRecord } from "@propgate/consent-audit";
 
 /** The simulator's devices, registered by the embedded default. */
 export const SEED_DEVICES: DeviceRecord[] = [
@@ -69,3 +69,8 @@ export const SIM_CAMERAS = SEED_DEVICES.filter((d) => d.kind === "camera").map(
 export const SIM_BARRIERS = SEED_DEVICES.filter((d) => d.partner === "barrier").map(
   (d) => d.partnerDeviceId,
 );
+
+/** Flat 42 of building A, as the intercom partner names it: the dev resident's (`units` claim). */
+export const SEED_UNITS: UnitRecord[] = [
+  { id: "unit-a-42", partner: "intercom", partnerUnitId: "42", siteId: "site-a" },
+];

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type EmbeddedStack, startEmbeddedStack } from "../src/embedded.ts";
-import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
+import { chromiumAvailable, englishContext, launchChromium, signIn } from "./admin-browser.ts";
 
 /**
  * The admin app end to end: the embedded stack in-process (its admin app on port 0, signing in
@@ -55,7 +55,7 @@ beforeAll(async () => {
     noticeVersion: faces.currentNoticeVersion,
   });
   browser = await launchChromium();
-  operator = await browser.newContext();
+  operator = await englishContext(browser);
   const page = await operator.newPage();
   await signIn(page, stack.admin.url, stack.issuer.url, "operator");
   await page.close();

@@ -1,5 +1,11 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from "playwright-core";
 
 /** Debian's Chromium for the admin app's browser tests, and signing in through the dev issuer. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -27,6 +33,31 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** Where the admin page keeps the admin's language (apps/admin/src/page/i18n/i18n.ts). */
+export const LANGUAGE_KEY = "propgate-admin-language";
+
+/**
+ * A browser context whose admin pages are in English (the page's default is Russian): the tests
+ * that find elements by their English names. The i18n browser test switches as an admin does.
+ */
+export async function englishContext(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  // The page's storage, and the cookie by which the server's own pages (signed out) know it.
+  await context.addInitScript((key) => {
+    try {
+      window.localStorage.setItem(key, "en");
+      // biome-ignore lint/suspicious/noDocumentCookie: as the page itself sets it (i18n.ts).
+      document.cookie = `${key}=en; Path=/`;
+    } catch {
+      // about:blank has neither.
+    }
+  }, LANGUAGE_KEY);
+  return context;
 }
 
 export const ACCOUNTS = { operator: "dev operator", viewer: "dev viewer" } as const;

@@ -122,7 +122,7 @@ async function signIn(
   );
   const done = await through(finish, jar, `${back.pathname}${back.search}`);
   expect(done.status).toBe(200);
-  expect(await done.text()).toContain("Signed in");
+  expect(await done.text()).toContain('data-notice="signed_in"');
   return jar;
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { countAuditEvents, listConsents, recordVpnEvent } from "@propgate/consent-audit";
+import { PURPOSES } from "@propgate/domain";
 import {
   errorOf,
   HIGH_RATE_LIMITS,
@@ -39,7 +40,7 @@ async function auditCount() {
 /** A resident with every purpose granted. */
 async function residentWithConsents(userId: string) {
   const resident = await stack.resident(userId);
-  for (const purpose of ["intercom", "barrier", "video", "faces", "plates"] as const) {
+  for (const purpose of PURPOSES) {
     await resident.trpc.consent.grant.mutate({ purpose, noticeVersion: 1 });
   }
   return resident;
@@ -90,13 +91,9 @@ describe("a viewer", () => {
     });
     const viewer = await as("viewer-reads", "viewer");
     const person = await viewer.admin.residents.get.query({ userId: "user-viewed" });
-    expect(person.consents.map((c) => [c.purpose, c.state])).toEqual([
-      ["intercom", "granted"],
-      ["barrier", "granted"],
-      ["video", "granted"],
-      ["faces", "revoked"],
-      ["plates", "granted"],
-    ]);
+    expect(person.consents.map((c) => [c.purpose, c.state])).toEqual(
+      PURPOSES.map((purpose) => [purpose, purpose === "faces" ? "revoked" : "granted"]),
+    );
     const faces = person.consents.find((c) => c.purpose === "faces");
     expect(
       faces?.history.map((entry) => [entry.action, entry.noticeVersion, entry.channel]),
@@ -108,7 +105,9 @@ describe("a viewer", () => {
       expect.objectContaining({ categories: ["faces"], status: "pending" }),
     ]);
     expect(person.videoSessions).toEqual([]);
-    expect(await viewer.admin.consents.list.query({ userId: "user-viewed" })).toHaveLength(5);
+    expect(await viewer.admin.consents.list.query({ userId: "user-viewed" })).toHaveLength(
+      PURPOSES.length,
+    );
     expect((await viewer.admin.erasures.list.query({ userId: "user-viewed" }))[0]?.status).toBe(
       "pending",
     );
@@ -178,13 +177,10 @@ describe("a viewer", () => {
     }
     expect(await auditCount()).toBe(before);
     const consents = await listConsents(stack.database.db, "user-kept");
-    expect(consents.map((c) => c.state)).toEqual([
-      "granted",
-      "granted",
-      "granted",
-      "granted",
-      "revoked",
-    ]);
+    // Every purpose still granted but plates, which the resident revoked themselves.
+    expect(consents.map((c) => [c.purpose, c.state])).toEqual(
+      PURPOSES.map((purpose) => [purpose, purpose === "plates" ? "revoked" : "granted"]),
+    );
     expect(await viewer.admin.blocks.list.query({ subjectId: "user-viewer-prober" })).toEqual([
       expect.objectContaining({ id: block.id, liftedAt: null }),
     ]);
@@ -288,16 +284,16 @@ describe("an operator", () => {
       all: true,
       reason: "second request: everything",
     });
-    expect(all.map((c) => c.state)).toEqual(Array(5).fill("revoked"));
+    expect(all.map((c) => c.state)).toEqual(PURPOSES.map(() => "revoked"));
     const { rows } = await operator.admin.audit.list.query({
       userId: "user-revoked",
       kind: "consent.revoke",
     });
+    // Newest first: the rest in the order they are listed, revoked by the second request.
     expect(rows.map((row) => [row.purpose, row.actor, row.reason])).toEqual([
-      ["plates", "operator-revokes", "second request: everything"],
-      ["faces", "operator-revokes", "second request: everything"],
-      ["video", "operator-revokes", "second request: everything"],
-      ["barrier", "operator-revokes", "second request: everything"],
+      ...PURPOSES.filter((purpose) => purpose !== "intercom")
+        .reverse()
+        .map((purpose) => [purpose, "operator-revokes", "second request: everything"]),
       ["intercom", "operator-revokes", REASON],
     ]);
     const person = await operator.admin.residents.get.query({ userId: "user-revoked" });

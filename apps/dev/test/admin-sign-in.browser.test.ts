@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { loadAdminEnv, type RunningAdmin, serveAdmin } from "@propgate/admin";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { grant, startTestStack, type TestStack } from "../src/testing/harness.ts";
-import { chromiumAvailable, launchChromium, signIn } from "./admin-browser.ts";
+import { chromiumAvailable, englishContext, launchChromium, signIn } from "./admin-browser.ts";
 
 /**
  * The admin app's sign-in, session and security end to end: the embedded stack (its admin app
@@ -67,7 +67,7 @@ async function signedIn(
   account: "operator" | "viewer" = "operator",
   adminUrl = stack.admin.url,
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
+  const context = await englishContext(browser);
   const page = await context.newPage();
   await signIn(page, adminUrl, stack.issuer.url, account);
   return { context, page };
@@ -117,7 +117,7 @@ describe.skipIf(!available)("admin sign-in (OpenID Connect at the dev issuer)", 
       expect(body.error.code).toBe("SESSION_REQUIRED");
     }
 
-    const context = await browser.newContext();
+    const context = await englishContext(browser);
     const browserPage = await context.newPage();
     await browserPage.goto(stack.admin.url);
     expect(browserPage.url()).toStartWith(`${stack.issuer.url}/oidc/authorize?`);
@@ -280,7 +280,7 @@ describe.skipIf(!available)("admin sign-in (OpenID Connect at the dev issuer)", 
   });
 
   test("no token reaches the page: DOM, script-readable cookies, storage, responses", async () => {
-    const context = await browser.newContext();
+    const context = await englishContext(browser);
     const page = await context.newPage();
     const bodies: string[] = [];
     page.on("response", (response) => {
@@ -301,7 +301,8 @@ describe.skipIf(!available)("admin sign-in (OpenID Connect at the dev issuer)", 
       session: JSON.stringify({ ...sessionStorage }),
       url: location.href,
     }));
-    expect(visible.cookie).toBe(""); // the session cookie is HttpOnly; the login cookie too
+    // The session cookie is HttpOnly, the login cookie too: a script sees only the language.
+    expect(visible.cookie).toBe("propgate-admin-language=en");
     for (const [where, text] of Object.entries(visible))
       expect({ where, jwt: JWT.test(text) }).toEqual({ where, jwt: false });
     expect(bodies.length).toBeGreaterThan(3);

@@ -116,7 +116,7 @@ describe("sign-ins under way", () => {
 
     const done = await callback(send, browser, back);
     expect(done.status).toBe(200);
-    expect(await done.text()).toContain("Signed in");
+    expect(await done.text()).toContain('data-notice="signed_in"');
     expect(await signedInAs(send, browser)).toBe("dev-operator");
     // Used: the sign-in cookie is gone.
     expect(browser.get("propgate-admin-login")).toBeUndefined();
@@ -135,7 +135,7 @@ describe("sign-ins under way", () => {
     const refused = async (cookie: string) => {
       const response = await send(`${back.pathname}${back.search}`, { headers: { cookie } });
       expect(response.status).toBe(400);
-      expect(await response.text()).toContain("Sign-in not recognised");
+      expect(await response.text()).toContain('data-notice="not_recognised"');
       expect(response.headers.getSetCookie().some((line) => /propgate-admin=/.test(line))).toBe(
         false,
       );
@@ -156,7 +156,9 @@ describe("sign-ins under way", () => {
       headers: { cookie: `propgate-admin-login=${sealed}` },
     });
     expect(replay.status).toBe(400);
-    expect(await replay.text()).toContain("Sign-in failed (token endpoint said invalid_grant)");
+    const said = await replay.text();
+    expect(said).toContain('data-notice="failed"');
+    expect(said).toContain("(token endpoint said invalid_grant)");
   });
 
   test("instances with the same ADMIN_SESSION_SECRET_FILE finish each other's sign-ins", async () => {
@@ -200,7 +202,7 @@ describe("sign-ins under way", () => {
 
       const refused = await callback(inProcess(own, origin), browser, back);
       expect(refused.status).toBe(400);
-      expect(await refused.text()).toContain("Sign-in not recognised");
+      expect(await refused.text()).toContain('data-notice="not_recognised"');
 
       const done = await callback(inProcess(second, origin), browser, back);
       expect(done.status).toBe(200);

@@ -45,7 +45,10 @@ describe("@propgate/client against the embedded stack", () => {
       purpose: "intercom",
       noticeVersion: intercom?.currentNoticeVersion ?? 0,
     });
-    expect(granted.find((consent) => consent.purpose === "intercom")?.state).toBe("granted");
+    expect(granted.consents.find((consent) => consent.purpose === "intercom")?.state).toBe(
+      "granted",
+    );
+    expect(granted.receipt?.payload).toMatchObject({ purpose: "intercom", state: "granted" });
 
     const devices = await api.devices.list.query();
     expect(devices.every((device) => device.siteId === "site-a")).toBe(true);

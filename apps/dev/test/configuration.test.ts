@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { loadAdminEnv } from "@propgate/admin";
-import { loadCliEnv, loadPartnerEnv } from "@propgate/cli/env";
+import { loadCliEnv, loadPartnerEnv, loadRetentionEnv } from "@propgate/cli/env";
 import { ConfigError, type EnvSource, envRows, undocumentedVariables } from "@propgate/config";
 import { generateAuditSigningKey, loadMigrateEnv } from "@propgate/consent-audit";
 import { PARTNERS } from "@propgate/domain";
@@ -141,7 +141,11 @@ const LOADERS: Array<{
   },
   {
     title: "operator CLI",
-    load: (source) => [loadCliEnv(source), loadPartnerEnv(PARTNERS[0], source)],
+    load: (source) => [
+      loadCliEnv(source),
+      loadPartnerEnv(PARTNERS[0], source),
+      loadRetentionEnv(source),
+    ],
     development: () => ({ PROPGATE_ENV: "development", DATA_DIR: join(dir, "cli"), ...partners() }),
     production: () => ({ DATABASE_URL, ...partners(true) }),
   },

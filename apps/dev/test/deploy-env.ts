@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAdminEnv } from "@propgate/admin";
-import { loadCliEnv } from "@propgate/cli/env";
+import { loadCliEnv, loadRetentionEnv } from "@propgate/cli/env";
 import { ConfigError, databaseCa, databasePassword, type EnvSource } from "@propgate/config";
 import { SURFACE_SCOPES } from "@propgate/domain";
 import { loadProbeEnv } from "@propgate/health-probe";
@@ -25,6 +25,7 @@ export type Program =
   | "health-probe"
   | "migrate"
   | "audit-verify"
+  | "retention"
   | "security-check";
 
 export function programOf(args: readonly string[]): Program {
@@ -33,6 +34,7 @@ export function programOf(args: readonly string[]): Program {
     return first;
   if (first === "propgate" && second === "audit" && third === "verify") return "audit-verify";
   if (first === "propgate" && second === "security-check") return "security-check";
+  if (first === "propgate" && second === "retention" && third === "run") return "retention";
   throw new Error(`no program starts with ${JSON.stringify(args)}`);
 }
 
@@ -52,6 +54,13 @@ const LOADERS: Record<Program, (source: EnvSource) => unknown> = {
     const env = loadCliEnv(source);
     if (!env.DATABASE_URL) throw new ConfigError("DATABASE_URL", "is missing");
     return env;
+  },
+  // As apps/cli/src/main.ts reads them for `retention run`: the database, the signing key, the periods.
+  retention: (source) => {
+    const env = loadCliEnv(source);
+    if (!env.DATABASE_URL) throw new ConfigError("DATABASE_URL", "is missing");
+    if (!env.AUDIT_SIGNING_KEY_FILE) throw new ConfigError("AUDIT_SIGNING_KEY_FILE", "is missing");
+    return { ...env, ...loadRetentionEnv(source) };
   },
   // Its inputs are its arguments (--env files); it reads no variable.
   "security-check": () => null,

@@ -245,7 +245,8 @@ describe.skipIf(missing !== null)("Kubernetes kit (infra/k8s)", () => {
         "propgate",
         "security-check",
       ]);
-      for (const name of ["propgate-audit-verify", "propgate-security-check"])
+      expect(cronArgs("propgate-retention")).toEqual(["propgate", "retention", "run"]);
+      for (const name of ["propgate-audit-verify", "propgate-security-check", "propgate-retention"])
         expect(find(objects, "CronJob", name).spec.concurrencyPolicy).toBe("Forbid");
     }
   });

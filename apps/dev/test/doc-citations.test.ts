@@ -273,6 +273,7 @@ describe("the README", () => {
       "api.md",
       "operations.md",
       "configuration.md",
+      "data-retention.md",
       "partner-onboarding.md",
       "architecture.md",
     ])

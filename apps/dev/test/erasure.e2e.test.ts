@@ -181,6 +181,55 @@ describe("erasure at the partner after revocation", () => {
     });
   }
 
+  test("a 202 is polled until partner-sim reports done: done, and one destruction record", async () => {
+    const userId = "user-erase-polled";
+    const resident = await stack.resident(userId);
+    await resident.trpc.consent.grant.mutate({ purpose: "faces", noticeVersion: 1 });
+    await resident.trpc.faces.enroll.mutate({ image: jpeg("polled") });
+    stack.sims.intercom.faults.set({ erasureAnswer: "accepted", erasureCompletesAfterMs: 1500 });
+    stack.sims.intercom.recorder.clear();
+    await resident.trpc.consent.revoke.mutate({ purpose: "faces" });
+    const instance = await startInstance(stack, "api-erase-polled", {
+      ERASURE_INTERVAL_MS: "3600000",
+      ERASURE_POLL_SECONDS: "1",
+    });
+    const admin = await adminClient();
+    try {
+      await eventually(
+        async () =>
+          (await instance.background.runErasuresOnce()) >= 0 &&
+          (await admin.admin.erasures.list.query({ userId }))[0]?.status === "done",
+      );
+    } finally {
+      await instance.stop();
+      stack.sims.intercom.faults.set({ erasureAnswer: null, erasureCompletesAfterMs: 0 });
+    }
+    const subject = subjectFor(userId, stack.deps.partners.intercom.subjectKey);
+    const mine = stack.sims.intercom.recorder.all().filter((r) => r.path.includes(subject));
+    expect(mine.filter((r) => r.operation === "subjects.erase").map((r) => r.status)).toEqual([
+      202,
+    ]);
+    const polls = mine.filter((r) => r.operation === "subjects.erasure_status");
+    expect(polls.length).toBeGreaterThanOrEqual(1);
+    expect(polls.every((r) => r.method === "GET" && r.status === 200)).toBe(true);
+
+    const exported = await admin.admin.erasures.records.query({ format: "json" });
+    if (exported.format !== "json") throw new Error("json asked");
+    const records = exported.records.filter((record) => record.userId === userId);
+    expect(records).toEqual([
+      expect.objectContaining({
+        partner: "intercom",
+        categories: ["faces"],
+        confirmedBy: "status done on poll",
+      }),
+    ]);
+    const completed = await listAuditEvents(stack.database.db, {
+      userId,
+      kind: "erasure.completed",
+    });
+    expect(completed.map((row) => row.result).sort()).toEqual(["accepted", "ok"]);
+  });
+
   test("revoking a purpose without partner data queues no erasure", async () => {
     const resident = await stack.resident("user-erase-none");
     await resident.trpc.consent.grant.mutate({ purpose: "intercom", noticeVersion: 1 });

@@ -7,6 +7,7 @@ import {
   startThrowawayPostgres,
   throwawayPostgresUnavailable,
 } from "../drill/throwaway-postgres.ts";
+import { startOtlpReceiver } from "../src/testing/otlp-receiver.ts";
 
 const noServer = throwawayPostgresUnavailable();
 if (noServer && process.env.CI) throw new Error(`the database drill must run in CI: ${noServer}`);
@@ -49,7 +50,11 @@ afterAll(async () => {
 });
 
 function probeEnv() {
-  return loadProbeEnv({
+  return loadProbeEnv(probeSettings());
+}
+
+function probeSettings(): Record<string, string> {
+  return {
     PROPGATE_ENV: "development",
     HOST: "127.0.0.1",
     PORT: "0",
@@ -65,7 +70,7 @@ function probeEnv() {
     PARTNER_INTERCOM_CLIENT_ID: CLIENT.clientId,
     PARTNER_INTERCOM_CLIENT_SECRET: CLIENT.clientSecret,
     PARTNER_INTERCOM_SUBJECT_KEY: "ab".repeat(32),
-  });
+  };
 }
 
 async function metricValue(probe: RunningProbe, name: string, labels: string): Promise<number> {
@@ -168,6 +173,37 @@ describe("the health probe watches a partner", () => {
     } finally {
       sim.faults.set({ tokenEndpointDown: false });
       await probe.stop();
+    }
+  });
+
+  test("traced: a round is one trace, a span per check; the health request carries it", async () => {
+    const collector = startOtlpReceiver();
+    const probe = await startHealthProbe(
+      loadProbeEnv({ ...probeSettings(), OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }),
+      { database, vpn: false },
+    );
+    try {
+      sim.recorder.clear();
+      await probe.loop.round();
+      const health = await sim.recorder.waitFor((record) => record.operation === "health");
+      const traceId = health.traceparent?.split("-")[1] ?? "";
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      await probe.stop(); // flushes the spans
+      const spans = await collector.trace(traceId, (found) => found.length >= 3);
+      const round = spans.find((span) => span.name === "probe intercom");
+      expect(round).toMatchObject({ parentSpanId: null, service: "propgate-health-probe" });
+      const checks = spans.filter((span) => span.parentSpanId === round?.spanId);
+      expect(checks.map((span) => [span.name, span.attributes["propgate.outcome"]]).sort()).toEqual(
+        [
+          ["probe.health", "ok"],
+          ["probe.token", "ok"],
+        ],
+      );
+      const check = checks.find((span) => span.name === "probe.health");
+      expect(health.traceparent).toBe(`00-${traceId}-${check?.spanId}-01`);
+    } finally {
+      await probe.stop();
+      await collector.stop();
     }
   });
 

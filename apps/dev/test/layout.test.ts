@@ -53,10 +53,11 @@ describe("layout", () => {
 });
 
 /** Every workspace's files, without what installs and runs leave behind. */
+/** Files under `dir`, without what is installed or built (ignored by git: a parallel build writes there). */
 function filesUnder(dir: string): string[] {
   return (readdirSync(join(ROOT, dir), { recursive: true }) as string[])
     .map((file) => join(dir, file))
-    .filter((file) => !/(^|\/)(node_modules|\.data|\.turbo)(\/|$)/.test(file));
+    .filter((file) => !/(^|\/)(node_modules|\.data|\.turbo|\.build|dist)(\/|$)/.test(file));
 }
 
 const WORKSPACES = ["apps", "packages"].flatMap((dir) =>

@@ -331,6 +331,31 @@ describe("startup configuration", () => {
   });
 });
 
+describe("the request log", () => {
+  test("lines are written off the request's path, and none is lost at SIGTERM", async () => {
+    const child = spawnChild([process.execPath, MAIN], { ...baseEnv(), LOG_LEVEL: "info" });
+    const url = await listeningUrl(child, "api listening");
+    const ids = Array.from({ length: 400 }, (_, i) => `log-sigterm-${i}`);
+    const answers = await Promise.all(
+      ids.map((id) => fetch(`${url}/healthz`, { headers: { "x-request-id": id } })),
+    );
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    // SIGTERM at once, the lines of those 400 requests perhaps still buffered.
+    expect(await child.stop()).toBe(0);
+    await child.waitFor(/^\{.*"msg":"stopped".*\}$/);
+    const logged = new Set(
+      child.lines
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { msg?: string; requestId?: string })
+        .filter((line) => line.msg === "request" && line.requestId?.startsWith("log-sigterm-"))
+        .map((line) => line.requestId),
+    );
+    expect(logged.size).toBe(ids.length);
+    // The last line is the stop's: nothing written after the flush.
+    expect(child.lines.filter(Boolean).at(-1)).toMatch(/"msg":"stopped"/);
+  });
+});
+
 describe("the partner surface", () => {
   test("with PARTNER_LISTEN the instance also serves the partner surface, and stops it on SIGTERM", async () => {
     const child = spawnChild([process.execPath, MAIN], {

@@ -171,7 +171,7 @@ describe("device access and consent", () => {
     const resident = await stack.resident("user-revoker");
     await grant(resident, ["intercom"]);
     await resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" });
-    const consents = await resident.trpc.consent.revoke.mutate({ purpose: "intercom" });
+    const { consents } = await resident.trpc.consent.revoke.mutate({ purpose: "intercom" });
     expect(consents.find((consent) => consent.purpose === "intercom")?.state).toBe("revoked");
     stack.sims.intercom.recorder.clear();
     const error = await errorOf(resident.trpc.intercom.openDoor.mutate({ deviceId: "door-a1" }));

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listAnomalies } from "@propgate/consent-audit";
+import {
+  enqueueErasure,
+  listAnomalies,
+  markOverdueErasures,
+  recordAuditEvent,
+  upsertUnits,
+} from "@propgate/consent-audit";
 import { ageSubjectSites } from "@propgate/consent-audit/testing";
 import { AUDIT_KINDS } from "@propgate/domain";
 import { subjectFor } from "@propgate/partner-client";
@@ -274,6 +280,8 @@ describe("the audit trail as an admin filters it", () => {
       reason: "audit kinds test",
     }); // admin.video_sessions.end
     await resident.trpc.consent.revoke.mutate({ purpose: "faces" }); // consent.revoke, erasure.requested
+    await resident.trpc.consent.grant.mutate({ purpose: "journal", noticeVersion: 1 });
+    await resident.trpc.consent.revoke.mutate({ purpose: "journal" }); // journal.erased
     const [erasure] = await admin.admin.erasures.list.query({ userId: resident.userId });
     if (!erasure) throw new Error("revoking faces queued no erasure");
     await admin.admin.erasures.retry.mutate({ erasureId: erasure.id, reason: "audit kinds test" }); // admin.erasures.retry
@@ -319,6 +327,49 @@ describe("the audit trail as an admin filters it", () => {
     if (!block) throw new Error("ten refused devices placed no block");
     await admin.admin.blocks.lift.mutate({ blockId: block.id, reason: "audit kinds test" }); // admin.blocks.lift
     await admin.admin.audit.export.query({ kind: "admin.blocks.lift" }); // admin.audit.export
+    await admin.admin.journal.list.query({ userId: resident.userId }); // admin.journal.read
+    await resident.trpc.consent.grant.mutate({ purpose: "guests", noticeVersion: 1 });
+    const key = await resident.trpc.keys.create.mutate({
+      deviceIds: ["door-a1"],
+      validUntil: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await admin.admin.keys.revoke.mutate({ keyId: key.keyId, reason: "audit kinds test" }); // admin.keys.revoke
+    await upsertUnits(
+      stack.deps.database.db,
+      [{ id: "unit-audit", partner: "intercom", partnerUnitId: "flat-audit", siteId: "site-z" }],
+      { sourceApp: "cli", instanceId: "audit-kinds-test", actor: "operator:test" },
+    ); // admin.units.upsert (what `propgate units import` writes)
+    await admin.admin.erasures.records.query({ format: "csv" }); // admin.erasures.records
+    await resident.trpc.privacy.report.mutate(); // privacy.report
+    await admin.admin.privacy.report.mutate({
+      userId: resident.userId,
+      reason: "audit kinds test",
+    }); // admin.privacy.report
+    const cli = { sourceApp: "cli", instanceId: "audit-kinds-test", actor: "operator:test" };
+    const late = await enqueueErasure(
+      stack.deps.database.db,
+      {
+        userId: "user-audit-late",
+        partner: "barrier",
+        categories: ["plates"],
+        reason: "admin_request",
+        requestedBy: "admin:audit-kinds",
+      },
+      cli,
+    );
+    await markOverdueErasures(stack.deps.database.db, {
+      deadlineSeconds: 0,
+      now: new Date(Date.parse(late.requestedAt) + 1000),
+      audit: cli,
+    }); // erasure.overdue (what the erasure worker writes at ERASURE_DEADLINE_DAYS)
+    await recordAuditEvent(stack.deps.database.db, {
+      sourceApp: "cli",
+      instanceId: "audit-kinds-test",
+      actor: "system:retention",
+      kind: "retention.run",
+      result: "ok",
+      target: new Date().toISOString(),
+    }); // retention.run (what `propgate retention run` writes)
 
     for (const kind of AUDIT_KINDS) {
       const { rows } = await admin.admin.audit.list.query({ kind, limit: 500 });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   closeRedis,
   createRateLimits,
+  LIMIT_NAMES,
   type LimitName,
   openRedis,
   type RateLimits,
@@ -175,17 +176,10 @@ function surfaceWith(
 ): RunningPartnerSurface & { rateLimits: RateLimits; metrics: Metrics } {
   const metrics = options.metrics ?? stack.deps.metrics;
   const policies = Object.fromEntries(
-    (
-      [
-        "ip",
-        "resident",
-        "open",
-        "partner_client",
-        "partner_token_peer",
-        "partner_token_client",
-        "outbound",
-      ] as const
-    ).map((limit) => [limit, limits[limit] ? { quota: limits[limit], windowSeconds: 60 } : ROOMY]),
+    LIMIT_NAMES.map((limit) => [
+      limit,
+      limits[limit] ? { quota: limits[limit], windowSeconds: 60 } : ROOMY,
+    ]),
   ) as Record<LimitName, typeof ROOMY>;
   const redis = options.redisUrl ? openRedis(options.redisUrl) : null;
   const rateLimits = createRateLimits(

@@ -24,7 +24,14 @@ beforeAll(async () => {
         {
           clientId: "propgate-verify",
           clientSecret: SECRETS.intercom,
-          scopes: ["intercom.open", "faces.manage", "video.view", "subjects.erase", "health.read"],
+          scopes: [
+            "intercom.open",
+            "faces.manage",
+            "keys.manage",
+            "video.view",
+            "subjects.erase",
+            "health.read",
+          ],
         },
       ],
       intercoms: [IDS.door],
@@ -82,7 +89,7 @@ function partnerEnv(partner: Partner, overrides: Record<string, string> = {}) {
 }
 
 const TARGETS: Record<Partner, string[]> = {
-  intercom: ["--device", IDS.door, "--camera", IDS.camera],
+  intercom: ["--device", IDS.door, "--camera", IDS.camera, "--site", IDS.site],
   barrier: ["--device", IDS.gate, "--site", IDS.site],
 };
 
@@ -102,6 +109,7 @@ async function cli(partner: Partner, args: string[], env: Record<string, string>
   for (const secret of Object.values(SECRETS)) expect(printed).not.toContain(secret);
   expect(printed).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // a JWT access token
   expect(printed).not.toMatch(/v=0|a=fingerprint|ice-pwd/); // SDP
+  expect(printed).not.toMatch(/\b\d{8}\b|SIMKEY/); // a guest key's code or QR (the sim's)
   return { code, stdout, stderr };
 }
 
@@ -119,6 +127,17 @@ async function verify(
   return { code, report, rows: new Map(report.checks.map((row) => [row.check, row])) };
 }
 
+/** Keys the sim still holds for the subjects this test's runs made keys for (must be none). */
+function keysLeft(): string[] {
+  const subjects = new Set(
+    sims.intercom.recorder.all({ operation: "keys.create" }).map((call) => call.subject),
+  );
+  return sims.intercom.keys
+    .keys()
+    .filter((key) => subjects.has(key.subject))
+    .map((key) => key.keyId);
+}
+
 const statusOf = (rows: Map<string, Row>) =>
   Object.fromEntries([...rows].map(([check, row]) => [check, row.status]));
 const failedChecks = (report: Report) =>
@@ -129,6 +148,7 @@ const INTERCOM_CHECKS = [
   "token:intercom.open",
   "token:video.view",
   "token:faces.manage",
+  "token:keys.manage",
   "token:subjects.erase",
   "token:health.read",
   "health",
@@ -139,9 +159,24 @@ const INTERCOM_CHECKS = [
   "faces.list",
   "faces.enroll",
   "faces.remove",
+  "keys.create",
+  "keys.list",
+  "keys.wrong-scope",
+  "keys.delete",
   "video.create_session",
   "video.end_session",
   "subjects.erase",
+  "subjects.erasure_status",
+  "subjects.erasure_status.unknown",
+];
+
+/** The event rows: skipped without --surface (partner-verify-events.e2e.test.ts runs them). */
+const EVENT_CHECKS = [
+  "events.call.incoming",
+  "events.call.ended",
+  "events.access.granted",
+  "events.access.denied",
+  "events.strict",
 ];
 
 describe("partner verify passes against a partner that keeps the contract", () => {
@@ -155,12 +190,20 @@ describe("partner verify passes against a partner that keeps the contract", () =
       expect(statusOf(rows)).toEqual({
         ...Object.fromEntries(INTERCOM_CHECKS.map((check) => [check, "pass"])),
         "retry-after": "skip",
+        ...Object.fromEntries(EVENT_CHECKS.map((check) => [check, "skip"])),
       });
       expect(rows.get("video.create_session")?.detail).toContain(
         dialect === "standard" ? "no X-Session-Expires-At" : "X-Session-Expires-At 20",
       );
       expect(rows.get("subjects.erase")?.detail).toStartWith(
         dialect === "standard" ? "HTTP 204" : "HTTP 200",
+      );
+      // Erased at once: nothing pending for the subject (404), and 404 for one never erased.
+      expect(rows.get("subjects.erasure_status")?.detail).toBe(
+        `HTTP 404: nothing pending after the HTTP ${dialect === "standard" ? 204 : 200} erasure`,
+      );
+      expect(rows.get("subjects.erasure_status.unknown")?.detail).toBe(
+        'HTTP 404 {error: "not_found"} for a subject never erased',
       );
       expect(rows.get("wrong-scope")?.detail).toContain("→ 403");
 
@@ -176,6 +219,24 @@ describe("partner verify passes against a partner that keeps the contract", () =
         sims.intercom.video.sessions().map((s) => [s.cameraId, s.state, s.closedReason]),
       ).toContainEqual([IDS.camera, "closed", "deleted"]);
       expect(sims.intercom.recorder.count({ operation: "subjects.erase" })).toBe(1);
+
+      // One key made, with exactly the contract's body, for the same synthetic subject; the
+      // wrong-scope probes refused; the key deleted at the end.
+      const creates = sims.intercom.recorder.all({ operation: "keys.create" });
+      expect(creates.map((call) => call.status)).toEqual([201, 403]);
+      expect(creates[0]?.body).toEqual({
+        subject: real[0]?.subject,
+        devices: [IDS.door],
+        validFrom: expect.stringMatching(/^20\d\d-.*Z$/),
+        validUntil: expect.stringMatching(/^20\d\d-.*Z$/),
+        maxUses: 1,
+      });
+      const deletes = sims.intercom.recorder.all({ operation: "keys.delete" });
+      expect(deletes.map((call) => call.status)).toEqual([403, 204]);
+      expect(rows.get("keys.create")?.detail).toBe(
+        "HTTP 201: {keyId, code, validFrom, validUntil}, a QR",
+      );
+      expect(keysLeft()).toEqual([]);
     });
 
     test(`barrier, ${dialect} dialect: every check passes with --device and --site; video asks for --camera`, async () => {
@@ -198,6 +259,8 @@ describe("partner verify passes against a partner that keeps the contract", () =
         "plates.add",
         "plates.remove",
         "subjects.erase",
+        "subjects.erasure_status",
+        "subjects.erasure_status.unknown",
       ])
         expect({ check, status: rows.get(check)?.status }).toEqual({ check, status: "pass" });
       // The barrier client holds no video.view: fine for a partner without cameras.
@@ -224,6 +287,12 @@ describe("partner verify passes against a partner that keeps the contract", () =
     expect(rows.get("intercom.open")?.detail).toBe("give --device <id> to check intercom.open");
     expect(rows.get("video.create_session")?.detail).toBe(
       "give --camera <id> to check video.create_session",
+    );
+    expect(rows.get("keys.create")?.detail).toBe(
+      "give --device <id> and --site <id> to check keys.create",
+    );
+    expect(rows.get("keys.wrong-scope")?.detail).toBe(
+      "give --site <id> to check keys.manage is enforced",
     );
     expect(rows.get("wrong-scope")).toMatchObject({ status: "pass" });
     expect(rows.get("error-body")).toMatchObject({ status: "pass" });
@@ -283,13 +352,106 @@ describe("partner verify passes against a partner that keeps the contract", () =
   });
 });
 
+/** The sim's answers to the status polls of this run's erased subject, and their arrival (ms). */
+function statusPolls(partner: Partner) {
+  const [erase] = sims[partner].recorder.all({ operation: "subjects.erase" });
+  return sims[partner].recorder
+    .all({ operation: "subjects.erasure_status" })
+    .filter((poll) => erase !== undefined && poll.path === `${erase.path}/erasure`)
+    .map((poll) => ({ status: poll.status, at: Date.parse(poll.at) }));
+}
+
+const gaps = (polls: { at: number }[]) =>
+  polls.slice(1).map((poll, i) => poll.at - (polls[i]?.at ?? poll.at));
+
+describe("partner verify follows an erasure the partner accepted (202) on its status endpoint", () => {
+  for (const dialect of ["propgate", "standard"] as const) {
+    test(`${dialect} dialect: a partner that erases 1.5 s later is asked again after its Retry-After, and passes when done`, async () => {
+      sims.intercom.faults.set({
+        dialect,
+        erasureAnswer: "accepted",
+        erasureCompletesAfterMs: 1500,
+      });
+      const { code, report, rows } = await verify("intercom");
+      expect(failedChecks(report)).toEqual([]);
+      expect(code).toBe(0);
+      expect(rows.get("subjects.erase")?.detail).toBe("HTTP 202: faces accepted (erased later)");
+      expect(rows.get("subjects.erasure_status")).toMatchObject({ status: "pass" });
+      expect(rows.get("subjects.erasure_status")?.detail).toMatch(
+        /^HTTP 200 \{status: "done", completedAt 20\d\d-[^}]+Z\} after 2 poll\(s\) in 2\.\d s$/,
+      );
+      // Pending with Retry-After: 2 (the 1.5 s left, rounded up), then done: asked no sooner.
+      const polls = statusPolls("intercom");
+      expect(polls.map((poll) => poll.status)).toEqual([200, 200]);
+      expect(gaps(polls)[0]).toBeGreaterThanOrEqual(1990);
+      expect(rows.get("subjects.erasure_status.unknown")).toMatchObject({ status: "pass" });
+    });
+  }
+
+  test("a partner that never finishes within --erasure-wait: skipped as still pending, polls a Retry-After apart, bounded", async () => {
+    sims.barrier.faults.set({ erasureAnswer: "accepted", erasureNeverCompletes: true });
+    const started = performance.now();
+    const { code, report, rows } = await verify("barrier", {
+      args: [...TARGETS.barrier, "--erasure-wait", "3"],
+    });
+    expect(failedChecks(report)).toEqual([]);
+    expect(code).toBe(0);
+    const row = rows.get("subjects.erasure_status");
+    expect(row?.status).toBe("skip");
+    const shown = row?.detail.match(
+      /^still pending after (\d) poll\(s\) in ([\d.]+) s \(Retry-After 1 s; --erasure-wait 3 reached\): the api asks until ERASURE_DEADLINE_DAYS$/,
+    );
+    if (!shown) throw new Error(`unexpected detail: ${row?.detail}`);
+    const polls = statusPolls("barrier");
+    expect(polls.length).toBe(Number(shown[1]));
+    expect(polls.length).toBeGreaterThanOrEqual(3);
+    expect(polls.every((poll) => poll.status === 200)).toBe(true);
+    for (const gap of gaps(polls)) expect(gap).toBeGreaterThanOrEqual(990);
+    expect(Number(shown[2])).toBeLessThanOrEqual(3);
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  test("a malformed status answer fails subjects.erasure_status, naming what is wrong", async () => {
+    const cases = [
+      // pending, but `status: "erasing"`
+      [{ erasureCompletesAfterMs: 60_000, responseMode: "bad-schema" }, "(fields: status)"],
+      // done, but `completedAt: "yesterday"`
+      [{ erasureCompletesAfterMs: 0, responseMode: "bad-schema" }, "(fields: completedAt)"],
+      [{ erasureCompletesAfterMs: 0, responseMode: "non-json" }, "not JSON"],
+    ] as const;
+    for (const [faults, says] of cases) {
+      sims.intercom.faults.reset();
+      sims.intercom.recorder.clear();
+      sims.intercom.faults.set({ erasureAnswer: "accepted", ...faults });
+      const { code, report, rows } = await verify("intercom");
+      expect(code).toBe(1);
+      expect(failedChecks(report)).toContain("subjects.erasure_status");
+      expect(rows.get("subjects.erase")?.status).toBe("pass");
+      expect({ faults, row: rows.get("subjects.erasure_status") }).toEqual({
+        faults,
+        row: {
+          check: "subjects.erasure_status",
+          status: "fail",
+          detail: expect.stringContaining(says),
+        },
+      });
+      // Refused at the first answer: not asked again.
+      expect(statusPolls("intercom")).toHaveLength(1);
+    }
+  }, 30_000);
+});
+
 describe("partner verify fails, naming the check, against a partner that breaks the contract", () => {
-  test("a partner accepting any scope: wrong-scope fails, everything else passes", async () => {
+  test("a partner accepting any scope: wrong-scope and keys.wrong-scope fail, everything else passes", async () => {
     sims.intercom.faults.set({ acceptAnyScope: true });
     const { code, report, rows } = await verify("intercom");
     expect(code).toBe(1);
-    expect(failedChecks(report)).toEqual(["wrong-scope"]);
+    expect(failedChecks(report)).toEqual(["wrong-scope", "keys.wrong-scope"]);
     expect(rows.get("wrong-scope")?.detail).toStartWith("wrong scope accepted");
+    expect(rows.get("keys.wrong-scope")?.detail).toBe(
+      "wrong scope accepted: keys.list with a token for health.read answered HTTP 200",
+    );
+    expect(keysLeft()).toEqual([]);
   });
 
   test("malformed answers: each operation whose answer lacks a field fails, naming it; the WHEP answer's missing Location", async () => {
@@ -301,14 +463,21 @@ describe("partner verify fails, naming the check, against a partner that breaks 
       "intercom.open",
       "faces.list",
       "faces.enroll",
+      "keys.create",
       "video.create_session",
       "subjects.erase",
     ]);
+    expect(rows.get("keys.create")?.detail).toContain("fields: code");
     expect(rows.get("health")?.detail).toContain("fields: status");
     expect(rows.get("intercom.open")?.detail).toContain("fields: eventId");
     expect(rows.get("video.create_session")?.detail).toContain("no Location header");
     expect(rows.get("video.end_session")).toMatchObject({ status: "skip" });
     expect(rows.get("idempotency")).toMatchObject({ status: "skip" });
+    expect(rows.get("subjects.erasure_status")).toEqual({
+      check: "subjects.erasure_status",
+      status: "skip",
+      detail: "no erasure to follow (see subjects.erase)",
+    });
   });
 
   test("malformed plate answers at the barrier fail plates.list and plates.add", async () => {
@@ -328,7 +497,7 @@ describe("partner verify fails, naming the check, against a partner that breaks 
     const line = stdout.split("\n").find((row) => row.startsWith("video.create_session"));
     expect(line).toMatch(/^video\.create_session\s+FAIL\s+.*Location/);
     expect(stdout.trimEnd().split("\n").at(-1)).toMatch(
-      /^\d+ passed, 6 failed, \d+ skipped in [\d.]+ s — FAIL \(health, intercom\.open, faces\.list, faces\.enroll, video\.create_session, subjects\.erase\)$/,
+      /^\d+ passed, 7 failed, \d+ skipped in [\d.]+ s — FAIL \(health, intercom\.open, faces\.list, faces\.enroll, keys\.create, video\.create_session, subjects\.erase\)$/,
     );
   });
 
@@ -337,7 +506,7 @@ describe("partner verify fails, naming the check, against a partner that breaks 
     const { code, report, rows } = await verify("intercom");
     expect(code).toBe(1);
     const tokenRows = report.checks.filter((row) => row.check.startsWith("token:"));
-    expect(tokenRows.length).toBe(5);
+    expect(tokenRows.length).toBe(6);
     for (const row of tokenRows) {
       expect(row.status).toBe("fail");
       expect(row.detail).toBe("the token endpoint refused: HTTP 503 temporarily_unavailable");
@@ -361,6 +530,24 @@ describe("partner verify fails, naming the check, against a partner that breaks 
       `no metadata: ${sims.intercom.url}/.well-known/oauth-authorization-server/tenant answered HTTP 404, ${issuer}/.well-known/openid-configuration HTTP 404`,
     );
     expect(rows.get("token:intercom.open")?.status).toBe("pass");
+  });
+
+  test("a partner that stores no key: keys.list fails naming it, keys.delete too; nothing is left", async () => {
+    sims.intercom.faults.set({ keysNotStored: true });
+    const { code, report, rows } = await verify("intercom");
+    expect(code).toBe(1);
+    expect(failedChecks(report)).toEqual(["keys.list", "keys.delete"]);
+    expect(rows.get("keys.create")?.status).toBe("pass");
+    expect(rows.get("keys.list")?.detail).toBe("HTTP 200: the key just created is not listed");
+    expect(rows.get("keys.delete")?.detail).toContain("HTTP 404");
+    expect(rows.get("keys.wrong-scope")?.status).toBe("pass");
+
+    // The table's verdict names the row.
+    sims.intercom.recorder.clear();
+    const table = await cli("intercom", TARGETS.intercom, partnerEnv("intercom"));
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/^keys\.list\s+FAIL\s+.*not listed/m);
+    expect(table.stdout.trimEnd().split("\n").at(-1)).toEndWith("FAIL (keys.list, keys.delete)");
   });
 
   test("a 503 without Retry-After fails retry-after", async () => {

@@ -17,7 +17,12 @@ declare module "swagger-client" {
   }
   const SwaggerClient: {
     /** The request the document says for the operation and values, without sending it. */
-    buildRequest(options: ExecuteOptions): { url: string; method: string; body?: unknown };
+    buildRequest(options: ExecuteOptions): {
+      url: string;
+      method: string;
+      headers: Record<string, string>;
+      body?: unknown;
+    };
     /** Builds and sends it; rejects on a status of 400 or more, with the answer as `response`. */
     execute(options: ExecuteOptions): Promise<Response>;
   };

@@ -13,6 +13,8 @@ import {
   partnerSettings,
   port,
   propgateEnv,
+  tracingEnv,
+  tracingSettings,
   url,
 } from "@propgate/config";
 import { PARTNERS } from "@propgate/domain";
@@ -86,7 +88,7 @@ const probeEnv = z.object({
  * What the probe reads, for the configuration reference (docs/configuration.md); a partner is
  * probed when its `PARTNER_<P>_BASE_URL` is set, and then read as strictly as the api reads it.
  */
-export const probeEnvReference = [probeEnv, partnerEnv("<P>")] as const;
+export const probeEnvReference = [probeEnv, partnerEnv("<P>"), tracingEnv] as const;
 
 /** Settings of the health probe; the only reader of process.env. */
 export function loadProbeEnv(source: EnvSource = process.env) {
@@ -114,5 +116,10 @@ export function loadProbeEnv(source: EnvSource = process.env) {
     PROBE_TIMEOUT_MS: timeoutMs,
     allowInsecureLoopback,
     partners,
+    /** A span per check (`OTEL_*`); null (off) without an OTLP endpoint. */
+    tracing: tracingSettings(source, {
+      serviceName: "propgate-health-probe",
+      production: env.PROPGATE_ENV === "production",
+    }),
   };
 }

@@ -8,6 +8,7 @@ import {
 import {
   createLogger,
   createMetrics,
+  createTracing,
   type LogDestination,
   type Logger,
 } from "@propgate/observability";
@@ -79,11 +80,13 @@ export async function startHealthProbe(
   collector?.start(env.VPN_POLL_INTERVAL_MS, (error) =>
     logger.warn({ err: error }, "vpn poll failed"),
   );
+  const tracing = await createTracing(env.tracing);
   const loop = createProbeLoop({
     probes: env.partners.map((settings) =>
       createPartnerProbe(settings, {
         timeoutMs: env.PROBE_TIMEOUT_MS,
         allowInsecureLoopback: env.allowInsecureLoopback,
+        tracing,
       }),
     ),
     store: {
@@ -132,6 +135,8 @@ export async function startHealthProbe(
       await loop.stop();
       await collector?.stop();
       await server.stop(true);
+      // The last rounds' spans go out before the process ends.
+      await tracing.shutdown().catch((error) => logger.warn({ err: error }, "traces not sent"));
       if (!options.database) await database.close();
     },
   };

@@ -7,6 +7,7 @@ import { operationAt } from "./api/contract-routes.ts";
 import { faceRoutes } from "./api/faces.ts";
 import { healthRoutes } from "./api/health.ts";
 import { injectedFaults } from "./api/injected-faults.ts";
+import { keyRoutes } from "./api/keys.ts";
 import { openDeviceRoutes } from "./api/open-device.ts";
 import { openApiRoutes } from "./api/openapi.ts";
 import { plateRoutes } from "./api/plates.ts";
@@ -14,7 +15,9 @@ import { subjectErasureRoutes } from "./api/subject-erasure.ts";
 import { noteUrl } from "./api/subject-requests.ts";
 import { STANDARD_SESSION_PATH, videoRoutes } from "./api/video.ts";
 import type { OpenResult, RecordDraft, SimContext, SimEnv } from "./context.ts";
+import { createPropgateEvents, type PropgateEvents } from "./events/propgate-events.ts";
 import { createFaultController, type FaultController } from "./faults.ts";
+import { createGuestKeyStore, type GuestKeyStore } from "./guest-keys.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
 import {
   discoveryRoutes,
@@ -29,6 +32,9 @@ import { createSubjectDataStore, type SubjectData } from "./subject-data.ts";
 import { clientCertRequired, type SimTlsMode } from "./tls.ts";
 import { loadVideoClip, type VideoClip } from "./video/clip.ts";
 import { createVideoSessions, mediaAddressFor, type VideoSessions } from "./video/sessions.ts";
+
+/** W3C Trace Context's `traceparent`: version, trace id, parent span id, flags. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export interface CreatePartnerSimAppOptions extends PartnerSimOptions {
   /** The issuer (and base URL) the sim announces; `startPartnerSim` derives it from the port. */
@@ -49,6 +55,10 @@ export interface PartnerSimApp {
   video: VideoSessions;
   /** Plates, faces and erasures the sim holds, for tests. */
   data: SubjectData;
+  /** Guest keys the sim issued, with their codes (tests look for a code where it must not be). */
+  keys: Pick<GuestKeyStore, "keys">;
+  /** The sim as a partner reporting events to Propgate's partner surface. */
+  events: PropgateEvents;
   /** Releases every request held by latency or `hang` and closes every video session. */
   close(): Promise<void>;
 }
@@ -100,8 +110,13 @@ export async function createPartnerSimApp(
     video,
     shutdown: shutdown.signal,
     data: createSubjectDataStore(),
+    keys: createGuestKeyStore(),
     holdOpen: options.holdOpen ?? (() => {}),
   };
+
+  const devices = new Set([...resolved.intercoms, ...resolved.barriers, ...resolved.cameras]);
+  const events = createPropgateEvents({ knownDevice: (id) => devices.has(id) });
+  if (options.propgate) events.connect(options.propgate);
 
   const tlsMode: SimTlsMode = options.tls && clientCertRequired(options.tls) ? "mutual" : "server";
   const api = new Hono<SimEnv>();
@@ -116,6 +131,8 @@ export async function createPartnerSimApp(
       sent: false,
     };
     noteUrl(draft, requestUrl);
+    const traceparent = c.req.header("traceparent");
+    if (traceparent && TRACEPARENT.test(traceparent)) draft.traceparent = traceparent;
     c.set("record", draft);
     c.set("responseMode", "normal");
     c.set("dialect", faults.get().dialect);
@@ -133,6 +150,7 @@ export async function createPartnerSimApp(
   api.route("/", videoRoutes(ctx));
   api.route("/", plateRoutes(ctx));
   api.route("/", faceRoutes(ctx));
+  api.route("/", keyRoutes(ctx));
   api.route("/", subjectErasureRoutes(ctx));
   api.route("/", healthRoutes(ctx));
   api.route("/", openApiRoutes());
@@ -144,13 +162,15 @@ export async function createPartnerSimApp(
 
   return {
     api,
-    admin: createAdminApp({ faults, recorder, video, data: ctx.data }),
+    admin: createAdminApp({ faults, recorder, video, data: ctx.data, events }),
     issuer,
     audience: resolved.audience,
     recorder,
     faults,
     video: { sessions: video.sessions, waitForSessionState: video.waitForSessionState },
     data: { plates: ctx.data.plates, faces: ctx.data.faces, erasures: ctx.data.erasures },
+    keys: { keys: ctx.keys.keys },
+    events,
     close: async () => {
       shutdown.abort();
       await video.closeAll();

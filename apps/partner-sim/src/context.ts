@@ -1,5 +1,6 @@
 import type { TokenIssuer } from "./access-tokens.ts";
 import type { Dialect, FaultController, ResponseMode } from "./faults.ts";
+import type { GuestKeyStore } from "./guest-keys.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { SimClient } from "./options.ts";
 import type { RecordedRequest, RecordingRecorder } from "./recorder.ts";
@@ -24,6 +25,8 @@ export interface SimContext {
   video: VideoSessionManager;
   /** Plates and faces per client and subject, and the erasures done. */
   data: SubjectDataStore;
+  /** Guest keys, with their codes (the sim is the partner). */
+  keys: GuestKeyStore;
   /** Aborted when the sim stops: releases delayed and hung requests. */
   shutdown: AbortSignal;
   /** Lifts the server's idle timeout for a request the sim deliberately holds. */

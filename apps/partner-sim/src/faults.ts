@@ -64,8 +64,14 @@ export const FaultSettings = z.strictObject({
   dialect: z.enum(DIALECTS),
   /** null: the dialect's own (`counts` in `propgate`, `no-content` in `standard`). */
   erasureAnswer: z.enum(ERASURE_ANSWERS).nullable(),
+  /** An accepted (202) erasure reports `done` on its status this long after the DELETE. */
+  erasureCompletesAfterMs: nonNegativeInt(30 * 86_400_000),
+  /** A broken partner: an accepted erasure stays `pending` for ever (Propgate must alert). */
+  erasureNeverCompletes: z.boolean(),
   /** A broken partner: any valid token is taken for any scope (a check must notice). */
   acceptAnyScope: z.boolean(),
+  /** A broken partner: `keys.create` answers 201 with a key it never keeps (list never shows it). */
+  keysNotStored: z.boolean(),
   /** Where the metadata is served (see `METADATA_PATHS`); elsewhere the path answers 404. */
   metadataAt: z.enum(METADATA_PATHS),
 });
@@ -114,7 +120,10 @@ export function createFaultController(
     failErasures: 0,
     dialect: defaults.dialect ?? "propgate",
     erasureAnswer: null,
+    erasureCompletesAfterMs: 0,
+    erasureNeverCompletes: false,
     acceptAnyScope: false,
+    keysNotStored: false,
     metadataAt: "rfc8414",
   });
   let state: FaultSettings = { ...initial };

@@ -5,6 +5,12 @@ export {
   createPartnerSimApp,
   type PartnerSimApp,
 } from "./app.ts";
+export type {
+  EventDraft,
+  EventReport,
+  PropgateEvents,
+  PropgateTarget,
+} from "./events/propgate-events.ts";
 export {
   type FaultController,
   FaultPatch,

@@ -1,5 +1,6 @@
 import { PartnerDeviceId, PartnerScope } from "@propgate/partner-client/contract";
 import { z } from "zod";
+import type { PropgateTarget } from "./events/propgate-events.ts";
 import type { Dialect } from "./faults.ts";
 import type { SimTlsOptions } from "./tls.ts";
 
@@ -54,6 +55,8 @@ export interface PartnerSimOptions {
   dialect?: Dialect;
   /** Serve HTTPS (URLs and issuer become https://), with client certificates when a CA is given. */
   tls?: SimTlsOptions;
+  /** Propgate's partner surface and the client it issued the sim, to report events to. */
+  propgate?: PropgateTarget;
 }
 
 export const DEFAULT_NAME = "partner";

@@ -60,6 +60,8 @@ export interface RecordedRequest {
   tls?: SimTlsMode;
   /** Status the sim answered; 0 for a request held by the `hang` fault. */
   status: number;
+  /** The W3C `traceparent` the request carried, when well formed: the sender's trace joins ours. */
+  traceparent?: string;
   clientId?: string;
   tokenClaims?: RecordedTokenClaims;
   /**

@@ -64,6 +64,8 @@ export async function startPartnerSim(options: PartnerSimOptions): Promise<Partn
       faults: sim.faults,
       video: sim.video,
       data: sim.data,
+      keys: sim.keys,
+      events: sim.events,
       stop() {
         stopped ??= (async () => {
           await sim.close();

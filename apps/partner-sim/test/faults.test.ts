@@ -47,6 +47,7 @@ describe("admin API", () => {
       rejectTokensNext: 0,
       retryAfterSeconds: null,
       failNext: 0,
+      keysNotStored: false,
       responseMode: "normal",
       tokenEndpointDown: false,
       tokenLifetimeSeconds: 300,
@@ -54,6 +55,8 @@ describe("admin API", () => {
       failErasures: 0,
       dialect: "propgate",
       erasureAnswer: null,
+      erasureCompletesAfterMs: 0,
+      erasureNeverCompletes: false,
       acceptAnyScope: false,
       metadataAt: "rfc8414",
     });

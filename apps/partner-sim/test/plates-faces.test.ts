@@ -432,6 +432,7 @@ describe("scopes", () => {
     ["faces.manage", "POST", "/v1/faces", { body: { subject, image } }],
     ["faces.manage", "DELETE", "/v1/faces/fc_1", { query: { subject } }],
     ["subjects.erase", "DELETE", `/v1/subjects/${subject}`, {}],
+    ["subjects.erase", "GET", `/v1/subjects/${subject}/erasure`, {}],
   ];
 
   test("each endpoint needs its scope: 403 insufficient_scope, 401 without a token", async () => {
@@ -488,6 +489,49 @@ describe("the standard dialect", () => {
     // The propgate dialect keeps the counts.
     sim.faults.set({ dialect: "propgate", erasureAnswer: null });
     expect((await erase(target, tokens.barrier, "plates")).status).toBe(200);
+  });
+});
+
+describe("the state of an accepted erasure", () => {
+  const status = (subject: string, token = tokens.barrier) =>
+    call("GET", `/v1/subjects/${subject}/erasure`, { token });
+  const accept = async (subject: string) => {
+    sim.faults.set({ erasureAnswer: "accepted" });
+    const answer = await call("DELETE", `/v1/subjects/${subject}`, {
+      token: tokens.barrier,
+      query: { categories: "plates" },
+    });
+    expect(answer.status).toBe(202);
+  };
+
+  test("pending with Retry-After until the configured delay, then done at that time", async () => {
+    const target = subjectOf("status-target");
+    await expectError(await status(target), 404, "not_found");
+    sim.faults.set({ erasureCompletesAfterMs: 1500 });
+    const before = Date.now();
+    await accept(target);
+    const pending = await status(target);
+    expect(pending.status).toBe(200);
+    expect(await pending.json()).toEqual({ status: "pending" });
+    expect(pending.headers.get("retry-after")).toMatch(/^[12]$/);
+    // Another client never sees this client's erasure.
+    await expectError(await status(target, tokens.other), 404, "not_found");
+
+    sim.faults.set({ erasureCompletesAfterMs: 0 });
+    const done = await status(target);
+    const body = (await done.json()) as { status: string; completedAt: string };
+    expect(body.status).toBe("done");
+    expect(Date.parse(body.completedAt)).toBeGreaterThanOrEqual(before - 1);
+    expect(done.headers.get("retry-after")).toBeNull();
+  });
+
+  test("erasureNeverCompletes keeps it pending", async () => {
+    const target = subjectOf("status-never");
+    await accept(target);
+    sim.faults.set({ erasureNeverCompletes: true });
+    const answer = await status(target);
+    expect(await answer.json()).toEqual({ status: "pending" });
+    expect(answer.headers.get("retry-after")).toBe("1");
   });
 });
 

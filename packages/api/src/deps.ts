@@ -5,9 +5,13 @@ import type {
   DeviceCache,
   SubjectRegistry,
 } from "@propgate/consent-audit";
-import type { Logger, Metrics } from "@propgate/observability";
+import type { Logger, Metrics, Tracing } from "@propgate/observability";
 import type { AdminReadLimits } from "./admin/read-limits.ts";
 import type { ResidentVerifier } from "./auth.ts";
+import type { ReceiptSigner } from "./consent/receipts.ts";
+import type { UnitConfirmer } from "./events/confirm-units.ts";
+import type { ResidentEventHub } from "./events/event-hub.ts";
+import type { ResidentEvent } from "./events/resident-event.ts";
 import type { InflightCalls } from "./partner-call/inflight.ts";
 import type { Partners } from "./partners.ts";
 import type { RateLimits } from "./rate-limits/limits.ts";
@@ -32,6 +36,8 @@ export interface AppDeps {
   adminReads: AdminReadLimits;
   logger: Logger;
   metrics: Metrics;
+  /** Spans of the request path (`createTracing`, observability); `TRACING_OFF` without `OTEL_*`. */
+  tracing: Tracing;
   /** Bearer tokens → principals: `createResidentVerifier` (auth.ts). */
   verifier: ResidentVerifier;
   /** One client per partner: `createPartners` (partners.ts). */
@@ -42,8 +48,21 @@ export interface AppDeps {
   consents: ConsentCache;
   /** Subject pseudonyms per partner, and whom each stands for: `createSubjectRegistry`. */
   subjects: SubjectRegistry;
+  /** The residents' units as their tokens name them: `createUnitConfirmer` (events). */
+  units: UnitConfirmer;
   /** Partner calls in flight, abandoned when the consent bus reports a revocation. */
   inflight: InflightCalls;
   /** Per IP, resident, door/gate open, partner client and outbound partner (invariant 7). */
   rateLimits: RateLimits;
+  /** The live journal streams of `events.onEvent`. */
+  journalEvents: JournalEvents;
+  /** Signs consent receipts: the audit signing key; null without one (receipts come unsigned). */
+  receiptSigner: ReceiptSigner | null;
+}
+
+/** What `events.onEvent` runs on: this instance's streams, fed by the journal's NOTIFY. */
+export interface JournalEvents {
+  hub: ResidentEventHub<ResidentEvent>;
+  /** Whether the resident's `journal` consent is granted now. */
+  consented(userId: string): Promise<boolean>;
 }

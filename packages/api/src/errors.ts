@@ -41,9 +41,30 @@ export class SessionNotFoundError extends DomainError {
   }
 }
 
+/** No such active guest key of this resident (or it ended already). */
+export class KeyNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND" as const;
+  constructor() {
+    super("no such active guest key");
+  }
+}
+
 /** Over one of the rate limits of invariant 7. */
 export class RateLimitedError extends DomainError {
   readonly code = "RATE_LIMITED" as const;
+  override readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * This instance cannot serve the request now (it is stopping, or full): another instance, or
+ * this one a moment later, can. A client's event stream reconnects after it.
+ */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = "UNAVAILABLE" as const;
   override readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number) {
     super(message);
@@ -92,6 +113,8 @@ export function describeCause(code: ErrorCode): {
       return { trpc: "TOO_MANY_REQUESTS", message: null };
     case "NOT_FOUND":
       return { trpc: "NOT_FOUND", message: null };
+    case "METHOD_NOT_ALLOWED":
+      return { trpc: "METHOD_NOT_SUPPORTED", message: null };
     case "PARTNER_UNAVAILABLE":
       return {
         trpc: "SERVICE_UNAVAILABLE",

@@ -18,6 +18,7 @@ import { type AnyProcedure, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { z } from "zod";
 import { describeCause } from "./errors.ts";
+import { ResidentEvent } from "./events/resident-event.ts";
 import { type AppRouter, appRouter } from "./root.ts";
 
 /**
@@ -89,8 +90,9 @@ const DOCS: Record<ResidentProcedure, ProcedureDoc> = {
     summary: "Grant a purpose",
     description:
       "Grants the purpose on the notice version the resident was shown, which must be the " +
-      "current one (`consent.list`). Granting what is granted changes nothing. Answers the " +
-      "consents as `consent.list` does.",
+      "current one (`consent.list`). Granting what is granted changes nothing. Answers " +
+      "`consents` as `consent.list` does and `receipt`, the signed receipt of the grant in " +
+      "force (as `consent.receipts` gives it).",
     errors: { INVALID_INPUT: "Not the current notice version (or an unknown purpose)." },
     example: { purpose: "intercom", noticeVersion: 1 },
   },
@@ -99,8 +101,49 @@ const DOCS: Record<ResidentProcedure, ProcedureDoc> = {
     description:
       "From its answer on, no partner call starts for the purpose, calls in flight are " +
       "abandoned, live video sessions are ended and the partners are asked to erase what they " +
-      "hold for the resident. Answers the consents as `consent.list` does.",
+      "hold for the resident. Answers `consents` as `consent.list` does and `receipt`, the " +
+      "signed receipt of the revocation (null when the purpose was never decided).",
     example: { purpose: "video" },
+  },
+  "consent.receipts": {
+    summary: "The resident's consent receipts",
+    description:
+      "One receipt per grant and revoke, newest first, 50 a page (pass `nextCursor` back as " +
+      "`cursor`), optionally of one `purpose`. Each is a compact JWS (EdDSA, `typ` " +
+      "`consent-receipt+jws`, `kid` the audit key's id) with its payload decoded: ISO/IEC " +
+      "27560 fields (receiptId, time, controller, subject, purpose, notice version and " +
+      "SHA-256, method, channel, state). It verifies offline with any JOSE library against " +
+      "`/.well-known/propgate-audit-keys.json`; `jws` is null where no audit signing key is " +
+      "configured.",
+    example: { purpose: "intercom" },
+  },
+  "privacy.report": {
+    summary: "A signed report of everything held about the resident",
+    description:
+      "152-FZ art. 14: one JSON document (`document`, the exact text signed) of everything " +
+      "Propgate holds about the caller — consents and their history with the notices' digests, " +
+      "the partners holding a pseudonym of them with requests per month, their audit rows (the " +
+      "newest 100 whole, all counted by kind and month), live video sessions, guest keys (never " +
+      "a code), the journal's size, erasures and destruction records, blocks and anomalies, " +
+      "units, and where each goes when. `jws` is its detached signature (RFC 7515 Appendix F, " +
+      "EdDSA, `typ` `privacy-report+jws`, `kid` the audit key's id): put the base64url of " +
+      "`document` between its two dots and verify against " +
+      "`/.well-known/propgate-audit-keys.json`; null where no audit signing key is configured. " +
+      "Each call writes a `privacy.report` audit row, whose id is the report's `reportId`.",
+    errors: {
+      RATE_LIMITED: "Over RATE_LIMIT_PRIVACY_REPORTS_PER_HOUR (6 by default); see `Retry-After`.",
+    },
+  },
+  "events.list": {
+    summary: "The resident's journal of events",
+    description:
+      "What happened at the resident's doors (rings at their unit, calls answered or missed, " +
+      "entries by app, key, code, face, plate or call), newest first, a page at a time: pass " +
+      "`nextCursor` back as `cursor` for the next page. Kept only while the `journal` purpose " +
+      "is granted (`journal: not_granted` and an empty list otherwise) and for the retention; " +
+      "revoking `journal` erases it. Opaque ids only: a ringing call names the camera to watch.",
+    errors: { INVALID_INPUT: "A cursor this api did not give, or a bad `since`/`deviceId`." },
+    example: { since: "2026-01-01T00:00:00Z", deviceId: "door-a1" },
   },
   "video.createSession": {
     summary: "Start watching a camera (WebRTC)",
@@ -147,6 +190,35 @@ const DOCS: Record<ResidentProcedure, ProcedureDoc> = {
     errors: { PARTNER_REJECTED: "The partner holds no such plate for the resident." },
     example: { siteId: "site-a", plateId: "plate-1" },
   },
+  "keys.create": {
+    summary: "Issue a guest key for a visitor at chosen doors",
+    description:
+      `${PARTNER_CALL} Doors of one of the resident's sites (the intercom's, \`guests\` purpose), ` +
+      "valid at most `GUEST_KEY_MAX_HOURS`; the answer's `code` (and `qr`) is shown once and " +
+      "kept nowhere. A retry with the same `idempotencyKey` makes one key.",
+    errors: {
+      FORBIDDEN_DEVICE: "A door not on the resident's sites, or not a door.",
+      INVALID_INPUT: "Doors of two sites, a validity too long or past, or a bad label.",
+      RATE_LIMITED: "`GUEST_KEYS_MAX_ACTIVE` keys are active already.",
+    },
+    example: {
+      deviceIds: ["door-a1", "door-a2"],
+      validUntil: "2031-03-01T12:00:00Z",
+      label: "Courier",
+      idempotencyKey: "3f1c2b7e-key",
+    },
+  },
+  "keys.list": {
+    summary: "The resident's active guest keys (no codes)",
+    description: "Keys being ended (revoked, consent withdrawn) are gone from here at once.",
+  },
+  "keys.revoke": {
+    summary: "End a guest key",
+    description:
+      "Marked ending at once (gone from `keys.list`); the partner is told by a durable queue.",
+    errors: { NOT_FOUND: "No such active key of the resident." },
+    example: { keyId: "key_5k2m8q0vxz3t7w9y1b4d" },
+  },
   "faces.list": {
     summary: "The resident's enrolled faces",
     description: `${PARTNER_CALL} The intercom partner's records (\`faces\` purpose).`,
@@ -158,6 +230,26 @@ const DOCS: Record<ResidentProcedure, ProcedureDoc> = {
       "body the api takes); it goes to the partner in memory only.",
     errors: { INVALID_INPUT: "Not a JPEG, or too large." },
     example: { image: "/9j/4AAQSkZJRgABAQ==" },
+  },
+  "events.onEvent": {
+    summary: "The resident's events, live (Server-Sent Events)",
+    description:
+      "A stream of the resident's journal entries as they happen, on whichever instance they " +
+      "arrive: calls at their flat (a ringing call names its `cameraId` for " +
+      "`video.createSession`), and people let in or refused for them. Each SSE `message` " +
+      "event's `data` is `{ id, data }`, `id` (also the SSE `id`) being the entry's `seq`. " +
+      "Reconnect with `Last-Event-ID` (or `lastEventId` in the input) to receive first what " +
+      "was missed while it is still in the journal, and nothing twice; without it, only new " +
+      "entries. `ping` events every 20 s; the stream ends after 15 min (reconnect with a " +
+      "fresh token and the last id). Errors arrive as a `serialized-error` event carrying the " +
+      "error envelope's `error`, after which the stream ends.",
+    errors: {
+      CONSENT_REQUIRED:
+        "The `journal` purpose is not granted, or was revoked while the stream was open.",
+      RATE_LIMITED: "As many streams as a resident may hold open (or a rate limit).",
+      UNAVAILABLE: "The instance is stopping or full: reconnect with the last id.",
+    },
+    example: { lastEventId: "41" },
   },
   "faces.remove": {
     summary: "Remove an enrolled face",
@@ -179,6 +271,8 @@ const CAUSES: Record<ErrorCode, string> = {
   RATE_LIMITED: "Over a rate limit: try again after `cause.retryAfterSeconds` (`Retry-After`).",
   BLOCKED: "Blocked for a while after unusual activity; `cause.retryAfterSeconds` when it ends.",
   NOT_FOUND: "No such thing for this resident.",
+  METHOD_NOT_ALLOWED:
+    "The procedure exists, but not for this HTTP method: queries are `GET`, mutations `POST` (405).",
   PARTNER_UNAVAILABLE:
     "The partner did not answer in time or is down; `cause.retryAfterSeconds` when it said.",
   PARTNER_REJECTED: "The partner refused the request.",
@@ -305,6 +399,7 @@ function operation(
     inputs: unknown[];
     output?: unknown;
   };
+  if (type === "subscription") return subscription(path, inputs, schemas);
   if (type !== "query" && type !== "mutation") throw new Error(`${path}: a ${type}`);
   if (!output) throw new Error(`${path} has no .output(): the document needs its answer's schema`);
   const [input, ...more] = inputs;
@@ -369,8 +464,78 @@ function operation(
     ];
   } else if (input) {
     op.requestBody = requiredBody("The input, as JSON.", "application/json", media);
+  } else if (type === "mutation") {
+    // tRPC reads a mutation's body as JSON and refuses one sent without that type (415).
+    schemas[inputName] = jsonSchema(z.strictObject({}), "input");
+    op.requestBody = requiredBody("No input: an empty JSON object.", "application/json", {
+      schema: schemaRef(inputName),
+      example: {},
+    });
   }
   return { method: type === "query" ? "get" : "post", operation: op };
+}
+
+/** The event each subscription sends, by path: a subscription has no `.output()`. */
+const SUBSCRIPTION_EVENTS: Partial<Record<ResidentProcedure, z.ZodType>> = {
+  "events.onEvent": ResidentEvent,
+};
+
+/** A subscription: `GET` with the input in `?input=`, answered `text/event-stream`. */
+function subscription(
+  path: ResidentProcedure,
+  inputs: unknown[],
+  schemas: Record<string, JsonSchema>,
+): { method: "get"; operation: OpenApiOperation } {
+  const [input, ...more] = inputs;
+  const event = SUBSCRIPTION_EVENTS[path];
+  if (more.length > 0 || !(input instanceof z.ZodType) || !event)
+    throw new Error(`${path}: a subscription needs one zod input and its event's schema`);
+  const doc = DOCS[path];
+  const eventName = componentName(path, "Output");
+  const inputName = componentName(path, "Input");
+  schemas[eventName] = jsonSchema(event, "input");
+  schemas[inputName] = jsonSchema(input, "input");
+  const particular = Object.entries(doc.errors ?? {}).map(
+    ([code, meaning]) => `- \`${code}\`: ${meaning}`,
+  );
+  return {
+    method: "get",
+    operation: {
+      operationId: path,
+      summary: doc.summary,
+      description: [
+        doc.description,
+        ...(particular.length > 0
+          ? [`Errors that mean something here:\n${particular.join("\n")}`]
+          : []),
+      ].join("\n\n"),
+      tags: [path.split(".")[0] ?? path],
+      security: [{ residentBearer: [] }],
+      parameters: [
+        {
+          name: "input",
+          in: "query",
+          required: false,
+          description: "The input as JSON, URL-encoded.",
+          content: {
+            "application/json": {
+              schema: schemaRef(inputName),
+              ...(doc.example === undefined ? {} : { example: doc.example }),
+            },
+          },
+        },
+      ],
+      responses: {
+        "200": {
+          description:
+            "The stream. Each `message` event's `data` is JSON `{ id, data }` with `data` as below.",
+          headers: { "x-request-id": REQUEST_ID },
+          content: { "text/event-stream": { schema: schemaRef(eventName) } },
+        },
+        ...errorResponses(),
+      },
+    },
+  };
 }
 
 const TAGS: Record<string, string> = {
@@ -381,6 +546,7 @@ const TAGS: Record<string, string> = {
   video: "Live video of a camera, over WebRTC straight from the partner's media server.",
   plates: "Car plates let through at a site (the barrier partner).",
   faces: "Faces recognised at doors (the intercom partner).",
+  events: "What happened at the resident's doors and flat, consent-gated (`journal` purpose).",
 };
 
 let built: OpenApiDocument | null = null;

@@ -1,5 +1,5 @@
 import type { PartnerSettings } from "@propgate/config";
-import type { Logger, Metrics } from "@propgate/observability";
+import type { Logger, Metrics, Tracing } from "@propgate/observability";
 import {
   barrierOperations,
   createPartnerClient,
@@ -7,6 +7,7 @@ import {
   createPartnerTokenSource,
   facesOperations,
   intercomOperations,
+  keysOperations,
   type PartnerClient,
   platesOperations,
   subjectOperations,
@@ -23,7 +24,11 @@ export interface PartnerRuntime {
 }
 
 export interface Partners {
-  intercom: PartnerRuntime & { ops: ReturnType<typeof intercomOperations> };
+  intercom: PartnerRuntime & {
+    ops: ReturnType<typeof intercomOperations>;
+    /** Guest keys: doors at entrance panels are the intercom's. */
+    keys: ReturnType<typeof keysOperations>;
+  };
   barrier: PartnerRuntime & { ops: ReturnType<typeof barrierOperations> };
 }
 
@@ -38,6 +43,7 @@ export interface PartnerTuning {
 interface PartnersDeps {
   metrics: Metrics;
   logger: Logger;
+  tracing?: Tracing;
   allowInsecureLoopback: boolean;
   tuning?: PartnerTuning;
   /** Runs before every request to the partner; throwing stops it (the outbound rate limit). */
@@ -55,6 +61,7 @@ function createRuntime(settings: PartnerSettings, deps: PartnersDeps): PartnerRu
     backoffInitialMs: deps.tuning?.tokenBackoffInitialMs,
     metrics: deps.metrics,
     logger: deps.logger,
+    tracing: deps.tracing,
   });
   const client = createPartnerClient({
     name: settings.name,
@@ -69,6 +76,7 @@ function createRuntime(settings: PartnerSettings, deps: PartnersDeps): PartnerRu
     beforeSend: beforeSend && (() => beforeSend(settings.name)),
     metrics: deps.metrics,
     logger: deps.logger,
+    tracing: deps.tracing,
   });
   return {
     client,
@@ -87,7 +95,11 @@ export function createPartners(
   const intercom = createRuntime(settings.intercom, deps);
   const barrier = createRuntime(settings.barrier, deps);
   return {
-    intercom: { ...intercom, ops: intercomOperations(intercom.client) },
+    intercom: {
+      ...intercom,
+      ops: intercomOperations(intercom.client),
+      keys: keysOperations(intercom.client),
+    },
     barrier: { ...barrier, ops: barrierOperations(barrier.client) },
   };
 }

@@ -30,7 +30,10 @@ export interface Context {
   timing?: RequestTiming;
 }
 
-/** The cause of tRPC's own errors (no procedure, unparsable input) that no domain error made. */
+/**
+ * The cause of tRPC's own errors (no such procedure, wrong method, unparsable input) that no
+ * domain error made.
+ */
 function ownCause(code: string): ErrorCause {
   switch (code) {
     case "UNAUTHORIZED":
@@ -38,12 +41,30 @@ function ownCause(code: string): ErrorCause {
     case "BAD_REQUEST":
     case "PARSE_ERROR":
       return { code: "INVALID_INPUT" };
+    // `GET` on a mutation or `POST` on a query: tRPC answers 405 before any procedure runs.
+    case "METHOD_NOT_SUPPORTED":
+      return { code: "METHOD_NOT_ALLOWED" };
+    case "NOT_FOUND":
+      return { code: "NOT_FOUND" };
     default:
       return { code: "INTERNAL" };
   }
 }
 
+/**
+ * Event streams (`events.onEvent`): a ping every 20 s keeps proxies (30 s in infra/compose) from closing a quiet stream
+ * (the server lifts Bun's idle timeout for them) and lets the client see a dead one within 45 s;
+ * a stream lasts 15 min at most, since its token was checked only when it opened — the client
+ * reconnects with a fresh token and `Last-Event-ID`, missing nothing.
+ */
+const EVENT_STREAMS = {
+  ping: { enabled: true, intervalMs: 20_000 },
+  client: { reconnectAfterInactivityMs: 45_000 },
+  maxDurationMs: 15 * 60_000,
+};
+
 const t = initTRPC.context<Context>().create({
+  sse: EVENT_STREAMS,
   errorFormatter({ shape, error, ctx }) {
     const cause = error instanceof CausedTRPCError ? error.propgate : ownCause(error.code);
     // An input that failed its parser; an output that failed `.output()` is INTERNAL, and its
@@ -91,7 +112,9 @@ export const publicProcedure = t.procedure.use(mapErrors);
 export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
   let principal: Awaited<ReturnType<typeof ctx.deps.verifier.verify>>;
   try {
-    principal = await ctx.deps.verifier.verify(ctx.authorization);
+    principal = await ctx.deps.tracing.leaf("auth.token", {}, () =>
+      ctx.deps.verifier.verify(ctx.authorization),
+    );
   } catch (error) {
     if (error instanceof UnauthorizedError) {
       // A blocked address learns only that it is blocked, and its tries are not counted again.
@@ -100,7 +123,9 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
     }
     throw error;
   }
-  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, "resident", principal.userId);
+  // An admin's screens make several calls a view and refresh themselves: a limit of their own.
+  const limit = principal.adminRole === null ? "resident" : "admin";
+  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, limit, principal.userId);
   // The token vouches for the resident's sites now: the partners' access checks may trust them
   // for a while longer. At most one write per resident per few minutes; a failure only lets the
   // sites age (access checks then deny), so the call goes on.
@@ -110,12 +135,22 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
       "could not confirm the resident's sites",
     );
   });
+  // Likewise the units: a partner's event for a unit reaches the residents confirmed lately.
+  await ctx.deps.units.confirm(principal).catch((error: unknown) => {
+    ctx.deps.logger.warn(
+      { requestId: ctx.requestId, err: error },
+      "could not confirm the resident's units",
+    );
+  });
+  // The request's trace on every row it writes, when traced: an auditor goes from a row to it.
+  const traceId = ctx.deps.tracing.traceId();
   const audit: AuditContext = {
     sourceApp: "api",
     instanceId: ctx.deps.settings.instanceId,
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
     actor: principal.userId,
+    ...(traceId ? { traceId } : {}),
   };
   return next({ ctx: { principal, audit } });
 });
@@ -205,9 +240,10 @@ export function partnerProcedure(
         ctx.principal.userId,
       );
     }
-    const { devices, consents, subjects, auditWriter, inflight, watch, metrics } = ctx.deps;
+    const { devices, consents, subjects, auditWriter, inflight, watch, metrics, tracing } =
+      ctx.deps;
     const call: PartnerCallScope = {
-      services: { devices, consents, subjects, auditWriter, inflight, watch, metrics },
+      services: { devices, consents, subjects, auditWriter, inflight, watch, metrics, tracing },
       principal: ctx.principal,
       audit: ctx.audit,
       operation,

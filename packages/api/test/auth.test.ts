@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { generateKeyPair, type JWTVerifyGetKey, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } from "jose";
 import { createResidentVerifier } from "../src/auth.ts";
+import { eventually } from "./fixtures/eventually.ts";
 
 const { publicKey, privateKey } = await generateKeyPair("ES256");
 const ISSUER = "https://id.test";
@@ -41,7 +42,7 @@ describe("resident token verification", () => {
     const exp = Math.floor(clock.now / 1000) + 30;
     const jwt = await token({ sites: ["site-a"] }, exp);
     const first = await v.verify(`Bearer ${jwt}`);
-    expect(first).toEqual({ userId: "usr_cache", sites: ["site-a"], adminRole: null });
+    expect(first).toEqual({ userId: "usr_cache", sites: ["site-a"], units: [], adminRole: null });
     expect(await v.verify(`Bearer ${jwt}`)).toEqual(first);
     expect(lookups()).toBe(1);
 
@@ -80,5 +81,107 @@ describe("resident token verification", () => {
     expect(await roleOf(["other:operator", "propgate:Viewer"])).toBeNull();
     expect(await roleOf([])).toBeNull();
     await expect(roleOf("propgate:operator")).rejects.toThrow("not valid");
+  });
+});
+
+/** The identity provider's JWKS on a real HTTP server, whose keys the test changes; fetches counted. */
+async function identityProvider() {
+  const pairs = {
+    a: await generateKeyPair("ES256", { extractable: true }),
+    b: await generateKeyPair("ES256", { extractable: true }),
+  };
+  const published = new Set<keyof typeof pairs>(["a", "b"]);
+  let fetches = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch() {
+      fetches++;
+      const keys = await Promise.all(
+        [...published].map(async (kid) => ({
+          ...(await exportJWK(pairs[kid].publicKey)),
+          kid,
+          alg: "ES256",
+          use: "sig",
+        })),
+      );
+      return Response.json({ keys });
+    },
+  });
+  const sign = (kid: keyof typeof pairs, expSeconds: number) =>
+    new SignJWT({ sites: ["site-a"] })
+      .setProtectedHeader({ alg: "ES256", kid })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(`usr_${kid}`)
+      .setIssuedAt()
+      .setExpirationTime(expSeconds)
+      .sign(pairs[kid].privateKey);
+  return {
+    jwksUrl: new URL(`http://127.0.0.1:${server.port}/jwks.json`),
+    sign,
+    remove: (kid: keyof typeof pairs) => published.delete(kid),
+    fetches: () => fetches,
+    stop: () => server.stop(true),
+  };
+}
+
+describe("remembered tokens and the identity provider's key set", () => {
+  test("a remembered token is refused once the key it was signed with leaves the JWKS", async () => {
+    const idp = await identityProvider();
+    try {
+      const v = createResidentVerifier({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        jwksUrl: idp.jwksUrl,
+        jwksMaxAgeMs: 100,
+      });
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      const [byA, byB] = [
+        `Bearer ${await idp.sign("a", exp)}`,
+        `Bearer ${await idp.sign("b", exp)}`,
+      ];
+      expect((await v.verify(byA)).userId).toBe("usr_a");
+      expect((await v.verify(byB)).userId).toBe("usr_b");
+      expect(idp.fetches()).toBe(1);
+
+      idp.remove("a");
+      // Within the set's max age the hit is answered from memory; then the set is fetched again.
+      await eventually("the token signed by the removed key is refused", () =>
+        v.verify(byA).then(
+          () => false,
+          (error) => /not valid/.test(String(error)),
+        ),
+      );
+      expect(idp.fetches()).toBeGreaterThan(1);
+      // The other key is still published: its token stands.
+      expect((await v.verify(byB)).userId).toBe("usr_b");
+      await expect(v.verify(byA)).rejects.toThrow("the token is not valid for this service");
+    } finally {
+      await idp.stop();
+    }
+  });
+
+  test("a remembered token is refused once it expires, the key set unchanged", async () => {
+    const idp = await identityProvider();
+    try {
+      const clock = { now: Date.now() };
+      const v = createResidentVerifier({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        jwksUrl: idp.jwksUrl,
+        now: () => clock.now,
+      });
+      const exp = Math.floor(clock.now / 1000) + 30;
+      const jwt = `Bearer ${await idp.sign("a", exp)}`;
+      expect((await v.verify(jwt)).userId).toBe("usr_a");
+      clock.now = exp * 1000 - 1;
+      expect((await v.verify(jwt)).userId).toBe("usr_a");
+      clock.now = exp * 1000 + 6_000;
+      await expect(v.verify(jwt)).rejects.toThrow("the token has expired");
+      expect(idp.fetches()).toBe(1);
+    } finally {
+      await idp.stop();
+    }
   });
 });

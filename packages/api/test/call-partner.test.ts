@@ -25,7 +25,12 @@ import {
  * watch), the real in-flight tracking and the real partner client over a stub `fetch`.
  */
 
-const ANNA: Principal = { userId: "resident-anna", sites: ["site-a", "site-b"], adminRole: null };
+const ANNA: Principal = {
+  userId: "resident-anna",
+  sites: ["site-a", "site-b"],
+  units: [],
+  adminRole: null,
+};
 const AUDIT: AuditContext = {
   sourceApp: "api",
   instanceId: "api-test",

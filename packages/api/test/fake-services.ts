@@ -8,7 +8,7 @@ import {
   type SubjectOwner,
 } from "@propgate/consent-audit";
 import type { AnomalyKind, BlockSubjectType, Partner, Purpose } from "@propgate/domain";
-import { createMetrics } from "@propgate/observability";
+import { createMetrics, TRACING_OFF } from "@propgate/observability";
 import { createPartnerClient, intercomOperations, subjectFor } from "@propgate/partner-client";
 import { BlockedError, UnauthorizedError } from "../src/errors.ts";
 import type {
@@ -52,6 +52,8 @@ export function consentBook() {
     holds: (userId: string, purpose: string) => granted.has(key(userId, purpose)),
     /** The early answer (`ConsentCache.isGranted`), here never stale. */
     isGranted: async (userId: string, purpose: Purpose) => granted.has(key(userId, purpose)),
+    /** A change this instance made (`ConsentCache.changed`): never stale, nothing to drop. */
+    changed() {},
   };
 }
 type ConsentBook = ReturnType<typeof consentBook>;
@@ -210,6 +212,7 @@ export function partnerCallServices(devices: Device[]) {
     inflight: createInflightCalls(),
     watch: memoryWatch(),
     metrics: createMetrics({ app: "api-test" }),
+    tracing: TRACING_OFF,
   };
   return { services: services satisfies PartnerCallServices, consent, events };
 }
@@ -273,6 +276,9 @@ export const TEST_SETTINGS: AppDeps["settings"] = {
     sessionMaxSeconds: 600,
     endRetry: { baseRetrySeconds: 1, maxRetrySeconds: 4 },
   },
+  guestKeys: { maxHours: 72, maxActive: 10 },
   faceMaxImageBytes: 1024,
   auditVerifyKey: null,
+  destructionRecordYears: 3,
+  eventsWebhook: null,
 };

@@ -39,7 +39,8 @@ describe("the resident api document", () => {
     );
     expect(documented).toEqual(
       resident.map(
-        ([path, procedure]) => `${procedure._def.type === "query" ? "get" : "post"} /trpc/${path}`,
+        ([path, procedure]) =>
+          `${procedure._def.type === "mutation" ? "post" : "get"} /trpc/${path}`,
       ),
     );
     expect(JSON.stringify(document)).not.toContain("/trpc/admin.");
@@ -61,20 +62,49 @@ describe("the resident api document", () => {
     expect(document.paths["/trpc/devices.list"]?.get?.parameters).toBeUndefined();
   });
 
+  test("a subscription is a GET answered with Server-Sent Events of its event", () => {
+    const stream = document.paths["/trpc/events.onEvent"]?.get;
+    expect(stream?.responses["200"]?.content?.["text/event-stream"]?.schema).toEqual({
+      $ref: "#/components/schemas/EventsOnEventOutput",
+    });
+    const event = reader("EventsOnEventOutput");
+    expect(
+      event.safeParse({
+        id: "jrn_0123456789abcdefghjk",
+        seq: 42,
+        kind: "call.incoming",
+        deviceId: "door-a1",
+        cameraId: "cam-a1",
+        unitId: "unit-42",
+        method: null,
+        outcome: null,
+        durationSeconds: null,
+        occurredAt: "2026-01-01T00:00:00.000Z",
+      }).success,
+    ).toBe(true);
+  });
+
   test("answers are { result: { data } }, errors the envelope with every cause.code", () => {
     for (const item of Object.values(document.paths)) {
       for (const op of Object.values(item)) {
-        const ok = op?.responses["200"]?.content?.["application/json"]?.schema as {
-          properties: { result: { properties: { data: unknown } } };
-        };
-        expect(ok.properties.result.properties.data).toEqual({
+        const content = op?.responses["200"]?.content;
+        const output = {
           $ref: `#/components/schemas/${op?.operationId
             .split(".")
             .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
             .join("")}Output`,
-        });
+        };
+        if (content?.["text/event-stream"]) {
+          // A subscription: each event's data.
+          expect(content["text/event-stream"].schema).toEqual(output);
+        } else {
+          const ok = content?.["application/json"]?.schema as {
+            properties: { result: { properties: { data: unknown } } };
+          };
+          expect(ok.properties.result.properties.data).toEqual(output);
+        }
         expect(Object.keys(op?.responses ?? {})).toEqual(
-          ["200", "400", "401", "403", "404", "429", "500", "502", "503"].sort(),
+          ["200", "400", "401", "403", "404", "405", "429", "500", "502", "503"].sort(),
         );
       }
     }

@@ -7,6 +7,7 @@ import type {
 } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import type { AnomalyKind } from "@propgate/domain";
+import { TRACING_OFF } from "@propgate/observability";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { createAdminReadLimits } from "../src/admin/read-limits.ts";
 import type { AppDeps, Principal, Watch } from "../src/index.ts";
@@ -38,9 +39,9 @@ import { observed } from "./fixtures/observed.ts";
  * the audit context and the log are told. The handlers below only echo what reached them.
  */
 
-const ANNA: Principal = { userId: "resident-anna", sites: ["site-a"], adminRole: null };
-const VERA: Principal = { userId: "admin-vera", sites: [], adminRole: "viewer" };
-const OLEG: Principal = { userId: "admin-oleg", sites: [], adminRole: "operator" };
+const ANNA: Principal = { userId: "resident-anna", sites: ["site-a"], units: [], adminRole: null };
+const VERA: Principal = { userId: "admin-vera", sites: [], units: [], adminRole: "viewer" };
+const OLEG: Principal = { userId: "admin-oleg", sites: [], units: [], adminRole: "operator" };
 const ADDRESS = "198.51.100.7";
 
 /** Runs while a test holds it: one audit export or verify "in progress". */
@@ -84,6 +85,7 @@ function instance(options: { quotas?: Parameters<typeof countingRateLimits>[0] }
   const { logger, logs: lines } = observed();
   const deps: AppDeps = {
     settings: TEST_SETTINGS,
+    tracing: TRACING_OFF,
     database: only("database"),
     auditWriter: only<AuditWriter>("auditWriter", services.auditWriter),
     watch: only<Watch>("watch", watch),
@@ -98,8 +100,11 @@ function instance(options: { quotas?: Parameters<typeof countingRateLimits>[0] }
     devices: only<DeviceCache>("devices", services.devices),
     consents: only<ConsentCache>("consents", services.consents),
     subjects: only<SubjectRegistry>("subjects", subjects),
+    units: { confirm: async () => {} },
     inflight: services.inflight,
     rateLimits,
+    journalEvents: only("journalEvents"),
+    receiptSigner: null,
   };
   return { deps, watch, rateLimits, subjects, lines };
 }
@@ -241,6 +246,17 @@ describe("residentProcedure: who calls, from where", () => {
       ["resident", ANNA.userId],
       ["resident", ANNA.userId],
     ]);
+  });
+
+  test("an admin's calls count against the admin limit, not the residents'", async () => {
+    // One admin screen makes several calls: an admin is not held to a resident's quota.
+    const { deps, rateLimits } = instance({ quotas: { resident: 1, admin: 3 } });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await call(deps, "me", { token: "vera" }));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[0]?.headers.get("RateLimit-Policy")).toBe('"admin";q=3;w=60');
+    expect(rateLimits.consumed).toEqual(Array(4).fill(["admin", VERA.userId]));
+    expect((await call(deps, "me", { token: "anna" })).status).toBe(200);
   });
 
   test("the token's sites are confirmed on each call; when that fails, a warning and the call goes on", async () => {

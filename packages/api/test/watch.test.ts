@@ -110,7 +110,9 @@ let subjects = 0;
 function newSubject(type: BlockSubjectType): string {
   subjects++;
   if (type === "ip") return `203.0.113.${subjects}`;
-  return type === "resident" ? `usr_watch_${subjects}` : `client-watch-${subjects}`;
+  return type === "resident" || type === "resident_keys"
+    ? `usr_watch_${subjects}`
+    : `client-watch-${subjects}`;
 }
 
 function blockedBy(watch: Watch, type: BlockSubjectType, id: string): BlockedError | null {
@@ -178,6 +180,12 @@ const EXPECTED: Record<
     counts: "events",
   },
   outside_vpn: { kind: "outside_vpn", subjectType: "ip", blocks: false, counts: "events" },
+  key_creations: {
+    kind: "mass_key_creation",
+    subjectType: "resident_keys",
+    blocks: true,
+    counts: "events",
+  },
 };
 
 describe("each rule", () => {

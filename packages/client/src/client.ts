@@ -1,8 +1,9 @@
-import type { AppRouter } from "@propgate/api";
-import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpLink, splitLink, type TRPCClient } from "@trpc/client";
+import type { AppRouter } from "./app-router.ts";
 import type { PropgateError } from "./errors.ts";
 import type { RateLimitState } from "./headers.ts";
 import { type GetToken, propgateLink, type RetryPolicy, TOKEN_CONTEXT_KEY } from "./link.ts";
+import { subscriptionLink } from "./subscription-link.ts";
 
 type HttpLinkFetch = NonNullable<Parameters<typeof httpLink<AppRouter>>[0]["fetch"]>;
 
@@ -82,6 +83,7 @@ function fetchWith(options: PropgateClientOptions): HttpLinkFetch | undefined {
 export function createPropgateClient(options: PropgateClientOptions): PropgateClient {
   let last: RateLimitState | null = null;
   const extraHeaders = options.headers;
+  const url = `${options.url.replace(/\/+$/, "")}/trpc`;
   const trpc = createTRPCClient<AppRouter>({
     links: [
       propgateLink({
@@ -94,19 +96,30 @@ export function createPropgateClient(options: PropgateClientOptions): PropgateCl
         },
         onSessionRequired: options.onSessionRequired,
       }),
-      httpLink<AppRouter>({
-        url: `${options.url.replace(/\/+$/, "")}/trpc`,
-        fetch: fetchWith(options),
-        async headers({ op }) {
-          const extra =
-            typeof extraHeaders === "function" ? await extraHeaders() : (extraHeaders ?? {});
-          const token = op.context[TOKEN_CONTEXT_KEY];
-          if (typeof token !== "string" || !token) return extra;
-          const rest = Object.entries(extra).filter(
-            ([name]) => name.toLowerCase() !== "authorization",
-          );
-          return { ...Object.fromEntries(rest), authorization: `Bearer ${token}` };
-        },
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: subscriptionLink({
+          url,
+          token: async () => (options.getToken ? await options.getToken() : null),
+          headers: async () =>
+            typeof extraHeaders === "function" ? await extraHeaders() : (extraHeaders ?? {}),
+          credentials: options.credentials,
+          fetch: options.fetch,
+        }),
+        false: httpLink<AppRouter>({
+          url,
+          fetch: fetchWith(options),
+          async headers({ op }) {
+            const extra =
+              typeof extraHeaders === "function" ? await extraHeaders() : (extraHeaders ?? {});
+            const token = op.context[TOKEN_CONTEXT_KEY];
+            if (typeof token !== "string" || !token) return extra;
+            const rest = Object.entries(extra).filter(
+              ([name]) => name.toLowerCase() !== "authorization",
+            );
+            return { ...Object.fromEntries(rest), authorization: `Bearer ${token}` };
+          },
+        }),
       }),
     ],
   });

@@ -1,7 +1,10 @@
-import type { AppRouter } from "@propgate/api";
-import type { ErrorCode } from "@propgate/domain";
 import { TRPCClientError } from "@trpc/client";
+import type { inferRouterError } from "@trpc/server";
+import type { AppRouter } from "./app-router.ts";
 import { type HeaderSource, parseRetryAfter } from "./headers.ts";
+
+/** The api's stable reasons (`ERROR_CODES` of `@propgate/domain`), as its error shape types them. */
+type ErrorCode = inferRouterError<AppRouter>["data"]["cause"]["code"];
 
 /**
  * The refusals of a session gateway in front of the api (the admin app: no session, a missing
@@ -34,6 +37,7 @@ const API_CODES: Record<ErrorCode, true> = {
   RATE_LIMITED: true,
   BLOCKED: true,
   NOT_FOUND: true,
+  METHOD_NOT_ALLOWED: true,
   PARTNER_UNAVAILABLE: true,
   PARTNER_REJECTED: true,
   PARTNER_PROTOCOL_ERROR: true,

@@ -1,3 +1,4 @@
+export type { AppRouter } from "./app-router.ts";
 export {
   createPropgateClient,
   type ExtraHeaders,
@@ -12,3 +13,9 @@ export {
 } from "./errors.ts";
 export { parseRateLimits, type RateLimitItem, type RateLimitState } from "./headers.ts";
 export type { GetToken, RetryPolicy } from "./link.ts";
+export {
+  type AuditKeySet,
+  type PrivacyReportDocument,
+  PrivacyReportSignatureError,
+  verifyPrivacyReport,
+} from "./privacy-report.ts";

@@ -1,4 +1,3 @@
-import type { AppRouter } from "@propgate/api";
 import {
   type Operation,
   type OperationResultEnvelope,
@@ -7,6 +6,7 @@ import {
 } from "@trpc/client";
 import type { inferRouterInputs } from "@trpc/server";
 import { observable, type Unsubscribable } from "@trpc/server/observable";
+import type { AppRouter } from "./app-router.ts";
 import { PropgateError, responseOf } from "./errors.ts";
 import {
   type HeaderSource,
@@ -42,11 +42,16 @@ export interface PropgateLinkOptions {
 export const TOKEN_CONTEXT_KEY = "propgateToken";
 
 type Inputs = inferRouterInputs<AppRouter>;
-/** The key the opens take, from the router's types: a type error here if either stops taking one. */
+/**
+ * The key the opens and a guest key's create take, from the router's types: a type error here
+ * if one stops taking it. A retried `keys.create` with its key makes one key at the partner.
+ */
 type OpenKey = NonNullable<
-  Inputs["intercom"]["openDoor"]["idempotencyKey"] & Inputs["barrier"]["open"]["idempotencyKey"]
+  Inputs["intercom"]["openDoor"]["idempotencyKey"] &
+    Inputs["barrier"]["open"]["idempotencyKey"] &
+    Inputs["keys"]["create"]["idempotencyKey"]
 >;
-const OPENS: ReadonlySet<string> = new Set(["intercom.openDoor", "barrier.open"]);
+const OPENS: ReadonlySet<string> = new Set(["intercom.openDoor", "barrier.open", "keys.create"]);
 
 type Envelope = OperationResultEnvelope<unknown, TRPCClientError<AppRouter>>;
 
@@ -54,12 +59,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An open without a key of the caller's gets one, kept for all of this call's attempts. */
+/**
+ * An open without a key of the caller's gets one, kept for all of this call's attempts. A guest
+ * key's create also gets its `validFrom` pinned to now: every attempt must ask the partner for the
+ * same key, or its idempotency check refuses the retry.
+ */
 function withIdempotencyKey(op: Operation, newKey: () => string): Operation {
   if (op.type !== "mutation" || !OPENS.has(op.path) || !isObject(op.input)) return op;
-  if (op.input.idempotencyKey !== undefined) return op;
+  const pinned =
+    op.path === "keys.create" && op.input.validFrom === undefined
+      ? { validFrom: new Date().toISOString() }
+      : {};
+  if (op.input.idempotencyKey !== undefined) return { ...op, input: { ...op.input, ...pinned } };
   const idempotencyKey: OpenKey = newKey();
-  return { ...op, input: { ...op.input, idempotencyKey } };
+  return { ...op, input: { ...op.input, ...pinned, idempotencyKey } };
 }
 
 /** A call that may be sent again: a query, or a mutation that carries an idempotency key. */

@@ -231,6 +231,42 @@ describe("retries of safe calls after 429 and 503", () => {
     expect(third.idempotencyKey).not.toBe(first?.idempotencyKey);
   });
 
+  test("a guest key's create: every attempt asks for the same key, validFrom pinned", async () => {
+    const key = {
+      keyId: "key_0123456789abcdefghjk",
+      siteId: "site-a",
+      deviceIds: ["door-a1"],
+      validFrom: new Date().toISOString(),
+      validUntil: new Date(Date.now() + 3_600_000).toISOString(),
+      maxUses: null,
+      label: null,
+      createdAt: new Date().toISOString(),
+      code: "4711",
+      qr: null,
+    };
+    script = [
+      () => refusal(503, { code: "PARTNER_UNAVAILABLE" }, { "retry-after": "0" }),
+      () => ok(key),
+    ];
+    const validUntil = key.validUntil;
+    await client().keys.create.mutate({ deviceIds: ["door-a1"], validUntil });
+    const [first, second] = received.map(
+      (r) => r.input as { validFrom: string; idempotencyKey: string; validUntil: string },
+    );
+    // Without it, the server would ask the partner for "now" twice under one idempotency key.
+    expect(Date.parse(first?.validFrom ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    expect(first?.idempotencyKey).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
+    expect(second).toEqual(first as never);
+    // The caller's own start is kept.
+    script = [() => ok(key)];
+    await client().keys.create.mutate({
+      deviceIds: ["door-a1"],
+      validFrom: key.validFrom,
+      validUntil,
+    });
+    expect(received[2]?.input).toMatchObject({ validFrom: key.validFrom });
+  });
+
   test("the caller's own idempotency key is kept", async () => {
     script = [() => ok({ status: "opened", eventId: "evt-1", at: new Date().toISOString() })];
     await client().barrier.open.mutate({ deviceId: "gate-a", idempotencyKey: "tap-0001-mine" });

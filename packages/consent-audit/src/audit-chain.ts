@@ -1,4 +1,4 @@
-import { newId } from "@propgate/domain";
+import { newTimeOrderedId } from "@propgate/domain";
 import type { auditEvents } from "./schema/audit-events";
 
 /** `prev_hash` of the first row of the `legacy` chain (the rows written before chains). */
@@ -22,19 +22,24 @@ export function chainGenesis(chainId: string): string {
   return sha256Hex(`${CHAIN_GENESIS_PREFIX}${chainId}`);
 }
 
-type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq">;
+/** A row as its writer makes it: redaction (`audit-redaction.ts`) comes later, if ever. */
+type AuditRow = Omit<typeof auditEvents.$inferSelect, "seq" | "redactionId" | "redactedDigest">;
 
-/** A row's content as hashed: `reason` may be left out where it is null (rows before it existed). */
-type HashedContent = Omit<AuditRow, "prevHash" | "hash" | "chainId" | "reason"> & {
+/**
+ * A row's content as hashed: `reason` and `traceId` may be left out where they are null (rows
+ * before they existed).
+ */
+type HashedContent = Omit<AuditRow, "prevHash" | "hash" | "chainId" | "reason" | "traceId"> & {
   reason?: string | null;
+  traceId?: string | null;
 };
 
 /**
  * The row's content as canonical JSON: snake_case column names in sorted order, absent values
  * as null, `at` as ISO-8601 UTC with milliseconds; `seq` is the row's place in its chain
- * (`chain_seq`), the chain itself is bound by its genesis hash. `reason` (an admin's) is a key
- * only when the row has one, so rows written before the column keep their hashes. Anyone can
- * recompute it from the table alone.
+ * (`chain_seq`), the chain itself is bound by its genesis hash. `reason` (an admin's) and
+ * `trace_id` are keys only when the row has them, so rows written before those columns keep their
+ * hashes. Anyone can recompute it from the table alone.
  */
 export function canonicalAuditContent(row: HashedContent): string {
   const content = {
@@ -58,6 +63,7 @@ export function canonicalAuditContent(row: HashedContent): string {
     seq: row.chainSeq,
     source_app: row.sourceApp,
     target: row.target,
+    ...(row.traceId == null ? {} : { trace_id: row.traceId }),
     user_id: row.userId,
   };
   return JSON.stringify(content);
@@ -96,7 +102,7 @@ export function chainRows<T extends RowContent>(
   let { chainSeq, hash: prevHash } = head;
   const rows = contents.map((input) => {
     chainSeq += 1;
-    const content = { ...input, chainSeq, id: newId("evt"), at };
+    const content = { ...input, chainSeq, id: newTimeOrderedId("evt"), at };
     const hash = auditRowHash(prevHash, content);
     const row = { ...content, chainId: head.chainId, prevHash, hash };
     prevHash = hash;

@@ -116,3 +116,26 @@ export function checkpointSignatureValid(
     return false;
   }
 }
+
+/**
+ * What a redaction record's signature covers: its id, chain, cut, row count, digest and time,
+ * so a record cannot be moved to other rows, another chain or a later cut.
+ */
+export function redactionMessage(record: {
+  id: string;
+  chainId: string;
+  before: Date;
+  rows: number;
+  digest: string;
+  at: Date;
+}): string {
+  return [
+    "propgate-audit-redaction:v1",
+    record.id,
+    record.chainId,
+    record.before.toISOString(),
+    String(record.rows),
+    record.digest,
+    record.at.toISOString(),
+  ].join("\n");
+}

@@ -1,7 +1,14 @@
-import { AUDIT_KINDS, AUDIT_OPERATIONS, clientNetwork, PARTNERS } from "@propgate/domain";
-import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
+import {
+  AUDIT_KINDS,
+  AUDIT_OPERATIONS,
+  AUDIT_RESULTS,
+  clientNetwork,
+  PARTNERS,
+} from "@propgate/domain";
+import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, type AuditEvent, recordAuditEvent } from "./audit";
+import { csvField } from "./csv";
 import type { Database } from "./database";
 import { auditEvents } from "./schema/audit-events";
 import { parseInput } from "./validation";
@@ -14,10 +21,7 @@ export const AuditFilter = z.strictObject({
   operation: z.enum(AUDIT_OPERATIONS).optional(),
   kind: z.enum(AUDIT_KINDS).optional(),
   /** The outcome as written: `ok`, `pending`, `denied`, `error`, `accepted` … */
-  result: z
-    .string()
-    .regex(/^[a-z][a-z_]{0,31}$/)
-    .optional(),
+  result: z.enum(AUDIT_RESULTS).optional(),
   partner: z.enum(PARTNERS).optional(),
   /** Rows at or after `from`, and before `to`. */
   from: z.date().optional(),
@@ -68,6 +72,62 @@ export function withClientNetwork(event: AuditEvent): AuditEvent {
   return event.clientIp === null ? event : { ...event, clientIp: clientNetwork(event.clientIp) };
 }
 
+/**
+ * Where a time lies in the reading order, roughly: the first `seq` whose row is at or after `t`,
+ * by a binary search down the seq index (a probe a step, at most 64), and the seq past the newest
+ * row. Rows arrive in `at` order give or take a commit's reordering, so this only counts rows to
+ * choose a plan: no page is ever filtered by it.
+ */
+async function seqAtOrAfter(db: Database, t: Date): Promise<{ seq: number; end: number }> {
+  const time = t.toISOString();
+  const rows = (await db.execute(sql`
+    with recursive bounds as (
+      select coalesce(min(seq), 0) as lo, coalesce(max(seq), 0) + 1 as hi from ${auditEvents}
+    ), search(lo, hi, depth) as (
+      select lo, hi, 0 from bounds
+      union all
+      select case when probe.at < ${time}::timestamptz then probe.seq + 1 else s.lo end,
+        case when probe.at < ${time}::timestamptz then s.hi else (s.lo + s.hi) / 2 end,
+        s.depth + 1
+      from search s
+      left join lateral (
+        select seq, at from ${auditEvents}
+        where seq >= (s.lo + s.hi) / 2 and seq < s.hi order by seq limit 1
+      ) probe on true
+      where s.lo < s.hi and s.depth < 64
+    )
+    select (select lo from search order by depth desc limit 1) as seq, (select hi from bounds) as "end"`)) as unknown as Array<{
+    seq: string | number;
+    end: string | number;
+  }>;
+  return { seq: Number(rows[0]?.seq ?? 0), end: Number(rows[0]?.end ?? 0) };
+}
+
+/**
+ * Whether a time-filtered page reads the range's own rows (found by the block range index on
+ * `at`) rather than walking down `seq` from the newest end. The walk reads every row newer than
+ * the range before the first one in it, and the planner, which takes `at` and `seq` to be
+ * unrelated, guesses it short; so count roughly (`seqAtOrAfter`) and choose: the range's rows
+ * when they are few or no more than the rows after it.
+ */
+async function readsTimeRange(
+  db: Database,
+  filter: z.output<typeof AuditFilter>,
+): Promise<boolean> {
+  if (filter.from === undefined && filter.to === undefined) return false;
+  const [from, to] = await Promise.all([
+    filter.from === undefined ? null : seqAtOrAfter(db, filter.from),
+    filter.to === undefined ? null : seqAtOrAfter(db, filter.to),
+  ]);
+  const end = (to ?? from)?.end ?? 0;
+  const rangeEnd = to?.seq ?? end;
+  const inRange = Math.max(0, rangeEnd - (from?.seq ?? 0));
+  return inRange <= TIME_RANGE_ROWS || end - rangeEnd >= inRange;
+}
+
+/** A time range this small (in rows, roughly) is read whole wherever it lies. */
+const TIME_RANGE_ROWS = 10_000;
+
 async function anyRow(db: Database, where: SQL[]): Promise<boolean> {
   const [row] = await db
     .select({ seq: auditEvents.seq })
@@ -86,18 +146,23 @@ async function anyRow(db: Database, where: SQL[]): Promise<boolean> {
 export async function pageAuditEvents(db: Database, query: AuditPageQuery): Promise<AuditPage> {
   const { limit, cursor, ...filter } = parseInput(PageQuery, query, "audit query");
   const where = conditions(filter);
+  // Reading a time range's own rows, `seq + 0` keeps the planner off the walk down seq: it sorts
+  // what the range index finds instead (the same rows in the same order).
+  const seq = (await readsTimeRange(db, filter))
+    ? sql<number>`(${auditEvents.seq} + 0)`
+    : sql<number>`${auditEvents.seq}`;
   const [direction, at] = cursor ? (cursor.split(":") as ["before" | "after", string]) : [];
   const bound = at === undefined ? null : Number(at);
   if (direction === "after" && bound !== null) {
     const found = await db
       .select()
       .from(auditEvents)
-      .where(and(...where, gt(auditEvents.seq, bound)))
-      .orderBy(asc(auditEvents.seq))
+      .where(and(...where, gt(seq, bound)))
+      .orderBy(asc(seq))
       .limit(limit + 1);
     const rows = found.slice(0, limit).reverse().map(toEvent);
     const oldest = rows.at(-1)?.seq ?? bound + 1;
-    const older = await anyRow(db, [...where, lt(auditEvents.seq, oldest)]);
+    const older = await anyRow(db, [...where, lt(seq, oldest)]);
     return {
       rows,
       nextCursor: older ? `before:${oldest}` : null,
@@ -107,14 +172,14 @@ export async function pageAuditEvents(db: Database, query: AuditPageQuery): Prom
   const found = await db
     .select()
     .from(auditEvents)
-    .where(and(...where, bound === null ? undefined : lt(auditEvents.seq, bound)))
-    .orderBy(desc(auditEvents.seq))
+    .where(and(...where, bound === null ? undefined : lt(seq, bound)))
+    .orderBy(desc(seq))
     .limit(limit + 1);
   const rows = found.slice(0, limit).map(toEvent);
   const oldest = rows.at(-1);
   // The first page is the newest; a later one has newer rows unless the cursor was made up.
   const newest = rows[0]?.seq ?? (bound === null ? null : bound - 1);
-  const newer = newest !== null && (await anyRow(db, [...where, gt(auditEvents.seq, newest)]));
+  const newer = newest !== null && (await anyRow(db, [...where, gt(seq, newest)]));
   return {
     rows,
     nextCursor: found.length > limit && oldest ? `before:${oldest.seq}` : null,
@@ -147,28 +212,10 @@ const CSV_COLUMNS = [
   ["latency_ms", "latencyMs"],
   ["call_id", "callId"],
   ["reason", "reason"],
+  ["trace_id", "traceId"],
   ["prev_hash", "prevHash"],
   ["hash", "hash"],
 ] as const satisfies readonly (readonly [string, keyof AuditEvent])[];
-
-/**
- * Where a spreadsheet may begin a cell inside a field: at its start, and after `;` (the list
- * separator of Russian and other locales, which splits on it even inside our quotes when it
- * ignores them), `,`, a tab or a line break — there, after spaces or quotes, `= + - @` start a
- * formula. Each such place gets a `'`, so every cell any of those readers makes opens as text.
- */
-const FORMULA_START = /(^|[;,\t\r\n])(?=[\p{Zs}"]*[=+\-@])/gu;
-
-/**
- * One RFC 4180 field, always quoted (quotes doubled); formula-like text neutralised at every
- * place a cell may begin (`FORMULA_START`: `ok;=X()` is written `"ok;'=X()"`). Numbers are
- * quoted too: spreadsheets still read `"42"` as a number. Null is the empty field.
- */
-function csvField(value: string | number | null): string {
-  const text =
-    typeof value === "string" ? value.replace(FORMULA_START, "$1'") : String(value ?? "");
-  return `"${text.replaceAll('"', '""')}"`;
-}
 
 const ExportQuery = AuditFilter.extend({
   maxRows: z.number().int().min(1).max(50_000).default(50_000),

@@ -3,38 +3,30 @@ import { type SQL, sql } from "drizzle-orm";
 import { CHAIN_GENESIS_PREFIX, GENESIS_HASH, LEGACY_CHAIN } from "./audit-chain";
 import { CHAIN_ENDS, type ChainEnd, judgeChainEnds, newestCheckpoints } from "./audit-chain-ends";
 import type { AuditCheckpoint } from "./audit-checkpoints";
+import { canonicalContentSql, sha256HexSql as sha256Hex } from "./audit-content-sql";
 import { type LoggedCheckpoint, loggedButMissing } from "./audit-log-stream";
+import { checkRedactionRecords, unsignedRedaction } from "./audit-redaction-check";
 import { auditKeyId, checkpointMessage, checkpointSignatureValid } from "./audit-signing";
-import { type Database, registeredSnapshotReader } from "./database";
+import { type Database, registeredSnapshotReader, rowsOf } from "./database";
 import { auditCheckpoints } from "./schema/audit-checkpoints";
+import { auditRedactions } from "./schema/audit-redactions";
 import { setLocalStatementTimeout } from "./statement-timeout";
 
 export type AuditChainVerdict =
   /**
    * `checkpoints`: how many signed checkpoints matched (absent when there are none); `notes`:
-   * ends that hold with a remark (a crash the log stream told from a cut).
+   * ends that hold with a remark (a crash the log stream told from a cut); `redacted`: how many
+   * rows retention redacted, each matching its signed record (absent when none).
    */
-  | { ok: true; count: number; checkpoints?: number; notes?: string[] }
+  | { ok: true; count: number; checkpoints?: number; redacted?: number; notes?: string[] }
   | { ok: false; firstBadSeq: number | null; reason: string };
 
 /*
  * The walk is done by the database, in the verifier's own statements (nothing stored in the
- * database is trusted to compute it, and every function is pg_catalog's): the row's canonical
- * JSON (`canonicalAuditContent`) is `row_to_json` of its fields in sorted key order, which
- * prints exactly as JSON.stringify does (no spaces; the same escapes), `at` as ISO-8601 UTC
- * with milliseconds. A test holds the two to the same hash over awkward text.
+ * database is trusted to compute it, and every function is pg_catalog's), over the canonical
+ * JSON of `canonicalContentSql`.
  */
-const fields = (reason: string) => `e.actor,
-  pg_catalog.to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, e.attempt,
-  e.call_id, e.client_ip, e.error_code, e.http_status, e.id, e.instance_id, e.kind, e.latency_ms,
-  e.operation, e.partner, e.purpose, ${reason}e.request_id, e.result, e.chain_seq as seq,
-  e.source_app, e.target, e.user_id`;
-// `reason` is a key only where the row has one (`canonicalAuditContent`).
-const CONTENT = `case when e.reason is null then pg_catalog.row_to_json(c)::text
-  else pg_catalog.row_to_json(r)::text end`;
-const FIELDS = `lateral (select ${fields("")}) c, lateral (select ${fields("e.reason, ")}) r`;
-const sha256Hex = (text: string) =>
-  `pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${text}, 'UTF8')), 'hex')`;
+const { laterals: FIELDS, json: CONTENT } = canonicalContentSql("stored");
 const GENESIS = `case when chain_id = '${LEGACY_CHAIN}' then '${GENESIS_HASH}'
   else ${sha256Hex(`'${CHAIN_GENESIS_PREFIX}' || chain_id`)} end`;
 
@@ -57,11 +49,18 @@ where chain_seq <> expected or prev_hash <> coalesce(previous_hash, ${GENESIS})
 order by chain_id, chain_seq limit 1`;
 const FIRST_LINK_FAULT = sql.raw(FIRST_LINK_FAULT_TEXT);
 
-/** The first row whose hash is not that of its content (rank 3): every row, on parallel workers. */
+/**
+ * The first row whose hash is not that of its content (rank 3), or, for a redacted row, whose
+ * `redacted_digest` is not that of its hash and its content as left (rank 5): every row, on
+ * parallel workers. A redacted row's hash is still held by the links and the checkpoints.
+ */
 const FIRST_CONTENT_FAULT = sql.raw(`
-select ${FAULT}, 3 as rank, null::float8 as expected from (
-  select e.seq, e.chain_id, e.chain_seq from audit_events e, ${FIELDS}
-  where ${sha256Hex(`e.prev_hash || ${CONTENT}`)} <> e.hash offset 0) bad
+select ${FAULT}, rank, null::float8 as expected from (
+  select e.seq, e.chain_id, e.chain_seq, case when e.redaction_id is null then 3 else 5 end as rank
+  from audit_events e, ${FIELDS}
+  where case when e.redaction_id is null then ${sha256Hex(`e.prev_hash || ${CONTENT}`)} <> e.hash
+    else ${sha256Hex(`e.hash || ${CONTENT}`)} is distinct from e.redacted_digest end
+  offset 0) bad
 order by chain_id, chain_seq limit 1`);
 
 /** The first row a signed checkpoint names with another hash (rank 4: a rebuilt chain). */
@@ -88,13 +87,8 @@ interface Fault extends Record<string, unknown> {
   seq: number;
   chainId: string;
   chainSeq: number;
-  rank: 1 | 2 | 3 | 4;
+  rank: 1 | 2 | 3 | 4 | 5;
   expected: number | null;
-}
-
-/** postgres.js gives the rows as the result; PGlite as its `rows`. */
-function rowsOf<R>(result: unknown): R[] {
-  return (Array.isArray(result) ? result : (result as { rows: R[] }).rows) as R[];
 }
 
 /** The fault a walk would meet first: ordered by the database, in its collation of chain ids. */
@@ -152,6 +146,7 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
     2: "prev_hash does not match the previous row's hash",
     3: "row content does not match its hash",
     4: `chain ${fault.chainId} does not match its signed checkpoint at seq ${fault.chainSeq} (rebuilt)`,
+    5: "redacted row content does not match its redaction digest",
   } as const;
   return { ok: false, firstBadSeq: fault.seq, reason: reasons[fault.rank] };
 }
@@ -164,7 +159,9 @@ function faultVerdict(fault: Fault): AuditChainVerdict {
  * chain cut short of one or rebuilt with fresh hashes. With `publicKey`, every checkpoint's
  * signature must be the audit key's (otherwise a forger could write checkpoints of his own), and
  * every chain's end must be signed (`judgeChainEnds`, by the clock `now`); with `logged`, the
- * checkpoints of the log stream must all be in the database, rows included.
+ * checkpoints of the log stream must all be in the database, rows included. A redacted row is
+ * checked against its `redacted_digest` instead of its hash, and each redaction record against
+ * its rows (and, with the key, its signature): docs/architecture.md, "Retention and audit redaction".
  * Names the first bad row in chain order. One snapshot (a repeatable-read, read-only
  * transaction, shared with a second connection that walks the links meanwhile); the hashing
  * runs in the database, on parallel workers where it has them. `statementTimeoutMs` bounds
@@ -224,6 +221,9 @@ export async function verifyAuditChain(
             reason: `the log stream's checkpoint of chain ${forged.chainId} at seq ${forged.chainSeq} (line ${forged.line}) is not signed by the audit key`,
           };
         }
+        const redactions = await tx.select().from(auditRedactions);
+        const unsigned = unsignedRedaction(redactions, options.publicKey, keyId ?? "");
+        if (unsigned) return { ok: false, ...unsigned };
       }
       await tx.execute(sql`set local jit = off`); // compiling costs more than it saves here
       // The link walk runs on one core along the chain index and the hashing on parallel
@@ -243,6 +243,10 @@ export async function verifyAuditChain(
       }
       const fault = await firstInChainOrder(tx, faults);
       if (fault) return faultVerdict(fault);
+      const redactions = await checkRedactionRecords(
+        async <R extends Record<string, unknown>>(query: SQL) => rowsOf<R>(await tx.execute(query)),
+      );
+      if ("reason" in redactions) return { ok: false, ...redactions };
       const placed = rowsOf<{ chainId: string; chainSeq: number; hasRow: boolean }>(
         await tx.execute(CHECKPOINT_ROWS),
       );
@@ -268,6 +272,7 @@ export async function verifyAuditChain(
         ok: true,
         count,
         ...(placed.length > 0 ? { checkpoints: placed.length } : {}),
+        ...(redactions.redacted > 0 ? { redacted: redactions.redacted } : {}),
         ...(ends.notes.length > 0 ? { notes: ends.notes } : {}),
       };
     },

@@ -22,18 +22,18 @@ import { type Database, type RawQuery, registeredRawQuery } from "./database";
 import { ConsentRequiredError } from "./errors";
 import {
   attemptRow,
+  checkedAttempt,
+  checkedResult,
   type DeniedInput,
   deniedRow,
   grantedPairs,
   type PartnerAttemptInput,
-  PartnerAttemptSchema,
+  type PartnerAttemptSchema,
   type PartnerResultInput,
-  PartnerResultSchema,
   pairKey,
   resultRow,
 } from "./partner-gate";
 import { auditEvents } from "./schema/audit-events";
-import { parseInput } from "./validation";
 
 type ParsedAttempt = ReturnType<typeof PartnerAttemptSchema.parse>;
 
@@ -144,6 +144,7 @@ const COLUMNS = [
   "latency_ms",
   "call_id",
   "reason",
+  "trace_id",
   "prev_hash",
   "hash",
 ].join(", ");
@@ -194,6 +195,7 @@ function jsonRow(row: Row): Record<string, string | number | null> {
     latency_ms: row.latencyMs,
     call_id: row.callId,
     reason: row.reason,
+    trace_id: row.traceId,
     prev_hash: row.prevHash,
     hash: row.hash,
   };
@@ -538,13 +540,13 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
   return {
     async attempt(input, audit) {
       // Checked field by field here and in the context, so the row needs no second check.
-      const attempt = parseInput(PartnerAttemptSchema, input, "partner attempt");
+      const attempt = checkedAttempt(input);
       const context = parseAuditContext(audit);
       const row = completeAuditEvent(attemptRow(attempt, context, true));
       return waitFor((done) => ({ type: "attempt", attempt, audit: context, row, ...done }));
     },
     result(input, audit) {
-      const result = parseInput(PartnerResultSchema, input, "partner result");
+      const result = checkedResult(input);
       const row = completeAuditEvent(resultRow(result, parseAuditContext(audit)));
       if (closed) {
         options.onRowsLost?.([row], new AuditWriterClosedError());

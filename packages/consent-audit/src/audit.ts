@@ -13,7 +13,7 @@ import { z } from "zod";
 import { AUDIT_CHAIN_LOCK_NAMESPACE, type ChainHead, chainRows, emptyChain } from "./audit-chain";
 import { type Database, rootDatabase } from "./database";
 import { auditEvents } from "./schema/audit-events";
-import { parseInput } from "./validation";
+import { hasOnlyKeys, isText, parseInput } from "./validation";
 
 /** Who is writing: the app and instance, and the request that caused the write. */
 export interface AuditContext {
@@ -24,6 +24,8 @@ export interface AuditContext {
   actor?: string | null;
   /** Why an admin acts (`admin.*` actions require one): kept on every row the action writes. */
   reason?: string | null;
+  /** The request's trace (W3C trace id, 32 hex) when it is traced; on every row it writes. */
+  traceId?: string | null;
 }
 
 /** One row to append; the context fields say where it came from. */
@@ -69,14 +71,22 @@ export interface AuditEvent {
   callId: string | null;
   /** An admin action's reason; null on every other row. */
   reason: string | null;
+  /** The trace of the request that wrote the row (W3C trace id); null when it was not traced. */
+  traceId: string | null;
   prevHash: string;
   hash: string;
+  /** Set once retention removed the row's personal fields (its signed redaction record). */
+  redactionId: string | null;
+  /** sha256 hex of `hash` + the content as left by the redaction; null while the row is whole. */
+  redactedDigest: string | null;
 }
 
 const Kind = z.enum(AUDIT_KINDS);
 const Operation = z.enum(AUDIT_OPERATIONS);
 const opaque = (max: number) => z.string().min(1).max(max);
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
 
 const AuditContextShape = {
   sourceApp: opaque(64),
@@ -85,8 +95,25 @@ const AuditContextShape = {
   requestId: optional(opaque(128)),
   actor: optional(opaque(128)),
   reason: optional(z.string().min(1).max(500)),
+  traceId: optional(z.string().regex(TRACE_ID)),
 };
 const AuditContextSchema = z.strictObject(AuditContextShape);
+const CONTEXT_KEYS: ReadonlySet<string> = new Set(Object.keys(AuditContextShape));
+
+/** `AuditContextSchema` on `contextFields`' output (every key there, null when absent), in brief. */
+function isPlainContext(context: AuditContext): boolean {
+  const { clientIp, requestId, actor, reason, traceId } = context;
+  return (
+    hasOnlyKeys(context, CONTEXT_KEYS) &&
+    isText(context.sourceApp, 1, 64) &&
+    isText(context.instanceId, 1, 128) &&
+    (clientIp === null || isText(clientIp, 0, 64)) &&
+    (requestId === null || isText(requestId, 1, 128)) &&
+    (actor === null || isText(actor, 1, 128)) &&
+    (reason === null || isText(reason, 1, 500)) &&
+    (traceId === null || (typeof traceId === "string" && TRACE_ID.test(traceId)))
+  );
+}
 
 const AuditEventInputSchema = z.strictObject({
   kind: Kind,
@@ -121,7 +148,10 @@ const checkedContexts = new WeakMap<AuditContext, AuditContext>();
 export function parseAuditContext(audit: AuditContext): AuditContext {
   let checked = checkedContexts.get(audit);
   if (!checked) {
-    checked = parseInput(AuditContextSchema, contextFields(audit), "audit context");
+    const fields = contextFields(audit);
+    checked = isPlainContext(fields)
+      ? fields
+      : parseInput(AuditContextSchema, fields, "audit context");
     checkedContexts.set(audit, checked);
   }
   return checked;
@@ -141,6 +171,7 @@ export function completeAuditEvent(event: AuditEventInput): ParsedAuditEvent {
     requestId: event.requestId ?? null,
     actor: event.actor ?? null,
     reason: event.reason ?? null,
+    traceId: event.traceId ?? null,
     userId: event.userId ?? null,
     operation: event.operation ?? null,
     partner: (event.partner ?? null) as ParsedAuditEvent["partner"],
@@ -163,6 +194,7 @@ export function contextFields(audit: AuditContext): AuditContext {
     requestId: audit.requestId ?? null,
     actor: audit.actor ?? null,
     reason: audit.reason ?? null,
+    traceId: audit.traceId ?? null,
   };
 }
 

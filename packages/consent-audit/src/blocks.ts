@@ -6,12 +6,13 @@ import {
   newId,
   TypedId,
 } from "@propgate/domain";
-import { and, desc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, isNull, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, recordAuditEvent } from "./audit";
 import type { Database, DatabaseHandle } from "./database";
 import { registeredListener } from "./database";
 import { BlockNotFoundError } from "./errors";
+import { requestKeyEnds } from "./guest-keys";
 import { anomalies, blocks } from "./schema/watch";
 import { parseInput } from "./validation";
 
@@ -78,9 +79,17 @@ export async function recordAnomaly(
       target: [anomalies.kind, anomalies.subjectType, anomalies.subjectId, anomalies.windowStart],
       set: { count: sql`greatest(${anomalies.count}, excluded.count)`, lastSeen: now },
     })
-    .returning();
+    // `xmax = 0` on the row returned: this statement inserted it. Not the times compared: two
+    // instances (or two requests) recording the same hit within one millisecond both matched.
+    .returning({ ...getTableColumns(anomalies), inserted: sql<boolean>`xmax = 0` });
   if (!row) throw new Error("anomaly upsert returned nothing");
-  return { anomaly: anomalyOut(row), first: row.firstSeen.getTime() === now.getTime() };
+  const { inserted, ...stored } = row;
+  return { anomaly: anomalyOut(stored), first: inserted };
+}
+
+/** The resident a block of this subject stops (in whole or their key creation), for its audit row. */
+function residentOf(subjectType: string, subjectId: string): string | null {
+  return subjectType === "resident" || subjectType === "resident_keys" ? subjectId : null;
 }
 
 /** How long the `offence`-th block of a subject lasts: `base` doubling, at most `max`. */
@@ -91,7 +100,8 @@ export function blockSeconds(offence: number, base: number, max: number): number
 /**
  * Blocks the subject of `anomaly` unless it is blocked already: the offence number counts its
  * earlier blocks (lifted or over), so a repeat offender waits `base`, `2 × base` … up to `max`
- * seconds. Audited (`block.placed`) and announced to every instance in the same transaction.
+ * seconds. Audited (`block.placed`) and announced to every instance in the same transaction;
+ * a blocked resident's guest keys are queued to end at the partner in it too.
  */
 export async function placeBlock(
   db: Database,
@@ -136,11 +146,15 @@ export async function placeBlock(
       .returning();
     if (!row) throw new Error("block insert returned nothing");
     await tx.update(anomalies).set({ blockId: row.id }).where(eq(anomalies.id, anomaly.id));
+    // A resident blocked for abuse loses the guest keys they handed out: queued with the block.
+    if (anomaly.subjectType === "resident") {
+      await requestKeyEnds(tx, { userId: anomaly.subjectId, reason: "blocked" });
+    }
     await recordAuditEvent(tx, {
       ...audit,
       kind: "block.placed",
       result: "ok",
-      userId: anomaly.subjectType === "resident" ? anomaly.subjectId : null,
+      userId: residentOf(anomaly.subjectType, anomaly.subjectId),
       target: `${anomaly.subjectType}:${anomaly.subjectId}`.slice(0, 128),
       errorCode: anomaly.kind.toUpperCase(),
     });
@@ -173,7 +187,7 @@ export async function liftBlock(
       ...audit,
       kind: "admin.blocks.lift",
       result: "ok",
-      userId: row.subjectType === "resident" ? row.subjectId : null,
+      userId: residentOf(row.subjectType, row.subjectId),
       target: row.id,
       errorCode: null,
     });
@@ -324,7 +338,12 @@ export async function createBlockList(
       return { blockId: found.blockId, kind: found.kind, expiresAt: found.expiresAt };
     },
     counts() {
-      const counts: Record<BlockSubjectType, number> = { resident: 0, ip: 0, partner_client: 0 };
+      const counts: Record<BlockSubjectType, number> = {
+        resident: 0,
+        ip: 0,
+        partner_client: 0,
+        resident_keys: 0,
+      };
       const now = Date.now();
       for (const block of inForce.values()) if (block.expiresAt > now) counts[block.subjectType]++;
       return counts;

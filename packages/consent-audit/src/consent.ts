@@ -6,6 +6,8 @@ import { notifyConsentChange } from "./consent-bus";
 import type { Database } from "./database";
 import { enqueueErasure } from "./erasure";
 import { StaleNoticeError } from "./errors";
+import { requestKeyEnds } from "./guest-keys";
+import { eraseJournal } from "./journal";
 import {
   CONSENT_CHANNELS,
   type ConsentChannel,
@@ -203,8 +205,9 @@ function isErasureCategory(purpose: Purpose): purpose is ErasureCategory {
  * Records a revoke: history row, current state and audit row in one transaction. Once this
  * returns, the audit writer denies the purpose on every instance: its attempts read the consent
  * row FOR SHARE, so one in flight commits before the revoke and later ones see "revoked".
- * Revoking faces or plates also queues the erasure at the partner (`erasure_requests`), and
- * every change is announced on the consent bus at commit. Revoking what is not granted is a
+ * Revoking faces or plates also queues the erasure at the partner (`erasure_requests`), revoking
+ * `journal` erases the resident's journal in the same transaction, revoking `guests` queues the
+ * resident's guest keys to end at the partner, and every change is announced on the consent bus at commit. Revoking what is not granted is a
  * no-op that returns the state.
  */
 export async function revokeConsent(
@@ -294,6 +297,12 @@ async function revokeIn(
   });
   // Live video stops with the consent: the sessions are queued to be ended at the partner.
   if (revoke.purpose === "video") await requestEndOfResidentSessions(tx, revoke.userId);
+  // Guest keys end with the consent: queued here, so `keys.list` is empty at commit.
+  if (revoke.purpose === "guests") {
+    await requestKeyEnds(tx, { userId: revoke.userId, reason: "consent_revoked" });
+  }
+  // The journal is ours alone: erased here, at once; the bus below tells every instance.
+  if (revoke.purpose === "journal") await eraseJournal(tx, revoke.userId, audit);
   if (isErasureCategory(revoke.purpose)) {
     await enqueueErasure(
       tx,

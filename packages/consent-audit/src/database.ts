@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite, type PgliteDatabase } from "drizzle-orm/pglite";
+import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { postgresConnection } from "./database-tls";
@@ -9,6 +9,11 @@ import * as schema from "./schema/index";
 
 /** One type for both drivers; a transaction (`tx`) is also a `Database`. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** The rows of `db.execute()`: postgres.js answers them as an array, PGlite as `{ rows }`. */
+export function rowsOf<R = Record<string, unknown>>(result: unknown): R[] {
+  return (Array.isArray(result) ? result : (result as { rows: R[] }).rows) as R[];
+}
 
 export interface DatabaseHandle {
   db: Database;
@@ -251,6 +256,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   if (Bun.isStandaloneExecutable)
     throw new Error("the embedded PGlite runs from source only: set DATABASE_URL (PostgreSQL)");
   if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  // Loaded only here: a program on PostgreSQL carries none of PGlite.
+  const { PGlite } = await import("@electric-sql/pglite");
   const client = opts.dataDir === undefined ? new PGlite() : new PGlite(opts.dataDir);
   return wrapPglite(client);
 }
@@ -280,6 +287,7 @@ export function openConfiguredDatabase(
 /** A handle over an existing PGlite instance (the test helper loads instances from a template). */
 export async function wrapPglite(client: PGlite): Promise<DatabaseHandle> {
   await client.waitReady;
+  const { drizzle: drizzlePglite } = await import("drizzle-orm/pglite");
   const pglite = drizzlePglite({ client, schema, casing: "snake_case" });
   const db: Database = pglite;
   trackTransactions(db);

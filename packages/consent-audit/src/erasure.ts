@@ -1,11 +1,27 @@
 import { newId, type PartnerOperation, TypedId } from "@propgate/domain";
-import { and, asc, count, desc, eq, inArray, is, lt, lte, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  inArray,
+  is,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import { PgTransaction } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { type AuditContext, contextFields, lockAuditChain, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { ErasureNotFoundError, InvalidInputError } from "./errors";
 import {
+  type DestructionConfirmation,
   ERASURE_CATEGORIES,
   ERASURE_PARTNER,
   ERASURE_REASONS,
@@ -16,6 +32,7 @@ import {
   PARTNERS,
   type Partner,
 } from "./purposes";
+import { destructionRecords } from "./schema/destruction-records";
 import { type ErasedCounts, erasureRequests } from "./schema/erasure-requests";
 import { parseInput } from "./validation";
 
@@ -42,6 +59,8 @@ export interface ErasureRequest {
   lastError: string | null;
   completedAt: string | null;
   partnerResponse: ErasedCounts | null;
+  /** ISO-8601 UTC: when it passed ERASURE_DEADLINE_DAYS unconfirmed; null while in time. */
+  overdueSince: string | null;
 }
 
 const Opaque = z.string().min(1).max(128);
@@ -90,6 +109,7 @@ function toErasure(row: typeof erasureRequests.$inferSelect): ErasureRequest {
     lastError: row.lastError,
     completedAt: row.completedAt?.toISOString() ?? null,
     partnerResponse: row.partnerResponse,
+    overdueSince: row.overdueSince?.toISOString() ?? null,
   };
 }
 
@@ -156,17 +176,34 @@ const ClaimInput = z.strictObject({
  * workers on several instances claim at once without waiting or taking the same request; the
  * lease keeps it theirs until they complete or fail it (or the lease runs out).
  */
-export async function claimDueErasures(
+export function claimDueErasures(
   db: Database,
+  input: { limit: number; leaseSeconds: number },
+): Promise<ErasureRequest[]> {
+  return claimDue(db, "pending", input);
+}
+
+/**
+ * Claims up to `limit` `accepted` requests whose next status poll is due, as `claimDueErasures`
+ * does for pending ones: the partner took them (202) and is asked again until it says done.
+ */
+export function claimDueErasurePolls(
+  db: Database,
+  input: { limit: number; leaseSeconds: number },
+): Promise<ErasureRequest[]> {
+  return claimDue(db, "accepted", input);
+}
+
+async function claimDue(
+  db: Database,
+  status: "pending" | "accepted",
   input: { limit: number; leaseSeconds: number },
 ): Promise<ErasureRequest[]> {
   const claim = parseInput(ClaimInput, input, "erasure claim");
   const due = db
     .select({ id: erasureRequests.id })
     .from(erasureRequests)
-    .where(
-      and(eq(erasureRequests.status, "pending"), lte(erasureRequests.nextAttemptAt, sql`now()`)),
-    )
+    .where(and(eq(erasureRequests.status, status), lte(erasureRequests.nextAttemptAt, sql`now()`)))
     .orderBy(asc(erasureRequests.nextAttemptAt))
     .limit(claim.limit)
     .for("update", { skipLocked: true });
@@ -183,6 +220,11 @@ export async function claimDueErasures(
 const CompleteInput = z.strictObject({
   erased: ErasedCountsSchema.nullable(),
   status: z.enum(["done", "accepted"]),
+  /** For `accepted`: when to ask the partner first (its `Retry-After`, or our default). */
+  pollInSeconds: z
+    .number()
+    .min(0)
+    .max(30 * 86_400),
 });
 
 /**
@@ -196,12 +238,21 @@ const CompleteInput = z.strictObject({
 export async function completeErasure(
   db: Database,
   id: string,
-  input: { erased: ErasedCounts | null; status?: "done" | "accepted"; audit: AuditContext },
+  input: {
+    erased: ErasedCounts | null;
+    status?: "done" | "accepted";
+    pollInSeconds?: number;
+    audit: AuditContext;
+  },
 ): Promise<ErasureRequest> {
   const erasureId = parseInput(ErasureId, id, "erasure id");
-  const { erased, status } = parseInput(
+  const { erased, status, pollInSeconds } = parseInput(
     CompleteInput,
-    { erased: input.erased, status: input.status ?? "done" },
+    {
+      erased: input.erased,
+      status: input.status ?? "done",
+      pollInSeconds: input.pollInSeconds ?? 60,
+    },
     "erasure result",
   );
   return inTransaction(db, async (tx) => {
@@ -215,7 +266,13 @@ export async function completeErasure(
     if (existing.status !== "pending") return toErasure(existing);
     const [row] = await tx
       .update(erasureRequests)
-      .set({ status, completedAt: sql`now()`, partnerResponse: erased })
+      .set({
+        status,
+        completedAt: sql`now()`,
+        partnerResponse: erased,
+        // An accepted request is polled from here on; `next_attempt_at` is its next poll.
+        nextAttemptAt: sql`now() + make_interval(secs => ${pollInSeconds})`,
+      })
       .where(eq(erasureRequests.id, erasureId))
       .returning();
     if (row === undefined) throw new ErasureNotFoundError(erasureId);
@@ -225,7 +282,151 @@ export async function completeErasure(
       kind: "erasure.completed",
       result: status === "done" ? "ok" : "accepted",
     });
+    if (status === "done") {
+      await recordDestruction(tx, row, erased === null ? "204 on DELETE" : "200 on DELETE");
+    }
     return toErasure(row);
+  });
+}
+
+/** The destruction record of a request the partner confirmed (one per request). */
+async function recordDestruction(
+  tx: Database,
+  row: typeof erasureRequests.$inferSelect,
+  confirmedBy: DestructionConfirmation,
+): Promise<void> {
+  await tx
+    .insert(destructionRecords)
+    .values({
+      id: newId("dst"),
+      erasureId: row.id,
+      userId: row.userId,
+      partner: row.partner,
+      categories: row.categories,
+      confirmedBy,
+      destroyedAt: row.completedAt ?? new Date(),
+      requestedAt: row.requestedAt,
+      erased: row.partnerResponse,
+    })
+    .onConflictDoNothing({ target: destructionRecords.erasureId });
+}
+
+const FinishInput = z.strictObject({
+  /** The partner's own time of erasure, when its status answer gave one. */
+  completedAt: z.date().nullable(),
+});
+
+/**
+ * The partner reported an `accepted` request done on a poll: `done` (at the partner's
+ * `completedAt` when given, else now), its `erasure.completed` audit row (`ok`) and its
+ * destruction record ("status done on poll"), in one transaction. Other states: unchanged.
+ */
+export async function finishAcceptedErasure(
+  db: Database,
+  id: string,
+  input: { completedAt: Date | null; audit: AuditContext },
+): Promise<ErasureRequest> {
+  const erasureId = parseInput(ErasureId, id, "erasure id");
+  const { completedAt } = parseInput(
+    FinishInput,
+    { completedAt: input.completedAt },
+    "erasure status",
+  );
+  return inTransaction(db, async (tx) => {
+    await lockAuditChain(tx);
+    const [row] = await tx
+      .update(erasureRequests)
+      .set({ status: "done", completedAt: completedAt ?? sql`now()`, lastError: null })
+      .where(and(eq(erasureRequests.id, erasureId), eq(erasureRequests.status, "accepted")))
+      .returning();
+    if (row === undefined) {
+      const [existing] = await tx
+        .select()
+        .from(erasureRequests)
+        .where(eq(erasureRequests.id, erasureId));
+      if (existing === undefined) throw new ErasureNotFoundError(erasureId);
+      return toErasure(existing);
+    }
+    await recordAuditEvent(tx, {
+      ...contextFields(input.audit),
+      ...erasureAuditFields(row),
+      kind: "erasure.completed",
+      result: "ok",
+    });
+    await recordDestruction(tx, row, "status done on poll");
+    return toErasure(row);
+  });
+}
+
+const PollLaterInput = z.strictObject({
+  retryInSeconds: z
+    .number()
+    .min(0)
+    .max(30 * 86_400),
+});
+
+/** The partner says an accepted erasure is still pending: ask again in `retryInSeconds`. */
+export async function scheduleErasurePoll(
+  db: Database,
+  id: string,
+  input: { retryInSeconds: number },
+): Promise<void> {
+  const erasureId = parseInput(ErasureId, id, "erasure id");
+  const { retryInSeconds } = parseInput(PollLaterInput, input, "erasure poll");
+  await db
+    .update(erasureRequests)
+    .set({ nextAttemptAt: sql`now() + make_interval(secs => ${retryInSeconds})` })
+    .where(and(eq(erasureRequests.id, erasureId), eq(erasureRequests.status, "accepted")));
+}
+
+const DeadlineInput = z.strictObject({
+  deadlineSeconds: z
+    .number()
+    .min(0)
+    .max(365 * 86_400),
+  now: z.date(),
+});
+
+/**
+ * Marks requests the partner has not confirmed `deadlineSeconds` after they were made
+ * (ERASURE_DEADLINE_DAYS) overdue, once: `overdue_since = now`, with an `erasure.overdue` audit
+ * row each (`result` `overdue`). `now` is the caller's clock (a test's simulated one). Returns
+ * the requests newly marked.
+ */
+export async function markOverdueErasures(
+  db: Database,
+  input: { deadlineSeconds: number; now: Date; audit: AuditContext },
+): Promise<ErasureRequest[]> {
+  const { deadlineSeconds, now } = parseInput(
+    DeadlineInput,
+    { deadlineSeconds: input.deadlineSeconds, now: input.now },
+    "erasure deadline",
+  );
+  const cut = new Date(now.getTime() - deadlineSeconds * 1000);
+  return inTransaction(db, async (tx) => {
+    await lockAuditChain(tx);
+    const rows = await tx
+      .update(erasureRequests)
+      .set({ overdueSince: now })
+      .where(
+        and(
+          inArray(erasureRequests.status, ["pending", "accepted"]),
+          isNull(erasureRequests.overdueSince),
+          // Whole milliseconds, as the clock `now` comes from keeps them.
+          sql`date_trunc('milliseconds', ${erasureRequests.requestedAt}) <= ${cut.toISOString()}::timestamptz`,
+        ),
+      )
+      .returning();
+    for (const row of rows) {
+      await recordAuditEvent(tx, {
+        ...contextFields(input.audit),
+        ...erasureAuditFields(row),
+        actor: input.audit.actor ?? null,
+        kind: "erasure.overdue",
+        result: "overdue",
+      });
+    }
+    return rows.map(toErasure);
   });
 }
 
@@ -238,7 +439,7 @@ const FailInput = z.strictObject({
 });
 
 /**
- * Records a failed attempt: `attempts + 1`, `last_error` (a short code such as `http_503`,
+ * Records a failed attempt (a DELETE, or a status poll of an accepted request): `attempts + 1`, `last_error` (a short code such as `http_503`,
  * never partner text) and the next try at `now() + retryInSeconds` (the caller's back-off).
  * A request that is done already is returned unchanged.
  */
@@ -256,7 +457,12 @@ export async function failErasureAttempt(
       lastError: failure.errorCode,
       nextAttemptAt: sql`now() + make_interval(secs => ${failure.retryInSeconds})`,
     })
-    .where(and(eq(erasureRequests.id, erasureId), eq(erasureRequests.status, "pending")))
+    .where(
+      and(
+        eq(erasureRequests.id, erasureId),
+        inArray(erasureRequests.status, ["pending", "accepted"]),
+      ),
+    )
     .returning();
   if (row !== undefined) return toErasure(row);
   const [existing] = await db
@@ -332,7 +538,11 @@ export async function listErasures(
   return rows.map(toErasure);
 }
 
-/** Pending requests made more than `olderThanSeconds` ago (for an alert). */
+/**
+ * Requests needing an operator (for `propgate_erasures_overdue` and its alert): pending ones made
+ * more than `olderThanSeconds` ago (the partner never acknowledged them), and those marked
+ * overdue (not confirmed done within ERASURE_DEADLINE_DAYS, `markOverdueErasures`).
+ */
 export async function countOverdueErasures(
   db: Database,
   input: { olderThanSeconds: number },
@@ -351,9 +561,15 @@ export async function countOverdueErasures(
     .select({ n: count() })
     .from(erasureRequests)
     .where(
-      and(
-        eq(erasureRequests.status, "pending"),
-        lt(erasureRequests.requestedAt, sql`now() - make_interval(secs => ${olderThanSeconds})`),
+      or(
+        and(
+          eq(erasureRequests.status, "pending"),
+          lt(erasureRequests.requestedAt, sql`now() - make_interval(secs => ${olderThanSeconds})`),
+        ),
+        and(
+          inArray(erasureRequests.status, ["pending", "accepted"]),
+          isNotNull(erasureRequests.overdueSince),
+        ),
       ),
     );
   return row?.n ?? 0;

@@ -81,10 +81,21 @@ export async function createDeviceCache(
   };
 }
 
+/**
+ * How a cached refusal is taken. `read`: read the row again before refusing (a resident who has
+ * just granted on another instance, the NOTIFY not here yet, is not wrongly refused). `cached`:
+ * a remembered refusal answers, for a check whose wrong refusal only skips an optional write.
+ */
+type CachedRefusal = "read" | "cached";
+
 /** {@link createConsentCache} below is the one implementation. */
 export interface ConsentCache {
   /** Whether consent is granted, as the early answer before any token or audit row. */
-  isGranted(userId: string, purpose: Purpose): Promise<boolean>;
+  isGranted(
+    userId: string,
+    purpose: Purpose,
+    options?: { refusal?: CachedRefusal },
+  ): Promise<boolean>;
   /** A change announced on the consent bus (by any instance). */
   changed(change: ConsentChange): void;
   /** The bus reconnected: changes may have been missed. */
@@ -92,9 +103,12 @@ export interface ConsentCache {
 }
 
 /**
- * Grants only (a refusal is always read again), for at most `ttlMs`, dropped as soon as the
- * consent bus reports a change. A grant held a moment too long costs nothing: the attempt's
- * gate reads the consent row itself and refuses.
+ * Grants and refusals, for at most `ttlMs`, dropped as soon as the consent bus reports a change
+ * (and all of them when it reconnects). A grant held a moment too long costs nothing: the
+ * attempt's gate reads the consent row itself and refuses. A refusal held too long would refuse
+ * a resident who just granted, so it answers only where asked (`refusal: "cached"`, the
+ * journal's own-open check: a stale refusal there skips one journal entry, in the milliseconds
+ * before the NOTIFY arrives); everywhere else a cached refusal is read again.
  */
 export function createConsentCache(
   handle: DatabaseHandle,
@@ -103,13 +117,15 @@ export function createConsentCache(
   const cache = freshMap<boolean>(options.ttlMs ?? 60_000, options.maxEntries ?? 100_000);
   const key = (userId: string, purpose: string) => `${purpose}\u0000${userId}`;
   return {
-    async isGranted(userId, purpose) {
+    async isGranted(userId, purpose, options = {}) {
       const k = key(userId, purpose);
-      if (cache.get(k) === true) return true;
+      const cached = cache.get(k);
+      if (cached === true) return true;
+      if (cached === false && options.refusal === "cached") return false;
       return cache.load(
         k,
         () => isConsentGranted(handle.db, userId, purpose),
-        (granted) => granted,
+        () => true,
       );
     },
     changed(change) {

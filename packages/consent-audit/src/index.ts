@@ -45,6 +45,11 @@ export {
   parseCheckpointLog,
 } from "./audit-log-stream";
 export {
+  AUDIT_TARGETS,
+  type AuditRedactionResult,
+  redactAuditRows,
+} from "./audit-redaction";
+export {
   AuditKeyError,
   type AuditSigner,
   auditKeyId,
@@ -101,8 +106,11 @@ export {
 } from "./consent";
 export type { ConsentBus, ConsentBusOptions, ConsentChange } from "./consent-bus";
 export { CONSENT_CHANNEL, createConsentBus } from "./consent-bus";
+export { type ConsentReceiptEvent, pageConsentReceiptEvents } from "./consent-receipt-events";
 export type { Database, DatabaseHandle, OpenDatabaseOptions } from "./database";
 export { type ConfiguredDatabase, openConfiguredDatabase, openDatabase } from "./database";
+export type { DestructionRecord, DestructionRecordsQuery } from "./destruction-records";
+export { exportDestructionRecords } from "./destruction-records";
 export type { Device } from "./devices";
 export {
   DeviceRecord,
@@ -119,6 +127,7 @@ export type {
   ListErasuresQuery,
 } from "./erasure";
 export {
+  claimDueErasurePolls,
   claimDueErasures,
   completeErasure,
   countOverdueErasures,
@@ -126,8 +135,11 @@ export {
   ERASURE_OPERATION,
   enqueueErasure,
   failErasureAttempt,
+  finishAcceptedErasure,
   listErasures,
+  markOverdueErasures,
   retryErasure,
+  scheduleErasurePoll,
 } from "./erasure";
 export {
   BlockNotFoundError,
@@ -136,15 +148,45 @@ export {
   InvalidInputError,
   StaleNoticeError,
 } from "./errors";
+export type { GuestKey, RecordKeyInput } from "./guest-keys";
+export {
+  claimDueKeyEnds,
+  completeKeyEnd,
+  countActiveKeys,
+  countEndingKeys,
+  endExpiredKeys,
+  failKeyEndAttempt,
+  findKeyByIdempotencyKey,
+  getKey,
+  listKeys,
+  recordKey,
+  recordKeyWithinLimit,
+  requestEndOfMovedDeviceKeys,
+  requestKeyEnd,
+  requestKeyEnds,
+} from "./guest-keys";
+export { type AdminGuestKey, listKeysForAdmin, requestAdminKeyEnd } from "./guest-keys-admin";
 export {
   type ConsentCache,
   createConsentCache,
   createDeviceCache,
   type DeviceCache,
 } from "./hot-caches";
+export {
+  appendJournal,
+  eraseJournal,
+  type JournalEntry,
+  type JournalEntryInput,
+  type JournalPage,
+  journalSince,
+  type ListJournalQuery,
+  listJournal,
+} from "./journal";
+export { type Pruned, pruneJournal } from "./journal-retention";
 export { loadMigrateEnv, migrateEnv } from "./migrate-env";
 export type { Readiness } from "./migrations";
 export { checkReadiness, migrateDatabase, migrationsFolder } from "./migrations";
+export { claimEventReceipt, findEventReceipt } from "./partner-event-receipts";
 export type { DeniedInput, PartnerAttemptInput, PartnerResultInput } from "./partner-gate";
 export { recordDenied, recordPartnerAttempt, recordPartnerResult } from "./partner-gate";
 export type {
@@ -178,6 +220,8 @@ export type {
   ErasureCategory,
   ErasureReason,
   ErasureStatus,
+  GuestKeyEndReason,
+  GuestKeyState,
   Partner,
   Purpose,
   VideoEndReason,
@@ -189,10 +233,58 @@ export {
   ERASURE_PARTNER,
   ERASURE_REASONS,
   ERASURE_STATUSES,
+  GUEST_KEY_END_REASONS,
+  GUEST_KEY_STATES,
   PARTNERS,
   PURPOSES,
 } from "./purposes";
+export {
+  collectResidentData,
+  type KeptCount,
+  type MonthlyCount,
+  RESIDENT_AUDIT_ROWS,
+  type ResidentConsentEvent,
+  type ResidentData,
+  type ResidentDestructionRecord,
+  type ResidentPseudonym,
+  type ResidentUnit,
+} from "./resident-data";
+export {
+  createResidentEventBus,
+  RESIDENT_EVENTS_CHANNEL,
+  type ResidentEventBus,
+  type ResidentEventBusOptions,
+  type ResidentEventNotice,
+} from "./resident-event-bus";
+export {
+  type FindResidentsQuery,
+  type FoundResident,
+  findResidents,
+  RECENT_AUDIT_ROWS,
+  residentSeen,
+} from "./resident-lookup";
+export {
+  lastRetentionRun,
+  type PruneCounts,
+  type PruneOptions,
+  pruneExpired,
+  RETENTION_KINDS,
+  type RetentionCuts,
+  type RetentionKind,
+  type RetentionPeriods,
+  RetentionRunningError,
+  retentionCuts,
+  withRetentionLock,
+} from "./retention";
 export { withStatementTimeout } from "./statement-timeout";
+export {
+  confirmUnits,
+  getUnitByPartnerId,
+  MAX_UNITS_PER_RESIDENT,
+  residentsOfUnit,
+  UnitRecord,
+  upsertUnits,
+} from "./unit-residents";
 export type {
   ListVideoSessionsQuery,
   VideoSession,
@@ -218,3 +310,15 @@ export {
 } from "./video-sessions";
 export type { VpnEvent, VpnEventInput } from "./vpn-events";
 export { listVpnEvents, recordVpnEvent } from "./vpn-events";
+export {
+  claimDueWebhooks,
+  failWebhookAttempt,
+  type ListWebhookOutboxQuery,
+  listWebhookOutbox,
+  markWebhookDelivered,
+  WEBHOOK_STATUSES,
+  type WebhookMessage,
+  type WebhookOutboxRow,
+  type WebhookOutboxStats,
+  webhookOutboxStats,
+} from "./webhook-outbox";

@@ -3,7 +3,6 @@ import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { bigint, pgSchema, serial, text } from "drizzle-orm/pg-core";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
@@ -70,7 +69,10 @@ export async function migrateDatabase(handle: DatabaseHandle): Promise<void> {
     const previous = pgliteRuns.get(handle.db) ?? Promise.resolve();
     const run = previous
       .catch(() => undefined)
-      .then(() => migratePglite(target.db, { migrationsFolder }));
+      .then(async () => {
+        const { migrate } = await import("drizzle-orm/pglite/migrator");
+        await migrate(target.db, { migrationsFolder });
+      });
     pgliteRuns.set(handle.db, run);
     await run;
     return;

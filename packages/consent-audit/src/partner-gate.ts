@@ -1,4 +1,4 @@
-import { PARTNER_OPERATIONS, PARTNERS, PURPOSES } from "@propgate/domain";
+import { PARTNER_OPERATIONS, PARTNER_PURPOSES, PARTNERS, PURPOSES } from "@propgate/domain";
 import { and, eq, or } from "drizzle-orm";
 import { z } from "zod";
 import {
@@ -10,15 +10,17 @@ import {
 } from "./audit";
 import type { Database } from "./database";
 import { ConsentRequiredError } from "./errors";
+import type { Purpose } from "./purposes";
 import { consentCurrent } from "./schema/consent";
-import { parseInput } from "./validation";
+import { hasOnlyKeys, isIntIn, isText, parseInput } from "./validation";
 
 const Operation = z.enum(PARTNER_OPERATIONS);
 const Opaque = z.string().min(1).max(128);
+const RESULT_WORD = /^[a-z][a-z_]{0,31}$/;
 
 const PartnerAttemptInput = z.strictObject({
   userId: Opaque,
-  purpose: z.enum(PURPOSES),
+  purpose: z.enum(PARTNER_PURPOSES),
   operation: Operation,
   partner: z.enum(PARTNERS),
   target: Opaque.nullish(),
@@ -38,14 +40,56 @@ const PartnerResultInput = z.strictObject({
   partner: z.enum(PARTNERS),
   target: Opaque.nullish(),
   userId: Opaque.nullish(),
-  purpose: z.enum(PURPOSES).nullish(),
+  purpose: z.enum(PARTNER_PURPOSES).nullish(),
   attempt: z.number().int().min(0).max(1000),
-  result: z.string().regex(/^[a-z][a-z_]{0,31}$/),
+  result: z.string().regex(RESULT_WORD),
   errorCode: z.string().nullish(),
   httpStatus: z.number().int().min(100).max(599).nullish(),
   latencyMs: z.number().int().min(0).max(86_400_000),
 });
 export type PartnerResultInput = z.input<typeof PartnerResultInput>;
+
+const PURPOSE_SET: ReadonlySet<unknown> = new Set(PARTNER_PURPOSES);
+const OPERATION_SET: ReadonlySet<unknown> = new Set(PARTNER_OPERATIONS);
+const PARTNER_SET: ReadonlySet<unknown> = new Set(PARTNERS);
+const ATTEMPT_KEYS: ReadonlySet<string> = new Set(Object.keys(PartnerAttemptInput.shape));
+const RESULT_KEYS: ReadonlySet<string> = new Set(Object.keys(PartnerResultInput.shape));
+const isOpaque = (value: unknown) => isText(value, 1, 128);
+const absent = (value: unknown) => value === undefined || value === null;
+
+/** `PartnerAttemptInput` parsed: at the cost of a few comparisons when it is as it should be. */
+export function checkedAttempt(input: PartnerAttemptInput): ParsedAttempt {
+  const ok =
+    hasOnlyKeys(input, ATTEMPT_KEYS) &&
+    isOpaque(input.userId) &&
+    PURPOSE_SET.has(input.purpose) &&
+    OPERATION_SET.has(input.operation) &&
+    PARTNER_SET.has(input.partner) &&
+    (absent(input.target) || isOpaque(input.target)) &&
+    isIntIn(input.attempt, 0, 1000) &&
+    isOpaque(input.callId) &&
+    (input.endsProcessing === undefined || typeof input.endsProcessing === "boolean");
+  return ok ? { ...input } : parseInput(PartnerAttemptInput, input, "partner attempt");
+}
+
+/** `PartnerResultInput` parsed, as `checkedAttempt`. */
+export function checkedResult(input: PartnerResultInput): ParsedResult {
+  const ok =
+    hasOnlyKeys(input, RESULT_KEYS) &&
+    isOpaque(input.callId) &&
+    OPERATION_SET.has(input.operation) &&
+    PARTNER_SET.has(input.partner) &&
+    (absent(input.target) || isOpaque(input.target)) &&
+    (absent(input.userId) || isOpaque(input.userId)) &&
+    (absent(input.purpose) || PURPOSE_SET.has(input.purpose)) &&
+    isIntIn(input.attempt, 0, 1000) &&
+    typeof input.result === "string" &&
+    RESULT_WORD.test(input.result) &&
+    (absent(input.errorCode) || typeof input.errorCode === "string") &&
+    (absent(input.httpStatus) || isIntIn(input.httpStatus, 100, 599)) &&
+    isIntIn(input.latencyMs, 0, 86_400_000);
+  return ok ? { ...input } : parseInput(PartnerResultInput, input, "partner result");
+}
 
 /**
  * The gate before every partner request. In ONE transaction: takes this process's chain lock,
@@ -103,7 +147,7 @@ export async function grantedPairs(
   return new Set(rows.filter((row) => row.state === "granted").map((row) => pairKey(row)));
 }
 
-export function pairKey(attempt: Pick<ParsedAttempt, "userId" | "purpose">): string {
+export function pairKey(attempt: { userId: string; purpose: Purpose }): string {
   return `${attempt.purpose}\u0000${attempt.userId}`;
 }
 

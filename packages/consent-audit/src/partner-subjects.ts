@@ -1,7 +1,8 @@
-import { PARTNERS, type Partner, Subject } from "@propgate/domain";
+import { distinctSorted, PARTNERS, type Partner, Subject } from "@propgate/domain";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "./database";
+import { requestKeyEnds } from "./guest-keys";
 import { partnerSubjects } from "./schema/partner-subjects";
 import { parseInput } from "./validation";
 
@@ -95,7 +96,8 @@ export interface SubjectRegistry {
   /**
    * The resident's token names these sites now: their rows at every partner are refreshed
    * (`confirmSubjectSites`), so access checks keep trusting them. Written once per
-   * `rememberForMs` per instance for the same resident and sites, as `subjectOf`.
+   * `rememberForMs` per instance for the same resident and sites, as `subjectOf`; with that
+   * write, their guest keys at sites the token no longer names are queued to end.
    */
   confirmSites(owner: SubjectOwner): Promise<void>;
 }
@@ -113,7 +115,7 @@ export function createSubjectRegistry(
   const maxEntries = options.maxEntries ?? 50_000;
   /** When this instance last wrote a row (`s…`) or all of a resident's rows (`u…`), by sites. */
   const written = new Map<string, number>();
-  const sitesKey = (sites: readonly string[]) => [...new Set(sites)].sort().join(",");
+  const sitesKey = (sites: readonly string[]) => distinctSorted(sites).join(",");
   const rowKey = (partner: Partner, subject: string, sites: string) =>
     `s\u0000${partner}\u0000${subject}\u0000${sites}`;
   const fresh = (key: string, now: number) => (written.get(key) ?? 0) > now - rememberForMs;
@@ -121,10 +123,22 @@ export function createSubjectRegistry(
     if (written.size > maxEntries) written.clear();
     written.set(key, now);
   };
+  /** Pseudonyms computed lately (an HMAC each), by partner and resident. */
+  const subjects = new Map<string, string>();
+  const subjectFor = (partner: Partner, userId: string) => {
+    const key = `${partner}\u0000${userId}`;
+    let subject = subjects.get(key);
+    if (subject === undefined) {
+      subject = pseudonym(partner, userId);
+      if (subjects.size >= maxEntries) subjects.clear();
+      subjects.set(key, subject);
+    }
+    return subject;
+  };
   return {
     pseudonym,
     async subjectOf(partner, owner) {
-      const subject = pseudonym(partner, owner.userId);
+      const subject = subjectFor(partner, owner.userId);
       const key = rowKey(partner, subject, sitesKey(owner.sites));
       const now = Date.now();
       if (fresh(key, now)) return subject;
@@ -145,6 +159,12 @@ export function createSubjectRegistry(
       const rows = await confirmSubjectSites(db, {
         userId: owner.userId,
         sites: [...owner.sites],
+      });
+      // Keys at a site the token no longer names open doors that are not theirs any more.
+      await requestKeyEnds(db, {
+        userId: owner.userId,
+        reason: "site_removed",
+        keepSites: [...owner.sites],
       });
       wrote(key, now);
       // Those rows are now as `subjectOf` would write them: a partner call right after is free.

@@ -8,6 +8,10 @@ import { chainRows, emptyChain } from "./audit-chain";
 import type { AuditWriter } from "./audit-writer";
 import { grantConsent } from "./consent";
 import { type Database, type DatabaseHandle, openDatabase, wrapPglite } from "./database";
+
+/** `db.execute()` rows on postgres.js and PGlite alike, for tests that read any table. */
+export { rowsOf } from "./database";
+
 import { migrateDatabase, migrationsFolder } from "./migrations";
 import { auditEvents } from "./schema/index";
 import { describeDatabaseUrl } from "./url";
@@ -145,30 +149,214 @@ function migratedTemplate(adminUrl: string): Promise<string> {
   return template;
 }
 
+/**
+ * What a test could change in a database besides its rows: tables, columns, constraints,
+ * indexes, views, functions, triggers, policies, grants, owners, settings, applied migrations.
+ * A database whose fingerprint is still its template's is reused after its rows are reset; any
+ * other is dropped.
+ */
+const FINGERPRINT_SQL = `
+  select md5(concat_ws('|',
+    (select string_agg(concat_ws(',', n.nspname, c.relname, c.relkind, c.relowner::regrole,
+        c.relacl::text, c.relrowsecurity, c.relforcerowsecurity, c.relpersistence,
+        case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end), ';'
+        order by n.nspname, c.relname)
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname not in ('pg_catalog', 'information_schema')
+        and n.nspname not like 'pg\\_%'),
+    (select string_agg(concat_ws(',', a.attrelid::regclass, a.attname, a.atttypid, a.attnotnull,
+        pg_get_expr(d.adbin, d.adrelid), a.attacl::text), ';' order by a.attrelid::regclass::text, a.attnum)
+       from pg_attribute a join pg_class c on c.oid = a.attrelid
+       join pg_namespace n on n.oid = c.relnamespace
+       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where a.attnum > 0 and not a.attisdropped
+        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'),
+    (select string_agg(concat_ws(',', conrelid::regclass, conname, pg_get_constraintdef(oid)), ';'
+        order by conrelid::regclass::text, conname)
+       from pg_constraint where connamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)),
+    (select string_agg(pg_get_indexdef(indexrelid), ';' order by indexrelid::regclass::text)
+       from pg_index i join pg_class c on c.oid = i.indexrelid
+      where c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)),
+    (select string_agg(concat_ws(',', tgrelid::regclass, tgname, tgenabled, pg_get_triggerdef(oid)), ';'
+        order by tgrelid::regclass::text, tgname) from pg_trigger where not tgisinternal),
+    (select string_agg(concat_ws(',', p.oid::regprocedure, md5(p.prosrc), p.proowner::regrole, p.proacl::text), ';'
+        order by p.oid::regprocedure::text)
+       from pg_proc p where p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)),
+    (select string_agg(concat_ws(',', nspname, nspowner::regrole, nspacl::text), ';' order by nspname)
+       from pg_namespace where nspname not like 'pg\\_temp\\_%' and nspname not like 'pg\\_toast\\_temp\\_%'),
+    (select string_agg(concat_ws(',', polrelid::regclass, polname, pg_get_expr(polqual, polrelid)), ';'
+        order by polrelid::regclass::text, polname) from pg_policy),
+    (select string_agg(defaclacl::text, ';' order by oid) from pg_default_acl),
+    (select string_agg(extname || extversion, ';' order by extname) from pg_extension),
+    (select string_agg(setconfig::text, ';' order by setrole)
+       from pg_db_role_setting where setdatabase = (select oid from pg_database where datname = current_database())),
+    (select datacl::text from pg_database where datname = current_database()),
+    (select count(*) || ',' || coalesce(max(hash), '') from drizzle.__drizzle_migrations),
+    (select count(*) from pg_prepared_xacts where database = current_database()),
+    (select count(*) from pg_largeobject_metadata)
+  )) as fingerprint`;
+
+async function fingerprintOf(sql: postgres.Sql): Promise<string> {
+  const [row] = await sql.unsafe<{ fingerprint: string }[]>(FINGERPRINT_SQL);
+  if (!row) throw new Error("the fingerprint query returned no row");
+  return row.fingerprint;
+}
+
+/** The tables of `public` and the rows a fresh copy of the template holds (the seeded notices). */
+interface Template {
+  fingerprint: string;
+  tables: string[];
+  sequences: string[];
+  seeds: { table: string; rows: string }[];
+}
+
+let templateFacts: Promise<Template> | undefined;
+
+/** Read once per process from the first database copied from the template, still untouched. */
+function readTemplate(freshCopyUrl: string): Promise<Template> {
+  templateFacts ??= (async () => {
+    const sql = postgres(freshCopyUrl, { max: 1, onnotice: () => {} });
+    try {
+      const fingerprint = await fingerprintOf(sql);
+      const tables = (
+        await sql<{ name: string }[]>`
+        select quote_ident(relname) as name from pg_class
+         where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') order by relname`
+      ).map((row) => row.name);
+      const sequences = (
+        await sql<{ name: string }[]>`
+        select quote_ident(relname) as name from pg_class
+         where relnamespace = 'public'::regnamespace and relkind = 'S' order by relname`
+      ).map((row) => `public.${row.name}`);
+      const seeds: Template["seeds"] = [];
+      for (const table of tables) {
+        const [seed] = await sql.unsafe<{ rows: string | null }[]>(
+          `select json_agg(t)::text as rows from public.${table} t`,
+        );
+        if (seed?.rows) seeds.push({ table, rows: seed.rows });
+      }
+      return { fingerprint, tables, sequences, seeds };
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  })();
+  return templateFacts;
+}
+
+/**
+ * Copying the template costs about 0.4 s (PostgreSQL writes and syncs the whole copy); emptying
+ * one a test is done with costs a few milliseconds. Each process keeps the databases its tests
+ * closed, emptied back to the template's rows, and hands them to its next tests.
+ */
+const spares: string[] = [];
+
+/** Names this process's databases `propgate_t_<tag>_…`, so the watcher finds every one of them. */
+const PROCESS_TAG = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+let watching = false;
+
+/**
+ * `bun test` ends its workers without running exit handlers, and kills the children they spawn:
+ * a watcher in a session of its own (`setsid`, so it outlives the worker) waits for this process
+ * to end, however it ends, then drops the databases it left, spares and any a crash left open.
+ */
+function dropDatabasesAtExit(adminUrl: string): void {
+  if (watching) return;
+  watching = true;
+  const drop = String.raw`select format('drop database if exists %I with (force)', datname) from pg_database where datname like 'propgate\_t\_${PROCESS_TAG}\_%' \gexec`;
+  const watcher = [
+    'tail --pid="$WATCHED_PID" -f /dev/null',
+    'printf "%s\n" "$DROP_SQL" | psql -X -q "$ADMIN_URL"',
+  ].join("; ");
+  Bun.spawn(["sh", "-c", `setsid sh -c '${watcher}' </dev/null >/dev/null 2>&1 &`], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    env: {
+      PATH: process.env.PATH ?? "",
+      WATCHED_PID: String(process.pid),
+      DROP_SQL: drop,
+      ADMIN_URL: adminUrl,
+    },
+  });
+}
+
+/** More rows than this in a closed database: dropped, not emptied and reused. */
+const REUSE_MAX_ROWS = 2000;
+
+/** Empties `name` back to the template's rows, or says it cannot be reused (false). */
+async function resetToTemplate(url: string, template: Template): Promise<boolean> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    if ((await fingerprintOf(sql)) !== template.fingerprint) return false;
+    // A test that wrote many rows gets no successor: the deleted rows would stay behind as dead
+    // ones and slow the next test's reads until a vacuum.
+    const counted = template.tables.map(
+      (table) =>
+        `(select count(*) from (select 1 from public.${table} limit ${REUSE_MAX_ROWS + 1}) r)`,
+    );
+    const [written] = await sql.unsafe<{ rows: string }[]>(`select ${counted.join(" + ")} as rows`);
+    if (Number(written?.rows ?? Number.POSITIVE_INFINITY) > REUSE_MAX_ROWS) return false;
+    await sql.begin(async (tx) => {
+      // DELETE, not TRUNCATE (which makes new files and syncs them: ~0.1 s); with triggers off,
+      // foreign keys do not order it. `session_replication_role` needs a superuser, as CREATE
+      // DATABASE nearly does: without one the database is dropped instead.
+      await tx.unsafe(
+        [
+          "set local session_replication_role = replica",
+          ...template.tables.map((table) => `delete from public.${table}`),
+          ...template.sequences.map((sequence) => `alter sequence ${sequence} restart`),
+        ].join(";\n"),
+      );
+      for (const seed of template.seeds) {
+        await tx.unsafe(
+          `insert into public.${seed.table} select * from json_populate_recordset(null::public.${seed.table}, $1::text::json)`,
+          [seed.rows],
+        );
+      }
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 async function createPostgresDatabase(
   adminUrl: string,
   template: string | null,
 ): Promise<TestDatabase> {
-  const name = `propgate_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database "${name}"${template ? ` template "${template}"` : ""}`);
-  } catch (err) {
-    await admin.end({ timeout: 5 });
-    throw err;
+  const reused = template ? spares.pop() : undefined;
+  const name =
+    reused ?? `propgate_t_${PROCESS_TAG}_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
+  if (!reused) {
+    dropDatabasesAtExit(adminUrl);
+    try {
+      await admin.unsafe(`create database "${name}"${template ? ` template "${template}"` : ""}`);
+    } catch (err) {
+      await admin.end({ timeout: 5 });
+      throw err;
+    }
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const label = describeDatabaseUrl(url.toString());
+  // The first copy this process makes is read before its test touches it.
+  const facts = template ? await readTemplate(url.toString()) : undefined;
   const handle = await openDatabase({ url: url.toString() });
   announce(`[db] tests run on ${label.replace(/\/([^/]+)$/, " (database $1)")}`);
   let closing: Promise<void> | undefined;
-  const dropDatabase = async () => {
+  const closeDatabase = async () => {
     try {
       await handle.close();
       await admin`select pg_terminate_backend(pid) from pg_stat_activity
                   where datname = ${name} and pid <> pg_backend_pid()`;
-      await admin.unsafe(`drop database if exists "${name}"`);
+      if (facts && (await resetToTemplate(url.toString(), facts))) {
+        spares.push(name);
+        return;
+      }
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
     } finally {
       await admin.end({ timeout: 5 });
     }
@@ -179,7 +367,7 @@ async function createPostgresDatabase(
     label,
     url: url.toString(),
     close: () => {
-      closing ??= dropDatabase();
+      closing ??= closeDatabase();
       return closing;
     },
   };
@@ -225,6 +413,7 @@ export async function appendUnsignedRows(db: Database, chainId: string, count: n
     latencyMs: null,
     callId: null,
     reason: null,
+    traceId: null,
   };
   const { rows } = chainRows(
     head,
@@ -256,6 +445,21 @@ export async function deleteClosingCheckpoint(db: Database, chainId: string) {
 export async function ageSubjectSites(db: Database, userId: string, minutes: number) {
   await db.execute(
     sql`update partner_subjects set updated_at = now() - make_interval(mins => ${minutes}) where user_id = ${userId}`,
+  );
+}
+
+/** As if journal entry `entryId` had been recorded `days` ago (retention tests). */
+export async function ageJournalEntry(db: Database, entryId: string, days: number) {
+  await db.execute(
+    sql`update journal_entries set recorded_at = now() - make_interval(days => ${days}) where id = ${entryId}`,
+  );
+}
+
+/** As if the webhook message of journal entry `entryId` had been queued `seconds` ago, and due now. */
+export async function ageWebhookMessage(db: Database, entryId: string, seconds: number) {
+  await db.execute(
+    sql`update webhook_outbox set created_at = now() - make_interval(secs => ${seconds}), next_attempt_at = now()
+        where journal_seq = (select seq from journal_entries where id = ${entryId})`,
   );
 }
 

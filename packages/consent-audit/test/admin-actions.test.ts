@@ -51,6 +51,8 @@ describe("an operator's revoke of several purposes", () => {
       ["video", "none"],
       ["faces", "revoked"],
       ["plates", "none"],
+      ["guests", "none"],
+      ["journal", "none"],
     ]);
     const history = await listConsentHistory(handle.db, userId);
     expect(history.filter((entry) => entry.action === "revoke")).toEqual([

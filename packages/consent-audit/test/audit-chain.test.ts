@@ -117,6 +117,8 @@ describe("hash chain", () => {
         callId: text,
         // An admin's reason is hashed where present (a key of its own), left out where null.
         reason: i % 2 ? null : text,
+        // Likewise the trace id, in every combination with the reason.
+        traceId: i % 4 < 2 ? null : `${i}`.padStart(32, "a"),
       };
       const hash = auditRowHash(prevHash, content);
       const row = { ...content, chainId, prevHash, hash };
@@ -132,6 +134,46 @@ describe("hash chain", () => {
       ok: false,
       reason: "row content does not match its hash",
     });
+  });
+
+  test("a trace id is part of the row's hash: edited, removed or added, it is found", async () => {
+    for (const tamper of [
+      sql`update audit_events set trace_id = repeat('b', 32) where trace_id is not null`,
+      sql`update audit_events set trace_id = null where trace_id is not null`,
+      sql`update audit_events set trace_id = repeat('c', 32) where trace_id is null and chain_seq = 1`,
+    ]) {
+      const handle = await createTestDatabase();
+      opened.push(handle);
+      await recordAuditEvent(handle.db, { ...APP_AUDIT, kind: "partner.event", result: "ok" });
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const row = await recordAuditEvent(handle.db, {
+        ...APP_AUDIT,
+        traceId,
+        kind: "partner.event",
+        result: "ok",
+      });
+      expect(row.traceId).toBe(traceId);
+      expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 2 });
+      await handle.db.execute(tamper);
+      expect(await verifyAuditChain(handle.db)).toMatchObject({
+        ok: false,
+        reason: "row content does not match its hash",
+      });
+    }
+  });
+
+  test("a trace id that is not 32 hex is refused before anything is written", async () => {
+    const handle = await createTestDatabase();
+    opened.push(handle);
+    await expect(
+      recordAuditEvent(handle.db, {
+        ...APP_AUDIT,
+        traceId: "not-a-trace",
+        kind: "partner.event",
+        result: "ok",
+      }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    expect(await verifyAuditChain(handle.db)).toEqual({ ok: true, count: 0 });
   });
 
   test("an admin's reason is part of the row's hash: edited, removed or added, it is found", async () => {

@@ -124,7 +124,7 @@ describe("exportAuditCsv", () => {
       expect(lines[0]).toBe(
         '"seq","at","chain_id","chain_seq","id","kind","source_app","instance_id","client_ip",' +
           '"request_id","user_id","actor","operation","partner","purpose","target","attempt",' +
-          '"result","error_code","http_status","latency_ms","call_id","reason","prev_hash","hash"',
+          '"result","error_code","http_status","latency_ms","call_id","reason","trace_id","prev_hash","hash"',
       );
       expect(csv.endsWith("\r\n")).toBe(true);
       expect(csv).toContain(',"says ""urgent"", twice",');
@@ -137,7 +137,7 @@ describe("exportAuditCsv", () => {
       expect(csv).not.toContain("partner.event");
       const parsed = parseCsv(csv);
       expect(parsed).toHaveLength(5);
-      expect(parsed.every((record) => record.length === 25)).toBe(true);
+      expect(parsed.every((record) => record.length === 26)).toBe(true);
       expect(parsed.slice(1).map((record) => record[22])).toEqual([...reasons].reverse());
       const capped = await exportAuditCsv(
         database.db,

@@ -39,6 +39,15 @@ describe("anomalies and blocks", () => {
     );
   });
 
+  test("the same hit recorded at once, as by two instances: exactly one of them is first", async () => {
+    // Each call stamps the same millisecond: being first must not be read from the times.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => recordAnomaly(handle.db, hit("usr_race", 10 + n))),
+    );
+    expect(results.filter((result) => result.first)).toHaveLength(1);
+    expect(new Set(results.map((result) => result.anomaly.id)).size).toBe(1);
+  });
+
   test("blocks double per offence up to the cap; one in force at a time; the list follows lifts", async () => {
     expect([1, 2, 3, 4, 10, 40].map((n) => blockSeconds(n, 900, 86_400))).toEqual([
       900, 1800, 3600, 7200, 86_400, 86_400,

@@ -1,8 +1,10 @@
 import { afterEach } from "bun:test";
-import type { PartnerOperation } from "@propgate/domain";
+import type { PartnerOperation, PartnerPurpose } from "@propgate/domain";
 import type { AuditContext, Database, Purpose } from "../src/index";
 import { appendAuditEvents, grantConsent } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase, rowsOf, type TestDatabase } from "../src/testing";
+
+export { rowsOf };
 
 export const APP_AUDIT: AuditContext = {
   sourceApp: "api",
@@ -48,9 +50,10 @@ const OPERATION_OF = {
   video: "video.create_session",
   faces: "faces.enroll",
   plates: "plates.add",
-} as const satisfies Record<Purpose, PartnerOperation>;
+  guests: "keys.create",
+} as const satisfies Record<PartnerPurpose, PartnerOperation>;
 
-export function attemptInput(userId: string, purpose: Purpose = "intercom", attempt = 0) {
+export function attemptInput(userId: string, purpose: PartnerPurpose = "intercom", attempt = 0) {
   return {
     userId,
     purpose,
@@ -60,12 +63,6 @@ export function attemptInput(userId: string, purpose: Purpose = "intercom", atte
     attempt,
     callId: `call_${crypto.randomUUID()}`,
   } as const;
-}
-
-/** Rows of `db.execute()`: postgres.js returns an array, PGlite `{ rows }`. */
-export function rowsOf(result: unknown): Record<string, unknown>[] {
-  const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-  return [...rows] as Record<string, unknown>[];
 }
 
 /** First row of `db.execute()`. */

@@ -1,43 +1,66 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { retentionEnv } from "@propgate/config";
 import { type SQL, sql } from "drizzle-orm";
 import postgres from "postgres";
 import {
   activateVideoSession,
+  appendJournal,
   type ConsentChange,
   ConsentRequiredError,
   checkReadiness,
   claimDueErasures,
+  claimDueKeyEnds,
   claimDueVideoEnds,
+  claimEventReceipt,
   completeErasure,
+  completeKeyEnd,
+  confirmUnits,
+  countActiveKeys,
   countEndingVideoSessions,
+  createAuditSigner,
   createConsentBus,
   type Database,
   type DatabaseHandle,
   deleteAdminSession,
   endVideoSession,
+  failKeyEndAttempt,
   failVideoEndAttempt,
+  generateAuditSigningKey,
   grantConsent,
   insertAdminSession,
+  lastRetentionRun,
   listAuditEvents,
   listConsentHistory,
   listConsents,
   listErasures,
+  listJournal,
+  listKeys,
   lockAdminSession,
   migrateDatabase,
   openDatabase,
+  pruneExpired,
+  pruneJournal,
+  type RetentionPeriods,
   recordAuditEvent,
+  recordKey,
   recordPartnerAttempt,
   recordPartnerResult,
+  redactAuditRows,
+  rememberSubject,
   requestAdminVideoSessionEnd,
   requestEndOfMovedCameraSessions,
+  requestKeyEnd,
   resealAdminSession,
   reserveVideoSession,
+  residentsOfUnit,
+  retentionCuts,
   retryErasure,
   revokeConsent,
   revokeConsents,
   sweepAdminSessions,
   touchAdminSession,
   upsertDevices,
+  upsertUnits,
   verifyAuditChain,
 } from "../src/index";
 import { errorCode } from "../src/pg-errors";
@@ -186,27 +209,44 @@ const INTENDED: Record<"api" | "admin" | "readonly" | "adminApp", Record<string,
     vpn_events: ["SELECT", "INSERT"],
     partner_subjects: ["SELECT", "INSERT", "UPDATE"],
     audit_checkpoints: ["SELECT", "INSERT"],
+    audit_redactions: ["SELECT"],
     anomalies: ["SELECT", "INSERT", "UPDATE"],
     blocks: ["SELECT", "INSERT", "UPDATE"],
     partner_health: ["SELECT", "INSERT", "UPDATE"],
     partner_health_events: ["SELECT", "INSERT"],
+    journal_entries: ["SELECT", "INSERT", "DELETE"],
+    webhook_outbox: ["SELECT", "INSERT", "UPDATE"],
+    units: ["SELECT"],
+    unit_residents: ["SELECT", "INSERT", "UPDATE", "DELETE"],
+    partner_event_receipts: ["SELECT", "INSERT", "DELETE"],
+    guest_keys: ["SELECT", "INSERT", "UPDATE"],
+    destruction_records: ["SELECT", "INSERT"],
     "drizzle.__drizzle_migrations": ["SELECT"],
   },
+  // DELETE: what the retention job (`propgate retention run`, as this role) prunes.
   admin: {
     notices: ["SELECT"],
     devices: ["SELECT", "INSERT", "UPDATE"],
-    consent_current: ["SELECT", "INSERT", "UPDATE"],
-    consent_events: ["SELECT", "INSERT"],
+    consent_current: ["SELECT", "INSERT", "UPDATE", "DELETE"],
+    consent_events: ["SELECT", "INSERT", "DELETE"],
     audit_events: ["SELECT", "INSERT"],
-    video_sessions: ["SELECT"],
-    erasure_requests: ["SELECT", "INSERT"],
-    vpn_events: ["SELECT"],
-    partner_subjects: ["SELECT"],
+    video_sessions: ["SELECT", "UPDATE", "DELETE"],
+    erasure_requests: ["SELECT", "INSERT", "DELETE"],
+    vpn_events: ["SELECT", "DELETE"],
+    partner_subjects: ["SELECT", "DELETE"],
     audit_checkpoints: ["SELECT"],
-    anomalies: ["SELECT"],
-    blocks: ["SELECT"],
+    audit_redactions: ["SELECT", "INSERT"],
+    anomalies: ["SELECT", "DELETE"],
+    blocks: ["SELECT", "DELETE"],
     partner_health: ["SELECT"],
     partner_health_events: ["SELECT"],
+    journal_entries: ["SELECT", "DELETE"],
+    webhook_outbox: ["SELECT", "DELETE"],
+    units: ["SELECT", "INSERT", "UPDATE"],
+    unit_residents: ["SELECT"],
+    partner_event_receipts: ["SELECT", "DELETE"],
+    guest_keys: ["SELECT", "UPDATE", "DELETE"],
+    destruction_records: ["SELECT", "DELETE"],
   },
   readonly: {
     "*": ["SELECT"],
@@ -282,7 +322,20 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     expect(publicGrants).toEqual([]);
   });
 
-  test("no role but the owner may UPDATE, DELETE or TRUNCATE audit_events (or vpn_events)", async () => {
+  test("no role but the owner may UPDATE, DELETE or TRUNCATE audit_events (or vpn_events); the admin role updates only the fields retention nulls", async () => {
+    const columns = rowsOf(
+      await database?.db.execute(sql`
+        select r.rolname, a.attname
+        from pg_attribute a, aclexplode(a.attacl) x, pg_roles r
+        where a.attrelid = 'audit_events'::regclass and r.oid = x.grantee
+          and x.privilege_type = 'UPDATE' and r.rolname <> ${ROLES.owner_role}
+        order by 1, 2`),
+    );
+    expect(columns.map((row) => `${row.rolname}.${row.attname}`)).toEqual(
+      ["actor", "client_ip", "redacted_digest", "redaction_id", "target", "user_id"].map(
+        (column) => `${ROLES.admin_role}.${column}`,
+      ),
+    );
     const rows = rowsOf(
       await database?.db.execute(sql`
         select c.relname, r.rolname, a.privilege_type
@@ -291,7 +344,40 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
           and c.relnamespace = 'public'::regnamespace
           and r.oid = a.grantee and a.privilege_type in ('UPDATE', 'DELETE', 'TRUNCATE')`),
     );
-    expect(new Set(rows.map((row) => row.rolname))).toEqual(new Set([ROLES.owner_role]));
+    // …but the retention job's DELETE of VPN events past their period (as admin_role).
+    const others = rows.filter((row) => row.rolname !== ROLES.owner_role);
+    expect(others.map((row) => `${row.relname}:${row.rolname}:${row.privilege_type}`)).toEqual([
+      `vpn_events:${ROLES.admin_role}:DELETE`,
+    ]);
+  });
+
+  test("the admin role runs the retention job: every kind pruned, the api role reads its last run", async () => {
+    const userId = newUserId();
+    await grant(api.db, userId, "plates");
+    await revokeConsent(api.db, revokeInput(userId, "plates"), APP_AUDIT);
+    await rememberSubject(api.db, {
+      partner: "intercom",
+      subject: new Bun.CryptoHasher("sha256").update(userId).digest("base64url"),
+      userId,
+      sites: ["site-roles"],
+    });
+    const periods = Object.fromEntries(
+      Object.keys(retentionEnv).map((name) => [name, name === "DESTRUCTION_RECORD_YEARS" ? 1 : 0]),
+    ) as unknown as RetentionPeriods;
+    await admin.db.execute(sql`select pg_sleep(0.01)`);
+    const counts = await pruneExpired(admin.db, { cuts: retentionCuts(periods, new Date()) });
+    expect(counts.consentHistory).toBeGreaterThanOrEqual(2);
+    expect(counts.partnerSubjects).toBeGreaterThanOrEqual(1);
+    await recordAuditEvent(admin.db, {
+      sourceApp: "cli",
+      instanceId: "host-roles",
+      actor: "system:retention",
+      kind: "retention.run",
+      result: "ok",
+    });
+    expect(await lastRetentionRun(api.db)).toBeInstanceOf(Date);
+    await expectDenied(admin.db, sql`delete from audit_checkpoints`);
+    await expectDenied(admin.db, sql`delete from unit_residents`);
   });
 
   test("the api role appends to the audit chain, and cannot UPDATE, DELETE or TRUNCATE it", async () => {
@@ -445,6 +531,94 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true });
   });
 
+  test("the api role keeps the journal: units, receipts, append with outbox, list, prune, erase", async () => {
+    const userId = newUserId();
+    await grant(api.db, userId, "journal");
+    const unit = {
+      id: `unit-${suffix}`,
+      partner: "intercom",
+      partnerUnitId: `flat-${suffix}`,
+      siteId: "s",
+    } as const;
+    // Operators map flats (`propgate units import`, as the admin role); the api only reads them.
+    await expect(upsertUnits(api.db, [unit], ADMIN_AUDIT)).rejects.toThrow();
+    await upsertUnits(admin.db, [unit], ADMIN_AUDIT);
+    await confirmUnits(api.db, userId, [`unit-${suffix}`]);
+    await confirmUnits(api.db, userId, []);
+    await confirmUnits(api.db, userId, [`unit-${suffix}`]);
+    expect(await residentsOfUnit(api.db, `unit-${suffix}`, 60)).toEqual([userId]);
+    const written = await api.db.transaction(async (tx) => {
+      expect(await claimEventReceipt(tx, "intercom", `ev-${suffix}`, "evt_roles")).toBe(true);
+      return appendJournal(
+        tx,
+        { kind: "call.incoming", occurredAt: new Date(), sourceEventId: "evt_roles" },
+        [userId],
+        { outbox: true },
+      );
+    });
+    expect(written).toHaveLength(1);
+    expect((await listJournal(api.db, userId)).entries).toHaveLength(1);
+    expect(await pruneJournal(api.db, new Date(Date.now() - 86_400_000))).toEqual({
+      entries: 0,
+      receipts: 0,
+    });
+    await revokeConsent(api.db, revokeInput(userId, "journal"), APP_AUDIT);
+    expect((await listJournal(api.db, userId)).entries).toEqual([]);
+  });
+
+  test("the api role keeps guest keys and their end queue; an admin's revoke queues them", async () => {
+    const userId = newUserId();
+    await grant(api.db, userId, "guests");
+    const validFrom = new Date().toISOString();
+    const validUntil = new Date(Date.now() + 3_600_000).toISOString();
+    const keyOf = (partnerKeyId: string) => ({
+      userId,
+      partner: "intercom" as const,
+      partnerKeyId,
+      siteId: "site-roles",
+      deviceIds: ["door-roles"],
+      validFrom,
+      validUntil,
+      idempotencyKey: `idem-${partnerKeyId}`,
+    });
+    const { key } = await recordKey(api.db, keyOf("pk-1"));
+    await recordKey(api.db, keyOf("pk-2"));
+    expect(await countActiveKeys(api.db, userId)).toBe(2);
+    expect(await requestKeyEnd(api.db, { id: key.id, userId, reason: "resident" })).toBe(true);
+    const claimed = await claimDueKeyEnds(api.db, { limit: 10, leaseSeconds: 30 });
+    expect(claimed.map((k) => k.id)).toContain(key.id);
+    await failKeyEndAttempt(api.db, key.id, { errorCode: "http_503", retryInSeconds: 0 });
+    expect(await completeKeyEnd(api.db, key.id)).toBe(true);
+    await revokeConsent(
+      admin.db,
+      { ...revokeInput(userId, "guests", "admin:adm_1"), channel: "admin", reason: "roles test" },
+      ADMIN_AUDIT,
+    );
+    expect(await listKeys(api.db, userId)).toEqual([]);
+  });
+
+  test("an admin's revoke of video and guests goes through as the admin role (it queues their ends)", async () => {
+    const userId = newUserId();
+    await grant(api.db, userId, "video");
+    await grant(api.db, userId, "guests");
+    await revokeConsents(
+      admin.db,
+      {
+        userId,
+        purposes: ["video", "guests"],
+        channel: "admin",
+        method: "admin_action",
+        actor: "admin:adm_1",
+        reason: "resident asked",
+      },
+      { ...ADMIN_AUDIT, reason: "resident asked" },
+    );
+    const states = await listConsents(admin.db, userId);
+    expect(states.filter((s) => s.state === "revoked").map((s) => s.purpose)).toEqual(
+      expect.arrayContaining(["video", "guests"]),
+    );
+  });
+
   test("the api role cannot rewrite consent history, notices or the schema", async () => {
     await expectDenied(api.db, sql`update consent_events set actor = 'someone else'`);
     await expectDenied(api.db, sql`delete from consent_events`);
@@ -489,6 +663,30 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
   test("the admin role manages devices and consents and reads audit, but cannot alter audit", async () => {
     const userId = newUserId();
     await grant(api.db, userId, "plates");
+    await grant(api.db, userId, "journal");
+    await api.db.transaction((tx) =>
+      appendJournal(
+        tx,
+        { kind: "call.ended", occurredAt: new Date(), sourceEventId: "x" },
+        [userId],
+        {
+          outbox: true,
+        },
+      ),
+    );
+    await revokeConsents(
+      admin.db,
+      {
+        userId,
+        purposes: ["journal"],
+        channel: "admin",
+        method: "admin_action",
+        actor: "admin:adm_1",
+        reason: "resident asked",
+      },
+      { ...ADMIN_AUDIT, reason: "resident asked" },
+    );
+    expect((await listJournal(admin.db, userId)).entries).toEqual([]);
     await upsertDevices(
       admin.db,
       [
@@ -518,8 +716,12 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
       ADMIN_AUDIT,
     );
     const kinds = (await listAuditEvents(admin.db, { userId })).map((e) => e.kind);
-    expect(kinds).toEqual(expect.arrayContaining(["consent.revoke", "erasure.requested"]));
-    await expectDenied(admin.db, sql`update audit_events set actor = 'nobody'`);
+    expect(kinds).toEqual(
+      expect.arrayContaining(["consent.revoke", "erasure.requested", "journal.erased"]),
+    );
+    await expectDenied(admin.db, sql`update audit_events set result = 'forged'`);
+    await expectDenied(admin.db, sql`update audit_events set kind = 'consent.grant'`);
+    await expectDenied(admin.db, sql`update audit_events set hash = prev_hash`);
     await expectDenied(admin.db, sql`delete from audit_events`);
     await expectDenied(admin.db, sql`truncate audit_events`);
     await expectDenied(admin.db, sql`delete from devices`);
@@ -557,6 +759,19 @@ describe.if(onPostgres && PSQL !== null)("database roles (infra/postgres/roles.s
     // Nobody else reads the sessions, the operators' and the auditors' roles included.
     for (const other of [api, admin, readonly])
       await expectDenied(other.db, sql`select 1 from admin_sessions limit 1`);
+  });
+
+  test("the admin role (the retention job's) redacts old audit rows, and verify still passes", async () => {
+    const userId = newUserId();
+    await recordAuditEvent(api.db, { ...APP_AUDIT, kind: "partner.event", result: "ok", userId });
+    const signer = createAuditSigner(generateAuditSigningKey());
+    const redacted = await redactAuditRows(admin.db, { before: new Date(), signer });
+    expect(redacted.rows).toBeGreaterThan(0);
+    expect(await listAuditEvents(readonly.db, { userId })).toEqual([]);
+    expect(await verifyAuditChain(api.db)).toMatchObject({ ok: true, redacted: redacted.rows });
+    await expectDenied(api.db, sql`update audit_events set user_id = null`);
+    await expectDenied(api.db, sql`insert into audit_redactions select * from audit_redactions`);
+    await expectDenied(readonly.db, sql`update audit_events set user_id = null`);
   });
 
   test("roles.sql refuses to take over a privileged role", async () => {

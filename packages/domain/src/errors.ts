@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   "RATE_LIMITED",
   "BLOCKED",
   "NOT_FOUND",
+  /** The procedure exists but not for this HTTP method (`GET` on a mutation, `POST` on a query). */
+  "METHOD_NOT_ALLOWED",
   "PARTNER_UNAVAILABLE",
   "PARTNER_REJECTED",
   "PARTNER_PROTOCOL_ERROR",

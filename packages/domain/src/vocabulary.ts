@@ -7,8 +7,26 @@
 export const PARTNERS = ["intercom", "barrier"] as const;
 export type Partner = (typeof PARTNERS)[number];
 
-/** Consent purposes (invariant 2): one per kind of partner processing. */
-export const PURPOSES = ["intercom", "barrier", "video", "faces", "plates"] as const;
+/**
+ * The consent purposes of partner processing: each gates calls to a partner. `guests`: keys a
+ * resident issues at the partner for a visitor or courier (the code passes through, never kept).
+ */
+export const PARTNER_PURPOSES = [
+  "intercom",
+  "barrier",
+  "video",
+  "faces",
+  "plates",
+  "guests",
+] as const;
+export type PartnerPurpose = (typeof PARTNER_PURPOSES)[number];
+
+/**
+ * Consent purposes (invariant 2): one per kind of partner processing, then Propgate's own
+ * processing, which reaches no partner (`journal`: the events at the resident's doors, kept for
+ * them).
+ */
+export const PURPOSES = [...PARTNER_PURPOSES, "journal"] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 export const DEVICE_KINDS = ["door", "gate", "camera"] as const;
@@ -31,6 +49,7 @@ export const PARTNER_SCOPES = [
   "plates.manage",
   "faces.manage",
   "video.view",
+  "keys.manage",
   "subjects.erase",
   "health.read",
 ] as const;
@@ -48,7 +67,12 @@ export const PARTNER_OPERATIONS = [
   "faces.list",
   "faces.enroll",
   "faces.remove",
+  "keys.create",
+  "keys.list",
+  "keys.delete",
   "subjects.erase",
+  /** The state of an erasure the partner accepted (202) earlier: asked until it says done. */
+  "subjects.erasure_status",
   "health",
 ] as const;
 export type PartnerOperation = (typeof PARTNER_OPERATIONS)[number];
@@ -67,9 +91,35 @@ export const ACCESS_CHECK_OPERATIONS = [
   "access_check.plate",
 ] as const satisfies readonly `access_check.${AccessMethod}`[];
 
-/** Events a partner reports at one of its devices. */
-export const PARTNER_EVENT_TYPES = ["door.opened", "device.offline", "device.online"] as const;
+/**
+ * Events a partner reports at one of its devices: a door opened, a device went off or on line,
+ * someone rang a flat at an entrance panel (and the call ended, answered or missed), someone was
+ * let in or refused.
+ */
+export const PARTNER_EVENT_TYPES = [
+  "door.opened",
+  "device.offline",
+  "device.online",
+  "call.incoming",
+  "call.ended",
+  "access.granted",
+  "access.denied",
+] as const;
 export type PartnerEventType = (typeof PARTNER_EVENT_TYPES)[number];
+/** The events about a device itself, addressed to no resident. */
+export const DEVICE_EVENT_TYPES = [
+  "door.opened",
+  "device.offline",
+  "device.online",
+] as const satisfies readonly PartnerEventType[];
+
+/** How someone was let in or refused at a partner's device (`access.granted` / `access.denied`). */
+export const ENTRY_METHODS = ["app", "key", "code", "face", "plate", "call"] as const;
+export type EntryMethod = (typeof ENTRY_METHODS)[number];
+
+/** How a call at an entrance panel ended (`call.ended`). */
+export const CALL_OUTCOMES = ["answered", "missed"] as const;
+export type CallOutcome = (typeof CALL_OUTCOMES)[number];
 
 /** Every `operation` an audit row can carry. */
 export const AUDIT_OPERATIONS = [
@@ -87,6 +137,7 @@ export const AUDIT_KINDS = [
   "partner.response",
   "access.denied",
   "admin.devices.upsert",
+  "admin.units.upsert",
   "erasure.requested",
   "erasure.completed",
   "partner.access_check",
@@ -94,11 +145,71 @@ export const AUDIT_KINDS = [
   "block.placed",
   "admin.blocks.lift",
   "admin.erasures.retry",
+  /** An admin exported the destruction records (for an inspection: the period, the format). */
+  "admin.erasures.records",
+  /** An erasure passed ERASURE_DEADLINE_DAYS without the partner confirming it (an alert). */
+  "erasure.overdue",
   "admin.video_sessions.end",
+  /** An operator ended a resident's guest key (the admin as actor, their reason; never the code). */
+  "admin.keys.revoke",
   /** An admin took a CSV of the audit trail (who, when, under which filter, whether cut). */
   "admin.audit.export",
+  /**
+   * An admin read a resident's journal (whose, who read it): where a resident went and who rang
+   * is personal data, so each look at it is on record, unlike the admin's other reads.
+   */
+  "admin.journal.read",
+  /** A resident's journal erased (their `journal` consent revoked): how many entries, no content. */
+  "journal.erased",
+  /** A resident took the report of everything Propgate holds about them (152-FZ art. 14). */
+  "privacy.report",
+  /** An admin produced a resident's privacy report on their written request (the reason). */
+  "admin.privacy.report",
+  /** The retention job ran: what it pruned and redacted, older than which cut. */
+  "retention.run",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/**
+ * Every `result` an audit row carries: the outcome as the code writes it (`ok`, `denied` …), a
+ * partner attempt's (`pending`, then `success` or `error`), a partner's access check (`allow`,
+ * `deny`) or event (`accepted`, `unknown_device`). The admin filter offers exactly these.
+ */
+export const AUDIT_RESULTS = [
+  "ok",
+  "pending",
+  "success",
+  "accepted",
+  "unchanged",
+  "truncated",
+  "allow",
+  "deny",
+  "denied",
+  "error",
+  "unknown_device",
+  "overdue",
+] as const;
+export type AuditResult = (typeof AUDIT_RESULTS)[number];
+
+/** Where a consent was given or withdrawn. */
+export const CONSENT_CHANNELS = ["app", "web", "admin"] as const;
+export type ConsentChannel = (typeof CONSENT_CHANNELS)[number];
+
+/** How a consent was given or withdrawn, as its history records it. */
+export const CONSENT_METHODS = ["in_app_checkbox", "in_app_toggle", "admin_action"] as const;
+export type ConsentMethod = (typeof CONSENT_METHODS)[number];
+
+/** Why an erasure was asked of a partner: the resident's revoke, or an admin's request. */
+export const ERASURE_REASONS = ["consent_revoked", "admin_request"] as const;
+export type ErasureReason = (typeof ERASURE_REASONS)[number];
+
+/** `accepted`: the partner took the request (202) and erases later; not sent again. */
+export const ERASURE_STATUSES = ["pending", "done", "accepted"] as const;
+export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
+
+/** The events webhook outbox: a message waits, then is delivered. */
+export const WEBHOOK_STATUSES = ["pending", "delivered"] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 /** What the anomaly rules find (`propgate_anomalies_total{kind}`). */
 export const ANOMALY_KINDS = [
   /** A partner client checking access for many subjects, or very often. */
@@ -115,9 +226,14 @@ export const ANOMALY_KINDS = [
   "consent_probing",
   /** Requests to the partner surface from outside the VPN. */
   "outside_vpn",
+  /** A resident creating guest keys far faster than visitors come: codes handed out in bulk. */
+  "mass_key_creation",
 ] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
-/** Whom a block stops. */
-export const BLOCK_SUBJECT_TYPES = ["resident", "ip", "partner_client"] as const;
+/**
+ * Whom a block stops. `resident_keys`: one resident's guest-key creation only (the id is their
+ * user id); everything else they do goes on (docs/architecture.md, invariant 7).
+ */
+export const BLOCK_SUBJECT_TYPES = ["resident", "ip", "partner_client", "resident_keys"] as const;
 export type BlockSubjectType = (typeof BLOCK_SUBJECT_TYPES)[number];

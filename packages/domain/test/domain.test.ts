@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import {
   ACCESS_CHECK_OPERATIONS,
   ACCESS_METHODS,
@@ -11,6 +11,7 @@ import {
   ERROR_CODES,
   isDomainError,
   newId,
+  newTimeOrderedId,
   PARTNER_OPERATIONS,
   PARTNERS,
   PURPOSES,
@@ -57,6 +58,24 @@ describe("ids", () => {
     expect(TypedId("evt").safeParse(id).success).toBe(false);
     expect(TypedId("vss").safeParse(`${id}x`).success).toBe(false);
     expect(newId("vss")).not.toBe(id);
+  });
+
+  test("newTimeOrderedId: the shape TypedId accepts, ordered by the millisecond it was made", () => {
+    try {
+      setSystemTime(new Date("2026-12-07T10:00:00.000Z"));
+      const first = newTimeOrderedId("evt");
+      const same = Array.from({ length: 50 }, () => newTimeOrderedId("evt"));
+      setSystemTime(new Date("2026-12-07T10:00:00.001Z"));
+      const later = Array.from({ length: 50 }, () => newTimeOrderedId("evt"));
+      expect(TypedId("evt").safeParse(first).success).toBe(true);
+      // The head is the time: the same millisecond, the same first ten characters.
+      for (const id of same) expect(id.slice(0, 14)).toBe(first.slice(0, 14));
+      for (const id of later) expect(id > first).toBe(true);
+      expect(new Set([...same, ...later]).size).toBe(100);
+      expect(first.slice(4, 14)).toMatch(/^[0-9a-z]{10}$/);
+    } finally {
+      setSystemTime();
+    }
   });
 
   test("user and site ids keep to their alphabets", () => {

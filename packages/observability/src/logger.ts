@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import pino from "pino";
 import { scrubText, scrubValue } from "./scrub.ts";
 
@@ -68,6 +69,58 @@ function serializeError(err: unknown): Record<string, unknown> {
     type: err.name,
     ...(typeof code === "string" ? { code } : {}),
     message: scrubText(err.message.slice(0, 500)),
+  };
+}
+
+/** A log destination that holds lines briefly; `flush` writes them out now. */
+export interface FlushableDestination extends LogDestination {
+  flush(): void;
+}
+
+/** Beyond this much held text a line is written at once, whatever the turn. */
+const MAX_HELD_BYTES = 1024 * 1024;
+
+/**
+ * stdout with one write per event-loop turn instead of one per line: the lines of the turn are
+ * joined and written together when it ends (`setImmediate`). Pino's asynchronous destination
+ * (sonic-boom) was measured to cost Bun more CPU than a blocking write per line; this costs
+ * about half (docs/operations.md, Benchmarks). A line waits at most for the end of its turn;
+ * `flush` (at a stop) and the process's `exit` write what is held, so only SIGKILL can lose the
+ * lines of one turn. stdout gone (EPIPE) drops lines, as pino does; a full pipe is waited out.
+ */
+export function stdoutByTurn(fd = 1): FlushableDestination {
+  let held: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  let broken = false;
+  const flush = () => {
+    scheduled = false;
+    if (held.length === 0) return;
+    const out = Buffer.from(held.join(""));
+    held = [];
+    bytes = 0;
+    let offset = 0;
+    while (offset < out.length && !broken) {
+      try {
+        offset += writeSync(fd, out, offset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EAGAIN") continue; // a full pipe
+        broken = true; // EPIPE and the like: nowhere to write
+      }
+    }
+  };
+  process.once("exit", flush);
+  return {
+    write(line: string) {
+      held.push(line);
+      bytes += line.length;
+      if (bytes >= MAX_HELD_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
   };
 }
 

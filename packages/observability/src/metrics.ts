@@ -68,7 +68,7 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     erasures: new Counter({
       name: "propgate_erasures_total",
-      help: "Erasure requests sent to partners, by outcome (done, accepted, retry)",
+      help: "Erasure requests sent to partners and status polls, by outcome (done, accepted, poll_pending, retry)",
       labelNames: ["partner", "outcome"] as const,
       registers: [registry],
     }),
@@ -83,6 +83,17 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
       help: "Video sessions that must end and the partner has not confirmed yet",
       registers: [registry],
     }),
+    guestKeyEnds: new Counter({
+      name: "propgate_guest_key_ends_total",
+      help: "Guest keys ended at the partner by the end queue, by reason and outcome (ended, retry)",
+      labelNames: ["partner", "reason", "outcome"] as const,
+      registers: [registry],
+    }),
+    guestKeysEnding: new Gauge({
+      name: "propgate_guest_keys_ending",
+      help: "Guest keys that must end and the partner has not confirmed the DELETE of yet",
+      registers: [registry],
+    }),
     erasuresPending: new Gauge({
       name: "propgate_erasures_pending",
       help: "Erasure requests not yet acknowledged by the partner",
@@ -90,7 +101,33 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     erasuresOverdue: new Gauge({
       name: "propgate_erasures_overdue",
-      help: "Erasure requests pending longer than the configured limit (alert when > 0)",
+      help: "Erasure requests unacknowledged past ERASURE_OVERDUE_SECONDS or unconfirmed past ERASURE_DEADLINE_DAYS (alert when > 0)",
+      registers: [registry],
+    }),
+    retentionLastRun: new Gauge({
+      name: "propgate_retention_last_run_timestamp_seconds",
+      help: "When `propgate retention run` last succeeded (its retention.run audit row), Unix seconds; 0 when never (alert when older than 2 days)",
+      registers: [registry],
+    }),
+    eventsWebhookDeliveries: new Counter({
+      name: "propgate_events_webhook_deliveries_total",
+      help: "Webhook deliveries to tenant-core, by result (delivered, http_4xx, http_5xx, timeout, network, bad_payload)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    eventsWebhookPending: new Gauge({
+      name: "propgate_events_webhook_pending",
+      help: "Resident events queued for tenant-core's webhook and not yet delivered",
+      registers: [registry],
+    }),
+    eventsWebhookOldestPending: new Gauge({
+      name: "propgate_events_webhook_oldest_pending_seconds",
+      help: "Age of the oldest undelivered webhook event (0 when none)",
+      registers: [registry],
+    }),
+    eventsWebhookOverdue: new Gauge({
+      name: "propgate_events_webhook_overdue",
+      help: "Webhook events undelivered past EVENTS_WEBHOOK_OVERDUE_SECONDS (alert when > 0)",
       registers: [registry],
     }),
     consentRevocations: new Counter({
@@ -182,7 +219,7 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     rateLimited: new Counter({
       name: "propgate_rate_limited_total",
-      help: "Requests refused by a rate limit, by limit (ip, resident, open, partner_client, partner_token_peer, partner_token_client, outbound)",
+      help: "Requests refused by a rate limit, by limit (ip, resident, open, partner_client, partner_token_peer, partner_token_client, outbound, privacy_report)",
       labelNames: ["limit"] as const,
       registers: [registry],
     }),
@@ -212,13 +249,13 @@ export function createMetrics(options: { app: string; defaultMetrics?: boolean }
     }),
     blocksPlaced: new Counter({
       name: "propgate_blocks_placed_total",
-      help: "Subjects blocked after an anomaly, by subject type (resident, ip, partner_client) and anomaly kind",
+      help: "Subjects blocked after an anomaly, by subject type (resident, ip, partner_client, resident_keys) and anomaly kind",
       labelNames: ["subject_type", "kind"] as const,
       registers: [registry],
     }),
     blocksActive: new Gauge({
       name: "propgate_blocks_active",
-      help: "Blocks in force now, by subject type (resident, ip, partner_client)",
+      help: "Blocks in force now, by subject type (resident, ip, partner_client, resident_keys)",
       labelNames: ["subject_type"] as const,
       registers: [registry],
       collect() {

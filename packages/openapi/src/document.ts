@@ -14,6 +14,8 @@ export interface OpenApiHeader {
 export interface OpenApiMediaType {
   schema: JsonSchema;
   example?: unknown;
+  /** Named examples (OpenAPI 3.1 §4.8.14), e.g. one per shape a union takes. */
+  examples?: Record<string, { summary: string; value: unknown }>;
 }
 
 export interface OpenApiResponse {

@@ -12,7 +12,7 @@ export {
   openApiDocument,
 } from "./document.ts";
 export { rateLimitHeaders, retryAfterSeconds, textHeader } from "./headers.ts";
-export { openApiJson } from "./json-text.ts";
+export { committedJson, openApiJson } from "./json-text.ts";
 export { jsonAnswer, requiredBody } from "./responses.ts";
 export {
   type ComponentTable,

@@ -8,7 +8,12 @@ const LINE_WIDTH = 100;
  * pass `biome check` untouched. Keys keep the generator's order.
  */
 export function openApiJson(document: OpenApiDocument): string {
-  return `${layout(document, "", 0, 0)}\n`;
+  return committedJson(document);
+}
+
+/** Any generated JSON file in that layout (the Grafana dashboard of infra/grafana too). */
+export function committedJson(value: unknown): string {
+  return `${layout(value, "", 0, 0)}\n`;
 }
 
 function layout(value: unknown, indent: string, lead: number, trail: number): string {

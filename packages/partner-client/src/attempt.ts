@@ -1,3 +1,4 @@
+import type { Tracing } from "@propgate/observability";
 import { BrokenCircuitError, type CircuitBreakerPolicy } from "cockatiel";
 import type { CallHooks, PartnerClientOptions, RawAnswer } from "./call.ts";
 import type { OperationName } from "./contract.ts";
@@ -47,6 +48,8 @@ export interface AttemptDeps {
   breaker: CircuitBreakerPolicy;
   beforeSend: PartnerClientOptions["beforeSend"];
   count(operation: OperationName, outcome: RequestOutcome): void;
+  /** Puts the attempt's span on the request (`traceparent`), so the partner's trace joins ours. */
+  tracing: Tracing;
 }
 
 export interface AttemptInput {
@@ -136,8 +139,10 @@ async function exchange(
   callerSignal: AbortSignal | undefined,
 ): Promise<AttemptResult> {
   let response: Response;
+  const trace: Record<string, string> = {};
+  deps.tracing.inject(trace);
   try {
-    response = await deps.fetch(prepared.url, prepared.init(token, signal));
+    response = await deps.fetch(prepared.url, prepared.init(token, signal, trace));
   } catch (error) {
     if (callerSignal?.aborted) throw error;
     const timedOut =

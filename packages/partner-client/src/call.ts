@@ -1,4 +1,4 @@
-import type { Logger, Metrics } from "@propgate/observability";
+import type { Logger, Metrics, Tracing } from "@propgate/observability";
 import type { z } from "zod";
 import type { OperationName } from "./contract.ts";
 import type { TokenSource } from "./token-source.ts";
@@ -51,6 +51,8 @@ export interface PartnerClientOptions {
   beforeSend?: (info: { operation: OperationName; attempt: number }) => Promise<void>;
   metrics?: Metrics;
   logger?: Logger;
+  /** A span per attempt, its W3C `traceparent` on the request; off when absent. */
+  tracing?: Tracing;
 }
 
 /** A partner's 2xx answer, for operations whose answer is not a JSON body. */

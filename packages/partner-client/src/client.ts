@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, TRACING_OFF } from "@propgate/observability";
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import {
   type AttemptDeps,
@@ -7,7 +8,7 @@ import {
   sendAttempt,
 } from "./attempt.ts";
 import type { CallHooks, CallRequest, PartnerClient, PartnerClientOptions } from "./call.ts";
-import type { OperationName } from "./contract.ts";
+import { OPERATIONS, type OperationName } from "./contract.ts";
 import { PartnerProtocolError } from "./errors.ts";
 import { buildRequest } from "./request.ts";
 import { type AttemptRecord, decide, pause, type RetryPolicy } from "./retry-policy.ts";
@@ -53,6 +54,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     options.metrics?.partnerRequests.inc({ partner, operation, outcome });
   }
 
+  const tracing = options.tracing ?? TRACING_OFF;
   const attemptDeps: AttemptDeps = {
     partner,
     tokenSource: options.tokenSource,
@@ -62,6 +64,7 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     breaker,
     beforeSend: options.beforeSend,
     count,
+    tracing,
   };
 
   async function call<T>(request: CallRequest<T>): Promise<T> {
@@ -73,23 +76,44 @@ export function createPartnerClient(options: PartnerClientOptions): PartnerClien
     let replayedAfter401 = false;
 
     for (let attempt = 1; ; attempt++) {
-      const sent = await sendAttempt(attemptDeps, {
-        operation,
-        prepared,
-        attempt,
-        hooks,
-        signal,
-        deadline,
-        rejectedToken,
-        bypassBreaker: request.bypassBreaker,
-      });
+      // One span per attempt: its token fetch and audit commit inside, its outcome and status on
+      // it; the pause before a retry lies between two of them.
+      const { sent, verdict } = await tracing.span(
+        `partner ${operation}`,
+        {
+          "propgate.partner": partner,
+          "propgate.operation": operation,
+          "propgate.attempt": attempt,
+          "http.request.method": prepared.method,
+          "url.template": OPERATIONS[operation].path,
+          "server.address": options.baseUrl.hostname,
+        },
+        async (span) => {
+          const sent = await sendAttempt(attemptDeps, {
+            operation,
+            prepared,
+            attempt,
+            hooks,
+            signal,
+            deadline,
+            rejectedToken,
+            bypassBreaker: request.bypassBreaker,
+          });
+          const verdict = decide(policy, request, sent, {
+            attempt,
+            retrySafe: prepared.retrySafe,
+            replayedAfter401,
+          });
+          await record(operation, hooks, attempt, sent, verdict.record);
+          span.setAttribute("propgate.outcome", verdict.record.metric);
+          if (verdict.record.httpStatus !== null)
+            span.setAttribute("http.response.status_code", verdict.record.httpStatus);
+          if (verdict.record.outcome !== "success") span.setStatus({ code: SpanStatusCode.ERROR });
+          return { sent, verdict };
+        },
+        SpanKind.CLIENT,
+      );
       deadline = sent.deadline;
-      const verdict = decide(policy, request, sent, {
-        attempt,
-        retrySafe: prepared.retrySafe,
-        replayedAfter401,
-      });
-      await record(operation, hooks, attempt, sent, verdict.record);
 
       switch (verdict.next) {
         case "return":

@@ -7,7 +7,7 @@ import {
   type Partner,
   PartnerDeviceId,
   type PartnerOperation,
-  type Purpose,
+  type PartnerPurpose,
   SiteId,
   Subject,
 } from "@propgate/domain";
@@ -162,6 +162,58 @@ export const ErasureResponse = z.object({
 export type ErasureResponse = z.infer<typeof ErasureResponse>;
 
 /**
+ * `GET /v1/subjects/{subject}/erasure` (scope subjects.erase): where the erasure the partner
+ * accepted (202) stands → 200 with this body; `Retry-After` (seconds or a date) says when to ask
+ * again while it is `pending`. `completedAt`: when it was done, if the partner says.
+ */
+export const ErasureStatusResponse = z.object({
+  status: z.enum(["pending", "done"]),
+  completedAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type ErasureStatusResponse = z.infer<typeof ErasureStatusResponse>;
+
+/**
+ * Guest keys (scope keys.manage): a time-boxed key the intercom partner issues for a resident's
+ * visitor at chosen doors of a site. The partner checks the code at its panels; Propgate passes
+ * the code and QR to the resident once and keeps neither.
+ */
+const KeyTime = z.iso.datetime({ offset: true });
+/** At most this many doors per key (a site's entrances; a panel per stairwell). */
+export const MAX_KEY_DEVICES = 20;
+/** `POST /v1/sites/{siteId}/keys` with an `Idempotency-Key`. */
+export const CreateKeyRequest = z.strictObject({
+  subject: Subject,
+  devices: z.array(PartnerDeviceId).min(1).max(MAX_KEY_DEVICES),
+  validFrom: KeyTime,
+  validUntil: KeyTime,
+  maxUses: z.number().int().min(1).max(1000).optional(),
+});
+export type CreateKeyRequest = z.infer<typeof CreateKeyRequest>;
+export const PartnerKeyId = z
+  .string()
+  .regex(PARTNER_RECORD_ID, "key id must be 1-128 of [A-Za-z0-9._-]");
+/** The partner's answer to a create: the code (and QR) pass through to the resident, once. */
+export const CreatedKey = z.object({
+  keyId: PartnerKeyId,
+  code: z.string().regex(/^[A-Za-z0-9]{4,32}$/, "code must be 4-32 letters or digits"),
+  qr: z.string().min(1).max(2048).optional(),
+  validFrom: KeyTime,
+  validUntil: KeyTime,
+});
+export type CreatedKey = z.infer<typeof CreatedKey>;
+/** A key as listed: whatever else the partner sends (a code) is dropped when read. */
+export const KeyRecord = z.object({
+  keyId: PartnerKeyId,
+  devices: z.array(PartnerDeviceId).max(MAX_KEY_DEVICES),
+  validFrom: KeyTime,
+  validUntil: KeyTime,
+  maxUses: z.number().int().min(1).nullish(),
+});
+export type KeyRecord = z.infer<typeof KeyRecord>;
+/** `GET /v1/sites/{siteId}/keys?subject=…`: the subject's keys at that site. */
+export const KeyList = z.object({ keys: z.array(KeyRecord).max(1000) });
+
+/**
  * The operations of the contract: what gates each, who serves it, the one scope it needs, and its
  * method and path template — the one place a partner path is written (requests, the OpenAPI
  * document and the partner simulator's routes all read it).
@@ -247,6 +299,31 @@ export const OPERATIONS = {
     scope: "faces.manage",
     path: "/v1/faces/{faceId}",
   },
+  // Doors at entrance panels only: a guest's car goes through `plates.add` at the barrier.
+  "keys.create": {
+    purpose: "guests",
+    deviceKind: null,
+    partner: "intercom",
+    method: "POST",
+    scope: "keys.manage",
+    path: "/v1/sites/{siteId}/keys",
+  },
+  "keys.list": {
+    purpose: "guests",
+    deviceKind: null,
+    partner: "intercom",
+    method: "GET",
+    scope: "keys.manage",
+    path: "/v1/sites/{siteId}/keys",
+  },
+  "keys.delete": {
+    purpose: "guests",
+    deviceKind: null,
+    partner: "intercom",
+    method: "DELETE",
+    scope: "keys.manage",
+    path: "/v1/keys/{keyId}",
+  },
   "subjects.erase": {
     purpose: null,
     deviceKind: null,
@@ -254,6 +331,14 @@ export const OPERATIONS = {
     method: "DELETE",
     scope: "subjects.erase",
     path: "/v1/subjects/{subject}",
+  },
+  "subjects.erasure_status": {
+    purpose: null,
+    deviceKind: null,
+    partner: null,
+    method: "GET",
+    scope: "subjects.erase",
+    path: "/v1/subjects/{subject}/erasure",
   },
   health: {
     purpose: null,
@@ -267,7 +352,7 @@ export const OPERATIONS = {
   PartnerOperation,
   {
     /** The consent that gates the call; null: processing-free (health) or by category (erase). */
-    purpose: Purpose | null;
+    purpose: PartnerPurpose | null;
     /** The kind of device the call acts on, if it acts on one of ours. */
     deviceKind: DeviceKind | null;
     /** The partner that serves it; null: whichever holds the device or the data. */

@@ -22,6 +22,7 @@ export {
   barrierOperations,
   facesOperations,
   intercomOperations,
+  keysOperations,
   type OpenDeviceInput,
   platesOperations,
   subjectOperations,

@@ -1,12 +1,17 @@
+import { parseRetryAfter } from "./attempt.ts";
 import type { CallHooks, PartnerClient, RawAnswer } from "./call.ts";
 import {
   AddPlateRequest,
+  CreatedKey,
+  CreateKeyRequest,
   EnrollFaceRequest,
   type ErasureCategory,
   ErasureResponse,
+  ErasureStatusResponse,
   FaceList,
   FaceRecord,
   type IceServer,
+  KeyList,
   OpenRequest,
   OpenResponse,
   PlateList,
@@ -231,6 +236,72 @@ export function platesOperations(client: PartnerClient) {
   };
 }
 
+/**
+ * Guest keys adapter (intercom partner). The created key's code and QR are in the answer only:
+ * the caller hands them to the resident and keeps neither.
+ */
+export function keysOperations(client: PartnerClient) {
+  return {
+    create(input: {
+      siteId: string;
+      subject: string;
+      devices: string[];
+      validFrom: string;
+      validUntil: string;
+      maxUses?: number;
+      idempotencyKey: string;
+      hooks?: CallHooks;
+      signal?: AbortSignal;
+    }) {
+      const body = CreateKeyRequest.parse({
+        subject: input.subject,
+        devices: input.devices,
+        validFrom: input.validFrom,
+        validUntil: input.validUntil,
+        maxUses: input.maxUses,
+      });
+      return client.call({
+        operation: "keys.create",
+        pathParam: input.siteId,
+        body,
+        idempotencyKey: input.idempotencyKey,
+        response: CreatedKey,
+        hooks: input.hooks,
+        signal: input.signal,
+      });
+    },
+    list(input: { siteId: string; subject: string; hooks?: CallHooks; signal?: AbortSignal }) {
+      return client.call({
+        operation: "keys.list",
+        pathParam: input.siteId,
+        query: { subject: input.subject },
+        response: KeyList,
+        hooks: input.hooks,
+        signal: input.signal,
+      });
+    },
+    /** Ends a key; 404/410 (nothing left to end) is the caller's to count as ended. */
+    delete(input: {
+      keyId: string;
+      subject: string;
+      hooks?: CallHooks;
+      signal?: AbortSignal;
+      /** From the end queue, which backs off on its own (see `CallRequest.bypassBreaker`). */
+      bypassBreaker?: boolean;
+    }) {
+      return client.call({
+        operation: "keys.delete",
+        pathParam: input.keyId,
+        query: { subject: input.subject },
+        decode: () => ({ deleted: true as const }),
+        hooks: input.hooks,
+        signal: input.signal,
+        bypassBreaker: input.bypassBreaker,
+      });
+    },
+  };
+}
+
 /** Faces adapter (intercom partner). The image exists only in memory for the call. */
 export function facesOperations(client: PartnerClient) {
   return {
@@ -303,6 +374,39 @@ function decodeErasure(answer: RawAnswer): ErasureAnswer {
   return { state: "done", erased: checked.data.erased };
 }
 
+/**
+ * Where an accepted erasure stands: `done` (with the partner's time, when given), or `pending`
+ * with how long the partner asked us to wait (`Retry-After`, seconds; null when it said nothing).
+ */
+export type ErasureStatusAnswer =
+  | { state: "done"; completedAt: string | null }
+  | { state: "pending"; retryAfterSeconds: number | null };
+
+function decodeErasureStatus(answer: RawAnswer): ErasureStatusAnswer {
+  if (answer.status !== 200)
+    throw new ContractViolation("status", `expected 200, got ${answer.status}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    throw new ContractViolation("not_json", "a body that is not JSON");
+  }
+  const checked = ErasureStatusResponse.safeParse(body);
+  if (!checked.success)
+    throw new ContractViolation(
+      "schema",
+      "a body that breaks the contract",
+      issueFields(checked.error.issues),
+    );
+  if (checked.data.status === "done")
+    return { state: "done", completedAt: checked.data.completedAt ?? null };
+  const waitMs = parseRetryAfter(answer.headers.get("retry-after"));
+  return {
+    state: "pending",
+    retryAfterSeconds: waitMs === null ? null : Math.ceil(waitMs / 1000),
+  };
+}
+
 /** Erasure at the partner: what it holds for a subject, in the given categories. Idempotent. */
 export function subjectOperations(client: PartnerClient) {
   return {
@@ -312,6 +416,15 @@ export function subjectOperations(client: PartnerClient) {
         pathParam: input.subject,
         query: { categories: [...input.categories].sort().join(",") },
         decode: decodeErasure,
+        hooks: input.hooks,
+      });
+    },
+    /** After a 202: has the partner done it yet? */
+    erasureStatus(input: { subject: string; hooks?: CallHooks }) {
+      return client.call({
+        operation: "subjects.erasure_status",
+        pathParam: input.subject,
+        decode: decodeErasureStatus,
         hooks: input.hooks,
       });
     },

@@ -9,8 +9,11 @@ export interface PreparedRequest {
   scope: PartnerScope;
   /** A POST is only replayed when an idempotency key makes the partner answer it once. */
   retrySafe: boolean;
-  /** The fetch options of one attempt, under that attempt's token and signal. */
-  init(token: string, signal: AbortSignal): RequestInit;
+  /**
+   * The fetch options of one attempt, under that attempt's token and signal, with its trace
+   * headers (`traceparent`, `tracestate`) when traced.
+   */
+  init(token: string, signal: AbortSignal, trace?: Record<string, string>): RequestInit;
 }
 
 export function buildRequest<T>(baseUrl: URL, request: CallRequest<T>): PreparedRequest {
@@ -37,9 +40,9 @@ export function buildRequest<T>(baseUrl: URL, request: CallRequest<T>): Prepared
     method: spec.method,
     scope: spec.scope,
     retrySafe: spec.method !== "POST" || request.idempotencyKey !== undefined,
-    init: (token, signal) => ({
+    init: (token, signal, trace) => ({
       method: spec.method,
-      headers: { authorization: `Bearer ${token}`, ...headers },
+      headers: { authorization: `Bearer ${token}`, ...headers, ...trace },
       body: request.sdp ?? (request.body === undefined ? undefined : JSON.stringify(request.body)),
       signal,
       redirect: "error",

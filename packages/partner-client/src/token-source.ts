@@ -1,4 +1,4 @@
-import type { Logger, Metrics } from "@propgate/observability";
+import { type Logger, type Metrics, TRACING_OFF, type Tracing } from "@propgate/observability";
 import * as oauth from "oauth4webapi";
 import type { PartnerScope } from "./contract.ts";
 import { PartnerUnavailableError } from "./errors.ts";
@@ -26,6 +26,8 @@ export interface TokenSourceOptions {
   now?: () => number;
   metrics?: Metrics;
   logger?: Logger;
+  /** A span per token request (not per cached answer); off when absent. */
+  tracing?: Tracing;
 }
 
 export interface DiscoveryOptions {
@@ -155,7 +157,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   function refresh(entry: Entry, scope: string): Promise<CachedToken> {
     if (entry.inflight) return entry.inflight;
     const started = now();
-    entry.inflight = requestToken(scope)
+    const tracing = options.tracing ?? TRACING_OFF;
+    entry.inflight = tracing
+      .leaf("partner.token", { "propgate.partner": options.partner, "propgate.scope": scope }, () =>
+        requestToken(scope),
+      )
       .then((token) => {
         entry.token = token;
         entry.failures = 0;

@@ -15,6 +15,7 @@ import {
   ERASURE_CATEGORIES,
   facesOperations,
   intercomOperations,
+  keysOperations,
   OPERATIONS,
   type OperationName,
   PARTNER_OPERATIONS,
@@ -214,7 +215,19 @@ describe("the document matches what the adapters send", () => {
     await faces.list({ subject });
     await faces.enroll({ subject, imageBase64: "/9j/4AAQ" });
     await faces.remove({ faceId: "f1", subject });
+    const keys = keysOperations(client);
+    await keys.create({
+      siteId: "site-1",
+      subject,
+      devices: ["door-1", "door-2"],
+      validFrom: "2031-03-01T10:00:00.000Z",
+      validUntil: "2031-03-01T12:00:00.000Z",
+      idempotencyKey: "key-0003",
+    });
+    await keys.list({ siteId: "site-1", subject });
+    await keys.delete({ keyId: "k1", subject });
     await subjectOperations(client).erase({ subject, categories: ["plates", "faces"] });
+    await subjectOperations(client).erasureStatus({ subject });
 
     const sent = new Set<OperationName>(recorded.map((request) => request.operation));
     // Health is sent by the health probe, not by an adapter.

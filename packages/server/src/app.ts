@@ -1,7 +1,10 @@
 import {
   type AppDeps,
   type AppSettings,
+  AUDIT_KEYS_PATH,
+  addResponseHeaders,
   appRouter,
+  auditKeysJwks,
   causeOfTRPCError,
   type RedisConnection,
   RequestTiming,
@@ -11,7 +14,7 @@ import {
   trpcErrorEnvelope,
 } from "@propgate/api";
 import { checkReadiness } from "@propgate/consent-audit";
-import { acceptOrCreateRequestId } from "@propgate/observability";
+import { acceptOrCreateRequestId, type Span, SpanStatusCode } from "@propgate/observability";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -35,7 +38,13 @@ export interface ServerDeps extends AppDeps {
 }
 
 export type HttpEnv = {
-  Variables: { requestId: string; clientIp: string | null; timing: RequestTiming | undefined };
+  Variables: {
+    requestId: string;
+    clientIp: string | null;
+    timing: RequestTiming | undefined;
+    /** The request's server span (a no-op one when tracing is off). */
+    span: Span | undefined;
+  };
 };
 
 export interface CreateAppOptions {
@@ -48,6 +57,22 @@ export interface CreateAppOptions {
 }
 
 const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
+/** The paths answered by a Server-Sent Events stream. */
+const SUBSCRIPTIONS: ReadonlySet<string> = new Set(
+  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)
+    .filter(([, procedure]) => procedure._def.type === "subscription")
+    .map(([path]) => `/trpc/${path}`),
+);
+
+/**
+ * Bun ends a response that writes nothing for its idle timeout (10 s): an event stream pings
+ * every 20 s instead (trpc.ts), so its request gets no idle timeout. `server` is Bun's, as
+ * `Bun.serve` hands it to `app.fetch`; absent in an in-process `app.request()`.
+ */
+function liftIdleTimeout(server: unknown, request: Request): void {
+  const bun = server as { timeout?: (request: Request, seconds: number) => void } | undefined;
+  if (typeof bun?.timeout === "function") bun.timeout(request, 0);
+}
 
 /**
  * The `route` label of the HTTP metrics: a procedure's path, or the pattern of the route that
@@ -65,14 +90,57 @@ function routeLabel(
   return handler?.path ?? "other";
 }
 
+/** A load balancer's probes: answered, counted and logged, but no trace of their own. */
+const UNTRACED_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
+
+/**
+ * The server span's name: `trpc <procedure>` for a known procedure, else set from the route
+ * once it answered — never a raw path, which may hold ids.
+ */
+function spanName(method: string, path: string): string {
+  if (!path.startsWith("/trpc/")) return method;
+  return `trpc ${PROCEDURES.has(path.slice(6)) ? path.slice(6) : "other"}`;
+}
+
+/** The log line's `traceId`, only when the request is traced. */
+const traceField = (traceId: string | null) => (traceId ? { traceId } : {});
+
 /** The api as a Hono app, not listening: tests call `app.request()` or serve it on port 0. */
 export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
   const app = new Hono<HttpEnv>();
 
-  app.use(async (c, next) => {
-    const started = performance.now();
+  // A server span per request (hand-wired: @hono/otel records the full URL, query included, and
+  // names every call `/trpc/*`), the child of the caller's `traceparent` when it sends one.
+  app.use((c, next) => {
     const requestId = acceptOrCreateRequestId(c.req.header("x-request-id"));
     c.set("requestId", requestId);
+    const { method, path } = c.req;
+    if (UNTRACED_PATHS.has(path)) return next();
+    const name = spanName(method, path);
+    const procedure = path.startsWith("/trpc/") ? name.slice(5) : null;
+    return deps.tracing.serverSpan(
+      name,
+      c.req.raw.headers,
+      {
+        "http.request.method": method,
+        "propgate.request_id": requestId,
+        ...(procedure ? { "rpc.system": "trpc", "rpc.method": procedure } : {}),
+      },
+      async (span) => {
+        c.set("span", span);
+        await next();
+        const route = routeLabel(path, c.res.status, c.req.matchedRoutes);
+        if (!procedure) span.updateName(`${method} ${route}`);
+        span.setAttribute("http.route", route);
+        span.setAttribute("http.response.status_code", c.res.status);
+        if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      },
+    );
+  });
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = c.get("requestId");
     let clientIp: string | null = null;
     try {
       clientIp = getConnInfo(c).remote.address ?? null;
@@ -84,8 +152,15 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
       options.serverTiming && c.req.path.startsWith("/trpc/") ? new RequestTiming() : undefined;
     c.set("timing", timing);
     await next();
-    c.header("x-request-id", requestId);
-    if (timing) c.header("server-timing", timing.header());
+    addResponseHeaders(
+      c,
+      timing
+        ? [
+            ["x-request-id", requestId],
+            ["server-timing", timing.header()],
+          ]
+        : [["x-request-id", requestId]],
+    );
     const route = routeLabel(c.req.path, c.res.status, c.req.matchedRoutes);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
@@ -98,6 +173,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
         status: c.res.status,
         ms: Math.round(seconds * 1000),
         ip: clientIp,
+        ...traceField(deps.tracing.traceId()),
       },
       "request",
     );
@@ -126,6 +202,12 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
     deps.logger.warn({ reason: readiness.reason }, "not ready");
     // The detail stays in the log; the public answer names only the kind of problem.
     return c.json({ status: "not_ready", reason: readiness.reason.split(":")[0] }, 503);
+  });
+
+  // The public audit key, for verifying consent receipts offline (docs/api.md).
+  app.get(AUDIT_KEYS_PATH, (c) => {
+    c.header("cache-control", "public, max-age=300");
+    return c.json(auditKeysJwks(deps.settings.auditVerifyKey));
   });
 
   if (options.serveOpenApi) {
@@ -176,6 +258,7 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
     (c.req.path === "/trpc/faces.enroll" ? faceBodies : smallBodies)(c, next),
   );
   app.all("/trpc/*", (c) => {
+    if (SUBSCRIPTIONS.has(c.req.path)) liftIdleTimeout(c.env, c.req.raw);
     const responseHeaders = new Headers();
     return fetchRequestHandler({
       endpoint: "/trpc",
@@ -202,7 +285,9 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
         return { headers: responseHeaders };
       },
       onError({ error, path }) {
-        if (causeOfTRPCError(error)?.code === "UNAVAILABLE") {
+        const cause = causeOfTRPCError(error)?.code;
+        if (cause) c.get("span")?.setAttribute("propgate.cause_code", cause);
+        if (cause === "UNAVAILABLE") {
           deps.logger.error(
             { requestId: c.get("requestId"), path, err: error.cause ?? error },
             "database unavailable",

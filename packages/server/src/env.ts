@@ -15,11 +15,15 @@ import {
   port,
   propgateEnv,
   readConfigFile,
+  retentionEnv,
+  tracingEnv,
+  tracingSettings,
   url,
 } from "@propgate/config";
 import { type AuditSigner, createAuditSigner } from "@propgate/consent-audit";
 import { z } from "zod";
 import { cidrList } from "./client-address.ts";
+import { eventsWebhookEnv, loadEventsWebhookSettings } from "./events-webhook-env.ts";
 import { loadPartnerSurfaceConfig, partnerSurfaceEnv } from "./partner-surface/config.ts";
 
 /** Every api instance's own settings; the partner and partner-surface ones are read after. */
@@ -103,6 +107,34 @@ const apiEnv = z.object({
   VIDEO_MAX_SESSIONS_PER_RESIDENT: integer(1, 20)
     .default(2)
     .meta({ description: "live video sessions one resident may hold at once" }),
+  EVENTS_MAX_STREAMS_PER_RESIDENT: integer(1, 50).default(5).meta({
+    description:
+      "live event streams (`events.onEvent`) one resident may hold open on one instance; one more is refused `RATE_LIMITED`",
+  }),
+  EVENTS_MAX_STREAMS: integer(1, 1_000_000).default(10_000).meta({
+    description:
+      "live event streams one instance holds open, all residents together; one more is refused `UNAVAILABLE` (the client reconnects, through the load balancer)",
+  }),
+  GUEST_KEY_MAX_HOURS: integer(1, 720).default(72).meta({
+    description:
+      "the longest a guest key (`keys.create`) may be valid, `validUntil - validFrom`, in hours; a longer one is refused `INVALID_INPUT` before the partner is asked",
+  }),
+  GUEST_KEYS_MAX_ACTIVE: integer(1, 1000).default(10).meta({
+    description:
+      "active guest keys one resident may hold at once; one more is refused `RATE_LIMITED` before the partner is asked",
+  }),
+  GUEST_KEY_END_INTERVAL_MS: integer(100, 60_000).default(1000).meta({
+    description:
+      "how often each instance looks at the guest key end queue (a revocation of `guests` wakes it at once); a key whose cause was a block or a lost site is deleted at the partner within this",
+  }),
+  // Short, so a partner back up is caught at once (the 5 s of issue 27).
+  GUEST_KEY_END_RETRY_BASE_SECONDS: integer(1, 3600).default(1).meta({
+    description:
+      "first wait after a failed `DELETE` of a guest key at the partner, doubled per failure",
+  }),
+  GUEST_KEY_END_RETRY_MAX_SECONDS: integer(1, 3600)
+    .default(4)
+    .meta({ description: "longest wait between those `DELETE`s" }),
   VIDEO_SESSION_MAX_SECONDS: integer(5, 86_400).default(3600).meta({
     description:
       "the longest a video session runs; a partner that names no end (WHEP) gets this one (5–86400)",
@@ -135,6 +167,18 @@ const apiEnv = z.object({
       description: "a pending erasure older than this raises `propgate_erasures_overdue`",
       unset: "`259200` (72 h)",
     }),
+  // 25 days: inside the 30 that 152-FZ art. 21 allows, leaving operators time to act on the alert.
+  ERASURE_DEADLINE_DAYS: integer(1, 30).default(25).meta({
+    description:
+      "days after a request by which the partner must confirm an erasure done (after a 202, by status polls); later it is marked overdue and `propgate_erasures_overdue` alerts",
+  }),
+  ERASURE_POLL_SECONDS: integer(1, 86_400).default(3600).meta({
+    description:
+      "wait between status polls of an erasure a partner accepted (202) when it sends no `Retry-After`",
+  }),
+  // Shared with the retention job (`propgate retention run`), which prunes past them too.
+  DESTRUCTION_RECORD_YEARS: retentionEnv.DESTRUCTION_RECORD_YEARS,
+  JOURNAL_RETENTION_DAYS: retentionEnv.JOURNAL_RETENTION_DAYS,
   FACE_MAX_IMAGE_BYTES: integer(1024, 5 * 1024 * 1024)
     .default(1024 * 1024)
     .meta({ description: "largest face photo (decoded)" }),
@@ -166,7 +210,11 @@ const apiEnv = z.object({
     .meta({ description: "`/trpc` requests per client IP, counted before authentication" }),
   RATE_LIMIT_RESIDENT_PER_MINUTE: integer(1, 100_000)
     .default(60)
-    .meta({ description: "calls per resident (admins too), all procedures together" }),
+    .meta({ description: "calls per resident, all procedures together" }),
+  // One admin screen makes several calls, and partner health refreshes itself every 15 s.
+  RATE_LIMIT_ADMIN_PER_MINUTE: integer(1, 100_000)
+    .default(600)
+    .meta({ description: "calls per admin (a token with an admin role), all procedures together" }),
   // A resident opens a door a few times a minute; hundreds a minute is abuse.
   RATE_LIMIT_OPEN_PER_MINUTE: integer(1, 10_000)
     .default(20)
@@ -183,6 +231,11 @@ const apiEnv = z.object({
   RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE: integer(1, 100_000).default(60).meta({
     description:
       "`/oauth/token` requests per peer address on the partner surface, all client ids together",
+  }),
+  // A report reads all of a resident's rows; 152-FZ gives them one answer per request, not a feed.
+  RATE_LIMIT_PRIVACY_REPORTS_PER_HOUR: integer(1, 10_000).default(6).meta({
+    description:
+      "`privacy.report` per resident, and `admin.privacy.report` per admin, in an hour; past it `429` with `Retry-After`",
   }),
   RATE_LIMIT_OUTBOUND_PER_SECOND: integer(1, 100_000)
     .default(50)
@@ -216,6 +269,10 @@ const apiEnv = z.object({
   ANOMALY_CONSENT_REFUSALS_PER_10_MINUTES: integer(1, 100_000)
     .default(20)
     .meta({ description: "`CONSENT_REQUIRED` answers to one resident" }),
+  ANOMALY_KEY_CREATIONS_PER_HOUR: integer(1, 100_000).default(20).meta({
+    description:
+      "guest keys one resident creates in an hour before their key creation (only) is blocked",
+  }),
   BLOCK_BASE_SECONDS: integer(1, 86_400).default(900).meta({
     description:
       "a first block lasts this long; each later one of the same subject twice the one before",
@@ -237,9 +294,16 @@ const apiEnv = z.object({
 
 /**
  * What the api reads, for the configuration reference (docs/configuration.md): its own
- * settings, the partner surface's, and each partner's `PARTNER_<P>_*`.
+ * settings, the partner surface's, each partner's `PARTNER_<P>_*`, the webhook relay's and the
+ * traces' (`OTEL_*`).
  */
-export const apiEnvReference = [apiEnv, partnerSurfaceEnv, partnerEnv("<P>")] as const;
+export const apiEnvReference = [
+  apiEnv,
+  partnerSurfaceEnv,
+  partnerEnv("<P>"),
+  eventsWebhookEnv,
+  tracingEnv,
+] as const;
 
 export type ApiEnv = ReturnType<typeof loadApiEnv>;
 
@@ -303,6 +367,15 @@ export function loadApiEnv(source: EnvSource = process.env) {
     tls: certificateFiles(base, "TLS_CERT_FILE", "TLS_KEY_FILE"),
     /** The VPN-only partner surface (PARTNER_LISTEN …); null when it is off. */
     partnerSurface: loadPartnerSurfaceConfig(source),
+    /** The push relay to tenant-core (`EVENTS_WEBHOOK_*`); null when it is off. */
+    eventsWebhook: loadEventsWebhookSettings(source, {
+      production: base.PROPGATE_ENV === "production",
+    }),
+    /** OpenTelemetry traces (`OTEL_*`); null (off) without an OTLP endpoint. */
+    tracing: tracingSettings(source, {
+      serviceName: "propgate-api",
+      production: base.PROPGATE_ENV === "production",
+    }),
     /** Signs audit checkpoints; null when AUDIT_SIGNING_KEY_FILE is unset (outside production). */
     auditSigner: base.AUDIT_SIGNING_KEY_FILE ? loadAuditSigner(base.AUDIT_SIGNING_KEY_FILE) : null,
     partners: {

@@ -3,13 +3,17 @@ import {
   closeRedis,
   createAdminReadLimits,
   createInflightCalls,
+  createJournalEvents,
   createPartners,
   createRateLimits,
   createResidentVerifier,
+  createUnitConfirmer,
   createWatch,
+  databaseJournal,
   openRedis,
   outboundRateLimit,
   type PartnerTuning,
+  ServiceUnavailableError,
   type WatchSettings,
 } from "@propgate/api";
 import {
@@ -27,6 +31,7 @@ import {
 import {
   createLogger,
   createMetrics,
+  createTracing,
   type LogDestination,
   type Logger,
 } from "@propgate/observability";
@@ -117,7 +122,8 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
               rateLimits: deps.rateLimits,
               watch: deps.watch,
             },
-            surface,
+            // Outbox rows only when a relay will send them (EVENTS_WEBHOOK_URL).
+            { ...surface, webhookOutbox: deps.settings.eventsWebhook !== null },
           ),
         )
       : null;
@@ -145,6 +151,11 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
     async stop(stopOptions = {}) {
       deps.lifecycle.draining = true;
       await partnerSurface?.stop();
+      // Open event streams would hold the listener's stop for the whole grace: end them first;
+      // their clients reconnect elsewhere with `Last-Event-ID` and miss nothing.
+      deps.journalEvents.hub.close(
+        new ServiceUnavailableError("this instance is stopping; reconnect", 1),
+      );
       await api.stop(stopOptions.graceMs);
       // A call whose client hung up is not a request the server waits for: let it finish (its
       // audit rows go in the flush below), within the grace or a bounded wait.
@@ -167,6 +178,10 @@ async function closeDeps(deps: ServerDeps, options: InstanceOptions): Promise<vo
   if (deps.redis) closeRedis(deps.redis);
   await deps.watch.blocks.close();
   await deps.devices.close();
+  // The last requests' spans go out (SIGTERM's path ends here too).
+  await deps.tracing
+    .shutdown()
+    .catch((error) => deps.logger.warn({ err: error }, "traces not sent"));
   // A database handed in belongs to the caller.
   if (!options.database) await deps.database.close();
 }
@@ -218,19 +233,23 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       policies: {
         ip: perMinute(env.RATE_LIMIT_IP_PER_MINUTE),
         resident: perMinute(env.RATE_LIMIT_RESIDENT_PER_MINUTE),
+        admin: perMinute(env.RATE_LIMIT_ADMIN_PER_MINUTE),
         open: perMinute(env.RATE_LIMIT_OPEN_PER_MINUTE),
         partner_client: perMinute(env.RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE),
         partner_token_peer: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_PEER_PER_MINUTE),
         partner_token_client: perMinute(env.RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE),
         outbound: { quota: env.RATE_LIMIT_OUTBOUND_PER_SECOND, windowSeconds: 1 },
+        privacy_report: { quota: env.RATE_LIMIT_PRIVACY_REPORTS_PER_HOUR, windowSeconds: 3600 },
       },
       keyPrefix: env.REDIS_KEY_PREFIX,
     },
     { metrics, logger, redis },
   );
+  const tracing = await createTracing(env.tracing);
   const partners = createPartners(env.partners, {
     metrics,
     logger,
+    tracing,
     allowInsecureLoopback: env.PROPGATE_ENV !== "production",
     tuning: options.tuning,
     beforeSend: outboundRateLimit(rateLimits),
@@ -262,6 +281,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     audit: { sourceApp: "api", instanceId, actor: "propgate" },
     redis,
   });
+  const consents = createConsentCache(database);
   return {
     settings: {
       instanceId,
@@ -273,8 +293,11 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
           maxRetrySeconds: env.VIDEO_END_RETRY_MAX_SECONDS,
         },
       },
+      guestKeys: { maxHours: env.GUEST_KEY_MAX_HOURS, maxActive: env.GUEST_KEYS_MAX_ACTIVE },
       faceMaxImageBytes: env.FACE_MAX_IMAGE_BYTES,
       auditVerifyKey: env.auditSigner?.publicKey ?? null,
+      destructionRecordYears: env.DESTRUCTION_RECORD_YEARS,
+      eventsWebhook: env.eventsWebhook,
       maxBodyBytes: env.MAX_BODY_BYTES,
     },
     database,
@@ -282,20 +305,27 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     watch,
     redis,
     devices: await createDeviceCache(database),
-    consents: createConsentCache(database),
+    consents,
     adminReads: createAdminReadLimits({
       readStatementTimeoutMs: env.ADMIN_READ_STATEMENT_TIMEOUT_MS,
       auditStatementTimeoutMs: env.ADMIN_AUDIT_STATEMENT_TIMEOUT_MS,
     }),
     logger,
     metrics,
+    tracing,
     rateLimits,
     rateLimitAddress: createClientAddressResolver(env.TRUST_PROXY_CIDRS),
     lifecycle: { draining: false },
     inflight: createInflightCalls(),
+    journalEvents: createJournalEvents(databaseJournal(database, consents), {
+      maxStreamsPerResident: env.EVENTS_MAX_STREAMS_PER_RESIDENT,
+      maxStreams: env.EVENTS_MAX_STREAMS,
+    }),
     subjects: createSubjectRegistry(database.db, (partner, userId) =>
       subjectFor(userId, partners[partner].subjectKey),
     ),
+    units: createUnitConfirmer(database.db),
+    receiptSigner: env.auditSigner,
     verifier: createResidentVerifier({
       issuer: env.AUTH_ISSUER,
       audience: env.AUTH_AUDIENCE,
@@ -321,6 +351,7 @@ function watchSettings(env: ApiEnv): WatchSettings {
       token_failures_peer: rule(env.ANOMALY_TOKEN_FAILURES_PER_5_MINUTES * 2, 300),
       consent_refusals: rule(env.ANOMALY_CONSENT_REFUSALS_PER_10_MINUTES, 600),
       outside_vpn: rule(1, 600),
+      key_creations: rule(env.ANOMALY_KEY_CREATIONS_PER_HOUR, 3600),
     },
     blockBaseSeconds: env.BLOCK_BASE_SECONDS,
     blockMaxSeconds: Math.max(env.BLOCK_BASE_SECONDS, env.BLOCK_MAX_SECONDS),

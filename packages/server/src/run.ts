@@ -1,5 +1,6 @@
 import { ConfigError } from "@propgate/config";
 import { startupFailure } from "@propgate/consent-audit";
+import { type FlushableDestination, stdoutByTurn } from "@propgate/observability";
 import { type ApiEnv, loadApiEnv } from "./env.ts";
 import { type Instance, type InstanceOptions, startInstance } from "./instance.ts";
 
@@ -24,9 +25,19 @@ export async function runInstance(
     console.error(refusal);
     process.exit(1);
   }
+  // Log lines go out once per event-loop turn, not one write each; the stop writes what is held.
+  const logDestination: FlushableDestination | null =
+    options.logDestination || options.logger ? null : stdoutByTurn();
+  const exit = (code: number) => {
+    logDestination?.flush();
+    process.exit(code);
+  };
   let instance: Instance;
   try {
-    instance = await startInstance(env, options);
+    instance = await startInstance(env, {
+      ...options,
+      ...(logDestination ? { logDestination } : {}),
+    });
   } catch (error) {
     // One line an operator can act on (the database or a port it could not reach), no stack.
     console.error(`api did not start: ${startupFailure(error)}`);
@@ -55,14 +66,14 @@ export async function runInstance(
     // Whatever happens below, the process is gone within the grace.
     setTimeout(() => {
       deps.logger.error({ graceMs }, "shutdown took longer than SHUTDOWN_GRACE_MS; exiting");
-      process.exit(1);
+      exit(1);
     }, graceMs).unref();
     instance.drain();
     await Bun.sleep(drainMs);
     // The rest of the grace, less a margin for the background work and the audit flush.
     await instance.stop({ graceMs: Math.max(0, graceMs - drainMs - 2000) });
     deps.logger.info("stopped");
-    process.exit(0);
+    exit(0);
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));

@@ -115,11 +115,13 @@ function roomyPolicies(
   return {
     ip: policy("ip"),
     resident: policy("resident"),
+    admin: policy("admin"),
     open: policy("open"),
     partner_client: policy("partner_client"),
     partner_token_peer: policy("partner_token_peer"),
     partner_token_client: policy("partner_token_client"),
     outbound: policy("outbound"),
+    privacy_report: policy("privacy_report"),
   };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
-import { SURFACE_SCOPES } from "@propgate/domain";
+import { PARTNER_EVENT_TYPES, PartnerEvent, SURFACE_SCOPES } from "@propgate/domain";
 import { createLogger, createMetrics } from "@propgate/observability";
 import { committedDrift, type JsonSchema } from "@propgate/openapi";
 import { openApiProblems } from "@propgate/openapi/validate";
@@ -66,6 +66,36 @@ describe("the partner surface document", () => {
     const request = { subject: "a".repeat(43), deviceId: "door-1", method: "key" };
     expect(reader("AccessCheckRequest").safeParse(request).success).toBe(true);
     expect(reader("AccessCheckRequest").safeParse({ ...request, name: "x" }).success).toBe(false);
+  });
+
+  test("every event type has a documented shape and an example the surface accepts", () => {
+    const request = document.components.schemas.PartnerEventRequest as {
+      oneOf: Array<{ $ref: string }>;
+      discriminator: { mapping: Record<string, string> };
+    };
+    expect(Object.keys(request.discriminator.mapping).sort()).toEqual(
+      [...PARTNER_EVENT_TYPES].sort(),
+    );
+    const body =
+      document.paths["/partner/v1/events"]?.post?.requestBody?.content["application/json"];
+    const examples = Object.values(body?.examples ?? {}).map((example) => example.value);
+    const shown = new Set(examples.map((example) => (example as { type: string }).type));
+    for (const type of ["call.incoming", "call.ended", "access.granted", "access.denied"])
+      expect({ type, shown: shown.has(type) }).toEqual({ type, shown: true });
+    for (const example of examples) {
+      expect({ example, ours: PartnerEvent.safeParse(example).success }).toEqual({
+        example,
+        ours: true,
+      });
+      const type = (example as { type: string }).type;
+      const shape = reader(String(request.discriminator.mapping[type]).split("/").at(-1) ?? "");
+      expect({ example, documented: shape.safeParse(example).success }).toEqual({
+        example,
+        documented: true,
+      });
+      // strict: a plate beside the fields is refused by the documented shape too
+      expect(shape.safeParse({ ...(example as object), plate: "A000BC799" }).success).toBe(false);
+    }
   });
 });
 

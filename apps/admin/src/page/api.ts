@@ -1,4 +1,5 @@
 import { createPropgateClient, PropgateError } from "@propgate/client";
+import { t } from "./i18n/i18n.ts";
 
 /**
  * The page's one client of the api's admin procedures (`@propgate/client` in session mode), via
@@ -16,6 +17,17 @@ interface SessionInfo {
 
 const SIGN_IN = "/auth/login";
 let csrfToken = "";
+let signingIn = false;
+
+/**
+ * To the sign-in page, once: a screen's calls run side by side (a resident's consents, journal
+ * and keys), and each one's SESSION_REQUIRED starting the navigation again aborts the last.
+ */
+function signInAgain(): void {
+  if (signingIn) return;
+  signingIn = true;
+  location.assign(SIGN_IN);
+}
 
 /** True when the admin app (not the api) refused for want of a session: sign in again. */
 async function sessionOver(response: Response): Promise<boolean> {
@@ -27,10 +39,11 @@ async function sessionOver(response: Response): Promise<boolean> {
 export async function fetchSession(): Promise<SessionInfo> {
   const response = await fetch("/auth/session", { credentials: "same-origin" });
   if (await sessionOver(response)) {
-    location.assign(SIGN_IN);
-    throw new Error("signing in again");
+    signInAgain();
+    throw new Error(t("app.signingInAgain"));
   }
-  if (!response.ok) throw new Error(`the session could not be read (HTTP ${response.status})`);
+  if (!response.ok)
+    throw new Error(t("app.sessionUnreadable", { status: String(response.status) }));
   const session = (await response.json()) as SessionInfo;
   csrfToken = session.csrfToken;
   return session;
@@ -40,8 +53,41 @@ export const client = createPropgateClient({
   url: location.origin,
   credentials: "same-origin",
   headers: () => ({ "x-csrf-token": csrfToken }),
-  onSessionRequired: () => location.assign(SIGN_IN),
+  onSessionRequired: signInAgain,
 });
+
+/** A refusal of this app's own JSON routes (`{ error: { code, message, requestId } }`). */
+export class AppRouteError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly requestId: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A GET of one of this app's own JSON routes (the overview's series), not the api's: the same
+ * session cookie, sign-in again when it is over, the app's error body as an `AppRouteError`.
+ */
+export async function getAppJson(path: string): Promise<unknown> {
+  const response = await fetch(path, { credentials: "same-origin" });
+  if (await sessionOver(response.clone())) {
+    signInAgain();
+    throw new Error(t("app.signingInAgain"));
+  }
+  const body = (await response.json().catch(() => null)) as {
+    error?: { code?: unknown; message?: unknown; requestId?: unknown };
+  } | null;
+  if (response.ok && body) return body;
+  const error = body?.error;
+  throw new AppRouteError(
+    typeof error?.code === "string" ? error.code : `HTTP_${response.status}`,
+    typeof error?.message === "string" ? error.message : `HTTP ${response.status}`,
+    typeof error?.requestId === "string" ? error.requestId : null,
+  );
+}
 
 /** Signs out here and, when the provider offers it, there too. */
 export async function signOut(): Promise<void> {
@@ -52,12 +98,15 @@ export async function signOut(): Promise<void> {
   });
   const body = (await response.json().catch(() => null)) as { location?: string } | null;
   if (!response.ok || typeof body?.location !== "string")
-    throw new Error(`signing out failed (HTTP ${response.status})`);
+    throw new Error(t("app.signOutFailed", { status: String(response.status) }));
   location.assign(body.location);
 }
 
 type Admin = typeof client.admin;
 export type ResidentView = Awaited<ReturnType<Admin["residents"]["get"]["query"]>>;
+export type FoundResident = Awaited<
+  ReturnType<Admin["residents"]["find"]["query"]>
+>["residents"][number];
 export type Consent = ResidentView["consents"][number];
 export type Erasure = ResidentView["erasures"][number];
 export type VideoSession = ResidentView["videoSessions"][number];
@@ -69,6 +118,9 @@ export type Anomaly = Awaited<ReturnType<Admin["anomalies"]["list"]["query"]>>[n
 export type HealthReport = Awaited<ReturnType<Admin["partners"]["health"]["query"]>>;
 export type VpnEvent = Awaited<ReturnType<Admin["vpn"]["events"]["query"]>>[number];
 export type Device = Awaited<ReturnType<Admin["devices"]["list"]["query"]>>[number];
+export type GuestKey = Awaited<ReturnType<Admin["keys"]["list"]["query"]>>[number];
+export type JournalPage = Awaited<ReturnType<Admin["journal"]["list"]["query"]>>;
+export type WebhookOutboxPage = Awaited<ReturnType<Admin["webhookOutbox"]["list"]["query"]>>;
 
 /** What an error box shows: the api's `cause.code`, its message and request id; never a stack. */
 export interface ShownError {

@@ -1,6 +1,16 @@
 import { DEVICE_KINDS, PARTNERS } from "@propgate/domain";
 import { client, type Device } from "./api.ts";
-import { addFilterOptions, byId, cell, fillTable, h, screenLink, tableById } from "./elements.ts";
+import {
+  addFilterOptions,
+  byId,
+  cell,
+  explained,
+  fillTable,
+  h,
+  screenLink,
+  tableById,
+} from "./elements.ts";
+import { t } from "./i18n/i18n.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -10,7 +20,15 @@ import { timeElement } from "./time.ts";
  * partner. Narrowed in the page as the admin types; the list is reloaded on demand.
  */
 
-const COLUMNS = ["Device", "Kind", "Site", "Partner", "Partner's id", "Name", "Updated"];
+const COLUMNS = [
+  t("col.device"),
+  t("col.kind"),
+  t("col.site"),
+  t("col.partner"),
+  t("devices.col.partnerId"),
+  t("devices.col.name"),
+  t("devices.col.updated"),
+];
 
 export function createDevicesScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-devices", HTMLElement);
@@ -21,8 +39,8 @@ export function createDevicesScreen(ready: Promise<unknown>): Screen {
   const count = byId("devices-count", HTMLParagraphElement);
   const table = tableById("devices", COLUMNS);
   const panel = createPanel(section, () => ready);
-  addFilterOptions(kind, DEVICE_KINDS);
-  addFilterOptions(partner, PARTNERS);
+  addFilterOptions(kind, DEVICE_KINDS, "device");
+  addFilterOptions(partner, PARTNERS, "partner");
   let devices: Device[] | null = null;
 
   function render() {
@@ -39,8 +57,8 @@ export function createDevicesScreen(ready: Promise<unknown>): Screen {
     );
     count.textContent =
       shown.length === devices.length
-        ? `${devices.length} devices`
-        : `${shown.length} of ${devices.length} devices`;
+        ? t("devices.count", { count: devices.length })
+        : t("devices.countOf", { count: shown.length, total: devices.length });
     fillTable(
       table,
       shown.map((device) =>
@@ -48,20 +66,20 @@ export function createDevicesScreen(ready: Promise<unknown>): Screen {
           "tr",
           { "data-device": device.id, "data-kind": device.kind },
           h("th", { scope: "row" }, screenLink(device.id, "audit", { target: device.id })),
-          cell(device.kind),
-          cell(device.siteId),
-          cell(device.partner),
-          cell(device.partnerDeviceId, { class: "mono" }),
-          cell(device.name),
+          cell(explained("device", device.kind)),
+          cell(device.siteId, { class: "id" }),
+          cell(explained("partner", device.partner)),
+          cell(device.partnerDeviceId, { class: "mono id" }),
+          cell(device.name, { translate: "no" }), // the estate's own name for it
           cell(timeElement(device.updatedAt)),
         ),
       ),
-      devices.length === 0 ? "No devices registered." : "No devices match.",
+      devices.length === 0 ? t("devices.none") : t("devices.noMatch"),
     );
   }
 
   const reload = async () => {
-    await panel.run("Loading devices", async () => {
+    await panel.run(t("devices.loading"), async () => {
       devices = await client.admin.devices.list.query();
       render();
     });

@@ -1,3 +1,6 @@
+import type { CodeGroup } from "./i18n/codes.ts";
+import { explanation, locale, t } from "./i18n/i18n.ts";
+
 /**
  * Building the page's elements: text only through `textContent`, attributes through
  * `setAttribute`, never HTML strings or inline handlers (the CSP allows no inline script).
@@ -35,7 +38,9 @@ export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
 /** A table cell; an empty value shows as a dash. */
 export function cell(value: Child, attributes: Attributes = {}): HTMLTableCellElement {
   const empty = value === null || value === undefined || value === "" || value === false;
-  return h("td", attributes, empty ? "—" : value);
+  // Ids are the same in every language: marked so (a translator, and the i18n test, skip them).
+  const id = /\b(id|mono)\b/.test(String(attributes.class ?? ""));
+  return h("td", id ? { translate: "no", ...attributes } : attributes, empty ? "—" : value);
 }
 
 /** A button that does one thing; `label` is what a screen reader says when it differs. */
@@ -78,12 +83,60 @@ export function fillTable(table: HTMLTableElement, rows: HTMLTableRowElement[], 
     rows.push(h("tr", { class: "empty" }, h("td", { colspan: columns }, empty)));
   }
   body.replaceChildren(...rows);
+  labelCells(table);
 }
 
-/** A filter's `<select>`: "any" (the empty value), then one of the domain's lists. */
-export function addFilterOptions(select: HTMLSelectElement, values: readonly string[]) {
-  select.append(h("option", { value: "" }, "any"));
-  for (const value of values) select.append(h("option", { value }, value));
+/**
+ * Each body cell names its column (`data-label`): on a phone the rows stack as cards and the
+ * style shows the name before the value (admin.css).
+ */
+export function labelCells(table: HTMLTableElement) {
+  const names = [...(table.tHead?.rows[0]?.cells ?? [])].map((cell) => cell.textContent ?? "");
+  for (const body of table.tBodies)
+    for (const row of body.rows) {
+      if (row.classList.contains("empty") || row.classList.contains("history-row")) continue;
+      [...row.cells].forEach((cell, index) => {
+        const name = names[index];
+        if (name && cell.tagName === "TD") cell.dataset.label = name;
+      });
+    }
+}
+
+/**
+ * A filter's `<select>`: "any" (the empty value), then one of the domain's lists, each code
+ * with its explanation in the admin's language.
+ */
+export function addFilterOptions(
+  select: HTMLSelectElement,
+  values: readonly string[],
+  group: CodeGroup,
+) {
+  select.append(h("option", { value: "" }, t("app.any")));
+  for (const value of values) {
+    const explained = explanation(group, value);
+    select.append(h("option", { value }, explained ? `${explained} · ${value}` : value));
+  }
+}
+
+/**
+ * A code as stored (`admin.devices.upsert`, `FORBIDDEN_DEVICE`) with its plain-language
+ * explanation beside it; the code is marked `translate="no"`, the same in every language.
+ */
+export function explained(group: CodeGroup, code: string | null | undefined): HTMLElement | null {
+  if (code === null || code === undefined || code === "") return null;
+  const text = explanation(group, code);
+  return h(
+    "span",
+    { class: "explained", "data-code": code },
+    h("code", { translate: "no" }, code),
+    text ? h("span", { class: "explain" }, text) : null,
+  );
+}
+
+/** An admin as every screen names them: the id alone (`admin:dev-operator` → `dev-operator`). */
+export function actorName(actor: string | null | undefined): string | null {
+  if (!actor) return null;
+  return actor.startsWith("admin:") ? actor.slice("admin:".length) : actor;
 }
 
 /** One of `values` or undefined for "any" (a select can only hold what was put in it). */
@@ -97,14 +150,19 @@ export function optional(value: string): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
-/** Bytes as people read them (1.2 MB). */
+/** Bytes as people read them in the admin's language (1.2 MB, 1,2 МБ). */
 export function bytes(count: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
+  const units = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte"];
   let value = count;
   let unit = 0;
   while (value >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit += 1;
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return new Intl.NumberFormat(locale, {
+    style: "unit",
+    unit: units[unit],
+    unitDisplay: "short",
+    maximumFractionDigits: unit === 0 ? 0 : 1,
+  }).format(value);
 }

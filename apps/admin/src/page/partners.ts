@@ -1,6 +1,16 @@
 import { PARTNERS } from "@propgate/domain";
 import { client, type HealthReport } from "./api.ts";
-import { byId, cell, fillTable, h, headerRow, tableById } from "./elements.ts";
+import {
+  byId,
+  cell,
+  explained,
+  fillTable,
+  h,
+  headerRow,
+  labelCells,
+  tableById,
+} from "./elements.ts";
+import { type MessageKey, t } from "./i18n/i18n.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { formatTime, timeElement } from "./time.ts";
@@ -16,11 +26,21 @@ type Check = HealthReport["checks"][number];
 /** Worst first: a partner is shown in the state of its worst check. */
 const SEVERITY = ["firing", "failing", "ok"] as const;
 
-const STATE_TEXT: Record<(typeof SEVERITY)[number], string> = {
-  ok: "ok",
-  failing: "failing",
-  firing: "failing, alert sent",
+const STATE_TEXT: Record<(typeof SEVERITY)[number], MessageKey> = {
+  ok: "partners.ok",
+  failing: "partners.failing",
+  firing: "partners.firing",
 };
+
+/** A probe's check by name (token, health, certificate); one we do not know, as it is. */
+export function checkName(check: string): string {
+  const key = `partners.check.${check}`;
+  return key === "partners.check.token" ||
+    key === "partners.check.health" ||
+    key === "partners.check.certificate"
+    ? t(key)
+    : check;
+}
 
 function worst(checks: Check[]): Check["state"] {
   return SEVERITY.find((state) => checks.some((check) => check.state === state)) ?? "ok";
@@ -31,15 +51,31 @@ function partnerCard(partner: string, checks: Check[]): HTMLElement {
     return h(
       "article",
       { class: "partner", "data-partner": partner, "data-state": "unknown" },
-      h("h3", {}, partner, " ", h("span", { class: "badge state-unknown" }, "no data")),
-      h("p", { class: "hint" }, "The health probe has not reported on this partner yet."),
+      h(
+        "h3",
+        {},
+        explained("partner", partner),
+        " ",
+        h("span", { class: "badge state-unknown" }, t("partners.noData")),
+      ),
+      h("p", { class: "hint" }, t("partners.noDataHint")),
     );
   }
   const state = worst(checks);
   const table = h(
     "table",
     {},
-    h("thead", {}, headerRow(["Check", "State", "Failures in a row", "Since", "Last error"])),
+    h(
+      "thead",
+      {},
+      headerRow([
+        t("partners.col.check"),
+        t("col.state"),
+        t("partners.col.failures"),
+        t("partners.col.since"),
+        t("col.lastError"),
+      ]),
+    ),
     h(
       "tbody",
       {},
@@ -47,30 +83,45 @@ function partnerCard(partner: string, checks: Check[]): HTMLElement {
         h(
           "tr",
           { "data-check": check.check, "data-state": check.state },
-          h("th", { scope: "row" }, check.check),
-          cell(STATE_TEXT[check.state], { class: `state-${check.state}` }),
+          h("th", { scope: "row" }, checkName(check.check)),
+          cell(t(STATE_TEXT[check.state]), { class: `state-${check.state}` }),
           cell(check.consecutiveFailures, { class: "num" }),
           cell(timeElement(check.since)),
-          cell(check.lastError),
+          cell(check.lastError, { translate: "no" }), // as the probe saw it
         ),
       ),
     ),
   );
+  labelCells(table);
   return h(
     "article",
     { class: "partner", "data-partner": partner, "data-state": state },
     h(
       "h3",
       {},
-      partner,
+      explained("partner", partner),
       " ",
-      h("span", { class: `badge state-${state}` }, state === "ok" ? "healthy" : STATE_TEXT[state]),
+      h(
+        "span",
+        { class: `badge state-${state}` },
+        state === "ok" ? t("partners.healthy") : t(STATE_TEXT[state]),
+      ),
     ),
     table,
   );
 }
 
-const TRANSITION_COLUMNS = ["Time", "Partner", "Check", "Change", "Error"];
+const TRANSITION_COLUMNS = [
+  t("col.time"),
+  t("col.partner"),
+  t("partners.col.check"),
+  t("partners.col.change"),
+  t("partners.col.error"),
+];
+
+/** A transition's state (`ok`, `failing`, `firing`) in words. */
+const stateName = (state: string) =>
+  state === "ok" || state === "failing" || state === "firing" ? t(STATE_TEXT[state]) : state;
 
 export function createPartnersScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-partners", HTMLElement);
@@ -104,25 +155,28 @@ export function createPartnersScreen(ready: Promise<unknown>): Screen {
           "tr",
           { "data-partner": transition.partner, "data-to": transition.to },
           cell(timeElement(transition.at)),
-          cell(transition.partner),
-          cell(transition.check),
+          cell(explained("partner", transition.partner)),
+          cell(checkName(transition.check)),
           cell(
             h(
               "span",
               {},
-              `${transition.from} → `,
-              h("span", { class: `state-${transition.to}` }, transition.to),
+              `${stateName(transition.from)} → `,
+              h("span", { class: `state-${transition.to}` }, stateName(transition.to)),
             ),
           ),
-          cell(transition.error),
+          cell(transition.error, { translate: "no" }),
         ),
       ),
-      "No transitions recorded yet.",
+      t("partners.none"),
     );
-    updated.textContent = `Updated ${formatTime(new Date().toISOString())}; refreshed every ${REFRESH_MS / 1000} s while open.`;
+    updated.textContent = t("partners.updated", {
+      time: formatTime(new Date().toISOString()),
+      seconds: REFRESH_MS / 1000,
+    });
   }
   const reload = async () => {
-    await panel.run("Loading partner health", load);
+    await panel.run(t("partners.loading"), load);
   };
 
   refresh.addEventListener("click", () => void reload());

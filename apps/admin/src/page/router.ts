@@ -1,3 +1,4 @@
+import { t } from "./i18n/i18n.ts";
 /**
  * Hash routing between the screens: `#/<screen>?<params>`, e.g. `#/resident?userId=…` or
  * `#/audit?userId=…&kind=…`, so back, forward and a copied address work.
@@ -49,7 +50,7 @@ export function startRouter(screens: Screen[], fallback: string) {
       if (link.dataset.nav === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    document.title = `${screen.section.querySelector("h2")?.textContent ?? name} · Propgate admin`;
+    document.title = `${screen.section.querySelector("h2")?.textContent ?? name} · ${t("app.title")}`;
     screen.show(params);
   };
   window.addEventListener("hashchange", route);

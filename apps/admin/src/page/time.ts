@@ -1,13 +1,14 @@
 import { h } from "./elements.ts";
+import { locale, t } from "./i18n/i18n.ts";
 
 /**
- * Times in the admin's time zone (the browser's), with the instant itself (UTC) in `datetime`
+ * Times in the admin's time zone (the browser's) and language, with the instant itself (UTC) in `datetime`
  * and the tooltip. The api speaks ISO-8601 UTC throughout.
  */
 
 export const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-const FORMAT = new Intl.DateTimeFormat(undefined, {
+const FORMAT = new Intl.DateTimeFormat(locale, {
   dateStyle: "medium",
   timeStyle: "medium",
   timeZone: TIME_ZONE,
@@ -27,7 +28,7 @@ export function timeElement(iso: string | null | undefined): HTMLTimeElement | n
 export function fromLocalInput(value: string): string | undefined {
   if (value === "") return undefined;
   const instant = new Date(value); // no offset in the value: read in the browser's zone
-  if (Number.isNaN(instant.getTime())) throw new Error(`"${value}" is not a date and time`);
+  if (Number.isNaN(instant.getTime())) throw new Error(t("app.notADateTime", { value }));
   return instant.toISOString();
 }
 
@@ -40,13 +41,15 @@ export function toLocalInput(iso: string | undefined): string {
   return local.toISOString().slice(0, 16);
 }
 
-/** Seconds as a short duration (90 → "1 min 30 s"). */
+/** Seconds as a short duration (90 → "1 min 30 s", «1 мин 30 с»). */
 export function duration(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
+  const s = (n: number) => t("unit.s", { n });
+  const min = (n: number) => t("unit.min", { n });
+  if (seconds < 60) return s(seconds);
   if (seconds < 3600) {
     const rest = seconds % 60;
-    return `${Math.floor(seconds / 60)} min${rest ? ` ${rest} s` : ""}`;
+    return `${min(Math.floor(seconds / 60))}${rest ? ` ${s(rest)}` : ""}`;
   }
   const minutes = Math.floor((seconds % 3600) / 60);
-  return `${Math.floor(seconds / 3600)} h${minutes ? ` ${minutes} min` : ""}`;
+  return `${t("unit.h", { n: Math.floor(seconds / 3600) })}${minutes ? ` ${min(minutes)}` : ""}`;
 }

@@ -1,5 +1,6 @@
 import { client, type VpnEvent } from "./api.ts";
 import { byId, bytes, cell, fillTable, h, optional, screenLink, tableById } from "./elements.ts";
+import { t } from "./i18n/i18n.ts";
 import { createPanel } from "./panel.ts";
 import { navigate, type Screen } from "./router.ts";
 import { timeElement } from "./time.ts";
@@ -37,8 +38,25 @@ function peersOf(events: VpnEvent[]): Peer[] {
   return [...peers.values()];
 }
 
-const PEER_COLUMNS = ["Peer", "Interface", "Now", "Since", "Endpoint", "Connects", "Disconnects"];
-const EVENT_COLUMNS = ["Time", "Peer", "Interface", "Event", "Endpoint", "Received", "Sent"];
+const PEER_COLUMNS = [
+  t("col.peer"),
+  t("col.interface"),
+  t("vpn.col.now"),
+  t("vpn.col.since"),
+  t("col.endpoint"),
+  t("vpn.col.connects"),
+  t("vpn.col.disconnects"),
+];
+const EVENT_COLUMNS = [
+  t("col.time"),
+  t("col.peer"),
+  t("col.interface"),
+  t("vpn.col.event"),
+  t("col.endpoint"),
+  t("vpn.col.received"),
+  t("vpn.col.sent"),
+];
+const kindName = (kind: "connected" | "disconnected") => t(`vpn.${kind}`);
 
 export function createVpnScreen(ready: Promise<unknown>): Screen {
   const section = byId("screen-vpn", HTMLElement);
@@ -66,14 +84,14 @@ export function createVpnScreen(ready: Promise<unknown>): Screen {
             class: "mono",
           }),
           cell(entry.iface),
-          cell(entry.latest.kind, { class: `state-${entry.latest.kind}` }),
+          cell(kindName(entry.latest.kind), { class: `state-${entry.latest.kind}` }),
           cell(timeElement(entry.latest.at)),
           cell(entry.latest.endpointIp),
           cell(entry.connects, { class: "num" }),
           cell(entry.disconnects, { class: "num" }),
         ),
       ),
-      "No VPN peers seen.",
+      t("vpn.noPeers"),
     );
     fillTable(
       eventsTable,
@@ -82,15 +100,15 @@ export function createVpnScreen(ready: Promise<unknown>): Screen {
           "tr",
           { "data-peer": event.peerFingerprint, "data-kind": event.kind },
           cell(timeElement(event.at)),
-          cell(event.peerFingerprint, { class: "mono" }),
+          cell(event.peerFingerprint, { class: "mono id" }),
           cell(event.iface),
-          cell(event.kind, { class: `state-${event.kind}` }),
+          cell(kindName(event.kind), { class: `state-${event.kind}` }),
           cell(event.endpointIp),
           cell(bytes(event.rxBytes), { class: "num" }),
           cell(bytes(event.txBytes), { class: "num" }),
         ),
       ),
-      "No connects or disconnects recorded.",
+      t("vpn.noEvents"),
     );
   }
 
@@ -104,7 +122,7 @@ export function createVpnScreen(ready: Promise<unknown>): Screen {
     show(params) {
       const peer = optional(params.get("peer") ?? "");
       peerInput.value = peer ?? "";
-      void panel.run("Loading VPN connections", () => load(peer));
+      void panel.run(t("vpn.loading"), () => load(peer));
     },
   };
 }

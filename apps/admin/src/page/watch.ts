@@ -4,15 +4,18 @@ import { type Anomaly, type Block, client } from "./api.ts";
 import { confirmAction } from "./confirm.ts";
 import {
   actionButton,
+  actorName,
   addFilterOptions,
   byId,
   cell,
+  explained,
   fillTable,
   h,
   optional,
   pick,
   tableById,
 } from "./elements.ts";
+import { type MessageKey, t } from "./i18n/i18n.ts";
 import { createPanel } from "./panel.ts";
 import type { Screen } from "./router.ts";
 import { duration, timeElement } from "./time.ts";
@@ -26,8 +29,20 @@ import { duration, timeElement } from "./time.ts";
 const shownSubjectId = (type: string, id: string) => (type === "ip" ? clientNetwork(id) : id);
 
 function subject(type: string, id: string) {
-  return h("span", {}, h("span", { class: "hint" }, `${type} `), shownSubjectId(type, id));
+  return h(
+    "span",
+    {},
+    explained("subject", type),
+    " ",
+    h("span", { class: "id" }, shownSubjectId(type, id)),
+  );
 }
+
+const STATE_TEXT = {
+  lifted: "watch.lifted",
+  expired: "watch.expired",
+  "in force": "watch.inForce",
+} as const;
 
 function blockState(block: Block): "lifted" | "expired" | "in force" {
   if (block.liftedAt) return "lifted";
@@ -35,23 +50,23 @@ function blockState(block: Block): "lifted" | "expired" | "in force" {
 }
 
 const BLOCK_COLUMNS = [
-  "Placed",
-  "Block",
-  "Subject",
-  "Kind",
-  "Offence",
-  "Expires",
-  "State",
-  "Action",
+  t("watch.col.placed"),
+  t("watch.col.block"),
+  t("watch.col.subject"),
+  t("col.kind"),
+  t("watch.col.offence"),
+  t("watch.col.expires"),
+  t("col.state"),
+  t("col.action"),
 ];
 const ANOMALY_COLUMNS = [
-  "Last seen",
-  "Kind",
-  "Subject",
-  "Count / threshold",
-  "Window",
-  "First seen",
-  "Block",
+  t("watch.col.lastSeen"),
+  t("col.kind"),
+  t("watch.col.subject"),
+  t("watch.col.count"),
+  t("watch.col.window"),
+  t("watch.col.firstSeen"),
+  t("watch.col.block"),
 ];
 
 export function createWatchScreen(ready: Promise<unknown>): Screen {
@@ -64,11 +79,11 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
   const blocks = tableById("blocks", BLOCK_COLUMNS);
   const anomalies = tableById("anomalies", ANOMALY_COLUMNS);
   const panel = createPanel(section, () => ready);
-  addFilterOptions(kind, ANOMALY_KINDS);
-  addFilterOptions(subjectType, BLOCK_SUBJECT_TYPES);
+  addFilterOptions(kind, ANOMALY_KINDS, "anomaly");
+  addFilterOptions(subjectType, BLOCK_SUBJECT_TYPES, "subject");
 
   const reload = async () => {
-    await panel.run("Loading anomalies and blocks", load);
+    await panel.run(t("watch.loading"), load);
   };
 
   function blockRow(block: Block): HTMLTableRowElement {
@@ -76,11 +91,14 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
     const action = h("td");
     if (state === "in force" && canAct()) {
       action.append(
-        actionButton("Lift", `Lift block ${block.id}`, () =>
+        actionButton(t("watch.lift"), t("watch.liftLabel", { id: block.id }), () =>
           confirmAction({
-            title: `Lift block ${block.id}`,
-            detail: `The ${block.subjectType} ${shownSubjectId(block.subjectType, block.subjectId)} is let through again at once, on every api instance, before the block's expiry.`,
-            confirm: "Confirm lift",
+            title: t("watch.liftTitle", { id: block.id }),
+            detail: t("watch.liftDetail", {
+              type: t(`subject.${block.subjectType}` as MessageKey),
+              subject: shownSubjectId(block.subjectType, block.subjectId),
+            }),
+            confirm: t("watch.liftConfirm"),
             action: async (reason) => {
               await client.admin.blocks.lift.mutate({ blockId: block.id, reason });
               await reload();
@@ -94,19 +112,19 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
         ? h(
             "span",
             {},
-            "lifted ",
+            `${t("watch.lifted")} `,
             timeElement(block.liftedAt),
-            ` by ${block.liftedBy ?? "?"}`,
+            t("watch.liftedBy", { name: actorName(block.liftedBy) ?? "?" }),
             block.liftReason ? `: ${block.liftReason}` : null,
           )
-        : state;
+        : t(STATE_TEXT[state]);
     return h(
       "tr",
       { "data-block": block.id, "data-state": state, "data-subject-type": block.subjectType },
       cell(timeElement(block.createdAt)),
-      cell(block.id, { class: "mono" }),
+      cell(block.id, { class: "mono id" }),
       cell(subject(block.subjectType, block.subjectId)),
-      cell(block.kind),
+      cell(explained("anomaly", block.kind)),
       cell(block.offence, { class: "num" }),
       cell(timeElement(block.expiresAt)),
       cell(stateCell, { class: `state-${state.replace(" ", "-")}` }),
@@ -119,14 +137,19 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
       "tr",
       { "data-anomaly": anomaly.id, "data-kind": anomaly.kind },
       cell(timeElement(anomaly.lastSeen)),
-      cell(anomaly.kind),
+      cell(explained("anomaly", anomaly.kind)),
       cell(subject(anomaly.subjectType, anomaly.subjectId)),
       cell(`${anomaly.count} / ${anomaly.threshold}`, { class: "num" }),
       cell(
-        h("span", {}, `${duration(anomaly.windowSeconds)} from `, timeElement(anomaly.windowStart)),
+        h(
+          "span",
+          {},
+          t("watch.windowFrom", { duration: duration(anomaly.windowSeconds) }),
+          timeElement(anomaly.windowStart),
+        ),
       ),
       cell(timeElement(anomaly.firstSeen)),
-      cell(anomaly.blockId, { class: "mono" }),
+      cell(anomaly.blockId, { class: "mono id" }),
     );
   }
 
@@ -143,9 +166,9 @@ export function createWatchScreen(ready: Promise<unknown>): Screen {
     fillTable(
       blocks,
       foundBlocks.map(blockRow),
-      activeOnly.checked ? "No blocks in force." : "No blocks match.",
+      activeOnly.checked ? t("watch.noneInForce") : t("watch.noBlocks"),
     );
-    fillTable(anomalies, foundAnomalies.map(anomalyRow), "No anomalies match.");
+    fillTable(anomalies, foundAnomalies.map(anomalyRow), t("watch.noAnomalies"));
   }
 
   form.addEventListener("submit", (event) => {

@@ -1,56 +1,38 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { PartnerSettings } from "@propgate/config";
-import { ERASURE_CATEGORIES, ERASURE_PARTNER, type Partner } from "@propgate/domain";
+import type { Partner } from "@propgate/domain";
 import {
   auditErrorCode,
-  barrierOperations,
   type CallHooks,
-  createPartnerClient,
-  createPartnerFetch,
-  createPartnerTokenSource,
   discoverAuthorizationServer,
   facesOperations,
   HealthResponse,
-  intercomOperations,
   OPERATIONS,
-  type OpenDeviceInput,
   type OperationName,
   PARTNER_OPERATIONS,
   PARTNER_SCOPES,
   type PartnerClient,
-  PartnerProtocolError,
   PartnerRejectedError,
   type PartnerScope,
-  PartnerUnavailableError,
   parseRetryAfter,
   platesOperations,
-  subjectFor,
-  subjectOperations,
-  type TokenSource,
   videoOperations,
 } from "@propgate/partner-client";
+import { checkErasure } from "./erasure-checks.ts";
+import { checkKeys } from "./key-checks.ts";
 import { discoveryRow, tokenRows } from "./oauth-checks.ts";
-import { type Exchange, observedFetch } from "./observed-fetch.ts";
+import type { Exchange } from "./observed-fetch.ts";
 import type { CheckRow } from "./report.ts";
 import { TEST_FACE_JPEG_BASE64 } from "./test-image.ts";
-
-/** The partner's test ids the checks act on; null skips the checks that need one. */
-export interface VerifyTargets {
-  device: string | null;
-  camera: string | null;
-  site: string | null;
-}
-
-export interface VerifyInput {
-  partner: Partner;
-  settings: PartnerSettings;
-  allowInsecureLoopback: boolean;
-  targets: VerifyTargets;
-}
-
-const pass = (check: string, detail: string): CheckRow => ({ check, status: "pass", detail });
-const fail = (check: string, detail: string): CheckRow => ({ check, status: "fail", detail });
-const skip = (check: string, detail: string): CheckRow => ({ check, status: "skip", detail });
+import {
+  attemptLog,
+  describeFailure,
+  type Flag,
+  fail,
+  pass,
+  skip,
+  Verification,
+  type VerifyInput,
+} from "./verification.ts";
 
 /** The scope of video sessions: needed only of a partner that serves cameras. */
 const CAMERA_SCOPE = OPERATIONS["video.create_session"].scope;
@@ -66,103 +48,11 @@ function servedOperations(partner: Partner): OperationName[] {
   });
 }
 
-/** One word for what went wrong, in our terms: never the partner's body text or a token. */
-function describeFailure(error: unknown): string {
-  if (error instanceof PartnerRejectedError)
-    return `refused: HTTP ${error.status} ${auditErrorCode(error.status, error.partnerError)}`;
-  if (error instanceof PartnerProtocolError) {
-    const fields = error.fields.length > 0 ? ` (fields: ${error.fields.join(", ")})` : "";
-    return `${error.message}${fields}`;
-  }
-  if (error instanceof PartnerUnavailableError) return error.message;
-  return `failed (${error instanceof Error ? error.name : "unknown error"})`;
-}
-
-/** Hooks that keep each attempt's HTTP status in memory: no audit row, no database. */
-function attemptLog() {
-  const statuses: Array<number | null> = [];
-  const hooks: CallHooks = {
-    beforeAttempt: async () => {},
-    afterAttempt: async (outcome) => {
-      statuses.push(outcome.httpStatus);
-    },
-  };
-  return { hooks, statuses, last: () => statuses.at(-1) ?? null };
-}
-
 /** A plate no car has: numbers run 001-999, so `000` is never issued; random letters. */
 function syntheticPlate(): string {
   const letters = "ABEKMHOPCTYX";
   const pick = () => letters[(randomBytes(1)[0] ?? 0) % letters.length] ?? "X";
   return `${pick()}000${pick()}${pick()}799`;
-}
-
-class Verification {
-  readonly rows: CheckRow[] = [];
-  readonly oauth: ReturnType<typeof observedFetch>;
-  readonly answers: ReturnType<typeof observedFetch>;
-  readonly tokens: TokenSource;
-  readonly client: PartnerClient;
-  /** A subject that stands for no resident: the HMAC of a fresh random id. */
-  readonly subject: string;
-  granted = new Set<PartnerScope>();
-
-  constructor(readonly input: VerifyInput) {
-    const { settings } = input;
-    const transport = createPartnerFetch(settings);
-    this.oauth = observedFetch(transport, { readFields: true });
-    this.answers = observedFetch(transport, { readFields: false });
-    this.tokens = createPartnerTokenSource(settings, {
-      fetch: this.oauth.fetch,
-      allowInsecureLoopback: input.allowInsecureLoopback,
-      requestTimeoutMs: settings.timeoutMs,
-      // Each scope asked once: no waiting out a back-off between the rows.
-      backoffInitialMs: 0,
-      backoffMaxMs: 0,
-    });
-    this.client = this.clientWith(this.tokens);
-    this.subject = subjectFor(`propgate-verify:${randomUUID()}`, settings.subjectKey);
-  }
-
-  /** The api's partner client, over this run's fetch, with these tokens. */
-  clientWith(tokens: TokenSource): PartnerClient {
-    const { settings } = this.input;
-    return createPartnerClient({
-      name: settings.name,
-      baseUrl: settings.baseUrl,
-      tokenSource: tokens,
-      fetch: this.answers.fetch,
-      timeoutMs: settings.timeoutMs,
-    });
-  }
-
-  /** Runs one check unless its scope has no token or a flag it needs was not given. */
-  async check(
-    name: string,
-    needs: { operation: OperationName; flag?: [string, string | null] },
-    run: () => Promise<CheckRow>,
-  ): Promise<void> {
-    const scope = OPERATIONS[needs.operation].scope;
-    if (needs.flag && needs.flag[1] === null) {
-      this.rows.push(skip(name, `give ${needs.flag[0]} <id> to check ${needs.operation}`));
-      return;
-    }
-    if (!this.granted.has(scope)) {
-      this.rows.push(skip(name, `no ${scope} token (see token:${scope})`));
-      return;
-    }
-    try {
-      this.rows.push(await run());
-    } catch (error) {
-      this.rows.push(fail(name, describeFailure(error)));
-    }
-  }
-
-  open(client: PartnerClient): (input: OpenDeviceInput) => Promise<{ eventId: string }> {
-    return this.input.partner === "intercom"
-      ? intercomOperations(client).openDoor
-      : barrierOperations(client).openGate;
-  }
 }
 
 /** Runs every check against the partner, in order; resolves to the rows. */
@@ -201,6 +91,7 @@ export async function runPartnerChecks(input: VerifyInput): Promise<CheckRow[]> 
   await checkErrorBody(run);
   if (served.includes("plates.list")) await checkPlates(run);
   if (served.includes("faces.list")) await checkFaces(run);
+  if (served.includes("keys.create")) await checkKeys(run);
   await checkVideo(run);
   await checkErasure(run);
   run.rows.push(
@@ -295,7 +186,7 @@ async function checkOpen(run: Verification) {
   const device = run.input.targets.device;
   const key = `propgate-verify-${randomUUID()}`;
   const opened: { eventId?: string } = {};
-  await run.check(operation, { operation, flag: ["--device", device] }, async () => {
+  await run.check(operation, { operation, flags: [["--device", device]] }, async () => {
     const log = attemptLog();
     const answer = await run.open(run.client)({
       partnerDeviceId: device ?? "",
@@ -359,15 +250,15 @@ async function checkErrorBody(run: Verification) {
 async function checkPlates(run: Verification) {
   const site = run.input.targets.site;
   const plates = platesOperations(run.client);
-  const flag: [string, string | null] = ["--site", site];
+  const flags: Flag[] = [["--site", site]];
   const siteId = site ?? "";
-  await run.check("plates.list", { operation: "plates.list", flag }, async () => {
+  await run.check("plates.list", { operation: "plates.list", flags }, async () => {
     const log = attemptLog();
     const list = await plates.list({ siteId, subject: run.subject, hooks: log.hooks });
     return pass("plates.list", `HTTP ${log.last()}: ${list.plates.length} plate(s)`);
   });
   const added: { id?: string } = {};
-  await run.check("plates.add", { operation: "plates.add", flag }, async () => {
+  await run.check("plates.add", { operation: "plates.add", flags }, async () => {
     const log = attemptLog();
     const plate = syntheticPlate();
     const record = await plates.add({ siteId, subject: run.subject, plate, hooks: log.hooks });
@@ -381,7 +272,7 @@ async function checkPlates(run: Verification) {
     run.rows.push(skip("plates.remove", "nothing added to remove (see plates.add)"));
     return;
   }
-  await run.check("plates.remove", { operation: "plates.remove", flag }, async () => {
+  await run.check("plates.remove", { operation: "plates.remove", flags }, async () => {
     const log = attemptLog();
     await plates.remove({ siteId, plateId, subject: run.subject, hooks: log.hooks });
     return pass("plates.remove", `HTTP ${log.last()}: removed`);
@@ -436,32 +327,36 @@ async function checkFaces(run: Verification) {
 async function checkVideo(run: Verification) {
   const camera = run.input.targets.camera;
   const video = videoOperations(run.client);
-  const flag: [string, string | null] = ["--camera", camera];
+  const flags: Flag[] = [["--camera", camera]];
   const made: { session?: { sessionPath: string; partnerSessionId: string } } = {};
-  await run.check("video.create_session", { operation: "video.create_session", flag }, async () => {
-    const { makeReceiveOnlyOffer } = await import("./webrtc-offer.ts");
-    let offerSdp: string;
-    try {
-      offerSdp = await makeReceiveOnlyOffer(run.input.settings.timeoutMs);
-    } catch (error) {
-      const name = error instanceof Error ? error.name : "unknown error";
-      return fail("video.create_session", `could not make a WebRTC offer (werift: ${name})`);
-    }
-    const log = attemptLog();
-    const answer = await video.createSession({
-      cameraId: camera ?? "",
-      offerSdp,
-      hooks: log.hooks,
-    });
-    made.session = { sessionPath: answer.sessionPath, partnerSessionId: answer.partnerSessionId };
-    const expiry = answer.expiresAt
-      ? `X-Session-Expires-At ${answer.expiresAt}`
-      : "no X-Session-Expires-At (the api ends it after VIDEO_SESSION_MAX_SECONDS)";
-    return pass(
-      "video.create_session",
-      `HTTP ${log.last()}: SDP answer, Location on the partner's origin, ${answer.iceServers.length} ICE server(s), ${expiry}`,
-    );
-  });
+  await run.check(
+    "video.create_session",
+    { operation: "video.create_session", flags },
+    async () => {
+      const { makeReceiveOnlyOffer } = await import("./webrtc-offer.ts");
+      let offerSdp: string;
+      try {
+        offerSdp = await makeReceiveOnlyOffer(run.input.settings.timeoutMs);
+      } catch (error) {
+        const name = error instanceof Error ? error.name : "unknown error";
+        return fail("video.create_session", `could not make a WebRTC offer (werift: ${name})`);
+      }
+      const log = attemptLog();
+      const answer = await video.createSession({
+        cameraId: camera ?? "",
+        offerSdp,
+        hooks: log.hooks,
+      });
+      made.session = { sessionPath: answer.sessionPath, partnerSessionId: answer.partnerSessionId };
+      const expiry = answer.expiresAt
+        ? `X-Session-Expires-At ${answer.expiresAt}`
+        : "no X-Session-Expires-At (the api ends it after VIDEO_SESSION_MAX_SECONDS)";
+      return pass(
+        "video.create_session",
+        `HTTP ${log.last()}: SDP answer, Location on the partner's origin, ${answer.iceServers.length} ICE server(s), ${expiry}`,
+      );
+    },
+  );
   const session = made.session;
   if (session === undefined) {
     run.rows.push(skip("video.end_session", "no session to end (see video.create_session)"));
@@ -477,29 +372,6 @@ async function checkVideo(run: Verification) {
           "video.end_session",
           `DELETE on the Location answered HTTP ${status} (expected 200 or 204)`,
         );
-  });
-}
-
-/** Erasure of what the partner holds for the synthetic subject: 200, 202 or 204. */
-async function checkErasure(run: Verification) {
-  const partner = run.input.partner;
-  const categories = ERASURE_CATEGORIES.filter((category) => ERASURE_PARTNER[category] === partner);
-  await run.check("subjects.erase", { operation: "subjects.erase" }, async () => {
-    const log = attemptLog();
-    const answer = await subjectOperations(run.client).erase({
-      subject: run.subject,
-      categories,
-      hooks: log.hooks,
-    });
-    const what = categories.join(",");
-    if (answer.state === "accepted")
-      return pass("subjects.erase", `HTTP ${log.last()}: ${what} accepted (erased later)`);
-    const counts = answer.erased
-      ? ` (${Object.entries(answer.erased)
-          .map(([category, count]) => `${category} ${count}`)
-          .join(", ")})`
-      : "";
-    return pass("subjects.erase", `HTTP ${log.last()}: ${what} erased${counts}`);
   });
 }
 

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import type { AppRouter, PartnerTuning } from "@propgate/api";
 import { type DatabaseHandle, openDatabase } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
+import type { Purpose } from "@propgate/domain";
 import {
   type Instance as ApiInstance,
   loadApiEnv,
@@ -14,7 +15,8 @@ export interface TestStack extends EmbeddedStack {
   testDatabase: TestDatabase;
   /** Every log line the api wrote, parsed. */
   logs: Array<Record<string, unknown>>;
-  resident(sub: string, sites?: string[]): Promise<Resident>;
+  /** A resident's token and clients; `units` is the token's `units` claim (the flats). */
+  resident(sub: string, sites?: string[], units?: string[]): Promise<Resident>;
   client(token: string | null): ReturnType<typeof createTRPCClient<AppRouter>>;
   close(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export const HIGH_RATE_LIMITS: Record<string, string> = {
   ANOMALY_OPENS_PER_10_MINUTES: "100000",
   RATE_LIMIT_IP_PER_MINUTE: "1000000",
   RATE_LIMIT_RESIDENT_PER_MINUTE: "100000",
+  RATE_LIMIT_ADMIN_PER_MINUTE: "100000",
   RATE_LIMIT_OPEN_PER_MINUTE: "10000",
   RATE_LIMIT_PARTNER_CLIENT_PER_MINUTE: "1000000",
   RATE_LIMIT_PARTNER_TOKEN_PER_CLIENT_PER_MINUTE: "100000",
@@ -73,8 +76,8 @@ export async function startTestStack(
     testDatabase: database,
     logs,
     client,
-    async resident(sub, sites = ["site-a"]) {
-      const token = await stack.issuer.mint({ sub, sites });
+    async resident(sub, sites = ["site-a"], units) {
+      const token = await stack.issuer.mint({ sub, sites, units });
       return { userId: sub, token, trpc: client(token) };
     },
     async close() {
@@ -110,7 +113,7 @@ export async function errorOf(promise: Promise<unknown>) {
 }
 
 /** Grants every purpose the test needs, naming the current notice version. */
-export async function grant(resident: Resident, purposes: Array<"intercom" | "barrier">) {
+export async function grant(resident: Resident, purposes: Purpose[]) {
   const consents = await resident.trpc.consent.list.query();
   for (const purpose of purposes) {
     const current = consents.find((consent) => consent.purpose === purpose);

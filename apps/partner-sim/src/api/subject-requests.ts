@@ -33,6 +33,8 @@ const SUBJECT_IN_QUERY: ReadonlySet<RecordedOperation> = new Set([
   "plates.remove",
   "faces.list",
   "faces.remove",
+  "keys.list",
+  "keys.delete",
 ]);
 
 export type Validated<T> = { ok: true; data: T } | { ok: false; response: Response };

@@ -4,6 +4,8 @@ import {
   DeviceRecord,
   ERASURE_STATUSES,
   exportAuditCsv,
+  exportDestructionRecords,
+  findResidents,
   liftBlock,
   listAllDevices,
   listAnomalies,
@@ -11,28 +13,40 @@ import {
   listConsentHistory,
   listConsents,
   listErasures,
+  listJournal,
+  listKeysForAdmin,
   listVideoSessions,
   listVpnEvents,
+  listWebhookOutbox,
   pageAuditEvents,
   partnerHealthReport,
+  recordAuditEvent,
+  requestAdminKeyEnd,
   requestAdminVideoSessionEnd,
+  residentSeen,
   retryErasure,
   revokeConsents,
   upsertDevices,
   type VideoSession,
   verifyAuditChain,
+  WEBHOOK_STATUSES,
+  webhookOutboxStats,
   withClientNetwork,
 } from "@propgate/consent-audit";
 import {
   ANOMALY_KINDS,
   BLOCK_SUBJECT_TYPES,
   clientNetwork,
+  DeviceId,
   PURPOSES,
   TypedId,
   UserId,
 } from "@propgate/domain";
 import { z } from "zod";
-import { SessionNotFoundError } from "../errors.ts";
+import { KeyNotFoundError, SessionNotFoundError } from "../errors.ts";
+import { producePrivacyReport } from "../privacy/report.ts";
+import { SignedPrivacyReport } from "../privacy/router.ts";
+import { enforceRateLimit } from "../rate-limits/enforce.ts";
 import {
   AdminReason,
   adminActProcedure,
@@ -101,20 +115,106 @@ export const adminRouter = router({
       .input(z.strictObject({ userId: UserId }))
       .query(async ({ ctx, input }) => {
         const { db } = ctx.deps.database;
-        const [consents, history, erasures, videoSessions] = await Promise.all([
+        const [consents, history, erasures, videoSessions, seen] = await Promise.all([
           listConsents(db, input.userId),
           listConsentHistory(db, input.userId, { limit: 500 }),
           listErasures(db, { userId: input.userId, limit: 100 }),
           listVideoSessions(db, { userId: input.userId, limit: 100 }),
+          residentSeen(db, input.userId),
         ]);
         return {
           userId: input.userId,
+          /** False: no consent, audit row or flat at all: an id Propgate never saw. */
+          seen,
           consents: consents.map((consent) => ({
             ...consent,
             history: history.filter((entry) => entry.purpose === consent.purpose),
           })),
           erasures,
           videoSessions: videoSessions.map(shown),
+        };
+      }),
+    /**
+     * Residents by the beginning of their opaque id (those with a consent or a flat), or with no
+     * prefix those active lately (the newest audit rows), with when each was last seen.
+     */
+    find: adminReadProcedure
+      .input(
+        z.strictObject({
+          prefix: UserId.optional(),
+          limit: z.number().int().min(1).max(50).default(20),
+        }),
+      )
+      .query(async ({ ctx, input }) => ({
+        residents: (await findResidents(ctx.deps.database.db, input)).map((found) => ({
+          userId: found.userId,
+          lastSeenAt: found.lastSeenAt === null ? null : new Date(found.lastSeenAt).toISOString(),
+        })),
+      })),
+  }),
+  privacy: router({
+    /**
+     * A resident's privacy report for their written request: the same signed document as their
+     * own `privacy.report`, audited as `admin.privacy.report` (the admin as actor, the reason,
+     * the resident as user id). Limited per admin (RATE_LIMIT_PRIVACY_REPORTS_PER_HOUR).
+     */
+    report: adminActProcedure
+      .input(z.strictObject({ userId: UserId, reason: AdminReason }))
+      .output(SignedPrivacyReport)
+      .mutation(async ({ ctx, input }) => {
+        await enforceRateLimit(
+          ctx.deps.rateLimits,
+          ctx.responseHeaders,
+          "privacy_report",
+          `admin:${ctx.principal.userId}`,
+        );
+        return producePrivacyReport(
+          {
+            database: ctx.deps.database,
+            signer: ctx.deps.receiptSigner,
+            statementTimeoutMs: ctx.deps.adminReads.readStatementTimeoutMs,
+          },
+          { userId: input.userId, audit: ctx.audit, kind: "admin.privacy.report" },
+        );
+      }),
+  }),
+  journal: router({
+    /**
+     * A resident's journal, newest first, a page at a time (`nextCursor` for older entries),
+     * with their `journal` consent: without it nothing is kept, so an empty page says why.
+     * Opaque ids only, as the resident's own `events.list` shows them.
+     */
+    list: adminReadProcedure
+      .input(
+        z.strictObject({
+          userId: UserId,
+          cursor: z.string().min(1).max(200).optional(),
+          deviceId: DeviceId.optional(),
+          since: Instant.optional(),
+          limit: z.number().int().min(1).max(100).default(50),
+        }),
+      )
+      .query(async ({ ctx, input }) => {
+        const { db } = ctx.deps.database;
+        const { userId, ...query } = input;
+        const [consents, page] = await Promise.all([
+          listConsents(db, userId),
+          listJournal(db, userId, query),
+        ]);
+        const consent = consents.find((each) => each.purpose === "journal");
+        if (!consent) throw new Error("the journal purpose is missing from the consent list");
+        await recordAuditEvent(db, {
+          ...ctx.audit,
+          kind: "admin.journal.read",
+          result: "ok",
+          userId,
+          target: input.deviceId ?? null,
+        });
+        return {
+          userId,
+          consent,
+          entries: page.entries.map(({ userId: _user, seq: _seq, ...entry }) => entry),
+          nextCursor: page.nextCursor,
         };
       }),
   }),
@@ -215,6 +315,61 @@ export const adminRouter = router({
     retry: adminActProcedure
       .input(z.strictObject({ erasureId: TypedId("ers"), reason: AdminReason }))
       .mutation(({ ctx, input }) => retryErasure(ctx.deps.database.db, input.erasureId, ctx.audit)),
+    /**
+     * The destruction records (one per erasure a partner confirmed) destroyed in [`from`, `to`),
+     * as JSON or RFC 4180 CSV, for an inspection (RKN Order No. 179); audited
+     * (`admin.erasures.records`). Kept DESTRUCTION_RECORD_YEARS (3).
+     */
+    records: adminAuditExportProcedure
+      .input(
+        z.strictObject({
+          from: Instant.optional(),
+          to: Instant.optional(),
+          format: z.enum(["json", "csv"]),
+        }),
+      )
+      .query(({ ctx, input }) =>
+        exportDestructionRecords(
+          ctx.deps.database.db,
+          {
+            format: input.format,
+            from: instant(input.from),
+            to: instant(input.to),
+            keepYears: ctx.deps.settings.destructionRecordYears,
+          },
+          ctx.audit,
+        ),
+      ),
+  }),
+  webhookOutbox: router({
+    /**
+     * The push relay's outbox: pending and delivered counts, the oldest pending age, and rows
+     * newest first (a page ends at `nextBefore`) — ids, attempts and the last error, no payload.
+     */
+    list: adminReadProcedure
+      .input(
+        z
+          .strictObject({
+            status: z.enum(WEBHOOK_STATUSES).optional(),
+            userId: UserId.optional(),
+            before: z.number().int().positive().optional(),
+            limit: z.number().int().min(1).max(500).default(100),
+          })
+          .optional(),
+      )
+      .query(async ({ ctx, input }) => {
+        const { db } = ctx.deps.database;
+        const query = input ?? { limit: 100 };
+        const overdueSeconds = ctx.deps.settings.eventsWebhook?.overdueSeconds ?? 300;
+        const stats = await webhookOutboxStats(db, { overdueSeconds });
+        const rows = await listWebhookOutbox(db, query);
+        return {
+          configured: ctx.deps.settings.eventsWebhook !== null,
+          stats,
+          rows,
+          nextBefore: rows.length === query.limit ? (rows.at(-1)?.seq ?? null) : null,
+        };
+      }),
   }),
   videoSessions: router({
     /** Live sessions, and those being ended at the partner (attempts, last error), newest first. */
@@ -243,6 +398,26 @@ export const adminRouter = router({
         );
         if (!session) throw new SessionNotFoundError();
         return shown(session);
+      }),
+  }),
+  keys: router({
+    /**
+     * A resident's guest keys still in force or being ended at the partner (state, attempts,
+     * last error), oldest first: ids, doors, validity and label — no code is kept to show.
+     */
+    list: adminReadProcedure
+      .input(z.strictObject({ userId: UserId }))
+      .query(({ ctx, input }) => listKeysForAdmin(ctx.deps.database.db, input.userId)),
+    /**
+     * Ends a resident's key as their own revoke does (queued, reason `admin`: gone from
+     * `keys.list` at once; the end queue sends the partner's DELETE), audited with the reason.
+     */
+    revoke: adminActProcedure
+      .input(z.strictObject({ keyId: TypedId("key"), reason: AdminReason }))
+      .mutation(async ({ ctx, input }) => {
+        const key = await requestAdminKeyEnd(ctx.deps.database.db, input.keyId, ctx.audit);
+        if (!key) throw new KeyNotFoundError();
+        return key;
       }),
   }),
   audit: router({

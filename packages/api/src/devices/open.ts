@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { DeviceId, newId } from "@propgate/domain";
 import { z } from "zod";
+import type { AppDeps } from "../deps.ts";
+import { journalOwnOpen } from "../events/journal-own-open.ts";
 import { callPartner, type PartnerCallScope } from "../partner-call/call-partner.ts";
 import type { Partners } from "../partners.ts";
 import { partnerProcedure, router } from "../trpc.ts";
@@ -28,13 +30,23 @@ function partnerIdempotencyKey(userId: string, deviceId: string, key: string): s
   return `pg_${createHash("sha256").update(`${userId}\0${deviceId}\0${key}`).digest("base64url")}`;
 }
 
+/** What an open needs besides the call: the partners, and the journal it is kept in. */
+interface OpenServices {
+  partners: Partners;
+  journal: Omit<Parameters<typeof journalOwnOpen>[0], "requestId">;
+  requestId: string;
+}
+
 /** Opens a door (intercom partner) or a gate (barrier partner) for a resident. */
-async function openDevice(call: PartnerCallScope, partners: Partners, input: OpenInput) {
+async function openDevice(call: PartnerCallScope, services: OpenServices, input: OpenInput) {
   const { principal } = call;
+  const { partners } = services;
   const callKey = input.idempotencyKey ?? newId("tap");
+  let callId = "";
   const result = await callPartner(call, { device: input.deviceId }, (io) => {
     const device = io.device;
     if (!device) throw new Error("an open without its device");
+    callId = io.callId;
     const request = {
       partnerDeviceId: device.partnerDeviceId,
       subject: io.subject,
@@ -46,10 +58,25 @@ async function openDevice(call: PartnerCallScope, partners: Partners, input: Ope
       ? partners.intercom.ops.openDoor(request)
       : partners.barrier.ops.openGate(request);
   });
+  const at = new Date(result.openedAt).toISOString();
+  await journalOwnOpen(
+    { ...services.journal, requestId: services.requestId },
+    { userId: principal.userId, deviceId: input.deviceId, callId, at },
+  );
+  return { status: "opened" as const, eventId: result.eventId, at };
+}
+
+function openServices(ctx: { deps: AppDeps; requestId: string }): OpenServices {
+  const { deps } = ctx;
   return {
-    status: "opened" as const,
-    eventId: result.eventId,
-    at: new Date(result.openedAt).toISOString(),
+    partners: deps.partners,
+    journal: {
+      database: deps.database,
+      consents: deps.consents,
+      logger: deps.logger,
+      outbox: deps.settings.eventsWebhook !== null,
+    },
+    requestId: ctx.requestId,
   };
 }
 
@@ -57,12 +84,12 @@ export const intercomRouter = router({
   openDoor: partnerProcedure("intercom.open", { limit: "open" })
     .input(OpenInput)
     .output(OpenResult)
-    .mutation(({ ctx, input }) => openDevice(ctx.call, ctx.deps.partners, input)),
+    .mutation(({ ctx, input }) => openDevice(ctx.call, openServices(ctx), input)),
 });
 
 export const barrierRouter = router({
   open: partnerProcedure("barrier.open", { limit: "open" })
     .input(OpenInput)
     .output(OpenResult)
-    .mutation(({ ctx, input }) => openDevice(ctx.call, ctx.deps.partners, input)),
+    .mutation(({ ctx, input }) => openDevice(ctx.call, openServices(ctx), input)),
 });

@@ -1,5 +1,6 @@
 import type { AuditContext, AuditWriter } from "@propgate/consent-audit";
-import type { Partner, PartnerOperation, Purpose } from "@propgate/domain";
+import type { Partner, PartnerOperation, PartnerPurpose } from "@propgate/domain";
+import { TRACING_OFF, type Tracing } from "@propgate/observability";
 import type { CallHooks } from "@propgate/partner-client";
 import type { RequestTiming } from "../timing.ts";
 
@@ -9,7 +10,7 @@ export type CallAuditWriter = Pick<AuditWriter, "attempt" | "result">;
 /** One partner call as the audit log sees it. */
 export interface AuditedCall {
   userId: string;
-  purpose: Purpose;
+  purpose: PartnerPurpose;
   operation: PartnerOperation;
   partner: Partner;
   target: string;
@@ -30,30 +31,37 @@ export function auditHooks(
   audit: AuditContext,
   call: AuditedCall,
   timing?: RequestTiming,
+  tracing: Pick<Tracing, "leaf"> = TRACING_OFF,
 ): CallHooks {
   const { userId, purpose, operation, partner, target, callId } = call;
   let sentAt = 0;
+  async function commitAttempt(attempt: number): Promise<void> {
+    const row = writer.attempt(
+      {
+        userId,
+        purpose,
+        operation,
+        partner,
+        target,
+        attempt,
+        callId,
+        endsProcessing: call.endsProcessing,
+      },
+      audit,
+    );
+    if (!timing) {
+      await row;
+      return;
+    }
+    await timing.audit(row);
+    sentAt = performance.now();
+  }
   return {
     async beforeAttempt({ attempt }) {
-      const row = writer.attempt(
-        {
-          userId,
-          purpose,
-          operation,
-          partner,
-          target,
-          attempt,
-          callId,
-          endsProcessing: call.endsProcessing,
-        },
-        audit,
+      // The wait for the attempt's row (and its consent re-check) in the group commit, as a span.
+      await tracing.leaf("audit.commit", { "propgate.attempt": attempt }, () =>
+        commitAttempt(attempt),
       );
-      if (!timing) {
-        await row;
-        return;
-      }
-      await timing.audit(row);
-      sentAt = performance.now();
     },
     async afterAttempt(outcome) {
       if (timing && sentAt > 0) timing.addPartner(performance.now() - sentAt);

@@ -5,6 +5,7 @@ import {
   ConsentRequiredError,
   type Device,
   type DeviceCache,
+  InvalidInputError,
   type SubjectRegistry,
 } from "@propgate/consent-audit";
 import {
@@ -12,9 +13,9 @@ import {
   newId,
   type Partner,
   type PartnerOperation,
-  type Purpose,
+  type PartnerPurpose,
 } from "@propgate/domain";
-import type { Metrics } from "@propgate/observability";
+import type { Metrics, Tracing } from "@propgate/observability";
 import type { CallHooks } from "@propgate/partner-client";
 import { OPERATIONS } from "@propgate/partner-client/contract";
 import type { Principal } from "../auth.ts";
@@ -25,7 +26,10 @@ import { auditHooks } from "./audit-hooks.ts";
 import type { InflightCalls } from "./inflight.ts";
 
 /** The partner operations a resident's call can make (erasure and health are Propgate's own). */
-export type ResidentOperation = Exclude<PartnerOperation, "subjects.erase" | "health">;
+export type ResidentOperation = Exclude<
+  PartnerOperation,
+  "subjects.erase" | "subjects.erasure_status" | "health"
+>;
 
 /**
  * The services a partner call uses, cut to the methods it calls. In an instance each is the one
@@ -40,6 +44,8 @@ export interface PartnerCallServices {
   inflight: Pick<InflightCalls, "run">;
   watch: Pick<Watch, "observe">;
   metrics: Pick<Metrics, "accessDenied">;
+  /** The consent check, subject lookup and audit commit as spans of the request's trace. */
+  tracing: Pick<Tracing, "leaf">;
 }
 
 /** Who calls, which operation, what for: built once per request by `partnerProcedure`. */
@@ -48,7 +54,7 @@ export interface PartnerCallScope {
   principal: Principal;
   audit: AuditContext;
   operation: ResidentOperation;
-  purpose: Purpose;
+  purpose: PartnerPurpose;
   /** The request's `Server-Timing` spans, when served. */
   timing?: RequestTiming;
 }
@@ -57,6 +63,11 @@ export interface PartnerCallScope {
 export type CallTarget =
   /** A device on one of the resident's sites, of the operation's kind; its partner serves it. */
   | { device: string }
+  /**
+   * Devices of `kind`, all on one of the resident's sites and of the operation's partner (a
+   * guest key's doors); the site is the target.
+   */
+  | { devices: string[]; kind: DeviceKind }
   /** One of the resident's sites; the operation's partner serves the call. */
   | { site: string }
   /** The resident's own data at the partner (a face, a video session), named for the audit. */
@@ -66,8 +77,12 @@ export type CallTarget =
 export interface CallIo {
   partner: Partner;
   device: Device | null;
+  /** The devices of a `devices` target, authorized, in the order asked; else empty. */
+  devices: Device[];
   subject: string;
   hooks: CallHooks;
+  /** The call's id on its audit rows (what a journal entry of the call points at). */
+  callId: string;
   signal?: AbortSignal;
 }
 
@@ -85,6 +100,7 @@ export async function callPartner<T>(
 ): Promise<T> {
   const { services, principal, purpose, operation } = scope;
   let device: Device | null = null;
+  let devices: Device[] = [];
   let targetId: string;
   const spec = OPERATIONS[operation];
   let partner: Partner | null = spec.partner;
@@ -93,6 +109,15 @@ export async function callPartner<T>(
     device = await authorizeDevice(scope, target.device, spec.deviceKind, partner);
     targetId = device.id;
     partner = device.partner;
+  } else if ("devices" in target) {
+    devices = [];
+    for (const id of target.devices) {
+      devices.push(await authorizeDevice(scope, id, target.kind, partner));
+    }
+    const sites = new Set(devices.map((d) => d.siteId));
+    if (sites.size !== 1) throw new InvalidInputError("all devices must be at one site");
+    targetId = devices[0]?.siteId ?? "";
+    partner = devices[0]?.partner ?? partner;
   } else if ("site" in target) {
     targetId = await authorizeSite(scope, target.site);
   } else {
@@ -102,7 +127,12 @@ export async function callPartner<T>(
   if (!partner) throw new Error(`no partner serves ${operation} for this target`);
   if (!options.endsProcessing) await requireConsent(scope, targetId);
 
-  const subject = await services.subjects.subjectOf(partner, principal);
+  const subject = await services.tracing.leaf(
+    "subject.lookup",
+    { "propgate.partner": partner },
+    () => services.subjects.subjectOf(partner, principal),
+  );
+  const callId = newId("call");
   const hooks = auditHooks(
     services.auditWriter,
     scope.audit,
@@ -112,12 +142,13 @@ export async function callPartner<T>(
       operation,
       partner,
       target: targetId,
-      callId: newId("call"),
+      callId,
       endsProcessing: options.endsProcessing,
     },
     scope.timing,
+    services.tracing,
   );
-  const io = { partner, device, subject, hooks };
+  const io = { partner, device, devices, subject, hooks, callId };
   if (options.endsProcessing) return run(io);
   return services.inflight.run(principal.userId, purpose, (signal) => run({ ...io, signal }));
 }
@@ -173,7 +204,18 @@ async function authorizeSite(scope: PartnerCallScope, siteId: string): Promise<s
 
 /** Early, cheap consent answer before any token is fetched; the atomic check runs per attempt. */
 async function requireConsent(scope: PartnerCallScope, target: string): Promise<void> {
-  if (await scope.services.consents.isGranted(scope.principal.userId, scope.purpose)) return;
-  const eventId = await deny(scope, target, "CONSENT_REQUIRED");
-  throw new ConsentRequiredError(scope.purpose, eventId);
+  return scope.services.tracing.leaf(
+    "consent.check",
+    { "propgate.purpose": scope.purpose },
+    async (span) => {
+      const granted = await scope.services.consents.isGranted(
+        scope.principal.userId,
+        scope.purpose,
+      );
+      span.setAttribute("propgate.granted", granted);
+      if (granted) return;
+      const eventId = await deny(scope, target, "CONSENT_REQUIRED");
+      throw new ConsentRequiredError(scope.purpose, eventId);
+    },
+  );
 }

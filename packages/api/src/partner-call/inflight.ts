@@ -1,5 +1,5 @@
 import { ConsentRequiredError } from "@propgate/consent-audit";
-import type { Purpose } from "@propgate/domain";
+import type { PartnerPurpose } from "@propgate/domain";
 
 /**
  * Partner calls in flight, by resident and purpose, so that a revocation seen on the consent bus
@@ -17,7 +17,11 @@ export function createInflightCalls() {
      * Runs `call` with a signal that a revocation of `purpose` for `userId` aborts; the call then
      * fails with ConsentRequiredError whatever it was doing.
      */
-    async run<T>(userId: string, purpose: Purpose, call: (signal: AbortSignal) => Promise<T>) {
+    async run<T>(
+      userId: string,
+      purpose: PartnerPurpose,
+      call: (signal: AbortSignal) => Promise<T>,
+    ) {
       const controller = new AbortController();
       const k = key(userId, purpose);
       const set = calls.get(k) ?? new Set<AbortController>();

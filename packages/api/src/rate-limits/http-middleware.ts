@@ -1,4 +1,5 @@
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { addResponseHeaders } from "../response-headers.ts";
 import { rateLimitHeaders } from "./headers.ts";
 import type { LimitDecision, LimitName, RateLimits } from "./limits.ts";
 
@@ -29,7 +30,6 @@ export function rateLimitMiddleware<E extends Env>(
       return response;
     }
     await next();
-    for (const [name, value] of rateLimitHeaders([decision]))
-      c.header(name, value, { append: true });
+    addResponseHeaders(c, rateLimitHeaders([decision]), { append: true });
   };
 }

@@ -12,16 +12,19 @@ import { reportRedisStatus } from "./redis-status.ts";
 /**
  * Every limit of invariant 7; the name is the policy name in headers and metrics. The two
  * `partner_token_*` limits count `POST /oauth/token` per peer address and per client id as
- * presented, before its secret is checked.
+ * presented, before its secret is checked. `privacy_report` counts the privacy reports taken per
+ * resident (and per admin producing them): each reads all their rows.
  */
 export const LIMIT_NAMES = [
   "ip",
   "resident",
+  "admin",
   "open",
   "partner_client",
   "partner_token_peer",
   "partner_token_client",
   "outbound",
+  "privacy_report",
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 

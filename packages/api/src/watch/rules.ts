@@ -59,6 +59,16 @@ export const WATCH_RULES = {
     distinct: false,
     blocks: false,
   },
+  /**
+   * Guest keys a resident created: the block stops their key creation only (`resident_keys`),
+   * since a key spammer's opens, lists, revokes and consent harm nobody and stay theirs.
+   */
+  key_creations: {
+    kind: "mass_key_creation",
+    subject: "resident_keys",
+    distinct: false,
+    blocks: true,
+  },
   /** Requests to the partner surface from outside the VPN, per peer address: already refused. */
   outside_vpn: { kind: "outside_vpn", subject: "ip", distinct: false, blocks: false },
 } as const satisfies Record<

@@ -36,11 +36,15 @@ export const erasureRequests = pgTable(
     lastError: text(),
     completedAt: timestamp({ withTimezone: true }),
     partnerResponse: jsonb().$type<ErasedCounts>(),
+    /** When the request passed ERASURE_DEADLINE_DAYS without the partner confirming it. */
+    overdueSince: timestamp({ withTimezone: true }),
   },
   (t) => [
     index("erasure_requests_due_idx").on(t.status, t.nextAttemptAt),
     index("erasure_requests_user_idx").on(t.userId, t.requestedAt),
     index("erasure_requests_requested_idx").on(t.requestedAt),
+    // The retention job's walk over confirmed requests, oldest first.
+    index("erasure_requests_done_idx").on(t.completedAt).where(sql`${t.status} = 'done'`),
     check("erasure_requests_partner_ck", sql`${t.partner} in ${sqlInList(PARTNERS)}`),
     check("erasure_requests_reason_ck", sql`${t.reason} in ${sqlInList(ERASURE_REASONS)}`),
     check("erasure_requests_status_ck", sql`${t.status} in ${sqlInList(ERASURE_STATUSES)}`),

@@ -20,6 +20,8 @@ export const partnerSubjects = pgTable(
   (t) => [
     primaryKey({ name: "partner_subjects_pk", columns: [t.partner, t.subject] }),
     index("partner_subjects_user_idx").on(t.userId),
+    // The retention job's walk over a partner's pseudonyms, least recently used first.
+    index("partner_subjects_updated_idx").on(t.partner, t.updatedAt),
     check("partner_subjects_partner_ck", sql`${t.partner} in ${sqlInList(PARTNERS)}`),
   ],
 );

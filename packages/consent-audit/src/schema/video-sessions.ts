@@ -35,6 +35,8 @@ export const videoSessions = pgTable(
   },
   (t) => [
     index("video_sessions_user_idx").on(t.userId, t.endedAt),
+    // The retention job's walk over ended sessions, oldest first.
+    index("video_sessions_ended_idx").on(t.endedAt).where(sql`${t.endedAt} is not null`),
     index("video_sessions_open_idx")
       .on(t.expiresAt)
       .where(sql`${t.endedAt} is null and ${t.partnerSessionId} is not null`),

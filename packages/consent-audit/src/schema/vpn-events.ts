@@ -14,5 +14,9 @@ export const vpnEvents = pgTable(
     rxBytes: integer().notNull(),
     txBytes: integer().notNull(),
   },
-  (t) => [index("vpn_events_peer_idx").on(t.peerFingerprint, t.at)],
+  (t) => [
+    index("vpn_events_peer_idx").on(t.peerFingerprint, t.at),
+    // The retention job's walk, oldest first (docs/data-retention.md).
+    index("vpn_events_at_idx").on(t.at),
+  ],
 );

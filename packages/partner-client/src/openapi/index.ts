@@ -29,6 +29,7 @@ const SCOPE_PURPOSE: Record<PartnerScope, string> = {
   "plates.manage": "List, add and remove the plates of a subject at a site.",
   "faces.manage": "List, enroll and remove the faces of a subject.",
   "video.view": "Start and end a live video session of a camera.",
+  "keys.manage": "Issue, list and delete a subject's guest keys at a site's doors.",
   "subjects.erase": "Erase what you hold for a subject.",
   "health.read": "Read your API's health (Propgate's health probe).",
 };
@@ -46,6 +47,7 @@ const TAGS: Record<Tag | "oauth", string> = {
   video: "Live video of a camera, as WHEP sessions (draft-ietf-wish-whep).",
   plates: "Plates let through at a site (the barrier partner).",
   faces: "Faces recognised at doors (the intercom partner).",
+  keys: "Guest keys: time-boxed codes for a resident's visitor at doors (the intercom partner).",
   subjects: "Erasure of a subject's personal data (152-FZ).",
   health: "Whether your API works.",
 };

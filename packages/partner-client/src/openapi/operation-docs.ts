@@ -11,6 +11,7 @@ import {
   OPERATIONS,
   type OperationName,
   PartnerDeviceId,
+  PartnerKeyId,
   PartnerRecordId,
   PartnerSessionId,
   type PathParamName,
@@ -234,6 +235,48 @@ export const OPERATION_DOCS: { [N in OperationName]: OperationDoc<N> } = {
     },
     errors: { "404": "No such face for this subject." },
   },
+  "keys.create": {
+    summary: "Issue a guest key",
+    description:
+      "A resident asked for a key for a visitor or a courier at these doors of the site, valid " +
+      "from `validFrom` to `validUntil` (and for `maxUses` entries when given). Your panels " +
+      "accept the code; Propgate hands it to the resident once and keeps no copy.",
+    path: { siteId: SITE_ID },
+    idempotencyKey: true,
+    body: { schema: "CreateKeyRequest", description: "The doors, the validity and whose it is." },
+    answers: {
+      "201": json("Issued; the code (and QR) go to the resident once.", "CreatedKey"),
+      "200": json("Issued (200 is taken as 201).", "CreatedKey"),
+    },
+    errors: {
+      "404": "No such site, or a door not at this site.",
+      "422":
+        "The Idempotency-Key was used before with a different body, or a limit of yours is reached.",
+    },
+  },
+  "keys.list": {
+    summary: "List a subject's guest keys at a site",
+    description:
+      "The subject's keys still valid at this site. Leave the codes out: Propgate drops them.",
+    path: { siteId: SITE_ID },
+    query: [SUBJECT_QUERY],
+    answers: { "200": json("The keys.", "KeyList") },
+    errors: { "404": "No such site at your service." },
+  },
+  "keys.delete": {
+    summary: "End a guest key",
+    description:
+      "The resident revoked the key, or lost the right to give it (consent revoked, site " +
+      "left, blocked, erased). Sent from a durable queue until you answer 2xx, so it must be " +
+      "idempotent; `subject` says whose the key must be.",
+    path: { keyId: { schema: PartnerKeyId, description: "Your id of the key." } },
+    query: [SUBJECT_QUERY],
+    answers: {
+      "200": { description: "Ended; any body is ignored." },
+      "204": { description: "Ended." },
+    },
+    errors: { "404": "No such key for this subject: Propgate counts it as ended." },
+  },
   "subjects.erase": {
     summary: "Erase a subject's data",
     description:
@@ -255,10 +298,29 @@ export const OPERATION_DOCS: { [N in OperationName]: OperationDoc<N> } = {
     ],
     answers: {
       "200": json("Erased; the body says how much.", "ErasureResponse"),
-      "202": { description: "Accepted: you will erase later. Propgate does not send it again." },
+      "202": {
+        description:
+          "Accepted: you will erase later. Propgate does not send it again; it asks " +
+          "`GET /v1/subjects/{subject}/erasure` until you say done.",
+      },
       "204": { description: "Erased." },
     },
     errors: { "400": "An unknown category." },
+  },
+  "subjects.erasure_status": {
+    summary: "State of an accepted erasure",
+    description:
+      "After a 202 to the erasure, Propgate asks here until you say `done` (honouring " +
+      "`Retry-After`, else backing off), and raises an alert to its operators when that has not " +
+      "happened within its deadline (25 days by default; the law allows 30).",
+    path: { subject: { schema: Subject, description: "Whose erasure." } },
+    answers: {
+      "200": json(
+        "Where the erasure stands; while `pending`, `Retry-After` may say when to ask again.",
+        "ErasureStatusResponse",
+      ),
+    },
+    errors: { "404": "No erasure for this subject: Propgate asks again later." },
   },
   health: {
     summary: "Health",

@@ -8,11 +8,16 @@ import {
 import { z } from "zod";
 import {
   AddPlateRequest,
+  CreatedKey,
+  CreateKeyRequest,
   EnrollFaceRequest,
   ErasureResponse,
+  ErasureStatusResponse,
   FaceList,
   FaceRecord,
   HealthResponse,
+  KeyList,
+  KeyRecord,
   OAuthErrorBody,
   OpenRequest,
   OpenResponse,
@@ -55,7 +60,12 @@ export const SCHEMAS = {
   EnrollFaceRequest: [EnrollFaceRequest, "output"],
   FaceRecord: [FaceRecord, "input"],
   FaceList: [FaceList, "input"],
+  CreateKeyRequest: [CreateKeyRequest, "output"],
+  CreatedKey: [CreatedKey, "input"],
+  KeyRecord: [KeyRecord, "input"],
+  KeyList: [KeyList, "input"],
   ErasureResponse: [ErasureResponse, "input"],
+  ErasureStatusResponse: [ErasureStatusResponse, "input"],
   HealthResponse: [HealthResponse, "input"],
   PartnerErrorBody: [PartnerErrorBody, "input"],
   TokenRequest: [TokenRequest, "output"],
@@ -105,6 +115,24 @@ export function schemaDocs(): SchemaDocs {
     describe(FaceRecord, "A face you hold for a subject. Other fields are ignored.");
     describe(FaceRecord.shape.faceId, "Your id of the face; Propgate removes it by this id.");
     describe(FaceList, "The subject's faces (at most 100).");
+    describe(CreateKeyRequest, "A guest key to issue at the site, for this subject's visitor.");
+    describe(
+      CreateKeyRequest.shape.devices,
+      "Your ids of the doors (entrance panels) the key opens, all at this site.",
+    );
+    describe(CreateKeyRequest.shape.validFrom, "The first moment the key opens (RFC 3339).");
+    describe(CreateKeyRequest.shape.validUntil, "The last moment the key opens (RFC 3339).");
+    describe(CreateKeyRequest.shape.maxUses, "How many entries it allows; absent: no count.");
+    describe(CreatedKey, "The key you issued. Other fields are ignored.");
+    describe(CreatedKey.shape.keyId, "Your id of the key; Propgate ends it by this id.");
+    describe(
+      CreatedKey.shape.code,
+      "The PIN your panels accept (4-32 letters or digits). Passed to the resident once; " +
+        "Propgate neither stores nor logs it.",
+    );
+    describe(CreatedKey.shape.qr, "Optional: a QR payload your panels accept, passed on likewise.");
+    describe(KeyRecord, "A key you hold for a subject at a site, without its code.");
+    describe(KeyList, "The subject's keys at the site (at most 1000).");
     describe(
       ErasureResponse,
       "What was erased. `subject`, when present, is not used; unknown fields are ignored.",
@@ -112,6 +140,15 @@ export function schemaDocs(): SchemaDocs {
     describe(
       ErasureResponse.shape.erased,
       "How many records of each category you erased (0 when you held none).",
+    );
+    describe(ErasureStatusResponse, "Where an erasure you accepted (202) stands.");
+    describe(
+      ErasureStatusResponse.shape.status,
+      "`done`: erased (Propgate records the destruction); `pending`: not yet, ask again later.",
+    );
+    describe(
+      ErasureStatusResponse.shape.completedAt,
+      "When it was erased (RFC 3339, with an offset); absent: Propgate records when it heard.",
     );
     describe(
       HealthResponse.shape.status,

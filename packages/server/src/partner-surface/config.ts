@@ -84,6 +84,10 @@ export interface PartnerSurfaceSettings {
   verificationQueue?: number;
   /** An access check denies (`stale_subject`) when the sites are older than this; default 3600. */
   sitesMaxAgeSeconds?: number;
+  /** A call reaches a unit's residents whose token named it this recently; default 30 days. */
+  unitMembershipMaxAgeSeconds?: number;
+  /** Queue journal entries of partner events for tenant-core's webhook; default false. */
+  webhookOutbox?: boolean;
 }
 
 export interface PartnerSurfaceConfig extends PartnerSurfaceSettings {
@@ -143,6 +147,13 @@ export const partnerSurfaceEnv = z.object({
     .meta({
       description:
         "an access check denies `stale_subject` when the resident's sites were last confirmed longer ago (≥ 600; one resident-token lifetime)",
+    }),
+  // Long: a resident who has not opened the app for a week must still hear the door.
+  UNIT_MEMBERSHIP_MAX_AGE_SECONDS: integer(600, 365 * 86_400)
+    .default(30 * 86_400)
+    .meta({
+      description:
+        "a partner's call to a unit reaches the residents whose token named the unit (`units` claim) at most this long ago",
     }),
 });
 
@@ -208,5 +219,6 @@ export function loadPartnerSurfaceConfig(source: EnvSource): PartnerSurfaceConfi
     maxConcurrentVerifications: env.PARTNER_TOKEN_MAX_CONCURRENT_VERIFICATIONS,
     verificationQueue: env.PARTNER_TOKEN_VERIFICATION_QUEUE,
     sitesMaxAgeSeconds: env.ACCESS_CHECK_SITES_MAX_AGE_SECONDS,
+    unitMembershipMaxAgeSeconds: env.UNIT_MEMBERSHIP_MAX_AGE_SECONDS,
   };
 }

@@ -3,6 +3,7 @@ import type { AuditContext } from "@propgate/consent-audit";
 import type { Context, MiddlewareHandler } from "hono";
 import type { PartnerClientRecord } from "./config.ts";
 import { PartnerSurfaceError } from "./errors.ts";
+import type { ResidentEventSettings } from "./resident-events.ts";
 import type { PartnerTokenClaims, PartnerTokens } from "./tokens.ts";
 import type { VerificationSlots } from "./verification-slots.ts";
 
@@ -52,6 +53,8 @@ export interface PartnerSurface {
   verifications: VerificationSlots;
   /** Access checks deny a subject whose sites were confirmed longer ago than this. */
   sitesMaxAgeSeconds: number;
+  /** How partner events reach residents' journals. */
+  residentEvents: ResidentEventSettings;
 }
 
 /** Audit rows written on behalf of a partner client carry its id as the actor. */

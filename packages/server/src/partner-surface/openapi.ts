@@ -1,7 +1,16 @@
 import {
   ACCESS_METHODS,
+  AccessDeniedEvent,
+  AccessGrantedEvent,
   type AccessMethod,
-  PARTNER_EVENT_TYPES,
+  CALL_OUTCOMES,
+  CallEndedEvent,
+  CallIncomingEvent,
+  type CallOutcome,
+  DEVICE_EVENT_TYPES,
+  DeviceEvent,
+  ENTRY_METHODS,
+  type EntryMethod,
   type PartnerEventType,
   SURFACE_SCOPES,
   type SurfaceScope,
@@ -15,6 +24,7 @@ import {
   jsonAnswer,
   type OpenApiDocument,
   type OpenApiHeader,
+  type OpenApiMediaType,
   type OpenApiOperation,
   type OpenApiResponse,
   openApiDocument,
@@ -22,6 +32,7 @@ import {
   requiredBody,
   retryAfterSeconds,
   type SchemaDocs,
+  schemaRef,
   textHeader,
 } from "@propgate/openapi";
 import {
@@ -31,7 +42,8 @@ import {
   type DenyReason,
 } from "./access-checks.ts";
 import { OAuthErrorBody, RateLimitedBody, SurfaceErrorBody } from "./errors.ts";
-import { EventAccepted, PartnerEventRequest } from "./events.ts";
+import { EVENT_EXAMPLES } from "./event-examples.ts";
+import { EventAccepted } from "./events.ts";
 import { TokenRequestForm, TokenResponse } from "./oauth-token.ts";
 
 /**
@@ -47,12 +59,45 @@ const SCHEMAS = {
   OAuthErrorBody: [OAuthErrorBody, "output"],
   AccessCheckRequest: [AccessCheckRequest, "input"],
   AccessCheckResponse: [AccessCheckResponse, "output"],
-  PartnerEventRequest: [PartnerEventRequest, "input"],
+  DeviceEvent: [DeviceEvent, "input"],
+  CallIncomingEvent: [CallIncomingEvent, "input"],
+  CallEndedEvent: [CallEndedEvent, "input"],
+  AccessGrantedEvent: [AccessGrantedEvent, "input"],
+  AccessDeniedEvent: [AccessDeniedEvent, "input"],
   EventAccepted: [EventAccepted, "output"],
   SurfaceErrorBody: [SurfaceErrorBody, "output"],
   RateLimitedBody: [RateLimitedBody, "output"],
 } as const satisfies ComponentTable;
-type SchemaName = keyof typeof SCHEMAS;
+type SchemaName = keyof typeof SCHEMAS | "PartnerEventRequest";
+
+/** The event shapes by `type`: `PartnerEventRequest` is one of them, told apart by `type`. */
+const EVENT_SHAPES = {
+  DeviceEvent: DEVICE_EVENT_TYPES,
+  CallIncomingEvent: ["call.incoming"],
+  CallEndedEvent: ["call.ended"],
+  AccessGrantedEvent: ["access.granted"],
+  AccessDeniedEvent: ["access.denied"],
+} as const satisfies Partial<Record<keyof typeof SCHEMAS, readonly PartnerEventType[]>>;
+
+/** `oneOf` the event shapes, with the OpenAPI discriminator mapping each `type` to its shape. */
+function partnerEventRequestSchema() {
+  const names = Object.keys(EVENT_SHAPES) as Array<keyof typeof EVENT_SHAPES>;
+  return {
+    description:
+      "One event, its shape chosen by `type`. Every shape is strict: a field not shown is " +
+      "refused (400) and nothing of the body is stored. Never send a plate, a face or other " +
+      "image, a name or a phone number: no shape has a field for one.",
+    oneOf: names.map((name) => schemaRef(name)),
+    discriminator: {
+      propertyName: "type",
+      mapping: Object.fromEntries(
+        names.flatMap((name) =>
+          EVENT_SHAPES[name].map((type) => [type, `#/components/schemas/${name}`]),
+        ),
+      ),
+    },
+  };
+}
 
 const SCOPE_PURPOSE: Record<SurfaceScope, string> = {
   "access.check":
@@ -66,10 +111,28 @@ const METHOD_MEANING: Record<AccessMethod, string> = {
   plate: "a plate you read",
 };
 
+const ENTRY_MEANING: Record<EntryMethod, string> = {
+  app: "opened from the resident's app (yours or Propgate's)",
+  key: "a key fob",
+  code: "a door code",
+  face: "a face you recognised",
+  plate: "a plate you read",
+  call: "opened by the resident answering a call",
+};
+
+const OUTCOME_MEANING: Record<CallOutcome, string> = {
+  answered: "someone in the flat answered",
+  missed: "nobody answered before the call ended",
+};
+
 const EVENT_MEANING: Record<PartnerEventType, string> = {
   "door.opened": "the door or gate opened",
   "device.offline": "the device stopped answering you",
   "device.online": "the device is back",
+  "call.incoming": "someone is ringing a flat at an entrance panel",
+  "call.ended": "the call ended, answered or missed",
+  "access.granted": "someone was let in, by the method named",
+  "access.denied": "someone was refused, by the method named",
 };
 
 const DENY_MEANING: Record<DenyReason, string> = {
@@ -145,16 +208,59 @@ function schemaDocs(): SchemaDocs {
       AccessCheckResponse.shape.reason,
       `With \`deny\` only: ${listed(DENY_MEANING, DENY_REASONS)}.`,
     );
+    const strict = "Strict: a field not shown is refused (400), so is a missing one.";
+    const partnerEventId =
+      "Your id of this event, 1-128 of `[A-Za-z0-9._:-]`, unique among your events. Propgate " +
+      "keeps the first post of an id: a retry with the same id is answered as the first was " +
+      "(202, the same `eventId`) and changes nothing.";
+    const at = "When it happened at the device (RFC 3339, with an offset).";
+    const deviceId = "Your id of the device, as registered with Propgate.";
+    describe(DeviceEvent, `${strict} About a device itself; addressed to no resident.`);
+    describe(DeviceEvent.shape.type, `${listed(EVENT_MEANING, DEVICE_EVENT_TYPES)}.`);
+    describe(DeviceEvent.shape.eventId, `Optional for these types. ${partnerEventId}`);
+    describe(DeviceEvent.shape.deviceId, deviceId);
+    describe(DeviceEvent.shape.at, at);
     describe(
-      PartnerEventRequest,
-      "Strict: a field not shown is refused (400), so is a missing one.",
+      CallIncomingEvent,
+      `${strict} ${EVENT_MEANING["call.incoming"]}; the residents of the flat are told at once.`,
     );
-    describe(PartnerEventRequest.shape.type, `${listed(EVENT_MEANING, PARTNER_EVENT_TYPES)}.`);
-    describe(PartnerEventRequest.shape.deviceId, "Your id of the device.");
+    describe(CallIncomingEvent.shape.eventId, partnerEventId);
+    describe(CallIncomingEvent.shape.deviceId, "Your id of the entrance panel that rings.");
     describe(
-      PartnerEventRequest.shape.at,
-      "When it happened at the device (RFC 3339, with an offset).",
+      CallIncomingEvent.shape.unitId,
+      "Your id of the flat rung, 1-64 of `[A-Za-z0-9._-]`, as mapped with Propgate (never an " +
+        "address or a name).",
     );
+    describe(
+      CallIncomingEvent.shape.cameraId,
+      "Your id of the camera that shows the caller, when there is one: the resident's app " +
+        "offers its video.",
+    );
+    describe(CallIncomingEvent.shape.at, at);
+    describe(CallEndedEvent, `${strict} ${EVENT_MEANING["call.ended"]}.`);
+    describe(CallEndedEvent.shape.eventId, partnerEventId);
+    describe(CallEndedEvent.shape.deviceId, "Your id of the entrance panel.");
+    describe(CallEndedEvent.shape.unitId, "Your id of the flat rung, as in `call.incoming`.");
+    describe(CallEndedEvent.shape.outcome, `${listed(OUTCOME_MEANING, CALL_OUTCOMES)}.`);
+    describe(CallEndedEvent.shape.durationSeconds, "Whole seconds from ring to end, 0-86400.");
+    describe(
+      CallEndedEvent.shape.callEventId,
+      "The `eventId` of the call's `call.incoming`, when you sent one.",
+    );
+    describe(CallEndedEvent.shape.at, "When the call ended (RFC 3339, with an offset).");
+    for (const shape of [AccessGrantedEvent, AccessDeniedEvent]) {
+      const type = shape.shape.type.value;
+      describe(shape, `${strict} ${EVENT_MEANING[type]}.`);
+      describe(shape.shape.eventId, partnerEventId);
+      describe(shape.shape.deviceId, "Your id of the door, gate or barrier.");
+      describe(shape.shape.method, `${listed(ENTRY_MEANING, ENTRY_METHODS)}.`);
+      describe(
+        shape.shape.subject,
+        "Only when you know it: the pseudonym Propgate sent you for the resident (a face or " +
+          "plate enrolled through Propgate, or an access check). Never the plate or the face.",
+      );
+      describe(shape.shape.at, at);
+    }
     describe(EventAccepted.shape.eventId, "The event's row in Propgate's audit trail.");
     describe(
       SurfaceErrorBody,
@@ -241,7 +347,7 @@ function bearerOperation(input: {
   summary: string;
   description: string;
   scope: SurfaceScope;
-  body: SchemaName;
+  body: SchemaName | OpenApiMediaType;
   answer: Record<string, OpenApiResponse>;
 }): OpenApiOperation {
   return {
@@ -350,16 +456,21 @@ export function partnerSurfaceDocument(): OpenApiDocument {
           operationId: "partner.event",
           summary: "Report an event at a device",
           description:
-            "Tell Propgate what happened at one of your devices. Each event is a row in its " +
-            "audit trail; an event at a device Propgate does not know is still accepted, and " +
-            "recorded as such.",
+            "Tell Propgate what happened at one of your devices: a device event, a call to a " +
+            "flat, an entry let in or refused. Each event is a row in Propgate's audit trail; " +
+            "an event at a device Propgate does not know is still accepted, and recorded as " +
+            "such. Retries are safe: an `eventId` already received is answered as the first " +
+            "time and changes nothing.",
           scope: "events.write",
-          body: "PartnerEventRequest",
+          body: { schema: schemaRef("PartnerEventRequest"), examples: EVENT_EXAMPLES },
           answer: { "202": json("Accepted and recorded.", "EventAccepted") },
         }),
       },
     },
-    schemas: componentSchemas(SCHEMAS, schemaDocs()),
+    schemas: {
+      ...componentSchemas(SCHEMAS, schemaDocs()),
+      PartnerEventRequest: partnerEventRequestSchema(),
+    },
     securitySchemes: {
       surfaceOAuth: clientCredentialsScheme(
         "Bearer tokens from POST /oauth/token, client-credentials grant.",

@@ -67,6 +67,10 @@ export function createPartnerSurface(deps: PartnerSurfaceDeps, settings: Partner
       deps.metrics,
     ),
     sitesMaxAgeSeconds: settings.sitesMaxAgeSeconds ?? 3600,
+    residentEvents: {
+      unitMembershipMaxAgeSeconds: settings.unitMembershipMaxAgeSeconds ?? 30 * 86_400,
+      webhookOutbox: settings.webhookOutbox ?? false,
+    },
     // A blocked client is refused before its limit is counted.
     limitClient: async (c, next) => {
       enforceSurfaceBlock(surface, "partner_client", c.get("client")?.clientId);

@@ -1,0 +1,2 @@
+CREATE INDEX "journal_entries_user_occurred_idx" ON "journal_entries" USING btree ("user_id","occurred_at");--> statement-breakpoint
+CREATE INDEX "journal_entries_user_device_occurred_idx" ON "journal_entries" USING btree ("user_id","device_id","occurred_at");

@@ -1,0 +1,2 @@
+ALTER TABLE "guest_keys" DROP CONSTRAINT "guest_keys_end_reason_ck";--> statement-breakpoint
+ALTER TABLE "guest_keys" ADD CONSTRAINT "guest_keys_end_reason_ck" CHECK ("guest_keys"."end_reason" is null or "guest_keys"."end_reason" in ('resident', 'consent_revoked', 'site_removed', 'blocked', 'erased', 'admin', 'expired', 'over_limit'));

@@ -1,0 +1,2 @@
+ALTER TABLE "audit_events" ADD COLUMN "trace_id" text;--> statement-breakpoint
+ALTER TABLE "audit_events" ADD CONSTRAINT "audit_events_trace_id_ck" CHECK ("audit_events"."trace_id" is null or "audit_events"."trace_id" ~ '^[0-9a-f]{32}$');
