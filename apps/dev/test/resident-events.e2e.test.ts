@@ -174,7 +174,7 @@ describe.skipIf(!onPostgres)("partner events reach the residents they concern", 
     const callEventId = ring.event.eventId ?? "";
     const ended = await stack.sims.intercom.events.endCall(callEventId, "missed");
     expect(ended.status).toBe(202);
-    await until(() => annas.received.length === 2, "the call's end on B", 1000);
+    await until(() => annas.received.length === 2, "the call's end on B", 5000);
     expect(annas.received[1]?.data).toMatchObject({
       kind: "call.ended",
       deviceId: "door-a1",
@@ -262,7 +262,7 @@ describe.skipIf(!onPostgres)("partner events reach the residents they concern", 
       subject: held.subject,
     });
     expect(report.status).toBe(202);
-    await until(() => stream.received.length === 1, "the entry on B", 1000);
+    await until(() => stream.received.length === 1, "the entry on B", 5000);
     const { entries } = await carla.trpc.events.list.query();
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({

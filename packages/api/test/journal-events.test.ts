@@ -135,9 +135,9 @@ describe("events.onEvent over the journal", () => {
     const seen = await append(anna, { kind: "access.granted", method: "plate", cameraId: null });
     const missed = [await append(anna), await append(anna, { kind: "call.ended" })];
     const stream = open(anna, seen);
-    await eventually("the missed entries", () => stream.received.length === 2, 1000);
+    await eventually("the missed entries", () => stream.received.length === 2, 5000);
     const live = await append(anna);
-    await eventually("the live entry", () => stream.received.length === 3, 1000);
+    await eventually("the live entry", () => stream.received.length === 3, 5000);
     await Bun.sleep(100);
     expect(stream.seqs()).toEqual([...missed, live]);
     expect(stream.received[0]?.kind).toBe("call.incoming");
