@@ -7,6 +7,7 @@ import { countAuditEvents } from "@propgate/consent-audit";
 import { operationPath } from "@propgate/partner-client";
 import { loadApiEnv, startInstance as startApi } from "@propgate/server";
 import { SQL } from "bun";
+import { HEAP_GROWTH_FACTOR } from "../src/runtime-settings.ts";
 import {
   clearRecorders,
   grant,
@@ -189,8 +190,10 @@ try {
     ...apiSettings,
     INSTANCE_ID: instanceId,
     DATABASE_URL: dbUrl ?? "",
-    // The heap budget docs/operations.md, "By hand", and the recipes under infra/ give every instance.
+    // The heap budget docs/operations.md, "By hand", and the recipes under infra/ give every instance,
+    // and the heap growth the image and the systemd units set.
     BUN_JSC_forceRAMSize: String(512 * MB),
+    BUN_JSC_smallHeapGrowthFactor: HEAP_GROWTH_FACTOR,
   });
   let api: { url: string; pid: number | null };
   let proxy: { url: string; pid: number | null };
@@ -1041,7 +1044,7 @@ try {
       database: stack.testDatabase.label,
       revision: revisionAtStart,
       apiPlacement: childMode
-        ? "child process, BUN_JSC_forceRAMSize 512 MiB"
+        ? "child process, BUN_JSC_forceRAMSize 512 MiB, smallHeapGrowthFactor 1.6"
         : "in the bench process",
       config: { ...CONFIG, residents: RESIDENTS, pacedPerConnection: PACED_PER_CONNECTION },
       closed,

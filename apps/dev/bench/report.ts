@@ -84,7 +84,9 @@ export interface Summary {
   database: string;
   /** Commit measured, e.g. `4bebbb9 + uncommitted changes in 3 tracked files`. */
   revision: string;
-  apiPlacement: "child process, BUN_JSC_forceRAMSize 512 MiB" | "in the bench process";
+  apiPlacement:
+    | "child process, BUN_JSC_forceRAMSize 512 MiB, smallHeapGrowthFactor 1.6"
+    | "in the bench process";
   config: {
     reps: number;
     closedSeconds: number;

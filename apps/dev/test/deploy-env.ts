@@ -38,8 +38,8 @@ export function programOf(args: readonly string[]): Program {
   throw new Error(`no program starts with ${JSON.stringify(args)}`);
 }
 
-/** Read by the runtime, not by a program's env schema: JavaScriptCore's heap budget. */
-export const RUNTIME_VARIABLES = new Set(["BUN_JSC_forceRAMSize"]);
+/** Read by the runtime, not by a program's env schema: JavaScriptCore's heap budget and growth. */
+export const RUNTIME_VARIABLES = new Set(["BUN_JSC_forceRAMSize", "BUN_JSC_smallHeapGrowthFactor"]);
 
 const LOADERS: Record<Program, (source: EnvSource) => unknown> = {
   api: loadApiEnv,

@@ -13,6 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ApiEnv } from "@propgate/server";
+import { HEAP_GROWTH_FACTOR } from "../src/runtime-settings.ts";
 import {
   checkProgramEnv,
   HEAP_HEADROOM_BYTES,
@@ -242,13 +243,18 @@ describe("systemd kit (infra/systemd)", () => {
     expect(listeners.size).toBe(API_INSTANCES.length * 2);
   });
 
-  test("every service has MemoryMax and BUN_JSC_forceRAMSize = MemoryMax less 256 MiB", () => {
+  test("every service has MemoryMax, BUN_JSC_forceRAMSize = MemoryMax less 256 MiB, and the image's heap growth", () => {
     for (const { name, unit } of running) {
       const limit = /^(\d+)M$/.exec(unit.get("MemoryMax")[0] ?? "")?.[1];
-      const budget = Number(unitEnv(unit).BUN_JSC_forceRAMSize);
-      expect({ name, budget }).toEqual({
+      const env = unitEnv(unit);
+      expect({
+        name,
+        budget: Number(env.BUN_JSC_forceRAMSize),
+        growth: env.BUN_JSC_smallHeapGrowthFactor,
+      }).toEqual({
         name,
         budget: Number(limit) * 1024 ** 2 - HEAP_HEADROOM_BYTES,
+        growth: HEAP_GROWTH_FACTOR,
       });
     }
   });

@@ -7,6 +7,7 @@ import { checkReadiness, listAuditEvents } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
 import { type PartnerSim, startPartnerSim } from "@propgate/partner-sim";
 import { type DevIssuer, generateIssuerKey, startDevIssuer } from "../src/issuer.ts";
+import { HEAP_GROWTH_FACTOR } from "../src/runtime-settings.ts";
 import { SEED_DEVICES, SIM_INTERCOMS } from "../src/seed.ts";
 import { type Child, runToExit, spawnChild } from "../src/testing/processes.ts";
 import { CookieJar, pickAccount } from "./admin-http.ts";
@@ -207,6 +208,7 @@ describe.skipIf(missing !== null)("the image (infra/image)", () => {
   test("it runs as a numeric non-root user without a shell, and carries the OCI labels", async () => {
     const inspected = await podman(["image", "inspect", "--format", "{{json .Config}}", image]);
     const config = JSON.parse(inspected.output) as {
+      Env: string[];
       User: string;
       Entrypoint: string[];
       Cmd: string[];
@@ -215,6 +217,8 @@ describe.skipIf(missing !== null)("the image (infra/image)", () => {
     expect(config.User).toBe(`${USER}:${USER}`);
     expect(config.Entrypoint).toEqual(["/usr/local/bin/propgate"]);
     expect(config.Cmd).toEqual(["api"]);
+    // Every container of the kit (compose, Kubernetes) runs with the heap growth the bench measures.
+    expect(config.Env).toContain(`BUN_JSC_smallHeapGrowthFactor=${HEAP_GROWTH_FACTOR}`);
     const labels = config.Labels;
     expect(labels["org.opencontainers.image.title"]).toBe("propgate");
     expect(image).toBe(`propgate:${labels["org.opencontainers.image.version"]}`);
