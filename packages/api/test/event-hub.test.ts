@@ -179,6 +179,28 @@ describe("resident event hub", () => {
     expect(stream.got).toEqual([8]);
   });
 
+  test("without a resume point, a row committed while the stream starts is sent, once", async () => {
+    const journal = memoryJournal();
+    journal.commit("u1", 7);
+    const hub = hubOf(journal);
+    const abort = new AbortController();
+    // Committed and announced after the stream registered, before it reads the newest seq (which
+    // then counts it): the subscriber was already listening, so it is theirs.
+    const admit = async () => {
+      journal.commit("u1", 8);
+      hub.notify({ userId: "u1", seq: 8 });
+    };
+    const stream = collect(hub.open("u1", null, { signal: abort.signal, admit }));
+    await eventually("seq 8", () => stream.got.length === 1, 1000);
+    journal.commit("u1", 9);
+    hub.notify({ userId: "u1", seq: 9 });
+    hub.notify({ userId: "u1", seq: 8 }); // announced again: still once
+    await eventually("seq 9", () => stream.got.length === 2, 1000);
+    abort.abort();
+    await stream.done;
+    expect(stream.got).toEqual([8, 9]);
+  });
+
   test("a refused admission leaves no stream behind", async () => {
     const journal = memoryJournal();
     const hub = hubOf(journal);

@@ -56,7 +56,10 @@ export interface ResidentEventHub<E extends { seq: number }> {
 interface Stream {
   userId: string;
   lastSeq: number;
-  /** The first seq this stream may send: a late commit below it is not its to send. */
+  /**
+   * A late commit at or below it is not the stream's to send: the resume point, or -1 for a
+   * stream started without one (everything committed after it registered is its own).
+   */
   floor: number;
   /** There may be rows after `lastSeq`. */
   dirty: boolean;
@@ -143,11 +146,17 @@ export function createResidentEventHub<E extends { seq: number }>(
       await opts.admit?.();
       if (afterSeq === null) {
         const latest = await options.latestSeq(userId);
-        // Notices that came during the read name rows after `latest`: still dirty.
-        stream.dirty = [...stream.late].some((seq) => seq > latest);
+        // "From now on" starts at registration: a row announced since then is the stream's, even
+        // when the read of the newest seq already counted it. Those after `latest` the first read
+        // fetches; those at or below it stay late, to be sent by seq. The floor stays below every
+        // seq, since any notice from here on is for a row committed after the stream registered.
+        stream.dirty = false;
+        for (const seq of stream.late) {
+          if (seq <= latest) continue;
+          stream.dirty = true;
+          stream.late.delete(seq);
+        }
         stream.lastSeq = latest;
-        stream.floor = latest;
-        stream.late.clear();
       }
       for (;;) {
         if (stream.ending) throw stream.ending;
