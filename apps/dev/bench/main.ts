@@ -49,6 +49,7 @@ import {
 } from "./report.ts";
 import { measureRevocation } from "./revocation.ts";
 import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
+import { type EstateDoorOpens, serverWrites, writesSince, writesText } from "./server-writes.ts";
 import { fmt, median, percentile } from "./stats.ts";
 import { measureTracingCost, type TracingCost } from "./tracing-cost.ts";
 
@@ -725,8 +726,8 @@ try {
     let estate: {
       size: EstateSize;
       seeding: Record<string, number>;
-      small: { p50: number; p99: number; cpuMs: number; dbCpuMs: number; pacedP50: number };
-      large: { p50: number; p99: number; cpuMs: number; dbCpuMs: number; pacedP50: number };
+      small: EstateDoorOpens;
+      large: EstateDoorOpens;
       pages: Awaited<ReturnType<typeof timeEstatePages>>;
       verify: Awaited<ReturnType<typeof measureAuditVerify>>;
       seconds: number;
@@ -738,7 +739,8 @@ try {
         residents: Math.round(LARGE_ESTATE.residents * ESTATE_SCALE),
         auditRows: Math.round(LARGE_ESTATE.auditRows * ESTATE_SCALE),
       };
-      const doorOpens = async (label: string) => {
+      const doorOpens = async (label: string): Promise<EstateDoorOpens> => {
+        const writesBefore = pgSql ? await serverWrites(pgSql) : null;
         const closedRuns: RunRecord[] = [];
         const pacedRuns: RunRecord[] = [];
         for (let rep = 0; rep < CONFIG.reps; rep++) {
@@ -762,6 +764,8 @@ try {
             ),
           ),
           pacedP50: median(pacedRuns.map((r) => r.load.p50)),
+          writes:
+            writesBefore && pgSql ? writesSince(writesBefore, await serverWrites(pgSql)) : null,
         };
       };
       const small = await doorOpens("small");
@@ -965,6 +969,7 @@ try {
               )}; the phase took ${fmt(estate.seconds / 60, 1)} min): door open at c = 16 ` +
               `p50 ${fmt(estate.small.p50, 2)} → ${fmt(estate.large.p50, 2)} ms, p99 ${fmt(estate.small.p99, 2)} → ${fmt(estate.large.p99, 2)} ms, ` +
               `api CPU per open ${fmt(estate.small.cpuMs, 3)} → ${fmt(estate.large.cpuMs, 3)} ms, PostgreSQL CPU per open ${fmt(estate.small.dbCpuMs, 3)} → ${fmt(estate.large.dbCpuMs, 3)} ms; paced 100 req/s p50 ${fmt(estate.small.pacedP50, 2)} → ${fmt(estate.large.pacedP50, 2)} ms; ` +
+              `during the small / large door opens the server ran ${writesText(estate.small.writes)} / ${writesText(estate.large.writes)}; ` +
               `admin audit page worst ${fmt(estate.pages.worstMs, 1)} ms (${estate.pages.worstQuery}); \`audit verify\` ${fmt(estate.verify.secondsPerMillion, 2)} s per million rows over ${estate.verify.rows.toLocaleString("en")}.`,
           ]
         : []),
