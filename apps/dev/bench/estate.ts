@@ -1,6 +1,18 @@
 import type { Database } from "@propgate/consent-audit";
 import { sql } from "drizzle-orm";
 import { timeAuditPages } from "./audit-pages.ts";
+import type { ServerWrites } from "./server-writes.ts";
+
+/** The door opens of one estate phase (medians of its repetitions) and the server's writing. */
+export interface EstateDoorOpens {
+  p50: number;
+  p99: number;
+  cpuMs: number;
+  dbCpuMs: number;
+  pacedP50: number;
+  /** What the server wrote during the phase; null without a PostgreSQL to ask. */
+  writes: ServerWrites | null;
+}
 
 /** A large developer's estate (issue 30): what `--estate` grows the bench database to. */
 export const LARGE_ESTATE = { devices: 100_000, residents: 1_000_000, auditRows: 10_000_000 };

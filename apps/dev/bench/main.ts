@@ -21,7 +21,13 @@ import { measureAuditVerify } from "./audit-verify.ts";
 import { startAuditedFloor } from "./audited-floor.ts";
 import { startBareProxy } from "./bare-proxy.ts";
 import { breakdownLine, measureBreakdown } from "./breakdown.ts";
-import { type EstateSize, growEstate, LARGE_ESTATE, timeEstatePages } from "./estate.ts";
+import {
+  type EstateDoorOpens,
+  type EstateSize,
+  growEstate,
+  LARGE_ESTATE,
+  timeEstatePages,
+} from "./estate.ts";
 import { measureJournalPages } from "./journal-pages.ts";
 import { type LoadRequest, runLoad } from "./load.ts";
 import { sampleActivity } from "./pg-activity.ts";
@@ -49,7 +55,7 @@ import {
 } from "./report.ts";
 import { measureRevocation } from "./revocation.ts";
 import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
-import { type EstateDoorOpens, serverWrites, writesSince, writesText } from "./server-writes.ts";
+import { serverWrites, writesSince, writesText } from "./server-writes.ts";
 import { fmt, median, percentile } from "./stats.ts";
 import { measureTracingCost, type TracingCost } from "./tracing-cost.ts";
 

@@ -10,17 +10,6 @@ export interface ServerWrites {
   buffersBackend: number;
 }
 
-/** The door opens of one estate phase (medians of its repetitions) and the server's writing. */
-export interface EstateDoorOpens {
-  p50: number;
-  p99: number;
-  cpuMs: number;
-  dbCpuMs: number;
-  pacedP50: number;
-  /** What the server wrote during the phase; null without a PostgreSQL to ask. */
-  writes: ServerWrites | null;
-}
-
 export async function serverWrites(sql: SQL): Promise<ServerWrites> {
   const [row] =
     (await sql`select checkpoints_timed::int8 as timed, checkpoints_req::int8 as requested,

@@ -6,7 +6,8 @@ import {
   startTestStack,
   type TestStack,
 } from "../src/testing/harness.ts";
-import { subscribe, until, residentWithJournal as withJournal } from "./event-stream.ts";
+import { subscribe, residentWithJournal as withJournal } from "./event-stream.ts";
+import { until } from "./until.ts";
 
 /**
  * Issue 26, live events: residents subscribe to `events.onEvent` with `@propgate/client` on

@@ -1,6 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { listAuditEvents } from "@propgate/consent-audit";
 import { startTestStack } from "../src/testing/harness.ts";
+import { until } from "./until.ts";
 
 // Guest keys end with the resident's rights (issue 27): on the started stack, a revocation of
 // `guests` reaches every instance's end worker through the consent bus, which deletes the keys
@@ -32,13 +33,6 @@ function simKeysOf(keyIds: string[]) {
   return sim.keys.keys().filter((key) => keyIds.includes(key.keyId));
 }
 
-async function until(done: () => boolean, what: string) {
-  for (const deadline = Date.now() + WITHIN_MS; !done(); ) {
-    if (Date.now() > deadline) throw new Error(`not within ${WITHIN_MS} ms: ${what}`);
-    await Bun.sleep(25);
-  }
-}
-
 describe("guest keys end with the consent", () => {
   test("revoking guests with three active keys: keys.list is empty at once; the sim's keys are deleted within 5 s", async () => {
     const before = new Set(sim.keys.keys().map((key) => key.keyId));
@@ -53,7 +47,7 @@ describe("guest keys end with the consent", () => {
     await resident.trpc.consent.revoke.mutate({ purpose: "guests" });
     const revokedAt = Date.now();
     expect(await resident.trpc.keys.list.query()).toEqual([]);
-    await until(() => simKeysOf(mine).length === 0, "the sim still holds the keys");
+    await until(() => simKeysOf(mine).length === 0, "the sim still holds the keys", WITHIN_MS);
     expect(Date.now() - revokedAt).toBeLessThan(WITHIN_MS);
     await stack.deps.auditWriter.flush();
     const deletes = await listAuditEvents(stack.database.db, {
@@ -78,12 +72,13 @@ describe("guest keys end with the consent", () => {
     await until(
       () => sim.recorder.all().filter((r) => r.operation === "keys.delete").length >= 2,
       "no DELETE was tried",
+      WITHIN_MS,
     );
     expect(simKeysOf(mine)).toHaveLength(2);
 
     sim.faults.set({ errorRate: 0 });
     const backAt = Date.now();
-    await until(() => simKeysOf(mine).length === 0, "the sim still holds the keys");
+    await until(() => simKeysOf(mine).length === 0, "the sim still holds the keys", WITHIN_MS);
     expect(Date.now() - backAt).toBeLessThan(WITHIN_MS);
   });
 });

@@ -11,8 +11,9 @@ import {
   startTestStack,
   type TestStack,
 } from "../src/testing/harness.ts";
-import { residentWithJournal, subscribe, until } from "./event-stream.ts";
+import { residentWithJournal, subscribe } from "./event-stream.ts";
 import { createOfferMaker } from "./fixtures/webrtc-offer.ts";
+import { until } from "./until.ts";
 
 /**
  * Issue 26's first two acceptance points end to end, the partner's side played by partner-sim:
