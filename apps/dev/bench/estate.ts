@@ -10,11 +10,11 @@ export interface EstateDoorOpens {
   cpuMs: number;
   dbCpuMs: number;
   pacedP50: number;
-  /** What the server wrote during the phase; null without a PostgreSQL to ask. */
+  /** What the server wrote during its runs; null without a PostgreSQL to ask. */
   writes: ServerWrites | null;
 }
 
-/** A large developer's estate (issue 30): what `--estate` grows the bench database to. */
+/** A large developer's estate (issue 30): what `--estate` grows the large estate's database to. */
 export const LARGE_ESTATE = { devices: 100_000, residents: 1_000_000, auditRows: 10_000_000 };
 
 export interface EstateSize {
@@ -24,7 +24,7 @@ export interface EstateSize {
 }
 
 /**
- * Grows the bench database (the one the measured api serves from) to `size`, each table by
+ * Grows a bench stack's database (the one its measured api serves from) to `size`, each table by
  * one `generate_series` INSERT, never through the api: devices at 1,000 sites, residents each
  * with a granted `intercom` consent and a partner subject, audit rows over a year of one chain
  * of their own (their hashes are not a chain: `audit verify` is timed on a real one apart).

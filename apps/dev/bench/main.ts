@@ -55,7 +55,7 @@ import {
 } from "./report.ts";
 import { measureRevocation } from "./revocation.ts";
 import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
-import { serverWrites, writesSince, writesText } from "./server-writes.ts";
+import { addWrites, noWrites, serverWrites, writesSince, writesText } from "./server-writes.ts";
 import { fmt, median, percentile } from "./stats.ts";
 import { measureTracingCost, type TracingCost } from "./tracing-cost.ts";
 
@@ -153,6 +153,16 @@ async function simToken(stack: TestStack): Promise<string> {
   return body.access_token;
 }
 
+/** A measured api of its own stack and database, and the door opens sent to it. */
+interface Place {
+  stack: TestStack;
+  /** Its database's name on the PostgreSQL server; null on embedded PGlite. */
+  dbName: string | null;
+  origin: string;
+  pid: number | null;
+  request(tag: string): (n: number) => LoadRequest;
+}
+
 const discard = new Writable({
   write(_chunk, _encoding, done) {
     done();
@@ -176,33 +186,64 @@ process.once("SIGINT", () => {
 
 try {
   progress(`stack up on ${stack.testDatabase.label}`);
-  const residentTokens: string[] = [];
-  for (let i = 0; i < RESIDENTS; i++) {
-    const resident = await stack.resident(`bench-load-${i}`);
-    await grant(resident, ["intercom"]);
-    residentTokens.push(resident.token);
-  }
-
   // The measured api: its own process when the database is shared (PostgreSQL), else here.
-  const apiSettings = {
-    ...stack.env,
+  const apiSettings = (on: TestStack) => ({
+    ...on.env,
     ...HIGH_RATE_LIMITS,
     PROPGATE_ENV: "development",
     INSTANCE_ID: "bench-api",
     LOG_LEVEL: "info",
-  };
-  const childEnv = (instanceId: string) => ({
+  });
+  const childEnv = (instanceId: string, on: TestStack = stack) => ({
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? os.tmpdir(),
-    ...apiSettings,
+    ...apiSettings(on),
     INSTANCE_ID: instanceId,
-    DATABASE_URL: dbUrl ?? "",
+    DATABASE_URL: on.testDatabase.url ?? "",
     // The heap budget docs/operations.md, "By hand", and the recipes under infra/ give every instance,
     // and the heap growth the image and the systemd units set.
     BUN_JSC_forceRAMSize: String(512 * MB),
     BUN_JSC_smallHeapGrowthFactor: HEAP_GROWTH_FACTOR,
   });
-  let api: { url: string; pid: number | null };
+  /** A measured api instance on `on`'s database: a child process, or here without PostgreSQL. */
+  async function startMeasuredApi(
+    on: TestStack,
+    instanceId: string,
+    name = instanceId,
+  ): Promise<{ url: string; pid: number | null }> {
+    if (childMode) {
+      const child = await startApiProcess(childEnv(instanceId, on), { logDir: workDir, name });
+      children.push(child);
+      return child;
+    }
+    const instance = await startApi(
+      loadApiEnv({ ...apiSettings(on), INSTANCE_ID: instanceId, HOST: "127.0.0.1", PORT: "0" }),
+      { database: on.testDatabase, logDestination: discard },
+    );
+    cleanups.push(() => instance.stop());
+    return { url: instance.api.url, pid: null };
+  }
+  /** `count` residents of `on`'s identity issuer, each with `intercom` consent: their tokens. */
+  async function residentsOf(on: TestStack, count: number): Promise<string[]> {
+    const tokens: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const resident = await on.resident(`bench-load-${i}`);
+      await grant(resident, ["intercom"]);
+      tokens.push(resident.token);
+    }
+    return tokens;
+  }
+  /** A door open by the `n`th of `tokens`, with an idempotency key of the run's. */
+  const openDoorRequest = (tokens: string[]) => (tag: string) => (n: number) => ({
+    path: "/trpc/intercom.openDoor",
+    headers: {
+      authorization: `Bearer ${tokens[n % tokens.length] ?? ""}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ deviceId: "door-a1", idempotencyKey: `bench-${tag}-${n}` }),
+  });
+  const residentTokens = await residentsOf(stack, RESIDENTS);
+  const api = await startMeasuredApi(stack, "bench-api", "api");
   let proxy: { url: string; pid: number | null };
   let floor: { url: string; pid: number | null };
   const floorSettings = {
@@ -214,9 +255,6 @@ try {
     clientSecret: stack.env.PARTNER_INTERCOM_CLIENT_SECRET ?? "",
   };
   if (childMode) {
-    const child = await startApiProcess(childEnv("bench-api"), { logDir: workDir, name: "api" });
-    children.push(child);
-    api = child;
     const proxyChild = await startBareProxyProcess(stack.sims.intercom.url);
     children.push(proxyChild);
     proxy = proxyChild;
@@ -234,12 +272,6 @@ try {
     children.push(floorChild);
     floor = floorChild;
   } else {
-    const instance = await startApi(loadApiEnv({ ...apiSettings, HOST: "127.0.0.1", PORT: "0" }), {
-      database: stack.testDatabase,
-      logDestination: discard,
-    });
-    cleanups.push(() => instance.stop());
-    api = { url: instance.api.url, pid: null };
     const inProcess = startBareProxy(stack.sims.intercom.url);
     cleanups.push(() => inProcess.stop());
     proxy = { url: inProcess.url, pid: null };
@@ -284,21 +316,13 @@ try {
         },
       }),
     },
-    propgate: {
-      origin: api.url,
-      pid: api.pid,
-      request: (tag) => (n) => ({
-        path: "/trpc/intercom.openDoor",
-        headers: {
-          authorization: `Bearer ${residentTokens[n % residentTokens.length] ?? ""}`,
-          "content-type": "application/json",
-        },
-        body: JSON.stringify({ deviceId: "door-a1", idempotencyKey: `bench-${tag}-${n}` }),
-      }),
-    },
+    propgate: { origin: api.url, pid: api.pid, request: openDoorRequest(residentTokens) },
   };
 
-  /** One load run, with the target process's CPU, RSS and (propgate) audit rows and tokens. */
+  /**
+   * One load run, with the target process's CPU, RSS and (propgate) audit rows and tokens.
+   * `place`: a propgate api of another stack and database (the estate phase's), not the bench's.
+   */
   async function measure(
     target: TargetName,
     kind: "closed" | "paced",
@@ -306,15 +330,18 @@ try {
     connections: number,
     seconds: number,
     rate?: number,
+    place?: Place,
   ): Promise<RunRecord> {
-    const { origin, pid, request } = targets[target];
-    if (target === "direct" || target === "bare") partnerToken = await simToken(stack);
+    const { origin, pid, request } = place ?? targets[target];
+    const on = place?.stack ?? stack;
+    const database = place ? place.dbName : dbName;
+    if (target === "direct" || target === "bare") partnerToken = await simToken(on);
     const tag = `${runPrefix}-${runCounter++}`;
     const propgate = target === "propgate";
-    // Both audited targets write to the bench database: its rows and backends' CPU are theirs.
+    // Both audited targets write to their database: its rows and backends' CPU are theirs.
     const audited = propgate || target === "floor";
-    if (propgate) clearRecorders(stack);
-    const auditBefore = audited ? await countAuditEvents(stack.database.db) : 0;
+    if (propgate) clearRecorders(on);
+    const auditBefore = audited ? await countAuditEvents(on.database.db) : 0;
     const rssSamples: number[] = [];
     const sample = () => {
       const rss = pid === null ? process.memoryUsage().rss : readVm(pid);
@@ -323,8 +350,8 @@ try {
     const sampler = setInterval(sample, 250);
     const cpuBefore = pid === null ? null : readCpuSeconds(pid);
     const mainBefore = pid === null ? null : readMainThreadCpuSeconds(pid);
-    const dbBefore = audited && dbName ? postgresBackendCpu(dbName) : null;
-    const activity = audited && pgSql ? sampleActivity(pgSql) : null;
+    const dbBefore = audited && database ? postgresBackendCpu(database) : null;
+    const activity = audited && pgSql && database ? sampleActivity(pgSql, database) : null;
     const wallStart = performance.now();
     const load = await runLoad({
       origin,
@@ -340,8 +367,8 @@ try {
     const mainAfter = pid === null ? null : readMainThreadCpuSeconds(pid);
     const activitySeen = activity ? await activity.stop() : null;
     const dbCpuSeconds =
-      dbBefore && dbName ? backendCpuDelta(dbBefore, postgresBackendCpu(dbName)) : null;
-    const auditRows = audited ? (await countAuditEvents(stack.database.db)) - auditBefore : null;
+      dbBefore && database ? backendCpuDelta(dbBefore, postgresBackendCpu(database)) : null;
+    const auditRows = audited ? (await countAuditEvents(on.database.db)) - auditBefore : null;
     return {
       target,
       kind,
@@ -355,7 +382,7 @@ try {
       rssMaxBytes: rssSamples.length ? Math.max(...rssSamples) : null,
       auditRows,
       wallSeconds,
-      tokenRequests: propgate ? stack.sims.intercom.recorder.count({ operation: "token" }) : null,
+      tokenRequests: propgate ? on.sims.intercom.recorder.count({ operation: "token" }) : null,
     };
   }
 
@@ -728,7 +755,7 @@ try {
         "`--cpu-prof` needs the api in a child process, so no profile was taken.";
     }
 
-    // `--estate`: door opens before and after the bench database grows to a large estate.
+    // `--estate`: door opens on a small estate and a large one, alternating.
     let estate: {
       size: EstateSize;
       seeding: Record<string, number>;
@@ -745,15 +772,57 @@ try {
         residents: Math.round(LARGE_ESTATE.residents * ESTATE_SCALE),
         auditRows: Math.round(LARGE_ESTATE.auditRows * ESTATE_SCALE),
       };
-      const doorOpens = async (label: string): Promise<EstateDoorOpens> => {
-        const writesBefore = pgSql ? await serverWrites(pgSql) : null;
-        const closedRuns: RunRecord[] = [];
-        const pacedRuns: RunRecord[] = [];
-        for (let rep = 0; rep < CONFIG.reps; rep++) {
-          progress(`estate (${label}): rep ${rep + 1}/${CONFIG.reps} closed c=16, paced 100`);
-          closedRuns.push(await measure("propgate", "closed", -1, 16, CONFIG.closedSeconds));
-          pacedRuns.push(await measure("propgate", "paced", -1, 4, CONFIG.pacedSeconds, 100));
+      // Two fresh stacks alike, each with its own database and measured api; one of them grows.
+      // Their door opens alternate, so the machine's drift over the phase hits both.
+      const openPlace = async (name: string): Promise<Place> => {
+        const on = await startTestStack({ logLevel: "warn", env: HIGH_RATE_LIMITS });
+        cleanups.push(() => on.close());
+        const tokens = await residentsOf(on, RESIDENTS);
+        const measured = await startMeasuredApi(on, `bench-estate-${name}`);
+        return {
+          stack: on,
+          dbName: on.testDatabase.url ? new URL(on.testDatabase.url).pathname.slice(1) : null,
+          origin: measured.url,
+          pid: measured.pid,
+          request: openDoorRequest(tokens),
+        };
+      };
+      progress("estate: two fresh stacks, each with its own database and api");
+      const places = { small: await openPlace("small"), large: await openPlace("large") };
+      progress(
+        `estate: growing one to ${size.devices} devices, ${size.residents} residents, ${size.auditRows} audit rows`,
+      );
+      const grown = await growEstate(places.large.stack.database.db, size);
+      for (const place of [places.small, places.large]) {
+        await measure("propgate", "closed", -1, 16, CONFIG.warmSeconds, undefined, place);
+      }
+      const seen = {
+        small: { closed: [] as RunRecord[], paced: [] as RunRecord[], writes: noWrites() },
+        large: { closed: [] as RunRecord[], paced: [] as RunRecord[], writes: noWrites() },
+      };
+      for (let rep = 0; rep < CONFIG.reps; rep++) {
+        // Each rep swaps which estate goes first.
+        const order = rep % 2 === 0 ? (["small", "large"] as const) : (["large", "small"] as const);
+        for (const label of order) {
+          progress(`estate: rep ${rep + 1}/${CONFIG.reps} ${label}, closed c=16 and paced 100`);
+          const before = pgSql ? await serverWrites(pgSql) : null;
+          const place = places[label];
+          seen[label].closed.push(
+            await measure("propgate", "closed", -1, 16, CONFIG.closedSeconds, undefined, place),
+          );
+          seen[label].paced.push(
+            await measure("propgate", "paced", -1, 4, CONFIG.pacedSeconds, 100, place),
+          );
+          if (before && pgSql) {
+            seen[label].writes = addWrites(
+              seen[label].writes,
+              writesSince(before, await serverWrites(pgSql)),
+            );
+          }
         }
+      }
+      const doorOpens = (label: "small" | "large"): EstateDoorOpens => {
+        const { closed: closedRuns, paced: pacedRuns, writes } = seen[label];
         return {
           p50: median(closedRuns.map((r) => r.load.p50)),
           p99: median(closedRuns.map((r) => r.load.p99)),
@@ -770,18 +839,13 @@ try {
             ),
           ),
           pacedP50: median(pacedRuns.map((r) => r.load.p50)),
-          writes:
-            writesBefore && pgSql ? writesSince(writesBefore, await serverWrites(pgSql)) : null,
+          writes: pgSql ? writes : null,
         };
       };
-      const small = await doorOpens("small");
-      progress(
-        `estate: growing the bench database to ${size.devices} devices, ${size.residents} residents, ${size.auditRows} audit rows`,
-      );
-      const grown = await growEstate(stack.database.db, size);
-      const large = await doorOpens("large");
+      const small = doorOpens("small");
+      const large = doorOpens("large");
       progress("estate: admin audit pages, then `audit verify` on a chain of that size");
-      const estatePages = await timeEstatePages(stack.database.db, size, grown);
+      const estatePages = await timeEstatePages(places.large.stack.database.db, size, grown);
       const estateVerify = await measureAuditVerify(size.auditRows);
       estate = {
         size,
@@ -966,7 +1030,7 @@ try {
     const findings = [
       ...(estate
         ? [
-            `Large estate (${estate.size.devices.toLocaleString("en")} devices, ${estate.size.residents.toLocaleString("en")} residents with consents and partner subjects, ${estate.size.auditRows.toLocaleString("en")} audit rows, all by \`generate_series\` in the bench database; seeding ${Object.entries(
+            `Large estate (${estate.size.devices.toLocaleString("en")} devices, ${estate.size.residents.toLocaleString("en")} residents with consents and partner subjects, ${estate.size.auditRows.toLocaleString("en")} audit rows, all by \`generate_series\` in the large estate's own database, its door opens alternating with those of a small one alike but for that; seeding ${Object.entries(
               estate.seeding,
             )
               .map(([name, s]) => `${name} ${fmt(s, 0)} s`)

@@ -11,10 +11,14 @@ export interface Activity {
 }
 
 /**
- * Samples `pg_stat_activity` of the current database every `everyMs` until `stop()`: how many
- * of the api's backends queue on a lock (the audit chain's advisory lock, say) while under load.
+ * Samples `pg_stat_activity` of `database` every `everyMs` until `stop()`: how many of the api's
+ * backends queue on a lock (the audit chain's advisory lock, say) while under load.
  */
-export function sampleActivity(sql: SQL, everyMs = 100): { stop(): Promise<Activity> } {
+export function sampleActivity(
+  sql: SQL,
+  database: string,
+  everyMs = 100,
+): { stop(): Promise<Activity> } {
   const totals = { samples: 0, advisoryWaiting: 0, lockWaiting: 0, active: 0 };
   let stopped = false;
   const loop = (async () => {
@@ -25,7 +29,7 @@ export function sampleActivity(sql: SQL, everyMs = 100): { stop(): Promise<Activ
                count(*) filter (where wait_event_type = 'Lock')::int as locks,
                count(*) filter (where state = 'active')::int as active
           from pg_stat_activity
-         where datname = current_database() and pid <> pg_backend_pid()`;
+         where datname = ${database} and pid <> pg_backend_pid()`;
       if (row) {
         totals.samples += 1;
         totals.advisoryWaiting += row.advisory;

@@ -36,6 +36,26 @@ export function writesSince(before: ServerWrites, after: ServerWrites): ServerWr
   };
 }
 
+export function noWrites(): ServerWrites {
+  return {
+    checkpointsTimed: 0,
+    checkpointsRequested: 0,
+    buffersCheckpoint: 0,
+    buffersClean: 0,
+    buffersBackend: 0,
+  };
+}
+
+export function addWrites(a: ServerWrites, b: ServerWrites): ServerWrites {
+  return {
+    checkpointsTimed: a.checkpointsTimed + b.checkpointsTimed,
+    checkpointsRequested: a.checkpointsRequested + b.checkpointsRequested,
+    buffersCheckpoint: a.buffersCheckpoint + b.buffersCheckpoint,
+    buffersClean: a.buffersClean + b.buffersClean,
+    buffersBackend: a.buffersBackend + b.buffersBackend,
+  };
+}
+
 /** "1 checkpoint (0 requested), 8 kB pages written: 1200 by it, 0 by the writer, 30 by backends". */
 export function writesText(writes: ServerWrites | null): string {
   if (!writes) return "(not measured)";

@@ -157,13 +157,22 @@ select ${COLUMNS} from json_populate_recordset(null::audit_events, $1::json)`;
  * attempts are read FOR SHARE (in key order, as `grantedPairs`), and the rows go in only if every
  * one of them is granted. A revoke's UPDATE waits for this statement's commit; a revoke already
  * committed makes the count fall short, nothing is written, and the batch takes the slow way.
+ *
+ * Each pair is looked up by the table's key (the LATERAL subquery with its row lock is never
+ * flattened into a join): as `(user_id, purpose) in (…)` the planner, guessing 100 pairs, hashed
+ * a sequential scan of every consent row from a few thousand residents on, and the statement's
+ * cost grew with the estate (issue 30).
  */
-const INSERT_ROWS_IF_GRANTED = `with gate as (
-  select 1 from consent_current c
-  where c.state = 'granted'
-    and (c.user_id, c.purpose) in (select g.user_id, g.purpose from json_to_recordset($2::json) as g(user_id text, purpose text))
-  order by c.user_id, c.purpose
-  for share of c
+export const INSERT_ROWS_IF_GRANTED = `with gate as (
+  select 1 from (
+    select g.user_id, g.purpose from json_to_recordset($2::json) as g(user_id text, purpose text)
+    order by g.user_id, g.purpose
+  ) g
+  cross join lateral (
+    select 1 from consent_current c
+    where c.user_id = g.user_id and c.purpose = g.purpose and c.state = 'granted'
+    for share of c
+  ) granted
 )
 ${INSERT_ROWS}
 where (select count(*) from gate) = $3::int
