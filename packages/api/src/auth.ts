@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { SiteId, UnitId, UserId } from "@propgate/domain";
 import {
   createRemoteJWKSet,
@@ -155,7 +154,7 @@ export function createResidentVerifier(options: {
       const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization ?? "");
       if (!match?.[1]) throw new UnauthorizedError("a bearer token is required");
       const token = match[1];
-      const key = rememberMs > 0 ? createHash("sha256").update(token).digest("base64url") : "";
+      const key = rememberMs > 0 ? Bun.CryptoHasher.hash("sha256", token, "base64url") : "";
       const known = remembered.get(key);
       if (known) {
         if (await stillStands(known)) return known.principal;

@@ -1,6 +1,6 @@
 import { type AuditContext, withStatementTimeout } from "@propgate/consent-audit";
 import { OPERATIONS } from "@propgate/partner-client/contract";
-import { initTRPC } from "@trpc/server";
+import { initTRPC, type TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { AdminReadLimits } from "./admin/read-limits.ts";
 import type { AppDeps } from "./deps.ts";
@@ -93,12 +93,16 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
+/** A failed `next()`'s error through the one domain → tRPC mapping. */
+function mappedError(error: TRPCError): TRPCError {
+  return error.code === "INTERNAL_SERVER_ERROR" && error.cause ? toTRPCError(error.cause) : error;
+}
+
 /** Every error leaving a procedure goes through the one domain → tRPC mapping. */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (result.ok) return result;
-  const error = result.error;
-  throw error.code === "INTERNAL_SERVER_ERROR" && error.cause ? toTRPCError(error.cause) : error;
+  throw mappedError(result.error);
 });
 
 export const publicProcedure = t.procedure.use(mapErrors);
@@ -109,7 +113,7 @@ export const publicProcedure = t.procedure.use(mapErrors);
  * may share the address (a carrier's NAT, a building's Wi-Fi, a load balancer), and a valid
  * token is counted against its own resident instead (invariant 7).
  */
-export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
+async function residentScope(ctx: Context) {
   let principal: Awaited<ReturnType<typeof ctx.deps.verifier.verify>>;
   try {
     principal = await ctx.deps.tracing.leaf("auth.token", {}, () =>
@@ -152,8 +156,12 @@ export const residentProcedure = publicProcedure.use(async ({ ctx, next }) => {
     actor: principal.userId,
     ...(traceId ? { traceId } : {}),
   };
-  return next({ ctx: { principal, audit } });
-});
+  return { principal, audit };
+}
+
+export const residentProcedure = publicProcedure.use(async ({ ctx, next }) =>
+  next({ ctx: await residentScope(ctx) }),
+);
 
 /** A viewer or an operator (invariant 5). */
 const adminRoleProcedure = residentProcedure.use(({ ctx, next }) => {
@@ -229,27 +237,42 @@ export function partnerProcedure(
   options: { limit?: LimitName; whileBlocked?: true } = {},
 ) {
   const purpose = OPERATIONS[operation].purpose;
-  return residentProcedure.use(async ({ ctx, next }) => {
-    if (!options.whileBlocked) ctx.deps.watch.enforce("resident", ctx.principal.userId);
-    if (options.limit === "open") ctx.deps.watch.observe("opens", ctx.principal.userId);
+  /** The resident's scope, then the call's: one middleware, where a chain would hop thrice. */
+  async function callScope(ctx: Context) {
+    const { principal, audit } = await residentScope(ctx);
+    if (!options.whileBlocked) ctx.deps.watch.enforce("resident", principal.userId);
+    if (options.limit === "open") ctx.deps.watch.observe("opens", principal.userId);
     if (options.limit) {
       await enforceRateLimit(
         ctx.deps.rateLimits,
         ctx.responseHeaders,
         options.limit,
-        ctx.principal.userId,
+        principal.userId,
       );
     }
     const { devices, consents, subjects, auditWriter, inflight, watch, metrics, tracing } =
       ctx.deps;
     const call: PartnerCallScope = {
       services: { devices, consents, subjects, auditWriter, inflight, watch, metrics, tracing },
-      principal: ctx.principal,
-      audit: ctx.audit,
+      principal,
+      audit,
       operation,
       purpose,
       timing: ctx.timing,
     };
-    return next({ ctx: { call } });
+    return { principal, audit, call };
+  }
+  // `mapErrors`, `residentProcedure` and the call's scope in one middleware: each tRPC middleware
+  // is a hop that copies the context (issue 30), and a door open passes here every time.
+  return t.procedure.use(async ({ ctx, next }) => {
+    let scope: Awaited<ReturnType<typeof callScope>>;
+    try {
+      scope = await callScope(ctx);
+    } catch (error) {
+      throw toTRPCError(error);
+    }
+    const result = await next({ ctx: scope });
+    if (result.ok) return result;
+    throw mappedError(result.error);
   });
 }

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { INSERT_ROWS_IF_GRANTED } from "../src/audit-writer";
 import {
   ConsentRequiredError,
   countAuditEvents,
@@ -9,7 +10,6 @@ import {
   revokeConsent,
   verifyAuditChain,
 } from "../src/index";
-import { INSERT_ROWS_IF_GRANTED } from "../src/audit-writer";
 import { createTestDatabase } from "../src/testing";
 import { APP_AUDIT, attemptInput, grant, newUserId } from "./fixtures";
 
@@ -232,7 +232,9 @@ describe("group commit of partner-call audit rows", () => {
     });
     for (const plan of plans) {
       expect(plan).toContain("consent_current_pk");
-      expect(plan).not.toMatch(/"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/);
+      expect(plan).not.toMatch(
+        /"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/,
+      );
     }
   });
 
