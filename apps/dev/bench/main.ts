@@ -177,7 +177,9 @@ const children: ChildServer[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 const dbUrl = stack.testDatabase.url;
 const childMode = dbUrl !== undefined;
-const dbName = dbUrl ? new URL(dbUrl).pathname.slice(1) : null;
+/** A PostgreSQL URL's database name; null for embedded PGlite (no URL). */
+const databaseName = (url: string | undefined) => (url ? new URL(url).pathname.slice(1) : null);
+const dbName = databaseName(dbUrl);
 const pgSql = dbUrl ? new SQL(dbUrl, { max: 1 }) : null;
 let finished = false;
 // Ctrl-C: do not leave the api and proxy children running.
@@ -193,7 +195,6 @@ try {
     ...on.env,
     ...HIGH_RATE_LIMITS,
     PROPGATE_ENV: "development",
-    INSTANCE_ID: "bench-api",
     LOG_LEVEL: "info",
   });
   const childEnv = (instanceId: string, on: TestStack = stack) => ({
@@ -783,7 +784,7 @@ try {
         const measured = await startMeasuredApi(on, `bench-estate-${name}`);
         return {
           stack: on,
-          dbName: on.testDatabase.url ? new URL(on.testDatabase.url).pathname.slice(1) : null,
+          dbName: databaseName(on.testDatabase.url),
           origin: measured.url,
           pid: measured.pid,
           request: openDoorRequest(tokens),

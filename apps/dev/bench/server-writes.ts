@@ -26,35 +26,32 @@ export async function serverWrites(sql: SQL): Promise<ServerWrites> {
   };
 }
 
-export function writesSince(before: ServerWrites, after: ServerWrites): ServerWrites {
-  return {
-    checkpointsTimed: after.checkpointsTimed - before.checkpointsTimed,
-    checkpointsRequested: after.checkpointsRequested - before.checkpointsRequested,
-    buffersCheckpoint: after.buffersCheckpoint - before.buffersCheckpoint,
-    buffersClean: after.buffersClean - before.buffersClean,
-    buffersBackend: after.buffersBackend - before.buffersBackend,
-  };
+const FIELDS = [
+  "checkpointsTimed",
+  "checkpointsRequested",
+  "buffersCheckpoint",
+  "buffersClean",
+  "buffersBackend",
+] as const;
+
+/** Field by field: `combine(a, b)` of each count. */
+function fieldwise(
+  a: ServerWrites,
+  b: ServerWrites,
+  combine: (x: number, y: number) => number,
+): ServerWrites {
+  return Object.fromEntries(
+    FIELDS.map((field) => [field, combine(a[field], b[field])]),
+  ) as unknown as ServerWrites;
 }
 
-export function noWrites(): ServerWrites {
-  return {
-    checkpointsTimed: 0,
-    checkpointsRequested: 0,
-    buffersCheckpoint: 0,
-    buffersClean: 0,
-    buffersBackend: 0,
-  };
-}
+export const writesSince = (before: ServerWrites, after: ServerWrites) =>
+  fieldwise(after, before, (x, y) => x - y);
 
-export function addWrites(a: ServerWrites, b: ServerWrites): ServerWrites {
-  return {
-    checkpointsTimed: a.checkpointsTimed + b.checkpointsTimed,
-    checkpointsRequested: a.checkpointsRequested + b.checkpointsRequested,
-    buffersCheckpoint: a.buffersCheckpoint + b.buffersCheckpoint,
-    buffersClean: a.buffersClean + b.buffersClean,
-    buffersBackend: a.buffersBackend + b.buffersBackend,
-  };
-}
+export const addWrites = (a: ServerWrites, b: ServerWrites) => fieldwise(a, b, (x, y) => x + y);
+
+export const noWrites = (): ServerWrites =>
+  Object.fromEntries(FIELDS.map((field) => [field, 0])) as unknown as ServerWrites;
 
 /** "1 checkpoint (0 requested), 8 kB pages written: 1200 by it, 0 by the writer, 30 by backends". */
 export function writesText(writes: ServerWrites | null): string {
