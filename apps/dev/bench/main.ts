@@ -31,6 +31,7 @@ import {
 import { measureJournalPages } from "./journal-pages.ts";
 import { type LoadRequest, runLoad } from "./load.ts";
 import { sampleActivity } from "./pg-activity.ts";
+import { type PostgresProfile, recordPostgres } from "./pg-profile.ts";
 import {
   backendCpuDelta,
   type ChildServer,
@@ -711,6 +712,7 @@ try {
     let profileNote = "No goal missed: no profile taken.";
     let profileCopy: string | null = null;
     // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
+    let postgresProfile: PostgresProfile | string = "No goal missed: no profile taken.";
     async function profileApi(): Promise<{ file: string; summary: ProfileSummary }> {
       const profileDir = join(workDir, "profile");
       mkdirSync(profileDir);
@@ -725,9 +727,17 @@ try {
         targets.propgate.origin = profiled.url;
         targets.propgate.pid = profiled.pid;
         await measure("propgate", "closed", -1, 16, 1);
+        // PostgreSQL's backends of the bench database, the profiled api's among them by now.
+        const backends = dbName ? [...postgresBackendCpu(dbName).keys()] : [];
+        const recording = recordPostgres(
+          backends,
+          CONFIG.profileSeconds,
+          join(profileDir, "postgres.perf.data"),
+        );
         runStart = performance.now();
         await measure("propgate", "closed", -1, 16, CONFIG.profileSeconds);
         runEnd = performance.now();
+        postgresProfile = await recording.done;
       } finally {
         targets.propgate.origin = api.url;
         targets.propgate.pid = api.pid;
@@ -1134,6 +1144,7 @@ try {
       goals,
       profile,
       profileNote,
+      postgresProfile,
       findings,
       notes,
     };

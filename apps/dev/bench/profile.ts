@@ -24,10 +24,22 @@ export interface ProfileFrame {
   percent: number;
 }
 
+/** A share of the samples by the layer of code that was running, however deep the call. */
+export interface ProfileLayer {
+  /**
+   * The nearest repository file on the stack (what a library or native frame below it ran for),
+   * or, with no repository frame on the stack, the outermost package or runtime module.
+   */
+  layer: string;
+  samples: number;
+  percent: number;
+}
+
 export interface ProfileSummary {
   wallMs: number;
   samples: number;
   frames: ProfileFrame[];
+  layers: ProfileLayer[];
 }
 
 const REPO = resolve(import.meta.dir, "../../..");
@@ -41,6 +53,14 @@ function location(url: string, lineNumber: number): string | null {
       ? relative(REPO, path)
       : path;
   return `${shown}:${lineNumber + 1}`;
+}
+
+/** `node_modules/<package>` (scoped: `<scope>/<name>`) of a path inside one, else null. */
+function packageOf(path: string): string | null {
+  const at = path.lastIndexOf("/node_modules/");
+  if (at < 0) return null;
+  const parts = path.slice(at + 14).split("/");
+  return parts[0]?.startsWith("@") ? `${parts[0]}/${parts[1]}` : (parts[0] ?? null);
 }
 
 /**
@@ -78,6 +98,22 @@ export function topFrames(
     return null;
   };
 
+  /** See `ProfileLayer.layer`. */
+  const layerOf = (id: number): string => {
+    let outermost: string | null = null;
+    for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
+      const url = byId.get(up)?.callFrame.url ?? "";
+      if (!url) continue;
+      const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+      const inPackage = packageOf(path);
+      if (inPackage) outermost = `${inPackage} (no repository frame above it)`;
+      else if (path.startsWith(REPO)) return relative(REPO, path);
+      else outermost = `${path} (runtime; no repository frame above it)`;
+    }
+    return outermost ?? "native, no JavaScript frame (event loop, I/O, GC)";
+  };
+  const layers = new Map<string, number>();
+
   const frames = new Map<string, ProfileFrame & { vias: Map<string, number> }>();
   let at = profile.startTime;
   let total = 0;
@@ -85,6 +121,8 @@ export function topFrames(
     at += profile.timeDeltas[i] ?? 0;
     if (at < from || at > to) return;
     total += 1;
+    const layer = layerOf(id);
+    layers.set(layer, (layers.get(layer) ?? 0) + 1);
     const frame = byId.get(id)?.callFrame;
     if (!frame) return;
     const functionName = frame.functionName || "(anonymous)";
@@ -117,5 +155,13 @@ export function topFrames(
     wallMs: (Math.min(to, profile.endTime) - Math.max(from, profile.startTime)) / 1000,
     samples: total,
     frames: top,
+    layers: [...layers.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([layer, samples]) => ({
+        layer,
+        samples,
+        percent: total > 0 ? (100 * samples) / total : 0,
+      })),
   };
 }

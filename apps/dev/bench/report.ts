@@ -1,5 +1,6 @@
 import type { LoadResult } from "./load.ts";
 import type { Activity } from "./pg-activity.ts";
+import type { PostgresProfile } from "./pg-profile.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { fmt } from "./stats.ts";
 
@@ -108,6 +109,8 @@ export interface Summary {
   goals: Goal[];
   profile: (ProfileSummary & { seconds: number }) | null;
   profileNote: string;
+  /** `perf` of PostgreSQL's backends during the profiled run, or why there is none. */
+  postgresProfile: PostgresProfile | string;
   /** A few sentences derived from the figures. */
   findings: string[];
   notes: string[];
@@ -230,6 +233,36 @@ function profileTable(summary: Summary): string {
         frame.via ? `\`${frame.via.replaceAll("|", "\\|")}\`` : "",
       ]),
     ),
+    "",
+    "The same samples by the layer that was running: the nearest file of this repository on " +
+      "the stack (a package's or the runtime's frames count for the file that called them), or " +
+      "the outermost package when no file of ours is on the stack (the driver's socket work, " +
+      "tRPC's fetch adapter):",
+    "",
+    table(
+      ["layer", "samples", "%"],
+      profile.layers.map((layer) => [
+        `\`${layer.layer}\``,
+        String(layer.samples),
+        fmt(layer.percent, 1),
+      ]),
+    ),
+  ].join("\n");
+}
+
+function postgresProfileTable(summary: Summary): string {
+  const profile = summary.postgresProfile;
+  if (typeof profile === "string") return profile;
+  return [
+    `\`perf record -g\` of the bench database's backends over the same run: ${profile.samples} ` +
+      `samples, ${fmt(profile.kernelPercent, 1)} % of them in the kernel (sockets, the WAL's ` +
+      "write and flush). Each function's share includes what it called, so shares overlap " +
+      "where one part calls another:",
+    "",
+    table(
+      ["PostgreSQL function", "what it is", "% of samples"],
+      profile.parts.map((part) => [`\`${part.fn}\``, part.what, fmt(part.percent, 1)]),
+    ),
   ].join("\n");
 }
 
@@ -263,6 +296,10 @@ export function stdoutReport(summary: Summary): string {
     "## CPU profile of the api",
     "",
     profileTable(summary),
+    "",
+    "## CPU profile of PostgreSQL",
+    "",
+    postgresProfileTable(summary),
     "",
     "## Notes",
     "",
@@ -356,6 +393,10 @@ export function benchmarksMarkdown(summary: Summary): string {
     "## Where the api spends its time",
     "",
     profileTable(summary),
+    "",
+    "## Where PostgreSQL spends its time",
+    "",
+    postgresProfileTable(summary),
     "",
     "## Method and caveats",
     "",
