@@ -89,6 +89,55 @@ describe("group commit of partner-call audit rows", () => {
     expect(writer.stats).toMatchObject({ batches: 30, rows: 30, gateRechecks: 0, pending: 0 });
   });
 
+  test("under load a batch gathers as many callers as the last one carried; from idle it never waits", async () => {
+    // A gathering window far longer than the test: only the callers arriving can end it early.
+    const writer = createAuditWriter(handle.db, { gatherMs: 60_000 });
+    const user = newUserId();
+    await grant(handle.db, user, "intercom");
+    const open = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT),
+      );
+
+    // From idle: a lone attempt goes at once (were it to wait, the test would time out).
+    await open(1)[0];
+    expect(writer.stats.batches).toBe(1);
+
+    // Six callers at once make one batch; two more come while it is written.
+    const first = open(6);
+    while (writer.stats.writing < 6) await Promise.resolve();
+    const second = open(2);
+    await Promise.all(first);
+    expect(writer.stats.batches).toBe(2);
+    // The next batch waits for six: the two alone are not written (they would be within a
+    // round trip)…
+    await Bun.sleep(50);
+    expect(writer.stats.batches).toBe(2);
+    expect(writer.stats.pending).toBe(2);
+    // …until four more come, and all six go in one statement.
+    const third = open(4);
+    await Promise.all([...second, ...third]);
+    expect(writer.stats.batches).toBe(3);
+    expect(writer.stats.rows).toBe(13);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+
+  test("a gathering batch goes with fewer callers once its window ends", async () => {
+    const writer = createAuditWriter(handle.db, { gatherMs: 30 });
+    const user = newUserId();
+    await grant(handle.db, user, "intercom");
+    const open = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT),
+      );
+    const first = open(5);
+    while (writer.stats.writing < 5) await Promise.resolve();
+    const late = open(1);
+    await Promise.all([...first, ...late]);
+    expect(writer.stats.batches).toBe(2);
+    expect(writer.stats.rows).toBe(6);
+  });
+
   test("results are batched too, and an attempt after a revoke is denied", async () => {
     const writer = createAuditWriter(handle.db);
     const userId = newUserId();
