@@ -1095,7 +1095,9 @@ try {
         ? `The api's top self frame under load: \`${topFrame.functionName}\` ` +
           (topFrame.via
             ? `(${topFrame.location === "(native)" ? "native" : `\`${topFrame.location}\``}, called from \`${topFrame.via}\`)`
-            : `(\`${topFrame.location}\`)`) +
+            : topFrame.location === "(native)"
+              ? "(native, with no JavaScript caller: the event loop, I/O or GC)"
+              : `(\`${topFrame.location}\`)`) +
           `, ${fmt(topFrame.percent, 1)} % of the samples.`
         : profileNote,
       (() => {

@@ -17,7 +17,10 @@ export interface ProfileFrame {
   functionName: string;
   /** Repository-relative file (or `node_modules/<package>/…`) and 1-based line. */
   location: string;
-  /** The nearest caller in application or package code, for native and runtime frames. */
+  /**
+   * The nearest caller in application or package code, for native and runtime frames (each
+   * caller its own row); null for one with no JavaScript caller (the event loop, I/O, GC).
+   */
   via: string | null;
   samples: number;
   /** Share of all samples. */
@@ -114,7 +117,9 @@ export function topFrames(
   };
   const layers = new Map<string, number>();
 
-  const frames = new Map<string, ProfileFrame & { vias: Map<string, number> }>();
+  // A native or runtime frame is one row per caller: merged, every anonymous native frame (the
+  // event loop's among them) read as called from whichever caller was most frequent.
+  const frames = new Map<string, ProfileFrame>();
   let at = profile.startTime;
   let total = 0;
   profile.samples.forEach((id, i) => {
@@ -127,30 +132,16 @@ export function topFrames(
     if (!frame) return;
     const functionName = frame.functionName || "(anonymous)";
     const where = location(frame.url, frame.lineNumber) ?? "(native)";
-    const key = `${functionName}\0${where}`;
-    const entry = frames.get(key) ?? {
-      functionName,
-      location: where,
-      via: null,
-      samples: 0,
-      percent: 0,
-      vias: new Map<string, number>(),
-    };
+    const via = ownCode(id) ? null : viaOf(id);
+    const key = `${functionName}\0${where}\0${via ?? ""}`;
+    const entry = frames.get(key) ?? { functionName, location: where, via, samples: 0, percent: 0 };
     entry.samples += 1;
-    if (!ownCode(id)) {
-      const via = viaOf(id);
-      if (via) entry.vias.set(via, (entry.vias.get(via) ?? 0) + 1);
-    }
     frames.set(key, entry);
   });
   const top = [...frames.values()]
     .sort((a, b) => b.samples - a.samples)
     .slice(0, limit)
-    .map(({ vias, ...frame }) => ({
-      ...frame,
-      via: [...vias.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null,
-      percent: total > 0 ? (100 * frame.samples) / total : 0,
-    }));
+    .map((frame) => ({ ...frame, percent: total > 0 ? (100 * frame.samples) / total : 0 }));
   return {
     wallMs: (Math.min(to, profile.endTime) - Math.max(from, profile.startTime)) / 1000,
     samples: total,

@@ -230,7 +230,11 @@ function profileTable(summary: Summary): string {
         fmt(frame.percent, 1),
         `\`${frame.functionName.replaceAll("|", "\\|")}\``,
         `\`${frame.location}\``,
-        frame.via ? `\`${frame.via.replaceAll("|", "\\|")}\`` : "",
+        frame.via
+          ? `\`${frame.via.replaceAll("|", "\\|")}\``
+          : frame.location === "(native)"
+            ? "none: the event loop, I/O or GC"
+            : "",
       ]),
     ),
     "",
