@@ -711,8 +711,8 @@ try {
     let profile: Summary["profile"] = null;
     let profileNote = "No goal missed: no profile taken.";
     let profileCopy: string | null = null;
-    // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
     let postgresProfile: PostgresProfile | string = "No goal missed: no profile taken.";
+    // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
     async function profileApi(): Promise<{ file: string; summary: ProfileSummary }> {
       const profileDir = join(workDir, "profile");
       mkdirSync(profileDir);

@@ -566,7 +566,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
    * (see `AuditWriterOptions.gatherMs`); at once when the load is light or a caller is closing.
    */
   function gather(): Promise<void> | undefined {
-    const target = Math.min(waitingLastBatch, maxBatch);
+    const target = waitingLastBatch;
     if (gatherMs <= 0 || closed || target < GATHER_FROM || waitingQueued >= target) return;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => wake(), gatherMs);

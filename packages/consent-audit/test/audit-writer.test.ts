@@ -44,6 +44,22 @@ function failedAnswer(input: ReturnType<typeof attemptInput>, attempt: number) {
   };
 }
 
+/** `n` attempts of `user`'s at once, on `writer`. */
+const opener = (writer: ReturnType<typeof createAuditWriter>, user: string) => (n: number) =>
+  Array.from({ length: n }, (_, i) => writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT));
+
+/**
+ * Until `writer` is writing a batch of at least `rows` rows: it takes up its queue within a few
+ * microtasks, so a bounded number of turns (an unbounded loop would starve the test's timeout).
+ */
+async function whileWriting(writer: ReturnType<typeof createAuditWriter>, rows: number) {
+  for (let turn = 0; turn < 100; turn++) {
+    if (writer.stats.writing >= rows) return;
+    await Promise.resolve();
+  }
+  throw new Error(`the writer never took up a batch of ${rows} rows`);
+}
+
 describe("group commit of partner-call audit rows", () => {
   test("concurrent attempts share transactions; each caller gets its own row and verdict", async () => {
     const writer = createAuditWriter(handle.db);
@@ -94,10 +110,7 @@ describe("group commit of partner-call audit rows", () => {
     const writer = createAuditWriter(handle.db, { gatherMs: 60_000 });
     const user = newUserId();
     await grant(handle.db, user, "intercom");
-    const open = (n: number) =>
-      Array.from({ length: n }, (_, i) =>
-        writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT),
-      );
+    const open = opener(writer, user);
 
     // From idle: a lone attempt goes at once (were it to wait, the test would time out).
     await open(1)[0];
@@ -105,15 +118,12 @@ describe("group commit of partner-call audit rows", () => {
 
     // Six callers at once make one batch; two more come while it is written.
     const first = open(6);
-    while (writer.stats.writing < 6) await Promise.resolve();
+    await whileWriting(writer, 6);
     const second = open(2);
     await Promise.all(first);
-    expect(writer.stats.batches).toBe(2);
-    // The next batch waits for six: the two alone are not written (they would be within a
-    // round trip)…
-    await Bun.sleep(50);
-    expect(writer.stats.batches).toBe(2);
-    expect(writer.stats.pending).toBe(2);
+    // The next batch waits for six: the two are queued, not being written (without gathering
+    // the writer has taken them up by the time their predecessors' callers resume)…
+    expect(writer.stats).toMatchObject({ batches: 2, pending: 2, writing: 0 });
     // …until four more come, and all six go in one statement.
     const third = open(4);
     await Promise.all([...second, ...third]);
@@ -126,12 +136,9 @@ describe("group commit of partner-call audit rows", () => {
     const writer = createAuditWriter(handle.db, { gatherMs: 30 });
     const user = newUserId();
     await grant(handle.db, user, "intercom");
-    const open = (n: number) =>
-      Array.from({ length: n }, (_, i) =>
-        writer.attempt(attemptInput(user, "intercom", i), APP_AUDIT),
-      );
+    const open = opener(writer, user);
     const first = open(5);
-    while (writer.stats.writing < 5) await Promise.resolve();
+    await whileWriting(writer, 5);
     const late = open(1);
     await Promise.all([...first, ...late]);
     expect(writer.stats.batches).toBe(2);
