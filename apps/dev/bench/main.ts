@@ -18,7 +18,7 @@ import {
 } from "../src/testing/harness.ts";
 import { measureAuditPages } from "./audit-pages.ts";
 import { measureAuditVerify } from "./audit-verify.ts";
-import { startAuditedFloor } from "./audited-floor.ts";
+import { startAuditedFloor, startStackFloor } from "./audited-floor.ts";
 import { startBareProxy } from "./bare-proxy.ts";
 import { breakdownLine, measureBreakdown } from "./breakdown.ts";
 import {
@@ -250,6 +250,9 @@ try {
   const api = await startMeasuredApi(stack, "bench-api", "api");
   let proxy: { url: string; pid: number | null };
   let floor: { url: string; pid: number | null };
+  let stackFloor: { url: string; pid: number | null };
+  // The partner subject of the baselines' requests (any subject the simulator accepts).
+  const subject = randomBytes(32).toString("base64url");
   const floorSettings = {
     target: stack.sims.intercom.url,
     issuer: stack.env.AUTH_ISSUER ?? "",
@@ -275,6 +278,22 @@ try {
     );
     children.push(floorChild);
     floor = floorChild;
+    const stackFloorChild = await startAuditedFloorProcess(
+      {
+        DATABASE_URL: dbUrl ?? "",
+        AUTH_ISSUER: floorSettings.issuer,
+        AUTH_AUDIENCE: floorSettings.audience,
+        AUTH_JWKS_URL: floorSettings.jwksUrl,
+        PARTNER_INTERCOM_CLIENT_ID: floorSettings.clientId,
+        PARTNER_INTERCOM_CLIENT_SECRET: floorSettings.clientSecret,
+        BENCH_FLOOR_KIND: "stack",
+        BENCH_FLOOR_SUBJECT: subject,
+        BENCH_FLOOR_PARTNER_PATH: INTERCOM_PATH,
+      },
+      floorSettings.target,
+    );
+    children.push(stackFloorChild);
+    stackFloor = stackFloorChild;
   } else {
     const inProcess = startBareProxy(stack.sims.intercom.url);
     cleanups.push(() => inProcess.stop());
@@ -282,12 +301,18 @@ try {
     const inProcessFloor = startAuditedFloor(stack.database.db, floorSettings);
     cleanups.push(() => inProcessFloor.stop());
     floor = { url: inProcessFloor.url, pid: null };
+    const inProcessStackFloor = startStackFloor(stack.database.db, {
+      ...floorSettings,
+      subject,
+      partnerPath: INTERCOM_PATH,
+    });
+    cleanups.push(() => inProcessStackFloor.stop());
+    stackFloor = { url: inProcessStackFloor.url, pid: null };
   }
   progress(
-    `api ${api.url} (${childMode ? `pid ${api.pid}` : "in process"}), proxy ${proxy.url}, floor ${floor.url}`,
+    `api ${api.url} (${childMode ? `pid ${api.pid}` : "in process"}), proxy ${proxy.url}, floor ${floor.url}, stack floor ${stackFloor.url}`,
   );
 
-  const subject = randomBytes(32).toString("base64url");
   const runPrefix = randomBytes(4).toString("hex");
   let runCounter = 0;
   let partnerToken = "";
@@ -320,6 +345,12 @@ try {
         },
       }),
     },
+    // Propgate's own request: the same tokens, path and body.
+    stack: {
+      origin: stackFloor.url,
+      pid: stackFloor.pid,
+      request: openDoorRequest(residentTokens),
+    },
     propgate: { origin: api.url, pid: api.pid, request: openDoorRequest(residentTokens) },
   };
 
@@ -343,7 +374,7 @@ try {
     const tag = `${runPrefix}-${runCounter++}`;
     const propgate = target === "propgate";
     // Both audited targets write to their database: its rows and backends' CPU are theirs.
-    const audited = propgate || target === "floor";
+    const audited = propgate || target === "floor" || target === "stack";
     if (propgate) clearRecorders(on);
     const auditBefore = audited ? await countAuditEvents(on.database.db) : 0;
     const rssSamples: number[] = [];
@@ -435,12 +466,12 @@ try {
     stack.sims.intercom.faults.set({ tokenLifetimeSeconds: normalLifetime });
 
     progress("warm-up");
-    for (const target of ["direct", "bare", "floor", "propgate"] as const) {
+    for (const target of ["direct", "bare", "floor", "stack", "propgate"] as const) {
       await measure(target, "closed", -1, 16, CONFIG.warmSeconds);
     }
 
     const runs: RunRecord[] = [];
-    const order: TargetName[] = ["direct", "bare", "floor", "propgate"];
+    const order: TargetName[] = ["direct", "bare", "floor", "stack", "propgate"];
     for (let rep = 0; rep < CONFIG.reps; rep++) {
       for (const c of CONFIG.connections) {
         for (const target of order) {
@@ -912,6 +943,7 @@ try {
     const at16Propgate = at16("propgate");
     const at16Bare = at16("bare");
     const at16Floor = at16("floor");
+    const at16Stack = at16("stack");
     const measures: Measure[] = [
       {
         measure:
@@ -980,16 +1012,19 @@ try {
       },
       {
         measure:
-          "CPU per request by c, api main thread / api other threads / bare proxy / audited floor (whole processes), ms",
+          "CPU per request by c, api main thread / api other threads / bare proxy / audited floor / audited floor on Hono + tRPC + zod (whole processes), ms",
         value: childMode
           ? CONFIG.connections
               .map((c) => {
                 const mine = cell(closed, "propgate", (x) => x.connections === c);
                 const bare = cell(closed, "bare", (x) => x.connections === c);
                 const floorCell = cell(closed, "floor", (x) => x.connections === c);
+                const stackCell = cell(closed, "stack", (x) => x.connections === c);
                 const main = (mine?.mainThreadMsPer1000 ?? Number.NaN) / 1000;
                 const rest = (mine?.cpuMsPer1000 ?? Number.NaN) / 1000 - main;
-                return `c = ${c}: ${fmt(main, 2)} / ${fmt(rest, 2)} / ${fmt((bare?.cpuMsPer1000 ?? Number.NaN) / 1000, 2)} / ${fmt((floorCell?.cpuMsPer1000 ?? Number.NaN) / 1000, 2)}`;
+                const whole = (x: Cell | undefined) =>
+                  fmt((x?.cpuMsPer1000 ?? Number.NaN) / 1000, 2);
+                return `c = ${c}: ${fmt(main, 2)} / ${fmt(rest, 2)} / ${whole(bare)} / ${whole(floorCell)} / ${whole(stackCell)}`;
               })
               .join("; ")
           : "not measured",
@@ -1074,6 +1109,16 @@ try {
           ? `, ${perOpen(at16Floor?.cpuMsPer1000)} ms of its own CPU and ${perOpen(at16Floor?.dbCpuMsPer1000)} ms of PostgreSQL CPU per request)`
           : ")") +
         `; at a paced 100 req/s it added ${fmt(floorAddedP50, 2)} ms p50 and ${fmt(floorAddedP99, 2)} ms p99 over it.`,
+      `The same floor on Hono + tRPC + zod, answering Propgate's own request, served ` +
+        `${fmt((100 * (at16Stack?.rps ?? Number.NaN)) / (at16Floor?.rps ?? Number.NaN), 1)} % of the floor's req/s at c = 16 ` +
+        `(${fmt(at16Stack?.rps, 0)} req/s` +
+        (childMode
+          ? `, ${perOpen(at16Stack?.cpuMsPer1000)} ms of its own CPU per request): the framework costs ` +
+            `${perOpen((at16Stack?.cpuMsPer1000 ?? Number.NaN) - (at16Floor?.cpuMsPer1000 ?? Number.NaN))} ms, ` +
+            `and Propgate's own work over it ${perOpen((at16Propgate?.cpuMsPer1000 ?? Number.NaN) - (at16Stack?.cpuMsPer1000 ?? Number.NaN))} ms of api CPU ` +
+            `and ${perOpen((at16Propgate?.dbCpuMsPer1000 ?? Number.NaN) - (at16Stack?.dbCpuMsPer1000 ?? Number.NaN))} ms of PostgreSQL CPU per door open` +
+            ` (Propgate served ${fmt((100 * (at16Propgate?.rps ?? Number.NaN)) / (at16Stack?.rps ?? Number.NaN), 1)} % of its req/s).`
+          : ")."),
       childMode
         ? `Per door open at c = 16: ${perOpen(at16Propgate?.cpuMsPer1000)} ms of api CPU and ` +
           `${perOpen(at16Propgate?.dbCpuMsPer1000)} ms of PostgreSQL backend CPU, against ` +
@@ -1117,9 +1162,9 @@ try {
 
     const notes = [
       "Load generator: autocannon (programmatic API, one process, no workers), a fresh `Idempotency-Key` / `idempotencyKey` per request through `setupRequest`. Latency percentiles come from autocannon's per-response times (fractional ms); its own histogram rounds to whole ms.",
-      `Closed loop: ${CONFIG.reps} repetition(s) of ${CONFIG.closedSeconds} s per (target, c), interleaved (direct, bare, floor, propgate at each c) so drift hits all four; after a ${CONFIG.warmSeconds} s warm-up per target at c = 16 that is not counted.`,
+      `Closed loop: ${CONFIG.reps} repetition(s) of ${CONFIG.closedSeconds} s per (target, c), interleaved (direct, bare, floor, stack floor, propgate at each c) so drift hits all five; after a ${CONFIG.warmSeconds} s warm-up per target at c = 16 that is not counted.`,
       `Paced: autocannon's \`overallRate\`, split over ${PACED_PER_CONNECTION}-per-second connections (${CONFIG.rates.map((r) => `${Math.max(1, Math.round(r / PACED_PER_CONNECTION))} at ${r} req/s`).join(", ")}). autocannon paces per connection per second: a connection sends its share back to back, then waits for the next second. That is a bursty approximation of an open loop, not Poisson arrivals; when the achieved rate is below the offered one the target is saturated and the latencies are those of a closed loop. ${CONFIG.pacedSeconds} s per run.`,
-      `Placement: ${childMode ? "the measured api and the bare proxy each run as a child process (bun, on loopback); the load generator, both partner simulators, the dev identity issuer and the stack's own api instance (used for consent grants and as instance A of the revocation measure) run in the bench process" : "everything (load generator, simulators, api, proxy, PGlite) runs in the bench process"}. The bare proxy forwards to the simulator in the bench process, like the api does. The audited floor (\`audited-floor.ts\`, ${childMode ? "a child process too" : "in the bench process"}) verifies the resident's JWT once per token (jose, the same JWKS, a map keyed by the token's SHA-256 until \`exp\`), commits one \`partner.request\` row through \`createAuditWriter\` (the same group commit and consent re-check) on the bench database, then forwards with a partner token it holds: the least a gateway keeping invariant 1 does per request.`,
+      `Placement: ${childMode ? "the measured api and the bare proxy each run as a child process (bun, on loopback); the load generator, both partner simulators, the dev identity issuer and the stack's own api instance (used for consent grants and as instance A of the revocation measure) run in the bench process" : "everything (load generator, simulators, api, proxy, PGlite) runs in the bench process"}. The bare proxy forwards to the simulator in the bench process, like the api does. The audited floor (\`audited-floor.ts\`, ${childMode ? "a child process too" : "in the bench process"}) verifies the resident's JWT once per token (jose, the same JWKS, a map keyed by the token's SHA-256 until \`exp\`), commits one \`partner.request\` row through \`createAuditWriter\` (the same group commit and consent re-check) on the bench database, then forwards with a partner token it holds: the least a gateway keeping invariant 1 does per request. The audited floor on the stack (\`startStackFloor\`, the same file${childMode ? ", its own child" : ""}) does exactly that behind the framework DESIGN.md fixes for Propgate: a Hono app handing \`/trpc/*\` to tRPC's fetch adapter, one mutation taking Propgate's door-open request (zod input, the resident found in a tRPC middleware) and answering Propgate's output (zod): what it costs over the floor is the framework's, what Propgate costs over it is Propgate's own.`,
       `The api runs with LOG_LEVEL=info (one log line per request, as in production) ${childMode ? "written to a file" : "to a discarding stream"}, rate limits from \`HIGH_RATE_LIMITS\`, in-memory rate-limit counters (no REDIS_URL), ${RESIDENTS} residents with consent granted, round robin, all opening \`door-a1\`.`,
       `The ${os.availableParallelism()} cores are shared by the load generator, the simulator, the api, the proxy and the database, and by whatever else runs on the machine (load average ${loadAtStart.map((l) => fmt(l, 2)).join(", ")} at the start): absolute figures are low and noisy; the ratios to the same-run baselines are the figures to read.`,
       `Revoke → reject is the former \`bench/revocation.ts\`: both instances in the bench process (B started by the harness's \`startInstance\`, debug logging), ${CONFIG.revokeRounds} rounds.`,

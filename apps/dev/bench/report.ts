@@ -4,12 +4,13 @@ import type { PostgresProfile } from "./pg-profile.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { fmt } from "./stats.ts";
 
-export type TargetName = "direct" | "bare" | "floor" | "propgate";
+export type TargetName = "direct" | "bare" | "floor" | "stack" | "propgate";
 
 export const TARGET_LABELS: Record<TargetName, string> = {
   direct: "direct → partner-sim",
   bare: "bare Bun.serve proxy",
   floor: "audited floor (JWT + audit row + proxy)",
+  stack: "audited floor on Hono + tRPC + zod",
   propgate: "propgate `intercom.openDoor`",
 };
 
@@ -190,7 +191,7 @@ function pacedTable(summary: Summary): string {
         fmt(cell.p99, 2),
         added(cell.p50, direct?.p50),
         added(cell.p99, direct?.p99),
-        cell.target !== "propgate" || !floor
+        (cell.target !== "propgate" && cell.target !== "stack") || !floor
           ? "–"
           : `${fmt(cell.p50 - floor.p50, 2)} / ${fmt(cell.p99 - floor.p99, 2)} ms`,
         errorsOf(cell),
