@@ -3,6 +3,7 @@ import { OPERATIONS } from "@propgate/partner-client/contract";
 import { initTRPC, type TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { AdminReadLimits } from "./admin/read-limits.ts";
+import type { Principal } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
 import {
   CausedTRPCError,
@@ -111,9 +112,14 @@ export const publicProcedure = t.procedure.use(mapErrors);
  * A signed-in resident (or admin), counted against the per-resident limit. An address block
  * (credential guessing) refuses only requests whose token fails or is missing: many residents
  * may share the address (a carrier's NAT, a building's Wi-Fi, a load balancer), and a valid
- * token is counted against its own resident instead (invariant 7).
+ * token is counted against its own resident instead (invariant 7). A partner procedure's
+ * `call.admit` runs once the resident is known, before any limit (its block check), and its
+ * `call.limit` is counted with the resident's in the same breath: with Redis, one round trip.
  */
-async function residentScope(ctx: Context) {
+async function residentScope(
+  ctx: Context,
+  call: { limit?: LimitName; admit?: (principal: Principal) => void } = {},
+) {
   let principal: Awaited<ReturnType<typeof ctx.deps.verifier.verify>>;
   try {
     principal = await ctx.deps.tracing.leaf("auth.token", {}, () =>
@@ -127,9 +133,15 @@ async function residentScope(ctx: Context) {
     }
     throw error;
   }
+  call.admit?.(principal);
   // An admin's screens make several calls a view and refresh themselves: a limit of their own.
   const limit = principal.adminRole === null ? "resident" : "admin";
-  await enforceRateLimit(ctx.deps.rateLimits, ctx.responseHeaders, limit, principal.userId);
+  await enforceRateLimit(
+    ctx.deps.rateLimits,
+    ctx.responseHeaders,
+    call.limit ? [limit, call.limit] : limit,
+    principal.userId,
+  );
   // The token vouches for the resident's sites now: the partners' access checks may trust them
   // for a while longer. At most one write per resident per few minutes; a failure only lets the
   // sites age (access checks then deny), so the call goes on.
@@ -227,7 +239,9 @@ export const adminActProcedure = residentProcedure
 /**
  * A resident procedure that calls a partner for `operation`: the call scope (who, what for,
  * which operation) is built here once and handed to `callPartner` as `ctx.call`. `limit: "open"`
- * also counts the call against the door/gate open limit. A blocked resident is refused before
+ * also counts the call against the door/gate open limit, together with the resident's own (one
+ * Redis round trip for both), and by the unusual-opening rule even when a limit refuses it. A
+ * blocked resident is refused before
  * any partner call, unless `whileBlocked`: what lets a resident read, remove or end what is
  * theirs (a list, a removal, ending their own video session) never turns on them; consent and
  * erasure procedures make no partner call here and take no block at all.
@@ -239,17 +253,14 @@ export function partnerProcedure(
   const purpose = OPERATIONS[operation].purpose;
   /** The resident's scope, then the call's: one middleware, where a chain would hop thrice. */
   async function callScope(ctx: Context) {
-    const { principal, audit } = await residentScope(ctx);
-    if (!options.whileBlocked) ctx.deps.watch.enforce("resident", principal.userId);
-    if (options.limit === "open") ctx.deps.watch.observe("opens", principal.userId);
-    if (options.limit) {
-      await enforceRateLimit(
-        ctx.deps.rateLimits,
-        ctx.responseHeaders,
-        options.limit,
-        principal.userId,
-      );
-    }
+    const { principal, audit } = await residentScope(ctx, {
+      limit: options.limit,
+      // Refused before it is counted or limited; an open over a limit is still observed.
+      admit({ userId }) {
+        if (!options.whileBlocked) ctx.deps.watch.enforce("resident", userId);
+        if (options.limit === "open") ctx.deps.watch.observe("opens", userId);
+      },
+    });
     const { devices, consents, subjects, auditWriter, inflight, watch, metrics, tracing } =
       ctx.deps;
     const call: PartnerCallScope = {
