@@ -57,6 +57,7 @@ import {
 import { measureRevocation } from "./revocation.ts";
 import { measureRoundTrip, type RoundTrip } from "./round-trip.ts";
 import { addWrites, noWrites, serverWrites, writesSince, writesText } from "./server-writes.ts";
+import { measureSharedLimitsCost, type SharedLimitsCost } from "./shared-limits-cost.ts";
 import { fmt, median, percentile } from "./stats.ts";
 import { measureTracingCost, type TracingCost } from "./tracing-cost.ts";
 
@@ -513,6 +514,22 @@ try {
       });
     }
 
+    // Production's shared counts: rate limits and anomaly rules in Redis, against in memory.
+    let sharedLimits: SharedLimitsCost | null = null;
+    const redisUrl = process.env.REDIS_URL;
+    if (childMode && redisUrl) {
+      progress(`shared limits: memory vs Redis, ${CONFIG.reps * 2} rounds at c = 16 and c = 1`);
+      sharedLimits = await measureSharedLimitsCost({
+        redisUrl,
+        start: (name, extra) =>
+          startApiProcess({ ...childEnv(name), ...extra }, { logDir: workDir, name }),
+        request: (tag) => targets.propgate.request(`${runPrefix}-${tag}`),
+        reps: CONFIG.reps * 2,
+        seconds: CONFIG.closedSeconds,
+        warmSeconds: CONFIG.warmSeconds,
+      });
+    }
+
     // Aggregate: medians over repetitions per (kind, target, connections/rate).
     const cells = (kind: "closed" | "paced"): Cell[] => {
       const keys = kind === "closed" ? CONFIG.connections : CONFIG.rates;
@@ -956,6 +973,18 @@ try {
           : "needs the api in a child process (DATABASE_URL)",
       },
       {
+        measure:
+          "rate limits and anomaly counts in memory / in Redis (REDIS_URL, as instances behind one load balancer count): api CPU per door open at c = 16, ms; req/s at c = 16; p50 at c = 1, ms",
+        value: sharedLimits
+          ? `${fmt(sharedLimits.memory.cpuMs, 3)} / ${fmt(sharedLimits.redis.cpuMs, 3)} ms (${fmt(sharedLimits.overheadPercent, 1)} %); ${fmt(sharedLimits.memory.rps, 0)} / ${fmt(sharedLimits.redis.rps, 0)} req/s; ${fmt(sharedLimits.memory.p50c1, 2)} / ${fmt(sharedLimits.redis.p50c1, 2)} ms`
+          : "not measured",
+        note: sharedLimits
+          ? `two fresh api children on the bench database, one with REDIS_URL (a key prefix of this run's); after a warm-up each, ${CONFIG.reps * 2} rounds alternating which goes first, each a closed loop of ${CONFIG.closedSeconds} s at c = 16 then one at c = 1; medians; ${sharedLimits.opens} opens. Per door open the limits \`ip\`, \`resident\` and \`open\` (the last two asked together) and the unusual-opening rule's count (off the request's path) go to Redis`
+          : childMode
+            ? "set REDIS_URL (e.g. redis://127.0.0.1:6379) to measure it"
+            : "needs the api in a child process (DATABASE_URL) and REDIS_URL",
+      },
+      {
         measure: `token requests per 10,000 calls, token lifetime ${CONFIG.tokenLifetimeSeconds} s`,
         value: fmt((10_000 * (tokenRun.tokenRequests ?? 0)) / tokenCalls, 1),
         note:
@@ -1165,7 +1194,7 @@ try {
       `Closed loop: ${CONFIG.reps} repetition(s) of ${CONFIG.closedSeconds} s per (target, c), interleaved (direct, bare, floor, stack floor, propgate at each c) so drift hits all five; after a ${CONFIG.warmSeconds} s warm-up per target at c = 16 that is not counted.`,
       `Paced: autocannon's \`overallRate\`, split over ${PACED_PER_CONNECTION}-per-second connections (${CONFIG.rates.map((r) => `${Math.max(1, Math.round(r / PACED_PER_CONNECTION))} at ${r} req/s`).join(", ")}). autocannon paces per connection per second: a connection sends its share back to back, then waits for the next second. That is a bursty approximation of an open loop, not Poisson arrivals; when the achieved rate is below the offered one the target is saturated and the latencies are those of a closed loop. ${CONFIG.pacedSeconds} s per run.`,
       `Placement: ${childMode ? "the measured api and the bare proxy each run as a child process (bun, on loopback); the load generator, both partner simulators, the dev identity issuer and the stack's own api instance (used for consent grants and as instance A of the revocation measure) run in the bench process" : "everything (load generator, simulators, api, proxy, PGlite) runs in the bench process"}. The bare proxy forwards to the simulator in the bench process, like the api does. The audited floor (\`audited-floor.ts\`, ${childMode ? "a child process too" : "in the bench process"}) verifies the resident's JWT once per token (jose, the same JWKS, a map keyed by the token's SHA-256 until \`exp\`), commits one \`partner.request\` row through \`createAuditWriter\` (the same group commit and consent re-check) on the bench database, then forwards with a partner token it holds: the least a gateway keeping invariant 1 does per request. The audited floor on the stack (\`startStackFloor\`, the same file${childMode ? ", its own child" : ""}) does exactly that behind the framework DESIGN.md fixes for Propgate: a Hono app handing \`/trpc/*\` to tRPC's fetch adapter, one mutation taking Propgate's door-open request (zod input, the resident found in a tRPC middleware) and answering Propgate's output (zod): what it costs over the floor is the framework's, what Propgate costs over it is Propgate's own.`,
-      `The api runs with LOG_LEVEL=info (one log line per request, as in production) ${childMode ? "written to a file" : "to a discarding stream"}, rate limits from \`HIGH_RATE_LIMITS\`, in-memory rate-limit counters (no REDIS_URL), ${RESIDENTS} residents with consent granted, round robin, all opening \`door-a1\`.`,
+      `The api runs with LOG_LEVEL=info (one log line per request, as in production) ${childMode ? "written to a file" : "to a discarding stream"}, rate limits from \`HIGH_RATE_LIMITS\`, in-memory rate-limit counters (no REDIS_URL; production's counts in Redis are measured apart, under "Other measures"), ${RESIDENTS} residents with consent granted, round robin, all opening \`door-a1\`.`,
       `The ${os.availableParallelism()} cores are shared by the load generator, the simulator, the api, the proxy and the database, and by whatever else runs on the machine (load average ${loadAtStart.map((l) => fmt(l, 2)).join(", ")} at the start): absolute figures are low and noisy; the ratios to the same-run baselines are the figures to read.`,
       `Revoke → reject is the former \`bench/revocation.ts\`: both instances in the bench process (B started by the harness's \`startInstance\`, debug logging), ${CONFIG.revokeRounds} rounds.`,
     ];
