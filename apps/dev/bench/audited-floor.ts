@@ -203,7 +203,7 @@ export function startStackFloor(
             JSON.stringify({ subject: settings.subject }),
             input.idempotencyKey,
           );
-          if (!answer.ok) throw new TRPCError({ code: "BAD_GATEWAY" as "INTERNAL_SERVER_ERROR" });
+          if (!answer.ok) throw new TRPCError({ code: "BAD_GATEWAY" });
           const opened = OpenAnswer.parse(await answer.json());
           return {
             status: "opened" as const,

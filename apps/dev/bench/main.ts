@@ -268,27 +268,20 @@ try {
     const proxyChild = await startBareProxyProcess(stack.sims.intercom.url);
     children.push(proxyChild);
     proxy = proxyChild;
-    const floorChild = await startAuditedFloorProcess(
-      {
-        DATABASE_URL: dbUrl ?? "",
-        AUTH_ISSUER: floorSettings.issuer,
-        AUTH_AUDIENCE: floorSettings.audience,
-        AUTH_JWKS_URL: floorSettings.jwksUrl,
-        PARTNER_INTERCOM_CLIENT_ID: floorSettings.clientId,
-        PARTNER_INTERCOM_CLIENT_SECRET: floorSettings.clientSecret,
-      },
-      floorSettings.target,
-    );
+    const floorEnv = {
+      DATABASE_URL: dbUrl ?? "",
+      AUTH_ISSUER: floorSettings.issuer,
+      AUTH_AUDIENCE: floorSettings.audience,
+      AUTH_JWKS_URL: floorSettings.jwksUrl,
+      PARTNER_INTERCOM_CLIENT_ID: floorSettings.clientId,
+      PARTNER_INTERCOM_CLIENT_SECRET: floorSettings.clientSecret,
+    };
+    const floorChild = await startAuditedFloorProcess(floorEnv, floorSettings.target);
     children.push(floorChild);
     floor = floorChild;
     const stackFloorChild = await startAuditedFloorProcess(
       {
-        DATABASE_URL: dbUrl ?? "",
-        AUTH_ISSUER: floorSettings.issuer,
-        AUTH_AUDIENCE: floorSettings.audience,
-        AUTH_JWKS_URL: floorSettings.jwksUrl,
-        PARTNER_INTERCOM_CLIENT_ID: floorSettings.clientId,
-        PARTNER_INTERCOM_CLIENT_SECRET: floorSettings.clientSecret,
+        ...floorEnv,
         BENCH_FLOOR_KIND: "stack",
         BENCH_FLOOR_SUBJECT: subject,
         BENCH_FLOOR_PARTNER_PATH: INTERCOM_PATH,
@@ -468,13 +461,11 @@ try {
       .map((r) => ({ at: r.at, status: r.status, scope: r.tokenClaims?.scope ?? null }));
     stack.sims.intercom.faults.set({ tokenLifetimeSeconds: normalLifetime });
 
+    const order: TargetName[] = ["direct", "bare", "floor", "stack", "propgate"];
     progress("warm-up");
-    for (const target of ["direct", "bare", "floor", "stack", "propgate"] as const) {
-      await measure(target, "closed", -1, 16, CONFIG.warmSeconds);
-    }
+    for (const target of order) await measure(target, "closed", -1, 16, CONFIG.warmSeconds);
 
     const runs: RunRecord[] = [];
-    const order: TargetName[] = ["direct", "bare", "floor", "stack", "propgate"];
     for (let rep = 0; rep < CONFIG.reps; rep++) {
       for (const c of CONFIG.connections) {
         for (const target of order) {

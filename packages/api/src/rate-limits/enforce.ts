@@ -14,10 +14,8 @@ export async function enforceRateLimit(
   limits: LimitName | readonly LimitName[],
   key: string,
 ): Promise<void> {
-  const decisions =
-    typeof limits === "string"
-      ? [await rateLimits.consume(limits, key)]
-      : await Promise.all(limits.map((limit) => rateLimits.consume(limit, key)));
+  const asked = typeof limits === "string" ? [limits] : limits;
+  const decisions = await Promise.all(asked.map((limit) => rateLimits.consume(limit, key)));
   appendRateLimitHeaders(responseHeaders, decisions);
   let refused: LimitDecision | undefined;
   for (const decision of decisions) {
