@@ -501,15 +501,20 @@ describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end",
       expect(await stopped.stop()).toBe(0);
       const killed = spawnChild([process.execPath, MAIN], env);
       await openOnce(killed, "user-audit-killed");
-      // Killed once both its chains' newest rows are signed and logged (attempt and answer: 2).
+      // Killed once its chains' newest rows are signed and logged: the grant on the process
+      // chain, the attempt on the attempts' (w1), the answer on the answers' (w2).
       const chainOf = (line: string) => (JSON.parse(line) as { chainId: string }).chainId;
       const [writerLine] = await killed.waitFor(
-        /^\{.*"chainId":"[^"]*\/w1\.0","chainSeq":2,"closing":false.*"audit checkpoint".*\}$/,
+        /^\{.*"chainId":"[^"]*\/w1\.0","chainSeq":1,"closing":false.*"audit checkpoint".*\}$/,
+      );
+      const [answersLine] = await killed.waitFor(
+        /^\{.*"chainId":"[^"]*\/w2\.0","chainSeq":1,"closing":false.*"audit checkpoint".*\}$/,
       );
       const [processLine] = await killed.waitFor(
         /^\{.*"chainId":"[^"/]*\/\d+\/[a-z0-9]+","chainSeq":1,"closing":false.*"audit checkpoint".*\}$/,
       );
       expect(chainOf(writerLine)).toEndWith("/w1.0");
+      expect(chainOf(answersLine)).toEndWith("/w2.0");
       expect(chainOf(processLine)).not.toContain("/w");
       killed.process.kill("SIGKILL");
       await killed.process.exited;
@@ -518,7 +523,7 @@ describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end",
       const alone = await verifyAuditChain(fresh.db, { publicKey: signer.publicKey, now });
       expect(alone.ok).toBe(false);
       const reason = alone.ok ? "" : alone.reason;
-      for (const chainId of [chainOf(writerLine), chainOf(processLine)])
+      for (const chainId of [chainOf(writerLine), chainOf(answersLine), chainOf(processLine)])
         expect(reason).toContain(
           `chain ${chainId} ended without a closing checkpoint: a crash or a cut`,
         );
@@ -532,6 +537,9 @@ describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end",
         ),
         expect.stringContaining(
           `chain ${chainOf(writerLine)} ended without a closing checkpoint: a crash`,
+        ),
+        expect.stringContaining(
+          `chain ${chainOf(answersLine)} ended without a closing checkpoint: a crash`,
         ),
       ]);
     } finally {

@@ -116,6 +116,8 @@ describe("open a door and a gate end to end", () => {
     );
     expect(after - before).toBe(2);
 
+    // The answers' rows are queued, not awaited (their own chain's group commit): let them land.
+    await stack.deps.auditWriter.flush();
     const rows = await listAuditEvents(stack.database.db, {
       userId: "user-audit-count",
       limit: 50,

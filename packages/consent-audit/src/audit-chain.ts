@@ -93,8 +93,11 @@ export function emptyChain(chainId: string): ChainHead {
 
 type RowContent = Omit<AuditRow, "prevHash" | "hash" | "chainId" | "chainSeq" | "id" | "at">;
 
-/** `contents` appended after `head` in order, each with its id, time and hashes; and the new head. */
-export function chainRows<T extends RowContent>(
+/**
+ * `contents` appended after `head` in order, each with its id, time and hashes; and the new head.
+ * A row's time is `at`, or its own when it has one (an answer's row, stamped when it was queued).
+ */
+export function chainRows<T extends RowContent & { at?: Date }>(
   head: ChainHead,
   contents: readonly T[],
   at: Date,
@@ -102,7 +105,7 @@ export function chainRows<T extends RowContent>(
   let { chainSeq, hash: prevHash } = head;
   const rows = contents.map((input) => {
     chainSeq += 1;
-    const content = { ...input, chainSeq, id: newTimeOrderedId("evt"), at };
+    const content = { ...input, chainSeq, id: newTimeOrderedId("evt"), at: input.at ?? at };
     const hash = auditRowHash(prevHash, content);
     const row = { ...content, chainId: head.chainId, prevHash, hash };
     prevHash = hash;

@@ -50,7 +50,8 @@ type Queued =
   | {
       /** A row nobody waits for (a `partner.response`): retried when a batch fails. */
       type: "result";
-      row: ParsedAuditEvent;
+      /** Stamped with the time it was queued (the answer's), not its batch's. */
+      row: ParsedAuditEvent & { at: Date };
       tries: number;
     }
   | {
@@ -86,8 +87,9 @@ export interface AuditWriterOptions {
   retryDelayMs?: number;
   /**
    * How long `partner.response` rows may wait for the next attempt's statement before they go
-   * in on their own; default 20. Under load they ride along with the next batch anyway; at a
-   * low rate this saves each call its second statement (and the next attempt its wait for it).
+   * in on their own; default 20. A caller's row (an attempt, a refusal) takes them along at
+   * once; rows of answers alone go at most once per linger (or when a full batch waits), so at
+   * a low rate each call saves its second statement, and under load answers share commits.
    */
   resultLingerMs?: number;
   /**
@@ -539,12 +541,20 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     }
     if (!writing) {
       let current: Promise<void> | undefined;
+      let lingerNext = false;
       current = (async () => {
         await Promise.resolve(); // let `current` be assigned before the loop can end
         try {
           let fromIdle = true;
           while (queue.length > 0) {
-            if (!fromIdle) await gather();
+            if (!fromIdle) {
+              // Answers' rows alone wait out their linger; a caller's row would take them now.
+              if (waitingQueued === 0 && resultLingerMs > 0 && queue.length < maxBatch) {
+                lingerNext = true;
+                break;
+              }
+              await gather();
+            }
             fromIdle = false;
             const batch = queue.splice(0, maxBatch);
             waitingLastBatch = batch.filter((item) => item.type !== "result").length;
@@ -554,6 +564,7 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
         } finally {
           // In the same step as the last look at the queue: a row queued after it starts anew.
           if (writing === current) writing = null;
+          if (lingerNext) drainSoon();
         }
       })();
       writing = current;
@@ -613,7 +624,10 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
     },
     result(input, audit) {
       const result = checkedResult(input);
-      const row = completeAuditEvent(resultRow(result, parseAuditContext(audit)));
+      const row = {
+        ...completeAuditEvent(resultRow(result, parseAuditContext(audit))),
+        at: new Date(),
+      };
       if (closed) {
         options.onRowsLost?.([row], new AuditWriterClosedError());
         return;
@@ -646,5 +660,63 @@ export function createAuditWriter(db: Database, options: AuditWriterOptions = {}
       return head.chainId;
     },
     stats,
+  };
+}
+
+/** How long answers' rows gather on their own chain (`createCallAuditWriter`). */
+export const ANSWER_LINGER_MS = 100;
+
+/**
+ * An api instance's writer: attempts and refusals on one chain, answers (`partner.response`) on
+ * a second, each a {@link createAuditWriter} of its own. An answer's row then never rides in the
+ * next attempt's statement, whose commit a caller waits for before its partner request leaves
+ * (invariant 1): answers go in their own batches at most once per `answerLingerMs` (default
+ * {@link ANSWER_LINGER_MS}), on another connection, and share one commit among many calls.
+ * `flush`, `checkpoint` and `close` cover both chains; `chainId` is the attempts' chain.
+ */
+export function createCallAuditWriter(
+  db: Database,
+  options: AuditWriterOptions & { answerLingerMs?: number } = {},
+): AuditWriter {
+  const { answerLingerMs = ANSWER_LINGER_MS, ...shared } = options;
+  const calls = createAuditWriter(db, shared);
+  const answers = createAuditWriter(db, { ...shared, resultLingerMs: answerLingerMs });
+  const both = [calls, answers] as const;
+  const sum = (field: keyof AuditWriter["stats"]) => calls.stats[field] + answers.stats[field];
+  return {
+    attempt: (input, audit) => calls.attempt(input, audit),
+    result: (input, audit) => answers.result(input, audit),
+    denied: (input, audit) => calls.denied(input, audit),
+    async flush() {
+      await Promise.all(both.map((writer) => writer.flush()));
+    },
+    async checkpoint() {
+      return (await Promise.all(both.map((writer) => writer.checkpoint()))).flat();
+    },
+    async close() {
+      // One after the other: the last to let go of the process chain signs its closing checkpoint.
+      const closing = await answers.close();
+      return [...closing, ...(await calls.close())];
+    },
+    get chainId() {
+      return calls.chainId;
+    },
+    stats: {
+      get batches() {
+        return sum("batches");
+      },
+      get rows() {
+        return sum("rows");
+      },
+      get gateRechecks() {
+        return sum("gateRechecks");
+      },
+      get pending() {
+        return sum("pending");
+      },
+      get writing() {
+        return sum("writing");
+      },
+    },
   };
 }

@@ -75,6 +75,7 @@ export {
   AuditWriterClosedError,
   type AuditWriterOptions,
   createAuditWriter,
+  createCallAuditWriter,
 } from "./audit-writer";
 export type { Anomaly, AnomalyHit, Block, BlockInForce, BlockList } from "./blocks";
 export {

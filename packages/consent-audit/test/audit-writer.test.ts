@@ -5,6 +5,7 @@ import {
   ConsentRequiredError,
   countAuditEvents,
   createAuditWriter,
+  createCallAuditWriter,
   InvalidInputError,
   listAuditEvents,
   revokeConsent,
@@ -390,5 +391,96 @@ describe("group commit of partner-call audit rows", () => {
       errorCode: "FORBIDDEN_DEVICE",
       chainId: writer.chainId,
     });
+  });
+});
+
+describe("an instance's call writer: attempts on one chain, answers on another", () => {
+  /** `userId`'s rows of `kind`, oldest first. */
+  const rowsOf = async (userId: string, kind: string) =>
+    (await listAuditEvents(handle.db, { userId })).filter((row) => row.kind === kind).reverse();
+
+  test("an attempt after an answer commits without the answer's row; answers go in together after the linger, stamped when queued", async () => {
+    const writer = createCallAuditWriter(handle.db, { answerLingerMs: 300 });
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    const first = attemptInput(userId, "intercom", 1);
+    await writer.attempt(first, APP_AUDIT);
+    const firstAnswerAt = Date.now();
+    writer.result(failedAnswer(first, 1), APP_AUDIT);
+    const queuedAt = performance.now();
+    // The next call's attempt commits on its own: one more batch of one row, the answer waits.
+    const second = attemptInput(userId, "intercom", 2);
+    await writer.attempt(second, APP_AUDIT);
+    expect(writer.stats).toMatchObject({ batches: 2, rows: 2, pending: 1 });
+    writer.result(failedAnswer(second, 1), APP_AUDIT);
+    expect(await rowsOf(userId, "partner.response")).toHaveLength(0);
+
+    // Both answers, one batch, once the first one's linger is over, without a flush.
+    while ((await rowsOf(userId, "partner.response")).length === 0) await Bun.sleep(10);
+    expect(performance.now() - queuedAt).toBeGreaterThanOrEqual(290);
+    expect(writer.stats).toMatchObject({ batches: 3, rows: 4, pending: 0 });
+    const answers = await rowsOf(userId, "partner.response");
+    const requests = await rowsOf(userId, "partner.request");
+    expect(answers.map((row) => row.callId)).toEqual([first.callId, second.callId]);
+    // Their own chain, rows 1 and 2 of it; the requests are rows 1 and 2 of the other.
+    expect(new Set(answers.map((row) => row.chainId)).size).toBe(1);
+    expect(answers[0]?.chainId).not.toBe(writer.chainId);
+    expect(requests.map((row) => [row.chainId, row.chainSeq])).toEqual([
+      [writer.chainId, 1],
+      [writer.chainId, 2],
+    ]);
+    // An answer's time is when it was queued, not when its batch went in 300 ms later.
+    const firstAnswer = new Date(answers[0]?.at ?? 0).getTime();
+    expect(firstAnswer).toBeGreaterThanOrEqual(firstAnswerAt - 1);
+    expect(firstAnswer - firstAnswerAt).toBeLessThan(200);
+    expect(await verifyAuditChain(handle.db)).toMatchObject({ ok: true });
+  });
+
+  test("answers queued while their batch is written wait for the next linger, not a batch each", async () => {
+    const writer = createCallAuditWriter(handle.db, { answerLingerMs: 150 });
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    const calls = Array.from({ length: 6 }, (_, i) => attemptInput(userId, "intercom", i));
+    await Promise.all(calls.map((call) => writer.attempt(call, APP_AUDIT)));
+    const attemptBatches = writer.stats.batches;
+    const [firstCall, ...others] = calls;
+    if (!firstCall) throw new Error("no calls");
+    writer.result(failedAnswer(firstCall, 1), APP_AUDIT);
+    // The first answer's batch, once its linger is over; five more answers while it is written.
+    while (writer.stats.writing === 0) await Bun.sleep(1);
+    for (const call of others) writer.result(failedAnswer(call, 1), APP_AUDIT);
+    while (writer.stats.writing > 0) await Bun.sleep(1);
+    const firstDone = performance.now();
+    expect(writer.stats).toMatchObject({ batches: attemptBatches + 1, pending: 5 });
+    while (writer.stats.pending > 0) await Bun.sleep(2);
+    expect(performance.now() - firstDone).toBeGreaterThanOrEqual(140);
+    expect(writer.stats).toMatchObject({ batches: attemptBatches + 2, rows: 12 });
+    await writer.close();
+  });
+
+  test("flush writes waiting answers at once, whatever their linger", async () => {
+    const writer = createCallAuditWriter(handle.db, { answerLingerMs: 60_000 });
+    const userId = newUserId();
+    await grant(handle.db, userId, "intercom");
+    const call = attemptInput(userId, "intercom", 1);
+    await writer.attempt(call, APP_AUDIT);
+    writer.result(failedAnswer(call, 1), APP_AUDIT);
+    const started = performance.now();
+    await writer.flush();
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(await rowsOf(userId, "partner.response")).toHaveLength(1);
+    await writer.close();
+  });
+
+  test("a refusal goes on the attempts' chain and is committed before it resolves", async () => {
+    const writer = createCallAuditWriter(handle.db);
+    const userId = newUserId();
+    const eventId = await writer.denied(
+      { userId, operation: "intercom.open", target: "door-x", errorCode: "FORBIDDEN_DEVICE" },
+      APP_AUDIT,
+    );
+    const [row] = await rowsOf(userId, "access.denied");
+    expect(row).toMatchObject({ id: eventId, chainId: writer.chainId });
+    await writer.close();
   });
 });

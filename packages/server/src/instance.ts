@@ -19,8 +19,8 @@ import {
 import {
   CHECKPOINT_LOG_MESSAGE,
   checkpointLogFields,
-  createAuditWriter,
   createBlockList,
+  createCallAuditWriter,
   createConsentCache,
   createDeviceCache,
   createSubjectRegistry,
@@ -254,7 +254,8 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     tuning: options.tuning,
     beforeSend: outboundRateLimit(rateLimits),
   });
-  const auditWriter = createAuditWriter(database.db, {
+  // Attempts and refusals on one chain, answers on another (their rows stay out of attempts').
+  const auditWriter = createCallAuditWriter(database.db, {
     signer: env.auditSigner ?? undefined,
     checkpointEveryMs: env.AUDIT_CHECKPOINT_SECONDS * 1000,
     // A copy of every checkpoint outside the database: the log stream (`audit verify --checkpoints`).
