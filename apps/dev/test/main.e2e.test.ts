@@ -465,6 +465,7 @@ if (!process.env.DATABASE_URL) {
 describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end", () => {
   test("a stopped api's chains end in closing checkpoints; a killed one's read as a crash, told from a cut by its log lines", async () => {
     const fresh = await createTestDatabase();
+    const children: Child[] = [];
     try {
       const pem = generateAuditSigningKey();
       const signer = createAuditSigner(pem);
@@ -497,9 +498,11 @@ describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end",
         }
       };
       const stopped = spawnChild([process.execPath, MAIN], env);
+      children.push(stopped);
       await openOnce(stopped, "user-audit-stopped");
       expect(await stopped.stop()).toBe(0);
       const killed = spawnChild([process.execPath, MAIN], env);
+      children.push(killed);
       await openOnce(killed, "user-audit-killed");
       // Killed once its chains' newest rows are signed and logged: the grant on the process
       // chain, the attempt on the attempts' (w1), the answer on the answers' (w2).
@@ -543,6 +546,9 @@ describe.if(process.env.DATABASE_URL !== undefined)("the audit key, end to end",
         ),
       ]);
     } finally {
+      // A failed wait must not leave an api running on into the next tests.
+      for (const child of children)
+        if (child.process.exitCode === null) child.process.kill("SIGKILL");
       await fresh.close();
     }
   }, 60_000);
