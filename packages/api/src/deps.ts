@@ -3,6 +3,7 @@ import type {
   ConsentCache,
   DatabaseHandle,
   DeviceCache,
+  JournalWriter,
   SubjectRegistry,
 } from "@propgate/consent-audit";
 import type { Logger, Metrics, Tracing } from "@propgate/observability";
@@ -28,8 +29,10 @@ export interface AppDeps {
   settings: AppSettings;
   /** `openDatabase` (consent-audit). */
   database: DatabaseHandle;
-  /** Group commit of the partner calls' audit rows: `createAuditWriter` (consent-audit). */
+  /** Group commit of the partner calls' audit rows: `createCallAuditWriter` (consent-audit). */
   auditWriter: AuditWriter;
+  /** Group commit of the residents' own opens' journal entries: `createJournalWriter`. */
+  journalWriter: JournalWriter;
   /** Anomaly rules and the blocks they place (every instance enforces them within a second). */
   watch: Watch;
   /** Statement timeouts of admin reads; one audit verify and one export at a time. */

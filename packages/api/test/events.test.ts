@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import {
   appendJournal,
   createConsentCache,
+  createJournalWriter,
   type DatabaseHandle,
   grantConsent,
   residentsOfUnit,
@@ -130,8 +131,9 @@ describe("own opens", () => {
     const { deps, caller } = instance({ anna });
     const consents = createConsentCache(database);
     await grantJournal(database.db, anna.userId);
+    const journal = createJournalWriter(database.db, { outbox: false });
     await journalOwnOpen(
-      { database, consents, logger: deps.logger, outbox: false, requestId: "req-1" },
+      { journal, consents, logger: deps.logger, requestId: "req-1" },
       {
         userId: anna.userId,
         deviceId: "door-a1",
@@ -148,8 +150,9 @@ describe("own opens", () => {
     const { deps, lines } = instance({ anna });
     const consents = createConsentCache(database);
     await grantJournal(database.db, anna.userId);
+    const journal = createJournalWriter(database.db, { outbox: false });
     await journalOwnOpen(
-      { database, consents, logger: deps.logger, outbox: false, requestId: "req-2" },
+      { journal, consents, logger: deps.logger, requestId: "req-2" },
       {
         userId: anna.userId,
         deviceId: "NOT A DEVICE",

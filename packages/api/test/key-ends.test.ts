@@ -14,6 +14,7 @@ import {
   createSubjectRegistry,
   type DeviceCache,
   getKey,
+  type JournalWriter,
   placeBlock,
   recordAnomaly,
   upsertDevices,
@@ -144,6 +145,7 @@ beforeEach(async () => {
     tracing: TRACING_OFF,
     database,
     auditWriter: only<AuditWriter>("auditWriter", audit),
+    journalWriter: only<JournalWriter>("journalWriter"),
     watch: only<Watch>("watch", fakes.services.watch),
     adminReads: createAdminReadLimits({
       readStatementTimeoutMs: 100,

@@ -11,6 +11,7 @@ import type {
   AuditWriter,
   ConsentCache,
   DeviceCache,
+  JournalWriter,
   SubjectRegistry,
 } from "@propgate/consent-audit";
 import { createTestDatabase, rowsOf, type TestDatabase } from "@propgate/consent-audit/testing";
@@ -117,6 +118,7 @@ beforeEach(async () => {
     tracing: TRACING_OFF,
     database,
     auditWriter: only<AuditWriter>("auditWriter", fakes.services.auditWriter),
+    journalWriter: only<JournalWriter>("journalWriter"),
     watch: only<Watch>("watch", fakes.services.watch),
     adminReads: createAdminReadLimits({
       readStatementTimeoutMs: 100,

@@ -3,6 +3,7 @@ import type {
   AuditWriter,
   ConsentCache,
   DeviceCache,
+  JournalWriter,
   SubjectRegistry,
 } from "@propgate/consent-audit";
 import { createTestDatabase, type TestDatabase } from "@propgate/consent-audit/testing";
@@ -88,6 +89,7 @@ function instance(options: { quotas?: Parameters<typeof countingRateLimits>[0] }
     tracing: TRACING_OFF,
     database: only("database"),
     auditWriter: only<AuditWriter>("auditWriter", services.auditWriter),
+    journalWriter: only<JournalWriter>("journalWriter"),
     watch: only<Watch>("watch", watch),
     adminReads: createAdminReadLimits({
       readStatementTimeoutMs: 100,

@@ -175,10 +175,12 @@ export {
 } from "./hot-caches";
 export {
   appendJournal,
+  createJournalWriter,
   eraseJournal,
   type JournalEntry,
   type JournalEntryInput,
   type JournalPage,
+  type JournalWriter,
   journalSince,
   type ListJournalQuery,
   listJournal,

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { type AuditContext, contextFields, recordAuditEvent } from "./audit";
 import type { Database } from "./database";
 import { InvalidInputError } from "./errors";
-import { notifyResidentEvent } from "./resident-event-bus";
+import { notifyResidentEvents } from "./resident-event-bus";
 import { consentCurrent } from "./schema/consent";
 import { journalEntries, webhookOutbox } from "./schema/journal";
 import { parseInput } from "./validation";
@@ -101,52 +101,173 @@ export async function appendJournal(
   userIds: readonly string[],
   options: { outbox: boolean },
 ): Promise<JournalEntry[]> {
-  const event = parseInput(JournalEntryInput, entry, "journal entry");
-  const recipients = [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort();
-  if (recipients.length === 0) return [];
+  const [written] = await appendJournalBatch(tx, [{ entry, userIds }], options);
+  return written ?? [];
+}
+
+/** One event and the residents it concerns, as `appendJournal` takes them. */
+export interface JournalAppend {
+  entry: JournalEntryInput;
+  userIds: readonly string[];
+}
+
+/**
+ * `appendJournal` for several events at once, in a statement per step whatever their number:
+ * the consent rows of every recipient, the entries, their webhook messages, their notices.
+ * Returns each event's entries, in the order given.
+ */
+export async function appendJournalBatch(
+  tx: Database,
+  appends: readonly JournalAppend[],
+  options: { outbox: boolean },
+): Promise<JournalEntry[][]> {
+  const parsed = appends.map(({ entry, userIds }) => ({
+    event: parseInput(JournalEntryInput, entry, "journal entry"),
+    recipients: [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort(),
+  }));
+  const everyone = [...new Set(parsed.flatMap((item) => item.recipients))].sort();
+  if (everyone.length === 0) return parsed.map(() => []);
   const granted = await tx
     .select({ userId: consentCurrent.userId, state: consentCurrent.state })
     .from(consentCurrent)
-    .where(and(eq(consentCurrent.purpose, "journal"), inArray(consentCurrent.userId, recipients)))
+    .where(and(eq(consentCurrent.purpose, "journal"), inArray(consentCurrent.userId, everyone)))
     .orderBy(consentCurrent.userId)
     .for("share");
-  const keep = granted.filter((row) => row.state === "granted").map((row) => row.userId);
-  if (keep.length === 0) return [];
-  const rows = await tx
-    .insert(journalEntries)
-    .values(
-      keep.map((userId) => ({
-        id: newTimeOrderedId("jrn"),
-        userId,
-        kind: event.kind,
-        deviceId: event.deviceId ?? null,
-        cameraId: event.cameraId ?? null,
-        unitId: event.unitId ?? null,
-        method: event.method ?? null,
-        outcome: event.outcome ?? null,
-        durationSeconds: event.durationSeconds ?? null,
-        occurredAt: event.occurredAt,
-        sourceEventId: event.sourceEventId,
-      })),
-    )
-    .returning();
+  const keep = new Set(granted.filter((row) => row.state === "granted").map((row) => row.userId));
+  /** The index in `appends` of each entry to write, by its id. */
+  const owner = new Map<string, number>();
+  const values = parsed.flatMap(({ event, recipients }, index) =>
+    recipients
+      .filter((userId) => keep.has(userId))
+      .map((userId) => {
+        const id = newTimeOrderedId("jrn");
+        owner.set(id, index);
+        return {
+          id,
+          userId,
+          kind: event.kind,
+          deviceId: event.deviceId ?? null,
+          cameraId: event.cameraId ?? null,
+          unitId: event.unitId ?? null,
+          method: event.method ?? null,
+          outcome: event.outcome ?? null,
+          durationSeconds: event.durationSeconds ?? null,
+          occurredAt: event.occurredAt,
+          sourceEventId: event.sourceEventId,
+        };
+      }),
+  );
+  const written: JournalEntry[][] = parsed.map(() => []);
+  if (values.length === 0) return written;
+  const rows = await tx.insert(journalEntries).values(values).returning();
   const entries = rows.map(toEntry).sort((a, b) => a.seq - b.seq);
   if (options.outbox) {
     await tx.insert(webhookOutbox).values(
-      entries.map((written) => ({
+      entries.map((entry) => ({
         id: newId("msg"),
-        userId: written.userId,
-        journalSeq: written.seq,
-        eventType: written.kind,
-        payload: webhookPayload(written),
-        priority: priorityOf(written.kind),
+        userId: entry.userId,
+        journalSeq: entry.seq,
+        eventType: entry.kind,
+        payload: webhookPayload(entry),
+        priority: priorityOf(entry.kind),
       })),
     );
   }
-  for (const written of entries) {
-    await notifyResidentEvent(tx, { userId: written.userId, seq: written.seq });
+  await notifyResidentEvents(
+    tx,
+    entries.map((entry) => ({ userId: entry.userId, seq: entry.seq })),
+  );
+  for (const entry of entries) written[owner.get(entry.id) ?? 0]?.push(entry);
+  return written;
+}
+
+/** What a {@link createJournalWriter} was given to close: the entries it still held fail. */
+export class JournalWriterClosedError extends Error {
+  constructor() {
+    super("the journal writer is closed");
+    this.name = "JournalWriterClosedError";
   }
-  return entries;
+}
+
+/** Group commit of journal entries: {@link createJournalWriter}. */
+export interface JournalWriter {
+  /** `appendJournal` in the writer's next transaction, shared with whatever else is queued. */
+  append(entry: JournalEntryInput, userIds: readonly string[]): Promise<JournalEntry[]>;
+  /** Resolves once everything queued so far is committed or failed. */
+  flush(): Promise<void>;
+  /** Flushes; entries offered afterwards are refused. */
+  close(): Promise<void>;
+  /** Transactions and events written so far. */
+  readonly stats: { batches: number; appends: number };
+}
+
+/**
+ * Journal entries of concurrent requests (a resident's own opens) in one transaction, one
+ * statement per step (`appendJournalBatch`): one commit and a few round trips per batch, where
+ * each entry alone took a transaction of its own. While one batch is written the next gathers.
+ * A failed batch of several is retried one event at a time, so a bad one fails alone.
+ */
+export function createJournalWriter(
+  db: Database,
+  options: { outbox: boolean; maxBatch?: number },
+): JournalWriter {
+  const maxBatch = options.maxBatch ?? 128;
+  type Queued = JournalAppend & {
+    resolve: (entries: JournalEntry[]) => void;
+    reject: (error: unknown) => void;
+  };
+  const queue: Queued[] = [];
+  let writing: Promise<void> | null = null;
+  let closed = false;
+  const stats = { batches: 0, appends: 0 };
+
+  async function write(batch: readonly Queued[]): Promise<void> {
+    try {
+      const written = await db.transaction((tx) => appendJournalBatch(tx, batch, options));
+      stats.batches += 1;
+      stats.appends += batch.length;
+      for (const [i, item] of batch.entries()) item.resolve(written[i] ?? []);
+    } catch (error) {
+      if (batch.length === 1) batch[0]?.reject(error);
+      else for (const item of batch) await write([item]);
+    }
+  }
+
+  function drain(): Promise<void> {
+    writing ??= (async () => {
+      await Promise.resolve(); // let `writing` be assigned before the loop can end
+      try {
+        while (queue.length > 0) await write(queue.splice(0, maxBatch));
+      } finally {
+        writing = null;
+      }
+    })();
+    return writing;
+  }
+
+  return {
+    append(entry, userIds) {
+      return new Promise((resolve, reject) => {
+        if (closed) {
+          reject(new JournalWriterClosedError());
+          return;
+        }
+        // Checked here too: bad input fails its caller alone, before anything is queued.
+        parseInput(JournalEntryInput, entry, "journal entry");
+        parseInput(Recipients, userIds, "journal recipients");
+        queue.push({ entry, userIds, resolve, reject });
+        void drain();
+      });
+    },
+    async flush() {
+      while (writing) await writing;
+    },
+    async close() {
+      closed = true;
+      while (writing) await writing;
+    },
+    stats,
+  };
 }
 
 const PAGE_DEFAULT = 50;

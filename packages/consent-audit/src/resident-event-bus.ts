@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Database, DatabaseHandle } from "./database";
-import { listenOn, type NotifyBus, notifyOn } from "./notify-bus";
+import { listenOn, type NotifyBus, notifyManyOn } from "./notify-bus";
 
 /** The NOTIFY channel on which each new journal entry is announced (who, and its `seq`). */
 export const RESIDENT_EVENTS_CHANNEL = "propgate_resident_events";
@@ -22,9 +22,12 @@ export interface ResidentEventBusOptions {
 
 export type ResidentEventBus = NotifyBus;
 
-/** Announces a journal entry inside `tx`, at commit; the payload names the entry, not what happened. */
-export function notifyResidentEvent(tx: Database, event: ResidentEventNotice): Promise<void> {
-  return notifyOn(tx, RESIDENT_EVENTS_CHANNEL, ResidentEventSchema, event);
+/** Announces journal entries inside `tx`, at commit; a payload names an entry, not what happened. */
+export function notifyResidentEvents(
+  tx: Database,
+  events: readonly ResidentEventNotice[],
+): Promise<void> {
+  return notifyManyOn(tx, RESIDENT_EVENTS_CHANNEL, ResidentEventSchema, events);
 }
 
 /** Listens for new journal entries on `handle`, as `createConsentBus` does for consent changes. */

@@ -4,6 +4,7 @@ import {
   appendJournal,
   claimEventReceipt,
   confirmUnits,
+  createJournalWriter,
   createResidentEventBus,
   type DatabaseHandle,
   getUnitByPartnerId,
@@ -171,6 +172,92 @@ describe("appendJournal", () => {
       append(db, [userId], { ...RING, method: "fingerprint" } as unknown as JournalEntryInput),
     ).rejects.toBeInstanceOf(InvalidInputError);
     expect(await db.select().from(journalEntries)).toEqual([]);
+  });
+});
+
+describe("the journal writer (group commit of own opens)", () => {
+  const open = (userId: string, n: number): JournalEntryInput => ({
+    kind: "access.granted",
+    method: "app",
+    deviceId: "door_1",
+    occurredAt: "2031-03-01T10:00:00.000Z",
+    sourceEventId: `call_${userId}_${n}`,
+  });
+
+  test("concurrent appends share one transaction; each caller gets its own entries, announced and queued for the webhook", async () => {
+    const handle = await database();
+    const keeping = Array.from({ length: 8 }, () => newUserId());
+    const notKeeping = [newUserId(), newUserId()];
+    for (const userId of keeping) await grant(handle.db, userId, "journal");
+    const events = new Inbox<ResidentEventNotice>();
+    buses.push(await createResidentEventBus(handle, { onEvent: events.push, onReconnect() {} }));
+    const writer = createJournalWriter(handle.db, { outbox: true });
+
+    const residents = [...keeping, ...notKeeping];
+    const written = await Promise.all(
+      residents.map((userId, n) => writer.append(open(userId, n), [userId])),
+    );
+
+    expect(writer.stats).toEqual({ batches: 1, appends: 10 });
+    residents.forEach((userId, n) => {
+      if (notKeeping.includes(userId)) expect(written[n]).toEqual([]);
+      else
+        expect(written[n]).toMatchObject([
+          { userId, kind: "access.granted", sourceEventId: `call_${userId}_${n}` },
+        ]);
+    });
+    for (const [entry] of written.filter((entries) => entries.length > 0)) {
+      if (!entry) continue;
+      expect(await events.take(entry.userId, (e) => e.userId === entry.userId)).toEqual({
+        userId: entry.userId,
+        seq: entry.seq,
+      });
+    }
+    const queued = await handle.db.select().from(webhookOutbox);
+    expect(queued.map((row) => row.userId).sort()).toEqual([...keeping].sort());
+    await writer.close();
+    await expect(writer.append(open(keeping[0] ?? "", 99), keeping)).rejects.toThrow(
+      "the journal writer is closed",
+    );
+  });
+
+  test("a batch that fails is retried an event at a time: the bad one fails alone", async () => {
+    const { db } = await database();
+    const residents = [newUserId(), newUserId(), newUserId()];
+    for (const userId of residents) await grant(db, userId, "journal");
+    await db.execute(sql`create function reject_bad_entry() returns trigger language plpgsql as $$
+      begin
+        if new.source_event_id = 'call_bad' then raise exception 'a bad entry'; end if;
+        return new;
+      end $$`);
+    await db.execute(sql`create trigger reject_bad_entry before insert on journal_entries
+      for each row execute function reject_bad_entry()`);
+    const writer = createJournalWriter(db, { outbox: false });
+
+    const outcomes = await Promise.allSettled(
+      residents.map((userId, n) =>
+        writer.append(
+          n === 1 ? { ...open(userId, n), sourceEventId: "call_bad" } : open(userId, n),
+          [userId],
+        ),
+      ),
+    );
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    // The driver's error, under the query builder's.
+    const failure = (outcomes[1] as PromiseRejectedResult).reason as Error;
+    expect(String(failure.cause ?? failure)).toContain("a bad entry");
+    for (const userId of [residents[0], residents[2]])
+      expect((await listJournal(db, userId ?? "")).entries).toHaveLength(1);
+    expect((await listJournal(db, residents[1] ?? "")).entries).toEqual([]);
+    // Bad input never reaches a batch: it fails its caller at once.
+    await expect(
+      writer.append({ ...open(residents[0] ?? "", 7), kind: "door.exploded" as never }, residents),
+    ).rejects.toBeInstanceOf(InvalidInputError);
   });
 });
 

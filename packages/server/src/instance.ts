@@ -23,6 +23,7 @@ import {
   createCallAuditWriter,
   createConsentCache,
   createDeviceCache,
+  createJournalWriter,
   createSubjectRegistry,
   type DatabaseHandle,
   migrateDatabase,
@@ -169,6 +170,7 @@ export async function startInstance(env: ApiEnv, options: InstanceOptions = {}):
 
 /** Closes the long-lived parts, the background work stopped: the audit writer first. */
 async function closeDeps(deps: ServerDeps, options: InstanceOptions): Promise<void> {
+  await deps.journalWriter.close();
   // Flushed, then the closing checkpoints: a chain that ends without one reads as cut or crashed.
   await deps.auditWriter
     .close()
@@ -273,6 +275,9 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
       logger.error({ err: error, rows }, "audit rows lost");
     },
   });
+  const journalWriter = createJournalWriter(database.db, {
+    outbox: env.eventsWebhook !== null,
+  });
   metrics.observeAuditPending(() => auditWriter.stats.pending);
   const watch = createWatch(watchSettings(env), {
     database,
@@ -303,6 +308,7 @@ async function createDeps(env: ApiEnv, options: InstanceOptions): Promise<Server
     },
     database,
     auditWriter,
+    journalWriter,
     watch,
     redis,
     devices: await createDeviceCache(database),

@@ -70,12 +70,7 @@ function openServices(ctx: { deps: AppDeps; requestId: string }): OpenServices {
   const { deps } = ctx;
   return {
     partners: deps.partners,
-    journal: {
-      database: deps.database,
-      consents: deps.consents,
-      logger: deps.logger,
-      outbox: deps.settings.eventsWebhook !== null,
-    },
+    journal: { journal: deps.journalWriter, consents: deps.consents, logger: deps.logger },
     requestId: ctx.requestId,
   };
 }

@@ -1,4 +1,4 @@
-import { appendJournal, type ConsentCache, type DatabaseHandle } from "@propgate/consent-audit";
+import type { ConsentCache, JournalWriter } from "@propgate/consent-audit";
 import type { Logger } from "@propgate/observability";
 
 /**
@@ -7,10 +7,10 @@ import type { Logger } from "@propgate/observability";
  */
 export async function journalOwnOpen(
   services: {
-    database: DatabaseHandle;
+    /** The instance's group commit of journal entries (`createJournalWriter`). */
+    journal: JournalWriter;
     consents: ConsentCache;
     logger: Logger;
-    outbox: boolean;
     requestId: string;
   },
   open: { userId: string; deviceId: string; callId: string; at: string },
@@ -21,19 +21,17 @@ export async function journalOwnOpen(
     // consent row itself). A refusal remembered past a grant on another instance, before its
     // NOTIFY arrives, skips this one entry; the journal promises nothing before the grant lands.
     if (!(await services.consents.isGranted(open.userId, "journal", { refusal: "cached" }))) return;
-    await services.database.db.transaction((tx) =>
-      appendJournal(
-        tx,
-        {
-          kind: "access.granted",
-          method: "app",
-          deviceId: open.deviceId,
-          occurredAt: open.at,
-          sourceEventId: open.callId,
-        },
-        [open.userId],
-        { outbox: services.outbox },
-      ),
+    // Committed before the answer (the resident's next page shows it), in a transaction shared
+    // with the other opens of the moment.
+    await services.journal.append(
+      {
+        kind: "access.granted",
+        method: "app",
+        deviceId: open.deviceId,
+        occurredAt: open.at,
+        sourceEventId: open.callId,
+      },
+      [open.userId],
     );
   } catch (err) {
     services.logger.warn(
