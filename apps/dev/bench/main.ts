@@ -28,6 +28,7 @@ import {
   LARGE_ESTATE,
   timeEstatePages,
 } from "./estate.ts";
+import { type JournalCost, measureJournalCost } from "./journal-cost.ts";
 import { measureJournalPages } from "./journal-pages.ts";
 import { type LoadRequest, runLoad } from "./load.ts";
 import { sampleActivity } from "./pg-activity.ts";
@@ -230,12 +231,17 @@ try {
     cleanups.push(() => instance.stop());
     return { url: instance.api.url, pid: null };
   }
-  /** `count` residents of `on`'s identity issuer, each with `intercom` consent: their tokens. */
-  async function residentsOf(on: TestStack, count: number): Promise<string[]> {
+  /** `count` residents of `on`'s identity issuer, each with `purposes` consented: their tokens. */
+  async function residentsOf(
+    on: TestStack,
+    count: number,
+    purposes: Parameters<typeof grant>[1] = ["intercom"],
+    prefix = "bench-load",
+  ): Promise<string[]> {
     const tokens: string[] = [];
     for (let i = 0; i < count; i++) {
-      const resident = await on.resident(`bench-load-${i}`);
-      await grant(resident, ["intercom"]);
+      const resident = await on.resident(`${prefix}-${i}`);
+      await grant(resident, purposes);
       tokens.push(resident.token);
     }
     return tokens;
@@ -520,6 +526,22 @@ try {
         reps: CONFIG.reps * 2,
         seconds: CONFIG.closedSeconds,
         warmSeconds: CONFIG.warmSeconds,
+      });
+    }
+
+    // A resident who keeps a journal: each of their opens is journaled before it is answered.
+    let journalCost: JournalCost | null = null;
+    if (childMode && api.pid !== null && dbName) {
+      progress(`journal: residents keeping none vs one, ${CONFIG.reps * 2} rounds at c = 16 and 1`);
+      const keeping = await residentsOf(stack, RESIDENTS, ["intercom", "journal"], "bench-journal");
+      journalCost = await measureJournalCost({
+        origin: api.url,
+        pid: api.pid,
+        database: dbName,
+        request: (kind, tag) =>
+          openDoorRequest(kind === "keeping" ? keeping : residentTokens)(`${runPrefix}-${tag}`),
+        reps: CONFIG.reps * 2,
+        seconds: CONFIG.closedSeconds,
       });
     }
 
@@ -990,6 +1012,16 @@ try {
           : childMode
             ? "set REDIS_URL (e.g. redis://127.0.0.1:6379) to measure it"
             : "needs the api in a child process (DATABASE_URL) and REDIS_URL",
+      },
+      {
+        measure:
+          "a door open by a resident who keeps no journal / who keeps one: api CPU and PostgreSQL CPU per open at c = 16, ms; req/s at c = 16; p50 at c = 1, ms",
+        value: journalCost
+          ? `api ${fmt(journalCost.without.apiMs, 3)} / ${fmt(journalCost.keeping.apiMs, 3)} ms, PostgreSQL ${fmt(journalCost.without.dbMs, 3)} / ${fmt(journalCost.keeping.dbMs, 3)} ms; ${fmt(journalCost.without.rps, 0)} / ${fmt(journalCost.keeping.rps, 0)} req/s; ${fmt(journalCost.without.p50c1, 2)} / ${fmt(journalCost.keeping.p50c1, 2)} ms`
+          : "not measured",
+        note: journalCost
+          ? `the measured api child, ${RESIDENTS} residents with \`intercom\` consent against ${RESIDENTS} with \`intercom\` and \`journal\` (each open also journaled: \`createJournalWriter\`, the entries of concurrent opens in one transaction, committed before the answer); ${CONFIG.reps * 2} rounds alternating which goes first, each a closed loop of ${CONFIG.closedSeconds} s at c = 16 then one at c = 1; medians; ${journalCost.opens} opens. The rest of the bench's residents keep no journal`
+          : "needs the api in a child process (DATABASE_URL)",
       },
       {
         measure: `token requests per 10,000 calls, token lifetime ${CONFIG.tokenLifetimeSeconds} s`,
