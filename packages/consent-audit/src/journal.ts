@@ -11,14 +11,13 @@ import {
   UnitId,
   UserId,
 } from "@propgate/domain";
-import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type AuditContext, contextFields, recordAuditEvent } from "./audit";
-import type { Database } from "./database";
+import { type Database, rowsOf } from "./database";
 import { InvalidInputError } from "./errors";
-import { notifyResidentEvents } from "./resident-event-bus";
-import { consentCurrent } from "./schema/consent";
-import { journalEntries, webhookOutbox } from "./schema/journal";
+import { RESIDENT_EVENTS_CHANNEL } from "./resident-event-bus";
+import { journalEntries } from "./schema/journal";
 import { parseInput } from "./validation";
 
 /** One thing that happened at a resident's door, as their journal keeps it: opaque ids only. */
@@ -57,34 +56,11 @@ export type JournalEntryInput = z.input<typeof JournalEntryInput>;
 
 const Recipients = z.array(UserId).max(1000);
 
-/** `call.incoming` before anything else: a visitor is waiting at the door. */
-function priorityOf(kind: PartnerEventType): number {
-  return kind === "call.incoming" ? 0 : 1;
-}
-
 function toEntry(row: typeof journalEntries.$inferSelect): JournalEntry {
   return {
     ...row,
     occurredAt: row.occurredAt.toISOString(),
     recordedAt: row.recordedAt.toISOString(),
-  };
-}
-
-/** The webhook body of an entry (Standard Webhooks' `type`/`timestamp`/`data`): opaque ids only. */
-function webhookPayload(entry: JournalEntry): Record<string, unknown> {
-  return {
-    type: entry.kind,
-    timestamp: entry.occurredAt,
-    data: {
-      id: entry.id,
-      userId: entry.userId,
-      deviceId: entry.deviceId,
-      cameraId: entry.cameraId,
-      unitId: entry.unitId,
-      method: entry.method,
-      outcome: entry.outcome,
-      durationSeconds: entry.durationSeconds,
-    },
   };
 }
 
@@ -111,73 +87,130 @@ export interface JournalAppend {
   userIds: readonly string[];
 }
 
+/** An instant as `Date.toISOString` writes it, in SQL (UTC, milliseconds, `Z`). */
+const isoOf = (column: string) =>
+  sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+
 /**
- * `appendJournal` for several events at once, in a statement per step whatever their number:
- * the consent rows of every recipient, the entries, their webhook messages, their notices.
- * Returns each event's entries, in the order given.
+ * The whole of `appendJournalBatch` in one statement. `rows` (JSON) holds one row per event and
+ * recipient (`n` their order); the consent rows of every recipient are read FOR SHARE, the
+ * granted ones' entries go in, with their webhook messages when `outbox` (Standard Webhooks'
+ * `type`/`timestamp`/`data`, opaque ids only; `call.incoming` first, priority 0: a visitor is
+ * waiting at the door) and one NOTIFY each (`{ userId, seq }`, read by `createResidentEventBus`).
+ */
+const appendJournalStatement = (rows: string, outbox: boolean) => sql`with input as (
+  select * from json_to_recordset(${rows}::json) as r(
+    n int, id text, user_id text, kind text, device_id text, camera_id text, unit_id text,
+    method text, outcome text, duration_seconds int, occurred_at timestamptz,
+    source_event_id text, message_id text)
+), granted as (
+  select c.user_id from consent_current c
+  where c.purpose = 'journal' and c.state = 'granted' and c.user_id in (select user_id from input)
+  order by c.user_id
+  for share of c
+), inserted as (
+  insert into journal_entries (id, user_id, kind, device_id, camera_id, unit_id, method, outcome,
+    duration_seconds, occurred_at, source_event_id)
+  select id, user_id, kind, device_id, camera_id, unit_id, method, outcome, duration_seconds,
+    occurred_at, source_event_id
+  from input where user_id in (select user_id from granted) order by n
+  returning seq, id, user_id, kind, device_id, camera_id, unit_id, method, outcome,
+    duration_seconds, ${isoOf("occurred_at")} as occurred_at,
+    ${isoOf("recorded_at")} as recorded_at, source_event_id
+), queued as (
+  insert into webhook_outbox (id, user_id, journal_seq, event_type, payload, priority)
+  select i.message_id, e.user_id, e.seq, e.kind,
+    jsonb_build_object('type', e.kind, 'timestamp', e.occurred_at, 'data', jsonb_build_object(
+      'id', e.id, 'userId', e.user_id, 'deviceId', e.device_id, 'cameraId', e.camera_id,
+      'unitId', e.unit_id, 'method', e.method, 'outcome', e.outcome,
+      'durationSeconds', e.duration_seconds)),
+    case when e.kind = 'call.incoming' then 0 else 1 end
+  from inserted e join input i on i.id = e.id
+  where ${sql.raw(outbox ? "true" : "false")}
+  returning 1
+), announced as (
+  select pg_notify(${RESIDENT_EVENTS_CHANNEL}, json_build_object('userId', user_id, 'seq', seq)::text)
+  from inserted
+)
+select e.*, (select count(*) from queued) as queued, (select count(*) from announced) as announced
+from inserted e order by e.seq`;
+
+interface AppendedRow {
+  seq: number | string;
+  id: string;
+  user_id: string;
+  kind: PartnerEventType;
+  device_id: string | null;
+  camera_id: string | null;
+  unit_id: string | null;
+  method: EntryMethod | null;
+  outcome: CallOutcome | null;
+  duration_seconds: number | null;
+  occurred_at: string;
+  recorded_at: string;
+  source_event_id: string;
+}
+
+/**
+ * `appendJournal` for several events at once, in ONE statement whatever their number
+ * (`APPEND_JOURNAL`): inside a transaction it joins it; on its own it is its own transaction,
+ * one round trip. Returns each event's entries, in the order given.
  */
 export async function appendJournalBatch(
   tx: Database,
   appends: readonly JournalAppend[],
   options: { outbox: boolean },
 ): Promise<JournalEntry[][]> {
-  const parsed = appends.map(({ entry, userIds }) => ({
-    event: parseInput(JournalEntryInput, entry, "journal entry"),
-    recipients: [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort(),
-  }));
-  const everyone = [...new Set(parsed.flatMap((item) => item.recipients))].sort();
-  if (everyone.length === 0) return parsed.map(() => []);
-  const granted = await tx
-    .select({ userId: consentCurrent.userId, state: consentCurrent.state })
-    .from(consentCurrent)
-    .where(and(eq(consentCurrent.purpose, "journal"), inArray(consentCurrent.userId, everyone)))
-    .orderBy(consentCurrent.userId)
-    .for("share");
-  const keep = new Set(granted.filter((row) => row.state === "granted").map((row) => row.userId));
-  /** The index in `appends` of each entry to write, by its id. */
   const owner = new Map<string, number>();
-  const values = parsed.flatMap(({ event, recipients }, index) =>
-    recipients
-      .filter((userId) => keep.has(userId))
-      .map((userId) => {
-        const id = newTimeOrderedId("jrn");
-        owner.set(id, index);
-        return {
-          id,
-          userId,
-          kind: event.kind,
-          deviceId: event.deviceId ?? null,
-          cameraId: event.cameraId ?? null,
-          unitId: event.unitId ?? null,
-          method: event.method ?? null,
-          outcome: event.outcome ?? null,
-          durationSeconds: event.durationSeconds ?? null,
-          occurredAt: event.occurredAt,
-          sourceEventId: event.sourceEventId,
-        };
-      }),
+  const input = appends.flatMap(({ entry, userIds }, index) => {
+    const event = parseInput(JournalEntryInput, entry, "journal entry");
+    const recipients = [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort();
+    return recipients.map((userId) => {
+      const id = newTimeOrderedId("jrn");
+      owner.set(id, index);
+      return {
+        id,
+        user_id: userId,
+        kind: event.kind,
+        device_id: event.deviceId ?? null,
+        camera_id: event.cameraId ?? null,
+        unit_id: event.unitId ?? null,
+        method: event.method ?? null,
+        outcome: event.outcome ?? null,
+        duration_seconds: event.durationSeconds ?? null,
+        occurred_at: event.occurredAt.toISOString(),
+        source_event_id: event.sourceEventId,
+        message_id: newId("msg"),
+      };
+    });
+  });
+  const written: JournalEntry[][] = appends.map(() => []);
+  if (input.length === 0) return written;
+  const rows = rowsOf<AppendedRow>(
+    await tx.execute(
+      appendJournalStatement(
+        JSON.stringify(input.map((row, n) => ({ n, ...row }))),
+        options.outbox,
+      ),
+    ),
   );
-  const written: JournalEntry[][] = parsed.map(() => []);
-  if (values.length === 0) return written;
-  const rows = await tx.insert(journalEntries).values(values).returning();
-  const entries = rows.map(toEntry).sort((a, b) => a.seq - b.seq);
-  if (options.outbox) {
-    await tx.insert(webhookOutbox).values(
-      entries.map((entry) => ({
-        id: newId("msg"),
-        userId: entry.userId,
-        journalSeq: entry.seq,
-        eventType: entry.kind,
-        payload: webhookPayload(entry),
-        priority: priorityOf(entry.kind),
-      })),
-    );
+  for (const row of rows) {
+    written[owner.get(row.id) ?? 0]?.push({
+      seq: Number(row.seq),
+      id: row.id,
+      userId: row.user_id,
+      kind: row.kind,
+      deviceId: row.device_id,
+      cameraId: row.camera_id,
+      unitId: row.unit_id,
+      method: row.method,
+      outcome: row.outcome,
+      durationSeconds: row.duration_seconds,
+      occurredAt: row.occurred_at,
+      recordedAt: row.recorded_at,
+      sourceEventId: row.source_event_id,
+    });
   }
-  await notifyResidentEvents(
-    tx,
-    entries.map((entry) => ({ userId: entry.userId, seq: entry.seq })),
-  );
-  for (const entry of entries) written[owner.get(entry.id) ?? 0]?.push(entry);
   return written;
 }
 
@@ -197,15 +230,15 @@ export interface JournalWriter {
   flush(): Promise<void>;
   /** Flushes; entries offered afterwards are refused. */
   close(): Promise<void>;
-  /** Transactions and events written so far. */
+  /** Batches (statements) and events written so far. */
   readonly stats: { batches: number; appends: number };
 }
 
 /**
- * Journal entries of concurrent requests (a resident's own opens) in one transaction, one
- * statement per step (`appendJournalBatch`): one commit and a few round trips per batch, where
- * each entry alone took a transaction of its own. While one batch is written the next gathers.
- * A failed batch of several is retried one event at a time, so a bad one fails alone.
+ * Journal entries of concurrent requests (a resident's own opens) in one statement
+ * (`appendJournalBatch`, its own transaction): one round trip and one commit per batch, where
+ * each entry alone took a transaction of five round trips. While one batch is written the next
+ * gathers. A failed batch of several is retried an event at a time, so a bad one fails alone.
  */
 export function createJournalWriter(
   db: Database,
@@ -223,7 +256,7 @@ export function createJournalWriter(
 
   async function write(batch: readonly Queued[]): Promise<void> {
     try {
-      const written = await db.transaction((tx) => appendJournalBatch(tx, batch, options));
+      const written = await appendJournalBatch(db, batch, options);
       stats.batches += 1;
       stats.appends += batch.length;
       for (const [i, item] of batch.entries()) item.resolve(written[i] ?? []);

@@ -32,20 +32,6 @@ export async function notifyOn<T>(
   await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
 }
 
-/** `notifyOn` for several notices in one statement (each its own notification, in order). */
-export async function notifyManyOn<T>(
-  tx: Database,
-  channel: string,
-  schema: z.ZodType<T>,
-  notices: readonly T[],
-): Promise<void> {
-  if (notices.length === 0) return;
-  const payloads = notices.map((notice) => sql`${JSON.stringify(schema.parse(notice))}`);
-  await tx.execute(
-    sql`select pg_notify(${channel}, payload) from unnest(array[${sql.join(payloads, sql`, `)}]::text[]) with ordinality as p(payload, n) order by n`,
-  );
-}
-
 /**
  * Listens on `channel` of `handle`, each payload read with `schema` (not strict: an older
  * instance must still read a newer one's during a deploy). On PostgreSQL the LISTEN runs on a

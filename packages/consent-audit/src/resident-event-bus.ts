@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { Database, DatabaseHandle } from "./database";
-import { listenOn, type NotifyBus, notifyManyOn } from "./notify-bus";
+import type { DatabaseHandle } from "./database";
+import { listenOn, type NotifyBus } from "./notify-bus";
 
 /** The NOTIFY channel on which each new journal entry is announced (who, and its `seq`). */
 export const RESIDENT_EVENTS_CHANNEL = "propgate_resident_events";
@@ -21,14 +21,6 @@ export interface ResidentEventBusOptions {
 }
 
 export type ResidentEventBus = NotifyBus;
-
-/** Announces journal entries inside `tx`, at commit; a payload names an entry, not what happened. */
-export function notifyResidentEvents(
-  tx: Database,
-  events: readonly ResidentEventNotice[],
-): Promise<void> {
-  return notifyManyOn(tx, RESIDENT_EVENTS_CHANNEL, ResidentEventSchema, events);
-}
 
 /** Listens for new journal entries on `handle`, as `createConsentBus` does for consent changes. */
 export function createResidentEventBus(
