@@ -1,6 +1,6 @@
 import { type LoadRequest, runLoad } from "./load.ts";
 import { backendCpuDelta, postgresBackendCpu, readCpuSeconds } from "./proc.ts";
-import { median } from "./stats.ts";
+import { medians } from "./stats.ts";
 
 /** Medians per resident kind: api and PostgreSQL CPU per open (ms) and req/s at c = 16; p50 at c = 1. */
 interface KindFigures {
@@ -69,11 +69,5 @@ export async function measureJournalCost(options: {
       opens += loaded.load.ok + single.load.ok;
     }
   }
-  const figures = (kind: Kind): KindFigures => ({
-    apiMs: median(seen[kind].apiMs),
-    dbMs: median(seen[kind].dbMs),
-    rps: median(seen[kind].rps),
-    p50c1: median(seen[kind].p50c1),
-  });
-  return { without: figures("without"), keeping: figures("keeping"), opens };
+  return { without: medians(seen.without), keeping: medians(seen.keeping), opens };
 }

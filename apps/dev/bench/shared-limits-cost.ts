@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type LoadRequest, runLoad } from "./load.ts";
 import { type ChildServer, readCpuSeconds } from "./proc.ts";
-import { median } from "./stats.ts";
+import { medians } from "./stats.ts";
 
 export interface SharedLimitsCost {
   /** Medians per variant: api CPU per door open (ms) and req/s at c = 16, p50 (ms) at c = 1. */
@@ -76,13 +76,8 @@ export async function measureSharedLimitsCost(options: {
         opens += loaded.load.ok + single.load.ok;
       }
     }
-    const figures = (which: Variant): VariantFigures => ({
-      cpuMs: median(seen[which].cpuMs),
-      rps: median(seen[which].rps),
-      p50c1: median(seen[which].p50c1),
-    });
-    const inMemory = figures("memory");
-    const inRedis = figures("redis");
+    const inMemory = medians(seen.memory);
+    const inRedis = medians(seen.redis);
     return {
       memory: inMemory,
       redis: inRedis,

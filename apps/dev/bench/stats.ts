@@ -14,6 +14,13 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? upper) + upper) / 2;
 }
 
+/** The median of each named series. */
+export function medians<K extends string>(series: Record<K, readonly number[]>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const name of Object.keys(series) as K[]) out[name] = median(series[name]);
+  return out;
+}
+
 export function fmt(value: number | null | undefined, digits = 1): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   return value.toFixed(digits);

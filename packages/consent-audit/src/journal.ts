@@ -96,7 +96,8 @@ const isoOf = (column: string) =>
  * recipient (`n` their order); the consent rows of every recipient are read FOR SHARE, the
  * granted ones' entries go in, with their webhook messages when `outbox` (Standard Webhooks'
  * `type`/`timestamp`/`data`, opaque ids only; `call.incoming` first, priority 0: a visitor is
- * waiting at the door) and one NOTIFY each (`{ userId, seq }`, read by `createResidentEventBus`).
+ * waiting at the door) and one NOTIFY each (`{ userId, seq }`, read by `createResidentEventBus`;
+ * counted in the answer, so the statement runs them).
  */
 const appendJournalStatement = (rows: string, outbox: boolean) => sql`with input as (
   select * from json_to_recordset(${rows}::json) as r(
@@ -127,12 +128,11 @@ const appendJournalStatement = (rows: string, outbox: boolean) => sql`with input
     case when e.kind = 'call.incoming' then 0 else 1 end
   from inserted e join input i on i.id = e.id
   where ${sql.raw(outbox ? "true" : "false")}
-  returning 1
 ), announced as (
   select pg_notify(${RESIDENT_EVENTS_CHANNEL}, json_build_object('userId', user_id, 'seq', seq)::text)
   from inserted
 )
-select e.*, (select count(*) from queued) as queued, (select count(*) from announced) as announced
+select e.*, (select count(*) from announced) as announced
 from inserted e order by e.seq`;
 
 interface AppendedRow {
@@ -151,20 +151,40 @@ interface AppendedRow {
   source_event_id: string;
 }
 
+/** An event and its recipients, checked: what `writeJournal` takes. */
+interface CheckedAppend {
+  event: z.output<typeof JournalEntryInput>;
+  recipients: string[];
+}
+
+/** Checks an event and its recipients; `InvalidInputError` names what is wrong. */
+function checkAppend({ entry, userIds }: JournalAppend): CheckedAppend {
+  return {
+    event: parseInput(JournalEntryInput, entry, "journal entry"),
+    recipients: [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort(),
+  };
+}
+
 /**
  * `appendJournal` for several events at once, in ONE statement whatever their number
- * (`APPEND_JOURNAL`): inside a transaction it joins it; on its own it is its own transaction,
- * one round trip. Returns each event's entries, in the order given.
+ * (`appendJournalStatement`): inside a transaction it joins it; on its own it is its own
+ * transaction, one round trip. Returns each event's entries, in the order given.
  */
-export async function appendJournalBatch(
+export function appendJournalBatch(
   tx: Database,
   appends: readonly JournalAppend[],
   options: { outbox: boolean },
 ): Promise<JournalEntry[][]> {
+  return writeJournal(tx, appends.map(checkAppend), options);
+}
+
+async function writeJournal(
+  tx: Database,
+  appends: readonly CheckedAppend[],
+  options: { outbox: boolean },
+): Promise<JournalEntry[][]> {
   const owner = new Map<string, number>();
-  const input = appends.flatMap(({ entry, userIds }, index) => {
-    const event = parseInput(JournalEntryInput, entry, "journal entry");
-    const recipients = [...new Set(parseInput(Recipients, userIds, "journal recipients"))].sort();
+  const input = appends.flatMap(({ event, recipients }, index) => {
     return recipients.map((userId) => {
       const id = newTimeOrderedId("jrn");
       owner.set(id, index);
@@ -224,11 +244,9 @@ export class JournalWriterClosedError extends Error {
 
 /** Group commit of journal entries: {@link createJournalWriter}. */
 export interface JournalWriter {
-  /** `appendJournal` in the writer's next transaction, shared with whatever else is queued. */
+  /** `appendJournal` in the writer's next statement, shared with whatever else is queued. */
   append(entry: JournalEntryInput, userIds: readonly string[]): Promise<JournalEntry[]>;
-  /** Resolves once everything queued so far is committed or failed. */
-  flush(): Promise<void>;
-  /** Flushes; entries offered afterwards are refused. */
+  /** Waits for what is queued; entries offered afterwards are refused. */
   close(): Promise<void>;
   /** Batches (statements) and events written so far. */
   readonly stats: { batches: number; appends: number };
@@ -245,7 +263,7 @@ export function createJournalWriter(
   options: { outbox: boolean; maxBatch?: number },
 ): JournalWriter {
   const maxBatch = options.maxBatch ?? 128;
-  type Queued = JournalAppend & {
+  type Queued = CheckedAppend & {
     resolve: (entries: JournalEntry[]) => void;
     reject: (error: unknown) => void;
   };
@@ -256,7 +274,7 @@ export function createJournalWriter(
 
   async function write(batch: readonly Queued[]): Promise<void> {
     try {
-      const written = await appendJournalBatch(db, batch, options);
+      const written = await writeJournal(db, batch, options);
       stats.batches += 1;
       stats.appends += batch.length;
       for (const [i, item] of batch.entries()) item.resolve(written[i] ?? []);
@@ -285,15 +303,10 @@ export function createJournalWriter(
           reject(new JournalWriterClosedError());
           return;
         }
-        // Checked here too: bad input fails its caller alone, before anything is queued.
-        parseInput(JournalEntryInput, entry, "journal entry");
-        parseInput(Recipients, userIds, "journal recipients");
-        queue.push({ entry, userIds, resolve, reject });
+        // Checked here: bad input fails its caller alone, before anything is queued.
+        queue.push({ ...checkAppend({ entry, userIds }), resolve, reject });
         void drain();
       });
-    },
-    async flush() {
-      while (writing) await writing;
     },
     async close() {
       closed = true;

@@ -12,7 +12,7 @@ import {
   verifyAuditChain,
 } from "../src/index";
 import { createTestDatabase } from "../src/testing";
-import { APP_AUDIT, attemptInput, grant, newUserId } from "./fixtures";
+import { APP_AUDIT, attemptInput, grant, newUserId, waitFor } from "./fixtures";
 
 setDefaultTimeout(60_000);
 
@@ -416,7 +416,10 @@ describe("an instance's call writer: attempts on one chain, answers on another",
     expect(await rowsOf(userId, "partner.response")).toHaveLength(0);
 
     // Both answers, one batch, once the first one's linger is over, without a flush.
-    while ((await rowsOf(userId, "partner.response")).length === 0) await Bun.sleep(10);
+    await waitFor(
+      "the answers' batch",
+      async () => (await rowsOf(userId, "partner.response")).length > 0,
+    );
     expect(performance.now() - queuedAt).toBeGreaterThanOrEqual(290);
     expect(writer.stats).toMatchObject({ batches: 3, rows: 4, pending: 0 });
     const answers = await rowsOf(userId, "partner.response");
@@ -452,7 +455,7 @@ describe("an instance's call writer: attempts on one chain, answers on another",
     while (writer.stats.writing > 0) await Bun.sleep(1);
     const firstDone = performance.now();
     expect(writer.stats).toMatchObject({ batches: attemptBatches + 1, pending: 5 });
-    while (writer.stats.pending > 0) await Bun.sleep(2);
+    await waitFor("the five answers' batch", async () => writer.stats.pending === 0);
     expect(performance.now() - firstDone).toBeGreaterThanOrEqual(140);
     expect(writer.stats).toMatchObject({ batches: attemptBatches + 2, rows: 12 });
     await writer.close();
