@@ -44,7 +44,7 @@ import {
   startAuditedFloorProcess,
   startBareProxyProcess,
 } from "./proc.ts";
-import { type ProfileSummary, topFrames } from "./profile.ts";
+import { topFrames } from "./profile.ts";
 import {
   benchmarksMarkdown,
   type Cell,
@@ -270,6 +270,8 @@ try {
     clientId: stack.env.PARTNER_INTERCOM_CLIENT_ID ?? "",
     clientSecret: stack.env.PARTNER_INTERCOM_CLIENT_SECRET ?? "",
   };
+  /** The audited floor on the stack's settings, for a second, profiled one (child mode). */
+  let stackFloorEnv: Record<string, string> | null = null;
   if (childMode) {
     const proxyChild = await startBareProxyProcess(stack.sims.intercom.url);
     children.push(proxyChild);
@@ -285,15 +287,13 @@ try {
     const floorChild = await startAuditedFloorProcess(floorEnv, floorSettings.target);
     children.push(floorChild);
     floor = floorChild;
-    const stackFloorChild = await startAuditedFloorProcess(
-      {
-        ...floorEnv,
-        BENCH_FLOOR_KIND: "stack",
-        BENCH_FLOOR_SUBJECT: subject,
-        BENCH_FLOOR_PARTNER_PATH: INTERCOM_PATH,
-      },
-      floorSettings.target,
-    );
+    stackFloorEnv = {
+      ...floorEnv,
+      BENCH_FLOOR_KIND: "stack",
+      BENCH_FLOOR_SUBJECT: subject,
+      BENCH_FLOOR_PARTNER_PATH: INTERCOM_PATH,
+    };
+    const stackFloorChild = await startAuditedFloorProcess(stackFloorEnv, floorSettings.target);
     children.push(stackFloorChild);
     stackFloor = stackFloorChild;
   } else {
@@ -789,55 +789,96 @@ try {
     let profileNote = "No goal missed: no profile taken.";
     let profileCopy: string | null = null;
     let postgresProfile: PostgresProfile | string = "No goal missed: no profile taken.";
-    // A second api child under `--cpu-prof`; only the samples of the measured run are counted.
-    async function profileApi(): Promise<{ file: string; summary: ProfileSummary }> {
-      const profileDir = join(workDir, "profile");
+    /**
+     * A second child of `target` under `--cpu-prof`, warmed then run at c = 16; only the samples
+     * of the measured run are counted, and its main thread's CPU per request with them.
+     */
+    async function profileChild(
+      target: "propgate" | "stack",
+      start: (profileDir: string) => Promise<ChildServer>,
+      during?: (backends: number[]) => { done: Promise<PostgresProfile | string> },
+    ) {
+      const profileDir = join(workDir, `profile-${target}`);
       mkdirSync(profileDir);
-      const profiled = await startApiProcess(childEnv("bench-profiled"), {
-        logDir: workDir,
-        name: "api-profiled",
-        cpuProfileDir: profileDir,
-      });
+      const profiled = await start(profileDir);
+      const measured = targets[target];
+      const { origin, pid } = measured;
       let runStart = 0;
       let runEnd = 0;
+      let run: RunRecord;
+      let recorded: PostgresProfile | string | null = null;
       try {
-        targets.propgate.origin = profiled.url;
-        targets.propgate.pid = profiled.pid;
+        measured.origin = profiled.url;
+        measured.pid = profiled.pid;
         // Warmed as the estate's fresh apis are: a 1 s warm-up left JavaScriptCore's first tiers
         // in the profile (zod's compiled parsers at 9-12 % of the samples, 0.5 % once settled).
-        await measure("propgate", "closed", -1, 16, CONFIG.freshApiWarmSeconds);
-        // PostgreSQL's backends of the bench database, the profiled api's among them by now.
-        const backends = dbName ? [...postgresBackendCpu(dbName).keys()] : [];
-        const recording = recordPostgres(
-          backends,
-          CONFIG.profileSeconds,
-          join(profileDir, "postgres.perf.data"),
-        );
+        await measure(target, "closed", -1, 16, CONFIG.freshApiWarmSeconds);
+        // PostgreSQL's backends of the bench database, the profiled child's among them by now.
+        const recording = during?.(dbName ? [...postgresBackendCpu(dbName).keys()] : []);
         runStart = performance.now();
-        await measure("propgate", "closed", -1, 16, CONFIG.profileSeconds);
+        run = await measure(target, "closed", -1, 16, CONFIG.profileSeconds);
         runEnd = performance.now();
-        postgresProfile = await recording.done;
+        if (recording) recorded = await recording.done;
       } finally {
-        targets.propgate.origin = api.url;
-        targets.propgate.pid = api.pid;
+        measured.origin = origin;
+        measured.pid = pid;
         await profiled.stop();
       }
       const exited = performance.now();
-      const file = join(profileDir, "api-profiled.cpuprofile");
+      const file = join(
+        profileDir,
+        `${target === "propgate" ? "api-profiled" : "audited-floor"}.cpuprofile`,
+      );
       const window = { fromEndMs: exited - runStart, toEndMs: exited - runEnd };
-      return { file, summary: topFrames(file, { window }) };
+      const mainMsPerRequest =
+        run.mainThreadCpuSeconds === null || run.load.ok === 0
+          ? null
+          : (1000 * run.mainThreadCpuSeconds) / run.load.ok;
+      return { file, summary: topFrames(file, { window }), mainMsPerRequest, recorded };
+    }
+    async function profileApi() {
+      const api = await profileChild(
+        "propgate",
+        (profileDir) =>
+          startApiProcess(childEnv("bench-profiled"), {
+            logDir: workDir,
+            name: "api-profiled",
+            cpuProfileDir: profileDir,
+          }),
+        (backends) =>
+          recordPostgres(backends, CONFIG.profileSeconds, join(workDir, "postgres.perf.data")),
+      );
+      if (api.recorded !== null) postgresProfile = api.recorded;
+      // The audited floor on the stack, profiled alike: the same concerns, side by side.
+      const floorEnv = stackFloorEnv;
+      const floor = floorEnv
+        ? await profileChild("stack", (profileDir) =>
+            startAuditedFloorProcess(floorEnv, stack.sims.intercom.url, {
+              cpuProfileDir: profileDir,
+            }),
+          )
+        : null;
+      return { api, floor };
     }
     if (missed && childMode) {
       progress(`cpu profile: propgate c=16 for ${CONFIG.profileSeconds} s`);
       try {
         const taken = await profileApi();
-        profileCopy = taken.file;
-        profile = { ...taken.summary, seconds: CONFIG.profileSeconds };
+        profileCopy = taken.api.file;
+        profile = {
+          ...taken.api.summary,
+          seconds: CONFIG.profileSeconds,
+          mainMsPerRequest: taken.api.mainMsPerRequest,
+          floor: taken.floor
+            ? { ...taken.floor.summary, mainMsPerRequest: taken.floor.mainMsPerRequest }
+            : null,
+        };
         profileNote =
           "A goal was missed, so a second api child ran with `bun --cpu-prof`: " +
           `${CONFIG.freshApiWarmSeconds} s of warm-up at c = 16, then ` +
           `${CONFIG.profileSeconds} s of propgate at c = 16; only samples of that run are counted ` +
-          "(a window counted back from the child's exit, when Bun writes the profile).";
+          "(a window counted back from the child's exit, when Bun writes the profile). " +
+          "A second audited floor on the stack was profiled the same way after it.";
       } catch (error) {
         console.error(error);
         profileNote = `A goal was missed, but the profiled api run failed: ${String(error).split("\n")[0]}`;

@@ -71,13 +71,7 @@ export async function startApiProcess(
   const port = await freePort();
   const logFile = join(options.logDir, `${options.name}.log`);
   const fd = openSync(logFile, "w");
-  const profile = options.cpuProfileDir
-    ? [
-        "--cpu-prof",
-        `--cpu-prof-dir=${options.cpuProfileDir}`,
-        `--cpu-prof-name=${options.name}.cpuprofile`,
-      ]
-    : [];
+  const profile = cpuProfileFlags(options.cpuProfileDir, options.name);
   const child = Bun.spawn([process.execPath, ...profile, DEV_API], {
     cwd: resolve(import.meta.dir, ".."),
     env: { ...env, HOST: "127.0.0.1", PORT: String(port) },
@@ -113,12 +107,21 @@ export async function startApiProcess(
   };
 }
 
-/** The audited floor (`audited-floor.ts`) in its own process, on the bench database. */
+/** `bun --cpu-prof` flags writing `<dir>/<name>.cpuprofile` at the child's exit. */
+const cpuProfileFlags = (dir: string | undefined, name: string) =>
+  dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+
+/**
+ * The audited floor (`audited-floor.ts`) in its own process, on the bench database; with
+ * `cpuProfileDir`, under `--cpu-prof` (its profile named `audited-floor.cpuprofile`).
+ */
 export async function startAuditedFloorProcess(
   env: Record<string, string>,
   target: string,
+  options: { cpuProfileDir?: string } = {},
 ): Promise<ChildServer> {
-  const child = spawnChild([process.execPath, AUDITED_FLOOR], {
+  const profile = cpuProfileFlags(options.cpuProfileDir, "audited-floor");
+  const child = spawnChild([process.execPath, ...profile, AUDITED_FLOOR], {
     PATH: process.env.PATH ?? "",
     ...env,
     BENCH_FLOOR_TARGET: target,

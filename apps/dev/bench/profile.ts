@@ -38,12 +38,76 @@ export interface ProfileLayer {
   percent: number;
 }
 
+/** A share of the samples by what the work was for (see `CONCERNS`). */
+export interface ProfileConcern {
+  concern: Concern;
+  samples: number;
+  percent: number;
+}
+
 export interface ProfileSummary {
   wallMs: number;
   samples: number;
   frames: ProfileFrame[];
   layers: ProfileLayer[];
+  /** Every concern, in `CONCERNS` order, none left out (zero samples included). */
+  concerns: ProfileConcern[];
 }
+
+/**
+ * What a sample's work was for, so that Propgate's door open and the audited floor on the stack
+ * (`audited-floor.ts`) can be set side by side: the same concern, the same rule, either process.
+ */
+export const CONCERNS = [
+  "HTTP framework: Hono, tRPC, zod",
+  "request middleware: ids, headers, Server-Timing",
+  "resident's token",
+  "rate limits",
+  "door-open logic: device, consent, subject, in-flight, watch",
+  "audit rows: chain, hashes, group commit",
+  "database driver (postgres.js)",
+  "partner request: Bun's fetch",
+  "partner client: contract, retries, answer check",
+  "metrics (prom-client)",
+  "request log (pino)",
+  "tracing hooks",
+  "the floor's own code",
+  "event loop, I/O, GC",
+  "other",
+] as const;
+export type Concern = (typeof CONCERNS)[number];
+
+/** A package's frames count for a concern of their own, whoever called them. */
+const PACKAGE_CONCERNS: Record<string, Concern> = {
+  "prom-client": "metrics (prom-client)",
+  pino: "request log (pino)",
+  "rate-limiter-flexible": "rate limits",
+  jose: "resident's token",
+  cockatiel: "partner client: contract, retries, answer check",
+  postgres: "database driver (postgres.js)",
+  "drizzle-orm": "database driver (postgres.js)",
+};
+
+/** A repository file's concern, by its path; files not named here are the door open's logic. */
+const FILE_CONCERNS: Array<[RegExp, Concern]> = [
+  [/^packages\/observability\/src\/(logger|scrub)\.ts$/, "request log (pino)"],
+  [/^packages\/observability\/src\/metrics\.ts$/, "metrics (prom-client)"],
+  [/^packages\/observability\/src\/tracing\.ts$/, "tracing hooks"],
+  [/^packages\/api\/src\/rate-limits\//, "rate limits"],
+  [/^packages\/api\/src\/auth\.ts$/, "resident's token"],
+  [
+    /^packages\/(consent-audit\/src\/(audit[^/]*|partner-gate)|api\/src\/partner-call\/audit-hooks)\.ts$/,
+    "audit rows: chain, hashes, group commit",
+  ],
+  [/^packages\/partner-client\//, "partner client: contract, retries, answer check"],
+  [
+    /^packages\/(server\/src\/app|api\/src\/(trpc|timing|response-headers))\.ts$/,
+    "request middleware: ids, headers, Server-Timing",
+  ],
+  [/^apps\/dev\/bench\/audited-floor\.ts$/, "the floor's own code"],
+  [/^packages\//, "door-open logic: device, consent, subject, in-flight, watch"],
+];
+const FRAMEWORK_PACKAGES = new Set(["hono", "@trpc/server"]);
 
 const REPO = resolve(import.meta.dir, "../../..");
 
@@ -117,6 +181,35 @@ export function topFrames(
   };
   const layers = new Map<string, number>();
 
+  /**
+   * The concern of a sample (see `CONCERNS`): Bun's native `fetch` is the partner request; else
+   * the nearest JavaScript frame decides — a package with a concern of its own, the framework's
+   * packages (tRPC's adapter under our Hono route is still the framework), or a repository file
+   * by its path. zod's and the runtime's own modules count for whoever called them.
+   */
+  const concernOf = (id: number): Concern => {
+    const self = byId.get(id)?.callFrame;
+    if (self && !self.url && self.functionName === "fetch") return "partner request: Bun's fetch";
+    for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
+      const url = byId.get(up)?.callFrame.url ?? "";
+      if (!url) continue;
+      const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+      const inPackage = packageOf(path);
+      if (inPackage === "zod") continue;
+      if (inPackage) {
+        return (
+          PACKAGE_CONCERNS[inPackage] ??
+          (FRAMEWORK_PACKAGES.has(inPackage) ? "HTTP framework: Hono, tRPC, zod" : "other")
+        );
+      }
+      if (!path.startsWith(REPO)) continue; // the runtime's own modules (node:net and the like)
+      const file = relative(REPO, path);
+      return FILE_CONCERNS.find(([pattern]) => pattern.test(file))?.[1] ?? "other";
+    }
+    return "event loop, I/O, GC";
+  };
+  const concerns = new Map<Concern, number>();
+
   // A native or runtime frame is one row per caller: merged, every anonymous native frame (the
   // event loop's among them) read as called from whichever caller was most frequent.
   const frames = new Map<string, ProfileFrame>();
@@ -128,6 +221,8 @@ export function topFrames(
     total += 1;
     const layer = layerOf(id);
     layers.set(layer, (layers.get(layer) ?? 0) + 1);
+    const concern = concernOf(id);
+    concerns.set(concern, (concerns.get(concern) ?? 0) + 1);
     const frame = byId.get(id)?.callFrame;
     if (!frame) return;
     const functionName = frame.functionName || "(anonymous)";
@@ -154,5 +249,9 @@ export function topFrames(
         samples,
         percent: total > 0 ? (100 * samples) / total : 0,
       })),
+    concerns: CONCERNS.map((concern) => {
+      const samples = concerns.get(concern) ?? 0;
+      return { concern, samples, percent: total > 0 ? (100 * samples) / total : 0 };
+    }),
   };
 }

@@ -108,7 +108,15 @@ export interface Summary {
   paced: Cell[];
   measures: Measure[];
   goals: Goal[];
-  profile: (ProfileSummary & { seconds: number }) | null;
+  profile:
+    | (ProfileSummary & {
+        seconds: number;
+        /** Main-thread CPU per door open of the profiled run, ms. */
+        mainMsPerRequest: number | null;
+        /** The audited floor on the stack, profiled alike, when it runs as a child. */
+        floor: (ProfileSummary & { mainMsPerRequest: number | null }) | null;
+      })
+    | null;
   profileNote: string;
   /** `perf` of PostgreSQL's backends during the profiled run, or why there is none. */
   postgresProfile: PostgresProfile | string;
@@ -217,6 +225,7 @@ function goalsTable(summary: Summary): string {
 function profileTable(summary: Summary): string {
   const profile = summary.profile;
   if (!profile) return summary.profileNote;
+  const concerns = concernTable(summary);
   return [
     `${summary.profileNote} ${profile.samples} samples over ${fmt(profile.wallMs / 1000, 1)} s ` +
       "of the api's main thread (Bun samples only while it runs, so waits on the database or " +
@@ -252,6 +261,53 @@ function profileTable(summary: Summary): string {
         fmt(layer.percent, 1),
       ]),
     ),
+    ...(concerns ? ["", concerns] : []),
+  ].join("\n");
+}
+
+/**
+ * The profile by concern, in µs of main-thread CPU per door open (each concern's share of the
+ * samples times the run's main-thread CPU per request), beside the audited floor on the stack.
+ */
+function concernTable(summary: Summary): string | null {
+  const profile = summary.profile;
+  const ms = profile?.mainMsPerRequest ?? null;
+  if (!profile || ms === null) return null;
+  const floor = profile.floor;
+  const floorMs = floor?.mainMsPerRequest ?? null;
+  // A share in percent of a run's main-thread ms per request, as µs.
+  const us = (percent: number, of: number) => percent * of * 10;
+  const rows = profile.concerns.map((entry, i) => {
+    const theirs = floor?.concerns[i]?.percent ?? 0;
+    return [
+      entry.concern,
+      fmt(us(entry.percent, ms), 0),
+      floorMs === null ? "" : fmt(us(theirs, floorMs), 0),
+      floorMs === null ? "" : fmt(us(entry.percent, ms) - us(theirs, floorMs), 0),
+    ];
+  });
+  rows.push([
+    "**all**",
+    fmt(ms * 1000, 0),
+    floorMs === null ? "" : fmt(floorMs * 1000, 0),
+    floorMs === null ? "" : fmt((ms - floorMs) * 1000, 0),
+  ]);
+  return [
+    "The same samples by what the work was for, in µs of the main thread's CPU per door open " +
+      "(a concern's share of the samples times the profiled run's main-thread CPU per request), " +
+      (floor
+        ? "beside the audited floor on the stack (Hono, tRPC and zod answering Propgate's own " +
+          "request, one audit row through the same writer), profiled the same way: what Propgate " +
+          "spends over it is its own. "
+        : "") +
+      "A sample counts for the nearest JavaScript frame on its stack: a package with a concern " +
+      "of its own (prom-client, pino, rate-limiter-flexible, jose, cockatiel, postgres.js), " +
+      "Hono's or tRPC's frames (the framework, even under our route), or a file of this " +
+      "repository by its path; Bun's native `fetch` is the partner request; zod counts for its " +
+      "caller. Threads other than the main one (JavaScriptCore's collector and compiler, Bun's " +
+      "HTTP client) are not in it.",
+    "",
+    table(["concern", "Propgate µs", "stack floor µs", "Propgate over it µs"], rows),
   ].join("\n");
 }
 
