@@ -66,7 +66,7 @@ const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));
   let out = `${prefix}_`;
-  for (const byte of bytes) out += ALPHABET[byte & 31];
+  for (let i = 0; i < 20; i++) out += ALPHABET[(bytes[i] as number) & 31];
   return out;
 }
 
@@ -85,7 +85,7 @@ export function newTimeOrderedId(prefix: IdPrefix): string {
   }
   const bytes = crypto.getRandomValues(new Uint8Array(10));
   let out = `${prefix}_${head}`;
-  for (const byte of bytes) out += ALPHABET[byte & 31];
+  for (let i = 0; i < 10; i++) out += ALPHABET[(bytes[i] as number) & 31];
   return out;
 }
 

@@ -177,8 +177,11 @@ async function readBody(response: Response, limit: number): Promise<string> {
   const buffer = await response.arrayBuffer();
   if (buffer.byteLength > limit)
     throw new PartnerProtocolError(`partner response larger than ${limit} bytes`, "oversize");
-  return new TextDecoder().decode(buffer);
+  return UTF8.decode(buffer);
 }
+
+/** Stateless between calls (no `stream` option): one for every answer. */
+const UTF8 = new TextDecoder();
 
 /** Seconds or an HTTP date, per RFC 9110 §10.2.3. */
 export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {

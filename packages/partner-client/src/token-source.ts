@@ -193,7 +193,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   return {
     async getToken(scopes, getOptions = {}) {
-      const scope = [...new Set(scopes)].sort().join(" ");
+      // A call names one scope: no set to build for it.
+      const scope =
+        scopes.length === 1 ? (scopes[0] as string) : [...new Set(scopes)].sort().join(" ");
       let entry = entries.get(scope);
       if (!entry) {
         entry = { token: null, inflight: null, failures: 0, retryAt: 0 };

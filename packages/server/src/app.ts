@@ -16,7 +16,7 @@ import {
 import { checkReadiness } from "@propgate/consent-audit";
 import { acceptOrCreateRequestId, type Span, SpanStatusCode } from "@propgate/observability";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "hono/bun";
 import type { ClientAddressResolver } from "./client-address.ts";
@@ -81,12 +81,13 @@ function liftIdleTimeout(server: unknown, request: Request): void {
 function routeLabel(
   path: string,
   status: number,
-  matched: readonly { path: string; method: string }[],
+  matched: () => readonly { path: string; method: string }[],
 ): string {
   if (path.startsWith("/trpc/")) return PROCEDURES.has(path.slice(6)) ? path : "/trpc/other";
   if (status === 404) return "other";
-  // The handler that answered: the last matched route that is not a middleware (`ALL`).
-  const handler = matched.findLast((route) => route.method !== "ALL");
+  // The handler that answered: the last matched route that is not a middleware (`ALL`). Hono
+  // builds the list on every read: a procedure's label (above) never reads it.
+  const handler = matched().findLast((route) => route.method !== "ALL");
   return handler?.path ?? "other";
 }
 
@@ -109,36 +110,11 @@ const traceField = (traceId: string | null) => (traceId ? { traceId } : {});
 export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
   const app = new Hono<HttpEnv>();
 
-  // A server span per request (hand-wired: @hono/otel records the full URL, query included, and
-  // names every call `/trpc/*`), the child of the caller's `traceparent` when it sends one.
-  app.use((c, next) => {
-    const requestId = acceptOrCreateRequestId(c.req.header("x-request-id"));
-    c.set("requestId", requestId);
-    const { method, path } = c.req;
-    if (UNTRACED_PATHS.has(path)) return next();
-    const name = spanName(method, path);
-    const procedure = path.startsWith("/trpc/") ? name.slice(5) : null;
-    return deps.tracing.serverSpan(
-      name,
-      c.req.raw.headers,
-      {
-        "http.request.method": method,
-        "propgate.request_id": requestId,
-        ...(procedure ? { "rpc.system": "trpc", "rpc.method": procedure } : {}),
-      },
-      async (span) => {
-        c.set("span", span);
-        await next();
-        const route = routeLabel(path, c.res.status, c.req.matchedRoutes);
-        if (!procedure) span.updateName(`${method} ${route}`);
-        span.setAttribute("http.route", route);
-        span.setAttribute("http.response.status_code", c.res.status);
-        if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      },
-    );
-  });
-
-  app.use(async (c, next) => {
+  /**
+   * The rest of the request, then its headers, metrics and log line; the route label it was
+   * counted under. Inside the request's span, when it has one.
+   */
+  async function observed(c: Context<HttpEnv>, next: Next): Promise<string> {
     const started = performance.now();
     const requestId = c.get("requestId");
     let clientIp: string | null = null;
@@ -161,21 +137,56 @@ export function createApp(deps: ServerDeps, options: CreateAppOptions = {}) {
           ]
         : [["x-request-id", requestId]],
     );
-    const route = routeLabel(c.req.path, c.res.status, c.req.matchedRoutes);
+    const { method, path } = c.req;
+    const status = c.res.status;
+    const route = routeLabel(path, status, () => c.req.matchedRoutes);
     const seconds = (performance.now() - started) / 1000;
-    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    deps.metrics.httpRequests.inc({ method, route, status: String(status) });
+    deps.metrics.httpDuration.observe({ method, route }, seconds);
     deps.logger.info(
       {
         requestId,
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
+        method,
+        path,
+        status,
         ms: Math.round(seconds * 1000),
         ip: clientIp,
         ...traceField(deps.tracing.traceId()),
       },
       "request",
+    );
+    return route;
+  }
+
+  // The request id, then a server span per request (hand-wired: @hono/otel records the full URL,
+  // query included, and names every call `/trpc/*`), the child of the caller's `traceparent` when
+  // it sends one, with the request observed inside it: one middleware, where two would hop twice.
+  app.use(async (c, next) => {
+    const requestId = acceptOrCreateRequestId(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    const { method, path } = c.req;
+    if (UNTRACED_PATHS.has(path)) {
+      await observed(c, next);
+      return;
+    }
+    const name = spanName(method, path);
+    const procedure = path.startsWith("/trpc/") ? name.slice(5) : null;
+    await deps.tracing.serverSpan(
+      name,
+      c.req.raw.headers,
+      {
+        "http.request.method": method,
+        "propgate.request_id": requestId,
+        ...(procedure ? { "rpc.system": "trpc", "rpc.method": procedure } : {}),
+      },
+      async (span) => {
+        c.set("span", span);
+        const route = await observed(c, next);
+        if (!procedure) span.updateName(`${method} ${route}`);
+        span.setAttribute("http.route", route);
+        span.setAttribute("http.response.status_code", c.res.status);
+        if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      },
     );
   });
 
