@@ -93,22 +93,26 @@ const isoOf = (column: string) =>
 
 /**
  * The whole of `appendJournalBatch` in one statement. `rows` (JSON) holds one row per event and
- * recipient (`n` their order); the consent rows of every recipient are read FOR SHARE, the
- * granted ones' entries go in, with their webhook messages when `outbox` (Standard Webhooks'
+ * recipient (`n` their order); the consent rows of every recipient are read FOR SHARE, each by
+ * the table's key in the residents' order (a LATERAL lookup, never flattened into a join: as
+ * `user_id in (…)` the planner read every consent row of the estate once it had a few thousand,
+ * like the audit writer's gate before it, issue 30), the granted ones' entries go in, with their webhook messages when `outbox` (Standard Webhooks'
  * `type`/`timestamp`/`data`, opaque ids only; `call.incoming` first, priority 0: a visitor is
  * waiting at the door) and one NOTIFY each (`{ userId, seq }`, read by `createResidentEventBus`;
  * counted in the answer, so the statement runs them).
  */
-const appendJournalStatement = (rows: string, outbox: boolean) => sql`with input as (
+export const journalAppendStatement = (rows: string, outbox: boolean) => sql`with input as (
   select * from json_to_recordset(${rows}::json) as r(
     n int, id text, user_id text, kind text, device_id text, camera_id text, unit_id text,
     method text, outcome text, duration_seconds int, occurred_at timestamptz,
     source_event_id text, message_id text)
 ), granted as (
-  select c.user_id from consent_current c
-  where c.purpose = 'journal' and c.state = 'granted' and c.user_id in (select user_id from input)
-  order by c.user_id
-  for share of c
+  select g.user_id from (select distinct user_id from input order by user_id) g
+  cross join lateral (
+    select 1 from consent_current c
+    where c.user_id = g.user_id and c.purpose = 'journal' and c.state = 'granted'
+    for share of c
+  ) kept
 ), inserted as (
   insert into journal_entries (id, user_id, kind, device_id, camera_id, unit_id, method, outcome,
     duration_seconds, occurred_at, source_event_id)
@@ -167,7 +171,7 @@ function checkAppend({ entry, userIds }: JournalAppend): CheckedAppend {
 
 /**
  * `appendJournal` for several events at once, in ONE statement whatever their number
- * (`appendJournalStatement`): inside a transaction it joins it; on its own it is its own
+ * (`journalAppendStatement`): inside a transaction it joins it; on its own it is its own
  * transaction, one round trip. Returns each event's entries, in the order given.
  */
 export function appendJournalBatch(
@@ -208,7 +212,7 @@ async function writeJournal(
   if (input.length === 0) return written;
   const rows = rowsOf<AppendedRow>(
     await tx.execute(
-      appendJournalStatement(
+      journalAppendStatement(
         JSON.stringify(input.map((row, n) => ({ n, ...row }))),
         options.outbox,
       ),

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import {
   appendJournal,
   claimEventReceipt,
@@ -22,6 +23,7 @@ import {
   revokeConsent,
   upsertUnits,
 } from "../src/index";
+import { journalAppendStatement } from "../src/journal";
 import { journalEntries, partnerEventReceipts, unitResidents, webhookOutbox } from "../src/schema";
 import { createTestDatabase } from "../src/testing";
 import {
@@ -172,6 +174,52 @@ describe("appendJournal", () => {
       append(db, [userId], { ...RING, method: "fingerprint" } as unknown as JournalEntryInput),
     ).rejects.toBeInstanceOf(InvalidInputError);
     expect(await db.select().from(journalEntries)).toEqual([]);
+  });
+
+  test("reads each recipient's journal consent by key, however many residents there are", async () => {
+    const { db } = await database();
+    // Enough consent rows that hashing a scan of them looks cheaper to the planner than the
+    // guessed recipients' key lookups: the shape the audit writer's gate had at a large estate.
+    await db.execute(sql`
+      insert into consent_current (user_id, purpose, state, notice_version)
+      select 'usr_plan' || i, 'journal', 'granted', 1 from generate_series(1, 20000) as i`);
+    await db.execute(sql`analyze consent_current`);
+    const rows = JSON.stringify(
+      ["usr_plan2", "usr_plan1"].map((userId, n) => ({
+        n,
+        id: `jrn_plan${n}`,
+        user_id: userId,
+        kind: "door.opened",
+        device_id: "door_1",
+        occurred_at: "2031-03-01T10:00:00.000Z",
+        source_event_id: `evt_plan${n}`,
+        message_id: `msg_plan${n}`,
+      })),
+    );
+    const query = new PgDialect().sqlToQuery(journalAppendStatement(rows, true));
+    const literal = (value: unknown) => `'${String(value).replaceAll("'", "''")}'`;
+    const plans = await db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`prepare journal_plan as ${query.sql}`));
+      const explain = async () =>
+        JSON.stringify(
+          await tx.execute(
+            sql.raw(
+              `explain (format json) execute journal_plan(${query.params.map(literal).join(", ")})`,
+            ),
+          ),
+        );
+      const custom = await explain();
+      await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
+      const generic = await explain();
+      await tx.execute(sql`deallocate journal_plan`);
+      return [custom, generic];
+    });
+    for (const plan of plans) {
+      expect(plan).toContain("consent_current_pk");
+      expect(plan).not.toMatch(
+        /"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/,
+      );
+    }
   });
 });
 
