@@ -12,9 +12,10 @@ import {
   UserId,
 } from "@propgate/domain";
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { type AuditContext, contextFields, recordAuditEvent } from "./audit";
-import { type Database, rowsOf } from "./database";
+import { type Database, registeredRawQuery, rowsOf } from "./database";
 import { InvalidInputError } from "./errors";
 import { RESIDENT_EVENTS_CHANNEL } from "./resident-event-bus";
 import { journalEntries } from "./schema/journal";
@@ -139,7 +140,15 @@ export const journalAppendStatement = (rows: string, outbox: boolean) => sql`wit
 select e.*, (select count(*) from announced) as announced
 from inserted e order by e.seq`;
 
-interface AppendedRow {
+/** `journalAppendStatement`'s text without and with the outbox: parameters `$1` rows, `$2` channel. */
+const PREPARED_APPEND = [false, true].map((outbox) => {
+  const { sql: text, params } = new PgDialect().sqlToQuery(journalAppendStatement("", outbox));
+  if (params.length !== 2 || params[1] !== RESIDENT_EVENTS_CHANNEL)
+    throw new Error("the journal statement's parameters changed: rows, then the channel");
+  return text;
+}) as [string, string];
+
+interface AppendedRow extends Record<string, unknown> {
   seq: number | string;
   id: string;
   user_id: string;
@@ -210,14 +219,17 @@ async function writeJournal(
   });
   const written: JournalEntry[][] = appends.map(() => []);
   if (input.length === 0) return written;
-  const rows = rowsOf<AppendedRow>(
-    await tx.execute(
-      journalAppendStatement(
-        JSON.stringify(input.map((row, n) => ({ n, ...row }))),
-        options.outbox,
-      ),
-    ),
-  );
+  const json = JSON.stringify(input.map((row, n) => ({ n, ...row })));
+  // On its own, the statement is prepared once per connection: one round trip, no parse or plan
+  // (an unprepared statement with parameters costs the driver a describe first, a second round
+  // trip). Inside a transaction it runs on the transaction's connection, as drizzle's.
+  const raw = registeredRawQuery(tx);
+  const rows = raw
+    ? await raw<AppendedRow>(PREPARED_APPEND[options.outbox ? 1 : 0], [
+        json,
+        RESIDENT_EVENTS_CHANNEL,
+      ])
+    : rowsOf<AppendedRow>(await tx.execute(journalAppendStatement(json, options.outbox)));
   for (const row of rows) {
     written[owner.get(row.id) ?? 0]?.push({
       seq: Number(row.seq),
