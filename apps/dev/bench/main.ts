@@ -849,14 +849,19 @@ try {
           recordPostgres(backends, CONFIG.profileSeconds, join(workDir, "postgres.perf.data")),
       );
       if (api.recorded !== null) postgresProfile = api.recorded;
-      // The audited floor on the stack, profiled alike: the same concerns, side by side.
+      // The audited floor on the stack, profiled alike: the same concerns, side by side. Its
+      // failure costs the table its floor column, not the api's profile.
       const floorEnv = stackFloorEnv;
       const floor = floorEnv
         ? await profileChild("stack", (profileDir) =>
             startAuditedFloorProcess(floorEnv, stack.sims.intercom.url, {
               cpuProfileDir: profileDir,
             }),
-          )
+          ).catch((error: unknown) => {
+            console.error(error);
+            progress(`profiled stack floor failed: ${String(error).split("\n")[0]}`);
+            return null;
+          })
         : null;
       return { api, floor };
     }
