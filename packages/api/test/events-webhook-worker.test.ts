@@ -119,6 +119,22 @@ describe("the webhook outbox worker", () => {
     expect(await seen.metric("propgate_events_webhook_pending")).toBe(0);
   });
 
+  test("a round's deliveries are marked in one statement, not a commit each", async () => {
+    const { worker, seen } = startWorker();
+    const residents = await Promise.all(Array.from({ length: 6 }, () => resident()));
+    for (const userId of residents) await queue(userId, "door.opened");
+    expect(await worker.runOnce()).toBe(6);
+    const rows = (
+      await Promise.all(residents.map((userId) => listWebhookOutbox(db, { userId })))
+    ).flat();
+    expect(rows.map((row) => row.status)).toEqual(Array(6).fill("delivered"));
+    // `now()` is its statement's transaction's: one time for all six, one per commit before.
+    expect(new Set(rows.map((row) => String(row.deliveredAt))).size).toBe(1);
+    expect(
+      await seen.metric("propgate_events_webhook_deliveries_total", { result: "delivered" }),
+    ).toBe(6);
+  });
+
   test("after a 503 the event waits its back-off, keeps its webhook-id, and then arrives", async () => {
     const { worker, seen } = startWorker({ baseRetrySeconds: 1 });
     const userId = await resident();

@@ -318,7 +318,7 @@ export {
   failWebhookAttempt,
   type ListWebhookOutboxQuery,
   listWebhookOutbox,
-  markWebhookDelivered,
+  markWebhooksDelivered,
   WEBHOOK_STATUSES,
   type WebhookMessage,
   type WebhookOutboxRow,

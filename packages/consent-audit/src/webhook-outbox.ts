@@ -123,14 +123,15 @@ export async function claimDueWebhooks(
 }
 
 /**
- * Marks a message delivered (tenant-core answered 2xx): it is never sent again. A message
- * delivered already, or gone with its journal, changes nothing.
+ * Marks messages delivered (tenant-core answered 2xx), in one statement and one commit: none is
+ * ever sent again. A message delivered already, or gone with its journal, changes nothing.
  */
-export async function markWebhookDelivered(db: Database, seq: number): Promise<void> {
+export async function markWebhooksDelivered(db: Database, seqs: readonly number[]): Promise<void> {
+  if (seqs.length === 0) return;
   await db
     .update(webhookOutbox)
     .set({ status: "delivered", deliveredAt: sql`now()`, leasedUntil: null })
-    .where(and(eq(webhookOutbox.seq, seq), eq(webhookOutbox.status, "pending")));
+    .where(and(inArray(webhookOutbox.seq, [...seqs]), eq(webhookOutbox.status, "pending")));
 }
 
 const FailInput = z.strictObject({

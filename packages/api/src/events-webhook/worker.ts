@@ -2,7 +2,7 @@ import {
   claimDueWebhooks,
   type DatabaseHandle,
   failWebhookAttempt,
-  markWebhookDelivered,
+  markWebhooksDelivered,
   type WebhookMessage,
   webhookOutboxStats,
 } from "@propgate/consent-audit";
@@ -59,13 +59,10 @@ export function startEventsWebhookWorker(
   // Longer than one delivery can take, so a live worker's claim does not run out under it.
   const leaseSeconds = Math.ceil(options.timeoutMs / 1000) + 30;
 
-  async function send(message: WebhookMessage): Promise<void> {
+  /** Sends one message; true when tenant-core took it (marked with the round's, in `pass`). */
+  async function send(message: WebhookMessage): Promise<boolean> {
     const outcome = await deliver(message);
-    if (outcome.delivered) {
-      await markWebhookDelivered(db, message.seq);
-      services.metrics.eventsWebhookDeliveries.inc({ result: "delivered" });
-      return;
-    }
+    if (outcome.delivered) return true;
     const retryInSeconds = retryDelaySeconds(message.attempts, options.retry);
     await failWebhookAttempt(db, message.seq, { errorCode: outcome.code, retryInSeconds });
     services.metrics.eventsWebhookDeliveries.inc({ result: resultLabel(outcome.code) });
@@ -79,6 +76,7 @@ export function startEventsWebhookWorker(
       },
       "webhook delivery failed, will retry",
     );
+    return false;
   }
 
   async function pass(): Promise<number> {
@@ -91,7 +89,13 @@ export function startEventsWebhookWorker(
         orderHoldSeconds: options.orderHoldSeconds,
       });
       if (due.length === 0) break;
-      await Promise.all(due.map(send));
+      const taken = await Promise.all(due.map(send));
+      // The round's deliveries marked in one statement, not a commit each. A crash before it
+      // only sends them again when their lease ends, under the same `webhook-id`.
+      const delivered = due.filter((_, i) => taken[i]).map((message) => message.seq);
+      await markWebhooksDelivered(db, delivered);
+      if (delivered.length > 0)
+        services.metrics.eventsWebhookDeliveries.inc({ result: "delivered" }, delivered.length);
       sent += due.length;
     }
     const stats = await webhookOutboxStats(db, { overdueSeconds: options.overdueSeconds });
