@@ -795,12 +795,14 @@ try {
      */
     async function profileChild(
       target: "propgate" | "stack",
-      start: (profileDir: string) => Promise<ChildServer>,
+      /** The profile's name: `start` writes `<profileDir>/<name>.cpuprofile`. */
+      name: string,
+      start: (profileDir: string, name: string) => Promise<ChildServer>,
       during?: (backends: number[]) => { done: Promise<PostgresProfile | string> },
     ) {
       const profileDir = join(workDir, `profile-${target}`);
       mkdirSync(profileDir);
-      const profiled = await start(profileDir);
+      const profiled = await start(profileDir, name);
       const measured = targets[target];
       const { origin, pid } = measured;
       let runStart = 0;
@@ -825,10 +827,7 @@ try {
         await profiled.stop();
       }
       const exited = performance.now();
-      const file = join(
-        profileDir,
-        `${target === "propgate" ? "api-profiled" : "audited-floor"}.cpuprofile`,
-      );
+      const file = join(profileDir, `${name}.cpuprofile`);
       const window = { fromEndMs: exited - runStart, toEndMs: exited - runEnd };
       const mainMsPerRequest =
         run.mainThreadCpuSeconds === null || run.load.ok === 0
@@ -839,10 +838,11 @@ try {
     async function profileApi() {
       const api = await profileChild(
         "propgate",
-        (profileDir) =>
+        "api-profiled",
+        (profileDir, name) =>
           startApiProcess(childEnv("bench-profiled"), {
             logDir: workDir,
-            name: "api-profiled",
+            name,
             cpuProfileDir: profileDir,
           }),
         (backends) =>
@@ -853,9 +853,9 @@ try {
       // failure costs the table its floor column, not the api's profile.
       const floorEnv = stackFloorEnv;
       const floor = floorEnv
-        ? await profileChild("stack", (profileDir) =>
+        ? await profileChild("stack", "audited-floor", (profileDir, name) =>
             startAuditedFloorProcess(floorEnv, stack.sims.intercom.url, {
-              cpuProfileDir: profileDir,
+              cpuProfile: { dir: profileDir, name },
             }),
           ).catch((error: unknown) => {
             console.error(error);

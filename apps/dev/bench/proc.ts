@@ -113,14 +113,14 @@ const cpuProfileFlags = (dir: string | undefined, name: string) =>
 
 /**
  * The audited floor (`audited-floor.ts`) in its own process, on the bench database; with
- * `cpuProfileDir`, under `--cpu-prof` (its profile named `audited-floor.cpuprofile`).
+ * `cpuProfile`, under `--cpu-prof`, writing `<dir>/<name>.cpuprofile` at its exit.
  */
 export async function startAuditedFloorProcess(
   env: Record<string, string>,
   target: string,
-  options: { cpuProfileDir?: string } = {},
+  options: { cpuProfile?: { dir: string; name: string } } = {},
 ): Promise<ChildServer> {
-  const profile = cpuProfileFlags(options.cpuProfileDir, "audited-floor");
+  const profile = cpuProfileFlags(options.cpuProfile?.dir, options.cpuProfile?.name ?? "");
   const child = spawnChild([process.execPath, ...profile, AUDITED_FLOOR], {
     PATH: process.env.PATH ?? "",
     ...env,

@@ -111,9 +111,13 @@ const FRAMEWORK_PACKAGES = new Set(["hono", "@trpc/server"]);
 
 const REPO = resolve(import.meta.dir, "../../..");
 
+/** A frame's file: a `file://` URL as its path, anything else (`node:net`) as it is. */
+const pathOf = (url: string) =>
+  url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+
 function location(url: string, lineNumber: number): string | null {
   if (!url) return null;
-  const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+  const path = pathOf(url);
   const shown = path.includes("/node_modules/")
     ? `node_modules/${path.slice(path.lastIndexOf("/node_modules/") + 14)}`
     : path.startsWith(REPO)
@@ -171,7 +175,7 @@ export function topFrames(
     for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
       const url = byId.get(up)?.callFrame.url ?? "";
       if (!url) continue;
-      const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+      const path = pathOf(url);
       const inPackage = packageOf(path);
       if (inPackage) outermost = `${inPackage} (no repository frame above it)`;
       else if (path.startsWith(REPO)) return relative(REPO, path);
@@ -193,7 +197,7 @@ export function topFrames(
     for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
       const url = byId.get(up)?.callFrame.url ?? "";
       if (!url) continue;
-      const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+      const path = pathOf(url);
       const inPackage = packageOf(path);
       if (inPackage === "zod") continue;
       if (inPackage) {

@@ -12,7 +12,16 @@ import {
   verifyAuditChain,
 } from "../src/index";
 import { createTestDatabase } from "../src/testing";
-import { APP_AUDIT, attemptInput, grant, newUserId, waitFor } from "./fixtures";
+import {
+  APP_AUDIT,
+  attemptInput,
+  expectConsentsReadByKey,
+  grant,
+  newUserId,
+  plansOverManyConsents,
+  sqlLiteral,
+  waitFor,
+} from "./fixtures";
 
 setDefaultTimeout(60_000);
 
@@ -263,36 +272,16 @@ describe("group commit of partner-call audit rows", () => {
   });
 
   test("the batch's consent check reads each pair by key, however many residents there are", async () => {
-    // Enough consent rows that hashing a scan of them looks cheaper to the planner than 100
-    // guessed key lookups: the shape the statement had until the large estate found it.
-    await handle.db.execute(sql`
-      insert into consent_current (user_id, purpose, state, notice_version)
-      select 'usr_plan' || i, 'intercom', 'granted', 1 from generate_series(1, 20000) as i`);
-    await handle.db.execute(sql`analyze consent_current`);
-    const plans = await handle.db.transaction(async (tx) => {
-      await tx.execute(sql.raw(`prepare gate_plan(json, json, int) as ${INSERT_ROWS_IF_GRANTED}`));
-      const pairs = JSON.stringify([
-        { user_id: "usr_plan2", purpose: "intercom" },
-        { user_id: "usr_plan1", purpose: "intercom" },
-      ]);
-      const explain = async () => {
-        const rows = (await tx.execute(
-          sql.raw(`explain (format json) execute gate_plan('[]', '${pairs}', 2)`),
-        )) as unknown as Array<Record<string, unknown>>;
-        return JSON.stringify(rows);
-      };
-      const custom = await explain();
-      await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
-      const generic = await explain();
-      await tx.execute(sql`deallocate gate_plan`);
-      return [custom, generic];
-    });
-    for (const plan of plans) {
-      expect(plan).toContain("consent_current_pk");
-      expect(plan).not.toMatch(
-        /"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/,
-      );
-    }
+    const pairs = JSON.stringify([
+      { user_id: "usr_plan2", purpose: "intercom" },
+      { user_id: "usr_plan1", purpose: "intercom" },
+    ]);
+    const plans = await plansOverManyConsents(handle.db, "intercom", INSERT_ROWS_IF_GRANTED, [
+      sqlLiteral("[]"),
+      sqlLiteral(pairs),
+      "2",
+    ]);
+    for (const plan of plans) expectConsentsReadByKey(plan);
   });
 
   test("an answer's row is not waited for; a failed batch is retried on a new chain, and rows still failing are reported lost", async () => {

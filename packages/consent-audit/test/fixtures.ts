@@ -1,5 +1,6 @@
-import { afterEach } from "bun:test";
+import { afterEach, expect } from "bun:test";
 import type { PartnerOperation, PartnerPurpose } from "@propgate/domain";
+import { sql } from "drizzle-orm";
 import type { AuditContext, Database, Purpose } from "../src/index";
 import { appendAuditEvents, grantConsent } from "../src/index";
 import { createTestDatabase, rowsOf, type TestDatabase } from "../src/testing";
@@ -134,3 +135,42 @@ export function databasesPerTest() {
     return handle;
   };
 }
+
+/**
+ * The custom and the generic plan of `statement` (its text, with `$n` parameters), prepared with
+ * `args` (SQL literals) after 20,000 `purpose` consent rows and an ANALYZE: enough rows that
+ * hashing a scan of them looks cheaper to the planner than a hundred guessed key lookups (the
+ * shape the audit writer's gate and the journal's statement had until the large estate).
+ */
+export async function plansOverManyConsents(
+  db: Database,
+  purpose: Purpose,
+  statement: string,
+  args: readonly string[],
+): Promise<string[]> {
+  await db.execute(sql`
+    insert into consent_current (user_id, purpose, state, notice_version)
+    select 'usr_plan' || i, ${purpose}, 'granted', 1 from generate_series(1, 20000) as i`);
+  await db.execute(sql`analyze consent_current`);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`prepare consent_plan as ${statement}`));
+    const explain = async () =>
+      JSON.stringify(
+        await tx.execute(sql.raw(`explain (format json) execute consent_plan(${args.join(", ")})`)),
+      );
+    const custom = await explain();
+    await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
+    const generic = await explain();
+    await tx.execute(sql`deallocate consent_plan`);
+    return [custom, generic];
+  });
+}
+
+/** A plan reads `consent_current` by its key, never by a sequential scan. */
+export function expectConsentsReadByKey(plan: string): void {
+  expect(plan).toContain("consent_current_pk");
+  expect(plan).not.toMatch(/"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/);
+}
+
+/** `value` as an SQL string literal. */
+export const sqlLiteral = (value: unknown) => `'${String(value).replaceAll("'", "''")}'`;

@@ -30,10 +30,13 @@ import {
   ADMIN_AUDIT,
   APP_AUDIT,
   databasesPerTest,
+  expectConsentsReadByKey,
   grant,
   Inbox,
   newUserId,
+  plansOverManyConsents,
   revokeInput,
+  sqlLiteral,
 } from "./fixtures";
 
 setDefaultTimeout(60_000);
@@ -178,12 +181,6 @@ describe("appendJournal", () => {
 
   test("reads each recipient's journal consent by key, however many residents there are", async () => {
     const { db } = await database();
-    // Enough consent rows that hashing a scan of them looks cheaper to the planner than the
-    // guessed recipients' key lookups: the shape the audit writer's gate had at a large estate.
-    await db.execute(sql`
-      insert into consent_current (user_id, purpose, state, notice_version)
-      select 'usr_plan' || i, 'journal', 'granted', 1 from generate_series(1, 20000) as i`);
-    await db.execute(sql`analyze consent_current`);
     const rows = JSON.stringify(
       ["usr_plan2", "usr_plan1"].map((userId, n) => ({
         n,
@@ -197,29 +194,13 @@ describe("appendJournal", () => {
       })),
     );
     const query = new PgDialect().sqlToQuery(journalAppendStatement(rows, true));
-    const literal = (value: unknown) => `'${String(value).replaceAll("'", "''")}'`;
-    const plans = await db.transaction(async (tx) => {
-      await tx.execute(sql.raw(`prepare journal_plan as ${query.sql}`));
-      const explain = async () =>
-        JSON.stringify(
-          await tx.execute(
-            sql.raw(
-              `explain (format json) execute journal_plan(${query.params.map(literal).join(", ")})`,
-            ),
-          ),
-        );
-      const custom = await explain();
-      await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
-      const generic = await explain();
-      await tx.execute(sql`deallocate journal_plan`);
-      return [custom, generic];
-    });
-    for (const plan of plans) {
-      expect(plan).toContain("consent_current_pk");
-      expect(plan).not.toMatch(
-        /"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"consent_current"/,
-      );
-    }
+    const plans = await plansOverManyConsents(
+      db,
+      "journal",
+      query.sql,
+      query.params.map(sqlLiteral),
+    );
+    for (const plan of plans) expectConsentsReadByKey(plan);
   });
 });
 
